@@ -1,0 +1,1 @@
+"""HTTP API, command line and local services of gridgov."""

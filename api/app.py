@@ -1,0 +1,38 @@
+"""The FastAPI application factory."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import health
+from api.errors import install_handlers
+from api.settings import Settings
+from geo.db import make_engine
+from streams.producer import EventProducer
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; the engine and the producer live on ``app.state`` for its lifetime."""
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.engine = make_engine(settings.database.url, settings.database.db_pool_size)
+        app.state.producer = EventProducer(settings.kafka)
+        try:
+            yield
+        finally:
+            app.state.producer.close()
+            app.state.engine.dispose()
+
+    app = FastAPI(
+        title="gridgov",
+        version="0.1.0",
+        summary="Urban grid governance: geotagged events, cases, deadlines and live maps.",
+        lifespan=lifespan,
+    )
+    install_handlers(app)
+    app.include_router(health.router)
+    return app

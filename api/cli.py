@@ -1,0 +1,236 @@
+"""The ``gridgov`` command line."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from api.local import broker, postgres
+from api.local.process import read_pid, stop_pid
+from api.local.service import ServiceError, ServiceStatus
+from api.settings import Settings
+from geo import db
+from streams.kafka import admin_client
+from streams.topics import ensure_topics
+
+app = typer.Typer(help="gridgov: urban grid governance platform.", no_args_is_help=True)
+services_app = typer.Typer(help="Local PostgreSQL/PostGIS and Kafka-protocol broker.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
+app.add_typer(services_app, name="services")
+app.add_typer(db_app, name="db")
+app.add_typer(topics_app, name="topics")
+console = Console()
+
+
+def _print_statuses(statuses: list[ServiceStatus]) -> None:
+    table = Table("service", "address", "health", "managed by gridgov", "detail")
+    for s in statuses:
+        table.add_row(
+            s.name,
+            s.address,
+            "[green]up[/]" if s.healthy else "[red]down[/]",
+            "yes" if s.managed else "no (external)",
+            s.detail,
+        )
+    console.print(table)
+
+
+def services_up(settings: Settings) -> list[ServiceStatus]:
+    """Start (or check) both services and create the topics."""
+    try:
+        statuses = [postgres.up(settings), broker.up(settings)]
+    except ServiceError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    if all(s.healthy for s in statuses):
+        create_topics(settings)
+    return statuses
+
+
+def create_topics(settings: Settings) -> list[str]:
+    """Create the platform's topics that are missing."""
+    admin = admin_client(settings.kafka)
+    try:
+        return ensure_topics(admin, settings.kafka)
+    finally:
+        admin.close()
+
+
+@services_app.command("up")
+def services_up_command() -> None:
+    """Start the local services (idempotent); with external URLs set, only check them."""
+    statuses = services_up(Settings())
+    _print_statuses(statuses)
+    if not all(s.healthy for s in statuses):
+        raise typer.Exit(1)
+
+
+@services_app.command("down")
+def services_down_command() -> None:
+    """Stop the local services the project started; external ones are left alone."""
+    settings = Settings()
+    stopped = [name for name, did in (("broker", broker.down(settings)), ("postgres", postgres.down(settings))) if did]
+    console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+
+
+@services_app.command("status")
+def services_status_command() -> None:
+    """Print each service, its address and health."""
+    settings = Settings()
+    statuses = [postgres.status(settings), broker.status(settings)]
+    _print_statuses(statuses)
+    if not all(s.healthy for s in statuses):
+        raise typer.Exit(1)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply the migrations up to ``revision``."""
+    db.upgrade(Settings().database.url, revision)
+    console.print(f"database at {revision}")
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create the platform's topics with the configured partitions."""
+    created = create_topics(Settings())
+    console.print(f"created: {', '.join(created) or 'none, all exist'}")
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="Bind address (default GRIDGOV_API_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default GRIDGOV_API_PORT)")] = None,
+) -> None:
+    """Serve the HTTP API with uvicorn."""
+    import uvicorn
+
+    from api.app import create_app
+
+    settings = Settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.api.api_host,
+        port=port or settings.api.api_port,
+        log_level="info",
+    )
+
+
+def _child(args: list[str], settings: Settings, name: str) -> subprocess.Popen[bytes]:
+    """Start ``gridgov ARGS``; it gets SIGTERM if this process dies, even by -9."""
+    log = open(settings.local.state_dir / f"{name}.log", "ab")  # noqa: SIM115 - kept for the child's life
+
+    def die_with_parent() -> None:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+    return subprocess.Popen(
+        [sys.executable, "-m", "api.cli", *args],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=die_with_parent,
+    )
+
+
+def _stop_previous_run(settings: Settings) -> None:
+    """Stop what a previous ``run`` left behind (one killed with -9 cannot clean up)."""
+    run_file = settings.local.state_dir / "run.json"
+    if not run_file.exists():
+        return
+    try:
+        pids = json.loads(run_file.read_text())
+    except ValueError:
+        pids = {}
+    for pid in pids.get("children", []) + [pids.get("supervisor", 0)]:
+        if pid and pid != os.getpid():
+            tmp = settings.local.state_dir / "tmp.pid"
+            tmp.write_text(str(pid))
+            if read_pid(tmp, "api.cli") is not None:
+                stop_pid(pid)
+            tmp.unlink(missing_ok=True)
+    run_file.unlink(missing_ok=True)
+
+
+def run_steps() -> list[list[str]]:
+    """The long-running processes of the platform, as ``gridgov`` arguments."""
+    return [["api"]]
+
+
+@app.command()
+def run() -> None:
+    """Bring up the whole platform with the demo city; Ctrl-C stops everything it started."""
+    settings = Settings()
+    settings.local.state_dir.mkdir(parents=True, exist_ok=True)
+    _stop_previous_run(settings)
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        console.print("starting services…")
+        _print_statuses(services_up(settings))
+        db.upgrade(settings.database.url)
+        for step in prepare_steps():
+            step(settings)
+        children = [_child(args, settings, args[0]) for args in run_steps()]
+        (settings.local.state_dir / "run.json").write_text(
+            json.dumps({"supervisor": os.getpid(), "children": [c.pid for c in children]})
+        )
+        base = f"http://{settings.api.api_host}:{settings.api.api_port}"
+        while not stopping and not _healthy(base):
+            _check_children(children)
+            time.sleep(0.2)
+        if not stopping:
+            console.print(
+                f"[bold green]ready[/]\n  live map: {base}/map\n  API docs: {base}/docs\n"
+                f"  logs:     {settings.local.state_dir}/*.log\nPress Ctrl-C to stop."
+            )
+        while not stopping:
+            _check_children(children)
+            time.sleep(0.5)
+    finally:
+        console.print("stopping…")
+        for child in children:
+            stop_pid(child.pid)
+        broker.down(settings)
+        postgres.down(settings)
+        (settings.local.state_dir / "run.json").unlink(missing_ok=True)
+        console.print("stopped")
+
+
+def prepare_steps() -> list:  # type: ignore[type-arg]
+    """One-off set-up after migrations (demo boundaries and the like)."""
+    return []
+
+
+def _check_children(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is not None:
+            raise typer.Exit(f"{child.args!r} exited with {child.returncode}; see its log")  # type: ignore[arg-type]
+
+
+def _healthy(base: str) -> bool:
+    try:
+        return httpx.get(f"{base}/health", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+if __name__ == "__main__":
+    app()

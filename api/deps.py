@@ -1,0 +1,29 @@
+"""Dependencies that routes receive through ``Annotated`` aliases."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+
+from api.settings import Settings
+from streams.producer import EventProducer
+
+
+def _engine(request: Request) -> Engine:
+    engine: Engine = request.app.state.engine
+    return engine
+
+
+def _producer(request: Request) -> EventProducer:
+    producer: EventProducer = request.app.state.producer
+    return producer
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+EngineDep = Annotated[Engine, Depends(_engine)]
+ProducerDep = Annotated[EventProducer, Depends(_producer)]
+SettingsDep = Annotated[Settings, Depends(_settings)]

@@ -1,0 +1,94 @@
+"""Domain errors, each declared once with its HTTP status and a message safe to show."""
+
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from streams.producer import BrokerDown
+
+
+class GridgovError(Exception):
+    """Base of every error the API reports on purpose."""
+
+    status_code: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    headers: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, message: str, detail: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = detail
+
+
+class NotFound(GridgovError):
+    """The object does not exist, or is outside the caller's scope."""
+
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(GridgovError):
+    """The request contradicts what the platform already holds."""
+
+    status_code = 409
+    code = "conflict"
+
+
+class PayloadTooLarge(GridgovError):
+    """The body or batch is over its limit."""
+
+    status_code = 413
+    code = "payload_too_large"
+
+
+class InvalidInput(GridgovError):
+    """The request is well formed but its content is wrong."""
+
+    status_code = 422
+    code = "invalid_input"
+
+
+class BrokerUnavailable(GridgovError):
+    """The broker did not confirm in time; nothing was accepted, retry later."""
+
+    status_code = 503
+    code = "broker_unavailable"
+    headers = {"Retry-After": "5"}
+
+
+class DatabaseUnavailable(GridgovError):
+    """The database is not answering; retry later."""
+
+    status_code = 503
+    code = "database_unavailable"
+    headers = {"Retry-After": "5"}
+
+
+def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
+    """The JSON shape of every error response."""
+    body: dict[str, Any] = {"error": code, "message": message}
+    if detail is not None:
+        body["detail"] = detail
+    return body
+
+
+async def _handle(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, GridgovError)
+    return JSONResponse(
+        error_body(exc.code, exc.message, exc.detail),
+        status_code=exc.status_code,
+        headers=exc.headers,
+    )
+
+
+async def _handle_broker_down(request: Request, exc: Exception) -> JSONResponse:
+    return await _handle(
+        request, BrokerUnavailable("The event broker is unreachable; nothing was accepted. Retry later.")
+    )
+
+
+def install_handlers(app: FastAPI) -> None:
+    """Map every ``GridgovError`` (and the adapters' outage errors) to its response."""
+    app.add_exception_handler(GridgovError, _handle)
+    app.add_exception_handler(BrokerDown, _handle_broker_down)

@@ -1,0 +1,1 @@
+"""Project-local services for development and tests: PostgreSQL with PostGIS, and Tansu."""

@@ -1,0 +1,180 @@
+"""A project-local PostgreSQL 15 cluster with PostGIS, on its own loopback port."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from api.local.process import pid_alive, port_open
+from api.local.service import ServiceError, ServiceStatus
+from api.settings import Settings
+
+POSTGIS_PACKAGE = "postgresql-15-postgis-3"
+POSTGIS_CONTROL = Path("/usr/share/postgresql/15/extension/postgis.control")
+NAME = "postgres"
+
+
+def _is_root() -> bool:
+    return os.geteuid() == 0
+
+
+def _as_owner(cmd: list[str]) -> list[str]:
+    """Run as the ``postgres`` user when we are root (PostgreSQL refuses to run as root)."""
+    return ["runuser", "-u", "postgres", "--", *cmd] if _is_root() else cmd
+
+
+def _home(settings: Settings) -> Path:
+    return settings.local.state_dir / "postgres"
+
+
+def _datadir(settings: Settings) -> Path:
+    return _home(settings) / "data"
+
+
+def ensure_postgis_installed() -> None:
+    """Install Debian's PostGIS package when missing and we are root; else say what to do."""
+    if POSTGIS_CONTROL.exists():
+        return
+    if not _is_root() or shutil.which("apt-get") is None:
+        raise ServiceError(f"PostGIS is not installed. Install it with: sudo apt-get install -y {POSTGIS_PACKAGE}")
+    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", POSTGIS_PACKAGE], check=True, env=env)
+    if not POSTGIS_CONTROL.exists():
+        raise ServiceError(f"{POSTGIS_PACKAGE} was installed but {POSTGIS_CONTROL} is missing")
+
+
+def _bin(settings: Settings, name: str) -> str:
+    path = settings.local.pg_bindir / name
+    if not path.exists():
+        raise ServiceError(
+            f"{path} not found. Install PostgreSQL 15 (apt-get install -y postgresql-15) or set GRIDGOV_PG_BINDIR"
+        )
+    return str(path)
+
+
+def _initdb(settings: Settings) -> None:
+    home, datadir = _home(settings), _datadir(settings)
+    if (datadir / "PG_VERSION").exists():
+        return
+    home.mkdir(parents=True, exist_ok=True)
+    if _is_root():
+        shutil.chown(home, "postgres", "postgres")
+    subprocess.run(
+        _as_owner(
+            [
+                _bin(settings, "initdb"),
+                "-D",
+                str(datadir),
+                "-A",
+                "trust",
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ]
+        ),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def _postmaster_pid(settings: Settings) -> int | None:
+    pid_file = _datadir(settings) / "postmaster.pid"
+    try:
+        pid = int(pid_file.read_text().splitlines()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    if pid_alive(pid, "postgres"):
+        return pid
+    # Left by a cluster killed with -9, or its pid now belongs to another program.
+    pid_file.unlink(missing_ok=True)
+    return None
+
+
+def up(settings: Settings) -> ServiceStatus:
+    """Start the local cluster (idempotent) and create the database; or check the given one."""
+    if not settings.database.is_local:
+        return status(settings)
+    ensure_postgis_installed()
+    _initdb(settings)
+    port = settings.database.local_pg_port
+    if _postmaster_pid(settings) is None:
+        if port_open("127.0.0.1", port):
+            raise ServiceError(f"port {port} is taken by another program; set GRIDGOV_LOCAL_PG_PORT")
+        datadir = _datadir(settings)
+        options = f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        subprocess.run(
+            _as_owner(
+                [
+                    _bin(settings, "pg_ctl"),
+                    "-D",
+                    str(datadir),
+                    "-o",
+                    options,
+                    "-l",
+                    str(_home(settings) / "postgres.log"),
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ]
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    create_database(settings, settings.database.local_pg_database)
+    return status(settings)
+
+
+def _admin_conninfo(settings: Settings, dbname: str = "postgres") -> str:
+    return f"host=127.0.0.1 port={settings.database.local_pg_port} user=postgres dbname={dbname}"
+
+
+def create_database(settings: Settings, name: str, *, fresh: bool = False) -> None:
+    """Create database ``name`` on the local cluster with PostGIS; ``fresh`` drops it first."""
+    with psycopg.connect(_admin_conninfo(settings), autocommit=True) as conn:
+        if fresh:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    with psycopg.connect(_admin_conninfo(settings, name), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+
+
+def drop_database(settings: Settings, name: str) -> None:
+    """Drop database ``name`` from the local cluster."""
+    with psycopg.connect(_admin_conninfo(settings), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def down(settings: Settings) -> bool:
+    """Stop the local cluster if it runs; True when it was stopped."""
+    if not settings.database.is_local or _postmaster_pid(settings) is None:
+        return False
+    subprocess.run(
+        _as_owner([_bin(settings, "pg_ctl"), "-D", str(_datadir(settings)), "-m", "fast", "-w", "stop"]),
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    return True
+
+
+def status(settings: Settings) -> ServiceStatus:
+    """Whether the database answers a query."""
+    url = settings.database.url
+    address = url.split("@")[-1]
+    try:
+        conninfo = url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(conninfo, connect_timeout=3) as conn:
+            version = conn.execute("SELECT postgis_lib_version()").fetchone()
+        return ServiceStatus(
+            NAME, address, True, settings.database.is_local, f"PostGIS {version[0] if version else '?'}"
+        )
+    except psycopg.Error as exc:
+        return ServiceStatus(NAME, address, False, settings.database.is_local, str(exc).splitlines()[0])

@@ -1,0 +1,51 @@
+"""Settings of the API and the local services, and the bundle of all settings."""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from geo.settings import DatabaseSettings
+from streams.settings import KafkaSettings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+DEVELOPMENT_SECRET = "development-only-secret-change-me"
+
+
+class ApiSettings(BaseSettings):
+    """How the HTTP API runs."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDGOV_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    secret_key: str = DEVELOPMENT_SECRET
+    tile_url: str | None = None
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> "ApiSettings":
+        if self.env == "production" and (self.secret_key == DEVELOPMENT_SECRET or len(self.secret_key) < 32):
+            raise ValueError("GRIDGOV_SECRET_KEY must be set to a random value of at least 32 characters in production")
+        return self
+
+
+class LocalSettings(BaseSettings):
+    """Where the project-local services keep their data, logs and pid files."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDGOV_", extra="ignore")
+
+    state_dir: Path = PROJECT_ROOT / ".gridgov"
+    pg_bindir: Path = Path("/usr/lib/postgresql/15/bin")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every concern's settings, read from ``GRIDGOV_*`` environment variables."""
+
+    api: ApiSettings = field(default_factory=ApiSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    local: LocalSettings = field(default_factory=LocalSettings)

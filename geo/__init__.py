@@ -1,0 +1,1 @@
+"""Areas and boundaries: models, import, validation, location, coordinate systems."""

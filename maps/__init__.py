@@ -1,0 +1,1 @@
+"""Folium pages: heat maps, grid choropleths and the live-update script."""

@@ -1,0 +1,1 @@
+"""Event schema, topics, producer, consumer loop, pipeline stages and the SLA engine."""

@@ -1,0 +1,73 @@
+"""A producer that either gets the broker's acknowledgement or says the broker is down."""
+
+import threading
+import time
+from dataclasses import dataclass
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+from streams.kafka import broker_status, producer
+from streams.settings import KafkaSettings
+
+
+class BrokerDown(Exception):
+    """The broker did not acknowledge in time; the records may not have been kept."""
+
+
+@dataclass(frozen=True)
+class Record:
+    """One message to produce."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+
+
+class EventProducer:
+    """Publishes records and waits for acks=all; connects lazily and reconnects after failure."""
+
+    def __init__(self, settings: KafkaSettings, client_id: str = "gridgov-api", timeout_s: float = 10.0) -> None:
+        self._settings = settings
+        self._client_id = client_id
+        self._timeout_s = timeout_s
+        self._producer: KafkaProducer | None = None
+        self._lock = threading.Lock()
+
+    def _get(self) -> KafkaProducer:
+        with self._lock:
+            if self._producer is None:
+                try:
+                    self._producer = producer(
+                        self._settings,
+                        self._client_id,
+                        request_timeout_ms=int(self._timeout_s * 1000 / 2),
+                        delivery_timeout_ms=int(self._timeout_s * 1000),
+                        max_block_ms=int(self._timeout_s * 1000 / 2),
+                    )
+                except KafkaError as exc:
+                    raise BrokerDown(type(exc).__name__) from exc
+            return self._producer
+
+    def publish(self, records: list[Record]) -> None:
+        """Send ``records`` and return only once the broker has acknowledged every one."""
+        client = self._get()
+        deadline = time.monotonic() + self._timeout_s
+        try:
+            futures = [client.send(r.topic, key=r.key, value=r.value) for r in records]
+            client.flush(timeout=max(0.1, deadline - time.monotonic()))
+            for future in futures:
+                future.get(timeout=max(0.1, deadline - time.monotonic()))
+        except KafkaError as exc:
+            raise BrokerDown(type(exc).__name__) from exc
+
+    def check(self) -> tuple[bool, str]:
+        """Whether the broker answers now."""
+        return broker_status(self._settings)
+
+    def close(self) -> None:
+        """Flush what is pending and close the connection."""
+        with self._lock:
+            if self._producer is not None:
+                self._producer.close(timeout=5)
+                self._producer = None

@@ -1,0 +1,52 @@
+"""Kafka settings."""
+
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KafkaSettings(BaseSettings):
+    """Where the broker is, how topics are laid out, and how clients behave.
+
+    The consumer timeouts default to values that suit Tansu (a group join waits
+    about half of the session timeout); against Apache Kafka larger values are fine.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GRIDGOV_", extra="ignore")
+
+    kafka_bootstrap_servers: str | None = None
+    local_broker_port: int = 59092
+    topic_prefix: str = "gridgov."
+    topic_partitions: int = 6
+    topic_replication_factor: int = 1
+    kafka_session_timeout_ms: int = 6000
+    kafka_heartbeat_interval_ms: int = 2000
+    kafka_max_poll_interval_ms: int = 10000
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_ssl_cafile: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "KafkaSettings":
+        if self.topic_partitions < 1:
+            raise ValueError("GRIDGOV_TOPIC_PARTITIONS must be at least 1")
+        if self.kafka_heartbeat_interval_ms * 3 > self.kafka_session_timeout_ms:
+            raise ValueError(
+                "GRIDGOV_KAFKA_HEARTBEAT_INTERVAL_MS must be at most a third of GRIDGOV_KAFKA_SESSION_TIMEOUT_MS"
+            )
+        if self.kafka_sasl_mechanism and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ValueError("SASL needs GRIDGOV_KAFKA_SASL_USERNAME and _PASSWORD")
+        return self
+
+    @property
+    def is_local(self) -> bool:
+        """Whether the project runs its own broker (no servers given)."""
+        return self.kafka_bootstrap_servers is None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        """Comma-separated host:port list of the broker(s) to use."""
+        return self.kafka_bootstrap_servers or f"127.0.0.1:{self.local_broker_port}"

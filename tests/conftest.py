@@ -1,0 +1,92 @@
+"""Fixtures on the real services; a skipped service test fails the run when services are required."""
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine
+
+from api.local import broker, postgres
+from api.settings import Settings
+from geo.db import make_engine, upgrade
+from geo.settings import local_url
+from streams.kafka import admin_client
+from streams.settings import KafkaSettings
+from streams.topics import ensure_topics
+
+REQUIRE_SERVICES = os.environ.get("GRIDGOV_REQUIRE_SERVICES") == "1" or bool(os.environ.get("CI"))
+
+
+def _unavailable(what: str) -> None:
+    message = f"{what} is not running; start it with `gridgov services up` (make test does)"
+    if REQUIRE_SERVICES:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    service_fixtures = {"database_url", "engine", "kafka_settings", "settings"}
+    for item in items:
+        if service_fixtures & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.services)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if not REQUIRE_SERVICES or reporter is None:
+        return
+    skipped = [r for r in reporter.stats.get("skipped", []) if "services" in r.keywords]
+    if skipped:
+        reporter.write_line(f"FAILED: {len(skipped)} service test(s) skipped while services are required")
+        session.exitstatus = 1
+
+
+@pytest.fixture(scope="session")
+def base_settings() -> Settings:
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def database_url(base_settings: Settings) -> Iterator[str]:
+    """A fresh, migrated database for this run (on the local cluster), or the configured one."""
+    if not postgres.status(base_settings).healthy:
+        _unavailable("PostgreSQL")
+    if not base_settings.database.is_local:
+        upgrade(base_settings.database.url)
+        yield base_settings.database.url
+        return
+    name = f"gridgov_test_{uuid.uuid4().hex[:8]}"
+    postgres.create_database(base_settings, name, fresh=True)
+    url = local_url(base_settings.database.local_pg_port, name)
+    upgrade(url)
+    yield url
+    postgres.drop_database(base_settings, name)
+
+
+@pytest.fixture(scope="session")
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def kafka_settings(base_settings: Settings) -> KafkaSettings:
+    """Broker settings with topics under a prefix of their own, created for this run."""
+    if not broker.status(base_settings).healthy:
+        _unavailable("The Kafka-protocol broker")
+    kafka = base_settings.kafka.model_copy(update={"topic_prefix": f"t{uuid.uuid4().hex[:8]}."})
+    admin = admin_client(kafka)
+    try:
+        ensure_topics(admin, kafka)
+    finally:
+        admin.close()
+    return kafka
+
+
+@pytest.fixture(scope="session")
+def settings(base_settings: Settings, database_url: str, kafka_settings: KafkaSettings) -> Settings:
+    """Settings pointing at this run's fresh database and topics."""
+    database = base_settings.database.model_copy(update={"database_url": database_url})
+    return Settings(api=base_settings.api, database=database, kafka=kafka_settings, local=base_settings.local)
