@@ -29,8 +29,8 @@ test: install ## Start test services on their own ports and run the whole suite
 	$(TEST_ENV) $(BIN)/pytest; rc=$$?; $(TEST_ENV) $(BIN)/gridgov services down; exit $$rc
 
 lint: install ## ruff and mypy
-	$(BIN)/ruff check geo streams api maps tests bench
-	$(BIN)/ruff format --check geo streams api maps tests bench
+	$(BIN)/ruff check geo streams api maps tests bench data
+	$(BIN)/ruff format --check geo streams api maps tests bench data
 	$(BIN)/mypy geo streams api maps
 
 bench: install ## Run the benchmarks in bench/ (prints ratios against baselines)

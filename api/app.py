@@ -5,10 +5,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import health
+from api import areas, health
 from api.errors import install_handlers
 from api.settings import Settings
 from geo.db import make_engine
+from geo.locator import Locator
 from streams.producer import EventProducer
 
 
@@ -21,6 +22,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.engine = make_engine(settings.database.url, settings.database.db_pool_size)
         app.state.producer = EventProducer(settings.kafka)
+        app.state.locator = Locator(
+            app.state.engine, settings.locate.locate_tolerance_m, settings.locate.locate_refresh_s
+        )
         try:
             yield
         finally:
@@ -35,4 +39,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_handlers(app)
     app.include_router(health.router)
+    app.include_router(areas.router)
     return app

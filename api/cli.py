@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from typing import Annotated
 
 import httpx
@@ -13,11 +14,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from api import boundaries_cli
 from api.local import broker, postgres
 from api.local.process import read_pid, stop_pid
 from api.local.service import ServiceError, ServiceStatus
 from api.settings import Settings
 from geo import db
+from geo.demo import load_demo
 from streams.kafka import admin_client
 from streams.topics import ensure_topics
 
@@ -28,6 +31,7 @@ topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
 app.add_typer(services_app, name="services")
 app.add_typer(db_app, name="db")
 app.add_typer(topics_app, name="topics")
+app.add_typer(boundaries_cli.app, name="boundaries")
 console = Console()
 
 
@@ -214,9 +218,17 @@ def run() -> None:
         console.print("stopped")
 
 
-def prepare_steps() -> list:  # type: ignore[type-arg]
-    """One-off set-up after migrations (demo boundaries and the like)."""
-    return []
+def prepare_steps() -> list[Callable[[Settings], None]]:
+    """One-off set-up after migrations."""
+    return [_load_demo]
+
+
+def _load_demo(settings: Settings) -> None:
+    engine = db.make_engine(settings.database.url)
+    try:
+        console.print(f"demo city: {load_demo(engine)} grids")
+    finally:
+        engine.dispose()
 
 
 def _check_children(children: list[subprocess.Popen[bytes]]) -> None:

@@ -6,6 +6,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 
 from api.settings import Settings
+from geo.locator import Locator
 from streams.producer import EventProducer
 
 
@@ -19,6 +20,11 @@ def _producer(request: Request) -> EventProducer:
     return producer
 
 
+def _locator(request: Request) -> Locator:
+    locator: Locator = request.app.state.locator
+    return locator
+
+
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -26,4 +32,5 @@ def _settings(request: Request) -> Settings:
 
 EngineDep = Annotated[Engine, Depends(_engine)]
 ProducerDep = Annotated[EventProducer, Depends(_producer)]
+LocatorDep = Annotated[Locator, Depends(_locator)]
 SettingsDep = Annotated[Settings, Depends(_settings)]

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from geo.settings import DatabaseSettings
+from geo.settings import DatabaseSettings, LocateSettings
 from streams.settings import KafkaSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -48,4 +48,5 @@ class Settings:
     api: ApiSettings = field(default_factory=ApiSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    locate: LocateSettings = field(default_factory=LocateSettings)
     local: LocalSettings = field(default_factory=LocalSettings)

@@ -29,3 +29,12 @@ class DatabaseSettings(BaseSettings):
 def local_url(port: int, database: str) -> str:
     """SQLAlchemy URL of a database on the project-local cluster."""
     return f"postgresql+psycopg://postgres@127.0.0.1:{port}/{database}"
+
+
+class LocateSettings(BaseSettings):
+    """How points are placed in grids."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDGOV_", extra="ignore")
+
+    locate_tolerance_m: float = 50.0
+    locate_refresh_s: float = 5.0

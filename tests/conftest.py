@@ -1,5 +1,6 @@
 """Fixtures on the real services; a skipped service test fails the run when services are required."""
 
+import dataclasses
 import os
 import uuid
 from collections.abc import Iterator
@@ -26,7 +27,7 @@ def _unavailable(what: str) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    service_fixtures = {"database_url", "engine", "kafka_settings", "settings"}
+    service_fixtures = {"database_url", "engine", "kafka_settings", "settings", "demo_city", "scratch_engine"}
     for item in items:
         if service_fixtures & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.services)
@@ -89,4 +90,28 @@ def kafka_settings(base_settings: Settings) -> KafkaSettings:
 def settings(base_settings: Settings, database_url: str, kafka_settings: KafkaSettings) -> Settings:
     """Settings pointing at this run's fresh database and topics."""
     database = base_settings.database.model_copy(update={"database_url": database_url})
-    return Settings(api=base_settings.api, database=database, kafka=kafka_settings, local=base_settings.local)
+    return dataclasses.replace(base_settings, database=database, kafka=kafka_settings)
+
+
+@pytest.fixture(scope="session")
+def demo_city(engine: Engine) -> Engine:
+    """The test database with the demo city loaded."""
+    from geo.demo import load_demo
+
+    load_demo(engine)
+    return engine
+
+
+@pytest.fixture
+def scratch_engine(base_settings: Settings, database_url: str) -> Iterator[Engine]:
+    """A database of its own for one test (hand-made boundary sets), dropped afterwards."""
+    if not base_settings.database.is_local:
+        pytest.skip("scratch databases need the local cluster")
+    name = f"gridgov_scratch_{uuid.uuid4().hex[:8]}"
+    postgres.create_database(base_settings, name, fresh=True)
+    url = local_url(base_settings.database.local_pg_port, name)
+    upgrade(url)
+    engine = make_engine(url)
+    yield engine
+    engine.dispose()
+    postgres.drop_database(base_settings, name)

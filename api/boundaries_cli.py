@@ -1,0 +1,135 @@
+"""``gridgov boundaries``: import, validate, load the demo city."""
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from api.settings import Settings
+from geo.boundaries import (
+    BoundaryError,
+    FieldMap,
+    ImportRejected,
+    ImportResult,
+    import_layer,
+    read_layer,
+    revalidate_active,
+)
+from geo.db import make_engine
+from geo.demo import load_demo
+from geo.models import Level
+from geo.validate import Finding
+
+app = typer.Typer(help="Boundary sets: import, validate, demo city.", no_args_is_help=True)
+console = Console()
+
+
+def print_findings(findings: list[Finding], as_json: bool) -> None:
+    """Findings as a table, or as JSON on stdout."""
+    if as_json:
+        print(json.dumps([f.as_json() for f in findings], ensure_ascii=False, indent=2))
+        return
+    if not findings:
+        console.print("[green]no findings[/]")
+        return
+    table = Table("severity", "check", "codes", "area m²", "where", "message")
+    for f in findings:
+        colour = "red" if f.severity == "error" else "yellow"
+        table.add_row(
+            f"[{colour}]{f.severity}[/]",
+            f.check,
+            " ".join(f.codes),
+            "" if f.area_m2 is None else f"{f.area_m2:,.1f}",
+            f.where or "",
+            f.message,
+        )
+    console.print(table)
+
+
+def _report(result: ImportResult, as_json: bool) -> None:
+    for fix in result.fixes:
+        console.print(f"fixed {fix.code}: {fix.reason}; area {fix.area_before_m2:,.1f} → {fix.area_after_m2:,.1f} m²")
+    print_findings(result.findings, as_json)
+
+
+@app.command("import")
+def import_command(
+    path: Path,
+    level: Annotated[Level, typer.Option(help="Level of the areas in the file")],
+    code_field: str = "code",
+    name_field: str = "name",
+    name_en_field: str = "name_en",
+    parent_field: Annotated[str | None, typer.Option(help="Default: the code without its last 3 digits")] = None,
+    households_field: str = "households",
+    source_crs: Annotated[
+        str | None, typer.Option(help="EPSG:4490, EPSG:4326, gcj02, bd09…; default: the file's own")
+    ] = None,
+    fix: Annotated[bool, typer.Option(help="Repair invalid geometries with make_valid")] = False,
+    allow_errors: Annotated[bool, typer.Option(help="Import even when validation finds errors")] = False,
+    tolerance_m2: Annotated[float, typer.Option(help="Overlaps and gaps below this are ignored")] = 1.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Findings as JSON")] = False,
+) -> None:
+    """Import one level from GeoJSON, GeoPackage or Shapefile as a new, active generation."""
+    settings = Settings()
+    fields = FieldMap(code_field, name_field, name_en_field, parent_field, households_field)
+    engine = make_engine(settings.database.url)
+    try:
+        layer = read_layer(path, level, fields, source_crs)
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task(f"importing {len(layer)} {level.value} areas", total=len(layer))
+            result = import_layer(
+                engine,
+                layer,
+                level,
+                source=str(path),
+                fix=fix,
+                allow_errors=allow_errors,
+                tolerance_m2=tolerance_m2,
+                progress=lambda done, total: progress.update(task, completed=done),
+            )
+    except ImportRejected as exc:
+        print_findings(exc.findings, as_json)
+        console.print(f"[red]rejected:[/] {exc}")
+        raise typer.Exit(1) from exc
+    except BoundaryError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    _report(result, as_json)
+    console.print(f"generation {result.generation_id} active with {result.areas} areas")
+
+
+@app.command("validate")
+def validate_command(
+    fix: Annotated[bool, typer.Option(help="Repair invalid geometries as a new generation")] = False,
+    tolerance_m2: float = 1.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Findings as JSON")] = False,
+) -> None:
+    """Validate the active boundary set; exit 1 when it has errors."""
+    engine = make_engine(Settings().database.url)
+    try:
+        result = revalidate_active(engine, fix=fix, tolerance_m2=tolerance_m2)
+    except ImportRejected as exc:
+        print_findings(exc.findings, as_json)
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    _report(result, as_json)
+    if any(f.severity == "error" for f in result.findings):
+        raise typer.Exit(1)
+
+
+@app.command("demo")
+def demo_command() -> None:
+    """Load the synthetic demo city (Runzhou) unless it is loaded."""
+    engine = make_engine(Settings().database.url)
+    try:
+        grids = load_demo(engine)
+    finally:
+        engine.dispose()
+    console.print(f"demo city loaded: {grids} grids")

@@ -1,0 +1,30 @@
+"""Reading areas of the active generation as GeoJSON."""
+
+import json
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+_SELECT = """
+SELECT a.code, a.level, a.name, a.name_en, a.parent_code, a.households, a.generation_id,
+       ST_AsGeoJSON(a.geom, 7) AS geometry
+FROM area a JOIN boundary_generation g ON g.id = a.generation_id AND g.active
+"""
+
+
+def _feature(row: Any) -> dict[str, Any]:
+    properties = {k: getattr(row, k) for k in ("code", "level", "name", "name_en", "parent_code", "households")}
+    properties["generation"] = row.generation_id
+    return {"type": "Feature", "id": row.code, "properties": properties, "geometry": json.loads(row.geometry)}
+
+
+def area_feature(conn: Connection, code: str) -> dict[str, Any] | None:
+    """The area with ``code`` as a GeoJSON Feature, or None."""
+    row = conn.execute(text(_SELECT + " WHERE a.code = :code"), {"code": code}).one_or_none()
+    return _feature(row) if row else None
+
+
+def children_collection(conn: Connection, code: str) -> dict[str, Any]:
+    """The children of ``code`` as a GeoJSON FeatureCollection, ordered by code."""
+    rows = conn.execute(text(_SELECT + " WHERE a.parent_code = :code ORDER BY a.code"), {"code": code}).all()
+    return {"type": "FeatureCollection", "features": [_feature(r) for r in rows]}

@@ -1,0 +1,237 @@
+"""Reading boundary files and storing them as a new, atomically activated generation."""
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import Connection, Engine, text
+
+from geo.crs import CRS, to_wgs84
+from geo.models import Level
+from geo.validate import COLUMNS, Finding, Fix, fix_geometries, polygonal, validate
+
+IMPORT_LOCK = 7_301_001  # advisory lock: one import at a time
+Progress = Callable[[int, int], None]
+
+
+class BoundaryError(Exception):
+    """A boundary file cannot be imported as it is; the message says why."""
+
+
+class ImportRejected(BoundaryError):
+    """Validation found errors; nothing was stored."""
+
+    def __init__(self, findings: list[Finding]) -> None:
+        errors = [f for f in findings if f.severity == "error"]
+        super().__init__(f"{len(errors)} validation error(s); nothing was imported")
+        self.findings = findings
+
+
+@dataclass
+class ImportResult:
+    """The generation an import created and what validation and repair said."""
+
+    generation_id: int
+    areas: int
+    findings: list[Finding] = field(default_factory=list)
+    fixes: list[Fix] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FieldMap:
+    """Which attributes of the source hold code, name, parent and households."""
+
+    code: str = "code"
+    name: str = "name"
+    name_en: str | None = "name_en"
+    parent: str | None = None  # default: the code without its last three digits
+    households: str | None = "households"
+
+
+def read_layer(
+    path: Path, level: Level, fields: FieldMap = FieldMap(), source_crs: str | None = None
+) -> gpd.GeoDataFrame:
+    """Read GeoJSON, GeoPackage or Shapefile into the normalised columns, in WGS84."""
+    try:
+        raw = gpd.read_file(path, engine="pyogrio")
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        raise BoundaryError(f"cannot read {path}: {exc}") from exc
+    for name in (fields.code, fields.name):
+        if name not in raw.columns:
+            raise BoundaryError(f"{path} has no field {name!r}; fields are {sorted(map(str, raw.columns))}")
+    raw = _to_wgs84(raw, source_crs)
+    codes = raw[fields.code].astype(str).str.strip()
+    if fields.parent and fields.parent in raw.columns:
+        parents = raw[fields.parent].astype(str).str.strip()
+    else:
+        parents = codes.str[:-3] if level.parent else pd.Series([None] * len(raw))
+    households = (
+        pd.to_numeric(raw[fields.households], errors="coerce")
+        if fields.households and fields.households in raw.columns
+        else pd.Series([np.nan] * len(raw))
+    )
+    name_en = raw[fields.name_en] if fields.name_en and fields.name_en in raw.columns else None
+    geometry = [polygonal(g) if g is not None else shapely.MultiPolygon() for g in raw.geometry.values]
+    return gpd.GeoDataFrame(
+        {
+            "code": codes.values,
+            "level": level.value,
+            "name": raw[fields.name].astype(str).values,
+            "name_en": name_en.values if name_en is not None else None,
+            "parent_code": parents.values if level.parent else None,
+            "households": households.values,
+        },
+        geometry=geometry,
+        crs=4326,
+    )[COLUMNS]
+
+
+def _to_wgs84(raw: gpd.GeoDataFrame, source_crs: str | None) -> gpd.GeoDataFrame:
+    if source_crs and source_crs.lower() in (CRS.GCJ02, CRS.BD09):
+        system = CRS(source_crs.lower())
+
+        def convert(xy: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
+            lon, lat = to_wgs84(xy[:, 0], xy[:, 1], system)
+            return np.column_stack([lon, lat])
+
+        return raw.set_crs(4326, allow_override=True).set_geometry(shapely.transform(raw.geometry.values, convert))
+    if source_crs:
+        raw = raw.set_crs(source_crs, allow_override=True)
+    if raw.crs is None:
+        return raw.set_crs(4326)
+    # EPSG:4490 (CGCS2000) to 4326 is an identity within centimetres.
+    return raw.to_crs(4326)
+
+
+def active_generation(conn: Connection) -> int | None:
+    """Id of the active generation, or None before the first import."""
+    value = conn.execute(text("SELECT id FROM boundary_generation WHERE active")).scalar_one_or_none()
+    return int(value) if value is not None else None
+
+
+def read_generation(
+    conn: Connection, generation_id: int | None, exclude_level: Level | None = None
+) -> gpd.GeoDataFrame:
+    """Every area of a generation (optionally but one level) in the normalised columns."""
+    if generation_id is None:
+        return gpd.GeoDataFrame(columns=COLUMNS, geometry="geometry", crs=4326)
+    query = (
+        "SELECT code, level, name, name_en, parent_code, households, geom AS geometry "
+        "FROM area WHERE generation_id = %(generation)s AND level <> %(exclude)s ORDER BY code"
+    )
+    return gpd.read_postgis(
+        query,
+        conn,
+        geom_col="geometry",
+        params={"generation": generation_id, "exclude": exclude_level.value if exclude_level else ""},
+    )
+
+
+def import_layer(
+    engine: Engine,
+    layer: gpd.GeoDataFrame,
+    level: Level,
+    *,
+    source: str,
+    fix: bool = False,
+    allow_errors: bool = False,
+    tolerance_m2: float = 1.0,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Replace one level of the active set by ``layer`` as a new generation, in one transaction.
+
+    The new generation holds the active generation's other levels and the new layer,
+    is validated as a whole, and is activated in the same transaction: readers see
+    the old set or the new one, never a mix. On any error nothing is stored.
+    """
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK})
+        current = active_generation(conn)
+        areas = pd.concat([read_generation(conn, current, exclude_level=level), layer], ignore_index=True)
+        return _store(
+            conn,
+            gpd.GeoDataFrame(areas, geometry="geometry", crs=4326),
+            source,
+            fix,
+            allow_errors,
+            tolerance_m2,
+            progress,
+        )
+
+
+def revalidate_active(engine: Engine, *, fix: bool, tolerance_m2: float = 1.0) -> ImportResult:
+    """Validate the active set; with ``fix``, store the repaired set as a new generation."""
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK})
+        current = active_generation(conn)
+        areas = read_generation(conn, current)
+        if not fix:
+            return ImportResult(current or 0, len(areas), validate(areas, tolerance_m2))
+        return _store(conn, areas, "make_valid of the active set", True, False, tolerance_m2, None)
+
+
+def _store(
+    conn: Connection,
+    areas: gpd.GeoDataFrame,
+    source: str,
+    fix: bool,
+    allow_errors: bool,
+    tolerance_m2: float,
+    progress: Progress | None,
+) -> ImportResult:
+    fixes: list[Fix] = []
+    if fix:
+        areas, fixes = fix_geometries(areas)
+    findings = validate(areas, tolerance_m2)
+    if any(f.severity == "error" for f in findings) and not allow_errors:
+        raise ImportRejected(findings)
+    generation = conn.execute(
+        text("INSERT INTO boundary_generation (source) VALUES (:source) RETURNING id"), {"source": source}
+    ).scalar_one()
+    _copy_areas(conn, generation, areas, progress)
+    conn.execute(text("UPDATE boundary_generation SET active = false WHERE active"))
+    conn.execute(text("UPDATE boundary_generation SET active = true WHERE id = :id"), {"id": generation})
+    return ImportResult(int(generation), len(areas), findings, fixes)
+
+
+def _copy_areas(conn: Connection, generation: int, areas: gpd.GeoDataFrame, progress: Progress | None) -> None:
+    """COPY the areas in chunks (reporting progress) into the still inactive generation."""
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    chunk = 2000
+    total = len(areas)
+    multi = shapely.set_srid(np.array([polygonal(g) for g in areas.geometry.values], dtype=object), 4326)
+    wkb = shapely.to_wkb(multi, hex=True, include_srid=True)
+    with raw.cursor() as cursor:
+        for start in range(0, total, chunk):
+            buffer = io.StringIO()
+            rows = areas.iloc[start : start + chunk]
+            for row, geom in zip(rows.itertuples(), wkb[start : start + chunk], strict=True):
+                values = [
+                    str(generation),
+                    row.code,
+                    row.level,
+                    row.name,
+                    row.name_en,
+                    row.parent_code,
+                    None if row.households is None or pd.isna(row.households) else str(int(row.households)),
+                    geom,
+                ]
+                buffer.write("\t".join(_copy_text(v) for v in values) + "\n")
+            with cursor.copy(
+                "COPY area (generation_id, code, level, name, name_en, parent_code, households, geom) FROM STDIN"
+            ) as copy:
+                copy.write(buffer.getvalue())
+            if progress:
+                progress(min(start + chunk, total), total)
+
+
+def _copy_text(value: object) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "\\N"
+    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")

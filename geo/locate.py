@@ -1,0 +1,200 @@
+"""Point-to-grid location over a whole batch, against an in-memory index of one generation.
+
+The index is a raster of cells over the grids' extent. A cell wholly inside one grid
+answers without any geometry test; the others keep the grids that touch them and
+are resolved by exact point-in-polygon tests, one candidate round at a time. Points
+in no grid may snap to the nearest grid within a radius.
+"""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import shapely
+from numpy.typing import ArrayLike, NDArray
+
+from geo.crs import CRS, to_wgs84, to_wgs84_mixed
+
+EARTH_RADIUS_M = 6_371_008.8
+INTERIOR_FREE = -1  # cell touches no grid
+INTERIOR_MIXED = -2  # cell needs exact tests
+MAX_SNAP_M = 500.0
+
+
+class Method(StrEnum):
+    """How a point was placed."""
+
+    INSIDE = "inside"
+    NEAREST = "nearest"
+    NONE = "none"
+
+
+_METHODS = np.array([Method.INSIDE.value, Method.NEAREST.value, Method.NONE.value], dtype=object)
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where each point of a batch fell: grid index into ``codes`` (-1: none) and how."""
+
+    generation_id: int
+    codes: NDArray[Any]
+    grid_index: NDArray[np.int64]
+    method_index: NDArray[np.int8]
+    lon: NDArray[np.float64] = field(repr=False)
+    lat: NDArray[np.float64] = field(repr=False)
+
+    def grid(self, level_digits: int = 15) -> list[str | None]:
+        """Codes at a level (15 grid, 12 community, 9 street, 6 district), None where unplaced."""
+        return [None if i < 0 else str(self.codes[i])[:level_digits] for i in self.grid_index]
+
+    @property
+    def methods(self) -> list[str]:
+        """``inside``, ``nearest`` or ``none`` for each point."""
+        return list(_METHODS[self.method_index])
+
+
+def haversine_m(lon1: ArrayLike, lat1: ArrayLike, lon2: ArrayLike, lat2: ArrayLike) -> NDArray[np.float64]:
+    """Great-circle distance in metres."""
+    lon1, lat1, lon2, lat2 = (np.radians(np.asarray(a, dtype=np.float64)) for a in (lon1, lat1, lon2, lat2))
+    h = np.sin((lat2 - lat1) / 2) ** 2 + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(h)), dtype=np.float64)
+
+
+class GridIndex:
+    """Location index of the grids of one boundary generation."""
+
+    def __init__(
+        self,
+        generation_id: int,
+        codes: ArrayLike,
+        geometries: ArrayLike,
+        *,
+        tolerance_m: float = 50.0,
+        cells_per_grid: int = 32,
+    ) -> None:
+        order = np.argsort(np.asarray(codes, dtype=object).astype(str), kind="stable")
+        # Sorted by code, so the lowest candidate index is the lowest code: a point on a
+        # shared edge always gets the same grid.
+        self.codes = np.asarray(codes, dtype=object)[order]
+        self.geometries = np.asarray(geometries, dtype=object)[order]
+        self.generation_id = generation_id
+        self.tolerance_m = tolerance_m
+        shapely.prepare(self.geometries)
+        self.tree = shapely.STRtree(self.geometries)
+        self._build_cells(max(1, len(self.codes)) * cells_per_grid)
+
+    def _build_cells(self, target_cells: int) -> None:
+        if len(self.codes) == 0:
+            self.x0 = self.y0 = 0.0
+            self.cell = 1.0
+            self.nx = self.ny = 1
+            self.owner = np.full(1, INTERIOR_FREE, dtype=np.int32)
+            self.cand_start = np.zeros(2, dtype=np.int64)
+            self.cand = np.zeros(0, dtype=np.int32)
+            return
+        xmin, ymin, xmax, ymax = shapely.total_bounds(self.geometries)
+        width, height = max(xmax - xmin, 1e-9), max(ymax - ymin, 1e-9)
+        self.cell = float(np.sqrt(width * height / target_cells))
+        self.nx = int(np.ceil(width / self.cell)) + 1
+        self.ny = int(np.ceil(height / self.cell)) + 1
+        self.x0, self.y0 = float(xmin), float(ymin)
+        ix, iy = np.meshgrid(np.arange(self.nx), np.arange(self.ny))
+        cx0 = self.x0 + ix.ravel() * self.cell
+        cy0 = self.y0 + iy.ravel() * self.cell
+        boxes = shapely.box(cx0, cy0, cx0 + self.cell, cy0 + self.cell)
+        cell_of, grid_of = self.tree.query(boxes, predicate="intersects")
+        counts = np.bincount(cell_of, minlength=boxes.size)
+        owner = np.full(boxes.size, INTERIOR_FREE, dtype=np.int32)
+        owner[counts > 0] = INTERIOR_MIXED
+        single = counts[cell_of] == 1
+        inside = np.zeros(cell_of.size, dtype=bool)
+        inside[single] = shapely.contains_properly(self.geometries[grid_of[single]], boxes[cell_of[single]])
+        owner[cell_of[inside]] = grid_of[inside]
+        mixed = owner[cell_of] == INTERIOR_MIXED
+        # Candidates of mixed cells in CSR form, each cell's list in ascending grid order.
+        pairs = np.lexsort((grid_of[mixed], cell_of[mixed]))
+        mixed_cells, mixed_grids = cell_of[mixed][pairs], grid_of[mixed][pairs]
+        self.owner = owner
+        self.cand_start = np.zeros(boxes.size + 1, dtype=np.int64)
+        np.cumsum(np.bincount(mixed_cells, minlength=boxes.size), out=self.cand_start[1:])
+        self.cand = mixed_grids.astype(np.int32)
+
+    def locate(
+        self,
+        lon: ArrayLike,
+        lat: ArrayLike,
+        crs: CRS | str | ArrayLike = CRS.WGS84,
+        accuracy_m: ArrayLike | None = None,
+    ) -> Located:
+        """Place each point in a grid; ``crs`` is one system or one per point."""
+        if isinstance(crs, str):
+            x, y = to_wgs84(lon, lat, crs)
+        else:
+            x, y = to_wgs84_mixed(lon, lat, crs)
+        x, y = np.ascontiguousarray(x, dtype=np.float64), np.ascontiguousarray(y, dtype=np.float64)
+        result = np.full(x.size, -1, dtype=np.int64)
+        method = np.full(x.size, 2, dtype=np.int8)
+        ix = np.floor((x - self.x0) / self.cell)
+        iy = np.floor((y - self.y0) / self.cell)
+        valid = (ix >= 0) & (ix < self.nx) & (iy >= 0) & (iy < self.ny)  # False for NaN too
+        cells = np.where(valid, iy * self.nx + ix, 0).astype(np.int64)
+        owner = np.where(valid, self.owner[cells], INTERIOR_FREE)
+        hit = owner >= 0
+        result[hit] = owner[hit]
+        self._resolve_mixed(x, y, cells, np.flatnonzero(owner == INTERIOR_MIXED), result)
+        method[result >= 0] = 0
+        self._snap(x, y, accuracy_m, result, method)
+        return Located(self.generation_id, self.codes, result, method, x, y)
+
+    def _resolve_mixed(
+        self,
+        x: NDArray[np.float64],
+        y: NDArray[np.float64],
+        cells: NDArray[np.int64],
+        points: NDArray[np.intp],
+        result: NDArray[np.int64],
+    ) -> None:
+        start = self.cand_start[cells[points]]
+        count = self.cand_start[cells[points] + 1] - start
+        round_ = 0
+        while points.size:
+            alive = count > round_
+            points, start, count = points[alive], start[alive], count[alive]
+            if not points.size:
+                break
+            grids = self.cand[start + round_]
+            inside = shapely.intersects_xy(self.geometries[grids], x[points], y[points])
+            result[points[inside]] = grids[inside]
+            points, start, count = points[~inside], start[~inside], count[~inside]
+            round_ += 1
+
+    def _snap(
+        self,
+        x: NDArray[np.float64],
+        y: NDArray[np.float64],
+        accuracy_m: ArrayLike | None,
+        result: NDArray[np.int64],
+        method: NDArray[np.int8],
+    ) -> None:
+        todo = np.flatnonzero((result < 0) & np.isfinite(x) & np.isfinite(y) & (np.abs(y) < 89))
+        if not todo.size or not len(self.codes):
+            return
+        radius = np.full(todo.size, self.tolerance_m)
+        if accuracy_m is not None:
+            accuracy = np.broadcast_to(np.asarray(accuracy_m, dtype=np.float64), x.shape)[todo]
+            radius = np.fmax(radius, np.minimum(np.nan_to_num(accuracy, nan=0.0), MAX_SNAP_M))
+        keep = radius > 0
+        todo, radius = todo[keep], radius[keep]
+        degrees = radius / 111_320.0 / np.cos(np.radians(y[todo]))  # lon degrees are shortest
+        points = shapely.points(x[todo], y[todo])
+        for i, (point, max_deg, radius_m) in enumerate(zip(points, degrees, radius, strict=True)):
+            near = self.tree.query_nearest(point, max_distance=max_deg, all_matches=True)
+            if not near.size:
+                continue
+            grid = int(near.min())
+            line = shapely.shortest_line(point, self.geometries[grid])
+            (x1, y1), (x2, y2) = shapely.get_coordinates(line)
+            if haversine_m(x1, y1, x2, y2) <= radius_m:
+                result[todo[i]] = grid
+                method[todo[i]] = 1

@@ -1,0 +1,57 @@
+"""The location index of the active generation, swapped when another is activated."""
+
+import threading
+import time
+
+import geopandas as gpd
+from sqlalchemy import Engine
+
+from geo.boundaries import active_generation
+from geo.locate import GridIndex
+
+
+def load_index(engine: Engine, tolerance_m: float = 50.0) -> GridIndex:
+    """Build the index from the grids of the active generation (consistent snapshot)."""
+    with engine.connect() as conn, conn.begin():
+        generation = active_generation(conn) or 0
+        grids = gpd.read_postgis(
+            "SELECT code, geom FROM area WHERE generation_id = %(g)s AND level = 'grid'",
+            conn,
+            geom_col="geom",
+            params={"g": generation},
+        )
+    return GridIndex(generation, grids.code.values, grids.geom.values, tolerance_m=tolerance_m)
+
+
+class Locator:
+    """Holds the current index; checks for a new active generation at most every ``refresh_s``.
+
+    A rebuild happens beside the old index, which keeps answering until the new one
+    replaces it in one assignment.
+    """
+
+    def __init__(self, engine: Engine, tolerance_m: float = 50.0, refresh_s: float = 5.0) -> None:
+        self._engine = engine
+        self._tolerance_m = tolerance_m
+        self._refresh_s = refresh_s
+        self._lock = threading.Lock()
+        self._index: GridIndex | None = None
+        self._checked = 0.0
+
+    def index(self) -> GridIndex:
+        """The current index, refreshed first if it is due."""
+        if self._index is None or time.monotonic() - self._checked > self._refresh_s:
+            self.refresh()
+        assert self._index is not None
+        return self._index
+
+    def refresh(self) -> bool:
+        """Rebuild when the active generation changed; True if it did."""
+        with self._lock:
+            self._checked = time.monotonic()
+            with self._engine.connect() as conn:
+                generation = active_generation(conn) or 0
+            if self._index is not None and self._index.generation_id == generation:
+                return False
+            self._index = load_index(self._engine, self._tolerance_m)
+            return True
