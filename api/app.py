@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import areas, health
+from api import areas, events, health
 from api.errors import install_handlers
 from api.settings import Settings
 from geo.db import make_engine
@@ -40,4 +40,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_handlers(app)
     app.include_router(health.router)
     app.include_router(areas.router)
+    app.include_router(events.router)
     return app

@@ -1,10 +1,12 @@
 """The ``gridgov`` command line."""
 
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Annotated
@@ -129,6 +131,56 @@ def api(
     )
 
 
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    return stop
+
+
+@app.command()
+def worker(
+    batch_size: Annotated[int, typer.Option(help="Records per batch")] = 2000,
+) -> None:
+    """Record raw events: decode, locate, write to PostGIS, produce located events (SIGTERM finishes the batch)."""
+    from geo.locator import Locator
+    from streams.worker import Worker
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    stop = _stop_on_signals()
+    engine = db.make_engine(settings.database.url)
+    locator = Locator(engine, settings.locate.locate_tolerance_m, settings.locate.locate_refresh_s)
+    totals = Worker(settings.kafka, engine, locator, batch_size=batch_size).run(stop)
+    engine.dispose()
+    console.print(f"worker stopped: {totals}")
+
+
+@app.command()
+def simulate(
+    gridworkers: Annotated[int, typer.Option(help="Simulated gridworkers, one grid each")] = 50,
+    rate: Annotated[float, typer.Option(help="Events per second in all")] = 2.0,
+    api_url: Annotated[str | None, typer.Option(help="Default: the local API")] = None,
+    limit: Annotated[int | None, typer.Option(help="Stop after this many events")] = None,
+) -> None:
+    """Simulated gridworkers posting patrols, incidents and visits through the HTTP API."""
+    from api.simulate import run as run_simulator
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    base = api_url or f"http://{settings.api.api_host}:{settings.api.api_port}"
+    stop = _stop_on_signals()
+    while not stop.is_set():  # wait for the API when started beside it
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        stop.wait(0.5)
+    stats = run_simulator(base, gridworkers, rate, stop, limit=limit)
+    console.print(f"simulator stopped: {stats}")
+
+
 def _child(args: list[str], settings: Settings, name: str) -> subprocess.Popen[bytes]:
     """Start ``gridgov ARGS``; it gets SIGTERM if this process dies, even by -9."""
     log = open(settings.local.state_dir / f"{name}.log", "ab")  # noqa: SIM115 - kept for the child's life
@@ -168,7 +220,7 @@ def _stop_previous_run(settings: Settings) -> None:
 
 def run_steps() -> list[list[str]]:
     """The long-running processes of the platform, as ``gridgov`` arguments."""
-    return [["api"]]
+    return [["api"], ["worker"], ["simulate", "--gridworkers", "100", "--rate", "3"]]
 
 
 @app.command()

@@ -3,7 +3,9 @@
 from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import ValidationError
 
 from streams.producer import BrokerDown
 
@@ -88,7 +90,29 @@ async def _handle_broker_down(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def problems(errors: list[Any] | tuple[Any, ...], drop_prefix: int = 0) -> list[dict[str, str]]:
+    """Each validation error as the field it concerns and what is wrong with it."""
+    return [
+        {"field": ".".join(str(part) for part in e["loc"][drop_prefix:]) or "body", "problem": e["msg"]} for e in errors
+    ]
+
+
+def invalid(exc: ValidationError) -> InvalidInput:
+    """The 422 for a body that failed the schema."""
+    found = problems(exc.errors(include_url=False, include_input=False))
+    return InvalidInput(
+        f"{len(found)} invalid field(s): " + "; ".join(f"{p['field']}: {p['problem']}" for p in found[:5]), found
+    )
+
+
+async def _handle_request_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    found = problems(list(exc.errors()), drop_prefix=1)
+    return await _handle(request, InvalidInput(f"{len(found)} invalid field(s): {_summary(found)}", found))
+
+
 def install_handlers(app: FastAPI) -> None:
     """Map every ``GridgovError`` (and the adapters' outage errors) to its response."""
     app.add_exception_handler(GridgovError, _handle)
     app.add_exception_handler(BrokerDown, _handle_broker_down)
+    app.add_exception_handler(RequestValidationError, _handle_request_validation)

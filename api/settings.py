@@ -24,6 +24,8 @@ class ApiSettings(BaseSettings):
     api_port: int = 8000
     secret_key: str = DEVELOPMENT_SECRET
     tile_url: str | None = None
+    max_event_bytes: int = 32 * 1024
+    max_batch_bytes: int = 4 * 1024 * 1024
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> "ApiSettings":

@@ -27,7 +27,7 @@ class Record:
 class EventProducer:
     """Publishes records and waits for acks=all; connects lazily and reconnects after failure."""
 
-    def __init__(self, settings: KafkaSettings, client_id: str = "gridgov-api", timeout_s: float = 10.0) -> None:
+    def __init__(self, settings: KafkaSettings, client_id: str = "gridgov-api", timeout_s: float = 6.0) -> None:
         self._settings = settings
         self._client_id = client_id
         self._timeout_s = timeout_s
@@ -44,6 +44,7 @@ class EventProducer:
                         request_timeout_ms=int(self._timeout_s * 1000 / 2),
                         delivery_timeout_ms=int(self._timeout_s * 1000),
                         max_block_ms=int(self._timeout_s * 1000 / 2),
+                        bootstrap_timeout_ms=int(self._timeout_s * 1000 / 2),
                     )
                 except KafkaError as exc:
                     raise BrokerDown(type(exc).__name__) from exc

@@ -27,7 +27,7 @@ def _unavailable(what: str) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    service_fixtures = {"database_url", "engine", "kafka_settings", "settings", "demo_city", "scratch_engine"}
+    service_fixtures = {"database_url", "engine", "kafka_settings", "settings", "demo_city", "scratch_engine", "client"}
     for item in items:
         if service_fixtures & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.services)

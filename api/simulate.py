@@ -1,0 +1,152 @@
+"""Simulated gridworkers walking their grids and posting through the HTTP API."""
+
+import logging
+import random
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import shapely
+from shapely.geometry import shape
+
+from geo.crs import from_wgs84
+from streams.categories import SlaClass, default_categories
+
+log = logging.getLogger(__name__)
+KIND_MIX = {"patrol": 0.55, "incident": 0.35, "visit": 0.10}
+CLASS_WEIGHT = {SlaClass.MINOR: 6.0, SlaClass.GENERAL: 3.0, SlaClass.MAJOR: 1.0, SlaClass.URGENT: 0.5}
+CRS_MIX = {"wgs84": 0.75, "gcj02": 0.2, "bd09": 0.05}
+RETRY_SHARE = 0.05
+INVALID_SHARE = 0.01
+
+
+@dataclass
+class Stats:
+    """What the simulator posted and how the API answered."""
+
+    accepted: int = 0
+    retried: int = 0
+    rejected: int = 0
+    unavailable: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Gridworker:
+    """One simulated gridworker and the grid they patrol."""
+
+    reporter: str
+    grid: str
+    area: shapely.Geometry
+
+
+def fetch_grids(client: httpx.Client, district: str) -> list[tuple[str, shapely.Geometry]]:
+    """Every grid under ``district`` with its shape, through the areas API."""
+    codes = [district]
+    for _ in range(3):
+        children: list[dict[str, Any]] = []
+        for code in codes:
+            response = client.get(f"/v1/areas/{code}/children")
+            response.raise_for_status()
+            children += response.json()["features"]
+        codes = [f["properties"]["code"] for f in children]
+    return [(f["properties"]["code"], shape(f["geometry"])) for f in children]
+
+
+def random_point(rng: random.Random, area: shapely.Geometry) -> tuple[float, float]:
+    """A uniform point inside ``area``."""
+    xmin, ymin, xmax, ymax = area.bounds
+    while True:
+        x, y = rng.uniform(xmin, xmax), rng.uniform(ymin, ymax)
+        if shapely.contains_xy(area, x, y):
+            return x, y
+
+
+def make_event(rng: random.Random, worker: Gridworker) -> dict[str, Any]:
+    """A plausible event from ``worker`` now."""
+    kind = rng.choices(list(KIND_MIX), weights=list(KIND_MIX.values()))[0]
+    if kind == "incident":
+        categories = [c for c in default_categories().values() if c.group != "routine"]
+        category = rng.choices(categories, weights=[CLASS_WEIGHT[c.sla_class] for c in categories])[0].code
+    else:
+        category = "0901" if kind == "patrol" else "0902"
+    lon, lat = random_point(rng, worker.area)
+    crs = rng.choices(list(CRS_MIX), weights=list(CRS_MIX.values()))[0]
+    lon, lat = from_wgs84(lon, lat, crs)
+    event: dict[str, Any] = {
+        "schema_version": 1,
+        "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "kind": kind,
+        "category": category,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "location": {"lon": lon, "lat": lat, "crs": crs, "accuracy_m": round(rng.uniform(3, 30), 1)},
+        "reporter": worker.reporter,
+        "description": "模拟事件 (simulated)",
+    }
+    if kind == "visit":
+        event["household"] = f"{worker.grid}-{rng.randint(1, 300):03d}"
+    return event
+
+
+def post(client: httpx.Client, event: dict[str, Any], stats: Stats, stop: threading.Event) -> None:
+    """Post like a phone: on 503 or a network error wait and send the same event again."""
+    delay = 1.0
+    while not stop.is_set():
+        try:
+            response = client.post("/v1/events", json=event)
+        except httpx.HTTPError:
+            stats.unavailable += 1
+            stop.wait(delay)
+            delay = min(delay * 2, 30)
+            continue
+        stats.statuses[response.status_code] = stats.statuses.get(response.status_code, 0) + 1
+        if response.status_code == 503:
+            stats.unavailable += 1
+            stop.wait(float(response.headers.get("retry-after", delay)))
+            continue
+        if response.status_code == 202:
+            stats.accepted += 1
+        else:
+            stats.rejected += 1
+        return
+
+
+def run(
+    base_url: str,
+    gridworkers: int,
+    rate: float,
+    stop: threading.Event,
+    *,
+    district: str = "321111",
+    seed: int = 1,
+    limit: int | None = None,
+) -> Stats:
+    """Post about ``rate`` events/s from ``gridworkers`` simulated gridworkers until ``stop``."""
+    rng = random.Random(seed)
+    stats = Stats()
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        grids = fetch_grids(client, district)
+        workers = [
+            Gridworker(f"gw-{code}", code, area) for code, area in (grids[i % len(grids)] for i in range(gridworkers))
+        ]
+        interval = 1.0 / rate
+        next_at = time.monotonic()
+        sent = 0
+        while not stop.is_set() and (limit is None or sent < limit):
+            event = make_event(rng, rng.choice(workers))
+            if rng.random() < INVALID_SHARE:
+                event["location"]["lat"] = 123.0  # a broken GPS fix: the API must answer 422
+            post(client, event, stats, stop)
+            if rng.random() < RETRY_SHARE:  # the phone lost the answer and sends again
+                stats.retried += 1
+                post(client, event, stats, stop)
+            sent += 1
+            next_at += interval
+            stop.wait(max(0.0, next_at - time.monotonic()))
+            if sent % 100 == 0:
+                log.info("simulator: %s", stats)
+    return stats

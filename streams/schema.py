@@ -1,0 +1,128 @@
+"""Event schema v1: what a phone (or another system) sends, strictly typed."""
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+
+from geo.crs import CRS
+from streams.categories import default_categories
+
+SCHEMA_VERSION = 1
+MAX_FUTURE = timedelta(minutes=5)
+MAX_AGE = timedelta(days=30)
+MAX_DESCRIPTION = 2000
+MAX_ATTACHMENTS = 10
+
+
+class Kind(StrEnum):
+    """What an event reports."""
+
+    INCIDENT = "incident"
+    PATROL = "patrol"
+    VISIT = "visit"
+
+
+Reference = Annotated[str, StringConstraints(max_length=512)]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+
+class Location(BaseModel):
+    """Where the event happened, in the coordinate system the phone used."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    lon: Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, description="Longitude in degrees")]
+    lat: Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, description="Latitude in degrees")]
+    crs: CRS = Field(description="wgs84, cgcs2000, gcj02 (Amap, Tencent) or bd09 (Baidu)")
+    accuracy_m: Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)] | None = None
+
+
+class Event(BaseModel):
+    """One report; ``id`` is chosen by the client and makes retries harmless."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = 1
+    id: UUID
+    kind: Kind
+    category: Annotated[str, StringConstraints(pattern=r"^\d{4}$")]
+    occurred_at: AwareDatetime
+    location: Location
+    reporter: Text
+    description: Annotated[str, Field(max_length=MAX_DESCRIPTION)] = ""
+    attachments: Annotated[
+        list[Annotated[str, StringConstraints(max_length=512)]], Field(max_length=MAX_ATTACHMENTS)
+    ] = []
+    household: Text | None = None
+
+    @field_validator("category")
+    @classmethod
+    def _known_category(cls, value: str) -> str:
+        if value not in default_categories():
+            raise ValueError(f"unknown category {value!r}; GET /v1/categories lists the valid codes")
+        return value
+
+    @field_validator("occurred_at")
+    @classmethod
+    def _plausible_time(cls, value: datetime, info: ValidationInfo) -> datetime:
+        """At ingest (context ``now``), refuse clocks that are far off; replays skip this."""
+        now = (info.context or {}).get("now")
+        if now is None:
+            return value.astimezone(UTC)
+        if value > now + MAX_FUTURE:
+            raise ValueError("occurred_at is more than 5 minutes in the future; check the phone's clock")
+        if value < now - MAX_AGE:
+            raise ValueError("occurred_at is more than 30 days in the past")
+        return value.astimezone(UTC)
+
+    def content_hash(self) -> str:
+        """SHA-256 of the canonical JSON: the same event sent twice hashes the same."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class Batch(BaseModel):
+    """Events a phone saved while offline, sent together."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    events: Annotated[list[Event], Field(min_length=1, max_length=500)]
+
+
+class Received(BaseModel):
+    """An event as it travels on the raw topic: the event plus what the server added."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    event: Event
+    received_at: datetime
+    content_hash: str
+
+    @classmethod
+    def stamp(cls, event: Event, now: datetime | None = None) -> "Received":
+        """Add the server's receive time and the content hash."""
+        return cls(event=event, received_at=now or datetime.now(UTC), content_hash=event.content_hash())
+
+    def to_bytes(self) -> bytes:
+        """JSON for the wire."""
+        return self.model_dump_json().encode()
+
+
+def example_event() -> dict[str, Any]:
+    """A valid event body, for the API docs and tests."""
+    return {
+        "schema_version": 1,
+        "id": "0b9f7f0e-3c1a-4d47-9a53-2b1d3b0f6a11",
+        "kind": "incident",
+        "category": "0302",
+        "occurred_at": "2026-11-21T09:30:00+08:00",
+        "location": {"lon": 119.4301, "lat": 32.2011, "crs": "gcj02", "accuracy_m": 8.0},
+        "reporter": "gw-321111001001001",
+        "description": "楼道内电动车充电",
+        "attachments": [],
+    }

@@ -1,0 +1,203 @@
+"""Pure stages of the recording pipeline: lists in, lists out, no Kafka or database inside."""
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import ValidationError
+
+from geo.locate import GridIndex
+from streams.producer import Record
+from streams.schema import Received
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """A message as consumed."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """A valid event with where it came from."""
+
+    received: Received
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A record that cannot be processed, with the reason."""
+
+    reason: str
+    source: RawRecord
+
+    def to_record(self, topic: str) -> Record:
+        """The dead-letter message: reason, origin and the original bytes (base64)."""
+        body = {
+            "reason": self.reason,
+            "source_topic": self.source.topic,
+            "source_partition": self.source.partition,
+            "source_offset": self.source.offset,
+            "original_b64": base64.b64encode(self.source.value or b"").decode(),
+        }
+        return Record(topic, self.source.key, json.dumps(body, ensure_ascii=False).encode())
+
+
+@dataclass(frozen=True)
+class LocatedEvent:
+    """An event with its grid, community, street and district (None where unplaced)."""
+
+    decoded: Decoded
+    lon: float
+    lat: float
+    grid: str | None
+    method: str
+    generation_id: int
+
+    @property
+    def event_id(self) -> str:
+        """The client's id."""
+        return str(self.decoded.received.event.id)
+
+    def codes(self) -> tuple[str | None, str | None, str | None, str | None]:
+        """Grid, community, street and district codes."""
+        g = self.grid
+        return (g, g[:12], g[:9], g[:6]) if g else (None, None, None, None)
+
+
+def decode(records: list[RawRecord]) -> tuple[list[Decoded], list[DeadLetter]]:
+    """Parse and validate each record; the ones that fail become dead letters."""
+    oks: list[Decoded] = []
+    errs: list[DeadLetter] = []
+    for record in records:
+        if record.value is None:
+            errs.append(DeadLetter("empty message", record))
+            continue
+        try:
+            received = Received.model_validate_json(record.value)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:5])
+            errs.append(DeadLetter(f"invalid event: {problems}", record))
+            continue
+        oks.append(Decoded(received, record.partition, record.offset))
+    return oks, errs
+
+
+def dedupe(decoded: list[Decoded]) -> tuple[list[Decoded], list[DeadLetter]]:
+    """Keep the first of each id; a later copy with other content is a dead letter."""
+    first: dict[str, Decoded] = {}
+    errs: list[DeadLetter] = []
+    for item in decoded:
+        key = str(item.received.event.id)
+        seen = first.get(key)
+        if seen is None:
+            first[key] = item
+        elif seen.received.content_hash != item.received.content_hash:
+            errs.append(DeadLetter(f"event {key} was sent again with different content", _raw(item)))
+    return list(first.values()), errs
+
+
+def _raw(item: Decoded) -> RawRecord:
+    return RawRecord("", item.partition, item.offset, None, item.received.to_bytes())
+
+
+def locate(decoded: list[Decoded], index: GridIndex) -> list[LocatedEvent]:
+    """Place the whole batch in one call of the index."""
+    if not decoded:
+        return []
+    locations = [d.received.event.location for d in decoded]
+    found = index.locate(
+        [loc.lon for loc in locations],
+        [loc.lat for loc in locations],
+        [loc.crs.value for loc in locations],
+        [loc.accuracy_m if loc.accuracy_m is not None else 0.0 for loc in locations],
+    )
+    grids, methods = found.grid(), found.methods
+    return [
+        LocatedEvent(d, float(found.lon[i]), float(found.lat[i]), grids[i], methods[i], found.generation_id)
+        for i, d in enumerate(decoded)
+    ]
+
+
+def located_message(item: LocatedEvent, topic: str) -> Record:
+    """The located event, keyed by grid so one grid's events stay in one partition."""
+    grid, community, street, district = item.codes()
+    body = json.loads(item.decoded.received.to_bytes())
+    body["location"] = {
+        "lon": item.lon,
+        "lat": item.lat,
+        "grid": grid,
+        "community": community,
+        "street": street,
+        "district": district,
+        "method": item.method,
+        "generation": item.generation_id,
+    }
+    return Record(topic, (grid or "unplaced").encode(), json.dumps(body, ensure_ascii=False).encode())
+
+
+def event_row(item: LocatedEvent) -> tuple[object, ...]:
+    """The event table's columns for COPY, in ``EVENT_COLUMNS`` order."""
+    received = item.decoded.received
+    event = received.event
+    return (
+        str(event.id),
+        event.kind.value,
+        event.category,
+        _iso(event.occurred_at),
+        _iso(received.received_at),
+        event.reporter,
+        event.description,
+        json.dumps(event.attachments, ensure_ascii=False),
+        event.household,
+        event.location.crs.value,
+        event.location.lon,
+        event.location.lat,
+        event.location.accuracy_m,
+        f"SRID=4326;POINT({item.lon!r} {item.lat!r})",
+        *item.codes(),
+        item.method,
+        item.generation_id,
+        received.content_hash,
+        item.decoded.partition,
+        item.decoded.offset,
+    )
+
+
+EVENT_COLUMNS = (
+    "id",
+    "kind",
+    "category",
+    "occurred_at",
+    "received_at",
+    "reporter",
+    "description",
+    "attachments",
+    "household",
+    "crs",
+    "lon_reported",
+    "lat_reported",
+    "accuracy_m",
+    "geom",
+    "grid_code",
+    "community_code",
+    "street_code",
+    "district_code",
+    "locate_method",
+    "generation_id",
+    "content_hash",
+    "source_partition",
+    "source_offset",
+)
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat()

@@ -1,0 +1,163 @@
+"""The recording worker: a consumer-group loop around the pure stages and the PostGIS writer."""
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import CommitFailedError, KafkaError
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+
+from geo.locator import Locator
+from streams import stages
+from streams.kafka import consumer
+from streams.producer import BrokerDown, EventProducer, Record
+from streams.record import write_events
+from streams.settings import KafkaSettings
+from streams.topics import Topics
+
+log = logging.getLogger(__name__)
+GROUP = "gridgov-record"
+
+
+@dataclass
+class Totals:
+    """What a worker has done since it started."""
+
+    batches: int = 0
+    records: int = 0
+    inserted: int = 0
+    dead: int = 0
+
+
+class Worker:
+    """Records raw events in batches.
+
+    Each batch goes through, in this order:
+
+    1. decode and validate every record; bad ones become dead letters with the reason;
+    2. drop repeats of an id inside the batch;
+    3. locate the whole batch in one call of the grid index;
+    4. write events, and a case per new incident, to PostGIS in one transaction,
+       idempotent on the event id (database commit);
+    5. produce the located events and dead letters and wait for acks=all (producer flush);
+    6. commit the consumer offsets.
+
+    A crash anywhere before step 6 replays the batch; step 4 makes the replay
+    harmless. When PostgreSQL or the broker is away, the batch is retried from its
+    first offsets until they come back, and offsets are not committed meanwhile.
+    """
+
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        engine: Engine,
+        locator: Locator,
+        *,
+        group_id: str = GROUP,
+        batch_size: int = 2000,
+        client_id: str = "gridgov-worker",
+    ) -> None:
+        self.topics = Topics.from_prefix(settings.topic_prefix)
+        self.engine = engine
+        self.locator = locator
+        self.batch_size = batch_size
+        self.consumer: KafkaConsumer = consumer(
+            settings,
+            group_id,
+            self.topics.raw,
+            client_id=client_id,
+            max_poll_records=batch_size,
+            fetch_max_bytes=32 * 1024 * 1024,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+        )
+        self.producer = EventProducer(settings, client_id=client_id, timeout_s=30)
+        self.totals = Totals()
+        self._backoff_s = 0.2
+
+    def run(self, stop: threading.Event) -> Totals:
+        """Loop until ``stop`` is set; the batch in hand is finished first."""
+        try:
+            while not stop.is_set():
+                polled = self.consumer.poll(timeout_ms=500, max_records=self.batch_size)
+                records = [
+                    stages.RawRecord(tp.topic, tp.partition, m.offset, m.key, m.value)
+                    for tp, messages in polled.items()
+                    for m in messages
+                ]
+                if records:
+                    self._handle(records, stop)
+        finally:
+            self.close()
+        return self.totals
+
+    def _handle(self, records: list[stages.RawRecord], stop: threading.Event) -> None:
+        try:
+            self.process(records)
+            self._backoff_s = 0.2
+        except (DBAPIError, KafkaError, BrokerDown) as exc:
+            # Keep polling (so the group keeps us) and fetch the same records again.
+            log.warning("batch of %d failed (%s); retrying from its first offsets", len(records), exc)
+            self._rewind(records)
+            stop.wait(self._backoff_s)
+            self._backoff_s = min(self._backoff_s * 2, 5.0)
+
+    def process(self, records: list[stages.RawRecord]) -> None:
+        """Steps 1–6 for one batch."""
+        decoded, dead = stages.decode(records)
+        decoded, repeated = stages.dedupe(decoded)
+        located = stages.locate(decoded, self.locator.index())
+        written = write_events(self.engine, located)
+        dead += repeated + [
+            stages.DeadLetter(
+                f"event {c.event_id} was already recorded with different content",
+                stages.RawRecord(
+                    self.topics.raw, c.decoded.partition, c.decoded.offset, None, c.decoded.received.to_bytes()
+                ),
+            )
+            for c in written.conflicts
+        ]
+        conflicting = {c.event_id for c in written.conflicts}
+        out: list[Record] = [
+            stages.located_message(e, self.topics.located) for e in located if e.event_id not in conflicting
+        ]
+        out += [d.to_record(self.topics.dead) for d in dead]
+        self.producer.publish(out)
+        self._commit(records)
+        self.totals.batches += 1
+        self.totals.records += len(records)
+        self.totals.inserted += written.inserted
+        self.totals.dead += len(dead)
+
+    def _commit(self, records: list[stages.RawRecord]) -> None:
+        try:
+            self.consumer.commit()
+        except CommitFailedError as exc:
+            # The group rebalanced meanwhile: the new owner replays, and the write is idempotent.
+            log.warning("offset commit failed after a rebalance: %s", exc)
+
+    def _rewind(self, records: list[stages.RawRecord]) -> None:
+        first: dict[tuple[str, int], int] = {}
+        for r in records:
+            key = (r.topic, r.partition)
+            first[key] = min(first.get(key, r.offset), r.offset)
+        assigned = self.consumer.assignment()
+        for (topic, partition), offset in first.items():
+            tp = TopicPartition(topic, partition)
+            if tp in assigned:
+                self.consumer.seek(tp, offset)
+
+    def close(self) -> None:
+        """Leave the group and close the clients."""
+        self.consumer.close(autocommit=False)
+        self.producer.close()
+
+
+def run_worker(settings: KafkaSettings, engine: Engine, locator: Locator, stop: threading.Event) -> Totals:
+    """Run one worker until ``stop``; used by ``gridgov worker``."""
+    started = time.monotonic()
+    totals = Worker(settings, engine, locator).run(stop)
+    log.info("worker stopped after %.0f s: %s", time.monotonic() - started, totals)
+    return totals

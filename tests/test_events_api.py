@@ -1,0 +1,102 @@
+"""Input limits and validation of the events API (answered before anything is produced)."""
+
+import dataclasses
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from tests.pipeline_helpers import event_body
+
+
+@pytest.fixture(scope="module")
+def client(settings: Settings) -> Iterator[TestClient]:
+    # No broker: anything that passes validation would be a 503, never a 202.
+    kafka = settings.kafka.model_copy(update={"kafka_bootstrap_servers": "127.0.0.1:1"})
+    with TestClient(create_app(dataclasses.replace(settings, kafka=kafka))) as client:
+        yield client
+
+
+def _with(path: str, value: object) -> dict[str, object]:
+    body = event_body(119.43, 32.2)
+    target = body
+    *parents, last = path.split(".")
+    for part in parents:
+        target = target[part]
+    target[last] = value
+    return body
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field", "words"),
+    [
+        ("location.lat", 91.0, "location.lat", "less than or equal to 90"),
+        ("location.lon", -181.0, "location.lon", "greater than or equal to -180"),
+        ("location.lon", True, "location.lon", "valid number"),
+        ("location.lat", "32.2", "location.lat", "valid number"),
+        ("location.crs", "utm50", "location.crs", "wgs84"),
+        ("category", "9999", "category", "unknown category"),
+        ("kind", "complaint", "kind", "incident"),
+        ("occurred_at", (datetime.now(UTC) + timedelta(minutes=10)).isoformat(), "occurred_at", "future"),
+        ("occurred_at", (datetime.now(UTC) - timedelta(days=31)).isoformat(), "occurred_at", "30 days"),
+        ("occurred_at", "2026-11-21T09:30:00", "occurred_at", "timezone"),
+        ("description", "长" * 2001, "description", "at most 2000"),
+        ("id", "not-a-uuid", "id", "UUID"),
+        ("location.accuracy_m", -1, "location.accuracy_m", "greater than or equal to 0"),
+    ],
+)
+def test_bad_fields_are_422_naming_the_field(
+    client: TestClient, path: str, value: object, field: str, words: str
+) -> None:
+    response = client.post("/v1/events", json=_with(path, value))
+    assert response.status_code == 422, response.text
+    detail = response.json()["detail"]
+    assert any(d["field"] == field and words.lower() in d["problem"].lower() for d in detail), detail
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_422(client: TestClient, literal: str) -> None:
+    body = _with("location.lat", 0.0)
+    raw = json.dumps(body).replace('"lat": 0.0', f'"lat": {literal}')
+    response = client.post("/v1/events", content=raw, headers={"content-type": "application/json"})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["field"] == "location.lat"
+
+
+def test_a_body_over_the_limit_is_413(client: TestClient) -> None:
+    body = _with("description", "x" * 40_000)
+    response = client.post("/v1/events", json=body)
+    assert response.status_code == 413
+    assert "limit" in response.json()["message"]
+
+
+def test_a_batch_over_500_events_is_413_and_an_empty_one_422(client: TestClient) -> None:
+    events = [event_body(119.43, 32.2) for _ in range(501)]
+    response = client.post("/v1/events/batch", json={"events": events})
+    assert response.status_code == 413
+    assert "500" in response.json()["message"]
+    assert client.post("/v1/events/batch", json={"events": []}).status_code == 422
+
+
+def test_a_bad_event_in_a_batch_names_its_position(client: TestClient) -> None:
+    events = [event_body(119.43, 32.2) for _ in range(3)]
+    events[2]["location"]["lat"] = 100.0
+    response = client.post("/v1/events/batch", json={"events": events})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["field"] == "events.2.location.lat"
+
+
+def test_malformed_json_is_422(client: TestClient) -> None:
+    response = client.post("/v1/events", content=b"{oops", headers={"content-type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid_input"
+
+
+def test_a_valid_event_without_broker_is_503(client: TestClient) -> None:
+    response = client.post("/v1/events", json=event_body(119.43, 32.2))
+    assert response.status_code == 503
+    assert response.headers["retry-after"]
