@@ -100,9 +100,11 @@ def problems(errors: list[Any] | tuple[Any, ...], drop_prefix: int = 0) -> list[
 def invalid(exc: ValidationError) -> InvalidInput:
     """The 422 for a body that failed the schema."""
     found = problems(exc.errors(include_url=False, include_input=False))
-    return InvalidInput(
-        f"{len(found)} invalid field(s): " + "; ".join(f"{p['field']}: {p['problem']}" for p in found[:5]), found
-    )
+    return InvalidInput(f"{len(found)} invalid field(s): {_summary(found)}", found)
+
+
+def _summary(found: list[dict[str, str]]) -> str:
+    return "; ".join(f"{p['field']}: {p['problem']}" for p in found[:5])
 
 
 async def _handle_request_validation(request: Request, exc: Exception) -> JSONResponse:
