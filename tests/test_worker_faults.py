@@ -1,0 +1,171 @@
+"""Workers under faults: kill -9 mid-batch, and two workers sharing a group."""
+
+import dataclasses
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from api.app import create_app
+from api.settings import Settings
+from geo.locator import Locator
+from streams import stages
+from streams.kafka import admin_client, producer
+from streams.schema import Event, Received
+from streams.settings import KafkaSettings
+from streams.topics import Topics, ensure_topics
+from streams.worker import Worker
+from tests.pipeline_helpers import event_body, grid_point, wait_recorded
+
+
+def _fresh_topics(settings: Settings) -> Settings:
+    kafka = settings.kafka.model_copy(
+        update={
+            "topic_prefix": f"f{uuid.uuid4().hex[:8]}.",
+            "kafka_session_timeout_ms": 3000,
+            "kafka_heartbeat_interval_ms": 1000,
+        }
+    )
+    admin = admin_client(kafka)
+    try:
+        ensure_topics(admin, kafka)
+    finally:
+        admin.close()
+    return dataclasses.replace(settings, kafka=kafka)
+
+
+def _worker_env(settings: Settings) -> dict[str, str]:
+    return os.environ | {
+        "GRIDGOV_DATABASE_URL": settings.database.url,
+        "GRIDGOV_TOPIC_PREFIX": settings.kafka.topic_prefix,
+        "GRIDGOV_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "GRIDGOV_KAFKA_SESSION_TIMEOUT_MS": str(settings.kafka.kafka_session_timeout_ms),
+        "GRIDGOV_KAFKA_HEARTBEAT_INTERVAL_MS": str(settings.kafka.kafka_heartbeat_interval_ms),
+    }
+
+
+def _start_worker(settings: Settings) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "worker", "--batch-size", "100"],
+        env=_worker_env(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+@pytest.fixture
+def points(demo_city: Engine) -> list[tuple[float, float]]:
+    return [grid_point(demo_city, i)[1:] for i in range(0, 330, 11)]
+
+
+def test_kill_9_mid_batch_twenty_times_loses_and_duplicates_nothing(
+    settings: Settings, demo_city: Engine, points: list[tuple[float, float]]
+) -> None:
+    settings = _fresh_topics(settings)
+    reporter = f"gw-fault-{uuid.uuid4().hex[:6]}"
+    accepted: list[str] = []
+    stop_load = threading.Event()
+
+    def load(client: TestClient) -> None:
+        rng = random.Random(1)
+        while not stop_load.is_set():
+            events = [event_body(*rng.choice(points), reporter=reporter) for _ in range(10)]
+            response = client.post("/v1/events/batch", json={"events": events})
+            if response.status_code == 202:
+                accepted.extend(response.json()["accepted"])
+            time.sleep(0.02)
+
+    with TestClient(create_app(settings)) as client:
+        loader = threading.Thread(target=load, args=(client,))
+        loader.start()
+        rng = random.Random(7)
+        try:
+            for _ in range(20):
+                worker = _start_worker(settings)
+                time.sleep(rng.uniform(3.0, 5.0))
+                worker.kill()  # SIGKILL: no cleanup, no offset commit
+                worker.wait()
+        finally:
+            stop_load.set()
+            loader.join()
+    assert len(accepted) > 1000
+    with demo_city.connect() as conn:
+        during = conn.execute(text("SELECT count(*) FROM event WHERE reporter = :r"), {"r": reporter}).scalar_one()
+    assert 0 < during < len(accepted) + 1, "the killed workers should have recorded part of the load"
+
+    final = _start_worker(settings)
+    try:
+        found = wait_recorded(demo_city, [str(i) for i in accepted], timeout=180)
+    finally:
+        final.send_signal(signal.SIGTERM)
+        _, stderr = final.communicate(timeout=60)
+    assert final.returncode == 0, stderr.decode()[-2000:]
+    assert set(found) == {str(i) for i in accepted}
+    with demo_city.connect() as conn:
+        rows = conn.execute(
+            text("SELECT count(*), count(DISTINCT id) FROM event WHERE reporter = :r"), {"r": reporter}
+        ).one()
+        cases = conn.execute(
+            text('SELECT count(*) FROM "case" c JOIN event e ON e.id = c.id WHERE e.reporter = :r'), {"r": reporter}
+        ).scalar_one()
+    assert tuple(rows) == (len(accepted), len(accepted))
+    assert cases == len(accepted)  # every load event is an incident: one case each
+
+
+def _received(points: list[tuple[float, float]], n: int, reporter: str) -> list[Received]:
+    rng = random.Random(3)
+    now = datetime.now(UTC)
+    return [
+        Received.stamp(Event.model_validate_json(json.dumps(event_body(*rng.choice(points), reporter=reporter))), now)
+        for _ in range(n)
+    ]
+
+
+@pytest.fixture
+def two_worker_settings(settings: Settings) -> Iterator[Settings]:
+    yield _fresh_topics(settings)
+
+
+def test_two_workers_in_one_group_share_the_work_with_the_same_result_as_one(
+    two_worker_settings: Settings, demo_city: Engine, points: list[tuple[float, float]]
+) -> None:
+    settings = two_worker_settings
+    topics = Topics.from_prefix(settings.kafka.topic_prefix)
+    reporter = f"gw-pair-{uuid.uuid4().hex[:6]}"
+    events = _received(points, 3000, reporter)
+    stop = threading.Event()
+    workers = [
+        Worker(settings.kafka, demo_city, Locator(demo_city), group_id="pair", batch_size=200, client_id=f"pair-{i}")
+        for i in range(2)
+    ]
+    threads = [threading.Thread(target=w.run, args=(stop,)) for w in workers]
+    for t in threads:
+        t.start()
+    time.sleep(settings.kafka.kafka_session_timeout_ms / 1000 * 1.5)  # both in the group
+    raw = producer(settings.kafka)
+    for r in events:
+        raw.send(topics.raw, key=str(r.event.id).encode(), value=r.to_bytes())
+    raw.flush()
+    raw.close()
+    ids = [str(r.event.id) for r in events]
+    found = wait_recorded(demo_city, ids, timeout=120)
+    stop.set()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(found) == len(ids)
+    assert all(w.totals.records > 0 for w in workers), [w.totals for w in workers]
+    assert sum(w.totals.inserted for w in workers) == len(ids)
+    # The same events located by one process in one call give the same grids.
+    alone = stages.locate([stages.Decoded(r, 0, i) for i, r in enumerate(events)], Locator(demo_city).index())
+    assert {e.event_id: e.grid for e in alone} == {i: found[i]["grid_code"] for i in ids}
