@@ -13,15 +13,18 @@ from geo.locator import Locator
 from streams.producer import EventProducer
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the app; the engine and the producer live on ``app.state`` for its lifetime."""
+def create_app(settings: Settings | None = None, producer: EventProducer | None = None) -> FastAPI:
+    """Build the app; the engine and the producer live on ``app.state`` for its lifetime.
+
+    ``producer`` replaces the Kafka producer (the ingest benchmark's no-Kafka baseline).
+    """
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.engine = make_engine(settings.database.url, settings.database.db_pool_size)
-        app.state.producer = EventProducer(settings.kafka)
+        app.state.producer = producer or EventProducer(settings.kafka)
         app.state.locator = Locator(
             app.state.engine, settings.locate.locate_tolerance_m, settings.locate.locate_refresh_s
         )

@@ -50,33 +50,30 @@ async def _body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _known_conflicts(engine: Engine, events: list[Event]) -> list[str]:
-    """Ids already received with other content (best effort: skipped while the database is away)."""
+def _claim(engine: Engine, events: list[Event]) -> list[str]:
+    """Record each id's content hash; return the ids already held with other content.
+
+    One round trip: the insert claims new ids, the select (which sees the table as
+    it was before the statement) returns what earlier requests stored. A claim whose
+    produce then fails stays, so a retry must carry the same content. While the
+    database is away the check is skipped and the worker catches conflicts.
+    """
     hashes = {str(e.id): e.content_hash() for e in events}
     try:
-        with engine.connect() as conn:
+        with engine.begin() as conn:
             rows = conn.execute(
-                text("SELECT id::text, content_hash FROM event_receipt WHERE id = ANY(CAST(:ids AS uuid[]))"),
-                {"ids": list(hashes)},
+                text(
+                    "WITH claimed AS (INSERT INTO event_receipt (id, content_hash)"
+                    " SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:hashes AS text[]))"
+                    " ON CONFLICT (id) DO NOTHING)"
+                    " SELECT id::text, content_hash FROM event_receipt WHERE id = ANY(CAST(:ids AS uuid[]))"
+                ),
+                {"ids": list(hashes), "hashes": list(hashes.values())},
             ).all()
     except DBAPIError:
         log.warning("receipt check skipped: database unavailable; the worker will catch conflicts")
         return []
     return sorted(id_ for id_, digest in rows if hashes[id_] != digest)
-
-
-def _remember(engine: Engine, received: list[Received]) -> None:
-    try:
-        with engine.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO event_receipt (id, content_hash) SELECT * FROM unnest(CAST(:ids AS uuid[]),"
-                    " CAST(:hashes AS text[])) ON CONFLICT (id) DO NOTHING"
-                ),
-                {"ids": [str(r.event.id) for r in received], "hashes": [r.content_hash for r in received]},
-            )
-    except DBAPIError:
-        log.warning("receipts not stored: database unavailable")
 
 
 def _accept(engine: Engine, producer: EventProducer, topics: Topics, events: list[Event]) -> Accepted:
@@ -85,13 +82,12 @@ def _accept(engine: Engine, producer: EventProducer, topics: Topics, events: lis
         seen = unique.setdefault(str(event.id), event)
         if seen != event:
             raise Conflict(f"event {event.id} appears twice in the batch with different content", [str(event.id)])
-    conflicts = _known_conflicts(engine, list(unique.values()))
+    conflicts = _claim(engine, list(unique.values()))
     if conflicts:
         raise Conflict(f"{len(conflicts)} event id(s) were already sent with different content", conflicts)
     now = datetime.now(UTC)
     received = [Received.stamp(e, now) for e in unique.values()]
     producer.publish([Record(topics.raw, r.event.reporter.encode(), r.to_bytes()) for r in received])
-    _remember(engine, received)
     return Accepted(accepted=[r.event.id for r in received], received_at=now)
 
 

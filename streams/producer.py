@@ -3,9 +3,12 @@
 import threading
 import time
 from dataclasses import dataclass
+from collections.abc import Callable
+from typing import Any
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
+from kafka.partitioner.default import murmur2
 
 from streams.kafka import broker_status, producer
 from streams.settings import KafkaSettings
@@ -27,7 +30,10 @@ class Record:
 class EventProducer:
     """Publishes records and waits for acks=all; connects lazily and reconnects after failure."""
 
-    def __init__(self, settings: KafkaSettings, client_id: str = "gridgov-api", timeout_s: float = 6.0) -> None:
+    def __init__(
+        self, settings: KafkaSettings, client_id: str = "gridgov-api", timeout_s: float = 6.0, **options: Any
+    ) -> None:
+        self._options = options
         self._settings = settings
         self._client_id = client_id
         self._timeout_s = timeout_s
@@ -45,17 +51,36 @@ class EventProducer:
                         delivery_timeout_ms=int(self._timeout_s * 1000),
                         max_block_ms=int(self._timeout_s * 1000 / 2),
                         bootstrap_timeout_ms=int(self._timeout_s * 1000 / 2),
+                        **self._options,
                     )
                 except KafkaError as exc:
                     raise BrokerDown(type(exc).__name__) from exc
             return self._producer
+
+    def _partitioner(self, client: KafkaProducer, topic: str) -> Callable[[bytes | None], int | None]:
+        """Kafka's default key partitioning (murmur2), memoised: a batch repeats few keys."""
+        partitions = sorted(client.partitions_for(topic) or [])
+        memo: dict[bytes, int] = {}
+
+        def partition(key: bytes | None) -> int | None:
+            if key is None or not partitions:
+                return None
+            found = memo.get(key)
+            if found is None:
+                found = memo[key] = partitions[(murmur2(key) & 0x7FFFFFFF) % len(partitions)]
+            return found
+
+        return partition
 
     def publish(self, records: list[Record]) -> None:
         """Send ``records`` and return only once the broker has acknowledged every one."""
         client = self._get()
         deadline = time.monotonic() + self._timeout_s
         try:
-            futures = [client.send(r.topic, key=r.key, value=r.value) for r in records]
+            partitioners = {t: self._partitioner(client, t) for t in {r.topic for r in records}}
+            futures = [
+                client.send(r.topic, key=r.key, value=r.value, partition=partitioners[r.topic](r.key)) for r in records
+            ]
             client.flush(timeout=max(0.1, deadline - time.monotonic()))
             for future in futures:
                 future.get(timeout=max(0.1, deadline - time.monotonic()))

@@ -1,5 +1,6 @@
 """The recording worker: a consumer-group loop around the pure stages and the PostGIS writer."""
 
+import gc
 import logging
 import threading
 import time
@@ -19,7 +20,7 @@ from streams.settings import KafkaSettings
 from streams.topics import Topics
 
 log = logging.getLogger(__name__)
-GROUP = "gridgov-record"
+GROUP = "record"  # under the topic prefix: deployments sharing a broker never share a group
 
 
 @dataclass
@@ -56,7 +57,7 @@ class Worker:
         engine: Engine,
         locator: Locator,
         *,
-        group_id: str = GROUP,
+        group_id: str | None = None,
         batch_size: int = 2000,
         client_id: str = "gridgov-worker",
     ) -> None:
@@ -66,19 +67,24 @@ class Worker:
         self.batch_size = batch_size
         self.consumer: KafkaConsumer = consumer(
             settings,
-            group_id,
+            group_id or settings.topic_prefix + GROUP,
             self.topics.raw,
             client_id=client_id,
             max_poll_records=batch_size,
             fetch_max_bytes=32 * 1024 * 1024,
             max_partition_fetch_bytes=8 * 1024 * 1024,
+            fetch_max_wait_ms=50,  # the broker answers a fetch at once or after this: bounds the latency
         )
-        self.producer = EventProducer(settings, client_id=client_id, timeout_s=30)
+        self.producer = EventProducer(settings, client_id=client_id, timeout_s=30, linger_ms=20,
+                                      batch_size=512 * 1024)
         self.totals = Totals()
         self._backoff_s = 0.2
 
     def run(self, stop: threading.Event) -> Totals:
         """Loop until ``stop`` is set; the batch in hand is finished first."""
+        self.locator.index()
+        # The boundary index and libraries are long-lived: keep the collector off them.
+        gc.freeze()
         try:
             while not stop.is_set():
                 polled = self.consumer.poll(timeout_ms=500, max_records=self.batch_size)
@@ -120,9 +126,7 @@ class Worker:
             for c in written.conflicts
         ]
         conflicting = {c.event_id for c in written.conflicts}
-        out: list[Record] = [
-            stages.located_message(e, self.topics.located) for e in located if e.event_id not in conflicting
-        ]
+        out = stages.located_messages([e for e in located if e.event_id not in conflicting], self.topics.located)
         out += [d.to_record(self.topics.dead) for d in dead]
         self.producer.publish(out)
         self._commit(records)

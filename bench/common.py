@@ -1,0 +1,74 @@
+"""Shared set-up of the benchmarks: a fresh database with the demo city and fresh topics."""
+
+import dataclasses
+import json
+import random
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import shapely
+
+from api.local import broker, postgres
+from api.settings import Settings
+from geo.db import make_engine, upgrade
+from geo.demo import load_demo
+from geo.settings import local_url
+from streams.kafka import admin_client
+from streams.schema import Event, Received
+from streams.topics import ensure_topics
+
+
+def bench_settings(partitions: int = 6) -> Settings:
+    """Services up, a fresh database with the demo city, fresh topics."""
+    base = Settings()
+    postgres.up(base)
+    broker.up(base)
+    name = f"gridgov_bench_{uuid.uuid4().hex[:6]}"
+    postgres.create_database(base, name, fresh=True)
+    url = local_url(base.database.local_pg_port, name)
+    upgrade(url)
+    engine = make_engine(url)
+    load_demo(engine)
+    engine.dispose()
+    kafka = base.kafka.model_copy(update={"topic_prefix": f"b{uuid.uuid4().hex[:6]}.", "topic_partitions": partitions})
+    admin = admin_client(kafka)
+    ensure_topics(admin, kafka)
+    admin.close()
+    database = base.database.model_copy(update={"database_url": url})
+    return dataclasses.replace(base, database=database, kafka=kafka)
+
+
+def drop(settings: Settings) -> None:
+    """Drop the benchmark database."""
+    postgres.drop_database(settings, settings.database.url.rsplit("/", 1)[1])
+
+
+def demo_points(settings: Settings, n: int = 200) -> list[tuple[float, float]]:
+    """Points inside the demo city's grids."""
+    engine = make_engine(settings.database.url)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT ST_AsBinary(geom) FROM area WHERE level = 'grid' LIMIT %s" % n).all()
+    engine.dispose()
+    return [(p.x, p.y) for p in (shapely.point_on_surface(shapely.from_wkb(bytes(r[0]))) for r in rows)]
+
+
+def event_dict(rng: random.Random, points: list[tuple[float, float]], reporter: str = "gw-bench") -> dict[str, Any]:
+    """A valid incident at one of ``points``."""
+    lon, lat = rng.choice(points)
+    return {
+        "schema_version": 1, "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)), "kind": "incident",
+        "category": "0101", "occurred_at": datetime.now(UTC).isoformat(),
+        "location": {"lon": lon, "lat": lat, "crs": "wgs84", "accuracy_m": 5.0},
+        "reporter": reporter, "description": "bench",
+    }
+
+
+def received_bytes(rng: random.Random, points: list[tuple[float, float]], n: int) -> list[tuple[bytes, bytes]]:
+    """``n`` raw-topic messages (key, value)."""
+    now = datetime.now(UTC)
+    out = []
+    for _ in range(n):
+        event = Event.model_validate_json(json.dumps(event_dict(rng, points)))
+        out.append((event.reporter.encode() + str(event.id)[:4].encode(), Received.stamp(event, now).to_bytes()))
+    return out

@@ -1,0 +1,300 @@
+"""The recording pipeline end to end, with its baselines measured in the same run.
+
+    python bench/pipeline.py [--events 60000]
+
+Prints: sustained events/s from the raw topic to committed rows with 1 and 2
+worker processes; the bare COPY rate of the same rows into the same table; the
+raw kafka-python consume rate; a naive peer (one ST_Contains query and one
+INSERT per event); HTTP ingest events/s, single and batch posts, against the
+same app answering 202 without Kafka; POST-to-row latency p50/p99 at 1,000
+events/s offered.
+"""
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import psycopg
+import uvicorn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from api.app import create_app  # noqa: E402
+from api.settings import Settings  # noqa: E402
+from bench.common import bench_settings, demo_points, drop, event_dict, received_bytes  # noqa: E402
+from geo.db import make_engine  # noqa: E402
+from geo.locator import Locator  # noqa: E402
+from streams import stages  # noqa: E402
+from streams.kafka import consumer, producer  # noqa: E402
+from streams.producer import EventProducer, Record  # noqa: E402
+from streams.stages import EVENT_COLUMNS, event_row  # noqa: E402
+from streams.topics import Topics  # noqa: E402
+
+
+class NullProducer(EventProducer):
+    """Accepts at once: the no-Kafka baseline of the ingest benchmark."""
+
+    def publish(self, records: list[Record]) -> None:
+        return None
+
+
+def conninfo(settings: Settings) -> str:
+    return settings.database.url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def count_rows(settings: Settings, reporter: str = "gw-bench") -> int:
+    with psycopg.connect(conninfo(settings)) as conn:
+        row = conn.execute("SELECT count(*) FROM event WHERE reporter = %s", (reporter,)).fetchone()
+        return int(row[0]) if row else 0
+
+
+def fill_raw(settings: Settings, messages: list[tuple[bytes, bytes]]) -> None:
+    client = producer(settings.kafka, linger_ms=20, batch_size=512 * 1024)
+    topic = Topics.from_prefix(settings.kafka.topic_prefix).raw
+    for key, value in messages:
+        client.send(topic, key=key, value=value)
+    client.flush()
+    client.close()
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    return os.environ | {
+        "GRIDGOV_DATABASE_URL": settings.database.url,
+        "GRIDGOV_TOPIC_PREFIX": settings.kafka.topic_prefix,
+        "GRIDGOV_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+    }
+
+
+def workers_rate(n_workers: int, messages: list[tuple[bytes, bytes]]) -> float:
+    """Events/s from the first committed row to the last, raw topic filled beforehand."""
+    settings = bench_settings()
+    try:
+        fill_raw(settings, messages)
+        procs = [
+            subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "--batch-size", "5000"],
+                             env=worker_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for _ in range(n_workers)
+        ]
+        try:
+            while (first := count_rows(settings)) == 0:
+                time.sleep(0.02)
+            start = time.perf_counter()
+            while (done := count_rows(settings)) < len(messages):
+                time.sleep(0.05)
+            return (done - first) / (time.perf_counter() - start)
+        finally:
+            for proc in procs:
+                proc.terminate()
+                proc.wait()
+    finally:
+        drop(settings)
+
+
+def bare_copy_rate(settings: Settings, messages: list[tuple[bytes, bytes]]) -> float:
+    engine = make_engine(settings.database.url)
+    decoded, _ = stages.decode([stages.RawRecord("t", 0, i, k, v) for i, (k, v) in enumerate(messages)])
+    located = stages.locate(decoded, Locator(engine).index())
+    rows = [event_row(item) for item in located]
+    engine.dispose()
+    columns = ", ".join(EVENT_COLUMNS)
+    with psycopg.connect(conninfo(settings)) as conn:
+        start = time.perf_counter()
+        for i in range(0, len(rows), 5000):
+            with conn.cursor().copy(f"COPY event ({columns}) FROM STDIN") as copy:
+                for row in rows[i : i + 5000]:
+                    copy.write_row(row)
+            conn.commit()
+        rate = len(rows) / (time.perf_counter() - start)
+        conn.execute("DELETE FROM event")
+        conn.commit()
+    return rate
+
+
+def consume_rate(settings: Settings, n: int) -> float:
+    client = consumer(settings.kafka, f"bench-{uuid.uuid4().hex[:6]}", Topics.from_prefix(settings.kafka.topic_prefix).raw,
+                      max_poll_records=5000, fetch_max_bytes=32 * 1024 * 1024)
+    got = 0
+    while got == 0:
+        got += sum(len(r) for r in client.poll(timeout_ms=500).values())
+    start = time.perf_counter()
+    first = got
+    while got < n:
+        got += sum(len(r) for r in client.poll(timeout_ms=500).values())
+    rate = (got - first) / (time.perf_counter() - start)
+    client.close()
+    return rate
+
+
+def naive_rate(settings: Settings, messages: list[tuple[bytes, bytes]]) -> float:
+    """One ST_Contains lookup and one INSERT (own transaction) per event."""
+    decoded, _ = stages.decode([stages.RawRecord("t", 0, i, k, v) for i, (k, v) in enumerate(messages)])
+    lookup = ("SELECT a.code FROM area a JOIN boundary_generation g ON g.id = a.generation_id AND g.active"
+              " WHERE a.level = 'grid' AND ST_Contains(a.geom, ST_SetSRID(ST_MakePoint(%s, %s), 4326)) LIMIT 1")
+    columns = ", ".join(EVENT_COLUMNS)
+    insert = f"INSERT INTO event ({columns}) VALUES ({', '.join(['%s'] * len(EVENT_COLUMNS))}) ON CONFLICT DO NOTHING"
+    with psycopg.connect(conninfo(settings), autocommit=True) as conn:
+        start = time.perf_counter()
+        for d in decoded:
+            loc = d.received.event.location
+            row = conn.execute(lookup, (loc.lon, loc.lat), prepare=True).fetchone()
+            grid = row[0] if row else None
+            item = stages.LocatedEvent(d, loc.lon, loc.lat, grid, "inside" if grid else "none", 0)
+            conn.execute(insert, event_row(item), prepare=True)
+        rate = len(decoded) / (time.perf_counter() - start)
+        conn.execute("DELETE FROM event")
+    return rate
+
+
+def serve(app: object, port: int) -> tuple[uvicorn.Server, threading.Thread]:
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))  # type: ignore[arg-type]
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    return server, thread
+
+
+async def _load(url: str, bodies: list[dict[str, object]], batch: int, concurrency: int, seconds: float) -> float:
+    sent = 0
+    stop_at = time.perf_counter() + seconds
+
+    async def client_loop(client: httpx.AsyncClient, offset: int) -> None:
+        nonlocal sent
+        i = offset
+        while time.perf_counter() < stop_at:
+            if batch == 1:
+                response = await client.post(f"{url}/v1/events", json=bodies[i % len(bodies)])
+            else:
+                chunk = [bodies[(i * batch + j) % len(bodies)] for j in range(batch)]
+                response = await client.post(f"{url}/v1/events/batch", json={"events": chunk})
+            assert response.status_code == 202, response.text
+            sent += batch
+            i += concurrency
+
+    async with httpx.AsyncClient(timeout=30) as client:
+        start = time.perf_counter()
+        await asyncio.gather(*(client_loop(client, k) for k in range(concurrency)))
+        return sent / (time.perf_counter() - start)
+
+
+def ingest_rates(settings: Settings, points: list[tuple[float, float]]) -> dict[str, float]:
+    """Single and batch posts with Kafka and with the no-Kafka baseline (separate processes would
+    compete for the same 2 cores; server and load share this process's event loop threads instead)."""
+    rng = random.Random(5)
+    results = {}
+    for name, app in (("kafka", create_app(settings)),
+                      ("no-kafka", create_app(settings, producer=NullProducer(settings.kafka)))):
+        server, thread = serve(app, 18_765)
+        try:
+            bodies = [event_dict(rng, points) for _ in range(20_000)]
+            results[f"{name} single"] = asyncio.run(_load("http://127.0.0.1:18765", bodies, 1, 16, 6))
+            bodies = [event_dict(rng, points) for _ in range(20_000)]
+            results[f"{name} batch"] = asyncio.run(_load("http://127.0.0.1:18765", bodies, 100, 4, 6))
+        finally:
+            server.should_exit = True
+            thread.join()
+    return results
+
+
+def latency(points: list[tuple[float, float]], rate: float = 1000, seconds: float = 15) -> tuple[float, float]:
+    """p50/p99 from POST to committed row at ``rate`` events/s offered (API and one worker running)."""
+    settings = bench_settings()
+    env = worker_env(settings) | {"GRIDGOV_API_PORT": "18766"}
+    api = subprocess.Popen([sys.executable, "-m", "api.cli", "api"], env=env,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    worker = subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "--batch-size", "2000"], env=env,
+                              stdout=subprocess.DEVNULL, stderr=open("/tmp/latency-worker.log", "w"))
+    sent_at: dict[str, float] = {}
+    answered: dict[str, float] = {}
+    rng = random.Random(9)
+    try:
+        while True:
+            try:
+                if httpx.get("http://127.0.0.1:18766/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        time.sleep(8)  # let the worker join its group
+
+        async def timed_post(client: httpx.AsyncClient, body: dict[str, object]) -> httpx.Response:
+            start = time.time()
+            response = await client.post("http://127.0.0.1:18766/v1/events", json=body)
+            answered[str(body["id"])] = time.time() - start
+            return response
+
+        async def offer() -> None:
+            async with httpx.AsyncClient(timeout=30) as client:
+                tasks = []
+                start = time.perf_counter()
+                for i in range(int(rate * seconds)):
+                    await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+                    body = event_dict(rng, points)
+                    sent_at[str(body["id"])] = time.time()
+                    tasks.append(asyncio.create_task(timed_post(client, body)))
+                responses = await asyncio.gather(*tasks)
+                refused = [r for r in responses if r.status_code != 202]
+                assert not refused, f"{len(refused)} posts refused, first: {refused[0].status_code} {refused[0].text}"
+
+        asyncio.run(offer())
+        deadline = time.monotonic() + 120
+        while count_rows(settings) < len(sent_at):
+            assert time.monotonic() < deadline, f"only {count_rows(settings)} of {len(sent_at)} rows recorded"
+            time.sleep(0.2)
+        with psycopg.connect(conninfo(settings)) as conn:
+            rows = conn.execute("SELECT id::text, extract(epoch FROM recorded_at) FROM event").fetchall()
+        delays = sorted(float(at) - sent_at[i] for i, at in rows if i in sent_at)
+        answers = sorted(answered.values())
+        print(f"  (202 answered: p50 {statistics.median(answers) * 1000:.0f} ms, p99 {answers[int(len(answers) * 0.99)] * 1000:.0f} ms)")
+        return statistics.median(delays), delays[int(len(delays) * 0.99)]
+    finally:
+        for proc in (api, worker):
+            proc.terminate()
+            proc.wait()
+        drop(settings)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=60_000)
+    args = parser.parse_args()
+    base = bench_settings()
+    points = demo_points(base)
+    messages = received_bytes(random.Random(1), points, args.events)
+    print(f"{args.events:,} events of ~{len(messages[0][1])} bytes, demo city, 6 partitions", flush=True)
+    try:
+        fill_raw(base, messages)
+        consumed = consume_rate(base, args.events)
+        print(f"raw kafka-python consume      {consumed:>10,.0f} events/s", flush=True)
+        copy = bare_copy_rate(base, messages)
+        print(f"bare COPY into event          {copy:>10,.0f} rows/s", flush=True)
+        naive = naive_rate(base, messages[:2000])
+        print(f"naive peer (1 query+1 insert) {naive:>10,.0f} events/s", flush=True)
+        ingest = ingest_rates(base, points)
+        for kind in ("single", "batch"):
+            k, n = ingest[f"kafka {kind}"], ingest[f"no-kafka {kind}"]
+            print(f"HTTP ingest {kind:<6}            {k:>10,.0f} events/s   no-Kafka app {n:,.0f}/s,"
+                  f" ratio x{k / n:.2f}", flush=True)
+    finally:
+        drop(base)
+    one = workers_rate(1, messages)
+    print(f"pipeline, 1 worker            {one:>10,.0f} events/s   x{one / copy:.2f} of COPY, x{one / naive:.0f} of"
+          f" naive, x{one / consumed:.2f} of consume", flush=True)
+    two = workers_rate(2, messages)
+    print(f"pipeline, 2 workers           {two:>10,.0f} events/s   x{two / one:.2f} of 1 worker", flush=True)
+    p50, p99 = latency(points)
+    print(f"latency POST -> row at 1,000/s  p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms", flush=True)
+
+
+if __name__ == "__main__":
+    main()
