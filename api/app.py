@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import areas, events, health
+from api import areas, cases, events, health, indicators
 from api.errors import install_handlers
 from api.settings import Settings
 from geo.db import make_engine
@@ -25,6 +25,7 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
         app.state.settings = settings
         app.state.engine = make_engine(settings.database.url, settings.database.db_pool_size)
         app.state.producer = producer or EventProducer(settings.kafka)
+        app.state.rules = settings.rules()
         app.state.locator = Locator(
             app.state.engine, settings.locate.locate_tolerance_m, settings.locate.locate_refresh_s
         )
@@ -44,4 +45,6 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
     app.include_router(health.router)
     app.include_router(areas.router)
     app.include_router(events.router)
+    app.include_router(cases.router)
+    app.include_router(indicators.router)
     return app

@@ -9,6 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 import httpx
@@ -26,6 +27,7 @@ from geo.demo import load_demo
 from streams.kafka import admin_client
 from streams.topics import ensure_topics
 
+DEMO_RULES = Path(__file__).resolve().parents[1] / "streams" / "data" / "sla_rules_demo.yaml"
 app = typer.Typer(help="gridgov: urban grid governance platform.", no_args_is_help=True)
 services_app = typer.Typer(help="Local PostgreSQL/PostGIS and Kafka-protocol broker.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -157,6 +159,23 @@ def worker(
 
 
 @app.command()
+def sla() -> None:
+    """Run the SLA clock: deadlines, escalations, patrol flags, and the transitions outbox."""
+    from streams.producer import EventProducer
+    from streams.sla import Outbox, SlaEngine
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    settings = Settings()
+    stop = _stop_on_signals()
+    engine = db.make_engine(settings.database.url)
+    producer = EventProducer(settings.kafka, client_id="gridgov-sla", timeout_s=30)
+    sla_engine = SlaEngine(engine, settings.rules(), Outbox(engine, settings.kafka, producer))
+    sla_engine.run(stop, settings.sla.sla_tick_s)
+    producer.close()
+    engine.dispose()
+
+
+@app.command()
 def simulate(
     gridworkers: Annotated[int, typer.Option(help="Simulated gridworkers, one grid each")] = 50,
     rate: Annotated[float, typer.Option(help="Events per second in all")] = 2.0,
@@ -220,7 +239,7 @@ def _stop_previous_run(settings: Settings) -> None:
 
 def run_steps() -> list[list[str]]:
     """The long-running processes of the platform, as ``gridgov`` arguments."""
-    return [["api"], ["worker"], ["simulate", "--gridworkers", "100", "--rate", "3"]]
+    return [["api"], ["worker"], ["sla"], ["simulate", "--gridworkers", "100", "--rate", "3"]]
 
 
 @app.command()
@@ -244,6 +263,8 @@ def run() -> None:
         db.upgrade(settings.database.url)
         for step in prepare_steps():
             step(settings)
+        # The demo runs the same engine on minute-long deadlines so escalations show within minutes.
+        os.environ.setdefault("GRIDGOV_SLA_RULES_FILE", str(DEMO_RULES))
         children = [_child(args, settings, args[0]) for args in run_steps()]
         (settings.local.state_dir / "run.json").write_text(
             json.dumps({"supervisor": os.getpid(), "children": [c.pid for c in children]})

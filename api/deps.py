@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from api.settings import Settings
 from geo.locator import Locator
 from streams.producer import EventProducer
+from streams.rules import Rules
 
 
 def _engine(request: Request) -> Engine:
@@ -25,6 +26,11 @@ def _locator(request: Request) -> Locator:
     return locator
 
 
+def _rules(request: Request) -> Rules:
+    rules: Rules = request.app.state.rules
+    return rules
+
+
 def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -33,4 +39,5 @@ def _settings(request: Request) -> Settings:
 EngineDep = Annotated[Engine, Depends(_engine)]
 ProducerDep = Annotated[EventProducer, Depends(_producer)]
 LocatorDep = Annotated[Locator, Depends(_locator)]
+RulesDep = Annotated[Rules, Depends(_rules)]
 SettingsDep = Annotated[Settings, Depends(_settings)]

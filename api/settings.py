@@ -8,7 +8,8 @@ from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from geo.settings import DatabaseSettings, LocateSettings
-from streams.settings import KafkaSettings
+from streams.rules import RULES_FILE, Rules, load_rules
+from streams.settings import KafkaSettings, SlaSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEVELOPMENT_SECRET = "development-only-secret-change-me"
@@ -51,4 +52,11 @@ class Settings:
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     locate: LocateSettings = field(default_factory=LocateSettings)
+    sla: SlaSettings = field(default_factory=SlaSettings)
+
+    def rules(self) -> Rules:
+        """The SLA rules this deployment uses (validated)."""
+        workdays = Path(self.sla.workdays_file) if self.sla.workdays_file else None
+        return load_rules(Path(self.sla.sla_rules_file) if self.sla.sla_rules_file else RULES_FILE, workdays)
+
     local: LocalSettings = field(default_factory=LocalSettings)

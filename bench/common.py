@@ -48,7 +48,7 @@ def demo_points(settings: Settings, n: int = 200) -> list[tuple[float, float]]:
     """Points inside the demo city's grids."""
     engine = make_engine(settings.database.url)
     with engine.connect() as conn:
-        rows = conn.exec_driver_sql("SELECT ST_AsBinary(geom) FROM area WHERE level = 'grid' LIMIT %s" % n).all()
+        rows = conn.exec_driver_sql(f"SELECT ST_AsBinary(geom) FROM area WHERE level = 'grid' LIMIT {int(n)}").all()
     engine.dispose()
     return [(p.x, p.y) for p in (shapely.point_on_surface(shapely.from_wkb(bytes(r[0]))) for r in rows)]
 
@@ -57,10 +57,14 @@ def event_dict(rng: random.Random, points: list[tuple[float, float]], reporter: 
     """A valid incident at one of ``points``."""
     lon, lat = rng.choice(points)
     return {
-        "schema_version": 1, "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)), "kind": "incident",
-        "category": "0101", "occurred_at": datetime.now(UTC).isoformat(),
+        "schema_version": 1,
+        "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "kind": "incident",
+        "category": "0101",
+        "occurred_at": datetime.now(UTC).isoformat(),
         "location": {"lon": lon, "lat": lat, "crs": "wgs84", "accuracy_m": 5.0},
-        "reporter": reporter, "description": "bench",
+        "reporter": reporter,
+        "description": "bench",
     }
 
 

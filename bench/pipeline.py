@@ -12,8 +12,6 @@ events/s offered.
 
 import argparse
 import asyncio
-import dataclasses
-import json
 import os
 import random
 import statistics
@@ -82,8 +80,12 @@ def workers_rate(n_workers: int, messages: list[tuple[bytes, bytes]]) -> float:
     try:
         fill_raw(settings, messages)
         procs = [
-            subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "--batch-size", "5000"],
-                             env=worker_env(settings), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            subprocess.Popen(
+                [sys.executable, "-m", "api.cli", "worker", "--batch-size", "5000"],
+                env=worker_env(settings),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             for _ in range(n_workers)
         ]
         try:
@@ -122,8 +124,13 @@ def bare_copy_rate(settings: Settings, messages: list[tuple[bytes, bytes]]) -> f
 
 
 def consume_rate(settings: Settings, n: int) -> float:
-    client = consumer(settings.kafka, f"bench-{uuid.uuid4().hex[:6]}", Topics.from_prefix(settings.kafka.topic_prefix).raw,
-                      max_poll_records=5000, fetch_max_bytes=32 * 1024 * 1024)
+    client = consumer(
+        settings.kafka,
+        f"bench-{uuid.uuid4().hex[:6]}",
+        Topics.from_prefix(settings.kafka.topic_prefix).raw,
+        max_poll_records=5000,
+        fetch_max_bytes=32 * 1024 * 1024,
+    )
     got = 0
     while got == 0:
         got += sum(len(r) for r in client.poll(timeout_ms=500).values())
@@ -139,8 +146,10 @@ def consume_rate(settings: Settings, n: int) -> float:
 def naive_rate(settings: Settings, messages: list[tuple[bytes, bytes]]) -> float:
     """One ST_Contains lookup and one INSERT (own transaction) per event."""
     decoded, _ = stages.decode([stages.RawRecord("t", 0, i, k, v) for i, (k, v) in enumerate(messages)])
-    lookup = ("SELECT a.code FROM area a JOIN boundary_generation g ON g.id = a.generation_id AND g.active"
-              " WHERE a.level = 'grid' AND ST_Contains(a.geom, ST_SetSRID(ST_MakePoint(%s, %s), 4326)) LIMIT 1")
+    lookup = (
+        "SELECT a.code FROM area a JOIN boundary_generation g ON g.id = a.generation_id AND g.active"
+        " WHERE a.level = 'grid' AND ST_Contains(a.geom, ST_SetSRID(ST_MakePoint(%s, %s), 4326)) LIMIT 1"
+    )
     columns = ", ".join(EVENT_COLUMNS)
     insert = f"INSERT INTO event ({columns}) VALUES ({', '.join(['%s'] * len(EVENT_COLUMNS))}) ON CONFLICT DO NOTHING"
     with psycopg.connect(conninfo(settings), autocommit=True) as conn:
@@ -193,8 +202,10 @@ def ingest_rates(settings: Settings, points: list[tuple[float, float]]) -> dict[
     compete for the same 2 cores; server and load share this process's event loop threads instead)."""
     rng = random.Random(5)
     results = {}
-    for name, app in (("kafka", create_app(settings)),
-                      ("no-kafka", create_app(settings, producer=NullProducer(settings.kafka)))):
+    for name, app in (
+        ("kafka", create_app(settings)),
+        ("no-kafka", create_app(settings, producer=NullProducer(settings.kafka))),
+    ):
         server, thread = serve(app, 18_765)
         try:
             bodies = [event_dict(rng, points) for _ in range(20_000)]
@@ -211,10 +222,15 @@ def latency(points: list[tuple[float, float]], rate: float = 1000, seconds: floa
     """p50/p99 from POST to committed row at ``rate`` events/s offered (API and one worker running)."""
     settings = bench_settings()
     env = worker_env(settings) | {"GRIDGOV_API_PORT": "18766"}
-    api = subprocess.Popen([sys.executable, "-m", "api.cli", "api"], env=env,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    worker = subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "--batch-size", "2000"], env=env,
-                              stdout=subprocess.DEVNULL, stderr=open("/tmp/latency-worker.log", "w"))
+    api = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "api"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "worker", "--batch-size", "2000"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     sent_at: dict[str, float] = {}
     answered: dict[str, float] = {}
     rng = random.Random(9)
@@ -255,7 +271,8 @@ def latency(points: list[tuple[float, float]], rate: float = 1000, seconds: floa
             rows = conn.execute("SELECT id::text, extract(epoch FROM recorded_at) FROM event").fetchall()
         delays = sorted(float(at) - sent_at[i] for i, at in rows if i in sent_at)
         answers = sorted(answered.values())
-        print(f"  (202 answered: p50 {statistics.median(answers) * 1000:.0f} ms, p99 {answers[int(len(answers) * 0.99)] * 1000:.0f} ms)")
+        p99_answer = answers[int(len(answers) * 0.99)]
+        print(f"  (202 answered: p50 {statistics.median(answers) * 1000:.0f} ms, p99 {p99_answer * 1000:.0f} ms)")
         return statistics.median(delays), delays[int(len(delays) * 0.99)]
     finally:
         for proc in (api, worker):
@@ -283,13 +300,18 @@ def main() -> None:
         ingest = ingest_rates(base, points)
         for kind in ("single", "batch"):
             k, n = ingest[f"kafka {kind}"], ingest[f"no-kafka {kind}"]
-            print(f"HTTP ingest {kind:<6}            {k:>10,.0f} events/s   no-Kafka app {n:,.0f}/s,"
-                  f" ratio x{k / n:.2f}", flush=True)
+            print(
+                f"HTTP ingest {kind:<6}            {k:>10,.0f} events/s   no-Kafka app {n:,.0f}/s, ratio x{k / n:.2f}",
+                flush=True,
+            )
     finally:
         drop(base)
     one = workers_rate(1, messages)
-    print(f"pipeline, 1 worker            {one:>10,.0f} events/s   x{one / copy:.2f} of COPY, x{one / naive:.0f} of"
-          f" naive, x{one / consumed:.2f} of consume", flush=True)
+    print(
+        f"pipeline, 1 worker            {one:>10,.0f} events/s   x{one / copy:.2f} of COPY, x{one / naive:.0f} of"
+        f" naive, x{one / consumed:.2f} of consume",
+        flush=True,
+    )
     two = workers_rate(2, messages)
     print(f"pipeline, 2 workers           {two:>10,.0f} events/s   x{two / one:.2f} of 1 worker", flush=True)
     p50, p99 = latency(points)

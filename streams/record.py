@@ -51,8 +51,7 @@ def write_events(engine: Engine, batch: list[LocatedEvent]) -> Written:
                 str(row[0])
                 for row in conn.execute(
                     text(
-                        "SELECT i.id FROM incoming i JOIN event e ON e.id = i.id"
-                        " WHERE e.content_hash <> i.content_hash"
+                        "SELECT i.id FROM incoming i JOIN event e ON e.id = i.id WHERE e.content_hash <> i.content_hash"
                     )
                 )
             }

@@ -3,6 +3,7 @@
 import base64
 import json
 from dataclasses import dataclass
+
 from pydantic import ValidationError
 
 from geo.locate import GridIndex
@@ -148,7 +149,9 @@ def located_messages(items: list[LocatedEvent], topic: str) -> list[Record]:
             "generation": item.generation_id,
         }
         raw = item.decoded.value or item.decoded.received.to_bytes()
-        by_grid.setdefault(grid, []).append(b'{"received":' + raw + b',"location":' + json.dumps(location).encode() + b"}")
+        by_grid.setdefault(grid, []).append(
+            b'{"received":' + raw + b',"location":' + json.dumps(location).encode() + b"}"
+        )
     return [
         Record(topic, (grid or "unplaced").encode(), b'{"events":[' + b",".join(events) + b"]}")
         for grid, events in by_grid.items()

@@ -52,7 +52,8 @@ def load_overrides(path: Path | None) -> DayOverrides:
 def _warn_fallback(year: int) -> None:
     log.warning(
         "NO HOLIDAY SCHEDULE FOR %d: counting Monday-Friday as working days. Add the year's official "
-        "schedule to the working-days override file (GRIDGOV_WORKDAYS_FILE).", year
+        "schedule to the working-days override file (GRIDGOV_WORKDAYS_FILE).",
+        year,
     )
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 from geo.locator import Locator
 from streams import stages
 from streams.kafka import consumer
-from streams.producer import BrokerDown, EventProducer, Record
+from streams.producer import BrokerDown, EventProducer
 from streams.record import write_events
 from streams.settings import KafkaSettings
 from streams.topics import Topics
@@ -75,8 +75,7 @@ class Worker:
             max_partition_fetch_bytes=8 * 1024 * 1024,
             fetch_max_wait_ms=50,  # the broker answers a fetch at once or after this: bounds the latency
         )
-        self.producer = EventProducer(settings, client_id=client_id, timeout_s=30, linger_ms=20,
-                                      batch_size=512 * 1024)
+        self.producer = EventProducer(settings, client_id=client_id, timeout_s=30, linger_ms=20, batch_size=512 * 1024)
         self.totals = Totals()
         self._backoff_s = 0.2
 

@@ -23,7 +23,6 @@ from geo.locator import Locator
 from streams import stages
 from streams.kafka import admin_client, producer
 from streams.schema import Event, Received
-from streams.settings import KafkaSettings
 from streams.topics import Topics, ensure_topics
 from streams.worker import Worker
 from tests.pipeline_helpers import event_body, grid_point, wait_recorded

@@ -1,0 +1,136 @@
+"""Cases: transitions of the closed loop, one case with its history, lists for supervisors."""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+
+from api.deps import EngineDep, RulesDep
+from api.errors import Conflict, InvalidInput, NotFound
+from streams.cases import Action, NotAllowed, ReasonRequired
+from streams.rules import Level
+from streams.sla import CaseNotFound, transition
+
+router = APIRouter(prefix="/v1", tags=["cases"])
+AREA_CODE = r"^\d{6}(\d{3}){0,3}$"
+PERSON_ACTIONS = [a for a in Action if a is not Action.AUTO_ESCALATE]
+CASE_FIELDS = (
+    "c.id, c.category, c.sla_class, c.state, c.level, c.grid_code, c.community_code, c.street_code, c.district_code,"
+    " c.opened_at, c.deadline, c.closed_at, c.paused_at, c.pause_kind, c.reworks, c.escalations, c.overdue,"
+    " c.department, c.closed_on_time"
+)
+
+
+class TransitionIn(BaseModel):
+    """A person's action on a case."""
+
+    action: Annotated[Action, Field(description=", ".join(a.value for a in PERSON_ACTIONS))]
+    note: Annotated[str, Field(max_length=2000)] = ""
+    actor: Annotated[str, Field(min_length=1, max_length=64)] = "anonymous"
+
+
+def _case_json(row: Any, now: datetime) -> dict[str, Any]:
+    case = dict(row._mapping)
+    case["id"] = str(case["id"])
+    case["overdue_now"] = (
+        bool(
+            case["closed_at"] is None
+            and case["paused_at"] is None
+            and case["deadline"] is not None
+            and case["deadline"] <= now
+        )
+        or case["overdue"]
+    )
+    return case
+
+
+def read_case(engine: EngineDep, case_id: UUID) -> dict[str, Any]:
+    """The case with its ordered history."""
+    with engine.connect() as conn:
+        row = conn.execute(text(f'SELECT {CASE_FIELDS} FROM "case" c WHERE c.id = :id'), {"id": case_id}).one_or_none()
+        if row is None:
+            raise NotFound(f"no case {case_id}")
+        history = (
+            conn.execute(
+                text(
+                    "SELECT seq, action, actor, note, at, from_state, to_state, from_level, to_level, deadline"
+                    " FROM case_transition WHERE case_id = :id ORDER BY seq"
+                ),
+                {"id": case_id},
+            )
+            .mappings()
+            .all()
+        )
+    case = _case_json(row, datetime.now(UTC))
+    case["history"] = [dict(h) for h in history]
+    return case
+
+
+@router.post("/cases/{case_id}/transitions", responses={404: {}, 409: {}, 422: {}})
+async def post_transition(case_id: UUID, body: TransitionIn, engine: EngineDep, rules: RulesDep) -> dict[str, Any]:
+    """Move a case through the loop; 409 lists the actions allowed in its current state."""
+    if body.action is Action.AUTO_ESCALATE:
+        raise InvalidInput("auto_escalate is done by the SLA clock, not by people")
+    try:
+        await run_in_threadpool(
+            transition, engine, case_id, body.action, body.actor, body.note, datetime.now(UTC), rules
+        )
+    except CaseNotFound as exc:
+        raise NotFound(f"no case {case_id}") from exc
+    except NotAllowed as exc:
+        raise Conflict(str(exc), {"allowed": exc.allowed}) from exc
+    except ReasonRequired as exc:
+        raise InvalidInput(str(exc), [{"field": "note", "problem": str(exc)}]) from exc
+    return await run_in_threadpool(read_case, engine, case_id)
+
+
+@router.get("/cases/{case_id}", responses={404: {}})
+def get_case(case_id: UUID, engine: EngineDep) -> dict[str, Any]:
+    """One case with its full, ordered history (who, what, when, level, deadline then)."""
+    return read_case(engine, case_id)
+
+
+@router.get("/cases")
+def list_cases(
+    engine: EngineDep,
+    state: str | None = None,
+    level: Level | None = None,
+    area: Annotated[str | None, Query(pattern=AREA_CODE, description="District, street, community or grid")] = None,
+    category: Annotated[str | None, Query(pattern=r"^\d{4}$")] = None,
+    overdue: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Cases matching the filters, soonest deadline first (open before closed)."""
+    where = ["true"]
+    params: dict[str, Any] = {"limit": limit, "offset": offset, "now": datetime.now(UTC)}
+    if state:
+        where.append("c.state = :state")
+        params["state"] = state
+    if level:
+        where.append("c.level = :level")
+        params["level"] = level.value
+    if area:
+        where.append("c.grid_code LIKE :area")
+        params["area"] = area + "%"
+    if category:
+        where.append("c.category = :category")
+        params["category"] = category
+    overdue_sql = "(c.overdue OR (c.closed_at IS NULL AND c.paused_at IS NULL AND c.deadline <= :now))"
+    if overdue is not None:
+        where.append(overdue_sql if overdue else f"NOT {overdue_sql}")
+    clause = " AND ".join(where)
+    with engine.connect() as conn:
+        total = conn.execute(text(f'SELECT count(*) FROM "case" c WHERE {clause}'), params).scalar_one()
+        rows = conn.execute(
+            text(
+                f'SELECT {CASE_FIELDS} FROM "case" c WHERE {clause}'
+                " ORDER BY c.closed_at IS NOT NULL, c.deadline NULLS LAST, c.id LIMIT :limit OFFSET :offset"
+            ),
+            params,
+        ).all()
+    return {"total": total, "cases": [_case_json(r, params["now"]) for r in rows]}

@@ -1,0 +1,302 @@
+"""The SLA clock on the real database and broker, with a controllable clock."""
+
+import json
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from api.app import create_app
+from api.settings import Settings
+from geo.locator import Locator
+from streams import stages
+from streams.cases import Action
+from streams.kafka import consumer
+from streams.producer import EventProducer
+from streams.record import write_events
+from streams.rules import Level, load_rules
+from streams.schema import Event, Received
+from streams.sla import Outbox, escalate_breaches, flag_patrols, start_clocks, transition
+from streams.topics import Topics
+from tests.pipeline_helpers import event_body, grid_point
+
+TZ = ZoneInfo("Asia/Shanghai")
+RULES = load_rules()
+
+
+def at(*args: int) -> datetime:
+    return datetime(*args, tzinfo=TZ)
+
+
+def record(engine: Engine, kind: str, category: str, when: datetime, grid_index: int = 0) -> str:
+    """An event received at ``when`` in the given grid, written as the worker would."""
+    _, lon, lat = grid_point(engine, grid_index)
+    body = event_body(lon, lat, kind=kind, category=category) | {"occurred_at": when.isoformat()}
+    event = Event.model_validate_json(json.dumps(body))
+    received = Received.stamp(event, when)
+    located = stages.locate([stages.Decoded(received, 0, 0)], Locator(engine).index())
+    write_events(engine, located)
+    return str(event.id)
+
+
+def history(engine: Engine, case_id: str) -> list[tuple[str, str, datetime]]:
+    with engine.connect() as conn:
+        return [
+            tuple(r)
+            for r in conn.execute(  # type: ignore[misc]
+                text("SELECT action, to_level, at FROM case_transition WHERE case_id = :id ORDER BY seq"),
+                {"id": case_id},
+            )
+        ]
+
+
+def test_a_case_nobody_acts_on_climbs_each_level_once_at_the_right_times(demo_city: Engine) -> None:
+    opened = at(2026, 11, 19, 9, 0)  # Thursday
+    case = record(demo_city, "incident", "0101", opened)
+    start_clocks(demo_city, RULES)
+    grid_due = RULES.deadline("0101", Level.GRID, opened)
+    community_due = RULES.deadline("0101", Level.COMMUNITY, grid_due)
+    street_due = RULES.deadline("0101", Level.STREET, community_due)
+    department_due = RULES.deadline("0101", Level.DEPARTMENT, street_due)
+    assert grid_due == at(2026, 11, 19, 14, 30)
+
+    escalate_breaches(demo_city, RULES, grid_due - timedelta(seconds=1))
+    assert history(demo_city, case) == []
+    for now in (
+        grid_due,
+        grid_due + timedelta(seconds=30),
+        community_due,
+        street_due,
+        street_due,
+        department_due + timedelta(minutes=1),
+        department_due + timedelta(days=3),
+    ):
+        escalate_breaches(demo_city, RULES, now)
+    assert history(demo_city, case) == [
+        ("auto_escalate", "community", grid_due),
+        ("auto_escalate", "street", community_due),
+        ("auto_escalate", "department", street_due),
+        ("overdue", "department", department_due),
+    ]
+    with demo_city.connect() as conn:
+        level, department, escalations = conn.execute(
+            text('SELECT level, department, escalations FROM "case" WHERE id = :id'), {"id": case}
+        ).one()
+    assert (level, department, escalations) == ("department", "区城市管理局", 3)
+
+
+def test_two_engines_never_escalate_a_case_twice(demo_city: Engine) -> None:
+    opened = at(2026, 11, 16, 9, 0)
+    cases = [record(demo_city, "incident", "0301", opened, i) for i in range(40)]
+    start_clocks(demo_city, RULES)
+    errors: list[BaseException] = []
+
+    def engine_loop(offset: int) -> None:
+        try:
+            for minute in range(offset, 200, 7):
+                escalate_breaches(demo_city, RULES, opened + timedelta(minutes=minute), limit=5)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=engine_loop, args=(k,)) for k in (0, 3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    escalate_breaches(demo_city, RULES, opened + timedelta(days=1))
+    assert errors == []
+    with demo_city.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT case_id, action, to_level, count(*) FROM case_transition"
+                " WHERE case_id = ANY(CAST(:ids AS uuid[])) GROUP BY 1, 2, 3"
+            ),
+            {"ids": cases},
+        ).all()
+    assert all(n == 1 for *_, n in rows)
+    assert len(rows) == 4 * len(cases)
+
+
+def test_a_grid_without_a_patrol_is_flagged_after_the_cut_off_and_not_before(demo_city: Engine) -> None:
+    day = at(2026, 11, 18, 0, 0)
+    patrolled, idle = grid_point(demo_city, 100)[0], grid_point(demo_city, 101)[0]
+    record(demo_city, "patrol", "0901", day + timedelta(hours=10), 100)
+
+    def flagged(grid: str) -> bool:
+        with demo_city.connect() as conn:
+            return bool(
+                conn.execute(
+                    text("SELECT count(*) FROM patrol_breach WHERE grid_code = :g AND day = :d"),
+                    {"g": grid, "d": day.date()},
+                ).scalar_one()
+            )
+
+    flag_patrols(demo_city, RULES, day + timedelta(hours=17, minutes=59))
+    assert not flagged(idle) and not flagged(patrolled)
+    flag_patrols(demo_city, RULES, day + timedelta(hours=18, minutes=1))
+    assert flagged(idle) and not flagged(patrolled)
+
+
+def test_indicators_match_hand_computed_values(demo_city: Engine, settings: Settings) -> None:
+    grid_index = 200
+    grid = grid_point(demo_city, grid_index)[0]
+    opened = at(2026, 9, 15, 9, 0)  # Tuesday
+    a, b, c = (record(demo_city, "incident", "0101", opened, grid_index) for _ in range(3))
+    d = record(demo_city, "incident", "0401", opened, grid_index)
+    record(demo_city, "patrol", "0901", at(2026, 9, 15, 10, 0), grid_index)
+    record(demo_city, "patrol", "0901", at(2026, 9, 16, 10, 0), grid_index)
+    start_clocks(demo_city, RULES)
+
+    def act(case: str, action: Action, *hm: int, note: str = "") -> None:
+        transition(demo_city, uuid.UUID(case), action, "tester", note, at(2026, 9, *hm), RULES)
+
+    for action, hm in (
+        (Action.DISPATCH, (15, 9, 30)),
+        (Action.ACCEPT, (15, 9, 40)),
+        (Action.RESOLVE, (15, 10, 30)),
+        (Action.VERIFY, (15, 11, 0)),
+    ):
+        act(a, action, *hm)  # closed in 2 h, inside the grid
+    for action, hm in (
+        (Action.ACCEPT, (15, 9, 10)),
+        (Action.RESOLVE, (15, 10, 0)),
+        (Action.REJECT_RESOLUTION, (15, 11, 0)),
+        (Action.RESOLVE, (15, 14, 0)),
+        (Action.VERIFY, (15, 14, 0)),
+    ):
+        act(b, action, *hm, note="not clean yet")  # one rework, closed in 5 h
+    escalate_breaches(demo_city, RULES, at(2026, 9, 15, 14, 31))  # c misses 14:30
+    for action, hm in ((Action.ACCEPT, (16, 9, 0)), (Action.RESOLVE, (16, 9, 30)), (Action.VERIFY, (16, 10, 0))):
+        act(c, action, *hm)  # closed after 25 h, late
+    act(d, Action.EXTEND, 15, 10, 0, note="needs the owners' meeting")
+
+    with TestClient(create_app(settings)) as client:
+        body = client.get("/v1/indicators", params={"area": grid, "from": "2026-09-15", "to": "2026-09-17"}).json()
+    assert body["cases"] == 4 and body["closed"] == 3
+    assert body["closure_rate"] == 0.75
+    assert body["in_grid_closure_rate_minor"] == round(2 / 3, 4)
+    assert body["on_time_closure_rate"] == round(2 / (4 - 1), 4)  # a and b on time; d deferred
+    assert body["rework_rate"] == round(1 / 3, 4)
+    assert body["mean_hours_to_close"] == round((2 + 5 + 25) / 3, 3)
+    assert body["p90_hours_to_close"] == round(5 + 0.8 * (25 - 5), 3)
+    assert body["escalations"] == {"community": 1, "street": 0, "department": 0}
+    assert body["patrol_coverage"] == round(2 / 3, 4)
+
+
+@pytest.fixture
+def client(settings: Settings, demo_city: Engine) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def test_transitions_over_http_with_409_listing_what_is_allowed(client: TestClient, demo_city: Engine) -> None:
+    case = record(demo_city, "incident", "0602", at(2026, 11, 20, 9, 0), 30)
+    response = client.post(f"/v1/cases/{case}/transitions", json={"action": "verify"})
+    assert response.status_code == 409
+    assert response.json()["detail"]["allowed"] == ["accept", "close", "dispatch", "escalate", "extend", "suspend"]
+    assert client.post(f"/v1/cases/{case}/transitions", json={"action": "suspend"}).status_code == 422
+    for action in ("dispatch", "accept", "escalate", "resolve", "reject_resolution", "resolve", "verify"):
+        response = client.post(f"/v1/cases/{case}/transitions", json={"action": action, "actor": "sup-1", "note": "n"})
+        assert response.status_code == 200, response.text
+    body = client.get(f"/v1/cases/{case}").json()
+    assert body["state"] == "closed" and body["reworks"] == 1 and body["level"] == "community"
+    assert [h["action"] for h in body["history"]] == [
+        "dispatch",
+        "accept",
+        "escalate",
+        "resolve",
+        "reject_resolution",
+        "resolve",
+        "verify",
+    ]
+    assert [h["seq"] for h in body["history"]] == list(range(1, 8))
+    assert client.get(f"/v1/cases/{uuid.uuid4()}").status_code == 404
+    listed = client.get("/v1/cases", params={"area": body["grid_code"][:12], "state": "closed", "category": "0602"})
+    assert case in [c["id"] for c in listed.json()["cases"]]
+
+
+def test_the_outbox_produces_each_transition_exactly_once_across_a_leader_crash(
+    settings: Settings, demo_city: Engine
+) -> None:
+    kafka = settings.kafka.model_copy(update={"topic_prefix": f"o{uuid.uuid4().hex[:6]}."})
+    from streams.kafka import admin_client
+    from streams.topics import ensure_topics
+
+    admin = admin_client(kafka)
+    ensure_topics(admin, kafka)
+    admin.close()
+    with demo_city.begin() as conn:  # earlier tests' rows belong to other topics
+        conn.execute(
+            text(
+                "UPDATE case_transition SET published = true, escalation_published ="
+                " CASE WHEN escalation_published IS NULL THEN NULL ELSE true END"
+            )
+        )
+    opened = at(2026, 11, 10, 9, 0)
+    for i in range(5):
+        record(demo_city, "incident", "0301", opened, 60 + i)
+    start_clocks(demo_city, RULES)
+    escalate_breaches(demo_city, RULES, opened + timedelta(hours=5))  # 3 escalations + overdue each
+    producer = EventProducer(kafka)
+    first = Outbox(demo_city, kafka, producer, batch=7)
+    second = Outbox(demo_city, kafka, producer, batch=7)
+    assert first.publish() == 7
+    assert second.publish() == 0  # not the leader
+    with demo_city.connect() as conn:
+        pending = conn.execute(text("SELECT count(*) FROM case_transition WHERE NOT published")).scalar_one()
+    # The leader produces its next batch and dies before flagging it; its session ends with it.
+    _produce_without_flagging(first)
+    first.close()
+    while second.publish():
+        pass
+    topics = Topics.from_prefix(kafka.topic_prefix)
+    escalations = _read_all(kafka, topics.escalations)
+    transitions = _read_all(kafka, topics.transitions)
+    assert pending == 20 - 7
+    assert sorted(escalations) == sorted(set(escalations)) and len(escalations) == 20
+    assert sorted(transitions) == sorted(set(transitions)) and len(transitions) == 20
+    producer.close()
+    second.close()
+
+
+def _produce_without_flagging(outbox: Outbox) -> None:
+    from sqlalchemy import text as sql
+
+    from streams.producer import Record
+    from streams.sla import transition_message
+
+    with outbox.engine.connect() as conn:
+        rows = conn.execute(
+            sql(
+                'SELECT t.*, c.grid_code, c.category FROM case_transition t JOIN "case" c ON c.id = t.case_id'
+                " WHERE NOT t.published ORDER BY t.id LIMIT 7"
+            )
+        ).all()
+    records = []
+    for row in rows:
+        value = json.dumps(transition_message(row)).encode()
+        records.append(Record(outbox.topics.transitions, str(row.case_id).encode(), value))
+        records.append(Record(outbox.topics.escalations, str(row.case_id).encode(), value))
+    outbox.producer.publish(records)
+
+
+def _read_all(kafka: object, topic: str) -> list[int]:
+    """Every transition id on ``topic``, read without a group from the start to the end."""
+    from kafka import TopicPartition
+
+    reader = consumer(kafka, None)  # type: ignore[arg-type]
+    partitions = [TopicPartition(topic, p) for p in sorted(reader.partitions_for_topic(topic) or [])]
+    reader.assign(partitions)
+    reader.seek_to_beginning(*partitions)
+    ends = reader.end_offsets(partitions)
+    ids: list[int] = []
+    while any(reader.position(tp) < ends[tp] for tp in partitions):
+        for records in reader.poll(timeout_ms=500).values():
+            ids += [json.loads(r.value)["transition_id"] for r in records]
+    reader.close()
+    return ids
