@@ -8,10 +8,12 @@ STAMP := $(VENV)/.installed
 TEST_ENV := GRIDGOV_ENV=test GRIDGOV_STATE_DIR=$(CURDIR)/.gridgov-test \
 	GRIDGOV_LOCAL_PG_PORT=55433 GRIDGOV_LOCAL_BROKER_PORT=59093 GRIDGOV_REQUIRE_SERVICES=1
 
-.PHONY: help install run test lint bench clean
+.PHONY: help install browser run test lint bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+ASSETS := maps/assets/node_modules/leaflet/dist/leaflet.js
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,12 +21,21 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP) ## Create the virtualenv and install the project
+# The map's JavaScript and CSS come from the npm registry and are served by the API (no CDN).
+$(ASSETS): maps/assets/package.json
+	cd maps/assets && npm install --no-audit --no-fund --silent
+	touch $(ASSETS)
+
+install: $(STAMP) $(ASSETS) ## Create the virtualenv, install the project and the map assets
+
+browser: ## Headless Chromium and a Chinese font for the browser test (Debian packages; needs root)
+	@{ command -v chromium >/dev/null && fc-list | grep -qi wenquanyi; } || { apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei; }
 
 run: install ## Start services, migrate, load the demo city, API, workers, simulator
 	$(BIN)/gridgov run
 
-test: install ## Start test services on their own ports and run the whole suite
+test: install browser ## Start test services on their own ports and run the whole suite
 	$(TEST_ENV) $(BIN)/gridgov services up
 	$(TEST_ENV) $(BIN)/pytest; rc=$$?; $(TEST_ENV) $(BIN)/gridgov services down; exit $$rc
 

@@ -5,8 +5,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import areas, cases, events, health, indicators
+from api import areas, cases, events, health, indicators, map
 from api.errors import install_handlers
+from api.live import LiveFeed
 from api.settings import Settings
 from geo.db import make_engine
 from geo.locator import Locator
@@ -29,9 +30,11 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
         app.state.locator = Locator(
             app.state.engine, settings.locate.locate_tolerance_m, settings.locate.locate_refresh_s
         )
+        app.state.live = LiveFeed(settings.kafka)
         try:
             yield
         finally:
+            app.state.live.close()
             app.state.producer.close()
             app.state.engine.dispose()
 
@@ -47,4 +50,6 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
     app.include_router(events.router)
     app.include_router(cases.router)
     app.include_router(indicators.router)
+    app.include_router(map.router)
+    map.mount_assets(app)
     return app

@@ -1,0 +1,143 @@
+"""The live feed: one Kafka reader per API process, fanned out to server-sent-event clients."""
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from kafka import TopicPartition
+from kafka.errors import KafkaError
+
+from streams.kafka import consumer
+from streams.settings import KafkaSettings
+from streams.topics import Topics
+
+log = logging.getLogger(__name__)
+QUEUE_LIMIT = 2000  # per client; a client that falls behind loses the oldest news, not the server's memory
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    """One open page: where to deliver, and which area it shows."""
+
+    loop: asyncio.AbstractEventLoop
+    queue: "asyncio.Queue[dict[str, Any]]"
+    prefix: str
+
+
+def to_messages(topic: str, topics: Topics, value: bytes) -> list[dict[str, Any]]:
+    """Compact map messages from a located bundle or an escalation."""
+    body = json.loads(value)
+    if topic == topics.located:
+        out = []
+        for item in body["events"]:
+            event, location = item["received"]["event"], item["location"]
+            out.append(
+                {
+                    "type": "located",
+                    "id": event["id"],
+                    "kind": event["kind"],
+                    "category": event["category"],
+                    "grid": location["grid"],
+                    "lat": location["lat"],
+                    "lon": location["lon"],
+                }
+            )
+        return out
+    return [
+        {
+            "type": "escalation",
+            "case_id": body["case_id"],
+            "to_level": body["to_level"],
+            "grid": body["grid"],
+            "lat": body.get("lat"),
+            "lon": body.get("lon"),
+            "action": body["action"],
+        }
+    ]
+
+
+class LiveFeed:
+    """Reads the located and escalations topics from their ends (no consumer group) and fans out."""
+
+    def __init__(self, settings: KafkaSettings) -> None:
+        self.settings = settings
+        self.topics = Topics.from_prefix(settings.topic_prefix)
+        self._subscribers: set[Subscriber] = set()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def subscribe(self, prefix: str) -> Subscriber:
+        """Register a client; starts the reader on first use."""
+        subscriber = Subscriber(asyncio.get_running_loop(), asyncio.Queue(QUEUE_LIMIT), prefix)
+        with self._lock:
+            self._subscribers.add(subscriber)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="live-feed", daemon=True)
+                self._thread.start()
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        """Forget a client."""
+        with self._lock:
+            self._subscribers.discard(subscriber)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._read()
+            except KafkaError as exc:
+                log.warning("live feed: broker unavailable (%s); retrying", exc)
+                self._stop.wait(2)
+
+    def _read(self) -> None:
+        reader = consumer(self.settings, None, client_id="gridgov-live")  # type: ignore[arg-type]
+        try:
+            partitions = [
+                TopicPartition(t, p)
+                for t in (self.topics.located, self.topics.escalations)
+                for p in sorted(reader.partitions_for_topic(t) or [])
+            ]
+            reader.assign(partitions)
+            reader.seek_to_end(*partitions)
+            while not self._stop.is_set():
+                for tp, records in reader.poll(timeout_ms=200).items():
+                    for record in records:
+                        for message in to_messages(tp.topic, self.topics, record.value):
+                            self._deliver(message)
+        finally:
+            reader.close()
+
+    def _deliver(self, message: dict[str, Any]) -> None:
+        grid = message.get("grid") or ""
+        with self._lock:
+            targets = [s for s in self._subscribers if grid.startswith(s.prefix)]
+        for subscriber in targets:
+            subscriber.loop.call_soon_threadsafe(_put, subscriber.queue, message)
+
+    async def stream(self, subscriber: Subscriber) -> AsyncIterator[str]:
+        """Server-sent events for one client, with a heartbeat so proxies keep the line open."""
+        try:
+            yield "retry: 2000\n\n"
+            while True:
+                try:
+                    message = await asyncio.wait_for(subscriber.queue.get(), timeout=15)
+                    yield f"data: {json.dumps(message, ensure_ascii=False)}\n\n"
+                except TimeoutError:
+                    yield ": heartbeat\n\n"
+        finally:
+            self.unsubscribe(subscriber)
+
+    def close(self) -> None:
+        """Stop the reader."""
+        self._stop.set()
+
+
+def _put(queue: "asyncio.Queue[dict[str, Any]]", message: dict[str, Any]) -> None:
+    if queue.full():
+        queue.get_nowait()
+    queue.put_nowait(message)

@@ -1,0 +1,156 @@
+"""The command-centre map page, the supervisors' escalation list, and the GeoJSON behind them."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import folium
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+
+from api.deps import EngineDep, RulesDep, SettingsDep
+from api.errors import NotFound
+from api.mapdata import area_info, boundaries, escalated_cases, grid_metric, heat_points, window_start
+from geo.demo import DEMO_DISTRICT
+from maps.page import METRICS, MapData, escalations_page, render
+
+router = APIRouter(tags=["map"])
+Metric = Literal["open_cases", "overdue_cases", "in_grid_closure_rate", "patrolled_today"]
+Window = Literal["hour", "today", "7d"]
+Lang = Literal["zh", "en"]
+AreaQuery = Annotated[str | None, Query(pattern=r"^\d{6}(\d{3}){0,3}$", description="Street or community code")]
+LEAFLET_DIR = Path(__file__).resolve().parents[1] / "maps" / "assets" / "node_modules" / "leaflet" / "dist"
+FOLIUM_DIR = Path(folium.__file__).parent / "templates"
+LIVE_DIR = Path(__file__).resolve().parents[1] / "maps" / "static"
+assert set(METRICS) == set(Metric.__args__)  # type: ignore[attr-defined]
+
+
+def mount_assets(app: FastAPI) -> None:
+    """Serve Leaflet, folium's heat plugin and our script from this machine."""
+    app.mount("/static/leaflet", StaticFiles(directory=LEAFLET_DIR, check_dir=False), name="leaflet")
+    app.mount("/static/folium", StaticFiles(directory=FOLIUM_DIR), name="folium")
+    app.mount("/static/maps", StaticFiles(directory=LIVE_DIR), name="maps")
+
+
+def _scope(conn: Any, area: str | None) -> tuple[str, str, tuple[float, float, float, float]]:
+    code = area or DEMO_DISTRICT
+    info = area_info(conn, code)
+    if info is None and area is None:
+        info = area_info(conn, _any_district(conn))
+        code = _any_district(conn)
+    if info is None:
+        raise NotFound(f"no area with code {code} in the active boundary set")
+    return code, info[0], info[1]
+
+
+def _any_district(conn: Any) -> str:
+    from sqlalchemy import text
+
+    row = conn.execute(
+        text(
+            "SELECT a.code FROM area a JOIN boundary_generation g ON g.id = a.generation_id AND"
+            " g.active WHERE a.level = 'district' ORDER BY a.code LIMIT 1"
+        )
+    ).one_or_none()
+    return str(row[0]) if row else DEMO_DISTRICT
+
+
+@router.get("/map", response_class=HTMLResponse)
+def get_map(
+    engine: EngineDep,
+    settings: SettingsDep,
+    rules: RulesDep,
+    area: AreaQuery = None,
+    metric: Metric = "open_cases",
+    window: Window = "today",
+    lang: Lang = "zh",
+) -> str:
+    """The live command-centre map of the city, or of one street or community (``?area=``)."""
+    now = datetime.now(UTC)
+    with engine.connect() as conn:
+        code, name, bounds = _scope(conn, area)
+        context = [("streets", boundaries(conn, "street", code)), ("communities", boundaries(conn, "community", code))]
+        data = MapData(
+            area_name=name,
+            bounds=bounds,
+            metric=metric,
+            window=window,
+            lang=lang,
+            area=area,
+            grids=grid_metric(conn, metric, code, now, window_start("today", now, rules.calendar.tz)),
+            context=[(k, c) for k, c in context if c["features"]],
+            heat=heat_points(conn, code, window_start(window, now, rules.calendar.tz)),
+            escalations=escalated_cases(conn, code, now),
+            tile_url=settings.api.tile_url,
+        )
+    return render(data)
+
+
+@router.get("/escalations", response_class=HTMLResponse)
+def get_escalations_page(engine: EngineDep, area: AreaQuery = None, lang: Lang = "zh") -> str:
+    """Open escalated and overdue cases of one area, soonest deadline first."""
+    with engine.connect() as conn:
+        code, name, _ = _scope(conn, area)
+        cases = escalated_cases(conn, code, datetime.now(UTC))
+    return escalations_page(name, cases, lang)
+
+
+@router.get("/v1/map/grids", response_model=dict[str, Any])
+def get_grid_layer(
+    engine: EngineDep, rules: RulesDep, area: AreaQuery = None, metric: Metric = "open_cases"
+) -> dict[str, Any]:
+    """Grids with the metric as ``properties.value`` (GeoJSON, simplified geometry)."""
+    now = datetime.now(UTC)
+    with engine.connect() as conn:
+        code, _, _ = _scope(conn, area)
+        return grid_metric(conn, metric, code, now, window_start("today", now, rules.calendar.tz))
+
+
+@router.get("/v1/map/heat", response_model=dict[str, Any])
+def get_heat_layer(
+    engine: EngineDep, rules: RulesDep, area: AreaQuery = None, window: Window = "today"
+) -> dict[str, Any]:
+    """Incidents in the window summed per ~50 m cell, as GeoJSON points with ``properties.count``."""
+    with engine.connect() as conn:
+        code, _, _ = _scope(conn, area)
+        points = heat_points(conn, code, window_start(window, datetime.now(UTC), rules.calendar.tz))
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "properties": {"count": n}, "geometry": {"type": "Point", "coordinates": [lon, lat]}}
+            for lat, lon, n in points
+        ],
+    }
+
+
+@router.get("/v1/map/escalations", response_model=dict[str, Any])
+def get_escalation_layer(engine: EngineDep, area: AreaQuery = None) -> dict[str, Any]:
+    """Open escalated and overdue cases as GeoJSON points, soonest deadline first."""
+    with engine.connect() as conn:
+        code, _, _ = _scope(conn, area)
+        cases = escalated_cases(conn, code, datetime.now(UTC))
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "id": c["id"],
+                "properties": {k: v for k, v in c.items() if k not in ("lat", "lon")},
+                "geometry": {"type": "Point", "coordinates": [c["lon"], c["lat"]]},
+            }
+            for c in cases
+        ],
+    }
+
+
+@router.get("/v1/live", response_class=StreamingResponse)
+async def live(request: Request, area: AreaQuery = None) -> StreamingResponse:
+    """Server-sent events: located events and escalations as they happen (``retry`` 2 s)."""
+    feed = request.app.state.live
+    subscriber = feed.subscribe(area or "")
+    return StreamingResponse(
+        feed.stream(subscriber),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,130 @@
+"""Queries behind the map: aggregated on the server, simplified geometry, scoped to an area."""
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from streams.categories import default_categories
+
+SIMPLIFY_DEG = 0.00005  # about 5 m: invisible at city zoom, a fraction of the vertices
+HEAT_CELL_DEG = 0.0005  # incidents are summed per ~50 m cell
+WINDOWS = {"hour": timedelta(hours=1), "today": None, "7d": timedelta(days=7)}
+ACTIVE = "JOIN boundary_generation g ON g.id = a.generation_id AND g.active"
+
+
+def window_start(window: str, now: datetime, tz: Any) -> datetime:
+    """Start of the heat map's window (``today`` is local midnight)."""
+    span = WINDOWS[window]
+    if span is None:
+        local = now.astimezone(tz)
+        return local.replace(hour=0, minute=0, second=0, microsecond=0)
+    return now - span
+
+
+def area_info(conn: Connection, code: str) -> tuple[str, tuple[float, float, float, float]] | None:
+    """Name and lon/lat bounds of an area of the active generation."""
+    row = conn.execute(
+        text(
+            f"SELECT a.name, ST_XMin(a.geom), ST_YMin(a.geom), ST_XMax(a.geom), ST_YMax(a.geom) FROM area a {ACTIVE}"
+            " WHERE a.code = :code"
+        ),
+        {"code": code},
+    ).one_or_none()
+    return (row[0], (row[1], row[2], row[3], row[4])) if row else None
+
+
+def boundaries(conn: Connection, level: str, prefix: str) -> dict[str, Any]:
+    """Areas of one level under ``prefix`` as a FeatureCollection with simplified geometry."""
+    rows = conn.execute(
+        text(
+            f"SELECT a.code, a.name, ST_AsGeoJSON(ST_SimplifyPreserveTopology(a.geom, :tol), 6) FROM area a {ACTIVE}"
+            " WHERE a.level = :level AND a.code LIKE :prefix ORDER BY a.code"
+        ),
+        {"tol": SIMPLIFY_DEG, "level": level, "prefix": prefix + "%"},
+    ).all()
+    return _collection(rows, lambda r: {"code": r[0], "name": r[1]})
+
+
+def _collection(rows: Any, properties: Any) -> dict[str, Any]:
+    return {
+        "type": "FeatureCollection",
+        "features": [
+            {"type": "Feature", "id": r[0], "properties": properties(r), "geometry": json.loads(r[2])} for r in rows
+        ],
+    }
+
+
+_METRIC_SQL = {
+    "open_cases": 'SELECT grid_code, count(*) FROM "case" WHERE closed_at IS NULL AND grid_code LIKE :prefix'
+    " GROUP BY 1",
+    "overdue_cases": 'SELECT grid_code, count(*) FROM "case" WHERE grid_code LIKE :prefix AND (overdue OR'
+    " (closed_at IS NULL AND paused_at IS NULL AND deadline <= :now)) GROUP BY 1",
+    "in_grid_closure_rate": "SELECT grid_code, avg(CASE WHEN closed_at IS NOT NULL AND level = 'grid'"
+    " AND escalations = 0 THEN 1.0 ELSE 0.0 END) FROM \"case\" WHERE sla_class = 'minor'"
+    " AND grid_code LIKE :prefix AND opened_at >= :since GROUP BY 1",
+    "patrolled_today": "SELECT grid_code, 1 FROM event WHERE kind = 'patrol' AND grid_code LIKE :prefix"
+    " AND occurred_at >= :today GROUP BY 1",
+}
+
+
+def grid_metric(conn: Connection, metric: str, prefix: str, now: datetime, today: datetime) -> dict[str, Any]:
+    """Grids under ``prefix`` with ``properties.value`` = the metric (simplified geometry)."""
+    values: dict[str, Any] = dict(
+        conn.execute(
+            text(_METRIC_SQL[metric]),
+            {"prefix": prefix + "%", "now": now, "since": now - timedelta(days=30), "today": today},
+        ).all()
+    )
+    collection = boundaries(conn, "grid", prefix)
+    for feature in collection["features"]:
+        value = values.get(feature["id"])
+        if metric in ("open_cases", "overdue_cases", "patrolled_today"):
+            value = float(value or 0)
+        feature["properties"]["value"] = None if value is None else round(float(value), 3)
+    return collection
+
+
+def heat_points(conn: Connection, prefix: str, since: datetime) -> list[tuple[float, float, float]]:
+    """Incidents since ``since`` summed per ~50 m cell: (lat, lon, count)."""
+    rows = conn.execute(
+        text(
+            "SELECT round(ST_Y(geom) / :cell) * :cell, round(ST_X(geom) / :cell) * :cell, count(*) FROM event"
+            " WHERE kind = 'incident' AND grid_code LIKE :prefix AND received_at >= :since GROUP BY 1, 2"
+        ),
+        {"cell": HEAT_CELL_DEG, "prefix": prefix + "%", "since": since},
+    ).all()
+    return [(float(lat), float(lon), float(n)) for lat, lon, n in rows]
+
+
+def escalated_cases(conn: Connection, prefix: str, now: datetime, limit: int = 2000) -> list[dict[str, Any]]:
+    """Open cases that were escalated or are overdue, soonest deadline first."""
+    rows = conn.execute(
+        text(
+            "SELECT c.id::text, c.category, c.grid_code, c.level, c.opened_at, c.deadline, ST_Y(e.geom), ST_X(e.geom)"
+            ' FROM "case" c JOIN event e ON e.id = c.id WHERE c.closed_at IS NULL AND c.grid_code LIKE :prefix'
+            " AND (c.escalations > 0 OR c.overdue OR c.deadline <= :now) ORDER BY c.deadline NULLS LAST LIMIT :limit"
+        ),
+        {"prefix": prefix + "%", "now": now, "limit": limit},
+    ).all()
+    names = default_categories()
+    return [
+        {
+            "id": r[0],
+            "category": r[1],
+            "category_name": names[r[1]].name if r[1] in names else r[1],
+            "grid": r[2],
+            "level": r[3],
+            "age": _age(now - r[4]),
+            "deadline": r[5].astimezone(UTC).isoformat() if r[5] else "",
+            "lat": r[6],
+            "lon": r[7],
+        }
+        for r in rows
+    ]
+
+
+def _age(delta: timedelta) -> str:
+    hours = int(delta.total_seconds() // 3600)
+    return f"{hours // 24}d {hours % 24}h" if hours >= 24 else f"{hours}h {int(delta.total_seconds() // 60) % 60}m"

@@ -1,0 +1,57 @@
+// Live layer updates for the command-centre map: server-sent events from /v1/live.
+// Keeps a bounded window in memory so a wall screen can run for days.
+(function () {
+  "use strict";
+  var cfg = window.GRIDGOV;
+  var map = window[cfg.map];
+  var heat = window[cfg.heat];
+  var escalations = window[cfg.escalations];
+  var live = [];
+  var markers = [];
+  var state = (window.gridgovLive = { count: 0, escalations: 0, connected: false, points: 0 });
+  var badge = document.getElementById("gridgov-live");
+
+  function redraw() {
+    heat.setLatLngs(cfg.base.concat(live));
+    state.points = live.length;
+  }
+
+  function onLocated(e) {
+    if (e.kind !== "incident" || e.lat === null) return;
+    live.push([e.lat, e.lon, 1]);
+    if (live.length > cfg.maxPoints) live.splice(0, live.length - cfg.maxPoints);
+    state.count += 1;
+    redraw();
+  }
+
+  function onEscalation(e) {
+    if (e.lat === null || e.lat === undefined) return;
+    var marker = L.circleMarker([e.lat, e.lon], { radius: 7, color: "#7b1fa2", fillOpacity: 0.9 })
+      .bindPopup("<b>" + e.to_level + "</b><br>" + e.grid + "<br><a href='/v1/cases/" + e.case_id +
+                 "' target='_blank'>JSON</a>");
+    marker.addTo(escalations);
+    markers.push(marker);
+    if (markers.length > 500) escalations.removeLayer(markers.shift());
+    state.escalations += 1;
+  }
+
+  function connect() {
+    var source = new EventSource("/v1/live" + (cfg.area ? "?area=" + encodeURIComponent(cfg.area) : ""));
+    source.onopen = function () {
+      state.connected = true;
+      if (badge) badge.style.color = "#2e7d32";
+    };
+    source.onmessage = function (message) {
+      var e = JSON.parse(message.data);
+      if (e.type === "located") onLocated(e);
+      else if (e.type === "escalation") onEscalation(e);
+    };
+    source.onerror = function () {
+      state.connected = false;
+      if (badge) badge.style.color = "#c62828";
+      if (source.readyState === EventSource.CLOSED) setTimeout(connect, 2000); // else the browser retries
+    };
+  }
+
+  connect();
+})();
