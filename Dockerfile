@@ -1,4 +1,9 @@
-# Image of the API and the workers for docker-compose.yml (production).
+# Image of the API, the workers and the SLA clock for docker-compose.yml (production).
+FROM node:20-slim AS assets
+WORKDIR /assets
+COPY maps/assets/package.json ./
+RUN npm install --no-audit --no-fund
+
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
@@ -7,6 +12,7 @@ COPY streams streams
 COPY api api
 COPY maps maps
 COPY data data
-RUN pip install --no-cache-dir .
+COPY --from=assets /assets/node_modules maps/assets/node_modules
+RUN pip install --no-cache-dir -e .
 ENV GRIDGOV_ENV=production
 CMD ["gridgov", "api", "--host", "0.0.0.0"]

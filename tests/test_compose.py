@@ -26,7 +26,7 @@ def _setting_env_names() -> set[str]:
 
 def test_services_and_healthchecks() -> None:
     services = _compose()["services"]
-    assert {"kafka", "postgis", "migrate", "api"} <= set(services)
+    assert {"kafka", "postgis", "migrate", "api", "worker", "sla"} <= set(services)
     for name in ("kafka", "postgis", "api"):
         assert services[name]["healthcheck"]["test"], f"{name} needs a healthcheck"
     assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft
