@@ -1,6 +1,7 @@
-"""Dependencies that routes receive through ``Annotated`` aliases."""
+"""Dependencies that routes receive through ``Annotated`` aliases, taken from ``app.state``."""
 
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
@@ -11,33 +12,16 @@ from streams.producer import EventProducer
 from streams.rules import Rules
 
 
-def _engine(request: Request) -> Engine:
-    engine: Engine = request.app.state.engine
-    return engine
+def _state(name: str) -> Callable[[Request], Any]:
+    def get(request: Request) -> Any:
+        return getattr(request.app.state, name)
+
+    get.__name__ = f"app_state_{name}"
+    return get
 
 
-def _producer(request: Request) -> EventProducer:
-    producer: EventProducer = request.app.state.producer
-    return producer
-
-
-def _locator(request: Request) -> Locator:
-    locator: Locator = request.app.state.locator
-    return locator
-
-
-def _rules(request: Request) -> Rules:
-    rules: Rules = request.app.state.rules
-    return rules
-
-
-def _settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
-
-
-EngineDep = Annotated[Engine, Depends(_engine)]
-ProducerDep = Annotated[EventProducer, Depends(_producer)]
-LocatorDep = Annotated[Locator, Depends(_locator)]
-RulesDep = Annotated[Rules, Depends(_rules)]
-SettingsDep = Annotated[Settings, Depends(_settings)]
+EngineDep = Annotated[Engine, Depends(_state("engine"))]
+ProducerDep = Annotated[EventProducer, Depends(_state("producer"))]
+LocatorDep = Annotated[Locator, Depends(_state("locator"))]
+RulesDep = Annotated[Rules, Depends(_state("rules"))]
+SettingsDep = Annotated[Settings, Depends(_state("settings"))]

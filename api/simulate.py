@@ -131,7 +131,8 @@ def run(
     with httpx.Client(base_url=base_url, timeout=30) as client:
         grids = fetch_grids(client, district)
         workers = [
-            Gridworker(f"gw-{code}", code, area) for code, area in (grids[i % len(grids)] for i in range(gridworkers))
+            Gridworker(f"gw-{code}", code, area)
+            for code, area in (grids[i * len(grids) // gridworkers % len(grids)] for i in range(gridworkers))
         ]
         interval = 1.0 / rate
         next_at = time.monotonic()

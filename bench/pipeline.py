@@ -17,14 +17,12 @@ import random
 import statistics
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from pathlib import Path
 
 import httpx
 import psycopg
-import uvicorn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -165,13 +163,43 @@ def naive_rate(settings: Settings, messages: list[tuple[bytes, bytes]]) -> float
     return rate
 
 
-def serve(app: object, port: int) -> tuple[uvicorn.Server, threading.Thread]:
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))  # type: ignore[arg-type]
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    return server, thread
+def kafka_app() -> object:
+    """The real app (``uvicorn --factory``), settings from the environment."""
+    return create_app(Settings())
+
+
+def null_app() -> object:
+    """The same app answering 202 without Kafka."""
+    settings = Settings()
+    return create_app(settings, producer=NullProducer(settings.kafka))
+
+
+def serve(factory: str, settings: Settings, port: int) -> subprocess.Popen[bytes]:
+    """The app in its own process, so the load generator does not share its interpreter."""
+    root = Path(__file__).resolve().parents[1]
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            f"bench.pipeline:{factory}",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        env=worker_env(settings),
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code in (200, 503):
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.2)
 
 
 async def _load(url: str, bodies: list[dict[str, object]], batch: int, concurrency: int, seconds: float) -> float:
@@ -198,23 +226,19 @@ async def _load(url: str, bodies: list[dict[str, object]], batch: int, concurren
 
 
 def ingest_rates(settings: Settings, points: list[tuple[float, float]]) -> dict[str, float]:
-    """Single and batch posts with Kafka and with the no-Kafka baseline (separate processes would
-    compete for the same 2 cores; server and load share this process's event loop threads instead)."""
+    """Single and batch posts against the real app and the no-Kafka app, each in its own process."""
     rng = random.Random(5)
     results = {}
-    for name, app in (
-        ("kafka", create_app(settings)),
-        ("no-kafka", create_app(settings, producer=NullProducer(settings.kafka))),
-    ):
-        server, thread = serve(app, 18_765)
+    for name, factory in (("kafka", "kafka_app"), ("no-kafka", "null_app")):
+        server = serve(factory, settings, 18_765)
         try:
             bodies = [event_dict(rng, points) for _ in range(20_000)]
             results[f"{name} single"] = asyncio.run(_load("http://127.0.0.1:18765", bodies, 1, 16, 6))
             bodies = [event_dict(rng, points) for _ in range(20_000)]
             results[f"{name} batch"] = asyncio.run(_load("http://127.0.0.1:18765", bodies, 100, 4, 6))
         finally:
-            server.should_exit = True
-            thread.join()
+            server.terminate()
+            server.wait()
     return results
 
 

@@ -206,16 +206,9 @@ def render(data: MapData, max_live_points: int = 5000) -> str:
     heat = HeatMap(points, name=labels["heat"], radius=14, blur=18, min_opacity=0.3)  # type: ignore[no-untyped-call]
     heat.default_js = [("leaflet-heat.js", HEAT_JS)]
     heat.add_to(m)
+    # Markers are drawn by live.js (as live ones are): folium's HTML popups would need jQuery from a CDN.
     escalated = folium.FeatureGroup(name=labels["escalations"]).add_to(m)
-    for case in data.escalations:
-        folium.CircleMarker(
-            [case["lat"], case["lon"]],
-            radius=7,
-            color="#7b1fa2",
-            fill=True,
-            fill_opacity=0.9,
-            popup=folium.Popup(_popup(case, labels), max_width=320),
-        ).add_to(escalated)
+    markers = [{"lat": c["lat"], "lon": c["lon"], "popup": _popup(c, labels)} for c in data.escalations]
     folium.LayerControl(collapsed=False).add_to(m)
     root: Any = m.get_root()
     root.html.add_child(folium.Element(_title(data, labels)))
@@ -225,7 +218,8 @@ def render(data: MapData, max_live_points: int = 5000) -> str:
         "heat": heat.get_name(),
         "escalations": escalated.get_name(),
         "area": data.area or "",
-        "base": [list(p) for p in data.heat],
+        "base": points,
+        "markers": markers,
         "maxPoints": max_live_points,
         "lang": data.lang,
     }

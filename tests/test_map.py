@@ -46,6 +46,7 @@ def test_the_page_has_every_layer_and_no_asset_from_outside(client: TestClient) 
     ):
         assert fragment in page, fragment
     assert not EXTERNAL.findall(page), EXTERNAL.findall(page)
+    assert "$(" not in page  # no jQuery: it would come from a CDN
     assert client.case in page  # type: ignore[attr-defined]  # the escalated case's popup links to its JSON
 
 

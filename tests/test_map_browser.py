@@ -67,6 +67,8 @@ def test_a_posted_incident_shows_on_the_map_without_reload(server: str, demo_cit
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         page.on("request", lambda r: requests.append(r))
         page.on("requestfailed", lambda r: failed.append(f"{r.url} {r.failure}"))
+        page.on("response", lambda r: failed.append(f"{r.url} {r.status}") if r.status >= 400 else None)
+        page.on("pageerror", lambda e: failed.append(f"script error: {e}"))
         page.goto(f"{server}/map", wait_until="load")
         page.wait_for_function("window.gridgovLive && window.gridgovLive.connected", timeout=15_000)
         time.sleep(1.0)  # the feed reads from the topics' ends: let it take its position
@@ -74,7 +76,7 @@ def test_a_posted_incident_shows_on_the_map_without_reload(server: str, demo_cit
         start = time.monotonic()
         response = httpx.post(f"{server}/v1/events", json=event_body(lon, lat, category="0302"), timeout=10)
         assert response.status_code == 202
-        page.wait_for_function("window.gridgovLive.count >= 1", timeout=20_000)
+        page.wait_for_function("window.gridgovLive.points >= 1", timeout=20_000)
         seen_after = time.monotonic() - start
         page.screenshot(path=str(DOCS / "map-city.png"))
         page.goto(f"{server}/map?area=321111002&metric=patrolled_today", wait_until="load")

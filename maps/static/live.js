@@ -1,6 +1,6 @@
 // Live layer updates for the command-centre map: server-sent events from /v1/live.
 // Keeps a bounded window in memory so a wall screen can run for days.
-(function () {
+window.addEventListener("load", function () {
   "use strict";
   var cfg = window.GRIDGOV;
   var map = window[cfg.map];
@@ -53,5 +53,10 @@
     };
   }
 
+  cfg.markers.forEach(function (m) {
+    L.circleMarker([m.lat, m.lon], { radius: 7, color: "#7b1fa2", fillOpacity: 0.9 })
+      .bindPopup(m.popup)
+      .addTo(escalations);
+  });
   connect();
-})();
+});
