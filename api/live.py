@@ -29,7 +29,7 @@ class Subscriber:
 
 
 def to_messages(topic: str, topics: Topics, value: bytes) -> list[dict[str, Any]]:
-    """Compact map messages from a located bundle or an escalation."""
+    """Compact map messages from a located bundle, a transition or an escalation."""
     body = json.loads(value)
     if topic == topics.located:
         out = []
@@ -49,9 +49,10 @@ def to_messages(topic: str, topics: Topics, value: bytes) -> list[dict[str, Any]
         return out
     return [
         {
-            "type": "escalation",
+            "type": "escalation" if topic == topics.escalations else "transition",
             "case_id": body["case_id"],
             "to_level": body["to_level"],
+            "to_state": body["to_state"],
             "grid": body["grid"],
             "lat": body.get("lat"),
             "lon": body.get("lon"),
@@ -61,7 +62,7 @@ def to_messages(topic: str, topics: Topics, value: bytes) -> list[dict[str, Any]
 
 
 class LiveFeed:
-    """Reads the located and escalations topics from their ends (no consumer group) and fans out."""
+    """Reads the located, transitions and escalations topics from their ends (no group) and fans out."""
 
     def __init__(self, settings: KafkaSettings) -> None:
         self.settings = settings
@@ -99,7 +100,7 @@ class LiveFeed:
         try:
             partitions = [
                 TopicPartition(t, p)
-                for t in (self.topics.located, self.topics.escalations)
+                for t in (self.topics.located, self.topics.transitions, self.topics.escalations)
                 for p in sorted(reader.partitions_for_topic(t) or [])
             ]
             reader.assign(partitions)

@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.deps import EngineDep, RulesDep, SettingsDep
 from api.errors import NotFound
-from api.mapdata import area_info, boundaries, escalated_cases, grid_metric, heat_points, window_start
+from api.mapdata import area_info, boundaries, escalated_cases, grid_metric, heat_cell, heat_points, window_start
 from geo.demo import DEMO_DISTRICT
 from maps.page import METRICS, MapData, escalations_page, render
 
@@ -80,7 +80,7 @@ def get_map(
             area=area,
             grids=grid_metric(conn, metric, code, now, window_start("today", now, rules.calendar.tz)),
             context=[(k, c) for k, c in context if c["features"]],
-            heat=heat_points(conn, code, window_start(window, now, rules.calendar.tz)),
+            heat=heat_points(conn, code, window_start(window, now, rules.calendar.tz), heat_cell(bounds)),
             escalations=escalated_cases(conn, code, now),
             tile_url=settings.api.tile_url,
         )
@@ -113,8 +113,8 @@ def get_heat_layer(
 ) -> dict[str, Any]:
     """Incidents in the window summed per ~50 m cell, as GeoJSON points with ``properties.count``."""
     with engine.connect() as conn:
-        code, _, _ = _scope(conn, area)
-        points = heat_points(conn, code, window_start(window, datetime.now(UTC), rules.calendar.tz))
+        code, _, bounds = _scope(conn, area)
+        points = heat_points(conn, code, window_start(window, datetime.now(UTC), rules.calendar.tz), heat_cell(bounds))
     return {
         "type": "FeatureCollection",
         "features": [

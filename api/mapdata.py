@@ -9,7 +9,8 @@ from sqlalchemy import Connection, text
 from streams.categories import default_categories
 
 SIMPLIFY_DEG = 0.00005  # about 5 m: invisible at city zoom, a fraction of the vertices
-HEAT_CELL_DEG = 0.0005  # incidents are summed per ~50 m cell
+HEAT_CELL_DEG = 0.0005  # incidents are summed per ~50 m cell, or coarser so that
+MAX_HEAT_CELLS = 20_000  # a whole city's heat map stays within this many points
 WINDOWS = {"hour": timedelta(hours=1), "today": None, "7d": timedelta(days=7)}
 ACTIVE = "JOIN boundary_generation g ON g.id = a.generation_id AND g.active"
 
@@ -86,14 +87,22 @@ def grid_metric(conn: Connection, metric: str, prefix: str, now: datetime, today
     return collection
 
 
-def heat_points(conn: Connection, prefix: str, since: datetime) -> list[tuple[float, float, float]]:
-    """Incidents since ``since`` summed per ~50 m cell: (lat, lon, count)."""
+def heat_cell(bounds: tuple[float, float, float, float]) -> float:
+    """Cell size in degrees: ~50 m, coarser for large areas (at most ``MAX_HEAT_CELLS`` cells)."""
+    xmin, ymin, xmax, ymax = bounds
+    return float(max(HEAT_CELL_DEG, ((xmax - xmin) * (ymax - ymin) / MAX_HEAT_CELLS) ** 0.5))
+
+
+def heat_points(
+    conn: Connection, prefix: str, since: datetime, cell: float = HEAT_CELL_DEG
+) -> list[tuple[float, float, float]]:
+    """Incidents since ``since`` summed per cell of ``cell`` degrees: (lat, lon, count)."""
     rows = conn.execute(
         text(
             "SELECT round(ST_Y(geom) / :cell) * :cell, round(ST_X(geom) / :cell) * :cell, count(*) FROM event"
             " WHERE kind = 'incident' AND grid_code LIKE :prefix AND received_at >= :since GROUP BY 1, 2"
         ),
-        {"cell": HEAT_CELL_DEG, "prefix": prefix + "%", "since": since},
+        {"cell": cell, "prefix": prefix + "%", "since": since},
     ).all()
     return [(float(lat), float(lon), float(n)) for lat, lon, n in rows]
 

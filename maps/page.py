@@ -208,7 +208,7 @@ def render(data: MapData, max_live_points: int = 5000) -> str:
     heat.add_to(m)
     # Markers are drawn by live.js (as live ones are): folium's HTML popups would need jQuery from a CDN.
     escalated = folium.FeatureGroup(name=labels["escalations"]).add_to(m)
-    markers = [{"lat": c["lat"], "lon": c["lon"], "popup": _popup(c, labels)} for c in data.escalations]
+    markers = [{"id": c["id"], "lat": c["lat"], "lon": c["lon"], "popup": _popup(c, labels)} for c in data.escalations]
     folium.LayerControl(collapsed=False).add_to(m)
     root: Any = m.get_root()
     root.html.add_child(folium.Element(_title(data, labels)))

@@ -83,3 +83,41 @@ def test_the_supervisors_escalation_list(client: TestClient) -> None:
     page = client.get("/escalations", params={"area": "321111"}).text
     assert client.case[:8] in page  # type: ignore[attr-defined]
     assert "升级案件" in page
+
+
+def test_feed_messages_from_each_topic() -> None:
+    import json
+
+    from api.live import to_messages
+    from streams.topics import Topics
+
+    topics = Topics.from_prefix("x.")
+    transition = {
+        "case_id": "c1",
+        "to_level": "street",
+        "to_state": "closed",
+        "grid": "321111001001001",
+        "lat": 32.2,
+        "lon": 119.4,
+        "action": "verify",
+    }
+    assert to_messages(topics.transitions, topics, json.dumps(transition).encode())[0]["type"] == "transition"
+    assert to_messages(topics.escalations, topics, json.dumps(transition).encode())[0]["type"] == "escalation"
+    located = {
+        "events": [
+            {
+                "received": {"event": {"id": "e1", "kind": "incident", "category": "0101"}},
+                "location": {"grid": "321111001001001", "lat": 32.2, "lon": 119.4},
+            }
+        ]
+    }
+    (message,) = to_messages(topics.located, topics, json.dumps(located).encode())
+    assert message == {
+        "type": "located",
+        "id": "e1",
+        "kind": "incident",
+        "category": "0101",
+        "grid": "321111001001001",
+        "lat": 32.2,
+        "lon": 119.4,
+    }

@@ -8,6 +8,7 @@ window.addEventListener("load", function () {
   var escalations = window[cfg.escalations];
   var live = [];
   var markers = [];
+  var byCase = {};
   var state = (window.gridgovLive = { count: 0, escalations: 0, connected: false, points: 0 });
   var badge = document.getElementById("gridgov-live");
 
@@ -30,9 +31,25 @@ window.addEventListener("load", function () {
       .bindPopup("<b>" + e.to_level + "</b><br>" + e.grid + "<br><a href='/v1/cases/" + e.case_id +
                  "' target='_blank'>JSON</a>");
     marker.addTo(escalations);
+    if (byCase[e.case_id]) escalations.removeLayer(byCase[e.case_id]);
+    byCase[e.case_id] = marker;
+    marker.caseId = e.case_id;
     markers.push(marker);
-    if (markers.length > 500) escalations.removeLayer(markers.shift());
+    if (markers.length > 500) {
+      var old = markers.shift();
+      escalations.removeLayer(old);
+      if (byCase[old.caseId] === old) delete byCase[old.caseId];
+    }
     state.escalations += 1;
+  }
+
+  function onTransition(e) {
+    // A closed case leaves the map of escalations.
+    if (e.to_state === "closed" && byCase[e.case_id]) {
+      escalations.removeLayer(byCase[e.case_id]);
+      delete byCase[e.case_id];
+    }
+    state.transitions = (state.transitions || 0) + 1;
   }
 
   function connect() {
@@ -45,6 +62,7 @@ window.addEventListener("load", function () {
       var e = JSON.parse(message.data);
       if (e.type === "located") onLocated(e);
       else if (e.type === "escalation") onEscalation(e);
+      else if (e.type === "transition") onTransition(e);
     };
     source.onerror = function () {
       state.connected = false;
@@ -54,7 +72,7 @@ window.addEventListener("load", function () {
   }
 
   cfg.markers.forEach(function (m) {
-    L.circleMarker([m.lat, m.lon], { radius: 7, color: "#7b1fa2", fillOpacity: 0.9 })
+    byCase[m.id] = L.circleMarker([m.lat, m.lon], { radius: 7, color: "#7b1fa2", fillOpacity: 0.9 })
       .bindPopup(m.popup)
       .addTo(escalations);
   });
