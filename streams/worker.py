@@ -4,10 +4,12 @@ import gc
 import logging
 import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import CommitFailedError, KafkaError
+from kafka.structs import OffsetAndMetadata
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
@@ -80,42 +82,55 @@ class Worker:
         self._backoff_s = 0.2
 
     def run(self, stop: threading.Event) -> Totals:
-        """Loop until ``stop`` is set; the batch in hand is finished first."""
+        """Loop until ``stop`` is set; the batch in hand is finished first.
+
+        Steps 1–3 of batch N+1 run here while a writer thread does steps 4–5 of
+        batch N; step 6 for N happens here once the writer is done, so offsets are
+        only ever committed for batches that are in PostgreSQL and on the broker.
+        """
         self.locator.index()
         # The boundary index and libraries are long-lived: keep the collector off them.
         gc.freeze()
+        in_flight: tuple[list[stages.RawRecord], Future[int]] | None = None
         try:
-            while not stop.is_set():
-                polled = self.consumer.poll(timeout_ms=500, max_records=self.batch_size)
-                records = [
-                    stages.RawRecord(tp.topic, tp.partition, m.offset, m.key, m.value)
-                    for tp, messages in polled.items()
-                    for m in messages
-                ]
-                if records:
-                    self._handle(records, stop)
+            with ThreadPoolExecutor(1, thread_name_prefix="gridgov-record") as writer:
+                while not stop.is_set():
+                    polled = self.consumer.poll(timeout_ms=500, max_records=self.batch_size)
+                    records = [
+                        stages.RawRecord(tp.topic, tp.partition, m.offset, m.key, m.value)
+                        for tp, messages in polled.items()
+                        for m in messages
+                    ]
+                    prepared = self._prepare(records) if records else None
+                    if in_flight is not None:
+                        done, in_flight = self._finish(*in_flight, also_rewind=records, stop=stop), None
+                        if not done:
+                            continue  # the rewind fetches this batch again
+                    if prepared is not None:
+                        in_flight = (records, writer.submit(self._store, *prepared))
+                if in_flight is not None:
+                    self._finish(*in_flight, also_rewind=[], stop=stop)
         finally:
             self.close()
         return self.totals
 
-    def _handle(self, records: list[stages.RawRecord], stop: threading.Event) -> None:
-        try:
-            self.process(records)
-            self._backoff_s = 0.2
-        except (DBAPIError, KafkaError, BrokerDown) as exc:
-            # Keep polling (so the group keeps us) and fetch the same records again.
-            log.warning("batch of %d failed (%s); retrying from its first offsets", len(records), exc)
-            self._rewind(records)
-            stop.wait(self._backoff_s)
-            self._backoff_s = min(self._backoff_s * 2, 5.0)
-
     def process(self, records: list[stages.RawRecord]) -> None:
-        """Steps 1–6 for one batch."""
+        """Steps 1–6 for one batch, in this thread (for tests and tools)."""
+        self._store(*self._prepare(records))
+        self._commit(records)
+
+    def _prepare(
+        self, records: list[stages.RawRecord]
+    ) -> tuple[list[stages.LocatedEvent], list[stages.DeadLetter], int]:
+        """Steps 1–3: decode and validate, drop repeats, locate."""
         decoded, dead = stages.decode(records)
         decoded, repeated = stages.dedupe(decoded)
-        located = stages.locate(decoded, self.locator.index())
+        return stages.locate(decoded, self.locator.index()), dead + repeated, len(records)
+
+    def _store(self, located: list[stages.LocatedEvent], dead: list[stages.DeadLetter], count: int) -> int:
+        """Steps 4–5: database commit, then produce and wait for the broker."""
         written = write_events(self.engine, located)
-        dead += repeated + [
+        dead = dead + [
             stages.DeadLetter(
                 f"event {c.event_id} was already recorded with different content",
                 stages.RawRecord(
@@ -128,15 +143,43 @@ class Worker:
         out = stages.located_messages([e for e in located if e.event_id not in conflicting], self.topics.located)
         out += [d.to_record(self.topics.dead) for d in dead]
         self.producer.publish(out)
-        self._commit(records)
         self.totals.batches += 1
-        self.totals.records += len(records)
+        self.totals.records += count
         self.totals.inserted += written.inserted
         self.totals.dead += len(dead)
+        return written.inserted
+
+    def _finish(
+        self,
+        records: list[stages.RawRecord],
+        future: "Future[int]",
+        *,
+        also_rewind: list[stages.RawRecord],
+        stop: threading.Event,
+    ) -> bool:
+        """Wait for a batch's steps 4–5; commit its offsets, or rewind it (and what came after) on failure."""
+        try:
+            future.result()
+        except (DBAPIError, KafkaError, BrokerDown) as exc:
+            # Keep polling (so the group keeps us) and fetch the same records again.
+            log.warning("batch of %d failed (%s); retrying from its first offsets", len(records), exc)
+            self._rewind(records + also_rewind)
+            stop.wait(self._backoff_s)
+            self._backoff_s = min(self._backoff_s * 2, 5.0)
+            return False
+        self._backoff_s = 0.2
+        self._commit(records)
+        return True
 
     def _commit(self, records: list[stages.RawRecord]) -> None:
+        """Step 6: commit the offsets just past this batch's records."""
+        offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+        for r in records:
+            tp = TopicPartition(r.topic, r.partition)
+            if tp not in offsets or offsets[tp].offset <= r.offset:
+                offsets[tp] = OffsetAndMetadata(r.offset + 1, "", -1)
         try:
-            self.consumer.commit()
+            self.consumer.commit(offsets)
         except CommitFailedError as exc:
             # The group rebalanced meanwhile: the new owner replays, and the write is idempotent.
             log.warning("offset commit failed after a rebalance: %s", exc)
