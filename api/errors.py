@@ -59,14 +59,6 @@ class BrokerUnavailable(GridgovError):
     headers = {"Retry-After": "5"}
 
 
-class DatabaseUnavailable(GridgovError):
-    """The database is not answering; retry later."""
-
-    status_code = 503
-    code = "database_unavailable"
-    headers = {"Retry-After": "5"}
-
-
 def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
     """The JSON shape of every error response."""
     body: dict[str, Any] = {"error": code, "message": message}

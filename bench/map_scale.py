@@ -49,19 +49,36 @@ def synthetic_city(side: int) -> dict[Level, gpd.GeoDataFrame]:
     per_side = side // block
     for s in range(per_side):
         street = f"999001{s + 1:03d}"
-        rows[Level.STREET].append({"code": street, "name": f"街道{s + 1}", "parent_code": "999001",
-                                   "geometry": box(X0, Y0 + s * block * CELL, X0 + side * CELL,
-                                                   Y0 + (s + 1) * block * CELL)})
+        rows[Level.STREET].append(
+            {
+                "code": street,
+                "name": f"街道{s + 1}",
+                "parent_code": "999001",
+                "geometry": box(X0, Y0 + s * block * CELL, X0 + side * CELL, Y0 + (s + 1) * block * CELL),
+            }
+        )
         for c in range(per_side):
             community = f"{street}{c + 1:03d}"
             x, y = X0 + c * block * CELL, Y0 + s * block * CELL
-            rows[Level.COMMUNITY].append({"code": community, "name": f"社区{c + 1}", "parent_code": street,
-                                          "geometry": box(x, y, x + block * CELL, y + block * CELL)})
+            rows[Level.COMMUNITY].append(
+                {
+                    "code": community,
+                    "name": f"社区{c + 1}",
+                    "parent_code": street,
+                    "geometry": box(x, y, x + block * CELL, y + block * CELL),
+                }
+            )
             for g in range(block * block):
                 gx, gy = x + (g % block) * CELL, y + (g // block) * CELL
-                rows[Level.GRID].append({"code": f"{community}{g + 1:03d}", "name": f"网格{g + 1}",
-                                         "parent_code": community, "households": 300,
-                                         "geometry": box(gx, gy, gx + CELL, gy + CELL)})
+                rows[Level.GRID].append(
+                    {
+                        "code": f"{community}{g + 1:03d}",
+                        "name": f"网格{g + 1}",
+                        "parent_code": community,
+                        "households": 300,
+                        "geometry": box(gx, gy, gx + CELL, gy + CELL),
+                    }
+                )
     frames = {}
     for level, items in rows.items():
         frame = gpd.GeoDataFrame(items, geometry="geometry", crs=4326)
@@ -80,10 +97,18 @@ def add_incidents(engine: object, side: int, n: int) -> None:
     for start in range(0, n, 10_000):
         decoded = []
         for i in range(start, min(n, start + 10_000)):
-            body = {"id": str(uuid.UUID(int=rng.getrandbits(128), version=4)), "kind": "incident", "category": "0101",
-                    "occurred_at": now.isoformat(), "reporter": "gw-bench",
-                    "location": {"lon": X0 + rng.random() * side * CELL, "lat": Y0 + rng.random() * side * CELL,
-                                 "crs": "wgs84"}}
+            body = {
+                "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "kind": "incident",
+                "category": "0101",
+                "occurred_at": now.isoformat(),
+                "reporter": "gw-bench",
+                "location": {
+                    "lon": X0 + rng.random() * side * CELL,
+                    "lat": Y0 + rng.random() * side * CELL,
+                    "crs": "wgs84",
+                },
+            }
             decoded.append(stages.Decoded(Received.stamp(Event.model_validate_json(json.dumps(body)), now), 0, i))
         write_events(engine, stages.locate(decoded, index))  # type: ignore[arg-type]
 
@@ -93,17 +118,29 @@ def measure(settings: Settings, area: str) -> dict[str, float]:
 
     out: dict[str, float] = {}
     with TestClient(create_app(settings)) as client:
-        for name, path in (("page", f"/map?area={area}&window=hour"), ("grids", f"/v1/map/grids?area={area}"),
-                           ("heat", f"/v1/map/heat?area={area}&window=hour")):
+        for name, path in (
+            ("page", f"/map?area={area}&window=hour"),
+            ("grids", f"/v1/map/grids?area={area}"),
+            ("heat", f"/v1/map/heat?area={area}&window=hour"),
+        ):
             start = time.perf_counter()
             response = client.get(path)
             out[f"{name} ms"] = (time.perf_counter() - start) * 1000
             out[f"{name} bytes"] = len(response.content)
         page_html = client.get(f"/map?area={area}&window=hour").text
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync", "--no-first-run"])
+        browser = p.chromium.launch(
+            executable_path="/usr/bin/chromium",
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
         page = browser.new_page(viewport={"width": 1600, "height": 1000})
         page.route("**/v1/live*", lambda route: route.abort())
         page.route("**/static/**", lambda route: route.fulfill(path=_static(route.request.url)))
@@ -132,7 +169,7 @@ def main() -> None:
     base = Settings()
     postgres.up(base)
     results = {}
-    for label, build in (("demo city (334 grids)", None), (f"{args.side ** 2:,} grids, {args.events:,} incidents", 1)):
+    for label, build in (("demo city (334 grids)", None), (f"{args.side**2:,} grids, {args.events:,} incidents", 1)):
         name = f"gridgov_mapbench_{uuid.uuid4().hex[:6]}"
         postgres.create_database(base, name, fresh=True)
         url = local_url(base.database.local_pg_port, name)

@@ -3,7 +3,6 @@
 import gc
 import logging
 import threading
-import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -199,11 +198,3 @@ class Worker:
         """Leave the group and close the clients."""
         self.consumer.close(autocommit=False)
         self.producer.close()
-
-
-def run_worker(settings: KafkaSettings, engine: Engine, locator: Locator, stop: threading.Event) -> Totals:
-    """Run one worker until ``stop``; used by ``gridgov worker``."""
-    started = time.monotonic()
-    totals = Worker(settings, engine, locator).run(stop)
-    log.info("worker stopped after %.0f s: %s", time.monotonic() - started, totals)
-    return totals
