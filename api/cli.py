@@ -19,7 +19,7 @@ from rich.table import Table
 
 from api import boundaries_cli
 from api.local import broker, postgres
-from api.local.process import read_pid, stop_pid
+from api.local.process import pid_alive, stop_pid
 from api.local.service import ServiceError, ServiceStatus
 from api.settings import Settings
 from geo import db
@@ -227,13 +227,11 @@ def _stop_previous_run(settings: Settings) -> None:
         pids = json.loads(run_file.read_text())
     except ValueError:
         pids = {}
-    for pid in pids.get("children", []) + [pids.get("supervisor", 0)]:
-        if pid and pid != os.getpid():
-            tmp = settings.local.state_dir / "tmp.pid"
-            tmp.write_text(str(pid))
-            if read_pid(tmp, "api.cli") is not None:
-                stop_pid(pid)
-            tmp.unlink(missing_ok=True)
+    # The supervisor first (it stops its children and services), then any child it left.
+    targets = [(pids.get("supervisor", 0), "gridgov")] + [(pid, "api.cli") for pid in pids.get("children", [])]
+    for pid, hint in targets:
+        if pid and pid != os.getpid() and pid_alive(pid, hint):
+            stop_pid(pid, timeout=30)
     run_file.unlink(missing_ok=True)
 
 
