@@ -81,7 +81,8 @@ class EventProducer:
             futures = [
                 client.send(r.topic, key=r.key, value=r.value, partition=partitioners[r.topic](r.key)) for r in records
             ]
-            client.flush(timeout=max(0.1, deadline - time.monotonic()))
+            # No flush: it would also wait for other threads' records. Each future is
+            # acknowledged once its batch is sent (after linger_ms at most).
             for future in futures:
                 future.get(timeout=max(0.1, deadline - time.monotonic()))
         except KafkaError as exc:
