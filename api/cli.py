@@ -118,15 +118,16 @@ def topics_create() -> None:
 def api(
     host: Annotated[str | None, typer.Option(help="Bind address (default GRIDGOV_API_HOST)")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default GRIDGOV_API_PORT)")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Processes serving the same port (each with its own pool)")] = 1,
 ) -> None:
     """Serve the HTTP API with uvicorn."""
     import uvicorn
 
-    from api.app import create_app
-
     settings = Settings()
     uvicorn.run(
-        create_app(settings),
+        "api.app:create_app",
+        factory=True,
+        workers=workers,
         host=host or settings.api.api_host,
         port=port or settings.api.api_port,
         log_level="info",

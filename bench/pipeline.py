@@ -242,12 +242,17 @@ def ingest_rates(settings: Settings, points: list[tuple[float, float]]) -> dict[
     return results
 
 
-def latency(points: list[tuple[float, float]], rate: float = 1000, seconds: float = 15) -> tuple[float, float]:
+def latency(
+    points: list[tuple[float, float]], rate: float = 1000, seconds: float = 15, api_workers: int = 1
+) -> tuple[float, float]:
     """p50/p99 from POST to committed row at ``rate`` events/s offered (API and one worker running)."""
     settings = bench_settings()
     env = worker_env(settings) | {"GRIDGOV_API_PORT": "18766"}
     api = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "api"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        [sys.executable, "-m", "api.cli", "api", "--workers", str(api_workers)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     worker = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "worker", "--batch-size", "2000"],
@@ -338,8 +343,13 @@ def main() -> None:
     )
     two = workers_rate(2, messages)
     print(f"pipeline, 2 workers           {two:>10,.0f} events/s   x{two / one:.2f} of 1 worker", flush=True)
-    p50, p99 = latency(points)
-    print(f"latency POST -> row at 1,000/s  p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms", flush=True)
+    for api_workers in (1, 2):
+        p50, p99 = latency(points, api_workers=api_workers)
+        print(
+            f"latency POST -> row at 1,000/s, {api_workers} API process(es): p50 {p50 * 1000:.0f} ms,"
+            f" p99 {p99 * 1000:.0f} ms",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
