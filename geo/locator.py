@@ -1,13 +1,17 @@
 """The location index of the active generation, swapped when another is activated."""
 
+import logging
 import threading
 import time
 
 import geopandas as gpd
 from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
 
 from geo.boundaries import active_generation
 from geo.locate import GridIndex
+
+log = logging.getLogger(__name__)
 
 
 def load_index(engine: Engine, tolerance_m: float = 50.0) -> GridIndex:
@@ -39,9 +43,18 @@ class Locator:
         self._checked = 0.0
 
     def index(self) -> GridIndex:
-        """The current index, refreshed first if it is due."""
+        """The current index, refreshed first if it is due.
+
+        While the database is away the index in hand keeps answering (only a new
+        generation goes unnoticed meanwhile); with none in hand the error is raised.
+        """
         if self._index is None or time.monotonic() - self._checked > self._refresh_s:
-            self.refresh()
+            try:
+                self.refresh()
+            except DBAPIError:
+                if self._index is None:
+                    raise
+                log.warning("boundary generation check failed; locating with generation %d", self._index.generation_id)
         assert self._index is not None
         return self._index
 

@@ -44,7 +44,7 @@ class Worker:
     3. locate the whole batch in one call of the grid index;
     4. write events, and a case per new incident, to PostGIS in one transaction,
        idempotent on the event id (database commit);
-    5. produce the located events and dead letters and wait for acks=all (producer flush);
+    5. produce the located events and dead letters and wait for every ack (acks=all);
     6. commit the consumer offsets.
 
     A crash anywhere before step 6 replays the batch; step 4 makes the replay
@@ -87,7 +87,13 @@ class Worker:
         batch N; step 6 for N happens here once the writer is done, so offsets are
         only ever committed for batches that are in PostgreSQL and on the broker.
         """
-        self.locator.index()
+        while not stop.is_set():  # the first index needs the database: wait for it
+            try:
+                self.locator.index()
+                break
+            except DBAPIError as exc:
+                log.warning("cannot load the grid index yet (%s); retrying", exc)
+                stop.wait(2)
         # The boundary index and libraries are long-lived: keep the collector off them.
         gc.freeze()
         in_flight: tuple[list[stages.RawRecord], Future[int]] | None = None
