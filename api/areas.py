@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from api.deps import EngineDep, LocatorDep
 from api.errors import InvalidInput, NotFound
-from geo.areas import area_feature, children_collection
+from geo.areas import area_feature, area_info, children_collection
 from geo.crs import CRS
 
 router = APIRouter(prefix="/v1", tags=["areas"])
@@ -42,7 +42,7 @@ def get_area(code: str, engine: EngineDep) -> dict[str, Any]:
 def get_children(code: str, engine: EngineDep) -> dict[str, Any]:
     """The children of an area as a GeoJSON FeatureCollection."""
     with engine.connect() as conn:
-        if area_feature(conn, code) is None:
+        if area_info(conn, code) is None:
             raise NotFound(f"no area with code {code} in the active boundary set")
         return children_collection(conn, code)
 

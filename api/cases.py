@@ -11,12 +11,12 @@ from sqlalchemy import text
 
 from api.deps import EngineDep, RulesDep
 from api.errors import Conflict, InvalidInput, NotFound
+from geo.models import AREA_CODE
 from streams.cases import Action, NotAllowed, ReasonRequired
 from streams.rules import Level
 from streams.sla import CaseNotFound, transition
 
 router = APIRouter(prefix="/v1", tags=["cases"])
-AREA_CODE = r"^\d{6}(\d{3}){0,3}$"
 PERSON_ACTIONS = [a for a in Action if a is not Action.AUTO_ESCALATE]
 CASE_FIELDS = (
     "c.id, c.category, c.sla_class, c.state, c.level, c.grid_code, c.community_code, c.street_code, c.district_code,"

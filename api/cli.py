@@ -7,7 +7,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
@@ -134,6 +133,10 @@ def api(
     )
 
 
+def _log_to_stderr() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
 def _stop_on_signals() -> threading.Event:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -149,7 +152,7 @@ def worker(
     from geo.locator import Locator
     from streams.worker import Worker
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _log_to_stderr()
     settings = Settings()
     stop = _stop_on_signals()
     engine = db.make_engine(settings.database.url)
@@ -165,7 +168,7 @@ def sla() -> None:
     from streams.producer import EventProducer
     from streams.sla import Outbox, SlaEngine
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _log_to_stderr()
     settings = Settings()
     stop = _stop_on_signals()
     engine = db.make_engine(settings.database.url)
@@ -186,7 +189,7 @@ def simulate(
     """Simulated gridworkers posting patrols, incidents and visits through the HTTP API."""
     from api.simulate import run as run_simulator
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _log_to_stderr()
     settings = Settings()
     base = api_url or f"http://{settings.api.api_host}:{settings.api.api_port}"
     stop = _stop_on_signals()
@@ -247,14 +250,7 @@ def run() -> None:
     settings = Settings()
     settings.local.state_dir.mkdir(parents=True, exist_ok=True)
     _stop_previous_run(settings)
-    stopping = False
-
-    def on_signal(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    stop = _stop_on_signals()
     children: list[subprocess.Popen[bytes]] = []
     try:
         console.print("starting services…")
@@ -269,17 +265,17 @@ def run() -> None:
             json.dumps({"supervisor": os.getpid(), "children": [c.pid for c in children]})
         )
         base = f"http://{settings.api.api_host}:{settings.api.api_port}"
-        while not stopping and not _healthy(base):
+        while not stop.is_set() and not _healthy(base):
             _check_children(children)
-            time.sleep(0.2)
-        if not stopping:
+            stop.wait(0.2)
+        if not stop.is_set():
             console.print(
                 f"[bold green]ready[/]\n  live map: {base}/map\n  API docs: {base}/docs\n"
                 f"  logs:     {settings.local.state_dir}/*.log\nPress Ctrl-C to stop."
             )
-        while not stopping:
+        while not stop.is_set():
             _check_children(children)
-            time.sleep(0.5)
+            stop.wait(0.5)
     finally:
         console.print("stopping…")
         for child in children:

@@ -50,7 +50,7 @@ async def _body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def _claim(engine: Engine, events: list[Event]) -> list[str]:
+def _claim(engine: Engine, received: list[Received]) -> list[str]:
     """Record each id's content hash; return the ids already held with other content.
 
     One round trip: the insert claims new ids, the select (which sees the table as
@@ -58,7 +58,7 @@ def _claim(engine: Engine, events: list[Event]) -> list[str]:
     produce then fails stays, so a retry must carry the same content. While the
     database is away the check is skipped and the worker catches conflicts.
     """
-    hashes = {str(e.id): e.content_hash() for e in events}
+    hashes = {str(r.event.id): r.content_hash for r in received}
     try:
         with engine.begin() as conn:
             # A receipt is a hint (the worker checks content too): it need not wait for the disk.
@@ -84,11 +84,11 @@ def _accept(engine: Engine, producer: EventProducer, topics: Topics, events: lis
         seen = unique.setdefault(str(event.id), event)
         if seen != event:
             raise Conflict(f"event {event.id} appears twice in the batch with different content", [str(event.id)])
-    conflicts = _claim(engine, list(unique.values()))
+    now = datetime.now(UTC)
+    received = [Received.stamp(e, now) for e in unique.values()]  # hashes each event once
+    conflicts = _claim(engine, received)
     if conflicts:
         raise Conflict(f"{len(conflicts)} event id(s) were already sent with different content", conflicts)
-    now = datetime.now(UTC)
-    received = [Received.stamp(e, now) for e in unique.values()]
     producer.publish([Record(topics.raw, r.event.reporter.encode(), r.to_bytes()) for r in received])
     return Accepted(accepted=[r.event.id for r in received], received_at=now)
 

@@ -8,7 +8,8 @@ from sqlalchemy import Connection, text
 
 from api.deps import EngineDep, RulesDep
 from api.errors import InvalidInput, NotFound
-from geo.areas import area_feature
+from geo.areas import area_info
+from geo.models import AREA_CODE
 
 router = APIRouter(prefix="/v1", tags=["indicators"])
 MAX_DAYS = 366
@@ -73,7 +74,7 @@ def indicators(conn: Connection, code: str, start: datetime, end: datetime, days
 def get_indicators(
     engine: EngineDep,
     rules: RulesDep,
-    area: Annotated[str, Query(pattern=r"^\d{6}(\d{3}){0,3}$", description="Area code")],
+    area: Annotated[str, Query(pattern=AREA_CODE, description="Area code")],
     from_: Annotated[date, Query(alias="from", description="First day (local), inclusive")],
     to: Annotated[date, Query(description="Last day (local), inclusive")],
 ) -> dict[str, Any]:
@@ -85,8 +86,8 @@ def get_indicators(
     start = datetime.combine(from_, time(), tz).astimezone(UTC)
     end = datetime.combine(to + timedelta(days=1), time(), tz).astimezone(UTC)
     with engine.connect() as conn:
-        feature = area_feature(conn, area)
-        if feature is None:
+        info = area_info(conn, area)
+        if info is None:
             raise NotFound(f"no area with code {area} in the active boundary set")
         children = conn.execute(
             text(
@@ -97,7 +98,7 @@ def get_indicators(
         ).all()
         result = {
             "area": area,
-            "name": feature["properties"]["name"],
+            "name": info[0],
             "from": from_,
             "to": to,
             **indicators(conn, area, start, end, days, str(tz)),

@@ -11,19 +11,18 @@ from fastapi.staticfiles import StaticFiles
 
 from api.deps import EngineDep, RulesDep, SettingsDep
 from api.errors import NotFound
-from api.mapdata import area_info, boundaries, escalated_cases, grid_metric, heat_cell, heat_points, window_start
+from api.mapdata import boundaries, escalated_cases, grid_metric, heat_cell, heat_points, window_start
+from geo.areas import Bounds, area_info, first_district
 from geo.demo import DEMO_DISTRICT
-from maps.page import METRICS, MapData, escalations_page, render
+from geo.models import AREA_CODE
+from maps.page import MapData, Metric, Window, escalations_page, render
 
 router = APIRouter(tags=["map"])
-Metric = Literal["open_cases", "overdue_cases", "in_grid_closure_rate", "patrolled_today"]
-Window = Literal["hour", "today", "7d"]
 Lang = Literal["zh", "en"]
-AreaQuery = Annotated[str | None, Query(pattern=r"^\d{6}(\d{3}){0,3}$", description="Street or community code")]
+AreaQuery = Annotated[str | None, Query(pattern=AREA_CODE, description="Street or community code")]
 LEAFLET_DIR = Path(__file__).resolve().parents[1] / "maps" / "assets" / "node_modules" / "leaflet" / "dist"
 FOLIUM_DIR = Path(folium.__file__).parent / "templates"
 LIVE_DIR = Path(__file__).resolve().parents[1] / "maps" / "static"
-assert set(METRICS) == set(Metric.__args__)  # type: ignore[attr-defined]
 
 
 def mount_assets(app: FastAPI) -> None:
@@ -33,27 +32,16 @@ def mount_assets(app: FastAPI) -> None:
     app.mount("/static/maps", StaticFiles(directory=LIVE_DIR), name="maps")
 
 
-def _scope(conn: Any, area: str | None) -> tuple[str, str, tuple[float, float, float, float]]:
+def _scope(conn: Any, area: str | None) -> tuple[str, str, Bounds]:
+    """The area shown (default: the demo district, else the first district), its name and bounds."""
     code = area or DEMO_DISTRICT
     info = area_info(conn, code)
     if info is None and area is None:
-        info = area_info(conn, _any_district(conn))
-        code = _any_district(conn)
+        code = first_district(conn) or DEMO_DISTRICT
+        info = area_info(conn, code)
     if info is None:
         raise NotFound(f"no area with code {code} in the active boundary set")
     return code, info[0], info[1]
-
-
-def _any_district(conn: Any) -> str:
-    from sqlalchemy import text
-
-    row = conn.execute(
-        text(
-            "SELECT a.code FROM area a JOIN boundary_generation g ON g.id = a.generation_id AND"
-            " g.active WHERE a.level = 'district' ORDER BY a.code LIMIT 1"
-        )
-    ).one_or_none()
-    return str(row[0]) if row else DEMO_DISTRICT
 
 
 @router.get("/map", response_class=HTMLResponse)

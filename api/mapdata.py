@@ -24,18 +24,6 @@ def window_start(window: str, now: datetime, tz: Any) -> datetime:
     return now - span
 
 
-def area_info(conn: Connection, code: str) -> tuple[str, tuple[float, float, float, float]] | None:
-    """Name and lon/lat bounds of an area of the active generation."""
-    row = conn.execute(
-        text(
-            f"SELECT a.name, ST_XMin(a.geom), ST_YMin(a.geom), ST_XMax(a.geom), ST_YMax(a.geom) FROM area a {ACTIVE}"
-            " WHERE a.code = :code"
-        ),
-        {"code": code},
-    ).one_or_none()
-    return (row[0], (row[1], row[2], row[3], row[4])) if row else None
-
-
 def boundaries(conn: Connection, level: str, prefix: str) -> dict[str, Any]:
     """Areas of one level under ``prefix`` as a FeatureCollection with simplified geometry."""
     rows = conn.execute(

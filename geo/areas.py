@@ -18,6 +18,32 @@ def _feature(row: Any) -> dict[str, Any]:
     return {"type": "Feature", "id": row.code, "properties": properties, "geometry": json.loads(row.geometry)}
 
 
+Bounds = tuple[float, float, float, float]
+
+
+def area_info(conn: Connection, code: str) -> tuple[str, Bounds] | None:
+    """Name and lon/lat bounds of an area of the active generation (no geometry sent)."""
+    row = conn.execute(
+        text(
+            "SELECT a.name, ST_XMin(a.geom), ST_YMin(a.geom), ST_XMax(a.geom), ST_YMax(a.geom) FROM area a"
+            " JOIN boundary_generation g ON g.id = a.generation_id AND g.active WHERE a.code = :code"
+        ),
+        {"code": code},
+    ).one_or_none()
+    return (row[0], (row[1], row[2], row[3], row[4])) if row else None
+
+
+def first_district(conn: Connection) -> str | None:
+    """The lowest district code of the active generation."""
+    code = conn.execute(
+        text(
+            "SELECT min(a.code) FROM area a JOIN boundary_generation g ON g.id = a.generation_id AND g.active"
+            " WHERE a.level = 'district'"
+        )
+    ).scalar_one()
+    return str(code) if code else None
+
+
 def area_feature(conn: Connection, code: str) -> dict[str, Any] | None:
     """The area with ``code`` as a GeoJSON Feature, or None."""
     row = conn.execute(text(_SELECT + " WHERE a.code = :code"), {"code": code}).one_or_none()

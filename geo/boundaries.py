@@ -1,6 +1,5 @@
 """Reading boundary files and storing them as a new, atomically activated generation."""
 
-import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -209,29 +208,27 @@ def _copy_areas(conn: Connection, generation: int, areas: gpd.GeoDataFrame, prog
     wkb = shapely.to_wkb(multi, hex=True, include_srid=True)
     with raw.cursor() as cursor:
         for start in range(0, total, chunk):
-            buffer = io.StringIO()
             rows = areas.iloc[start : start + chunk]
-            for row, geom in zip(rows.itertuples(), wkb[start : start + chunk], strict=True):
-                values = [
-                    str(generation),
-                    row.code,
-                    row.level,
-                    row.name,
-                    row.name_en,
-                    row.parent_code,
-                    None if row.households is None or pd.isna(row.households) else str(int(row.households)),
-                    geom,
-                ]
-                buffer.write("\t".join(_copy_text(v) for v in values) + "\n")
             with cursor.copy(
                 "COPY area (generation_id, code, level, name, name_en, parent_code, households, geom) FROM STDIN"
             ) as copy:
-                copy.write(buffer.getvalue())
+                for row, geom in zip(rows.itertuples(), wkb[start : start + chunk], strict=True):
+                    households = None if _missing(row.households) else int(row.households)
+                    copy.write_row(
+                        (
+                            generation,
+                            row.code,
+                            row.level,
+                            row.name,
+                            None if _missing(row.name_en) else row.name_en,
+                            None if _missing(row.parent_code) else row.parent_code,
+                            households,
+                            geom,
+                        )
+                    )
             if progress:
                 progress(min(start + chunk, total), total)
 
 
-def _copy_text(value: object) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "\\N"
-    return str(value).replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+def _missing(value: object) -> bool:
+    return value is None or bool(pd.isna(value))

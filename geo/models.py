@@ -21,6 +21,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from geo.db import Base
 
+AREA_CODE = r"^\d{6}(\d{3}){0,3}$"  # district, street, community or grid code
+
 
 class Level(StrEnum):
     """Administrative levels, from the top."""

@@ -96,8 +96,9 @@ def validate(areas: gpd.GeoDataFrame, tolerance_m2: float = 1.0) -> list[Finding
         for g, r in zip(areas.geometry.values, reasons, strict=True)
     ]
     findings += _check_codes(work)
-    findings += _check_parents(work, tolerance_m2)
-    findings += _check_siblings(work, tolerance_m2)
+    parents = work.drop_duplicates("code").set_index("code")
+    findings += _check_parents(work, parents, tolerance_m2)
+    findings += _check_siblings(work, parents, tolerance_m2)
     findings += _check_households(work)
     return sorted(findings, key=lambda f: (f.severity != "error", f.check, f.codes))
 
@@ -127,9 +128,8 @@ def _check_codes(work: gpd.GeoDataFrame) -> list[Finding]:
     return findings
 
 
-def _check_parents(work: gpd.GeoDataFrame, tolerance_m2: float) -> list[Finding]:
+def _check_parents(work: gpd.GeoDataFrame, parents: gpd.GeoDataFrame, tolerance_m2: float) -> list[Finding]:
     findings = []
-    parents = work.drop_duplicates("code").set_index("code")
     for row in work[work.level != Level.DISTRICT.value].itertuples():
         parent_level = Level(row.level).parent
         if (
@@ -162,9 +162,8 @@ def _check_parents(work: gpd.GeoDataFrame, tolerance_m2: float) -> list[Finding]
     return findings
 
 
-def _check_siblings(work: gpd.GeoDataFrame, tolerance_m2: float) -> list[Finding]:
+def _check_siblings(work: gpd.GeoDataFrame, parents: gpd.GeoDataFrame, tolerance_m2: float) -> list[Finding]:
     findings = []
-    parents = work.drop_duplicates("code").set_index("code")
     groups = work.groupby(work.parent_code.fillna(""), sort=True)
     for parent_code, siblings in groups:
         geoms = siblings.geometry.values

@@ -3,7 +3,7 @@
 import html
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
 import folium
 from folium.plugins import HeatMap
@@ -68,8 +68,10 @@ LABELS: dict[str, dict[str, str]] = {
         "no": "no",
     },
 }
-METRICS = ("open_cases", "overdue_cases", "in_grid_closure_rate", "patrolled_today")
-WINDOWS = ("hour", "today", "7d")
+Metric = Literal["open_cases", "overdue_cases", "in_grid_closure_rate", "patrolled_today"]
+Window = Literal["hour", "today", "7d"]
+METRICS: tuple[str, ...] = get_args(Metric)
+WINDOWS: tuple[str, ...] = get_args(Window)
 
 
 @dataclass

@@ -5,7 +5,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,7 +22,7 @@ from streams.topics import Topics
 log = logging.getLogger(__name__)
 OUTBOX_LOCK = 7_301_002
 ESCALATIONS = {Action.ESCALATE.value, Action.AUTO_ESCALATE.value, "overdue"}
-_CASE = 'SELECT id, category, state, level, deadline, paused_at, pause_kind, reworks, overdue FROM "case"'
+_CASE = 'SELECT id, category, state, level, deadline, paused_at, pause_kind, reworks, overdue, opened_at FROM "case"'
 
 
 class CaseNotFound(LookupError):
@@ -117,17 +117,10 @@ def transition(
         if row is None:
             raise CaseNotFound(str(case_id))
         before = _case(row)
-        if before.deadline is None and before.state is not State.CLOSED:
-            before = _start(conn, row.id, before, rules)
+        if before.deadline is None and before.state is not State.CLOSED:  # the clock has not seen it yet
+            before = replace(before, deadline=rules.deadline(before.category, Level.GRID, row.opened_at))
         after = apply(before, action, now, rules, note)
         _record(conn, row.id, before, after, action.value, actor, note, now, rules)
-
-
-def _start(conn: Connection, case_id: uuid.UUID, case: Case, rules: Rules) -> Case:
-    opened_at = conn.execute(text('SELECT opened_at FROM "case" WHERE id = :id'), {"id": case_id}).scalar_one()
-    deadline = rules.deadline(case.category, Level.GRID, opened_at)
-    conn.execute(text('UPDATE "case" SET deadline = :d WHERE id = :id'), {"d": deadline, "id": case_id})
-    return Case(case.category, case.state, case.level, deadline, case.paused_at, case.pause_kind, case.reworks)
 
 
 def start_clocks(engine: Engine, rules: Rules, limit: int = 1000) -> int:

@@ -31,6 +31,14 @@ class Decoded:
     offset: int
     value: bytes = b""
 
+    def original(self) -> bytes:
+        """The bytes as consumed (re-encoded only when they were not kept)."""
+        return self.value or self.received.to_bytes()
+
+    def as_raw(self, topic: str = "") -> "RawRecord":
+        """The record this came from, for a dead letter."""
+        return RawRecord(topic, self.partition, self.offset, None, self.original())
+
 
 @dataclass(frozen=True)
 class DeadLetter:
@@ -101,12 +109,8 @@ def dedupe(decoded: list[Decoded]) -> tuple[list[Decoded], list[DeadLetter]]:
         if seen is None:
             first[key] = item
         elif seen.received.content_hash != item.received.content_hash:
-            errs.append(DeadLetter(f"event {key} was sent again with different content", _raw(item)))
+            errs.append(DeadLetter(f"event {key} was sent again with different content", item.as_raw()))
     return list(first.values()), errs
-
-
-def _raw(item: Decoded) -> RawRecord:
-    return RawRecord("", item.partition, item.offset, None, item.received.to_bytes())
 
 
 def locate(decoded: list[Decoded], index: GridIndex) -> list[LocatedEvent]:
@@ -148,7 +152,7 @@ def located_messages(items: list[LocatedEvent], topic: str) -> list[Record]:
             "method": item.method,
             "generation": item.generation_id,
         }
-        raw = item.decoded.value or item.decoded.received.to_bytes()
+        raw = item.decoded.original()
         by_grid.setdefault(grid, []).append(
             b'{"received":' + raw + b',"location":' + json.dumps(location).encode() + b"}"
         )

@@ -138,9 +138,7 @@ class Worker:
         dead = dead + [
             stages.DeadLetter(
                 f"event {c.event_id} was already recorded with different content",
-                stages.RawRecord(
-                    self.topics.raw, c.decoded.partition, c.decoded.offset, None, c.decoded.received.to_bytes()
-                ),
+                c.decoded.as_raw(self.topics.raw),
             )
             for c in written.conflicts
         ]

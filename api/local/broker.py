@@ -3,12 +3,10 @@
 import subprocess
 from pathlib import Path
 
-from kafka.errors import KafkaError
-
 from api.local.process import port_open, read_pid, stop_pid, wait_for_port
 from api.local.service import ServiceError, ServiceStatus
 from api.settings import Settings
-from streams.kafka import admin_client
+from streams.kafka import broker_status
 
 NAME = "broker"
 HINT = "tansu"
@@ -76,12 +74,5 @@ def status(settings: Settings) -> ServiceStatus:
     managed = settings.kafka.is_local
     if managed and read_pid(_pid_file(settings), HINT) is None:
         return ServiceStatus(NAME, address, False, managed, "not running")
-    try:
-        admin = admin_client(settings.kafka, request_timeout_ms=3000)
-        try:
-            topics = admin.list_topics()
-        finally:
-            admin.close()
-        return ServiceStatus(NAME, address, True, managed, f"{len(topics)} topics")
-    except KafkaError as exc:
-        return ServiceStatus(NAME, address, False, managed, repr(exc))
+    healthy, detail = broker_status(settings.kafka)
+    return ServiceStatus(NAME, address, healthy, managed, detail)
