@@ -5,7 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 # Tests use their own state directory and ports, so they never touch a running `make run`.
-TEST_ENV := GRIDGOV_ENV=test GRIDGOV_STATE_DIR=$(CURDIR)/.gridgov-test \
+# GRIDGOV_ENV=test refuses the built-in signing secret, so the run gets a random one.
+TEST_SECRET := $(shell head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+TEST_ENV := GRIDGOV_ENV=test GRIDGOV_STATE_DIR=$(CURDIR)/.gridgov-test GRIDGOV_SECRET_KEY=$(TEST_SECRET) \
 	GRIDGOV_LOCAL_PG_PORT=55433 GRIDGOV_LOCAL_BROKER_PORT=59093 GRIDGOV_REQUIRE_SERVICES=1
 
 .PHONY: help install browser run test lint bench clean

@@ -5,9 +5,12 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import areas, cases, events, health, indicators, map
+from api import areas, auth, cases, events, health, indicators, map, users
+from api.access import route_key, unruled
+from api.accounts import UserCache
 from api.errors import install_handlers
 from api.live import LiveFeed
+from api.ratelimit import RateLimiter
 from api.settings import Settings
 from geo.db import make_engine
 from geo.locator import Locator
@@ -31,6 +34,8 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
             app.state.engine, settings.locate.locate_tolerance_m, settings.locate.locate_refresh_s
         )
         app.state.live = LiveFeed(settings.kafka)
+        app.state.users = UserCache(app.state.engine, settings.api.user_cache_s)
+        app.state.limiter = RateLimiter(settings.api.event_posts_per_minute, settings.api.event_post_burst)
         try:
             yield
         finally:
@@ -45,11 +50,15 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
         lifespan=lifespan,
     )
     install_handlers(app)
-    app.include_router(health.router)
-    app.include_router(areas.router)
-    app.include_router(events.router)
-    app.include_router(cases.router)
-    app.include_router(indicators.router)
-    app.include_router(map.router)
+    for module in (health, auth, areas, events, cases, indicators, map, users):
+        app.include_router(module.router)
     map.mount_assets(app)
+    missing = unruled(route_keys(app))
+    if missing:
+        raise RuntimeError(f"routes without an access rule in api.access.POLICY (or rules without a route): {missing}")
     return app
+
+
+def route_keys(app: FastAPI) -> list[str]:
+    """``METHOD path`` of every route of the API (as its OpenAPI schema lists them)."""
+    return [route_key(method.upper(), path) for path, ops in app.openapi()["paths"].items() for method in ops]

@@ -3,16 +3,17 @@
 import math
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
+from api.auth import authorize
 from api.deps import EngineDep, LocatorDep
-from api.errors import InvalidInput, NotFound
+from api.errors import InvalidInput, NotFound, responses
 from geo.areas import area_feature, area_info, children_collection
 from geo.crs import CRS
 
-router = APIRouter(prefix="/v1", tags=["areas"])
+router = APIRouter(prefix="/v1", tags=["areas"], dependencies=[Depends(authorize)], responses=responses(401, 403))
 
 
 class Location(BaseModel):
@@ -28,7 +29,7 @@ class Location(BaseModel):
     lat_wgs84: float
 
 
-@router.get("/areas/{code}", response_model=dict[str, Any], responses={404: {"description": "No such area"}})
+@router.get("/areas/{code}", response_model=dict[str, Any], responses=responses(404))
 def get_area(code: str, engine: EngineDep) -> dict[str, Any]:
     """One area of the active generation as a GeoJSON Feature."""
     with engine.connect() as conn:
@@ -38,7 +39,7 @@ def get_area(code: str, engine: EngineDep) -> dict[str, Any]:
     return feature
 
 
-@router.get("/areas/{code}/children", response_model=dict[str, Any], responses={404: {"description": "No such area"}})
+@router.get("/areas/{code}/children", response_model=dict[str, Any], responses=responses(404))
 def get_children(code: str, engine: EngineDep) -> dict[str, Any]:
     """The children of an area as a GeoJSON FeatureCollection."""
     with engine.connect() as conn:
@@ -47,7 +48,7 @@ def get_children(code: str, engine: EngineDep) -> dict[str, Any]:
         return children_collection(conn, code)
 
 
-@router.get("/locate", response_model=Location)
+@router.get("/locate", response_model=Location, responses=responses(422))
 async def locate(
     locator: LocatorDep,
     lon: Annotated[float, Query(ge=-180, le=180, description="Longitude in the given coordinate system")],

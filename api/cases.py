@@ -4,24 +4,26 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy import text
 
+from api.access import PLACE_SQL, Principal
+from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, RulesDep
-from api.errors import Conflict, InvalidInput, NotFound
+from api.errors import Conflict, Forbidden, InvalidInput, NotFound, responses
 from geo.models import AREA_CODE
-from streams.cases import Action, NotAllowed, ReasonRequired
+from streams.cases import Action, NotAllowed, ReasonRequired, State
 from streams.rules import Level
 from streams.sla import CaseNotFound, transition
 
-router = APIRouter(prefix="/v1", tags=["cases"])
+router = APIRouter(prefix="/v1", tags=["cases"], dependencies=[Depends(authorize)], responses=responses(401, 403))
 PERSON_ACTIONS = [a for a in Action if a is not Action.AUTO_ESCALATE]
 CASE_FIELDS = (
     "c.id, c.category, c.sla_class, c.state, c.level, c.grid_code, c.community_code, c.street_code, c.district_code,"
     " c.opened_at, c.deadline, c.closed_at, c.paused_at, c.pause_kind, c.reworks, c.escalations, c.overdue,"
-    " c.department, c.closed_on_time"
+    f" c.department, c.closed_on_time, {PLACE_SQL} AS place"
 )
 
 
@@ -30,11 +32,11 @@ class TransitionIn(BaseModel):
 
     action: Annotated[Action, Field(description=", ".join(a.value for a in PERSON_ACTIONS))]
     note: Annotated[str, Field(max_length=2000)] = ""
-    actor: Annotated[str, Field(min_length=1, max_length=64)] = "anonymous"
 
 
 def _case_json(row: Any, now: datetime) -> dict[str, Any]:
     case = dict(row._mapping)
+    case.pop("place", None)
     case["id"] = str(case["id"])
     case["overdue_now"] = (
         bool(
@@ -48,12 +50,17 @@ def _case_json(row: Any, now: datetime) -> dict[str, Any]:
     return case
 
 
-def read_case(engine: EngineDep, case_id: UUID) -> dict[str, Any]:
-    """The case with its ordered history."""
+def _scoped_case(conn: Any, case_id: UUID, principal: Principal) -> Any:
+    row = conn.execute(text(f'SELECT {CASE_FIELDS} FROM "case" c WHERE c.id = :id'), {"id": case_id}).one_or_none()
+    if row is None or not principal.sees_case(row.place, row.department):
+        raise NotFound(f"no case {case_id} in your scope")
+    return row
+
+
+def read_case(engine: EngineDep, case_id: UUID, principal: Principal) -> dict[str, Any]:
+    """The case with its ordered history, if the caller may see it (404 otherwise)."""
     with engine.connect() as conn:
-        row = conn.execute(text(f'SELECT {CASE_FIELDS} FROM "case" c WHERE c.id = :id'), {"id": case_id}).one_or_none()
-        if row is None:
-            raise NotFound(f"no case {case_id}")
+        row = _scoped_case(conn, case_id, principal)
         history = (
             conn.execute(
                 text(
@@ -70,14 +77,28 @@ def read_case(engine: EngineDep, case_id: UUID) -> dict[str, Any]:
     return case
 
 
-@router.post("/cases/{case_id}/transitions", responses={404: {}, 409: {}, 422: {}})
-async def post_transition(case_id: UUID, body: TransitionIn, engine: EngineDep, rules: RulesDep) -> dict[str, Any]:
-    """Move a case through the loop; 409 lists the actions allowed in its current state."""
+def _check_in_scope(engine: EngineDep, case_id: UUID, principal: Principal) -> None:
+    with engine.connect() as conn:
+        _scoped_case(conn, case_id, principal)
+
+
+@router.post("/cases/{case_id}/transitions", responses=responses(404, 409, 422))
+async def post_transition(
+    case_id: UUID, body: TransitionIn, engine: EngineDep, rules: RulesDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    """Move a case through the loop as yourself; 409 lists the actions allowed in its current state.
+
+    Gridworkers may accept, resolve, escalate, suspend and resume; dispatching, verifying, rejecting a
+    resolution, closing and extending need a supervisor or the department holding the case.
+    """
     if body.action is Action.AUTO_ESCALATE:
         raise InvalidInput("auto_escalate is done by the SLA clock, not by people")
+    await run_in_threadpool(_check_in_scope, engine, case_id, principal)
+    if not principal.may_take(body.action):
+        raise Forbidden(f"a {principal.role.value} may not {body.action.value} a case")
     try:
         await run_in_threadpool(
-            transition, engine, case_id, body.action, body.actor, body.note, datetime.now(UTC), rules
+            transition, engine, case_id, body.action, principal.username, body.note, datetime.now(UTC), rules
         )
     except CaseNotFound as exc:
         raise NotFound(f"no case {case_id}") from exc
@@ -85,19 +106,20 @@ async def post_transition(case_id: UUID, body: TransitionIn, engine: EngineDep, 
         raise Conflict(str(exc), {"allowed": exc.allowed}) from exc
     except ReasonRequired as exc:
         raise InvalidInput(str(exc), [{"field": "note", "problem": str(exc)}]) from exc
-    return await run_in_threadpool(read_case, engine, case_id)
+    return await run_in_threadpool(read_case, engine, case_id, principal)
 
 
-@router.get("/cases/{case_id}", responses={404: {}})
-def get_case(case_id: UUID, engine: EngineDep) -> dict[str, Any]:
-    """One case with its full, ordered history (who, what, when, level, deadline then)."""
-    return read_case(engine, case_id)
+@router.get("/cases/{case_id}", responses=responses(404))
+def get_case(case_id: UUID, engine: EngineDep, principal: PrincipalDep) -> dict[str, Any]:
+    """One case in your scope with its full, ordered history (who, what, when, level, deadline then)."""
+    return read_case(engine, case_id, principal)
 
 
-@router.get("/cases")
+@router.get("/cases", responses=responses(422))
 def list_cases(
     engine: EngineDep,
-    state: str | None = None,
+    principal: PrincipalDep,
+    state: State | None = None,
     level: Level | None = None,
     area: Annotated[str | None, Query(pattern=AREA_CODE, description="District, street, community or grid")] = None,
     category: Annotated[str | None, Query(pattern=r"^\d{4}$")] = None,
@@ -105,12 +127,13 @@ def list_cases(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    """Cases matching the filters, soonest deadline first (open before closed)."""
-    where = ["true"]
-    params: dict[str, Any] = {"limit": limit, "offset": offset, "now": datetime.now(UTC)}
+    """Cases in your scope matching the filters, soonest deadline first (open before closed)."""
+    scope_sql, scope_params = principal.case_filter()
+    where = [scope_sql]
+    params: dict[str, Any] = scope_params | {"limit": limit, "offset": offset, "now": datetime.now(UTC)}
     if state:
         where.append("c.state = :state")
-        params["state"] = state
+        params["state"] = state.value
     if level:
         where.append("c.level = :level")
         params["level"] = level.value

@@ -16,7 +16,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from api import boundaries_cli
+from api import boundaries_cli, users_cli
+from api.demo import DEMO_PASSWORD, add_demo_users
 from api.local import broker, postgres
 from api.local.process import pid_alive, stop_pid
 from api.local.service import ServiceError, ServiceStatus
@@ -35,6 +36,7 @@ app.add_typer(services_app, name="services")
 app.add_typer(db_app, name="db")
 app.add_typer(topics_app, name="topics")
 app.add_typer(boundaries_cli.app, name="boundaries")
+app.add_typer(users_cli.app, name="users")
 console = Console()
 
 
@@ -185,6 +187,7 @@ def simulate(
     rate: Annotated[float, typer.Option(help="Events per second in all")] = 2.0,
     api_url: Annotated[str | None, typer.Option(help="Default: the local API")] = None,
     limit: Annotated[int | None, typer.Option(help="Stop after this many events")] = None,
+    password: Annotated[str, typer.Option(help="Password of the gridworkers gw-<grid>")] = DEMO_PASSWORD,
 ) -> None:
     """Simulated gridworkers posting patrols, incidents and visits through the HTTP API."""
     from api.simulate import run as run_simulator
@@ -200,7 +203,7 @@ def simulate(
         except httpx.HTTPError:
             pass
         stop.wait(0.5)
-    stats = run_simulator(base, gridworkers, rate, stop, limit=limit)
+    stats = run_simulator(base, gridworkers, rate, stop, password, limit=limit)
     console.print(f"simulator stopped: {stats}")
 
 
@@ -271,6 +274,9 @@ def run() -> None:
         if not stop.is_set():
             console.print(
                 f"[bold green]ready[/]\n  live map: {base}/map\n  API docs: {base}/docs\n"
+                f"  sign in:  commander, district, street, community, department, admin or gw-<grid code>,"
+                f" password {DEMO_PASSWORD}\n"
+                f"  token:    curl -d 'username=district&password={DEMO_PASSWORD}' {base}/v1/token\n"
                 f"  logs:     {settings.local.state_dir}/*.log\nPress Ctrl-C to stop."
             )
         while not stop.is_set():
@@ -294,7 +300,7 @@ def prepare_steps() -> list[Callable[[Settings], None]]:
 def _load_demo(settings: Settings) -> None:
     engine = db.make_engine(settings.database.url)
     try:
-        console.print(f"demo city: {load_demo(engine)} grids")
+        console.print(f"demo city: {load_demo(engine)} grids, {add_demo_users(engine)} new demo users")
     finally:
         engine.dispose()
 

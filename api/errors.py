@@ -1,11 +1,12 @@
 """Domain errors, each declared once with its HTTP status and a message safe to show."""
 
 from typing import Any, ClassVar
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, ValidationError
 
 from streams.producer import BrokerDown
 
@@ -15,12 +16,28 @@ class GridgovError(Exception):
 
     status_code: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
-    headers: ClassVar[dict[str, str]] = {}
+    default_headers: ClassVar[dict[str, str]] = {}
 
-    def __init__(self, message: str, detail: Any = None) -> None:
+    def __init__(self, message: str, detail: Any = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.detail = detail
+        self.headers = self.default_headers | (headers or {})
+
+
+class Unauthorized(GridgovError):
+    """No valid token: the caller must sign in."""
+
+    status_code = 401
+    code = "unauthorized"
+    default_headers = {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(GridgovError):
+    """The caller's role may not do this."""
+
+    status_code = 403
+    code = "forbidden"
 
 
 class NotFound(GridgovError):
@@ -44,6 +61,13 @@ class PayloadTooLarge(GridgovError):
     code = "payload_too_large"
 
 
+class RateLimited(GridgovError):
+    """Too many requests from one user; retry after the Retry-After seconds."""
+
+    status_code = 429
+    code = "rate_limited"
+
+
 class InvalidInput(GridgovError):
     """The request is well formed but its content is wrong."""
 
@@ -56,7 +80,7 @@ class BrokerUnavailable(GridgovError):
 
     status_code = 503
     code = "broker_unavailable"
-    headers = {"Retry-After": "5"}
+    default_headers = {"Retry-After": "5"}
 
 
 def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
@@ -67,8 +91,10 @@ def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
     return body
 
 
-async def _handle(_: Request, exc: Exception) -> JSONResponse:
+async def _handle(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GridgovError)
+    if isinstance(exc, Unauthorized) and request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+        return RedirectResponse("/login?" + urlencode({"next": request.url.path + _query(request)}), status_code=303)
     return JSONResponse(
         error_body(exc.code, exc.message, exc.detail),
         status_code=exc.status_code,
@@ -76,7 +102,11 @@ async def _handle(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _handle_broker_down(request: Request, exc: Exception) -> JSONResponse:
+def _query(request: Request) -> str:
+    return f"?{request.url.query}" if request.url.query else ""
+
+
+async def _handle_broker_down(request: Request, exc: Exception) -> Response:
     return await _handle(
         request, BrokerUnavailable("The event broker is unreachable; nothing was accepted. Retry later.")
     )
@@ -99,7 +129,7 @@ def _summary(found: list[dict[str, str]]) -> str:
     return "; ".join(f"{p['field']}: {p['problem']}" for p in found[:5])
 
 
-async def _handle_request_validation(request: Request, exc: Exception) -> JSONResponse:
+async def _handle_request_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     found = problems(list(exc.errors()), drop_prefix=1)
     return await _handle(request, InvalidInput(f"{len(found)} invalid field(s): {_summary(found)}", found))
@@ -110,3 +140,22 @@ def install_handlers(app: FastAPI) -> None:
     app.add_exception_handler(GridgovError, _handle)
     app.add_exception_handler(BrokerDown, _handle_broker_down)
     app.add_exception_handler(RequestValidationError, _handle_request_validation)
+
+
+class ErrorBody(BaseModel):
+    """The body of every error response."""
+
+    error: str
+    message: str
+    detail: Any = None
+
+
+_ERRORS = (Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, RateLimited, InvalidInput, BrokerUnavailable)
+_DESCRIBED: dict[int, type[GridgovError]] = {e.status_code: e for e in _ERRORS}
+
+
+def responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error statuses, each with the error body and its meaning."""
+    return {
+        code: {"model": ErrorBody, "description": (_DESCRIBED[code].__doc__ or "").strip()} for code in status_codes
+    }

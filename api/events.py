@@ -1,31 +1,30 @@
 """``POST /v1/events`` and ``/v1/events/batch``: accepted (202) only once the broker has them."""
 
 import logging
+import math
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ValidationError
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from api.access import Principal
+from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, ProducerDep, SettingsDep
-from api.errors import Conflict, PayloadTooLarge, invalid
+from api.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, RateLimited, invalid, responses
+from api.ratelimit import RateLimiter
 from streams.categories import default_categories
 from streams.producer import EventProducer, Record
 from streams.schema import Batch, Event, Received, example_event
 from streams.topics import Topics
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1", tags=["events"])
-ERRORS: dict[int | str, dict[str, Any]] = {
-    409: {"description": "An id was already sent with different content"},
-    413: {"description": "Body or batch over its limit"},
-    422: {"description": "Invalid fields, each named with what is wrong"},
-    503: {"description": "Broker unreachable: nothing was accepted, retry after Retry-After seconds"},
-}
+router = APIRouter(prefix="/v1", tags=["events"], dependencies=[Depends(authorize)], responses=responses(401, 403))
+ERRORS = responses(409, 413, 422, 429, 503)
 
 
 class Accepted(BaseModel):
@@ -78,9 +77,24 @@ def _claim(engine: Engine, received: list[Received]) -> list[str]:
     return sorted(id_ for id_, digest in rows if hashes[id_] != digest)
 
 
-def _accept(engine: Engine, producer: EventProducer, topics: Topics, events: list[Event]) -> Accepted:
+def _admit(request: Request, principal: Principal) -> None:
+    """Refuse a caller over their posting rate (429)."""
+    limiter: RateLimiter = request.app.state.limiter
+    wait = limiter.take(principal.username)
+    if wait:
+        raise RateLimited(
+            f"{principal.username} posts too often; retry in {math.ceil(wait)} s",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
+
+
+def _accept(
+    engine: Engine, producer: EventProducer, topics: Topics, events: list[Event], principal: Principal
+) -> Accepted:
     unique: dict[str, Event] = {}
     for event in events:
+        if event.reporter != principal.username:
+            raise Forbidden(f"events are posted as yourself: reporter must be {principal.username!r}")
         seen = unique.setdefault(str(event.id), event)
         if seen != event:
             raise Conflict(f"event {event.id} appears twice in the batch with different content", [str(event.id)])
@@ -110,19 +124,23 @@ def _schema(model: type[BaseModel], example: dict[str, Any]) -> dict[str, Any]:
 @router.post(
     "/events", status_code=202, response_model=Accepted, responses=ERRORS, openapi_extra=_schema(Event, example_event())
 )
-async def post_event(request: Request, engine: EngineDep, producer: ProducerDep, settings: SettingsDep) -> Accepted:
-    """Accept one event. Retrying with the same id and content is safe.
+async def post_event(
+    request: Request, engine: EngineDep, producer: ProducerDep, settings: SettingsDep, principal: PrincipalDep
+) -> Accepted:
+    """Accept one event, posted as yourself. Retrying with the same id and content is safe.
 
     Limits: body 32 KiB (`GRIDGOV_MAX_EVENT_BYTES`), description 2,000 characters,
-    10 attachments; occurred_at at most 5 minutes ahead and 30 days back.
+    10 attachments; occurred_at at most 5 minutes ahead and 30 days back;
+    120 posts a minute per user, bursts of 30 (`GRIDGOV_EVENT_POSTS_PER_MINUTE`, `GRIDGOV_EVENT_POST_BURST`).
     """
+    _admit(request, principal)
     body = await _body(request, settings.api.max_event_bytes)
     try:
         event = Event.model_validate_json(body, context={"now": datetime.now(UTC)})
     except ValidationError as exc:
         raise invalid(exc) from exc
     topics = Topics.from_prefix(settings.kafka.topic_prefix)
-    return await run_in_threadpool(_accept, engine, producer, topics, [event])
+    return await run_in_threadpool(_accept, engine, producer, topics, [event], principal)
 
 
 @router.post(
@@ -132,13 +150,16 @@ async def post_event(request: Request, engine: EngineDep, producer: ProducerDep,
     responses=ERRORS,
     openapi_extra=_schema(Batch, {"events": [example_event()]}),
 )
-async def post_batch(request: Request, engine: EngineDep, producer: ProducerDep, settings: SettingsDep) -> Accepted:
+async def post_batch(
+    request: Request, engine: EngineDep, producer: ProducerDep, settings: SettingsDep, principal: PrincipalDep
+) -> Accepted:
     """Accept up to 500 events saved offline, all or none.
 
     Limits: body 4 MiB (`GRIDGOV_MAX_BATCH_BYTES`), 500 events; each event as for
     `POST /v1/events`. An invalid event rejects the batch with 422 naming
     `events.N.field`.
     """
+    _admit(request, principal)
     body = await _body(request, settings.api.max_batch_bytes)
     try:
         batch = Batch.model_validate_json(body, context={"now": datetime.now(UTC)})
@@ -147,7 +168,7 @@ async def post_batch(request: Request, engine: EngineDep, producer: ProducerDep,
             raise PayloadTooLarge("a batch holds at most 500 events; send the rest in another batch") from exc
         raise invalid(exc) from exc
     topics = Topics.from_prefix(settings.kafka.topic_prefix)
-    return await run_in_threadpool(_accept, engine, producer, topics, list(batch.events))
+    return await run_in_threadpool(_accept, engine, producer, topics, list(batch.events), principal)
 
 
 @router.get("/categories", tags=["events"])
@@ -164,3 +185,24 @@ def list_categories() -> list[dict[str, str]]:
         }
         for c in default_categories().values()
     ]
+
+
+EVENT_FIELDS = (
+    "e.id::text AS id, e.kind, e.category, e.reporter, e.occurred_at, e.received_at, e.recorded_at, e.grid_code,"
+    " e.community_code, e.street_code, e.district_code, e.locate_method, c.state AS case_state, c.level AS case_level,"
+    " c.department"
+)
+
+
+@router.get("/events/{event_id}", responses=responses(404))
+def get_event(event_id: UUID, engine: EngineDep, principal: PrincipalDep) -> dict[str, Any]:
+    """A recorded event: where it was placed and its case (own events, or events in your scope)."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(f'SELECT {EVENT_FIELDS} FROM event e LEFT JOIN "case" c ON c.id = e.id WHERE e.id = :id'),
+            {"id": event_id},
+        ).one_or_none()
+    place = None if row is None else (row.grid_code or row.community_code or row.street_code or row.district_code)
+    if row is None or not (row.reporter == principal.username or principal.sees_case(place, row.department)):
+        raise NotFound(f"no recorded event {event_id} in your scope (it may still be on its way)")
+    return dict(row._mapping)

@@ -3,15 +3,18 @@
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from sqlalchemy import Connection, text
 
+from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, RulesDep
-from api.errors import InvalidInput, NotFound
+from api.errors import InvalidInput, NotFound, responses
 from geo.areas import area_info
 from geo.models import AREA_CODE
 
-router = APIRouter(prefix="/v1", tags=["indicators"])
+router = APIRouter(
+    prefix="/v1", tags=["indicators"], dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422)
+)
 MAX_DAYS = 366
 
 _CASES = """
@@ -73,12 +76,13 @@ def indicators(conn: Connection, code: str, start: datetime, end: datetime, days
 @router.get("/indicators")
 def get_indicators(
     engine: EngineDep,
+    principal: PrincipalDep,
     rules: RulesDep,
     area: Annotated[str, Query(pattern=AREA_CODE, description="Area code")],
     from_: Annotated[date, Query(alias="from", description="First day (local), inclusive")],
     to: Annotated[date, Query(description="Last day (local), inclusive")],
 ) -> dict[str, Any]:
-    """Indicators of the area and each child over whole local days; definitions in the README."""
+    """Indicators of an area in your scope and of each child, over whole local days; definitions in the README."""
     days = (to - from_).days + 1
     if days < 1 or days > MAX_DAYS:
         raise InvalidInput(f"from must not be after to, and the range at most {MAX_DAYS} days")
@@ -86,7 +90,7 @@ def get_indicators(
     start = datetime.combine(from_, time(), tz).astimezone(UTC)
     end = datetime.combine(to + timedelta(days=1), time(), tz).astimezone(UTC)
     with engine.connect() as conn:
-        info = area_info(conn, area)
+        info = area_info(conn, area) if principal.sees_area(area) else None
         if info is None:
             raise NotFound(f"no area with code {area} in the active boundary set")
         children = conn.execute(

@@ -5,19 +5,21 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import folium
-from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
+from api.access import Principal
+from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, RulesDep, SettingsDep
-from api.errors import NotFound
+from api.errors import NotFound, responses
 from api.mapdata import boundaries, escalated_cases, grid_metric, heat_cell, heat_points, window_start
 from geo.areas import Bounds, area_info, first_district
 from geo.demo import DEMO_DISTRICT
 from geo.models import AREA_CODE
 from maps.page import MapData, Metric, Window, escalations_page, render
 
-router = APIRouter(tags=["map"])
+router = APIRouter(tags=["map"], dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422))
 Lang = Literal["zh", "en"]
 AreaQuery = Annotated[str | None, Query(pattern=AREA_CODE, description="Street or community code")]
 LEAFLET_DIR = Path(__file__).resolve().parents[1] / "maps" / "assets" / "node_modules" / "leaflet" / "dist"
@@ -32,21 +34,25 @@ def mount_assets(app: FastAPI) -> None:
     app.mount("/static/maps", StaticFiles(directory=LIVE_DIR), name="maps")
 
 
-def _scope(conn: Any, area: str | None) -> tuple[str, str, Bounds]:
-    """The area shown (default: the demo district, else the first district), its name and bounds."""
-    code = area or DEMO_DISTRICT
-    info = area_info(conn, code)
-    if info is None and area is None:
+def _scope(conn: Any, area: str | None, principal: Principal) -> tuple[str, str, Bounds]:
+    """The area shown, its name and bounds; an area outside the caller's is not found.
+
+    By default the caller's own area; for the commander the demo district, else the first district.
+    """
+    code = area or principal.area or DEMO_DISTRICT
+    info = area_info(conn, code) if principal.sees_area(code) else None
+    if info is None and not area and not principal.area:
         code = first_district(conn) or DEMO_DISTRICT
         info = area_info(conn, code)
     if info is None:
-        raise NotFound(f"no area with code {code} in the active boundary set")
+        raise NotFound(f"no area with code {code} in your scope of the active boundary set")
     return code, info[0], info[1]
 
 
 @router.get("/map", response_class=HTMLResponse)
 def get_map(
     engine: EngineDep,
+    principal: PrincipalDep,
     settings: SettingsDep,
     rules: RulesDep,
     area: AreaQuery = None,
@@ -57,7 +63,7 @@ def get_map(
     """The live command-centre map of the city, or of one street or community (``?area=``)."""
     now = datetime.now(UTC)
     with engine.connect() as conn:
-        code, name, bounds = _scope(conn, area)
+        code, name, bounds = _scope(conn, area, principal)
         context = [("streets", boundaries(conn, "street", code)), ("communities", boundaries(conn, "community", code))]
         data = MapData(
             area_name=name,
@@ -76,32 +82,32 @@ def get_map(
 
 
 @router.get("/escalations", response_class=HTMLResponse)
-def get_escalations_page(engine: EngineDep, area: AreaQuery = None, lang: Lang = "zh") -> str:
+def get_escalations_page(engine: EngineDep, principal: PrincipalDep, area: AreaQuery = None, lang: Lang = "zh") -> str:
     """Open escalated and overdue cases of one area, soonest deadline first."""
     with engine.connect() as conn:
-        code, name, _ = _scope(conn, area)
+        code, name, _ = _scope(conn, area, principal)
         cases = escalated_cases(conn, code, datetime.now(UTC))
     return escalations_page(name, cases, lang)
 
 
 @router.get("/v1/map/grids", response_model=dict[str, Any])
 def get_grid_layer(
-    engine: EngineDep, rules: RulesDep, area: AreaQuery = None, metric: Metric = "open_cases"
+    engine: EngineDep, rules: RulesDep, principal: PrincipalDep, area: AreaQuery = None, metric: Metric = "open_cases"
 ) -> dict[str, Any]:
     """Grids with the metric as ``properties.value`` (GeoJSON, simplified geometry)."""
     now = datetime.now(UTC)
     with engine.connect() as conn:
-        code, _, _ = _scope(conn, area)
+        code, _, _ = _scope(conn, area, principal)
         return grid_metric(conn, metric, code, now, window_start("today", now, rules.calendar.tz))
 
 
 @router.get("/v1/map/heat", response_model=dict[str, Any])
 def get_heat_layer(
-    engine: EngineDep, rules: RulesDep, area: AreaQuery = None, window: Window = "today"
+    engine: EngineDep, rules: RulesDep, principal: PrincipalDep, area: AreaQuery = None, window: Window = "today"
 ) -> dict[str, Any]:
     """Incidents in the window summed per ~50 m cell, as GeoJSON points with ``properties.count``."""
     with engine.connect() as conn:
-        code, _, bounds = _scope(conn, area)
+        code, _, bounds = _scope(conn, area, principal)
         points = heat_points(conn, code, window_start(window, datetime.now(UTC), rules.calendar.tz), heat_cell(bounds))
     return {
         "type": "FeatureCollection",
@@ -113,10 +119,10 @@ def get_heat_layer(
 
 
 @router.get("/v1/map/escalations", response_model=dict[str, Any])
-def get_escalation_layer(engine: EngineDep, area: AreaQuery = None) -> dict[str, Any]:
+def get_escalation_layer(engine: EngineDep, principal: PrincipalDep, area: AreaQuery = None) -> dict[str, Any]:
     """Open escalated and overdue cases as GeoJSON points, soonest deadline first."""
     with engine.connect() as conn:
-        code, _, _ = _scope(conn, area)
+        code, _, _ = _scope(conn, area, principal)
         cases = escalated_cases(conn, code, datetime.now(UTC))
     return {
         "type": "FeatureCollection",
@@ -133,10 +139,13 @@ def get_escalation_layer(engine: EngineDep, area: AreaQuery = None) -> dict[str,
 
 
 @router.get("/v1/live", response_class=StreamingResponse)
-async def live(request: Request, area: AreaQuery = None) -> StreamingResponse:
-    """Server-sent events: located events and escalations as they happen (``retry`` 2 s)."""
+async def live(request: Request, principal: PrincipalDep, area: AreaQuery = None) -> StreamingResponse:
+    """Server-sent events in your area: located events and escalations as they happen (``retry`` 2 s)."""
+    prefix = area or principal.area or ""
+    if not principal.sees_area(prefix):
+        raise NotFound(f"no area with code {prefix} in your scope")
     feed = request.app.state.live
-    subscriber = feed.subscribe(area or "")
+    subscriber = feed.subscribe(prefix)
     return StreamingResponse(
         feed.stream(subscriber),
         media_type="text/event-stream",

@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from geo.settings import DatabaseSettings, LocateSettings
@@ -27,11 +27,18 @@ class ApiSettings(BaseSettings):
     tile_url: str | None = None
     max_event_bytes: int = 32 * 1024
     max_batch_bytes: int = 4 * 1024 * 1024
+    token_ttl_minutes: int = Field(default=480, ge=1, le=7 * 24 * 60)
+    user_cache_s: float = Field(default=10.0, ge=0)
+    event_posts_per_minute: float = Field(default=120.0, ge=0)
+    event_post_burst: int = Field(default=30, ge=1)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> "ApiSettings":
-        if self.env == "production" and (self.secret_key == DEVELOPMENT_SECRET or len(self.secret_key) < 32):
-            raise ValueError("GRIDGOV_SECRET_KEY must be set to a random value of at least 32 characters in production")
+        if self.env != "development" and (self.secret_key == DEVELOPMENT_SECRET or len(self.secret_key) < 32):
+            raise ValueError(
+                f"GRIDGOV_SECRET_KEY must be set to a random value of at least 32 characters when GRIDGOV_ENV is"
+                f" {self.env} (only development may use the built-in one)"
+            )
         return self
 
 

@@ -13,6 +13,7 @@ import httpx
 import shapely
 from shapely.geometry import shape
 
+from api.demo import gridworker_name
 from geo.crs import from_wgs84
 from streams.categories import SlaClass, default_categories
 
@@ -44,13 +45,13 @@ class Gridworker:
     area: shapely.Geometry
 
 
-def fetch_grids(client: httpx.Client, district: str) -> list[tuple[str, shapely.Geometry]]:
+def fetch_grids(client: httpx.Client, district: str, headers: dict[str, str]) -> list[tuple[str, shapely.Geometry]]:
     """Every grid under ``district`` with its shape, through the areas API."""
     codes = [district]
     for _ in range(3):
         children: list[dict[str, Any]] = []
         for code in codes:
-            response = client.get(f"/v1/areas/{code}/children")
+            response = client.get(f"/v1/areas/{code}/children", headers=headers)
             response.raise_for_status()
             children += response.json()["features"]
         codes = [f["properties"]["code"] for f in children]
@@ -92,19 +93,41 @@ def make_event(rng: random.Random, worker: Gridworker) -> dict[str, Any]:
     return event
 
 
-def post(client: httpx.Client, event: dict[str, Any], stats: Stats, stop: threading.Event) -> None:
-    """Post like a phone: on 503 or a network error wait and send the same event again."""
+class Tokens:
+    """Each simulated gridworker signs in once (again when the token expires)."""
+
+    def __init__(self, client: httpx.Client, password: str) -> None:
+        self._client = client
+        self._password = password
+        self._tokens: dict[str, str] = {}
+
+    def headers(self, username: str, renew: bool = False) -> dict[str, str]:
+        """The Authorization header of ``username``."""
+        if renew or username not in self._tokens:
+            response = self._client.post("/v1/token", data={"username": username, "password": self._password})
+            response.raise_for_status()
+            self._tokens[username] = response.json()["access_token"]
+        return {"Authorization": f"Bearer {self._tokens[username]}"}
+
+
+def post(client: httpx.Client, tokens: Tokens, event: dict[str, Any], stats: Stats, stop: threading.Event) -> None:
+    """Post like a phone: on 503, 429 or a network error wait and send the same event again."""
     delay = 1.0
+    renew = False
     while not stop.is_set():
         try:
-            response = client.post("/v1/events", json=event)
+            response = client.post("/v1/events", json=event, headers=tokens.headers(event["reporter"], renew))
         except httpx.HTTPError:
             stats.unavailable += 1
             stop.wait(delay)
             delay = min(delay * 2, 30)
             continue
         stats.statuses[response.status_code] = stats.statuses.get(response.status_code, 0) + 1
-        if response.status_code == 503:
+        if response.status_code == 401 and not renew:  # the token expired: sign in again
+            renew = True
+            continue
+        renew = False
+        if response.status_code in (429, 503):
             stats.unavailable += 1
             stop.wait(float(response.headers.get("retry-after", delay)))
             continue
@@ -120,18 +143,24 @@ def run(
     gridworkers: int,
     rate: float,
     stop: threading.Event,
+    password: str,
     *,
     district: str = "321111",
+    viewer: str = "district",
     seed: int = 1,
     limit: int | None = None,
 ) -> Stats:
-    """Post about ``rate`` events/s from ``gridworkers`` simulated gridworkers until ``stop``."""
+    """Post about ``rate`` events/s from ``gridworkers`` simulated gridworkers until ``stop``.
+
+    The gridworkers are users ``gw-<grid>`` with ``password``; ``viewer`` (same password) reads the grids.
+    """
     rng = random.Random(seed)
     stats = Stats()
     with httpx.Client(base_url=base_url, timeout=30) as client:
-        grids = fetch_grids(client, district)
+        tokens = Tokens(client, password)
+        grids = fetch_grids(client, district, tokens.headers(viewer))
         workers = [
-            Gridworker(f"gw-{code}", code, area)
+            Gridworker(gridworker_name(code), code, area)
             for code, area in (grids[i * len(grids) // gridworkers % len(grids)] for i in range(gridworkers))
         ]
         interval = 1.0 / rate
@@ -141,10 +170,10 @@ def run(
             event = make_event(rng, rng.choice(workers))
             if rng.random() < INVALID_SHARE:
                 event["location"]["lat"] = 123.0  # a broken GPS fix: the API must answer 422
-            post(client, event, stats, stop)
+            post(client, tokens, event, stats, stop)
             if rng.random() < RETRY_SHARE:  # the phone lost the answer and sends again
                 stats.retried += 1
-                post(client, event, stats, stop)
+                post(client, tokens, event, stats, stop)
             sent += 1
             next_at += interval
             stop.wait(max(0.0, next_at - time.monotonic()))

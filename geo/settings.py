@@ -1,6 +1,9 @@
 """Database settings."""
 
+from typing import Literal
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy import make_url
 
 
 class DatabaseSettings(BaseSettings):
@@ -12,6 +15,9 @@ class DatabaseSettings(BaseSettings):
     local_pg_port: int = 55432
     local_pg_database: str = "gridgov"
     db_pool_size: int = 5
+    # TLS to an external server (libpq's sslmode; verify-full checks the certificate and host name).
+    db_sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = None
+    db_sslrootcert: str | None = None
 
     @property
     def is_local(self) -> bool:
@@ -21,9 +27,13 @@ class DatabaseSettings(BaseSettings):
     @property
     def url(self) -> str:
         """SQLAlchemy URL of the database to use."""
-        if self.database_url is not None:
+        if self.database_url is None:
+            return local_url(self.local_pg_port, self.local_pg_database)
+        tls = {"sslmode": self.db_sslmode, "sslrootcert": self.db_sslrootcert}
+        extra = {k: v for k, v in tls.items() if v is not None}
+        if not extra:
             return self.database_url
-        return local_url(self.local_pg_port, self.local_pg_database)
+        return make_url(self.database_url).update_query_dict(extra).render_as_string(hide_password=False)
 
 
 def local_url(port: int, database: str) -> str:

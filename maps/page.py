@@ -39,6 +39,7 @@ LABELS: dict[str, dict[str, str]] = {
         "grid": "网格",
         "case": "案件",
         "live": "实时",
+        "sign_out": "退出",
         "yes": "是",
         "no": "否",
     },
@@ -64,6 +65,7 @@ LABELS: dict[str, dict[str, str]] = {
         "grid": "Grid",
         "case": "Case",
         "live": "live",
+        "sign_out": "Sign out",
         "yes": "yes",
         "no": "no",
     },
@@ -141,7 +143,9 @@ def _title(data: MapData, labels: dict[str, str]) -> str:
         f'<div style="font-size:18px"><b>{html.escape(data.area_name)} · {html.escape(labels["title"])}</b>'
         f' <span id="gridgov-live" style="color:#888">● {html.escape(labels["live"])}</span></div>'
         f"<div>{html.escape(labels['window'])}: {links}</div><div>{metrics}</div>"
-        f'<div><a href="?{_query(data, lang=other)}">{"English" if other == "en" else "中文"}</a></div></div>'
+        f'<div><a href="?{_query(data, lang=other)}">{"English" if other == "en" else "中文"}</a>'
+        f' · <form method="post" action="/logout" style="display:inline"><button type="submit">'
+        f"{html.escape(labels['sign_out'])}</button></form></div></div>"
     )
 
 
@@ -254,4 +258,20 @@ def escalations_page(area_name: str, cases: list[dict[str, Any]], lang: str = "z
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}</style>"
         f"</head><body><h1>{html.escape(area_name)} · {html.escape(labels['escalations'])} ({len(cases)})</h1>"
         f"<table><thead><tr>{headers}</tr></thead><tbody>{rows}</tbody></table></body></html>"
+    )
+
+
+def login_page(next_path: str, error: str = "") -> str:
+    """The sign-in form of the map pages (bilingual)."""
+    failed = '<p style="color:#b00">用户名或密码错误 · Wrong username or password</p>' if error else ""
+    return (
+        '<!DOCTYPE html><html lang="zh"><head><meta charset="utf-8"><title>gridgov · 登录 Sign in</title>'
+        "<style>body{font:15px sans-serif;margin:40px auto;max-width:320px}label,input,button{display:block;"
+        "width:100%;margin:6px 0}input{padding:6px}button{padding:8px}</style></head><body>"
+        f"<h1>gridgov · 登录 Sign in</h1>{failed}"
+        '<form method="post" action="/login">'
+        f'<input type="hidden" name="next" value="{html.escape(next_path)}">'
+        '<label>用户名 Username<input name="username" autocomplete="username" required maxlength="64"></label>'
+        '<label>密码 Password<input name="password" type="password" autocomplete="current-password" required'
+        ' maxlength="256"></label><button type="submit">登录 Sign in</button></form></body></html>'
     )

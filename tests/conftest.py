@@ -3,11 +3,15 @@
 import dataclasses
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import pytest
-from sqlalchemy import Engine
+from argon2 import PasswordHasher
+from sqlalchemy import Engine, text
 
+from api.access import Principal, Role, check_scope
+from api.auth import issue_token
 from api.local import broker, postgres
 from api.settings import Settings
 from geo.db import make_engine, upgrade
@@ -27,7 +31,16 @@ def _unavailable(what: str) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    service_fixtures = {"database_url", "engine", "kafka_settings", "settings", "demo_city", "scratch_engine", "client"}
+    service_fixtures = {
+        "database_url",
+        "engine",
+        "kafka_settings",
+        "settings",
+        "demo_city",
+        "scratch_engine",
+        "client",
+        "sign_in",
+    }
     for item in items:
         if service_fixtures & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.services)
@@ -88,9 +101,35 @@ def kafka_settings(base_settings: Settings) -> KafkaSettings:
 
 @pytest.fixture(scope="session")
 def settings(base_settings: Settings, database_url: str, kafka_settings: KafkaSettings) -> Settings:
-    """Settings pointing at this run's fresh database and topics."""
+    """Settings pointing at this run's fresh database and topics; no posting rate limit (its own test has one)."""
     database = base_settings.database.model_copy(update={"database_url": database_url})
-    return dataclasses.replace(base_settings, database=database, kafka=kafka_settings)
+    api = base_settings.api.model_copy(update={"event_posts_per_minute": 0.0, "user_cache_s": 0.0})
+    return dataclasses.replace(base_settings, api=api, database=database, kafka=kafka_settings)
+
+
+SignIn = Callable[[str, Role, str], dict[str, str]]
+TEST_PASSWORD = "test-password"
+
+
+@pytest.fixture(scope="session")
+def sign_in(settings: Settings, engine: Engine) -> SignIn:
+    """``sign_in(username, role, scope)``: the user exists (password ``TEST_PASSWORD``) and this is its header."""
+    digest = PasswordHasher().hash(TEST_PASSWORD)
+
+    def headers(username: str, role: Role, scope: str = "") -> dict[str, str]:
+        scope = check_scope(role, scope)
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO app_user (username, password_hash, role, scope) VALUES (:u, :h, :r, :s)"
+                    " ON CONFLICT (username) DO UPDATE SET role = :r, scope = :s, disabled = false"
+                ),
+                {"u": username, "h": digest, "r": role.value, "s": scope},
+            )
+        token = issue_token(settings.api.secret_key, Principal(username, role, scope), timedelta(hours=1))
+        return {"Authorization": f"Bearer {token}"}
+
+    return headers
 
 
 @pytest.fixture(scope="session")

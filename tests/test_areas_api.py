@@ -6,14 +6,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from api.access import Role
 from api.app import create_app
 from api.settings import Settings
+from tests.conftest import SignIn
 from geo.crs import from_wgs84
 
 
 @pytest.fixture(scope="module")
-def client(settings: Settings, demo_city: Engine) -> Iterator[TestClient]:
+def client(settings: Settings, demo_city: Engine, sign_in: SignIn) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as client:
+        client.headers.update(sign_in("gw-321111001001001", Role.GRIDWORKER, "321111001001001"))
         yield client
 
 

@@ -8,16 +8,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from api.access import Role
 from api.app import create_app
 from api.settings import Settings
+from tests.conftest import SignIn
 from tests.pipeline_helpers import event_body
 
 
 @pytest.fixture(scope="module")
-def client(settings: Settings) -> Iterator[TestClient]:
+def client(settings: Settings, sign_in: SignIn) -> Iterator[TestClient]:
     # No broker: anything that passes validation would be a 503, never a 202.
     kafka = settings.kafka.model_copy(update={"kafka_bootstrap_servers": "127.0.0.1:1"})
     with TestClient(create_app(dataclasses.replace(settings, kafka=kafka))) as client:
+        client.headers.update(sign_in("gw-test", Role.DISTRICT, "321111"))
         yield client
 
 

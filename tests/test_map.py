@@ -9,22 +9,25 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from api.access import Role
 from api.app import create_app
 from api.settings import Settings
 from streams.rules import load_rules
 from streams.sla import escalate_breaches, start_clocks
+from tests.conftest import SignIn
 from tests.test_sla_db import record
 
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']\s*(?:https?:)?//""", re.IGNORECASE)
 
 
 @pytest.fixture(scope="module")
-def client(settings: Settings, demo_city: Engine) -> Iterator[TestClient]:
+def client(settings: Settings, demo_city: Engine, sign_in: SignIn) -> Iterator[TestClient]:
     case = record(demo_city, "incident", "0303", datetime(2026, 11, 1, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")), 12)
     rules = load_rules()
     start_clocks(demo_city, rules)
     escalate_breaches(demo_city, rules, datetime(2026, 11, 1, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
     with TestClient(create_app(settings)) as client:
+        client.headers.update(sign_in("commander", Role.COMMANDER, ""))
         client.case = case  # type: ignore[attr-defined]
         yield client
 

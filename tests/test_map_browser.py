@@ -12,10 +12,12 @@ import uvicorn
 from playwright.sync_api import Request, sync_playwright
 from sqlalchemy import Engine
 
+from api.access import Role
 from api.app import create_app
 from api.settings import Settings
 from geo.locator import Locator
 from streams.worker import Worker
+from tests.conftest import TEST_PASSWORD, SignIn
 from tests.pipeline_helpers import event_body, grid_point
 
 CHROMIUM = "/usr/bin/chromium"
@@ -59,7 +61,9 @@ def server(settings: Settings, demo_city: Engine) -> Iterator[str]:
     thread.join(timeout=30)
 
 
-def test_a_posted_incident_shows_on_the_map_without_reload(server: str, demo_city: Engine) -> None:
+def test_a_posted_incident_shows_on_the_map_without_reload(server: str, demo_city: Engine, sign_in: SignIn) -> None:
+    poster = sign_in("gw-test", Role.DISTRICT, "321111")
+    sign_in("district-viewer", Role.DISTRICT, "321111")
     requests: list[Request] = []
     failed: list[str] = []
     with sync_playwright() as p:
@@ -69,12 +73,19 @@ def test_a_posted_incident_shows_on_the_map_without_reload(server: str, demo_cit
         page.on("requestfailed", lambda r: failed.append(f"{r.url} {r.failure}"))
         page.on("response", lambda r: failed.append(f"{r.url} {r.status}") if r.status >= 400 else None)
         page.on("pageerror", lambda e: failed.append(f"script error: {e}"))
-        page.goto(f"{server}/map", wait_until="load")
+        page.goto(f"{server}/map", wait_until="load")  # not signed in: the sign-in form, then back to the map
+        assert "/login" in page.url
+        page.fill("input[name=username]", "district-viewer")
+        page.fill("input[name=password]", TEST_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{server}/map")
         page.wait_for_function("window.gridgovLive && window.gridgovLive.connected", timeout=15_000)
         time.sleep(1.0)  # the feed reads from the topics' ends: let it take its position
         _, lon, lat = grid_point(demo_city, 77)
         start = time.monotonic()
-        response = httpx.post(f"{server}/v1/events", json=event_body(lon, lat, category="0302"), timeout=10)
+        response = httpx.post(
+            f"{server}/v1/events", json=event_body(lon, lat, category="0302"), headers=poster, timeout=10
+        )
         assert response.status_code == 202
         page.wait_for_function("window.gridgovLive.points >= 1", timeout=20_000)
         seen_after = time.monotonic() - start

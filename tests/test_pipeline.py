@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from api.access import Role
 from api.app import create_app
 from api.settings import Settings
 from geo.crs import from_wgs84
@@ -17,12 +18,14 @@ from geo.locator import Locator
 from streams.kafka import consumer, producer
 from streams.topics import Topics
 from streams.worker import Worker
+from tests.conftest import SignIn
 from tests.pipeline_helpers import event_body, grid_point, recorded, wait_recorded
 
 
 @pytest.fixture(scope="module")
-def client(settings: Settings, demo_city: Engine) -> Iterator[TestClient]:
+def client(settings: Settings, demo_city: Engine, sign_in: SignIn) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as client:
+        client.headers.update(sign_in("gw-test", Role.DISTRICT, "321111"))
         yield client
 
 
@@ -113,9 +116,12 @@ def test_a_poison_record_goes_to_the_dead_letter_topic_and_the_worker_goes_on(
     assert isinstance(poison["source_offset"], int)
 
 
-def test_the_broker_away_gives_503_with_retry_after_never_202(settings: Settings, demo_city: Engine) -> None:
+def test_the_broker_away_gives_503_with_retry_after_never_202(
+    settings: Settings, demo_city: Engine, sign_in: SignIn
+) -> None:
     kafka = settings.kafka.model_copy(update={"kafka_bootstrap_servers": "127.0.0.1:1"})
     with TestClient(create_app(dataclasses.replace(settings, kafka=kafka))) as away:
+        away.headers.update(sign_in("gw-test", Role.DISTRICT, "321111"))
         _, lon, lat = grid_point(demo_city, 3)
         body = event_body(lon, lat)
         response = away.post("/v1/events", json=body)

@@ -4,13 +4,21 @@ import pytest
 from pydantic import ValidationError
 
 from api.settings import ApiSettings
+from geo.settings import DatabaseSettings
 from streams.settings import KafkaSettings
 
 
-def test_production_refuses_the_default_secret() -> None:
+@pytest.mark.parametrize("env", ["production", "test"])
+def test_outside_development_the_default_or_a_short_secret_is_refused(
+    env: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GRIDGOV_SECRET_KEY", raising=False)
     with pytest.raises(ValidationError, match="GRIDGOV_SECRET_KEY"):
-        ApiSettings(env="production")
-    ApiSettings(env="production", secret_key="x" * 40)
+        ApiSettings(env=env)
+    with pytest.raises(ValidationError, match="GRIDGOV_SECRET_KEY"):
+        ApiSettings(env=env, secret_key="short")
+    ApiSettings(env=env, secret_key="x" * 40)
+    ApiSettings(env="development")
 
 
 def test_heartbeat_must_fit_the_session_timeout() -> None:
@@ -24,3 +32,12 @@ def test_local_mode_when_no_servers_are_given(monkeypatch: pytest.MonkeyPatch) -
     external = KafkaSettings(kafka_bootstrap_servers="kafka:9092")
     assert not external.is_local
     assert external.bootstrap_servers == "kafka:9092"
+
+
+def test_tls_to_postgresql_is_added_to_the_url() -> None:
+    url = DatabaseSettings(
+        database_url="postgresql+psycopg://u:secret@db:5432/gridgov", db_sslmode="verify-full", db_sslrootcert="/ca.pem"
+    ).url
+    assert url.startswith("postgresql+psycopg://u:secret@db:5432/gridgov?")
+    assert "sslmode=verify-full" in url and "sslrootcert=%2Fca.pem" in url
+    assert DatabaseSettings(database_url="postgresql+psycopg://u@db/g").url == "postgresql+psycopg://u@db/g"

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from api.access import Role
 from api.app import create_app
 from api.settings import Settings
 from geo.locator import Locator
@@ -23,6 +24,7 @@ from streams.rules import Level, load_rules
 from streams.schema import Event, Received
 from streams.sla import Outbox, escalate_breaches, flag_patrols, start_clocks, transition
 from streams.topics import Topics
+from tests.conftest import SignIn
 from tests.pipeline_helpers import event_body, grid_point
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -142,7 +144,7 @@ def test_a_grid_without_a_patrol_is_flagged_after_the_cut_off_and_not_before(dem
     assert flagged(idle) and not flagged(patrolled)
 
 
-def test_indicators_match_hand_computed_values(demo_city: Engine, settings: Settings) -> None:
+def test_indicators_match_hand_computed_values(demo_city: Engine, settings: Settings, sign_in: SignIn) -> None:
     grid_index = 200
     grid = grid_point(demo_city, grid_index)[0]
     opened = at(2026, 9, 15, 9, 0)  # Tuesday
@@ -176,6 +178,7 @@ def test_indicators_match_hand_computed_values(demo_city: Engine, settings: Sett
     act(d, Action.EXTEND, 15, 10, 0, note="needs the owners' meeting")
 
     with TestClient(create_app(settings)) as client:
+        client.headers.update(sign_in("commander", Role.COMMANDER, ""))
         body = client.get("/v1/indicators", params={"area": grid, "from": "2026-09-15", "to": "2026-09-17"}).json()
     assert body["cases"] == 4 and body["closed"] == 3
     assert body["closure_rate"] == 0.75
@@ -189,8 +192,9 @@ def test_indicators_match_hand_computed_values(demo_city: Engine, settings: Sett
 
 
 @pytest.fixture
-def client(settings: Settings, demo_city: Engine) -> Iterator[TestClient]:
+def client(settings: Settings, demo_city: Engine, sign_in: SignIn) -> Iterator[TestClient]:
     with TestClient(create_app(settings)) as client:
+        client.headers.update(sign_in("sup-1", Role.DISTRICT, "321111"))
         yield client
 
 
@@ -201,7 +205,7 @@ def test_transitions_over_http_with_409_listing_what_is_allowed(client: TestClie
     assert response.json()["detail"]["allowed"] == ["accept", "close", "dispatch", "escalate", "extend", "suspend"]
     assert client.post(f"/v1/cases/{case}/transitions", json={"action": "suspend"}).status_code == 422
     for action in ("dispatch", "accept", "escalate", "resolve", "reject_resolution", "resolve", "verify"):
-        response = client.post(f"/v1/cases/{case}/transitions", json={"action": action, "actor": "sup-1", "note": "n"})
+        response = client.post(f"/v1/cases/{case}/transitions", json={"action": action, "note": "n"})
         assert response.status_code == 200, response.text
     body = client.get(f"/v1/cases/{case}").json()
     assert body["state"] == "closed" and body["reworks"] == 1 and body["level"] == "community"
@@ -215,6 +219,7 @@ def test_transitions_over_http_with_409_listing_what_is_allowed(client: TestClie
         "verify",
     ]
     assert [h["seq"] for h in body["history"]] == list(range(1, 8))
+    assert {h["actor"] for h in body["history"]} == {"sup-1"}  # the token's user, not anything in the body
     assert client.get(f"/v1/cases/{uuid.uuid4()}").status_code == 404
     listed = client.get("/v1/cases", params={"area": body["grid_code"][:12], "state": "closed", "category": "0602"})
     assert case in [c["id"] for c in listed.json()["cases"]]

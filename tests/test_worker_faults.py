@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
+from api.access import Role
 from api.app import create_app
 from api.settings import Settings
 from geo.locator import Locator
@@ -25,6 +26,7 @@ from streams.kafka import admin_client, producer
 from streams.schema import Event, Received
 from streams.topics import Topics, ensure_topics
 from streams.worker import Worker
+from tests.conftest import SignIn
 from tests.pipeline_helpers import event_body, grid_point, wait_recorded
 
 
@@ -74,7 +76,7 @@ def points(demo_city: Engine) -> list[tuple[float, float]]:
 
 
 def test_kill_9_mid_batch_twenty_times_loses_and_duplicates_nothing(
-    settings: Settings, demo_city: Engine, points: list[tuple[float, float]]
+    settings: Settings, demo_city: Engine, points: list[tuple[float, float]], sign_in: SignIn
 ) -> None:
     settings = _fresh_topics(settings)
     reporter = f"gw-fault-{uuid.uuid4().hex[:6]}"
@@ -91,6 +93,7 @@ def test_kill_9_mid_batch_twenty_times_loses_and_duplicates_nothing(
             time.sleep(0.02)
 
     with TestClient(create_app(settings)) as client:
+        client.headers.update(sign_in(reporter, Role.GRIDWORKER, "321111001001001"))
         loader = threading.Thread(target=load, args=(client,))
         loader.start()
         rng = random.Random(7)

@@ -1,0 +1,141 @@
+"""Who may do what: roles, scopes, and the rule of every route (pure; no I/O)."""
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+from streams.cases import Action
+
+
+class Role(StrEnum):
+    """What a user is in the governance chain."""
+
+    GRIDWORKER = "gridworker"
+    COMMUNITY = "community"
+    STREET = "street"
+    DISTRICT = "district"
+    DEPARTMENT = "department"
+    COMMANDER = "commander"
+    ADMIN = "admin"
+
+
+# Roles whose scope is an area code, and the length of that code (grid 15, community 12, street 9, district 6).
+AREA_ROLES = {Role.GRIDWORKER: 15, Role.COMMUNITY: 12, Role.STREET: 9, Role.DISTRICT: 6}
+SUPERVISORS = frozenset({Role.COMMUNITY, Role.STREET, Role.DISTRICT})
+# The most precise code of a case or event (an event outside every grid may still have its district).
+PLACE_SQL = "coalesce(c.grid_code, c.community_code, c.street_code, c.district_code)"
+EVERYWHERE = "*"  # the scope of the commander and the admin
+# Actions that need someone above the gridworker: checking and closing work, moving deadlines, dispatching.
+SUPERVISOR_ACTIONS = frozenset({Action.DISPATCH, Action.VERIFY, Action.REJECT_RESOLUTION, Action.CLOSE, Action.EXTEND})
+
+
+def check_scope(role: Role, scope: str) -> str:
+    """The scope, normalised; ``ValueError`` says what a scope of this role must look like."""
+    scope = scope.strip()
+    if role in AREA_ROLES:
+        digits = AREA_ROLES[role]
+        if not re.fullmatch(rf"\d{{{digits}}}", scope):
+            raise ValueError(f"a {role.value} user's scope is a {digits}-digit area code, not {scope!r}")
+    elif role is Role.DEPARTMENT:
+        if not 1 <= len(scope) <= 64:
+            raise ValueError("a department user's scope is the department's name (1-64 characters)")
+    elif scope not in ("", EVERYWHERE):
+        raise ValueError(f"a {role.value} sees everything; leave the scope empty")
+    else:
+        scope = EVERYWHERE
+    return scope
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in caller."""
+
+    username: str
+    role: Role
+    scope: str
+
+    @property
+    def area(self) -> str | None:
+        """The area code prefix this caller sees ('' = all areas), or None when it sees no area."""
+        if self.role in AREA_ROLES:
+            return self.scope
+        return "" if self.role is Role.COMMANDER else None
+
+    def sees_area(self, code: str) -> bool:
+        """Whether ``code`` lies inside this caller's area."""
+        return self.area is not None and code.startswith(self.area)
+
+    def sees_case(self, area_code: str | None, department: str | None) -> bool:
+        """Whether a case placed in ``area_code`` (its most precise code) and whistled to ``department`` is seen."""
+        if self.role is Role.DEPARTMENT:
+            return department == self.scope
+        return self.area == "" or (area_code is not None and self.sees_area(area_code))
+
+    def may_take(self, action: Action) -> bool:
+        """Whether this role may take ``action`` on a case it sees."""
+        if self.role in (Role.COMMANDER, Role.ADMIN):
+            return False
+        return self.role is not Role.GRIDWORKER or action not in SUPERVISOR_ACTIONS
+
+    def case_filter(self) -> tuple[str, dict[str, str]]:
+        """SQL condition (on ``"case" c``) selecting the cases this caller sees."""
+        if self.role is Role.DEPARTMENT:
+            return "c.department = :scope_department", {"scope_department": self.scope}
+        if self.area is None:
+            return "false", {}
+        if self.area == "":
+            return "true", {}
+        return f"{PLACE_SQL} LIKE :scope_area", {"scope_area": self.area + "%"}
+
+
+PUBLIC: frozenset[Role] = frozenset()  # no sign-in needed
+ANYONE = frozenset(Role)
+REPORTERS = frozenset({Role.GRIDWORKER}) | SUPERVISORS
+CASE_ACTORS = REPORTERS | {Role.DEPARTMENT}
+CASE_READERS = CASE_ACTORS | {Role.COMMANDER}
+MAP_READERS = REPORTERS | {Role.COMMANDER}
+ADMINS = frozenset({Role.ADMIN})
+
+# Every route of the API and who may call it; the app refuses to start with a route missing here.
+# Object-level checks (an object outside the caller's scope is 404) are made in the routes.
+POLICY: dict[str, frozenset[Role]] = {
+    "GET /health": PUBLIC,
+    "POST /v1/token": PUBLIC,
+    "GET /login": PUBLIC,
+    "POST /login": PUBLIC,
+    "POST /logout": PUBLIC,
+    "GET /v1/me": ANYONE,
+    "GET /v1/categories": ANYONE,
+    "GET /v1/areas/{code}": ANYONE,
+    "GET /v1/areas/{code}/children": ANYONE,
+    "GET /v1/locate": ANYONE,
+    "POST /v1/events": REPORTERS,
+    "POST /v1/events/batch": REPORTERS,
+    "GET /v1/events/{event_id}": CASE_READERS,
+    "GET /v1/cases": CASE_READERS,
+    "GET /v1/cases/{case_id}": CASE_READERS,
+    "POST /v1/cases/{case_id}/transitions": CASE_ACTORS,
+    "GET /v1/indicators": MAP_READERS,
+    "GET /map": MAP_READERS,
+    "GET /escalations": MAP_READERS,
+    "GET /v1/map/grids": MAP_READERS,
+    "GET /v1/map/heat": MAP_READERS,
+    "GET /v1/map/escalations": MAP_READERS,
+    "GET /v1/live": MAP_READERS,
+    "GET /v1/users": ADMINS,
+    "POST /v1/users": ADMINS,
+    "POST /v1/users/{username}/disable": ADMINS,
+}
+# FastAPI's own documentation routes.
+DOCS = frozenset({"GET /openapi.json", "GET /docs", "GET /docs/oauth2-redirect", "GET /redoc"})
+
+
+def route_key(method: str, path: str) -> str:
+    """The POLICY key of a route."""
+    return f"{method} {path}"
+
+
+def unruled(routes: list[str]) -> list[str]:
+    """Routes the app has that POLICY does not rule, and POLICY entries for routes that no longer exist."""
+    have = set(routes) - DOCS
+    return sorted(have ^ set(POLICY))

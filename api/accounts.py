@@ -1,0 +1,185 @@
+"""Users in PostgreSQL: add, list, disable, and check a password (argon2id)."""
+
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Engine, text
+
+from api.access import Principal, Role, check_scope
+
+USERNAME = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
+MIN_PASSWORD = 8
+MAX_PASSWORD = 256
+_hasher = PasswordHasher()
+# Verified against when the user does not exist, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("no such user")
+
+
+class UserError(ValueError):
+    """A user cannot be added or changed as asked."""
+
+
+class InvalidUser(UserError):
+    """A field of a new user is wrong."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+class UserExists(UserError):
+    """The username is taken."""
+
+
+class NoSuchUser(UserError):
+    """No user has this name."""
+
+
+@dataclass(frozen=True)
+class User:
+    """A stored user, without the password hash."""
+
+    username: str
+    role: Role
+    scope: str
+    disabled: bool
+
+    @property
+    def principal(self) -> Principal:
+        """The user as a caller of the API."""
+        return Principal(self.username, self.role, self.scope)
+
+    def as_json(self) -> dict[str, Any]:
+        """Public fields."""
+        return {"username": self.username, "role": self.role.value, "scope": self.scope, "disabled": self.disabled}
+
+
+def check_new_user(username: str, password: str, role: Role, scope: str) -> str:
+    """The normalised scope; ``UserError`` says what is wrong with the new user."""
+    if not re.fullmatch(USERNAME, username):
+        raise InvalidUser("username", "1-64 letters, digits, '_', '.', '@' or '-', starting with a letter or digit")
+    if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InvalidUser("password", f"{MIN_PASSWORD} to {MAX_PASSWORD} characters")
+    try:
+        return check_scope(role, scope)
+    except ValueError as exc:
+        raise InvalidUser("scope", str(exc)) from exc
+
+
+def add_user(engine: Engine, username: str, password: str, role: Role, scope: str, *, replace: bool = False) -> User:
+    """Store a new user (or, with ``replace``, set an existing one's password, role and scope and enable it)."""
+    scope = check_new_user(username, password, role, scope)
+    conflict = (
+        "DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role, scope = excluded.scope,"
+        " disabled = false"
+        if replace
+        else "DO NOTHING"
+    )
+    with engine.begin() as conn:
+        added = conn.execute(
+            text(
+                "INSERT INTO app_user (username, password_hash, role, scope) VALUES (:u, :h, :r, :s)"
+                f" ON CONFLICT (username) {conflict} RETURNING username"
+            ),
+            {"u": username, "h": _hasher.hash(password), "r": role.value, "s": scope},
+        ).scalar_one_or_none()
+    if added is None:
+        raise UserExists(f"user {username!r} exists already")
+    return User(username, role, scope, False)
+
+
+def add_users(engine: Engine, users: list[tuple[str, Role, str]], password: str) -> int:
+    """Add many users sharing one password (hashed once), skipping names that exist; how many were added."""
+    rows = [
+        {"u": name, "r": role.value, "s": check_new_user(name, password, role, scope)} for name, role, scope in users
+    ]
+    digest = _hasher.hash(password)
+    with engine.begin() as conn:
+        added = conn.execute(
+            text(
+                "INSERT INTO app_user (username, password_hash, role, scope)"
+                " SELECT u, :h, r, s FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(u text, r text, s text)"
+                " ON CONFLICT (username) DO NOTHING RETURNING username"
+            ),
+            {"rows": json.dumps(rows), "h": digest},
+        ).all()
+    return len(added)
+
+
+def _user(row: Any) -> User:
+    return User(row.username, Role(row.role), row.scope, row.disabled)
+
+
+def get_user(engine: Engine, username: str) -> User | None:
+    """The user, or None."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT username, role, scope, disabled FROM app_user WHERE username = :u"), {"u": username}
+        ).one_or_none()
+    return None if row is None else _user(row)
+
+
+def list_users(engine: Engine) -> list[User]:
+    """All users, by name."""
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT username, role, scope, disabled FROM app_user ORDER BY username")).all()
+    return [_user(r) for r in rows]
+
+
+def set_disabled(engine: Engine, username: str, disabled: bool = True) -> User:
+    """Disable (or enable) a user; their tokens stop working within the user cache time."""
+    with engine.begin() as conn:
+        row = conn.execute(
+            text("UPDATE app_user SET disabled = :d WHERE username = :u RETURNING username, role, scope, disabled"),
+            {"u": username, "d": disabled},
+        ).one_or_none()
+    if row is None:
+        raise NoSuchUser(f"no user {username!r}")
+    return _user(row)
+
+
+def authenticate(engine: Engine, username: str, password: str) -> User | None:
+    """The enabled user with this password, or None."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT username, role, scope, disabled, password_hash FROM app_user WHERE username = :u"),
+            {"u": username},
+        ).one_or_none()
+    try:
+        _hasher.verify(_DUMMY_HASH if row is None else row.password_hash, password[:MAX_PASSWORD])
+    except (VerificationError, InvalidHashError):
+        return None
+    if row is None or row.disabled:
+        return None
+    return _user(row)
+
+
+class UserCache:
+    """Users looked up by name, remembered for ``ttl`` seconds (a disabled user is locked out within it)."""
+
+    def __init__(self, engine: Engine, ttl: float) -> None:
+        self._engine = engine
+        self._ttl = ttl
+        self._lock = threading.Lock()
+        self._users: dict[str, tuple[float, User | None]] = {}
+
+    def get(self, username: str) -> User | None:
+        """The user as stored at most ``ttl`` seconds ago."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._users.get(username)
+        if hit is not None and now - hit[0] < self._ttl:
+            return hit[1]
+        user = get_user(self._engine, username)
+        with self._lock:
+            if len(self._users) > 10_000:
+                self._users.clear()
+            self._users[username] = (now, user)
+        return user

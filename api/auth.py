@@ -1,0 +1,157 @@
+"""Signing in: OAuth2 password flow to a signed JWT, read from the Authorization header (or a cookie for pages)."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+import jwt
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
+from pydantic import BaseModel
+
+from api.access import POLICY, Principal, Role, route_key
+from api.accounts import UserCache, authenticate
+from api.deps import EngineDep, SettingsDep
+from api.errors import Forbidden, Unauthorized
+from maps.page import login_page
+
+ALGORITHM = "HS256"
+COOKIE = "gridgov_token"
+router = APIRouter(tags=["auth"])
+# Pages (GET) may also carry the token in an HttpOnly cookie; anything that changes state needs the header,
+# so a cross-site form cannot act with a supervisor's cookie.
+_bearer = OAuth2PasswordBearer(tokenUrl="/v1/token", auto_error=False)
+
+
+class Token(BaseModel):
+    """An OAuth2 bearer token."""
+
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+    role: Role
+    scope: str
+
+
+def issue_token(secret: str, principal: Principal, ttl: timedelta, now: datetime | None = None) -> str:
+    """A signed token naming the user, valid for ``ttl``."""
+    now = now or datetime.now(UTC)
+    claims = {"sub": principal.username, "role": principal.role.value, "iat": now, "exp": now + ttl}
+    return jwt.encode(claims, secret, algorithm=ALGORITHM)
+
+
+def token_subject(secret: str, token: str) -> str:
+    """The user a valid, unexpired token names; ``Unauthorized`` otherwise."""
+    try:
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "iat"]})
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("the token has expired; sign in again") from exc
+    except jwt.InvalidTokenError as exc:
+        raise Unauthorized("the token is not valid; sign in again") from exc
+    return str(claims["sub"])
+
+
+def _token(request: Request, header: str | None) -> str | None:
+    if header:
+        return header
+    if request.method in ("GET", "HEAD"):
+        return request.cookies.get(COOKIE)
+    return None
+
+
+async def current_principal(
+    request: Request, settings: SettingsDep, header: Annotated[str | None, Depends(_bearer)]
+) -> Principal:
+    """The signed-in caller; 401 without a valid token or for a disabled user."""
+    token = _token(request, header)
+    if not token:
+        raise Unauthorized("sign in first: send Authorization: Bearer <token> (POST /v1/token gives one)")
+    username = token_subject(settings.api.secret_key, token)
+    users: UserCache = request.app.state.users
+    user = await run_in_threadpool(users.get, username)
+    if user is None or user.disabled:
+        raise Unauthorized("this user no longer exists or is disabled")
+    return user.principal
+
+
+async def authorize(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    """The caller, if the route's rule in ``api.access.POLICY`` admits its role; 403 otherwise."""
+    route = request.scope["route"]
+    method = "GET" if request.method == "HEAD" else request.method
+    allowed = POLICY[route_key(method, route.path)]
+    if principal.role not in allowed:
+        raise Forbidden(f"a {principal.role.value} may not call {method} {route.path}")
+    return principal
+
+
+PrincipalDep = Annotated[Principal, Depends(authorize)]
+
+
+async def _sign_in(engine: EngineDep, settings: SettingsDep, username: str, password: str) -> Token:
+    user = await run_in_threadpool(authenticate, engine, username, password)
+    if user is None:
+        raise Unauthorized("wrong username or password, or the user is disabled")
+    ttl = timedelta(minutes=settings.api.token_ttl_minutes)
+    token = issue_token(settings.api.secret_key, user.principal, ttl)
+    return Token(access_token=token, expires_in=int(ttl.total_seconds()), role=user.role, scope=user.scope)
+
+
+@router.post("/v1/token", response_model=Token, responses={401: {}})
+async def post_token(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], engine: EngineDep, settings: SettingsDep
+) -> Token:
+    """OAuth2 password flow: username and password (form fields) for a bearer token."""
+    return await _sign_in(engine, settings, form.username, form.password)
+
+
+@router.get("/v1/me")
+async def get_me(principal: PrincipalDep) -> dict[str, Any]:
+    """Who the token belongs to: username, role and scope."""
+    return {"username": principal.username, "role": principal.role.value, "scope": principal.scope}
+
+
+def _safe_next(next_: str) -> str:
+    """Only paths on this site (no scheme, no //host) are followed after signing in."""
+    return next_ if next_.startswith("/") and not next_.startswith("//") and "\\" not in next_ else "/map"
+
+
+@router.get("/login", response_class=HTMLResponse)
+def get_login(next: str = "/map", error: str = "") -> str:
+    """The sign-in form for the map pages."""
+    return login_page(_safe_next(next), error)
+
+
+@router.post("/login", response_class=RedirectResponse, status_code=303)
+async def post_login(
+    engine: EngineDep,
+    settings: SettingsDep,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    next: Annotated[str, Form(max_length=512)] = "/map",
+) -> RedirectResponse:
+    """Sign in from the form: the token goes in an HttpOnly, SameSite=Strict cookie."""
+    target = _safe_next(next)
+    try:
+        token = await _sign_in(engine, settings, username, password)
+    except Unauthorized:
+        return RedirectResponse("/login?" + urlencode({"next": target, "error": 1}), status_code=303)
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(
+        COOKIE,
+        token.access_token,
+        max_age=token.expires_in,
+        httponly=True,
+        samesite="strict",
+        secure=settings.api.env == "production",
+    )
+    return response
+
+
+@router.post("/logout", response_class=RedirectResponse, status_code=303)
+def post_logout() -> RedirectResponse:
+    """Forget the page cookie."""
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response

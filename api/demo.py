@@ -1,0 +1,46 @@
+"""Demo users of the demo city: one of each role, and a gridworker for every grid (``make run``)."""
+
+from sqlalchemy import Engine, text
+
+from api.access import Role
+from api.accounts import add_users
+from geo.demo import DEMO_DISTRICT
+
+DEMO_PASSWORD = "gridgov-demo"
+DEMO_DEPARTMENT = "区城市管理局"
+
+
+def gridworker_name(grid: str) -> str:
+    """The demo gridworker of a grid."""
+    return f"gw-{grid}"
+
+
+def demo_users(engine: Engine) -> list[tuple[str, Role, str]]:
+    """Who the demo city has.
+
+    Admin, commander, supervisors of the district and its first street and community, a department, and a
+    gridworker per grid.
+    """
+    with engine.connect() as conn:
+        areas = conn.execute(
+            text(
+                "SELECT a.level, a.code FROM area a JOIN boundary_generation g ON g.id = a.generation_id AND g.active"
+                " WHERE a.code LIKE :prefix ORDER BY a.code"
+            ),
+            {"prefix": DEMO_DISTRICT + "%"},
+        ).all()
+    first = {level: code for level, code in reversed(areas)}
+    users = [
+        ("admin", Role.ADMIN, ""),
+        ("commander", Role.COMMANDER, ""),
+        ("district", Role.DISTRICT, DEMO_DISTRICT),
+        ("street", Role.STREET, first["street"]),
+        ("community", Role.COMMUNITY, first["community"]),
+        ("department", Role.DEPARTMENT, DEMO_DEPARTMENT),
+    ]
+    return users + [(gridworker_name(code), Role.GRIDWORKER, code) for level, code in areas if level == "grid"]
+
+
+def add_demo_users(engine: Engine) -> int:
+    """Create the demo users that are missing; how many were added."""
+    return add_users(engine, demo_users(engine), DEMO_PASSWORD)

@@ -1,0 +1,70 @@
+"""``/v1/users``: the admin's view of who may sign in."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, Field
+
+from api.access import Role
+from api.accounts import (
+    MAX_PASSWORD,
+    MIN_PASSWORD,
+    USERNAME,
+    InvalidUser,
+    NoSuchUser,
+    UserExists,
+    add_user,
+    list_users,
+    set_disabled,
+)
+from api.auth import authorize
+from api.deps import EngineDep
+from api.errors import Conflict, InvalidInput, NotFound, responses
+
+router = APIRouter(prefix="/v1", tags=["users"], dependencies=[Depends(authorize)], responses=responses(401, 403))
+
+
+class UserIn(BaseModel):
+    """A new user."""
+
+    username: Annotated[str, Field(pattern=USERNAME)]
+    password: Annotated[str, Field(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD)]
+    role: Role
+    scope: Annotated[str, Field(max_length=64, description="Area code, department name, or empty")] = ""
+
+
+class UserOut(BaseModel):
+    """A user, without the password."""
+
+    username: str
+    role: Role
+    scope: str
+    disabled: bool
+
+
+@router.get("/users", response_model=list[UserOut])
+def get_users(engine: EngineDep) -> list[dict[str, Any]]:
+    """Every user, by name."""
+    return [u.as_json() for u in list_users(engine)]
+
+
+@router.post("/users", status_code=201, response_model=UserOut, responses=responses(409, 422))
+async def post_user(body: UserIn, engine: EngineDep) -> dict[str, Any]:
+    """Add a user; the scope must fit the role (a gridworker's 15-digit grid code, a department's name …)."""
+    try:
+        user = await run_in_threadpool(add_user, engine, body.username, body.password, body.role, body.scope)
+    except UserExists as exc:
+        raise Conflict(str(exc)) from exc
+    except InvalidUser as exc:
+        raise InvalidInput(str(exc), [{"field": exc.field, "problem": exc.problem}]) from exc
+    return user.as_json()
+
+
+@router.post("/users/{username}/disable", response_model=UserOut, responses=responses(404))
+def disable_user(username: Annotated[str, Path(max_length=64)], engine: EngineDep) -> dict[str, Any]:
+    """Disable a user: sign-in stops at once, tokens within ``GRIDGOV_USER_CACHE_S`` seconds."""
+    try:
+        return set_disabled(engine, username).as_json()
+    except NoSuchUser as exc:
+        raise NotFound(str(exc)) from exc
