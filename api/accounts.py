@@ -1,6 +1,7 @@
 """Users in PostgreSQL: add, list, disable, and check a password (argon2id)."""
 
 import json
+import logging
 import re
 import threading
 import time
@@ -10,9 +11,11 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from api.access import Principal, Role, check_scope
 
+log = logging.getLogger(__name__)
 USERNAME = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
@@ -147,11 +150,13 @@ def set_disabled(engine: Engine, username: str, disabled: bool = True) -> User:
 
 def authenticate(engine: Engine, username: str, password: str) -> User | None:
     """The enabled user with this password, or None."""
-    with engine.connect() as conn:
-        row = conn.execute(
-            text("SELECT username, role, scope, disabled, password_hash FROM app_user WHERE username = :u"),
-            {"u": username},
-        ).one_or_none()
+    row = None
+    if re.fullmatch(USERNAME, username):  # anything else names nobody (and may not even be valid text for SQL)
+        with engine.connect() as conn:
+            row = conn.execute(
+                text("SELECT username, role, scope, disabled, password_hash FROM app_user WHERE username = :u"),
+                {"u": username},
+            ).one_or_none()
     try:
         _hasher.verify(_DUMMY_HASH if row is None else row.password_hash, password[:MAX_PASSWORD])
     except (VerificationError, InvalidHashError):
@@ -171,13 +176,23 @@ class UserCache:
         self._users: dict[str, tuple[float, User | None]] = {}
 
     def get(self, username: str) -> User | None:
-        """The user as stored at most ``ttl`` seconds ago."""
+        """The user as stored at most ``ttl`` seconds ago; while the database is away, as last seen.
+
+        Gridworkers keep posting while PostgreSQL is down (events wait in Kafka), so a known user
+        stays signed in; an unknown one gets the database's own error.
+        """
         now = time.monotonic()
         with self._lock:
             hit = self._users.get(username)
         if hit is not None and now - hit[0] < self._ttl:
             return hit[1]
-        user = get_user(self._engine, username)
+        try:
+            user = get_user(self._engine, username)
+        except (OperationalError, InterfaceError):
+            if hit is None:
+                raise
+            log.warning("database unavailable: %s signed in as last seen", username)
+            return hit[1]
         with self._lock:
             if len(self._users) > 10_000:
                 self._users.clear()

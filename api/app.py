@@ -16,6 +16,8 @@ from geo.db import make_engine
 from geo.locator import Locator
 from streams.producer import EventProducer
 
+SIGN_INS_PER_MINUTE = 10  # per username: slows password guessing on one account
+
 
 def create_app(settings: Settings | None = None, producer: EventProducer | None = None) -> FastAPI:
     """Build the app; the engine and the producer live on ``app.state`` for its lifetime.
@@ -36,6 +38,7 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
         app.state.live = LiveFeed(settings.kafka)
         app.state.users = UserCache(app.state.engine, settings.api.user_cache_s)
         app.state.limiter = RateLimiter(settings.api.event_posts_per_minute, settings.api.event_post_burst)
+        app.state.sign_in_limiter = RateLimiter(SIGN_INS_PER_MINUTE, SIGN_INS_PER_MINUTE)
         try:
             yield
         finally:

@@ -13,7 +13,9 @@ from api.errors import InvalidInput, NotFound, responses
 from geo.areas import area_feature, area_info, children_collection
 from geo.crs import CRS
 
-router = APIRouter(prefix="/v1", tags=["areas"], dependencies=[Depends(authorize)], responses=responses(401, 403))
+router = APIRouter(
+    prefix="/v1", tags=["areas"], dependencies=[Depends(authorize)], responses=responses(401, 403, 422, 503)
+)
 
 
 class Location(BaseModel):
@@ -48,7 +50,7 @@ def get_children(code: str, engine: EngineDep) -> dict[str, Any]:
         return children_collection(conn, code)
 
 
-@router.get("/locate", response_model=Location, responses=responses(422))
+@router.get("/locate", response_model=Location)
 async def locate(
     locator: LocatorDep,
     lon: Annotated[float, Query(ge=-180, le=180, description="Longitude in the given coordinate system")],

@@ -1,5 +1,6 @@
 """Signing in: OAuth2 password flow to a signed JWT, read from the Authorization header (or a cookie for pages)."""
 
+import math
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -14,12 +15,13 @@ from pydantic import BaseModel
 from api.access import POLICY, Principal, Role, route_key
 from api.accounts import UserCache, authenticate
 from api.deps import EngineDep, SettingsDep
-from api.errors import Forbidden, Unauthorized
+from api.errors import Forbidden, RateLimited, Unauthorized, responses
+from api.ratelimit import RateLimiter
 from maps.page import login_page
 
 ALGORITHM = "HS256"
 COOKIE = "gridgov_token"
-router = APIRouter(tags=["auth"])
+router = APIRouter(tags=["auth"], responses=responses(400, 422, 503))
 # Pages (GET) may also carry the token in an HttpOnly cookie; anything that changes state needs the header,
 # so a cross-site form cannot act with a supervisor's cookie.
 _bearer = OAuth2PasswordBearer(tokenUrl="/v1/token", auto_error=False)
@@ -89,7 +91,14 @@ async def authorize(request: Request, principal: Annotated[Principal, Depends(cu
 PrincipalDep = Annotated[Principal, Depends(authorize)]
 
 
-async def _sign_in(engine: EngineDep, settings: SettingsDep, username: str, password: str) -> Token:
+async def _sign_in(request: Request, engine: EngineDep, settings: SettingsDep, username: str, password: str) -> Token:
+    limiter: RateLimiter = request.app.state.sign_in_limiter
+    wait = limiter.take(username)
+    if wait:
+        raise RateLimited(
+            f"too many sign-in attempts for {username!r}; retry in {math.ceil(wait)} s",
+            headers={"Retry-After": str(math.ceil(wait))},
+        )
     user = await run_in_threadpool(authenticate, engine, username, password)
     if user is None:
         raise Unauthorized("wrong username or password, or the user is disabled")
@@ -98,12 +107,15 @@ async def _sign_in(engine: EngineDep, settings: SettingsDep, username: str, pass
     return Token(access_token=token, expires_in=int(ttl.total_seconds()), role=user.role, scope=user.scope)
 
 
-@router.post("/v1/token", response_model=Token, responses={401: {}})
+@router.post("/v1/token", response_model=Token, responses=responses(401, 429))
 async def post_token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], engine: EngineDep, settings: SettingsDep
+    request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], engine: EngineDep, settings: SettingsDep
 ) -> Token:
-    """OAuth2 password flow: username and password (form fields) for a bearer token."""
-    return await _sign_in(engine, settings, form.username, form.password)
+    """OAuth2 password flow: username and password (form fields) for a bearer token.
+
+    At most 10 attempts a minute per username (429 with Retry-After beyond).
+    """
+    return await _sign_in(request, engine, settings, form.username, form.password)
 
 
 @router.get("/v1/me")
@@ -125,6 +137,7 @@ def get_login(next: str = "/map", error: str = "") -> str:
 
 @router.post("/login", response_class=RedirectResponse, status_code=303)
 async def post_login(
+    request: Request,
     engine: EngineDep,
     settings: SettingsDep,
     username: Annotated[str, Form(max_length=64)],
@@ -134,8 +147,8 @@ async def post_login(
     """Sign in from the form: the token goes in an HttpOnly, SameSite=Strict cookie."""
     target = _safe_next(next)
     try:
-        token = await _sign_in(engine, settings, username, password)
-    except Unauthorized:
+        token = await _sign_in(request, engine, settings, username, password)
+    except (Unauthorized, RateLimited):
         return RedirectResponse("/login?" + urlencode({"next": target, "error": 1}), status_code=303)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(

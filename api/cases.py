@@ -16,9 +16,12 @@ from api.errors import Conflict, Forbidden, InvalidInput, NotFound, responses
 from geo.models import AREA_CODE
 from streams.cases import Action, NotAllowed, ReasonRequired, State
 from streams.rules import Level
+from streams.schema import NoNul
 from streams.sla import CaseNotFound, transition
 
-router = APIRouter(prefix="/v1", tags=["cases"], dependencies=[Depends(authorize)], responses=responses(401, 403))
+router = APIRouter(
+    prefix="/v1", tags=["cases"], dependencies=[Depends(authorize)], responses=responses(401, 403, 422, 503)
+)
 PERSON_ACTIONS = [a for a in Action if a is not Action.AUTO_ESCALATE]
 CASE_FIELDS = (
     "c.id, c.category, c.sla_class, c.state, c.level, c.grid_code, c.community_code, c.street_code, c.district_code,"
@@ -31,7 +34,7 @@ class TransitionIn(BaseModel):
     """A person's action on a case."""
 
     action: Annotated[Action, Field(description=", ".join(a.value for a in PERSON_ACTIONS))]
-    note: Annotated[str, Field(max_length=2000)] = ""
+    note: Annotated[str, Field(max_length=2000), *NoNul] = ""
 
 
 def _case_json(row: Any, now: datetime) -> dict[str, Any]:
@@ -82,7 +85,7 @@ def _check_in_scope(engine: EngineDep, case_id: UUID, principal: Principal) -> N
         _scoped_case(conn, case_id, principal)
 
 
-@router.post("/cases/{case_id}/transitions", responses=responses(404, 409, 422))
+@router.post("/cases/{case_id}/transitions", responses=responses(400, 404, 409))
 async def post_transition(
     case_id: UUID, body: TransitionIn, engine: EngineDep, rules: RulesDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -115,7 +118,7 @@ def get_case(case_id: UUID, engine: EngineDep, principal: PrincipalDep) -> dict[
     return read_case(engine, case_id, principal)
 
 
-@router.get("/cases", responses=responses(422))
+@router.get("/cases")
 def list_cases(
     engine: EngineDep,
     principal: PrincipalDep,
@@ -125,7 +128,7 @@ def list_cases(
     category: Annotated[str | None, Query(pattern=r"^\d{4}$")] = None,
     overdue: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> dict[str, Any]:
     """Cases in your scope matching the filters, soonest deadline first (open before closed)."""
     scope_sql, scope_params = principal.case_filter()

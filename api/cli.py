@@ -13,6 +13,7 @@ from typing import Annotated
 
 import httpx
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
@@ -318,5 +319,15 @@ def _healthy(base: str) -> bool:
         return False
 
 
+def main() -> None:
+    """The ``gridgov`` entry point: a bad setting is one clear line, not a traceback."""
+    try:
+        app()
+    except ValidationError as exc:
+        problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        console.print(f"[red]configuration error:[/] {problems}")
+        raise SystemExit(2) from None
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -7,6 +7,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.exc import InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from streams.producer import BrokerDown
 
@@ -68,6 +70,13 @@ class RateLimited(GridgovError):
     code = "rate_limited"
 
 
+class BadRequest(GridgovError):
+    """The body could not be read (not UTF-8 JSON, or not form data)."""
+
+    status_code = 400
+    code = "bad_request"
+
+
 class InvalidInput(GridgovError):
     """The request is well formed but its content is wrong."""
 
@@ -80,6 +89,14 @@ class BrokerUnavailable(GridgovError):
 
     status_code = 503
     code = "broker_unavailable"
+    default_headers = {"Retry-After": "5"}
+
+
+class DatabaseUnavailable(GridgovError):
+    """PostgreSQL is unreachable; retry later (events are still accepted while the broker is up)."""
+
+    status_code = 503
+    code = "database_unavailable"
     default_headers = {"Retry-After": "5"}
 
 
@@ -100,6 +117,10 @@ async def _handle(request: Request, exc: Exception) -> Response:
         status_code=exc.status_code,
         headers=exc.headers,
     )
+
+
+async def _handle_database_down(request: Request, exc: Exception) -> Response:
+    return await _handle(request, DatabaseUnavailable("The database is unreachable. Retry later."))
 
 
 def _query(request: Request) -> str:
@@ -135,10 +156,22 @@ async def _handle_request_validation(request: Request, exc: Exception) -> Respon
     return await _handle(request, InvalidInput(f"{len(found)} invalid field(s): {_summary(found)}", found))
 
 
+async def _handle_http(request: Request, exc: Exception) -> Response:
+    """Starlette's own errors (unreadable body, unknown path, wrong method) in the same body shape."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        return await _handle(request, BadRequest(f"the body could not be read: {exc.detail}"))
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
+
+
 def install_handlers(app: FastAPI) -> None:
     """Map every ``GridgovError`` (and the adapters' outage errors) to its response."""
     app.add_exception_handler(GridgovError, _handle)
+    app.add_exception_handler(StarletteHTTPException, _handle_http)
     app.add_exception_handler(BrokerDown, _handle_broker_down)
+    app.add_exception_handler(OperationalError, _handle_database_down)
+    app.add_exception_handler(InterfaceError, _handle_database_down)
     app.add_exception_handler(RequestValidationError, _handle_request_validation)
 
 
@@ -150,12 +183,28 @@ class ErrorBody(BaseModel):
     detail: Any = None
 
 
-_ERRORS = (Unauthorized, Forbidden, NotFound, Conflict, PayloadTooLarge, RateLimited, InvalidInput, BrokerUnavailable)
-_DESCRIBED: dict[int, type[GridgovError]] = {e.status_code: e for e in _ERRORS}
+_ERRORS = (
+    BadRequest,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    Conflict,
+    PayloadTooLarge,
+    RateLimited,
+    InvalidInput,
+)
+_DESCRIBED: dict[int, str] = {e.status_code: (e.__doc__ or "").strip() for e in _ERRORS} | {
+    503: "The broker or the database is unreachable: nothing was accepted or changed; retry after Retry-After s."
+}
+_ERROR_SCHEMA = ErrorBody.model_json_schema()
 
 
 def responses(*status_codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI ``responses`` for these error statuses, each with the error body and its meaning."""
+    """OpenAPI ``responses`` for these error statuses: the JSON error body (on HTML pages too) and its meaning."""
     return {
-        code: {"model": ErrorBody, "description": (_DESCRIBED[code].__doc__ or "").strip()} for code in status_codes
+        code: {
+            "description": _DESCRIBED[code],
+            "content": {"application/json": {"schema": _ERROR_SCHEMA}},
+        }
+        for code in status_codes
     }

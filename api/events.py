@@ -23,7 +23,9 @@ from streams.schema import Batch, Event, Received, example_event
 from streams.topics import Topics
 
 log = logging.getLogger(__name__)
-router = APIRouter(prefix="/v1", tags=["events"], dependencies=[Depends(authorize)], responses=responses(401, 403))
+router = APIRouter(
+    prefix="/v1", tags=["events"], dependencies=[Depends(authorize)], responses=responses(401, 403, 422, 503)
+)
 ERRORS = responses(409, 413, 422, 429, 503)
 
 

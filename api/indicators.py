@@ -13,9 +13,10 @@ from geo.areas import area_info
 from geo.models import AREA_CODE
 
 router = APIRouter(
-    prefix="/v1", tags=["indicators"], dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422)
+    prefix="/v1", tags=["indicators"], dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422, 503)
 )
 MAX_DAYS = 366
+FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 
 _CASES = """
 SELECT
@@ -79,8 +80,8 @@ def get_indicators(
     principal: PrincipalDep,
     rules: RulesDep,
     area: Annotated[str, Query(pattern=AREA_CODE, description="Area code")],
-    from_: Annotated[date, Query(alias="from", description="First day (local), inclusive")],
-    to: Annotated[date, Query(description="Last day (local), inclusive")],
+    from_: Annotated[date, Query(alias="from", ge=FIRST_DAY, le=LAST_DAY, description="First day (local), inclusive")],
+    to: Annotated[date, Query(ge=FIRST_DAY, le=LAST_DAY, description="Last day (local), inclusive")],
 ) -> dict[str, Any]:
     """Indicators of an area in your scope and of each child, over whole local days; definitions in the README."""
     days = (to - from_).days + 1

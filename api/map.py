@@ -19,7 +19,7 @@ from geo.demo import DEMO_DISTRICT
 from geo.models import AREA_CODE
 from maps.page import MapData, Metric, Window, escalations_page, render
 
-router = APIRouter(tags=["map"], dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422))
+router = APIRouter(tags=["map"], dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422, 503))
 Lang = Literal["zh", "en"]
 AreaQuery = Annotated[str | None, Query(pattern=AREA_CODE, description="Street or community code")]
 LEAFLET_DIR = Path(__file__).resolve().parents[1] / "maps" / "assets" / "node_modules" / "leaflet" / "dist"

@@ -21,8 +21,11 @@ from api.accounts import (
 from api.auth import authorize
 from api.deps import EngineDep
 from api.errors import Conflict, InvalidInput, NotFound, responses
+from streams.schema import NoControl
 
-router = APIRouter(prefix="/v1", tags=["users"], dependencies=[Depends(authorize)], responses=responses(401, 403))
+router = APIRouter(
+    prefix="/v1", tags=["users"], dependencies=[Depends(authorize)], responses=responses(401, 403, 422, 503)
+)
 
 
 class UserIn(BaseModel):
@@ -31,7 +34,7 @@ class UserIn(BaseModel):
     username: Annotated[str, Field(pattern=USERNAME)]
     password: Annotated[str, Field(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD)]
     role: Role
-    scope: Annotated[str, Field(max_length=64, description="Area code, department name, or empty")] = ""
+    scope: Annotated[str, Field(max_length=64, description="Area code, department name, or empty"), *NoControl] = ""
 
 
 class UserOut(BaseModel):
@@ -49,7 +52,7 @@ def get_users(engine: EngineDep) -> list[dict[str, Any]]:
     return [u.as_json() for u in list_users(engine)]
 
 
-@router.post("/users", status_code=201, response_model=UserOut, responses=responses(409, 422))
+@router.post("/users", status_code=201, response_model=UserOut, responses=responses(400, 409))
 async def post_user(body: UserIn, engine: EngineDep) -> dict[str, Any]:
     """Add a user; the scope must fit the role (a gridworker's 15-digit grid code, a department's name …)."""
     try:
@@ -62,7 +65,7 @@ async def post_user(body: UserIn, engine: EngineDep) -> dict[str, Any]:
 
 
 @router.post("/users/{username}/disable", response_model=UserOut, responses=responses(404))
-def disable_user(username: Annotated[str, Path(max_length=64)], engine: EngineDep) -> dict[str, Any]:
+def disable_user(username: Annotated[str, Path(pattern=USERNAME)], engine: EngineDep) -> dict[str, Any]:
     """Disable a user: sign-in stops at once, tokens within ``GRIDGOV_USER_CACHE_S`` seconds."""
     try:
         return set_disabled(engine, username).as_json()

@@ -26,7 +26,10 @@ _INVERSE: dict[CRS, Callable[[prcoords.Coords], prcoords.Coords]] = {
 
 
 def _convert_one(inverse: Callable[[prcoords.Coords], prcoords.Coords], lon: float, lat: float) -> tuple[float, float]:
-    result = inverse(prcoords.Coords(lat, lon), False)  # type: ignore[call-arg]
+    point = prcoords.Coords(lat, lon)
+    if not prcoords.sanity_in_china_p(point):  # the offsets exist only in China (and diverge near the poles)
+        return lon, lat
+    result = inverse(point, False)  # type: ignore[call-arg]
     return float(result.lon), float(result.lat)
 
 

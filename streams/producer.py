@@ -1,5 +1,6 @@
 """A producer that either gets the broker's acknowledgement or says the broker is down."""
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -12,6 +13,8 @@ from kafka.partitioner.default import murmur2
 
 from streams.kafka import broker_status, producer
 from streams.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
 
 
 class BrokerDown(Exception):
@@ -86,7 +89,20 @@ class EventProducer:
             for future in futures:
                 future.get(timeout=max(0.1, deadline - time.monotonic()))
         except KafkaError as exc:
+            # The client may be stuck in a fatal state (an idempotent producer whose id the broker
+            # forgot in a restart): the next publish starts a new one.
+            self._discard(client)
             raise BrokerDown(type(exc).__name__) from exc
+
+    def _discard(self, client: KafkaProducer) -> None:
+        with self._lock:
+            if id(self._producer) != id(client):
+                return  # another thread replaced it already
+            self._producer = None
+        try:
+            client.close(timeout=0)  # its unsent records are failed: their callers have answered 503
+        except KafkaError as exc:
+            log.info("discarded producer did not close cleanly: %s", exc)
 
     def check(self) -> tuple[bool, str]:
         """Whether the broker answers now."""

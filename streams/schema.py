@@ -2,12 +2,22 @@
 
 import hashlib
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
 
 from geo.crs import CRS
 from streams.categories import default_categories
@@ -27,8 +37,39 @@ class Kind(StrEnum):
     VISIT = "visit"
 
 
-Reference = Annotated[str, StringConstraints(max_length=512)]
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+# PostgreSQL text cannot hold NUL; names and references hold no control characters at all.
+NO_NUL = r"^[^\x00]*$"
+NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+
+
+def _refuse(pattern: str, what: str) -> Any:
+    """A check with a plain message; the pattern also goes into the JSON schema."""
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise ValueError(f"must not contain {what}")
+        return value
+
+    return [AfterValidator(check), WithJsonSchemaPattern(pattern)]
+
+
+class WithJsonSchemaPattern:
+    """Adds ``pattern`` to a string's JSON schema (for clients and schema-driven tests)."""
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+
+    def __get_pydantic_json_schema__(self, core_schema: Any, handler: Any) -> dict[str, Any]:
+        schema: dict[str, Any] = handler(core_schema)
+        schema["pattern"] = self.pattern
+        return schema
+
+
+NoNul = _refuse(NO_NUL, "NUL characters")
+NoControl = _refuse(NO_CONTROL, "control characters")
+Reference = Annotated[str, StringConstraints(max_length=512), *NoControl]
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64), *NoControl]
 
 
 class Location(BaseModel):
@@ -54,10 +95,8 @@ class Event(BaseModel):
     occurred_at: AwareDatetime
     location: Location
     reporter: Text
-    description: Annotated[str, Field(max_length=MAX_DESCRIPTION)] = ""
-    attachments: Annotated[
-        list[Annotated[str, StringConstraints(max_length=512)]], Field(max_length=MAX_ATTACHMENTS)
-    ] = []
+    description: Annotated[str, Field(max_length=MAX_DESCRIPTION), *NoNul] = ""
+    attachments: Annotated[list[Reference], Field(max_length=MAX_ATTACHMENTS)] = []
     household: Text | None = None
 
     @field_validator("category")

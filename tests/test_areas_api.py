@@ -9,8 +9,8 @@ from sqlalchemy import Engine
 from api.access import Role
 from api.app import create_app
 from api.settings import Settings
-from tests.conftest import SignIn
 from geo.crs import from_wgs84
+from tests.conftest import SignIn
 
 
 @pytest.fixture(scope="module")

@@ -92,3 +92,20 @@ def test_gcj02_and_bd09_round_trip_below_5_cm() -> None:
             assert haversine_m(x, y, lon, lat) > 100  # the offset is real
             back_x, back_y = to_wgs84([x], [y], crs)
             assert haversine_m(back_x, back_y, lon, lat)[0] < 0.05
+
+
+@given(
+    lon=st.floats(min_value=-180, max_value=180, allow_nan=False),
+    lat=st.floats(min_value=-90, max_value=90, allow_nan=False),
+    crs=st.sampled_from(["gcj02", "bd09"]),
+)
+def test_any_valid_coordinate_converts_without_error(lon: float, lat: float, crs: str) -> None:
+    x, y = to_wgs84([lon], [lat], crs)
+    assert np.isfinite(x[0]) and np.isfinite(y[0])
+    if not (72 <= lon <= 138 and 0.8 <= lat <= 56):  # the offsets apply in China only
+        assert (x[0], y[0]) == (lon, lat)
+
+
+def test_the_poles_in_gcj02_are_left_as_they_are() -> None:
+    x, y = to_wgs84([-180.0], [-90.0], "gcj02")
+    assert (x[0], y[0]) == (-180.0, -90.0)

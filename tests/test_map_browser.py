@@ -1,6 +1,5 @@
 """The live map in a real headless Chromium: a posted incident appears without reload, all offline."""
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -8,7 +7,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 from playwright.sync_api import Request, sync_playwright
 from sqlalchemy import Engine
 
@@ -19,6 +17,7 @@ from geo.locator import Locator
 from streams.worker import Worker
 from tests.conftest import TEST_PASSWORD, SignIn
 from tests.pipeline_helpers import event_body, grid_point
+from tests.server import serve
 
 CHROMIUM = "/usr/bin/chromium"
 DOCS = Path(__file__).resolve().parents[1] / "docs"
@@ -34,31 +33,18 @@ ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(settings: Settings, demo_city: Engine) -> Iterator[str]:
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is missing: `make browser` installs Debian's chromium")
-    port = _free_port()
-    uv = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, daemon=True)
-    thread.start()
     stop = threading.Event()
     worker = Worker(settings.kafka, demo_city, Locator(demo_city), group_id="browser-test")
     worker_thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     worker_thread.start()
-    while not uv.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
+    with serve(create_app(settings)) as base:
+        yield base
     stop.set()
-    uv.should_exit = True
     worker_thread.join(timeout=30)
-    thread.join(timeout=30)
 
 
 def test_a_posted_incident_shows_on_the_map_without_reload(server: str, demo_city: Engine, sign_in: SignIn) -> None:

@@ -1,5 +1,9 @@
 """Settings refuse unsafe or inconsistent values."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 from pydantic import ValidationError
 
@@ -41,3 +45,12 @@ def test_tls_to_postgresql_is_added_to_the_url() -> None:
     assert url.startswith("postgresql+psycopg://u:secret@db:5432/gridgov?")
     assert "sslmode=verify-full" in url and "sslrootcert=%2Fca.pem" in url
     assert DatabaseSettings(database_url="postgresql+psycopg://u@db/g").url == "postgresql+psycopg://u@db/g"
+
+
+def test_the_api_refuses_to_start_outside_development_without_a_secret() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "GRIDGOV_SECRET_KEY"} | {"GRIDGOV_ENV": "production"}
+    result = subprocess.run(
+        [sys.executable, "-m", "api.cli", "api", "--port", "1"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "configuration error" in result.stdout and "GRIDGOV_SECRET_KEY" in result.stdout

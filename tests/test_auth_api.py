@@ -1,0 +1,164 @@
+"""Signing in, tokens, disabled users, the page cookie, the posting rate limit and user management."""
+
+import dataclasses
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from api.access import Role
+from api.app import create_app
+from api.settings import Settings
+from tests.conftest import TEST_PASSWORD, SignIn
+from tests.pipeline_helpers import event_body, grid_point
+
+
+@pytest.fixture(scope="module")
+def client(settings: Settings, demo_city: Engine) -> Iterator[TestClient]:
+    api = settings.api.model_copy(update={"event_posts_per_minute": 6.0, "event_post_burst": 3})
+    with TestClient(create_app(dataclasses.replace(settings, api=api))) as client:
+        yield client
+
+
+def _token(client: TestClient, username: str, password: str = TEST_PASSWORD) -> str:
+    response = client.post("/v1/token", data={"username": username, "password": password})
+    assert response.status_code == 200, response.text
+    return str(response.json()["access_token"])
+
+
+def test_the_password_flow_gives_a_token_that_says_who_you_are(client: TestClient, sign_in: SignIn) -> None:
+    sign_in("auth-street", Role.STREET, "321111001")
+    response = client.post("/v1/token", data={"username": "auth-street", "password": TEST_PASSWORD})
+    body = response.json()
+    assert body["token_type"] == "bearer" and body["role"] == "street" and body["expires_in"] == 480 * 60
+    me = client.get("/v1/me", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert me.json() == {"username": "auth-street", "role": "street", "scope": "321111001"}
+
+
+@pytest.mark.parametrize(
+    ("username", "password"), [("auth-street", "wrong-password"), ("nobody-here", TEST_PASSWORD), ("a\x00b", "x")]
+)
+def test_wrong_credentials_are_401_without_saying_which_part(
+    client: TestClient, sign_in: SignIn, username: str, password: str
+) -> None:
+    sign_in("auth-street", Role.STREET, "321111001")
+    response = client.post("/v1/token", data={"username": username, "password": password})
+    assert response.status_code == 401
+    assert response.json()["message"] == "wrong username or password, or the user is disabled"
+
+
+def test_missing_bad_and_foreign_tokens_are_401(client: TestClient) -> None:
+    assert client.get("/v1/cases").status_code == 401
+    assert client.get("/v1/cases").headers["www-authenticate"] == "Bearer"
+    assert client.get("/v1/cases", headers={"Authorization": "Bearer not.a.token"}).status_code == 401
+    import jwt
+
+    forged = jwt.encode({"sub": "commander", "iat": 0, "exp": 2**40}, "another-secret-of-enough-length-0000")
+    response = client.get("/v1/cases", headers={"Authorization": f"Bearer {forged}"})
+    assert response.status_code == 401 and "not valid" in response.json()["message"]
+
+
+def test_a_disabled_user_is_locked_out(client: TestClient, sign_in: SignIn) -> None:
+    admin = sign_in("auth-admin", Role.ADMIN)
+    name = f"auth-{uuid.uuid4().hex[:8]}"
+    created = client.post(
+        "/v1/users",
+        headers=admin,
+        json={"username": name, "password": "long-enough", "role": "community", "scope": "321111001001"},
+    )
+    assert created.status_code == 201, created.text
+    token = _token(client, name, "long-enough")
+    assert client.get("/v1/cases", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert client.post(f"/v1/users/{name}/disable", headers=admin).json()["disabled"] is True
+    assert client.get("/v1/cases", headers={"Authorization": f"Bearer {token}"}).status_code == 401
+    assert client.post("/v1/token", data={"username": name, "password": "long-enough"}).status_code == 401
+    assert name in {u["username"] for u in client.get("/v1/users", headers=admin).json()}
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"username": "x y", "password": "long-enough", "role": "street", "scope": "321111001"}, "username"),
+        ({"username": "short-pw", "password": "short", "role": "street", "scope": "321111001"}, "password"),
+        ({"username": "bad-scope", "password": "long-enough", "role": "gridworker", "scope": "321111"}, "scope"),
+        ({"username": "bad-role", "password": "long-enough", "role": "mayor", "scope": ""}, "role"),
+    ],
+)
+def test_a_bad_new_user_is_422_naming_the_field(
+    client: TestClient, sign_in: SignIn, body: dict[str, str], field: str
+) -> None:
+    response = client.post("/v1/users", headers=sign_in("auth-admin", Role.ADMIN), json=body)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["field"] == field
+
+
+def test_the_page_cookie_reads_but_never_changes_anything(client: TestClient, sign_in: SignIn) -> None:
+    sign_in("auth-street", Role.STREET, "321111001")
+    page = client.get("/map", headers={"Accept": "text/html"}, follow_redirects=False)
+    assert page.status_code == 303 and page.headers["location"] == "/login?next=%2Fmap"
+    signed = client.post(
+        "/login",
+        data={"username": "auth-street", "password": TEST_PASSWORD, "next": "//evil.example/"},
+        follow_redirects=False,
+    )
+    assert signed.status_code == 303 and signed.headers["location"] == "/map"  # no open redirect
+    cookie = signed.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie
+    assert client.get("/map").status_code == 200  # the cookie is sent
+    case = client.get("/v1/cases").json()
+    assert client.post(f"/v1/cases/{uuid.uuid4()}/transitions", json={"action": "accept"}).status_code == 401
+    client.post("/logout")
+    assert client.get("/v1/cases").status_code == 401
+    assert "cases" in case
+    client.cookies.clear()
+
+
+def test_posting_is_rate_limited_per_user_with_retry_after(
+    client: TestClient, sign_in: SignIn, demo_city: Engine
+) -> None:
+    _, lon, lat = grid_point(demo_city, 2)
+    fast = sign_in("auth-fast", Role.GRIDWORKER, "321111001001001")
+    answers = [
+        client.post("/v1/events", json=event_body(lon, lat, reporter="auth-fast"), headers=fast) for _ in range(5)
+    ]
+    assert [a.status_code for a in answers] == [202, 202, 202, 429, 429]  # a burst of 3, then 6 a minute
+    assert 1 <= int(answers[3].headers["retry-after"]) <= 10
+    assert "auth-fast" in answers[3].json()["message"]
+    other = sign_in("auth-other", Role.GRIDWORKER, "321111001001001")
+    assert client.post("/v1/events", json=event_body(lon, lat, reporter="auth-other"), headers=other).status_code == 202
+
+
+def test_a_gridworker_posts_only_as_themselves(client: TestClient, sign_in: SignIn, demo_city: Engine) -> None:
+    _, lon, lat = grid_point(demo_city, 2)
+    headers = sign_in("auth-gw", Role.GRIDWORKER, "321111001001001")
+    response = client.post("/v1/events", json=event_body(lon, lat, reporter="someone-else"), headers=headers)
+    assert response.status_code == 403
+    assert "reporter must be 'auth-gw'" in response.json()["message"]
+
+
+def test_users_cli_adds_lists_and_disables(settings: Settings) -> None:
+    env = os.environ | {"GRIDGOV_DATABASE_URL": settings.database.url, "GRIDGOV_NEW_PASSWORD": "cli-password"}
+    name = f"cli-{uuid.uuid4().hex[:6]}"
+
+    def gridgov(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "api.cli", "users", *args], env=env, capture_output=True, text=True
+        )
+
+    added = gridgov("add", name, "--role", "community", "--scope", "321111001001")
+    assert added.returncode == 0, added.stderr
+    assert name in gridgov("list").stdout
+    bad = gridgov("add", "cli-bad", "--role", "gridworker", "--scope", "3211")
+    assert bad.returncode == 1 and "15-digit" in bad.stdout
+    assert "disabled" in gridgov("disable", name).stdout
+
+
+def test_sign_in_attempts_are_limited_per_username(client: TestClient) -> None:
+    answers = [client.post("/v1/token", data={"username": "guessed", "password": f"try-{i}"}) for i in range(11)]
+    assert [a.status_code for a in answers] == [401] * 10 + [429]
+    assert int(answers[-1].headers["retry-after"]) >= 1
