@@ -2,11 +2,14 @@
 
 import getpass
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+from sqlalchemy import Engine
 
 from api.access import Role
 from api.accounts import UserError, add_user, list_users, set_disabled
@@ -15,6 +18,19 @@ from geo.db import make_engine
 
 app = typer.Typer(help="Users who may sign in.", no_args_is_help=True)
 console = Console()
+
+
+@contextmanager
+def _users_db() -> Iterator[Engine]:
+    """The configured database; a refused change is one red line and exit status 1."""
+    engine = make_engine(Settings().database.url)
+    try:
+        yield engine
+    except UserError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
 
 
 @app.command("add")
@@ -26,25 +42,16 @@ def add(
 ) -> None:
     """Add a user; the password comes from GRIDGOV_NEW_PASSWORD or is asked for."""
     password = os.environ.get("GRIDGOV_NEW_PASSWORD") or getpass.getpass(f"password for {username}: ")
-    engine = make_engine(Settings().database.url)
-    try:
+    with _users_db() as engine:
         user = add_user(engine, username, password, role, scope, replace=replace)
-    except UserError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from exc
-    finally:
-        engine.dispose()
     console.print(f"added {user.username} ({user.role.value}, scope {user.scope})")
 
 
 @app.command("list")
 def list_() -> None:
     """Every user with role, scope and whether disabled."""
-    engine = make_engine(Settings().database.url)
-    try:
+    with _users_db() as engine:
         users = list_users(engine)
-    finally:
-        engine.dispose()
     table = Table("username", "role", "scope", "disabled")
     for u in users:
         table.add_row(u.username, u.role.value, u.scope, "yes" if u.disabled else "")
@@ -54,12 +61,6 @@ def list_() -> None:
 @app.command("disable")
 def disable(username: str, enable: Annotated[bool, typer.Option(help="Enable again instead")] = False) -> None:
     """Disable a user (signing in stops at once; issued tokens within GRIDGOV_USER_CACHE_S)."""
-    engine = make_engine(Settings().database.url)
-    try:
+    with _users_db() as engine:
         user = set_disabled(engine, username, not enable)
-    except UserError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from exc
-    finally:
-        engine.dispose()
     console.print(f"{user.username}: {'disabled' if user.disabled else 'enabled'}")

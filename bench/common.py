@@ -4,15 +4,18 @@ import dataclasses
 import json
 import random
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import shapely
 
+from api.access import Principal, Role
+from api.accounts import add_users
+from api.auth import issue_token
 from api.local import broker, postgres
 from api.settings import Settings
 from geo.db import make_engine, upgrade
-from geo.demo import load_demo
+from geo.demo import DEMO_DISTRICT, load_demo
 from geo.settings import local_url
 from streams.kafka import admin_client
 from streams.schema import Event, Received
@@ -36,7 +39,21 @@ def bench_settings(partitions: int = 6) -> Settings:
     ensure_topics(admin, kafka)
     admin.close()
     database = base.database.model_copy(update={"database_url": url})
-    return dataclasses.replace(base, database=database, kafka=kafka)
+    api = base.api.model_copy(update={"event_posts_per_minute": 0.0})
+    return dataclasses.replace(base, api=api, database=database, kafka=kafka)
+
+
+def bench_headers(
+    settings: Settings, username: str = "gw-bench", role: Role = Role.DISTRICT, scope: str = DEMO_DISTRICT
+) -> dict[str, str]:
+    """User ``username`` (a district supervisor unless told) in the bench database, and its bearer header."""
+    engine = make_engine(settings.database.url)
+    try:
+        add_users(engine, [(username, role, scope)], "bench-password")
+    finally:
+        engine.dispose()
+    token = issue_token(settings.api.secret_key, Principal(username, role, scope or "*"), timedelta(hours=2))
+    return {"Authorization": f"Bearer {token}"}
 
 
 def drop(settings: Settings) -> None:

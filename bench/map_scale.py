@@ -23,9 +23,11 @@ from shapely.geometry import box
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from api.access import Role  # noqa: E402
 from api.app import create_app  # noqa: E402
 from api.local import postgres  # noqa: E402
 from api.settings import Settings  # noqa: E402
+from bench.common import bench_headers  # noqa: E402
 from geo.boundaries import import_layer  # noqa: E402
 from geo.db import make_engine, upgrade  # noqa: E402
 from geo.demo import load_demo  # noqa: E402
@@ -118,6 +120,7 @@ def measure(settings: Settings, area: str) -> dict[str, float]:
 
     out: dict[str, float] = {}
     with TestClient(create_app(settings)) as client:
+        client.headers.update(bench_headers(settings, "bench-commander", Role.COMMANDER, ""))
         for name, path in (
             ("page", f"/map?area={area}&window=hour"),
             ("grids", f"/v1/map/grids?area={area}"),

@@ -28,7 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.app import create_app  # noqa: E402
 from api.settings import Settings  # noqa: E402
-from bench.common import bench_settings, demo_points, drop, event_dict, received_bytes  # noqa: E402
+from bench.common import (  # noqa: E402
+    bench_headers,
+    bench_settings,
+    demo_points,
+    drop,
+    event_dict,
+    received_bytes,
+)
 from geo.db import make_engine  # noqa: E402
 from geo.locator import Locator  # noqa: E402
 from streams import stages  # noqa: E402
@@ -69,6 +76,7 @@ def worker_env(settings: Settings) -> dict[str, str]:
         "GRIDGOV_DATABASE_URL": settings.database.url,
         "GRIDGOV_TOPIC_PREFIX": settings.kafka.topic_prefix,
         "GRIDGOV_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "GRIDGOV_EVENT_POSTS_PER_MINUTE": "0",  # the benchmark posts as one user
     }
 
 
@@ -202,7 +210,9 @@ def serve(factory: str, settings: Settings, port: int) -> subprocess.Popen[bytes
             time.sleep(0.2)
 
 
-async def _load(url: str, bodies: list[dict[str, object]], batch: int, concurrency: int, seconds: float) -> float:
+async def _load(
+    url: str, bodies: list[dict[str, object]], batch: int, concurrency: int, seconds: float, headers: dict[str, str]
+) -> float:
     sent = 0
     stop_at = time.perf_counter() + seconds
 
@@ -219,7 +229,7 @@ async def _load(url: str, bodies: list[dict[str, object]], batch: int, concurren
             sent += batch
             i += concurrency
 
-    async with httpx.AsyncClient(timeout=30) as client:
+    async with httpx.AsyncClient(timeout=30, headers=headers) as client:
         start = time.perf_counter()
         await asyncio.gather(*(client_loop(client, k) for k in range(concurrency)))
         return sent / (time.perf_counter() - start)
@@ -229,13 +239,14 @@ def ingest_rates(settings: Settings, points: list[tuple[float, float]]) -> dict[
     """Single and batch posts against the real app and the no-Kafka app, each in its own process."""
     rng = random.Random(5)
     results = {}
+    headers = bench_headers(settings)
     for name, factory in (("kafka", "kafka_app"), ("no-kafka", "null_app")):
         server = serve(factory, settings, 18_765)
         try:
             bodies = [event_dict(rng, points) for _ in range(20_000)]
-            results[f"{name} single"] = asyncio.run(_load("http://127.0.0.1:18765", bodies, 1, 16, 6))
+            results[f"{name} single"] = asyncio.run(_load("http://127.0.0.1:18765", bodies, 1, 16, 6, headers))
             bodies = [event_dict(rng, points) for _ in range(20_000)]
-            results[f"{name} batch"] = asyncio.run(_load("http://127.0.0.1:18765", bodies, 100, 4, 6))
+            results[f"{name} batch"] = asyncio.run(_load("http://127.0.0.1:18765", bodies, 100, 4, 6, headers))
         finally:
             server.terminate()
             server.wait()
@@ -247,6 +258,7 @@ def latency(
 ) -> tuple[float, float]:
     """p50/p99 from POST to committed row at ``rate`` events/s offered (API and one worker running)."""
     settings = bench_settings()
+    headers = bench_headers(settings)
     env = worker_env(settings) | {"GRIDGOV_API_PORT": "18766"}
     api = subprocess.Popen(
         [sys.executable, "-m", "api.cli", "api", "--workers", str(api_workers)],
@@ -279,7 +291,7 @@ def latency(
             return response
 
         async def offer() -> None:
-            async with httpx.AsyncClient(timeout=30) as client:
+            async with httpx.AsyncClient(timeout=30, headers=headers) as client:
                 tasks = []
                 start = time.perf_counter()
                 for i in range(int(rate * seconds)):

@@ -67,8 +67,23 @@ window.addEventListener("load", function () {
     source.onerror = function () {
       state.connected = false;
       if (badge) badge.style.color = "#c62828";
-      if (source.readyState === EventSource.CLOSED) setTimeout(connect, 2000); // else the browser retries
+      if (source.readyState === EventSource.CLOSED) setTimeout(reconnect, 2000); // else the browser retries
     };
+  }
+
+  // A wall screen runs all day: when the sign-in has expired, go to the sign-in page and come back.
+  function reconnect() {
+    fetch("/v1/me", { credentials: "same-origin" })
+      .then(function (response) {
+        if (response.status === 401) {
+          window.location.href = "/login?next=" + encodeURIComponent(window.location.pathname + window.location.search);
+        } else {
+          connect();
+        }
+      })
+      .catch(function () {
+        setTimeout(reconnect, 2000); // the API is away: keep trying
+      });
   }
 
   cfg.markers.forEach(function (m) {
