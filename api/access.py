@@ -17,10 +17,14 @@ class Role(StrEnum):
     DEPARTMENT = "department"
     COMMANDER = "commander"
     ADMIN = "admin"
+    RESIDENT = "resident"  # asks for services (居民点单) in the community they live in
+    VOLUNTEER = "volunteer"  # takes requests dispatched to them in their community (党员接单)
 
 
 # Roles whose scope is an area code, and the length of that code (grid 15, community 12, street 9, district 6).
 AREA_ROLES = {Role.GRIDWORKER: 15, Role.COMMUNITY: 12, Role.STREET: 9, Role.DISTRICT: 6}
+# Residents and volunteers belong to a community but see only their own requests, not the area.
+SCOPE_DIGITS = AREA_ROLES | {Role.RESIDENT: 12, Role.VOLUNTEER: 12}
 SUPERVISORS = frozenset({Role.COMMUNITY, Role.STREET, Role.DISTRICT})
 # The most precise code of a case or event (an event outside every grid may still have its district).
 PLACE_SQL = "coalesce(c.grid_code, c.community_code, c.street_code, c.district_code)"
@@ -32,8 +36,8 @@ SUPERVISOR_ACTIONS = frozenset({Action.DISPATCH, Action.VERIFY, Action.REJECT_RE
 def check_scope(role: Role, scope: str) -> str:
     """The scope, normalised; ``ValueError`` says what a scope of this role must look like."""
     scope = scope.strip()
-    if role in AREA_ROLES:
-        digits = AREA_ROLES[role]
+    if role in SCOPE_DIGITS:
+        digits = SCOPE_DIGITS[role]
         if not re.fullmatch(rf"\d{{{digits}}}", scope):
             raise ValueError(f"a {role.value} user's scope is a {digits}-digit area code, not {scope!r}")
     elif role is Role.DEPARTMENT:
@@ -77,6 +81,12 @@ class Principal:
             return False
         return self.role is not Role.GRIDWORKER or action not in SUPERVISOR_ACTIONS
 
+    def owns_request(self, reporter: str, assignee: str | None) -> bool:
+        """Whether a resident asked for this request, or a volunteer was given it."""
+        if self.role is Role.RESIDENT:
+            return reporter == self.username
+        return self.role is Role.VOLUNTEER and assignee == self.username
+
     def case_filter(self) -> tuple[str, dict[str, str]]:
         """SQL condition (on ``"case" c``) selecting the cases this caller sees."""
         if self.role is Role.DEPARTMENT:
@@ -95,6 +105,8 @@ CASE_ACTORS = REPORTERS | {Role.DEPARTMENT}
 CASE_READERS = CASE_ACTORS | {Role.COMMANDER}
 MAP_READERS = REPORTERS | {Role.COMMANDER}
 ADMINS = frozenset({Role.ADMIN})
+REQUEST_READERS = SUPERVISORS | {Role.COMMANDER, Role.RESIDENT, Role.VOLUNTEER}
+PHOTO_TAKERS = CASE_ACTORS | {Role.RESIDENT, Role.VOLUNTEER}
 
 # Every route of the API and who may call it; the app refuses to start with a route missing here.
 # Object-level checks (an object outside the caller's scope is 404) are made in the routes.
@@ -122,6 +134,22 @@ POLICY: dict[str, frozenset[Role]] = {
     "GET /v1/map/heat": MAP_READERS,
     "GET /v1/map/escalations": MAP_READERS,
     "GET /v1/live": MAP_READERS,
+    "POST /v1/requests": frozenset({Role.RESIDENT}),
+    "GET /v1/requests": REQUEST_READERS,
+    "GET /v1/requests/{request_id}": REQUEST_READERS,
+    "POST /v1/requests/{request_id}/transitions": SUPERVISORS | {Role.VOLUNTEER},
+    "POST /v1/requests/{request_id}/rating": SUPERVISORS | {Role.RESIDENT},
+    "GET /v1/communities/{code}/volunteers": SUPERVISORS | {Role.COMMANDER, Role.VOLUNTEER},
+    "POST /v1/events/{event_id}/photos": PHOTO_TAKERS,
+    "GET /v1/events/{event_id}/photos": CASE_READERS | PHOTO_TAKERS,
+    "GET /v1/events/{event_id}/photos/{sha256}": CASE_READERS | PHOTO_TAKERS,
+    # Open311 GeoReport v2: reading is public (no contact details); posting checks the client's api_key.
+    "GET /open311/v2/discovery.{fmt}": PUBLIC,
+    "GET /open311/v2/services.{fmt}": PUBLIC,
+    "GET /open311/v2/services/{service_code}.{fmt}": PUBLIC,
+    "POST /open311/v2/requests.{fmt}": PUBLIC,
+    "GET /open311/v2/requests.{fmt}": PUBLIC,
+    "GET /open311/v2/requests/{service_request_id}.{fmt}": PUBLIC,
     "GET /v1/users": ADMINS,
     "POST /v1/users": ADMINS,
     "POST /v1/users/{username}/disable": ADMINS,

@@ -5,7 +5,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import areas, auth, cases, events, health, indicators, map, users
+from api import areas, auth, cases, events, health, indicators, map, open311, photos, requests, users
 from api.access import route_key, unruled
 from api.accounts import UserCache
 from api.errors import install_handlers
@@ -53,7 +53,7 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
         lifespan=lifespan,
     )
     install_handlers(app)
-    for module in (health, auth, areas, events, cases, indicators, map, users):
+    for module in (health, auth, areas, events, photos, cases, requests, indicators, map, users, open311):
         app.include_router(module.router)
     map.mount_assets(app)
     missing = unruled(route_keys(app))

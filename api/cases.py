@@ -1,6 +1,7 @@
 """Cases: transitions of the closed loop, one case with its history, lists for supervisors."""
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -13,6 +14,7 @@ from api.access import PLACE_SQL, Principal
 from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, RulesDep
 from api.errors import Conflict, Forbidden, InvalidInput, NotFound, responses
+from api.photos import after_photo_rule
 from geo.models import AREA_CODE
 from streams.cases import Action, NotAllowed, ReasonRequired, State
 from streams.rules import Level
@@ -101,7 +103,14 @@ async def post_transition(
         raise Forbidden(f"a {principal.role.value} may not {body.action.value} a case")
     try:
         await run_in_threadpool(
-            transition, engine, case_id, body.action, principal.username, body.note, datetime.now(UTC), rules
+            partial(transition, check=after_photo_rule(rules) if body.action is Action.RESOLVE else None),
+            engine,
+            case_id,
+            body.action,
+            principal.username,
+            body.note,
+            datetime.now(UTC),
+            rules,
         )
     except CaseNotFound as exc:
         raise NotFound(f"no case {case_id}") from exc

@@ -38,6 +38,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(topics_app, name="topics")
 app.add_typer(boundaries_cli.app, name="boundaries")
 app.add_typer(users_cli.app, name="users")
+app.add_typer(users_cli.open311_app, name="open311")
 console = Console()
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.open311_format import error_response
 from streams.producer import BrokerDown
 
 
@@ -110,6 +111,8 @@ def error_body(code: str, message: str, detail: Any = None) -> dict[str, Any]:
 
 async def _handle(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, GridgovError)
+    if request.url.path.startswith("/open311/"):
+        return error_response(request.url.path, exc.status_code, exc.message, exc.headers)
     if isinstance(exc, Unauthorized) and request.method == "GET" and "text/html" in request.headers.get("accept", ""):
         return RedirectResponse("/login?" + urlencode({"next": request.url.path + _query(request)}), status_code=303)
     return JSONResponse(
@@ -161,6 +164,8 @@ async def _handle_http(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400:
         return await _handle(request, BadRequest(f"the body could not be read: {exc.detail}"))
+    if request.url.path.startswith("/open311/"):
+        return error_response(request.url.path, exc.status_code, str(exc.detail), exc.headers)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
     return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 

@@ -9,11 +9,12 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ValidationError
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DBAPIError
 
 from api.access import Principal
 from api.auth import PrincipalDep, authorize
+from api.bodies import json_body, read_body
 from api.deps import EngineDep, ProducerDep, SettingsDep
 from api.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, RateLimited, invalid, responses
 from api.ratelimit import RateLimiter
@@ -34,21 +35,6 @@ class Accepted(BaseModel):
 
     accepted: list[UUID]
     received_at: datetime
-
-
-async def _body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it passes ``limit`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"body of {declared} bytes is over the limit of {limit} bytes")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"body is over the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _claim(engine: Engine, received: list[Received]) -> list[str]:
@@ -79,7 +65,7 @@ def _claim(engine: Engine, received: list[Received]) -> list[str]:
     return sorted(id_ for id_, digest in rows if hashes[id_] != digest)
 
 
-def _admit(request: Request, principal: Principal) -> None:
+def admit(request: Request, principal: Principal) -> None:
     """Refuse a caller over their posting rate (429)."""
     limiter: RateLimiter = request.app.state.limiter
     wait = limiter.take(principal.username)
@@ -90,13 +76,18 @@ def _admit(request: Request, principal: Principal) -> None:
         )
 
 
-def _accept(
-    engine: Engine, producer: EventProducer, topics: Topics, events: list[Event], principal: Principal
-) -> Accepted:
-    unique: dict[str, Event] = {}
+def as_yourself(events: list[Event], principal: Principal) -> list[Event]:
+    """The events, if every one names the caller as reporter; 403 otherwise."""
     for event in events:
         if event.reporter != principal.username:
             raise Forbidden(f"events are posted as yourself: reporter must be {principal.username!r}")
+    return events
+
+
+def accept_events(engine: Engine, producer: EventProducer, topics: Topics, events: list[Event]) -> Accepted:
+    """Claim the ids, produce with acks=all, and say which ids the broker now holds (409 on changed content)."""
+    unique: dict[str, Event] = {}
+    for event in events:
         seen = unique.setdefault(str(event.id), event)
         if seen != event:
             raise Conflict(f"event {event.id} appears twice in the batch with different content", [str(event.id)])
@@ -109,22 +100,12 @@ def _accept(
     return Accepted(accepted=[r.event.id for r in received], received_at=now)
 
 
-def _schema(model: type[BaseModel], example: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": model.model_json_schema(ref_template="#/components/schemas/{model}"),
-                    "example": example,
-                }
-            },
-        }
-    }
-
-
 @router.post(
-    "/events", status_code=202, response_model=Accepted, responses=ERRORS, openapi_extra=_schema(Event, example_event())
+    "/events",
+    status_code=202,
+    response_model=Accepted,
+    responses=ERRORS,
+    openapi_extra=json_body(Event, example_event()),
 )
 async def post_event(
     request: Request, engine: EngineDep, producer: ProducerDep, settings: SettingsDep, principal: PrincipalDep
@@ -135,14 +116,14 @@ async def post_event(
     10 attachments; occurred_at at most 5 minutes ahead and 30 days back;
     120 posts a minute per user, bursts of 30 (`GRIDGOV_EVENT_POSTS_PER_MINUTE`, `GRIDGOV_EVENT_POST_BURST`).
     """
-    _admit(request, principal)
-    body = await _body(request, settings.api.max_event_bytes)
+    admit(request, principal)
+    body = await read_body(request, settings.api.max_event_bytes)
     try:
         event = Event.model_validate_json(body, context={"now": datetime.now(UTC)})
     except ValidationError as exc:
         raise invalid(exc) from exc
     topics = Topics.from_prefix(settings.kafka.topic_prefix)
-    return await run_in_threadpool(_accept, engine, producer, topics, [event], principal)
+    return await run_in_threadpool(accept_events, engine, producer, topics, as_yourself([event], principal))
 
 
 @router.post(
@@ -150,7 +131,7 @@ async def post_event(
     status_code=202,
     response_model=Accepted,
     responses=ERRORS,
-    openapi_extra=_schema(Batch, {"events": [example_event()]}),
+    openapi_extra=json_body(Batch, {"events": [example_event()]}),
 )
 async def post_batch(
     request: Request, engine: EngineDep, producer: ProducerDep, settings: SettingsDep, principal: PrincipalDep
@@ -161,8 +142,8 @@ async def post_batch(
     `POST /v1/events`. An invalid event rejects the batch with 422 naming
     `events.N.field`.
     """
-    _admit(request, principal)
-    body = await _body(request, settings.api.max_batch_bytes)
+    admit(request, principal)
+    body = await read_body(request, settings.api.max_batch_bytes)
     try:
         batch = Batch.model_validate_json(body, context={"now": datetime.now(UTC)})
     except ValidationError as exc:
@@ -170,7 +151,8 @@ async def post_batch(
             raise PayloadTooLarge("a batch holds at most 500 events; send the rest in another batch") from exc
         raise invalid(exc) from exc
     topics = Topics.from_prefix(settings.kafka.topic_prefix)
-    return await run_in_threadpool(_accept, engine, producer, topics, list(batch.events), principal)
+    events = as_yourself(list(batch.events), principal)
+    return await run_in_threadpool(accept_events, engine, producer, topics, events)
 
 
 @router.get("/categories", tags=["events"])
@@ -192,19 +174,27 @@ def list_categories() -> list[dict[str, str]]:
 EVENT_FIELDS = (
     "e.id::text AS id, e.kind, e.category, e.reporter, e.occurred_at, e.received_at, e.recorded_at, e.grid_code,"
     " e.community_code, e.street_code, e.district_code, e.locate_method, c.state AS case_state, c.level AS case_level,"
-    " c.department"
+    " c.department, c.assignee, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat"
 )
+
+
+def event_in_scope(conn: Connection, event_id: UUID, principal: Principal) -> Any:
+    """The recorded event with its case, if the caller reported it, was given it, or sees it; else 404."""
+    row = conn.execute(
+        text(f'SELECT {EVENT_FIELDS} FROM event e LEFT JOIN "case" c ON c.id = e.id WHERE e.id = :id'),
+        {"id": event_id},
+    ).one_or_none()
+    place = None if row is None else (row.grid_code or row.community_code or row.street_code or row.district_code)
+    if row is None or not (
+        principal.username in (row.reporter, row.assignee) or principal.sees_case(place, row.department)
+    ):
+        raise NotFound(f"no recorded event {event_id} in your scope (it may still be on its way)")
+    return row
 
 
 @router.get("/events/{event_id}", responses=responses(404))
 def get_event(event_id: UUID, engine: EngineDep, principal: PrincipalDep) -> dict[str, Any]:
     """A recorded event: where it was placed and its case (own events, or events in your scope)."""
     with engine.connect() as conn:
-        row = conn.execute(
-            text(f'SELECT {EVENT_FIELDS} FROM event e LEFT JOIN "case" c ON c.id = e.id WHERE e.id = :id'),
-            {"id": event_id},
-        ).one_or_none()
-    place = None if row is None else (row.grid_code or row.community_code or row.street_code or row.district_code)
-    if row is None or not (row.reporter == principal.username or principal.sees_case(place, row.department)):
-        raise NotFound(f"no recorded event {event_id} in your scope (it may still be on its way)")
-    return dict(row._mapping)
+        row = event_in_scope(conn, event_id, principal)
+    return {k: v for k, v in row._mapping.items() if k not in ("lon", "lat")}

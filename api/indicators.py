@@ -43,6 +43,10 @@ _PATROL = """
 SELECT count(DISTINCT (e.grid_code, (e.occurred_at AT TIME ZONE :tz)::date)) FROM event e
 WHERE e.kind = 'patrol' AND e.grid_code LIKE :prefix AND e.occurred_at >= :from AND e.occurred_at < :to
 """
+_RATINGS = """
+SELECT count(*), avg(r.score) FROM rating r JOIN "case" c ON c.id = r.case_id
+WHERE c.grid_code LIKE :prefix AND r.rated_at >= :from AND r.rated_at < :to
+"""
 _GRIDS = """
 SELECT count(*) FROM area a JOIN boundary_generation g ON g.id = a.generation_id AND g.active
 WHERE a.level = 'grid' AND a.code LIKE :prefix
@@ -60,6 +64,7 @@ def indicators(conn: Connection, code: str, start: datetime, end: datetime, days
     escalations = {level: n for level, n in conn.execute(text(_ESCALATIONS), params).all()}
     patrolled = conn.execute(text(_PATROL), params).scalar_one()
     grids = conn.execute(text(_GRIDS), params).scalar_one()
+    ratings, mean_score = conn.execute(text(_RATINGS), params).one()
     return {
         "cases": c["cases"],
         "closed": c["closed"],
@@ -71,6 +76,8 @@ def indicators(conn: Connection, code: str, start: datetime, end: datetime, days
         "p90_hours_to_close": None if c["p90_hours_to_close"] is None else round(float(c["p90_hours_to_close"]), 3),
         "escalations": {level: escalations.get(level, 0) for level in ("community", "street", "department")},
         "patrol_coverage": _ratio(patrolled, grids * days),
+        "ratings": ratings,
+        "satisfaction": None if mean_score is None else round(float(mean_score), 3),
     }
 
 

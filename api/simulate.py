@@ -16,6 +16,7 @@ from shapely.geometry import shape
 from api.demo import gridworker_name
 from geo.crs import from_wgs84
 from streams.categories import SlaClass, default_categories
+from streams.schema import REQUEST_GROUP
 
 log = logging.getLogger(__name__)
 KIND_MIX = {"patrol": 0.55, "incident": 0.35, "visit": 0.10}
@@ -71,7 +72,7 @@ def make_event(rng: random.Random, worker: Gridworker) -> dict[str, Any]:
     """A plausible event from ``worker`` now."""
     kind = rng.choices(list(KIND_MIX), weights=list(KIND_MIX.values()))[0]
     if kind == "incident":
-        categories = [c for c in default_categories().values() if c.group != "routine"]
+        categories = [c for c in default_categories().values() if c.group not in ("routine", REQUEST_GROUP)]
         category = rng.choices(categories, weights=[CLASS_WEIGHT[c.sla_class] for c in categories])[0].code
     else:
         category = "0901" if kind == "patrol" else "0902"

@@ -1,4 +1,4 @@
-"""``gridgov users``: add, list, disable (run by an operator with database access)."""
+"""``gridgov users`` (add, list, disable) and ``gridgov open311 add-client``: run with database access."""
 
 import getpass
 import os
@@ -17,6 +17,7 @@ from api.settings import Settings
 from geo.db import make_engine
 
 app = typer.Typer(help="Users who may sign in.", no_args_is_help=True)
+open311_app = typer.Typer(help="Open311 client systems (12345 hotlines, citizen apps).", no_args_is_help=True)
 console = Console()
 
 
@@ -56,6 +57,16 @@ def list_() -> None:
     for u in users:
         table.add_row(u.username, u.role.value, u.scope, "yes" if u.disabled else "")
     console.print(table)
+
+
+@open311_app.command("add-client")
+def add_client_command(name: Annotated[str, typer.Argument(help="The client system, e.g. 12345-hotline")]) -> None:
+    """Register an Open311 client system and print its new API key (a second call replaces the key)."""
+    from api.open311 import add_client
+
+    with _users_db() as engine:
+        key = add_client(engine, name)
+    console.print(f"api_key for {name}: {key}")
 
 
 @app.command("disable")

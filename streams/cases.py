@@ -21,6 +21,7 @@ class Action(StrEnum):
     """What a person (or the clock) does to a case."""
 
     DISPATCH = "dispatch"
+    DECLINE = "decline"  # whoever it was dispatched to gives it back
     ACCEPT = "accept"
     RESOLVE = "resolve"
     VERIFY = "verify"
@@ -47,6 +48,7 @@ class ReasonRequired(Exception):
 
 _MOVES: dict[Action, tuple[set[State], State | None]] = {
     Action.DISPATCH: ({State.REPORTED}, State.DISPATCHED),
+    Action.DECLINE: ({State.DISPATCHED}, State.REPORTED),
     Action.ACCEPT: ({State.REPORTED, State.DISPATCHED}, State.IN_PROGRESS),
     Action.RESOLVE: ({State.IN_PROGRESS}, State.RESOLVED),
     Action.VERIFY: ({State.RESOLVED}, State.CLOSED),

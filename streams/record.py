@@ -17,7 +17,7 @@ class Written:
 
 
 def write_events(engine: Engine, batch: list[LocatedEvent]) -> Written:
-    """Insert the batch (and a case per new incident) in one transaction; replays insert nothing."""
+    """Insert the batch (and a case per new incident or request) in one transaction; replays insert nothing."""
     if not batch:
         return Written(0, [])
     columns = ", ".join(EVENT_COLUMNS)
@@ -35,12 +35,12 @@ def write_events(engine: Engine, batch: list[LocatedEvent]) -> Written:
                 f"WITH new AS (INSERT INTO event ({columns}) SELECT {columns} FROM incoming"
                 " ON CONFLICT (id) DO NOTHING"
                 " RETURNING id, kind, category, grid_code, community_code, street_code, district_code, received_at),"
-                ' cased AS (INSERT INTO "case" (id, category, sla_class, state, level, grid_code, community_code,'
-                " street_code, district_code, opened_at)"
-                " SELECT n.id, n.category, c.sla_class, 'reported', 'grid', n.grid_code, n.community_code,"
+                ' cased AS (INSERT INTO "case" (id, kind, category, sla_class, state, level, grid_code,'
+                " community_code, street_code, district_code, opened_at)"
+                " SELECT n.id, n.kind, n.category, c.sla_class, 'reported', 'grid', n.grid_code, n.community_code,"
                 " n.street_code, n.district_code, n.received_at FROM new n"
                 " JOIN unnest(CAST(:codes AS text[]), CAST(:classes AS text[])) AS c(code, sla_class)"
-                " ON c.code = n.category WHERE n.kind = 'incident' RETURNING 1)"
+                " ON c.code = n.category WHERE n.kind IN ('incident', 'request') RETURNING 1)"
                 " SELECT count(*) FROM new"
             ),
             {"codes": list(classes), "classes": [c.sla_class.value for c in classes.values()]},

@@ -62,6 +62,7 @@ class Rules:
     patrol_cutoff: time
     calendar: WorkCalendar
     known: dict[str, Category] = field(default_factory=default_categories)
+    after_photo: frozenset[str] = frozenset()  # categories whose resolution needs an "after" photo
 
     def deadlines(self, category: str) -> Deadlines:
         """The deadlines of a category (its own, else its class's)."""
@@ -86,6 +87,10 @@ class Rules:
         if self.deadlines(category).clock is Clock.CALENDAR:
             return deadline + by
         return self.calendar.add(deadline, by)
+
+    def needs_after_photo(self, category: str) -> bool:
+        """Whether resolving a case of ``category`` needs an "after" photo."""
+        return category in self.after_photo
 
     def department(self, category: str) -> str:
         """The department a category is whistled to."""
@@ -172,5 +177,22 @@ def load_rules(path: Path = RULES_FILE, workdays_file: Path | None = None) -> Ru
         load_overrides(workdays_file) if workdays_file else DayOverrides(),
     )
     return Rules(
-        classes, categories, departments, _time(data.get("patrol_cutoff", "18:00"), "patrol_cutoff"), calendar, known
+        classes,
+        categories,
+        departments,
+        _time(data.get("patrol_cutoff", "18:00"), "patrol_cutoff"),
+        calendar,
+        known,
+        _after_photo(data.get("after_photo_required") or {}, known),
     )
+
+
+def _after_photo(data: dict[str, Any], known: dict[str, Category]) -> frozenset[str]:
+    groups = {str(g) for g in data.get("groups") or []}
+    unknown_groups = groups - {c.group for c in known.values()}
+    if unknown_groups:
+        raise RulesError(f"after_photo_required.groups: unknown group(s) {sorted(unknown_groups)}")
+    codes = {str(c) for c in data.get("categories") or []}
+    if codes - set(known):
+        raise RulesError(f"after_photo_required.categories: unknown category(s) {sorted(codes - set(known))}")
+    return frozenset(codes | {c.code for c in known.values() if c.group in groups})

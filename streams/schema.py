@@ -17,6 +17,7 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from geo.crs import CRS
@@ -35,6 +36,11 @@ class Kind(StrEnum):
     INCIDENT = "incident"
     PATROL = "patrol"
     VISIT = "visit"
+    REQUEST = "request"  # a resident asks for a service (居民点单)
+
+
+REQUEST_GROUP = "resident_services"
+MAX_WINDOW = timedelta(days=14)
 
 
 # PostgreSQL text cannot hold NUL; names and references hold no control characters at all.
@@ -83,6 +89,23 @@ class Location(BaseModel):
     accuracy_m: Annotated[float, Field(ge=0, le=10_000, allow_inf_nan=False)] | None = None
 
 
+class Window(BaseModel):
+    """When a resident wants the service: from ``start`` to ``end``."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    start: AwareDatetime
+    end: AwareDatetime
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Window":
+        if self.end <= self.start:
+            raise ValueError("window.end must be after window.start")
+        if self.end - self.start > MAX_WINDOW:
+            raise ValueError("a window is at most 14 days long")
+        return self
+
+
 class Event(BaseModel):
     """One report; ``id`` is chosen by the client and makes retries harmless."""
 
@@ -98,6 +121,19 @@ class Event(BaseModel):
     description: Annotated[str, Field(max_length=MAX_DESCRIPTION), *NoNul] = ""
     attachments: Annotated[list[Reference], Field(max_length=MAX_ATTACHMENTS)] = []
     household: Text | None = None
+    window: Window | None = None
+
+    @model_validator(mode="after")
+    def _request_fields(self) -> "Event":
+        is_service = default_categories()[self.category].group == REQUEST_GROUP
+        if self.kind is Kind.REQUEST:
+            if not is_service:
+                raise ValueError(f"a request's category is a resident service ({REQUEST_GROUP}: 1001-1006)")
+            if self.window is None:
+                raise ValueError("a request needs a window: when the resident wants the service")
+        elif self.window is not None:
+            raise ValueError("only a request has a window")
+        return self
 
     @field_validator("category")
     @classmethod
@@ -121,7 +157,8 @@ class Event(BaseModel):
 
     def content_hash(self) -> str:
         """SHA-256 of the canonical JSON: the same event sent twice hashes the same."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        fields = self.model_dump(mode="json", exclude={"window"} if self.window is None else None)
+        canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -22,7 +22,10 @@ from streams.topics import Topics
 log = logging.getLogger(__name__)
 OUTBOX_LOCK = 7_301_002
 ESCALATIONS = {Action.ESCALATE.value, Action.AUTO_ESCALATE.value, "overdue"}
-_CASE = 'SELECT id, category, state, level, deadline, paused_at, pause_kind, reworks, overdue, opened_at FROM "case"'
+_CASE = (
+    "SELECT id, kind, category, state, level, deadline, paused_at, pause_kind, reworks, overdue, opened_at, assignee"
+    ' FROM "case"'
+)
 
 
 class CaseNotFound(LookupError):
@@ -109,18 +112,38 @@ def _record(
 
 
 def transition(
-    engine: Engine, case_id: uuid.UUID, action: Action, actor: str, note: str, now: datetime, rules: Rules
+    engine: Engine,
+    case_id: uuid.UUID,
+    action: Action,
+    actor: str,
+    note: str,
+    now: datetime,
+    rules: Rules,
+    *,
+    assignee: str | None = None,
+    check: Callable[[Connection, Any], None] | None = None,
 ) -> None:
-    """Apply a person's action to a case; raises CaseNotFound, NotAllowed or ReasonRequired."""
+    """Apply a person's action to a case; raises CaseNotFound, NotAllowed or ReasonRequired.
+
+    ``assignee`` is who a dispatch hands the case to (a decline clears it); ``check`` sees the
+    locked case row before anything changes and may raise to refuse.
+    """
     with engine.begin() as conn:
         row = conn.execute(text(_CASE + " WHERE id = :id FOR UPDATE"), {"id": case_id}).one_or_none()
         if row is None:
             raise CaseNotFound(str(case_id))
+        if check is not None:
+            check(conn, row)
         before = _case(row)
         if before.deadline is None and before.state is not State.CLOSED:  # the clock has not seen it yet
             before = replace(before, deadline=rules.deadline(before.category, Level.GRID, row.opened_at))
         after = apply(before, action, now, rules, note)
         _record(conn, row.id, before, after, action.value, actor, note, now, rules)
+        if action in (Action.DISPATCH, Action.DECLINE):
+            conn.execute(
+                text('UPDATE "case" SET assignee = :a WHERE id = :id'),
+                {"a": assignee if action is Action.DISPATCH else None, "id": case_id},
+            )
 
 
 def start_clocks(engine: Engine, rules: Rules, limit: int = 1000) -> int:

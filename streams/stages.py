@@ -188,6 +188,8 @@ def event_row(item: LocatedEvent) -> tuple[object, ...]:
         received.content_hash,
         item.decoded.partition,
         item.decoded.offset,
+        event.window.start if event.window else None,
+        event.window.end if event.window else None,
     )
 
 
@@ -215,4 +217,6 @@ EVENT_COLUMNS = (
     "content_hash",
     "source_partition",
     "source_offset",
+    "window_start",
+    "window_end",
 )

@@ -3,15 +3,18 @@
 A route missing from ``CALLS`` fails the run, as does a route missing from ``api.access.POLICY``.
 """
 
+import hashlib
+import io
 import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 from sqlalchemy import Engine, text
 
 from api.access import EVERYWHERE, POLICY, PUBLIC, Role
@@ -36,17 +39,49 @@ SCOPES = {
     Role.DEPARTMENT: DEPARTMENT,
     Role.COMMANDER: EVERYWHERE,
     Role.ADMIN: EVERYWHERE,
+    Role.RESIDENT: GRID[:12],
+    Role.VOLUNTEER: GRID[:12],
 }
+HELPER = "matrix-helper"  # a volunteer of GRID's community that supervisors dispatch to
+API_KEY = "matrix-open311-key"
 
 
-def _record(engine: Engine, lon: float, lat: float, department: str | None = None) -> str:
-    """An incident (and its case) at the point, written as the worker would."""
-    event = Event.model_validate_json(json.dumps(event_body(lon, lat, category=CATEGORY)))
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4), "red").save(out, "PNG")
+    return out.getvalue()
+
+
+PNG = _png()
+
+
+def _record(
+    engine: Engine,
+    lon: float,
+    lat: float,
+    department: str | None = None,
+    *,
+    reporter: str = "gw-test",
+    state: str | None = None,
+    assignee: str | None = None,
+) -> str:
+    """An incident, or a request when a state is given, with its case, written as the worker would."""
+    body = event_body(lon, lat, category=CATEGORY, reporter=reporter)
+    if state:
+        now = datetime.now(UTC)
+        window = {"start": now.isoformat(), "end": (now + timedelta(hours=4)).isoformat()}
+        body |= {"kind": "request", "category": "1001", "window": window}
+    event = Event.model_validate_json(json.dumps(body))
     located = stages.locate([stages.Decoded(Received.stamp(event, datetime.now(UTC)), 0, 0)], Locator(engine).index())
     write_events(engine, located)
-    if department:
-        with engine.begin() as conn:
-            conn.execute(text('UPDATE "case" SET department = :d WHERE id = :id'), {"d": department, "id": event.id})
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                'UPDATE "case" SET department = coalesce(:d, department), state = coalesce(:s, state),'
+                " assignee = :a WHERE id = :id"
+            ),
+            {"d": department, "s": state, "a": assignee, "id": event.id},
+        )
     return str(event.id)
 
 
@@ -66,6 +101,51 @@ class City:
         if inside:
             return _record(self.engine, *self.inside_point)
         return _record(self.engine, *(self.nowhere_point if role is Role.DISTRICT else self.other_street_point))
+
+    def request(self, role: Role, user: str, inside: bool, state: str = "reported") -> str:
+        """A fresh request the role sees (``inside``: asked by the resident, given to the volunteer) or not."""
+        assignee = HELPER if state != "reported" else None
+        if role is Role.RESIDENT:
+            return _record(self.engine, *self.inside_point, reporter=user if inside else "someone", state=state)
+        if role is Role.VOLUNTEER:
+            who = user if inside else "another-volunteer"
+            return _record(self.engine, *self.inside_point, state=state, assignee=who)
+        point = (
+            self.inside_point if inside else self.nowhere_point if role is Role.DISTRICT else self.other_street_point
+        )
+        return _record(self.engine, *point, state=state, assignee=assignee)
+
+    def event(self, role: Role, user: str, inside: bool) -> str:
+        """An event the role may attach photos to (residents and volunteers: a request of theirs)."""
+        if role in (Role.RESIDENT, Role.VOLUNTEER):
+            return self.request(role, user, inside, "dispatched")
+        return self.case(role, inside)
+
+    def photo(self, event_id: str) -> str:
+        """A photo on the event; its hash."""
+        digest = hashlib.sha256(PNG).hexdigest()
+        with self.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO photo (event_id, sha256, stage, media_type, bytes, width, height, flags, uploaded_by,"
+                    " content) VALUES (:e, :h, 'before', 'image/png', :n, 4, 4, '{}', 'matrix', :c)"
+                ),
+                {"e": event_id, "h": digest, "n": len(PNG), "c": PNG},
+            )
+        return digest
+
+    def open311_request(self) -> str:
+        """A request as an Open311 client posted it."""
+        request_id = str(uuid.uuid4())
+        with self.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO open311_request (id, client, service_code, description, lat, lon, contact,"
+                    " requested_at) VALUES (:id, 'matrix', '0101', '', 32.2, 119.43, '{}', now())"
+                ),
+                {"id": request_id},
+            )
+        return request_id
 
     def area(self, role: Role, inside: bool) -> str:
         """An area code inside or outside the role's area."""
@@ -125,6 +205,64 @@ def _list_cases(city: City, role: Role, user: str, inside: bool) -> tuple[str, s
     return "GET", "/v1/cases", {"params": params, "_case": case}
 
 
+def _request_action(city: City, role: Role, user: str, inside: bool) -> tuple[str, str, dict[str, Any]]:
+    if role is Role.VOLUNTEER:
+        request_id, body = city.request(role, user, inside, "dispatched"), {"action": "accept"}
+    else:
+        request_id, body = city.request(role, user, inside), {"action": "dispatch", "volunteer": HELPER}
+    return "POST", f"/v1/requests/{request_id}/transitions", {"json": body}
+
+
+def _rating(city: City, role: Role, user: str, inside: bool) -> tuple[str, str, dict[str, Any]]:
+    request_id = city.request(role, user, inside, "resolved")
+    return "POST", f"/v1/requests/{request_id}/rating", {"json": {"score": 4, "comment": "及时"}}
+
+
+def _new_request(city: City, role: Role, user: str, inside: bool) -> tuple[str, str, dict[str, Any]]:
+    now = datetime.now(UTC)
+    body = {
+        "id": str(uuid.uuid4()),
+        "service": "1002",
+        "location": {"lon": city.inside_point[0], "lat": city.inside_point[1], "crs": "wgs84"},
+        "window": {"start": now.isoformat(), "end": (now + timedelta(hours=3)).isoformat()},
+    }
+    return "POST", "/v1/requests", {"json": body}
+
+
+def _list_requests(city: City, role: Role, user: str, inside: bool) -> tuple[str, str, dict[str, Any]]:
+    request_id = city.request(role, user, inside)
+    return "GET", "/v1/requests", {"params": {"state": "reported", "limit": 500}, "_case": request_id}
+
+
+def _requests_listed(response: httpx.Response, visible: bool, kwargs: dict[str, Any]) -> None:
+    assert response.status_code == 200
+    assert (kwargs["_case"] in {r["id"] for r in response.json()["requests"]}) is visible
+
+
+def _volunteers(city: City, role: Role, user: str, inside: bool) -> tuple[str, str, dict[str, Any]]:
+    code = GRID[:12] if inside else "329999001001" if role is Role.DISTRICT else "321111002001"
+    return "GET", f"/v1/communities/{code}/volunteers", {}
+
+
+def _photo_post(city: City, role: Role, user: str, inside: bool) -> tuple[str, str, dict[str, Any]]:
+    event_id = city.event(role, user, inside)
+    return "POST", f"/v1/events/{event_id}/photos", {"content": PNG, "headers": {"Content-Type": "image/png"}}
+
+
+def _photo_list(city: City, role: Role, user: str, inside: bool) -> tuple[str, str, dict[str, Any]]:
+    return "GET", f"/v1/events/{city.event(role, user, inside)}/photos", {}
+
+
+def _photo_get(city: City, role: Role, user: str, inside: bool) -> tuple[str, str, dict[str, Any]]:
+    event_id = city.event(role, user, inside)
+    return "GET", f"/v1/events/{event_id}/photos/{city.photo(event_id)}", {}
+
+
+def _open311_post(city: City, role: Role, user: str, inside: bool) -> tuple[str, str, dict[str, Any]]:
+    form = {"api_key": API_KEY, "service_code": "0101", "lat": "32.2", "long": "119.43", "email": "a@b.cn"}
+    return "POST", "/open311/v2/requests.json", {"data": form}
+
+
 def _new_user(city: City, role: Role, user: str, inside: bool) -> tuple[str, str, dict[str, Any]]:
     body = {"username": f"u-{uuid.uuid4().hex[:10]}", "password": "password-1", "role": "street", "scope": GRID[:9]}
     return "POST", "/v1/users", {"json": body}
@@ -176,6 +314,28 @@ CALLS: dict[str, Call] = {
     "GET /v1/map/heat": Call(_path("/v1/map/heat?area={area}")),
     "GET /v1/map/escalations": Call(_path("/v1/map/escalations?area={area}")),
     "GET /v1/live": Call(_path("/v1/live?area={area}")),
+    "POST /v1/requests": Call(_new_request, ok=202, scoped=False),
+    "GET /v1/requests": Call(_list_requests, check=_requests_listed),
+    "GET /v1/requests/{request_id}": Call(
+        lambda city, role, user, inside: ("GET", f"/v1/requests/{city.request(role, user, inside)}", {})
+    ),
+    "POST /v1/requests/{request_id}/transitions": Call(_request_action),
+    "POST /v1/requests/{request_id}/rating": Call(_rating),
+    "GET /v1/communities/{code}/volunteers": Call(_volunteers),
+    "POST /v1/events/{event_id}/photos": Call(_photo_post, ok=201),
+    "GET /v1/events/{event_id}/photos": Call(_photo_list),
+    "GET /v1/events/{event_id}/photos/{sha256}": Call(_photo_get),
+    "GET /open311/v2/discovery.{fmt}": Call(_plain("GET", "/open311/v2/discovery.json"), scoped=False),
+    "GET /open311/v2/services.{fmt}": Call(_plain("GET", "/open311/v2/services.xml"), scoped=False),
+    "GET /open311/v2/services/{service_code}.{fmt}": Call(
+        _plain("GET", "/open311/v2/services/0101.json"), scoped=False
+    ),
+    "POST /open311/v2/requests.{fmt}": Call(_open311_post, ok=201, scoped=False),
+    "GET /open311/v2/requests.{fmt}": Call(_plain("GET", "/open311/v2/requests.json"), scoped=False),
+    "GET /open311/v2/requests/{service_request_id}.{fmt}": Call(
+        lambda city, role, user, inside: ("GET", f"/open311/v2/requests/{city.open311_request()}.xml", {}),
+        scoped=False,
+    ),
     "GET /v1/users": Call(_plain("GET", "/v1/users"), scoped=False),
     "POST /v1/users": Call(_new_user, ok=201, scoped=False),
     "POST /v1/users/{username}/disable": Call(_disable, scoped=False),
@@ -196,7 +356,13 @@ def server(settings: Settings, demo_city: Engine) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def city(demo_city: Engine) -> City:
+def city(demo_city: Engine, sign_in: SignIn) -> City:
+    sign_in(HELPER, Role.VOLUNTEER, GRID[:12])
+    with demo_city.begin() as conn:
+        conn.execute(
+            text("INSERT INTO api_client (name, key_sha256) VALUES ('matrix', :k) ON CONFLICT (name) DO NOTHING"),
+            {"k": hashlib.sha256(API_KEY.encode()).hexdigest()},
+        )
     inside = grid_point(demo_city, 0)
     assert inside[0] == GRID
     other = next(p for p in (grid_point(demo_city, i) for i in range(0, 334, 20)) if not p[0].startswith(GRID[:9]))

@@ -1,0 +1,416 @@
+"""Open311 GeoReport v2 for other city systems (12345 hotlines, citizen apps), in JSON and XML.
+
+Services are the incident categories; a posted request becomes an incident on the same Kafka path
+(located, cased, held to its SLA). ``jurisdiction_id`` is a district code. Posting needs an API key
+(``gridgov open311 add-client``); reading is public and never shows the requester's contact details.
+"""
+
+import hashlib
+import json
+import math
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Path, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from pydantic import ValidationError
+from sqlalchemy import Connection, Engine, text
+
+from api.deps import EngineDep, ProducerDep, RulesDep, SettingsDep
+from api.errors import BadRequest, Forbidden, NotFound
+from api.events import accept_events
+from api.open311_format import Format, render
+from geo.areas import area_info
+from geo.crs import CRS
+from streams.categories import Category, default_categories
+from streams.producer import BrokerDown
+from streams.schema import MAX_DESCRIPTION, REQUEST_GROUP, Event, Kind, Location
+from streams.topics import Topics
+
+PREFIX = "/open311/v2"
+router = APIRouter(prefix=PREFIX, tags=["open311"])
+MAX_RANGE = timedelta(days=90)
+MAX_RESULTS = 1000
+LEVEL_NAMES = {"grid": "网格", "community": "社区", "street": "街道"}
+_BODY = {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}, "application/xml": {}}
+OK: dict[int | str, dict[str, Any]] = {200: {"content": _BODY, "description": "JSON or XML, as the extension says"}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"content": _BODY, "description": description}
+    for code, description in (
+        (400, "A parameter is missing or wrong: [{code, description}]"),
+        (403, "The api_key is missing or not valid"),
+        (404, "No such service, request or jurisdiction"),
+        (422, "A parameter has the wrong type or form"),
+        (503, "The database or the broker is unreachable; retry later"),
+    )
+}
+
+
+def services() -> dict[str, Category]:
+    """The categories other systems may report: every incident category."""
+    return {c.code: c for c in default_categories().values() if c.group not in ("routine", REQUEST_GROUP)}
+
+
+def _jurisdiction(conn: Connection, jurisdiction_id: str | None) -> None:
+    if jurisdiction_id is None:
+        return
+    info = area_info(conn, jurisdiction_id) if len(jurisdiction_id) == 6 and jurisdiction_id.isdigit() else None
+    if info is None:
+        raise NotFound(f"jurisdiction_id {jurisdiction_id!r} is not a district of this platform")
+
+
+Jurisdiction = Annotated[str | None, Query(max_length=16, description="A district code")]
+
+
+@router.get("/discovery.{fmt}", responses=OK)
+def discovery(fmt: Format, request: Request) -> Response:
+    """Where the GeoReport v2 endpoint is and what it speaks."""
+    base = str(request.base_url).rstrip("/") + PREFIX
+    endpoint = {
+        "specification": "http://wiki.open311.org/GeoReport_v2",
+        "url": base,
+        "changeset": "2026-11-22T00:00:00+08:00",
+        "type": "production",
+        "formats": ["application/json", "text/xml"],
+    }
+    body = {
+        "changeset": endpoint["changeset"],
+        "contact": "gridgov",
+        "key_service": "gridgov open311 add-client NAME",
+        "endpoints": [endpoint],
+    }
+    return render(fmt, "discovery", body)
+
+
+@router.get("/services.{fmt}", responses={**OK, **ERRORS})
+def list_services(fmt: Format, engine: EngineDep, jurisdiction_id: Jurisdiction = None) -> Response:
+    """The service types a request may have (the incident categories)."""
+    with engine.connect() as conn:
+        _jurisdiction(conn, jurisdiction_id)
+    rows = [
+        {
+            "service_code": c.code,
+            "service_name": c.name,
+            "description": c.name_en,
+            "metadata": False,
+            "type": "realtime",
+            "keywords": c.group,
+            "group": c.group_name,
+        }
+        for c in services().values()
+    ]
+    return render(fmt, "services", rows)
+
+
+@router.get("/services/{service_code}.{fmt}", responses={**OK, **ERRORS})
+def service_definition(
+    service_code: Annotated[str, Path(max_length=8)], fmt: Format, jurisdiction_id: Jurisdiction = None
+) -> Response:
+    """A service's extra attributes (none: every service has ``metadata`` false)."""
+    if service_code not in services():
+        raise NotFound(f"no service {service_code!r}; services.{fmt} lists them")
+    return render(fmt, "service_definition", {"service_code": service_code, "attributes": []})
+
+
+def client_of(conn: Connection, api_key: str) -> str:
+    """The client an API key belongs to; 403 otherwise."""
+    digest = hashlib.sha256(api_key.encode()).hexdigest()
+    name = conn.execute(
+        text("SELECT name FROM api_client WHERE key_sha256 = :k AND NOT disabled"), {"k": digest}
+    ).scalar_one_or_none()
+    if name is None:
+        raise Forbidden("api_key is missing or not valid")
+    return str(name)
+
+
+def add_client(engine: Engine, name: str) -> str:
+    """Register a client system; returns its new API key (only its hash is kept)."""
+    key = secrets.token_urlsafe(24)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO api_client (name, key_sha256) VALUES (:n, :k)"
+                " ON CONFLICT (name) DO UPDATE SET key_sha256 = excluded.key_sha256, disabled = false"
+            ),
+            {"n": name, "k": hashlib.sha256(key.encode()).hexdigest()},
+        )
+    return key
+
+
+def _number(value: str | None, name: str, low: float, high: float) -> float:
+    try:
+        number = float(value or "")
+    except ValueError:
+        number = math.nan
+    if not (math.isfinite(number) and low <= number <= high):
+        raise BadRequest(f"{name} must be a number from {low:g} to {high:g} (WGS84 degrees)")
+    return number
+
+
+def _event(
+    request_id: uuid.UUID,
+    code: str,
+    now: datetime,
+    lon: float,
+    lat: float,
+    client: str,
+    description: str,
+    media_url: str | None,
+) -> Event:
+    return Event.model_validate(
+        {
+            "id": request_id,
+            "kind": Kind.INCIDENT,
+            "category": code,
+            "occurred_at": now,
+            "location": Location(lon=lon, lat=lat, crs=CRS.WGS84),
+            "reporter": f"open311:{client}"[:64],
+            "description": description,
+            "attachments": [media_url] if media_url else [],
+        },
+        context={"now": now},
+    )
+
+
+def _post(engine: Engine, producer: Any, topics: Topics, form: dict[str, str | None]) -> str:
+    for name, value in form.items():
+        if value and "\x00" in value:
+            raise BadRequest(f"{name} must not contain NUL characters")
+    with engine.connect() as conn:
+        client = client_of(conn, form["api_key"] or "")
+        _jurisdiction(conn, form["jurisdiction_id"])
+    code = form["service_code"] or ""
+    if code not in services():
+        raise BadRequest(f"service_code {code!r} is not a service; services.json lists them")
+    lat = _number(form["lat"], "lat", -90, 90)
+    lon = _number(form["long"], "long", -180, 180)
+    description = form["description"] or ""
+    if len(description) > MAX_DESCRIPTION:
+        raise BadRequest(f"description: at most {MAX_DESCRIPTION} characters")
+    now = datetime.now(UTC)
+    request_id = uuid.uuid4()
+    try:
+        event = _event(request_id, code, now, lon, lat, client, description, form["media_url"])
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise BadRequest(problems) from exc
+    contact = {k: form[k] for k in ("email", "first_name", "last_name", "phone", "device_id", "account_id") if form[k]}
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO open311_request (id, client, service_code, description, lat, lon, address, media_url,"
+                " contact, requested_at) VALUES (:id, :client, :code, :d, :lat, :lon, :address, :media,"
+                " CAST(:contact AS jsonb), :at)"
+            ),
+            {
+                "id": request_id,
+                "client": client,
+                "code": code,
+                "d": description,
+                "lat": lat,
+                "lon": lon,
+                "address": form["address_string"],
+                "media": form["media_url"],
+                "contact": json.dumps(contact, ensure_ascii=False),
+                "at": now,
+            },
+        )
+    try:
+        accept_events(engine, producer, topics, [event])
+    except BrokerDown:
+        with engine.begin() as conn:  # not accepted: leave nothing behind for the client's retry
+            conn.execute(text("DELETE FROM open311_request WHERE id = :id"), {"id": request_id})
+        raise
+    return str(request_id)
+
+
+Field = Annotated[str | None, Form(max_length=MAX_DESCRIPTION)]
+
+
+@router.post("/requests.{fmt}", status_code=201, responses={201: {"content": _BODY}, **ERRORS})
+async def post_request(
+    fmt: Format,
+    engine: EngineDep,
+    producer: ProducerDep,
+    settings: SettingsDep,
+    api_key: Field = None,
+    service_code: Field = None,
+    lat: Field = None,
+    long: Field = None,
+    jurisdiction_id: Field = None,
+    address_string: Field = None,
+    email: Field = None,
+    device_id: Field = None,
+    account_id: Field = None,
+    first_name: Field = None,
+    last_name: Field = None,
+    phone: Field = None,
+    description: Field = None,
+    media_url: Field = None,
+) -> Response:
+    """Create a service request (form-encoded, as GeoReport v2 says); ``lat`` and ``long`` are required here."""
+    form = {
+        "api_key": api_key,
+        "service_code": service_code,
+        "lat": lat,
+        "long": long,
+        "jurisdiction_id": jurisdiction_id,
+        "address_string": address_string,
+        "email": email,
+        "device_id": device_id,
+        "account_id": account_id,
+        "first_name": first_name,
+        "last_name": last_name,
+        "phone": phone,
+        "description": description,
+        "media_url": media_url,
+    }
+    topics = Topics.from_prefix(settings.kafka.topic_prefix)
+    request_id = await run_in_threadpool(_post, engine, producer, topics, form)
+    notice = "已受理，按时限办理 · Accepted; it is located and held to its deadline"
+    accepted = [{"service_request_id": request_id, "service_notice": notice, "account_id": account_id}]
+    return render(fmt, "service_requests", accepted, 201)
+
+
+_REQUESTS = """
+SELECT o.id::text AS id, o.service_code, o.description, o.lat, o.lon, o.address, o.media_url, o.requested_at,
+       c.state, c.level, c.department, c.deadline, c.closed_at, c.opened_at,
+       c.grid_code, c.community_code, c.street_code,
+       (SELECT t.note FROM case_transition t WHERE t.case_id = o.id AND t.note <> '' ORDER BY t.seq DESC LIMIT 1)
+         AS last_note,
+       (SELECT max(t.at) FROM case_transition t WHERE t.case_id = o.id) AS last_change
+FROM open311_request o LEFT JOIN "case" c ON c.id = o.id LEFT JOIN event e ON e.id = o.id
+"""
+
+
+def _agency(row: Any) -> str:
+    if row.state is None:
+        return "网格化服务管理中心 (intake)"
+    if row.level == "department":
+        return str(row.department)
+    code = {"grid": row.grid_code, "community": row.community_code, "street": row.street_code}[row.level]
+    return f"{LEVEL_NAMES[row.level]} {code}"
+
+
+def request_json(row: Any, tz: Any) -> dict[str, Any]:
+    """One request as GeoReport v2 shows it (no contact details)."""
+
+    def w3c(value: datetime | None) -> str | None:
+        return None if value is None else value.astimezone(tz).isoformat(timespec="seconds")
+
+    category = default_categories()[row.service_code]
+    return {
+        "service_request_id": row.id,
+        "status": "closed" if row.closed_at is not None else "open",
+        "status_notes": row.last_note or "",
+        "service_name": category.name,
+        "service_code": row.service_code,
+        "description": row.description,
+        "agency_responsible": _agency(row),
+        "service_notice": "",
+        "requested_datetime": w3c(row.requested_at),
+        "updated_datetime": w3c(row.last_change or row.opened_at or row.requested_at),
+        "expected_datetime": w3c(row.deadline),
+        "address": row.address or "",
+        "address_id": "",
+        "zipcode": "",
+        "lat": row.lat,
+        "long": row.lon,
+        "media_url": row.media_url or "",
+    }
+
+
+def _when(value: str | None, name: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BadRequest(f"{name} must be a W3C datetime such as 2026-11-01T00:00:00Z") from exc
+    if when.tzinfo is None:
+        raise BadRequest(f"{name} needs a timezone (Z or +08:00)")
+    return when
+
+
+def _list(engine: Engine, where: list[str], params: dict[str, Any]) -> list[Any]:
+    with engine.connect() as conn:
+        _jurisdiction(conn, params.pop("jurisdiction", None))
+        return list(
+            conn.execute(
+                text(f"{_REQUESTS} WHERE {' AND '.join(where)} ORDER BY o.requested_at DESC LIMIT {MAX_RESULTS}"),
+                params,
+            ).all()
+        )
+
+
+Filter = Annotated[str | None, Query(max_length=4000)]
+
+
+@router.get("/requests.{fmt}", responses={**OK, **ERRORS})
+def list_requests(
+    fmt: Format,
+    engine: EngineDep,
+    rules: RulesDep,
+    service_request_id: Filter = None,
+    service_code: Filter = None,
+    start_date: Filter = None,
+    end_date: Filter = None,
+    status: Filter = None,
+    jurisdiction_id: Jurisdiction = None,
+) -> Response:
+    """Requests posted through Open311, newest first (at most 1,000; a range of at most 90 days)."""
+    where = ["true"]
+    params: dict[str, Any] = {"jurisdiction": jurisdiction_id}
+    if jurisdiction_id:
+        where.append("e.district_code = :district")
+        params["district"] = jurisdiction_id
+    if service_request_id:  # overrides every other filter, as the specification says
+        ids = [i.strip() for i in service_request_id.split(",") if i.strip()]
+        try:
+            params["ids"] = [str(uuid.UUID(i)) for i in ids]
+        except ValueError as exc:
+            raise BadRequest("service_request_id is a comma-separated list of request ids") from exc
+        where.append("o.id = ANY(CAST(:ids AS uuid[]))")
+    else:
+        end = _when(end_date, "end_date") or datetime.now(UTC)
+        start = _when(start_date, "start_date") or end - MAX_RANGE
+        if not timedelta(0) <= end - start <= MAX_RANGE:
+            raise BadRequest("start_date must be before end_date, at most 90 days apart")
+        where += ["o.requested_at >= :start", "o.requested_at <= :end"]
+        params |= {"start": start, "end": end}
+        if service_code:
+            where.append("o.service_code = ANY(:codes)")
+            params["codes"] = [c.strip() for c in service_code.split(",")]
+        if status:
+            wanted = {s.strip() for s in status.split(",")}
+            if not wanted <= {"open", "closed"}:
+                raise BadRequest("status is open, closed, or both comma-separated")
+            if wanted == {"open"}:
+                where.append("c.closed_at IS NULL")
+            elif wanted == {"closed"}:
+                where.append("c.closed_at IS NOT NULL")
+    rows = _list(engine, where, params)
+    tz = rules.calendar.tz
+    return render(fmt, "service_requests", [request_json(r, tz) for r in rows])
+
+
+@router.get("/requests/{service_request_id}.{fmt}", responses={**OK, **ERRORS})
+def get_request(
+    service_request_id: Annotated[str, Path(max_length=64)],
+    fmt: Format,
+    engine: EngineDep,
+    rules: RulesDep,
+    jurisdiction_id: Jurisdiction = None,
+) -> Response:
+    """One request (as a list of one, as the specification says)."""
+    try:
+        request_id = uuid.UUID(service_request_id)
+    except ValueError as exc:
+        raise NotFound(f"no request {service_request_id!r}") from exc
+    rows = _list(engine, ["o.id = :id"], {"id": request_id, "jurisdiction": jurisdiction_id})
+    if not rows:
+        raise NotFound(f"no request {service_request_id!r}")
+    return render(fmt, "service_requests", [request_json(rows[0], rules.calendar.tz)])

@@ -1,0 +1,103 @@
+"""Photo evidence as pure functions: read a JPEG/PNG and its EXIF, compare with the event's place and time."""
+
+import hashlib
+import io
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from PIL import Image, UnidentifiedImageError
+
+from geo.locate import haversine_m
+
+FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png"}
+MAX_PIXELS = 50_000_000  # larger images are refused before decoding (decompression bombs)
+FAR_M = 1_000.0  # a photo taken further than this from the event is flagged
+APART = timedelta(hours=24)  # a photo taken this long before or after the event is flagged
+_GPS_IFD, _EXIF_IFD = 0x8825, 0x8769
+_TAKEN, _OFFSET = 36867, 36881  # DateTimeOriginal, OffsetTimeOriginal
+
+
+class BadPhoto(ValueError):
+    """The upload is not a readable JPEG or PNG."""
+
+
+@dataclass(frozen=True)
+class PhotoInfo:
+    """What the file says about itself."""
+
+    sha256: str
+    media_type: str
+    width: int
+    height: int
+    taken_at: datetime | None
+    lon: float | None
+    lat: float | None
+
+
+def _degrees(value: Any, ref: Any) -> float:
+    degrees, minutes, seconds = (float(v) for v in value)
+    sign = -1.0 if str(ref).upper() in ("S", "W") else 1.0
+    return sign * (degrees + minutes / 60 + seconds / 3600)
+
+
+def _taken_at(exif: Any, tz: ZoneInfo) -> datetime | None:
+    """DateTimeOriginal with its offset if the camera wrote one, else in local time ``tz``."""
+    sub = exif.get_ifd(_EXIF_IFD)
+    raw = sub.get(_TAKEN) or exif.get(306)  # 306: DateTime
+    if not raw:
+        return None
+    try:
+        when = datetime.strptime(str(raw).strip("\x00 "), "%Y:%m:%d %H:%M:%S")  # noqa: DTZ007 - EXIF has no zone
+    except ValueError:
+        return None
+    offset = sub.get(_OFFSET)
+    if offset:
+        try:
+            return datetime.strptime(f"{when:%Y-%m-%d %H:%M:%S}{str(offset).strip()}", "%Y-%m-%d %H:%M:%S%z")
+        except ValueError:
+            pass
+    return when.replace(tzinfo=tz)
+
+
+def inspect(content: bytes, tz: ZoneInfo) -> PhotoInfo:
+    """Decode ``content`` fully (a truncated or corrupt file is refused) and read its EXIF."""
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            if image.format not in FORMATS:
+                raise BadPhoto(f"only JPEG and PNG are accepted, not {image.format}")
+            if image.width * image.height > MAX_PIXELS:
+                raise BadPhoto(f"at most {MAX_PIXELS:,} pixels")
+            exif = image.getexif()
+            image.load()  # decodes every pixel: a damaged file fails here
+            media_type, width, height = FORMATS[image.format], image.width, image.height
+    except BadPhoto:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise BadPhoto(f"not a readable JPEG or PNG ({type(exc).__name__})") from exc
+    lon = lat = None
+    gps = exif.get_ifd(_GPS_IFD)
+    try:
+        if 2 in gps and 4 in gps:
+            lat, lon = _degrees(gps[2], gps.get(1, "N")), _degrees(gps[4], gps.get(3, "E"))
+    except (TypeError, ValueError, ZeroDivisionError):
+        lon = lat = None
+    return PhotoInfo(hashlib.sha256(content).hexdigest(), media_type, width, height, _taken_at(exif, tz), lon, lat)
+
+
+def compare(info: PhotoInfo, lon: float, lat: float, occurred_at: datetime) -> tuple[float | None, list[str]]:
+    """Distance from the event (m) and the flags: ``far``, ``taken_apart``, ``no_location``, ``no_time``."""
+    flags: list[str] = []
+    distance = None
+    if info.lon is None or info.lat is None:
+        flags.append("no_location")
+    else:
+        distance = float(haversine_m(lon, lat, info.lon, info.lat))
+        if distance > FAR_M:
+            flags.append("far")
+    if info.taken_at is None:
+        flags.append("no_time")
+    elif abs(info.taken_at - occurred_at) > APART:
+        flags.append("taken_apart")
+    return distance, flags

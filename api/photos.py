@@ -1,0 +1,146 @@
+"""Photo evidence on events and cases: upload, list, serve; the "after photo" rule of resolution."""
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from sqlalchemy import Connection, Engine, text
+
+from api.access import Principal
+from api.auth import PrincipalDep, authorize
+from api.bodies import read_body
+from api.deps import EngineDep, RulesDep, SettingsDep
+from api.errors import Conflict, InvalidInput, NotFound, responses
+from api.events import event_in_scope
+from api.photo_check import FORMATS, BadPhoto, compare, inspect
+from streams.rules import Rules
+
+router = APIRouter(
+    prefix="/v1", tags=["photos"], dependencies=[Depends(authorize)], responses=responses(401, 403, 422, 503)
+)
+Stage = Literal["before", "after"]
+PHOTO_FIELDS = "sha256, stage, media_type, bytes, width, height, taken_at, lon, lat, distance_m, flags, uploaded_by"
+_IMAGE_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {media: {"schema": {"type": "string", "format": "binary"}} for media in FORMATS.values()},
+    }
+}
+
+
+def _store(engine: Engine, event_id: UUID, principal: Principal, content: bytes, stage: str, rules: Rules) -> Any:
+    with engine.begin() as conn:
+        event = event_in_scope(conn, event_id, principal)
+        try:
+            info = inspect(content, rules.calendar.tz)
+        except BadPhoto as exc:
+            raise InvalidInput(str(exc), [{"field": "body", "problem": str(exc)}]) from exc
+        distance, flags = compare(info, event.lon, event.lat, event.occurred_at)
+        conn.execute(
+            text(
+                "INSERT INTO photo (event_id, sha256, stage, media_type, bytes, width, height, taken_at, lon, lat,"
+                " distance_m, flags, uploaded_by, content) VALUES (:e, :h, :stage, :mt, :n, :w, :ht, :t, :lon, :lat,"
+                " :d, :flags, :by, :content) ON CONFLICT (event_id, sha256) DO NOTHING"
+            ),
+            {
+                "e": event_id,
+                "h": info.sha256,
+                "stage": stage,
+                "mt": info.media_type,
+                "n": len(content),
+                "w": info.width,
+                "ht": info.height,
+                "t": info.taken_at,
+                "lon": info.lon,
+                "lat": info.lat,
+                "d": distance,
+                "flags": flags,
+                "by": principal.username,
+                "content": content,
+            },
+        )
+        return conn.execute(
+            text(f"SELECT {PHOTO_FIELDS} FROM photo WHERE event_id = :e AND sha256 = :h"),
+            {"e": event_id, "h": info.sha256},
+        ).one()
+
+
+@router.post("/events/{event_id}/photos", status_code=201, responses=responses(404, 413), openapi_extra=_IMAGE_BODY)
+async def post_photo(
+    event_id: UUID,
+    request: Request,
+    engine: EngineDep,
+    settings: SettingsDep,
+    rules: RulesDep,
+    principal: PrincipalDep,
+    stage: Stage = "before",
+) -> dict[str, Any]:
+    """Attach a JPEG or PNG (the body) to a recorded event or case in your scope.
+
+    ``stage=after`` is the proof of the work for resolving. EXIF place and time are compared with the
+    event's: more than 1 km away or 24 h apart is flagged (`far`, `taken_apart`), never refused. The same
+    photo twice is stored once. Limit: 5 MiB (`GRIDGOV_MAX_PHOTO_BYTES`), 50 megapixels.
+    """
+    content = await read_body(request, settings.api.max_photo_bytes)
+    row = await run_in_threadpool(_store, engine, event_id, principal, content, stage, rules)
+    return dict(row._mapping)
+
+
+def _photos(engine: Engine, event_id: UUID, principal: Principal) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        event_in_scope(conn, event_id, principal)
+        rows = conn.execute(
+            text(f"SELECT {PHOTO_FIELDS} FROM photo WHERE event_id = :e ORDER BY uploaded_at"), {"e": event_id}
+        ).all()
+    return [dict(r._mapping) for r in rows]
+
+
+@router.get("/events/{event_id}/photos", responses=responses(404))
+def get_photos(event_id: UUID, engine: EngineDep, principal: PrincipalDep) -> list[dict[str, Any]]:
+    """The photos of an event or case in your scope, with their EXIF comparison."""
+    return _photos(engine, event_id, principal)
+
+
+@router.get(
+    "/events/{event_id}/photos/{sha256}",
+    response_class=Response,
+    responses={200: {"content": {m: {} for m in FORMATS.values()}}, **responses(404)},
+)
+def get_photo(
+    event_id: UUID,
+    sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")],
+    engine: EngineDep,
+    principal: PrincipalDep,
+) -> Response:
+    """The photo itself."""
+    with engine.connect() as conn:
+        event_in_scope(conn, event_id, principal)
+        row = conn.execute(
+            text("SELECT media_type, content FROM photo WHERE event_id = :e AND sha256 = :h"),
+            {"e": event_id, "h": sha256},
+        ).one_or_none()
+    if row is None:
+        raise NotFound(f"no photo {sha256} on event {event_id}")
+    return Response(bytes(row.content), media_type=row.media_type, headers={"Cache-Control": "private, max-age=86400"})
+
+
+def after_photo_rule(rules: Rules) -> Callable[[Connection, Any], None]:
+    """A transition check: resolving a case whose category needs proof requires an "after" photo."""
+
+    def check(conn: Connection, case: Any) -> None:
+        if not rules.needs_after_photo(case.category):
+            return
+        found = conn.execute(
+            text("SELECT 1 FROM photo WHERE event_id = :id AND stage = 'after' LIMIT 1"), {"id": case.id}
+        ).first()
+        if found is None:
+            raise Conflict(
+                f"category {case.category} is resolved with an 'after' photo:"
+                f" POST /v1/events/{case.id}/photos?stage=after first",
+                {"allowed": ["upload an after photo"]},
+            )
+
+    return check
