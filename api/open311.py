@@ -27,7 +27,7 @@ from geo.areas import area_info
 from geo.crs import CRS
 from streams.categories import Category, default_categories
 from streams.producer import BrokerDown
-from streams.schema import MAX_DESCRIPTION, REQUEST_GROUP, Event, Kind, Location
+from streams.schema import MAX_DESCRIPTION, NO_NUL, REQUEST_GROUP, Event, Kind, Location
 from streams.topics import Topics
 
 PREFIX = "/open311/v2"
@@ -37,6 +37,12 @@ MAX_RESULTS = 1000
 LEVEL_NAMES = {"grid": "网格", "community": "社区", "street": "街道"}
 _BODY = {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}, "application/xml": {}}
 OK: dict[int | str, dict[str, Any]] = {200: {"content": _BODY, "description": "JSON or XML, as the extension says"}}
+OK_OBJECT: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"application/json": {"schema": {"type": "object"}}, "application/xml": {}},
+        "description": "JSON or XML, as the extension says",
+    }
+}
 ERRORS: dict[int | str, dict[str, Any]] = {
     code: {"content": _BODY, "description": description}
     for code, description in (
@@ -62,10 +68,10 @@ def _jurisdiction(conn: Connection, jurisdiction_id: str | None) -> None:
         raise NotFound(f"jurisdiction_id {jurisdiction_id!r} is not a district of this platform")
 
 
-Jurisdiction = Annotated[str | None, Query(max_length=16, description="A district code")]
+Jurisdiction = Annotated[str | None, Query(max_length=16, pattern=NO_NUL, description="A district code")]
 
 
-@router.get("/discovery.{fmt}", responses=OK)
+@router.get("/discovery.{fmt}", responses={**OK_OBJECT, **ERRORS})
 def discovery(fmt: Format, request: Request) -> Response:
     """Where the GeoReport v2 endpoint is and what it speaks."""
     base = str(request.base_url).rstrip("/") + PREFIX
@@ -105,7 +111,7 @@ def list_services(fmt: Format, engine: EngineDep, jurisdiction_id: Jurisdiction 
     return render(fmt, "services", rows)
 
 
-@router.get("/services/{service_code}.{fmt}", responses={**OK, **ERRORS})
+@router.get("/services/{service_code}.{fmt}", responses={**OK_OBJECT, **ERRORS})
 def service_definition(
     service_code: Annotated[str, Path(max_length=8)], fmt: Format, jurisdiction_id: Jurisdiction = None
 ) -> Response:
@@ -346,7 +352,7 @@ def _list(engine: Engine, where: list[str], params: dict[str, Any]) -> list[Any]
         )
 
 
-Filter = Annotated[str | None, Query(max_length=4000)]
+Filter = Annotated[str | None, Query(max_length=4000, pattern=NO_NUL)]
 
 
 @router.get("/requests.{fmt}", responses={**OK, **ERRORS})

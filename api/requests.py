@@ -89,10 +89,14 @@ def _visible(principal: Principal) -> tuple[str, dict[str, Any]]:
     return principal.case_filter()
 
 
-def _request(conn: Connection, request_id: UUID, principal: Principal) -> Any:
-    row = conn.execute(
+def _row(conn: Connection, request_id: UUID) -> Any:
+    return conn.execute(
         text(f"SELECT {REQUEST_FIELDS} {_FROM} WHERE c.id = :id AND c.kind = 'request'"), {"id": request_id}
     ).one_or_none()
+
+
+def _request(conn: Connection, request_id: UUID, principal: Principal) -> Any:
+    row = _row(conn, request_id)
     if row is None or not (
         principal.owns_request(row.resident, row.assignee) or principal.sees_case(row.place, row.department)
     ):
@@ -181,6 +185,12 @@ def get_request(request_id: UUID, engine: EngineDep, principal: PrincipalDep) ->
         return _json(_request(conn, request_id, principal))
 
 
+def _after(engine: Engine, request_id: UUID) -> dict[str, Any]:
+    """The request as the caller's action left it (a volunteer who declined no longer sees it later)."""
+    with engine.connect() as conn:
+        return _json(_row(conn, request_id))
+
+
 def _volunteer_of(conn: Connection, username: str | None, community: str | None) -> str:
     """The username if it is an enabled volunteer registered in ``community``; 422 otherwise."""
     row = conn.execute(
@@ -228,7 +238,7 @@ async def post_request_action(
         raise Conflict(str(exc), {"allowed": exc.allowed}) from exc
     except ReasonRequired as exc:
         raise InvalidInput(str(exc), [{"field": "note", "problem": str(exc)}]) from exc
-    return await run_in_threadpool(get_request, request_id, engine, principal)
+    return await run_in_threadpool(_after, engine, request_id)
 
 
 def _rate(engine: Engine, request_id: UUID, body: RatingIn, principal: Principal, rules: Rules) -> None:
@@ -257,7 +267,7 @@ async def post_rating(
         await run_in_threadpool(_rate, engine, request_id, body, principal, rules)
     except NotAllowed as exc:
         raise Conflict(f"only a resolved request can be rated; {exc}", {"allowed": exc.allowed}) from exc
-    return await run_in_threadpool(get_request, request_id, engine, principal)
+    return await run_in_threadpool(_after, engine, request_id)
 
 
 @router.get("/communities/{code}/volunteers", responses=responses(404))

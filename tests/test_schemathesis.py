@@ -53,7 +53,7 @@ schema = schemathesis.openapi.from_dict(create_app(Settings()).openapi()).exclud
 
 
 @schema.parametrize()
-@settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+@settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_generated_requests_get_no_5xx_and_answers_that_fit_the_schema(
     case: Case, server: str, headers: dict[str, str]
 ) -> None:

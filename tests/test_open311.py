@@ -1,0 +1,158 @@
+"""Open311 GeoReport v2 against the served app, read with the unmodified third-party ``georeport`` client.
+
+georeport 0.3.1 has no method to post a request (its API is get_service_list, get_service_definition,
+get_service_requests, get_service_request), so the test posts the form exactly as the specification
+describes, with ``requests`` (the library georeport itself uses), and reads it back with georeport.
+"""
+
+import threading
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+import pytest
+import requests
+from georeport import GeoReport
+from sqlalchemy import Engine
+
+from api.access import Role
+from api.app import create_app
+from api.open311 import add_client
+from api.settings import Settings
+from geo.locator import Locator
+from streams.rules import load_rules
+from streams.sla import escalate_breaches, start_clocks
+from streams.worker import Worker
+from tests.conftest import SignIn
+from tests.pipeline_helpers import grid_point, wait_recorded
+from tests.server import serve
+
+INDEX = 170
+
+
+@pytest.fixture(scope="module")
+def server(settings: Settings, demo_city: Engine) -> Iterator[str]:
+    stop = threading.Event()
+    worker = Worker(settings.kafka, demo_city, Locator(demo_city), group_id="test-open311")
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    with serve(create_app(settings)) as base:
+        yield base
+    stop.set()
+    thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def api_key(demo_city: Engine) -> str:
+    return add_client(demo_city, "12345-hotline")
+
+
+def _post(server: str, fmt: str = "json", **form: str) -> requests.Response:
+    return requests.post(f"{server}/open311/v2/requests.{fmt}", data=form, timeout=30)
+
+
+def test_the_client_lists_services_and_definitions_in_json_and_xml(server: str) -> None:
+    for fmt in ("json", "xml"):
+        client = GeoReport(f"{server}/open311/v2", jurisdiction="321111", output_format=fmt)
+        listed = client.get_service_list()
+        codes = {s["service_code"] for s in listed}
+        assert {"0101", "0302"} <= codes and "0901" not in codes and "1001" not in codes  # incidents only
+        blocked = next(s for s in listed if s["service_code"] == "0301")
+        assert blocked["service_name"] == "消防通道堵塞" and blocked["group"] == "安全隐患"
+        assert client.get_service_definition("0302")["service_code"] == "0302"
+    discovery = requests.get(f"{server}/open311/v2/discovery.json", timeout=10).json()
+    assert discovery["endpoints"][0]["specification"] == "http://wiki.open311.org/GeoReport_v2"
+
+
+def test_a_posted_request_is_located_cased_escalated_and_read_back(
+    server: str, api_key: str, demo_city: Engine, sign_in: SignIn
+) -> None:
+    grid, lon, lat = grid_point(demo_city, INDEX)
+    posted = _post(
+        server,
+        api_key=api_key,
+        jurisdiction_id="321111",
+        service_code="0301",
+        lat=str(lat),
+        long=str(lon),
+        description="小区消防通道被车辆堵塞",
+        address_string="润州区某小区3号楼",
+        email="caller@example.cn",
+        phone="13800000000",
+    )
+    assert posted.status_code == 201, posted.text
+    request_id = posted.json()[0]["service_request_id"]
+
+    client = GeoReport(f"{server}/open311/v2", jurisdiction="321111")
+    at_once = client.get_service_request(request_id)  # stored before the answer: readable at once
+    assert at_once["status"] == "open" and at_once["service_code"] == "0301"
+    assert "phone" not in at_once and "13800000000" not in str(at_once) and "caller@" not in str(at_once)
+
+    assert request_id in wait_recorded(demo_city, [request_id])
+    rules = load_rules()
+    start_clocks(demo_city, rules)
+    read = client.get_service_request(request_id)
+    assert read["agency_responsible"] == f"网格 {grid}"
+    assert read["expected_datetime"] is not None and read["address"] == "润州区某小区3号楼"
+
+    # On the map, for a supervisor of its street.
+    street = sign_in("o311-street", Role.STREET, grid[:9])
+    heat = requests.get(f"{server}/v1/map/heat", params={"window": "today"}, headers=street, timeout=30).json()
+    assert any(abs(f["geometry"]["coordinates"][0] - lon) < 0.001 for f in heat["features"])
+    assert requests.get(f"{server}/v1/cases/{request_id}", headers=street, timeout=30).json()["category"] == "0301"
+
+    # Held to its SLA like any other case: nobody acts, it climbs to the community.
+    escalate_breaches(demo_city, rules, datetime.fromisoformat(read["expected_datetime"]) + timedelta(seconds=1))
+    climbed = client.get_service_request(request_id)
+    assert climbed["agency_responsible"] == f"社区 {grid[:12]}"
+    assert datetime.fromisoformat(climbed["expected_datetime"]) > datetime.fromisoformat(read["expected_datetime"])
+
+    for action, note in (("accept", ""), ("close", "车辆已挪走")):
+        response = requests.post(
+            f"{server}/v1/cases/{request_id}/transitions",
+            json={"action": action, "note": note},
+            headers=street,
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+    closed = GeoReport(f"{server}/open311/v2", jurisdiction="321111", output_format="xml").get_service_request(
+        request_id
+    )
+    assert closed["status"] == "closed" and closed["status_notes"] == "车辆已挪走"
+    listed = client.get_service_requests(status="closed", service_code="0301")
+    assert request_id in {r["service_request_id"] for r in listed}
+    assert request_id not in {r["service_request_id"] for r in client.get_service_requests(status="open")}
+
+
+@pytest.mark.parametrize(
+    ("form", "status", "words"),
+    [
+        ({"api_key": "wrong", "service_code": "0101", "lat": "32.2", "long": "119.43"}, 403, "api_key"),
+        ({"service_code": "9999", "lat": "32.2", "long": "119.43"}, 400, "not a service"),
+        ({"service_code": "0101", "long": "119.43"}, 400, "lat must be"),
+        ({"service_code": "0101", "lat": "91", "long": "119.43"}, 400, "lat must be"),
+        ({"service_code": "0101", "lat": "NaN", "long": "119.43"}, 400, "lat must be"),
+        ({"service_code": "0101", "lat": "32.2", "long": "119.43", "jurisdiction_id": "999999"}, 404, "jurisdiction"),
+        ({"service_code": "0101", "lat": "32.2", "long": "119.43", "address_string": "a\x00b"}, 400, "NUL"),
+    ],
+)
+def test_bad_posts_get_open311_errors(server: str, api_key: str, form: dict[str, str], status: int, words: str) -> None:
+    response = _post(server, **({"api_key": api_key} | form))
+    assert response.status_code == status
+    (error,) = response.json()
+    assert error["code"] == status and words in error["description"]
+    as_xml = _post(server, "xml", **({"api_key": api_key} | form))
+    root = ElementTree.fromstring(as_xml.content)
+    assert root.tag == "errors" and root.find("error/code").text == str(status)  # type: ignore[union-attr]
+
+
+def test_unknown_ids_and_ranges_are_refused_clearly(server: str) -> None:
+    missing = requests.get(f"{server}/open311/v2/requests/00000000-0000-4000-8000-000000000000.json", timeout=10)
+    assert missing.status_code == 404 and missing.json()[0]["code"] == 404
+    too_long = requests.get(
+        f"{server}/open311/v2/requests.json",
+        params={"start_date": "2026-01-01T00:00:00Z", "end_date": "2026-11-01T00:00:00Z"},
+        timeout=10,
+    )
+    assert too_long.status_code == 400 and "90 days" in too_long.json()[0]["description"]
+    assert requests.get(f"{server}/open311/v2/services.yaml", timeout=10).status_code in (404, 422)
