@@ -18,8 +18,8 @@ def gridworker_name(grid: str) -> str:
 def demo_users(engine: Engine) -> list[tuple[str, Role, str]]:
     """Who the demo city has.
 
-    Admin, commander, supervisors of the district and its first street and community, a department, and a
-    gridworker per grid.
+    Admin, commander, supervisors of the district and its first street and community, a department, a
+    resident and a volunteer of that community, and a gridworker per grid.
     """
     with engine.connect() as conn:
         areas = conn.execute(
@@ -37,6 +37,8 @@ def demo_users(engine: Engine) -> list[tuple[str, Role, str]]:
         ("street", Role.STREET, first["street"]),
         ("community", Role.COMMUNITY, first["community"]),
         ("department", Role.DEPARTMENT, DEMO_DEPARTMENT),
+        ("resident", Role.RESIDENT, first["community"]),
+        ("volunteer", Role.VOLUNTEER, first["community"]),
     ]
     return users + [(gridworker_name(code), Role.GRIDWORKER, code) for level, code in areas if level == "grid"]
 

@@ -23,7 +23,7 @@ from api.photos import after_photo_rule
 from geo.models import AREA_CODE
 from streams.cases import Action, NotAllowed, ReasonRequired, State
 from streams.rules import Rules
-from streams.schema import Event, Kind, Location, NoNul, Window
+from streams.schema import Event, Kind, Location, NoControl, NoNul, Window
 from streams.sla import CaseNotFound, transition
 from streams.topics import Topics
 
@@ -67,7 +67,7 @@ class RequestAction(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: Literal["dispatch", "accept", "decline", "resolve"]
-    volunteer: Annotated[str | None, Field(max_length=64, description="For dispatch: who takes it")] = None
+    volunteer: Annotated[str | None, Field(max_length=64, description="For dispatch: who takes it"), *NoControl] = None
     note: Annotated[str, Field(max_length=2000), *NoNul] = ""
 
 

@@ -52,8 +52,8 @@ def _refuse(pattern: str, what: str) -> Any:
     """A check with a plain message; the pattern also goes into the JSON schema."""
     compiled = re.compile(pattern)
 
-    def check(value: str) -> str:
-        if not compiled.fullmatch(value):
+    def check(value: str | None) -> str | None:
+        if value is not None and not compiled.fullmatch(value):
             raise ValueError(f"must not contain {what}")
         return value
 
