@@ -1,12 +1,19 @@
 """Helpers shared by the pipeline tests."""
 
+import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import shapely
 from sqlalchemy import Engine, text
+
+from api.settings import Settings
+from geo.locator import Locator
+from streams.worker import Worker
 
 
 def event_body(
@@ -62,3 +69,17 @@ def grid_point(engine: Engine, index: int = 0) -> tuple[str, float, float]:
         ).one()
     point = shapely.point_on_surface(shapely.from_wkb(bytes(wkb)))
     return code, point.x, point.y
+
+
+@contextmanager
+def running_worker(settings: Settings, engine: Engine, group_id: str) -> Iterator[Worker]:
+    """A recording worker in a thread of this process for the duration of the block."""
+    stop = threading.Event()
+    worker = Worker(settings.kafka, engine, Locator(engine), group_id=group_id)
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        yield worker
+    finally:
+        stop.set()
+        thread.join(timeout=30)

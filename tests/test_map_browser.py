@@ -1,6 +1,5 @@
 """The live map in a real headless Chromium: a posted incident appears without reload, all offline."""
 
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,10 +12,8 @@ from sqlalchemy import Engine
 from api.access import Role
 from api.app import create_app
 from api.settings import Settings
-from geo.locator import Locator
-from streams.worker import Worker
 from tests.conftest import TEST_PASSWORD, SignIn
-from tests.pipeline_helpers import event_body, grid_point
+from tests.pipeline_helpers import event_body, grid_point, running_worker
 from tests.server import serve
 
 CHROMIUM = "/usr/bin/chromium"
@@ -37,14 +34,8 @@ ARGS = [
 def server(settings: Settings, demo_city: Engine) -> Iterator[str]:
     if not Path(CHROMIUM).exists():
         pytest.fail("Chromium is missing: `make browser` installs Debian's chromium")
-    stop = threading.Event()
-    worker = Worker(settings.kafka, demo_city, Locator(demo_city), group_id="browser-test")
-    worker_thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-    worker_thread.start()
-    with serve(create_app(settings)) as base:
+    with running_worker(settings, demo_city, "browser-test"), serve(create_app(settings)) as base:
         yield base
-    stop.set()
-    worker_thread.join(timeout=30)
 
 
 def test_a_posted_incident_shows_on_the_map_without_reload(server: str, demo_city: Engine, sign_in: SignIn) -> None:

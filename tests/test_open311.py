@@ -5,7 +5,6 @@ get_service_requests, get_service_request), so the test posts the form exactly a
 describes, with ``requests`` (the library georeport itself uses), and reads it back with georeport.
 """
 
-import threading
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -19,12 +18,10 @@ from api.access import Role
 from api.app import create_app
 from api.open311 import add_client
 from api.settings import Settings
-from geo.locator import Locator
 from streams.rules import load_rules
 from streams.sla import escalate_breaches, start_clocks
-from streams.worker import Worker
 from tests.conftest import SignIn
-from tests.pipeline_helpers import grid_point, wait_recorded
+from tests.pipeline_helpers import grid_point, running_worker, wait_recorded
 from tests.server import serve
 
 INDEX = 170
@@ -32,14 +29,8 @@ INDEX = 170
 
 @pytest.fixture(scope="module")
 def server(settings: Settings, demo_city: Engine) -> Iterator[str]:
-    stop = threading.Event()
-    worker = Worker(settings.kafka, demo_city, Locator(demo_city), group_id="test-open311")
-    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-    thread.start()
-    with serve(create_app(settings)) as base:
+    with running_worker(settings, demo_city, "test-open311"), serve(create_app(settings)) as base:
         yield base
-    stop.set()
-    thread.join(timeout=30)
 
 
 @pytest.fixture(scope="module")

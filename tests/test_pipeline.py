@@ -2,7 +2,6 @@
 
 import dataclasses
 import json
-import threading
 import time
 from collections.abc import Iterator
 
@@ -14,12 +13,11 @@ from api.access import Role
 from api.app import create_app
 from api.settings import Settings
 from geo.crs import from_wgs84
-from geo.locator import Locator
 from streams.kafka import consumer, producer
 from streams.topics import Topics
 from streams.worker import Worker
 from tests.conftest import SignIn
-from tests.pipeline_helpers import event_body, grid_point, recorded, wait_recorded
+from tests.pipeline_helpers import event_body, grid_point, recorded, running_worker, wait_recorded
 
 
 @pytest.fixture(scope="module")
@@ -31,13 +29,8 @@ def client(settings: Settings, demo_city: Engine, sign_in: SignIn) -> Iterator[T
 
 @pytest.fixture(scope="module")
 def worker(settings: Settings, demo_city: Engine) -> Iterator[Worker]:
-    stop = threading.Event()
-    worker = Worker(settings.kafka, demo_city, Locator(demo_city), group_id="test-pipeline")
-    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-    thread.start()
-    yield worker
-    stop.set()
-    thread.join(timeout=30)
+    with running_worker(settings, demo_city, "test-pipeline") as worker:
+        yield worker
 
 
 def test_a_posted_event_is_recorded_in_its_grid_and_opens_a_case(

@@ -1,6 +1,5 @@
 """居民点单 → 社区派单 → 党员接单 → 组织评单 on the real services; satisfaction and points by hand."""
 
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,24 +12,17 @@ from sqlalchemy import Engine
 from api.access import Role
 from api.app import create_app
 from api.settings import Settings
-from geo.locator import Locator
-from streams.worker import Worker
 from tests.conftest import SignIn
-from tests.pipeline_helpers import grid_point, wait_recorded
+from tests.pipeline_helpers import grid_point, running_worker, wait_recorded
 
-INDEX = 150  # a grid of the demo city used by no other test
+INDEX = 150  # grids of the demo city used by no other test
+RATED_INDEX = 160
 
 
 @pytest.fixture(scope="module")
 def client(settings: Settings, demo_city: Engine) -> Iterator[TestClient]:
-    stop = threading.Event()
-    worker = Worker(settings.kafka, demo_city, Locator(demo_city), group_id="test-requests")
-    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
-    thread.start()
-    with TestClient(create_app(settings)) as client:
+    with running_worker(settings, demo_city, "test-requests"), TestClient(create_app(settings)) as client:
         yield client
-    stop.set()
-    thread.join(timeout=30)
 
 
 @pytest.fixture(scope="module")
@@ -117,19 +109,14 @@ def test_a_request_goes_from_the_resident_to_a_volunteer_and_back_to_a_rating(
 
 
 def test_satisfaction_and_points_match_hand_computed_values(
-    client: TestClient, demo_city: Engine, sign_in: SignIn, place: tuple[str, float, float]
+    client: TestClient, demo_city: Engine, sign_in: SignIn
 ) -> None:
-    grid, lon, lat = place
+    grid, lon, lat = grid_point(demo_city, RATED_INDEX)
     community = grid[:12]
-    staff = sign_in("staff-li", Role.COMMUNITY, community)
+    staff = sign_in("staff-zhou", Role.COMMUNITY, community)
     resident = sign_in("res-sun", Role.RESIDENT, community)
     helpers = {name: sign_in(name, Role.VOLUNTEER, community) for name in ("vol-a", "vol-b")}
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # indicators count local days
-    before = client.get(
-        "/v1/indicators",
-        params={"area": grid, "from": str(today - timedelta(days=1)), "to": str(today + timedelta(days=1))},
-        headers=staff,
-    ).json()
     plan = [("vol-a", 4), ("vol-a", 2), ("vol-b", 5)]
     ids = [_ask(client, resident, lon, lat, service="1001") for _ in plan]
     wait_recorded(demo_city, ids)
@@ -140,15 +127,13 @@ def test_satisfaction_and_points_match_hand_computed_values(
         response = client.post(f"/v1/requests/{request_id}/rating", json={"score": score}, headers=staff)
         assert response.status_code == 200, response.text
 
-    after = client.get(
-        "/v1/indicators",
-        params={"area": grid, "from": str(today - timedelta(days=1)), "to": str(today + timedelta(days=1))},
-        headers=staff,
-    ).json()
-    ratings = before["ratings"] + 3
-    total = (before["satisfaction"] or 0) * before["ratings"] + 4 + 2 + 5
-    assert after["ratings"] == ratings
-    assert after["satisfaction"] == round(total / ratings, 3)
+    days = {"from": str(today - timedelta(days=1)), "to": str(today + timedelta(days=1))}
+    in_grid = client.get("/v1/indicators", params={"area": grid, **days}, headers=staff).json()
+    assert (in_grid["ratings"], in_grid["satisfaction"]) == (3, round((4 + 2 + 5) / 3, 3)) == (3, 3.667)
+    street = sign_in("staff-street", Role.STREET, grid[:9])
+    by_community = client.get("/v1/indicators", params={"area": grid[:9], **days}, headers=street).json()["children"]
+    (row,) = [c for c in by_community if c["area"] == community]
+    assert (row["ratings"], row["satisfaction"]) == (3, 3.667)
     points = {v["username"]: v for v in client.get(f"/v1/communities/{community}/volunteers", headers=staff).json()}
     assert (points["vol-a"]["completed"], points["vol-a"]["points"], points["vol-a"]["mean_score"]) == (2, 20, 3.0)
     assert (points["vol-b"]["completed"], points["vol-b"]["points"], points["vol-b"]["mean_score"]) == (1, 10, 5.0)
