@@ -87,6 +87,14 @@ class Principal:
             return reporter == self.username
         return self.role is Role.VOLUNTEER and assignee == self.username
 
+    def request_filter(self) -> tuple[str, dict[str, str]]:
+        """SQL condition (on ``"case" c`` joined with ``event e``) selecting the requests this caller sees."""
+        if self.role is Role.RESIDENT:
+            return "e.reporter = :me", {"me": self.username}
+        if self.role is Role.VOLUNTEER:
+            return "c.assignee = :me", {"me": self.username}
+        return self.case_filter()
+
     def case_filter(self) -> tuple[str, dict[str, str]]:
         """SQL condition (on ``"case" c``) selecting the cases this caller sees."""
         if self.role is Role.DEPARTMENT:

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from api.access import PLACE_SQL, Principal
 from api.auth import PrincipalDep, authorize
@@ -158,14 +158,19 @@ def list_cases(
     overdue_sql = "(c.overdue OR (c.closed_at IS NULL AND c.paused_at IS NULL AND c.deadline <= :now))"
     if overdue is not None:
         where.append(overdue_sql if overdue else f"NOT {overdue_sql}")
+    order = "c.closed_at IS NOT NULL, c.deadline NULLS LAST, c.id"
+    total, rows = select_page(engine, CASE_FIELDS, '"case" c', where, order, params)
+    return {"total": total, "cases": [_case_json(r, params["now"]) for r in rows]}
+
+
+def select_page(
+    engine: Engine, fields: str, source: str, where: list[str], order: str, params: dict[str, Any]
+) -> tuple[int, list[Any]]:
+    """How many rows match, and the page of them that ``params`` ``limit``/``offset`` select."""
     clause = " AND ".join(where)
     with engine.connect() as conn:
-        total = conn.execute(text(f'SELECT count(*) FROM "case" c WHERE {clause}'), params).scalar_one()
+        total = conn.execute(text(f"SELECT count(*) FROM {source} WHERE {clause}"), params).scalar_one()
         rows = conn.execute(
-            text(
-                f'SELECT {CASE_FIELDS} FROM "case" c WHERE {clause}'
-                " ORDER BY c.closed_at IS NOT NULL, c.deadline NULLS LAST, c.id LIMIT :limit OFFSET :offset"
-            ),
-            params,
+            text(f"SELECT {fields} FROM {source} WHERE {clause} ORDER BY {order} LIMIT :limit OFFSET :offset"), params
         ).all()
-    return {"total": total, "cases": [_case_json(r, params["now"]) for r in rows]}
+    return int(total), list(rows)

@@ -233,7 +233,7 @@ def _post(engine: Engine, producer: Any, topics: Topics, form: dict[str, str | N
     return str(request_id)
 
 
-Field = Annotated[str | None, Form(max_length=MAX_DESCRIPTION)]
+FormField = Annotated[str | None, Form(max_length=MAX_DESCRIPTION)]
 
 
 @router.post("/requests.{fmt}", status_code=201, responses={201: {"content": _BODY}, **ERRORS})
@@ -242,20 +242,20 @@ async def post_request(
     engine: EngineDep,
     producer: ProducerDep,
     settings: SettingsDep,
-    api_key: Field = None,
-    service_code: Field = None,
-    lat: Field = None,
-    long: Field = None,
-    jurisdiction_id: Field = None,
-    address_string: Field = None,
-    email: Field = None,
-    device_id: Field = None,
-    account_id: Field = None,
-    first_name: Field = None,
-    last_name: Field = None,
-    phone: Field = None,
-    description: Field = None,
-    media_url: Field = None,
+    api_key: FormField = None,
+    service_code: FormField = None,
+    lat: FormField = None,
+    long: FormField = None,
+    jurisdiction_id: FormField = None,
+    address_string: FormField = None,
+    email: FormField = None,
+    device_id: FormField = None,
+    account_id: FormField = None,
+    first_name: FormField = None,
+    last_name: FormField = None,
+    phone: FormField = None,
+    description: FormField = None,
+    media_url: FormField = None,
 ) -> Response:
     """Create a service request (form-encoded, as GeoReport v2 says); ``lat`` and ``long`` are required here."""
     form = {

@@ -32,12 +32,12 @@ _IMAGE_BODY = {
 
 
 def _store(engine: Engine, event_id: UUID, principal: Principal, content: bytes, stage: str, rules: Rules) -> Any:
+    try:
+        info = inspect(content, rules.calendar.tz)  # decoded before a connection is taken
+    except BadPhoto as exc:
+        raise InvalidInput(str(exc), [{"field": "body", "problem": str(exc)}]) from exc
     with engine.begin() as conn:
         event = event_in_scope(conn, event_id, principal)
-        try:
-            info = inspect(content, rules.calendar.tz)
-        except BadPhoto as exc:
-            raise InvalidInput(str(exc), [{"field": "body", "problem": str(exc)}]) from exc
         distance, flags = compare(info, event.lon, event.lat, event.occurred_at)
         conn.execute(
             text(

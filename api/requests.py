@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, text
 from api.access import PLACE_SQL, SUPERVISORS, Principal, Role
 from api.auth import PrincipalDep, authorize
 from api.bodies import json_body, read_body
+from api.cases import select_page
 from api.deps import EngineDep, ProducerDep, RulesDep, SettingsDep
 from api.errors import Conflict, Forbidden, InvalidInput, NotFound, invalid, responses
 from api.events import Accepted, accept_events, admit
@@ -37,7 +38,7 @@ REQUEST_FIELDS = (
     " e.reporter AS resident, e.description, e.window_start, e.window_end, c.grid_code, c.community_code,"
     f" c.department, r.score, r.comment AS rating_comment, r.rated_by, {PLACE_SQL} AS place"
 )
-_FROM = 'FROM "case" c JOIN event e ON e.id = c.id LEFT JOIN rating r ON r.case_id = c.id'
+_SOURCE = '"case" c JOIN event e ON e.id = c.id LEFT JOIN rating r ON r.case_id = c.id'
 
 
 class RequestIn(BaseModel):
@@ -80,18 +81,9 @@ class RatingIn(BaseModel):
     comment: Annotated[str, Field(max_length=2000), *NoNul] = ""
 
 
-def _visible(principal: Principal) -> tuple[str, dict[str, Any]]:
-    """SQL condition selecting the requests the caller sees."""
-    if principal.role is Role.RESIDENT:
-        return "e.reporter = :me", {"me": principal.username}
-    if principal.role is Role.VOLUNTEER:
-        return "c.assignee = :me", {"me": principal.username}
-    return principal.case_filter()
-
-
 def _row(conn: Connection, request_id: UUID) -> Any:
     return conn.execute(
-        text(f"SELECT {REQUEST_FIELDS} {_FROM} WHERE c.id = :id AND c.kind = 'request'"), {"id": request_id}
+        text(f"SELECT {REQUEST_FIELDS} FROM {_SOURCE} WHERE c.id = :id AND c.kind = 'request'"), {"id": request_id}
     ).one_or_none()
 
 
@@ -156,7 +148,7 @@ def list_requests(
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> dict[str, Any]:
     """Requests you may see (residents: their own; volunteers: given to them; supervisors: their area)."""
-    scope_sql, scope_params = _visible(principal)
+    scope_sql, scope_params = principal.request_filter()
     where = ["c.kind = 'request'", scope_sql]
     params: dict[str, Any] = scope_params | {"limit": limit, "offset": offset}
     if state:
@@ -165,16 +157,7 @@ def list_requests(
     if area:
         where.append("c.grid_code LIKE :area")
         params["area"] = area + "%"
-    clause = " AND ".join(where)
-    with engine.connect() as conn:
-        total = conn.execute(text(f"SELECT count(*) {_FROM} WHERE {clause}"), params).scalar_one()
-        rows = conn.execute(
-            text(
-                f"SELECT {REQUEST_FIELDS} {_FROM} WHERE {clause} ORDER BY c.opened_at DESC, c.id LIMIT :limit"
-                " OFFSET :offset"
-            ),
-            params,
-        ).all()
+    total, rows = select_page(engine, REQUEST_FIELDS, _SOURCE, where, "c.opened_at DESC, c.id", params)
     return {"total": total, "requests": [_json(r) for r in rows]}
 
 
