@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.open311_format import error_response
 from streams.producer import BrokerDown
+from streams.schema import message
 
 
 class GridgovError(Exception):
@@ -139,7 +140,8 @@ async def _handle_broker_down(request: Request, exc: Exception) -> Response:
 def problems(errors: list[Any] | tuple[Any, ...], drop_prefix: int = 0) -> list[dict[str, str]]:
     """Each validation error as the field it concerns and what is wrong with it."""
     return [
-        {"field": ".".join(str(part) for part in e["loc"][drop_prefix:]) or "body", "problem": e["msg"]} for e in errors
+        {"field": ".".join(str(part) for part in e["loc"][drop_prefix:]) or "body", "problem": message(e)}
+        for e in errors
     ]
 
 

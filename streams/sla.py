@@ -147,12 +147,12 @@ def transition(
 
 
 def start_clocks(engine: Engine, rules: Rules, limit: int = 1000) -> int:
-    """Give new cases their grid-level deadline, counted from when they were received."""
+    """Give new cases their grid-level deadline, counted from when they were received; oldest first."""
     with engine.begin() as conn:
         rows = conn.execute(
             text(
                 'SELECT id, category, opened_at FROM "case" WHERE deadline IS NULL AND closed_at IS NULL'
-                " LIMIT :limit FOR UPDATE SKIP LOCKED"
+                " ORDER BY opened_at LIMIT :limit FOR UPDATE SKIP LOCKED"
             ),
             {"limit": limit},
         ).all()

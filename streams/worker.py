@@ -3,7 +3,8 @@
 import gc
 import logging
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from kafka import KafkaConsumer, TopicPartition
@@ -60,12 +61,14 @@ class Worker:
         *,
         group_id: str | None = None,
         batch_size: int = 2000,
+        depth: int = 2,
         client_id: str = "gridgov-worker",
     ) -> None:
         self.topics = Topics.from_prefix(settings.topic_prefix)
         self.engine = engine
         self.locator = locator
         self.batch_size = batch_size
+        self.depth = depth  # batches being written at once
         self.consumer: KafkaConsumer = consumer(
             settings,
             group_id or settings.topic_prefix + GROUP,
@@ -81,11 +84,14 @@ class Worker:
         self._backoff_s = 0.2
 
     def run(self, stop: threading.Event) -> Totals:
-        """Loop until ``stop`` is set; the batch in hand is finished first.
+        """Loop until ``stop`` is set; the batches in hand are finished first.
 
-        Steps 1–3 of batch N+1 run here while a writer thread does steps 4–5 of
-        batch N; step 6 for N happens here once the writer is done, so offsets are
-        only ever committed for batches that are in PostgreSQL and on the broker.
+        Steps 1–3 of the next batch run here while writer threads do steps 4–5 of
+        up to ``depth`` earlier batches, each on its own database connection, so
+        PostgreSQL works on one batch while this thread decodes the next. Step 6
+        happens here, oldest batch first, once its writer is done: offsets are only
+        ever committed for batches that are in PostgreSQL and on the broker, and
+        never past a batch that is not.
         """
         while not stop.is_set():  # the first index needs the database: wait for it
             try:
@@ -96,9 +102,9 @@ class Worker:
                 stop.wait(2)
         # The boundary index and libraries are long-lived: keep the collector off them.
         gc.freeze()
-        in_flight: tuple[list[stages.RawRecord], Future[int]] | None = None
+        in_flight: deque[tuple[list[stages.RawRecord], Future[int]]] = deque()
         try:
-            with ThreadPoolExecutor(1, thread_name_prefix="gridgov-record") as writer:
+            with ThreadPoolExecutor(self.depth, thread_name_prefix="gridgov-record") as writers:
                 while not stop.is_set():
                     polled = self.consumer.poll(timeout_ms=500, max_records=self.batch_size)
                     records = [
@@ -107,17 +113,38 @@ class Worker:
                         for m in messages
                     ]
                     prepared = self._prepare(records) if records else None
-                    if in_flight is not None:
-                        done, in_flight = self._finish(*in_flight, also_rewind=records, stop=stop), None
-                        if not done:
-                            continue  # the rewind fetches this batch again
+                    if not self._retire(in_flight, records, stop, full=self.depth if prepared else 1):
+                        continue  # rewound: the next polls fetch these batches again
                     if prepared is not None:
-                        in_flight = (records, writer.submit(self._store, *prepared))
-                if in_flight is not None:
-                    self._finish(*in_flight, also_rewind=[], stop=stop)
+                        in_flight.append((records, writers.submit(self._store, *prepared)))
+                self._retire(in_flight, [], stop, full=1)
         finally:
             self.close()
         return self.totals
+
+    def _retire(
+        self,
+        in_flight: "deque[tuple[list[stages.RawRecord], Future[int]]]",
+        records: list[stages.RawRecord],
+        stop: threading.Event,
+        *,
+        full: int,
+    ) -> bool:
+        """Commit finished batches oldest first, waiting while ``full`` or more are in flight.
+
+        With ``full=1`` every batch in flight is waited for. On a failure, that batch,
+        those after it and ``records`` are rewound (the later ones are waited for,
+        not committed) and False is returned.
+        """
+        while in_flight and (len(in_flight) >= full or in_flight[0][1].done()):
+            batch, future = in_flight.popleft()
+            later = [r for b, f in in_flight for r in b]
+            if not self._finish(batch, future, also_rewind=later + records, stop=stop):
+                for _, f in in_flight:
+                    wait([f])  # their writes are idempotent; their offsets stay uncommitted
+                in_flight.clear()
+                return False
+        return True
 
     def process(self, records: list[stages.RawRecord]) -> None:
         """Steps 1–6 for one batch, in this thread (for tests and tools)."""
@@ -142,8 +169,8 @@ class Worker:
             )
             for c in written.conflicts
         ]
-        conflicting = {c.event_id for c in written.conflicts}
-        out = stages.located_messages([e for e in located if e.event_id not in conflicting], self.topics.located)
+        conflicting = {c.uuid for c in written.conflicts}
+        out = stages.located_messages([e for e in located if e.uuid not in conflicting], self.topics.located)
         out += [d.to_record(self.topics.dead) for d in dead]
         self.producer.publish(out)
         self.totals.batches += 1
