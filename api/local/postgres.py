@@ -107,7 +107,11 @@ def up(settings: Settings) -> ServiceStatus:
         if port_open("127.0.0.1", port):
             raise ServiceError(f"port {port} is taken by another program; set GRIDGOV_LOCAL_PG_PORT")
         datadir = _datadir(settings)
-        options = f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        # track_commit_timestamp lets the pipeline benchmark time POST → commit exactly.
+        options = (
+            f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1 -c max_connections=200"
+            " -c track_commit_timestamp=on"
+        )
         subprocess.run(
             _as_owner(
                 [
