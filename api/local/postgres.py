@@ -109,8 +109,7 @@ def up(settings: Settings) -> ServiceStatus:
         datadir = _datadir(settings)
         # track_commit_timestamp lets the pipeline benchmark time POST → commit exactly.
         options = (
-            f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1 -c max_connections=200"
-            " -c track_commit_timestamp=on"
+            f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1 -c max_connections=200 -c track_commit_timestamp=on"
         )
         subprocess.run(
             _as_owner(
