@@ -122,7 +122,7 @@ def bare_copy_rate(settings: Settings, messages: list[tuple[bytes, bytes]]) -> f
     statement = f"COPY event ({columns}) FROM STDIN (FORMAT BINARY)"
     with psycopg.connect(conninfo(settings)) as conn:
         # What a COPY client would send, encoded by the server before the clock starts.
-        conn.execute("CREATE TEMP TABLE staged (LIKE event)")
+        conn.execute("CREATE TEMP TABLE staged (LIKE event INCLUDING DEFAULTS)")
         with conn.cursor().copy(f"COPY staged ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
             copy.set_types(list(EVENT_TYPES))
             for item in located:
