@@ -34,6 +34,13 @@ class Totals:
     inserted: int = 0
     dead: int = 0
 
+    def add(self, other: "Totals") -> None:
+        """Count ``other`` in (done by the loop's thread only, so no update is lost)."""
+        self.batches += other.batches
+        self.records += other.records
+        self.inserted += other.inserted
+        self.dead += other.dead
+
 
 class Worker:
     """Records raw events in batches.
@@ -102,7 +109,7 @@ class Worker:
                 stop.wait(2)
         # The boundary index and libraries are long-lived: keep the collector off them.
         gc.freeze()
-        in_flight: deque[tuple[list[stages.RawRecord], Future[int]]] = deque()
+        in_flight: deque[tuple[list[stages.RawRecord], Future[Totals]]] = deque()
         try:
             with ThreadPoolExecutor(self.depth, thread_name_prefix="gridgov-record") as writers:
                 while not stop.is_set():
@@ -124,7 +131,7 @@ class Worker:
 
     def _retire(
         self,
-        in_flight: "deque[tuple[list[stages.RawRecord], Future[int]]]",
+        in_flight: "deque[tuple[list[stages.RawRecord], Future[Totals]]]",
         records: list[stages.RawRecord],
         stop: threading.Event,
         *,
@@ -138,17 +145,16 @@ class Worker:
         """
         while in_flight and (len(in_flight) >= full or in_flight[0][1].done()):
             batch, future = in_flight.popleft()
-            later = [r for b, f in in_flight for r in b]
-            if not self._finish(batch, future, also_rewind=later + records, stop=stop):
-                for _, f in in_flight:
-                    wait([f])  # their writes are idempotent; their offsets stay uncommitted
+            if not self._finish(batch, future, stop):
+                wait([f for _, f in in_flight])  # their writes are idempotent; their offsets stay uncommitted
+                self._rewind(batch + [r for b, _ in in_flight for r in b] + records)
                 in_flight.clear()
                 return False
         return True
 
     def process(self, records: list[stages.RawRecord]) -> None:
         """Steps 1–6 for one batch, in this thread (for tests and tools)."""
-        self._store(*self._prepare(records))
+        self.totals.add(self._store(*self._prepare(records)))
         self._commit(records)
 
     def _prepare(
@@ -159,7 +165,7 @@ class Worker:
         decoded, repeated = stages.dedupe(decoded)
         return stages.locate(decoded, self.locator.index()), dead + repeated, len(records)
 
-    def _store(self, located: list[stages.LocatedEvent], dead: list[stages.DeadLetter], count: int) -> int:
+    def _store(self, located: list[stages.LocatedEvent], dead: list[stages.DeadLetter], count: int) -> Totals:
         """Steps 4–5: database commit, then produce and wait for the broker."""
         written = write_events(self.engine, located)
         dead = dead + [
@@ -173,27 +179,15 @@ class Worker:
         out = stages.located_messages([e for e in located if e.uuid not in conflicting], self.topics.located)
         out += [d.to_record(self.topics.dead) for d in dead]
         self.producer.publish(out)
-        self.totals.batches += 1
-        self.totals.records += count
-        self.totals.inserted += written.inserted
-        self.totals.dead += len(dead)
-        return written.inserted
+        return Totals(1, count, written.inserted, len(dead))
 
-    def _finish(
-        self,
-        records: list[stages.RawRecord],
-        future: "Future[int]",
-        *,
-        also_rewind: list[stages.RawRecord],
-        stop: threading.Event,
-    ) -> bool:
-        """Wait for a batch's steps 4–5; commit its offsets, or rewind it (and what came after) on failure."""
+    def _finish(self, records: list[stages.RawRecord], future: "Future[Totals]", stop: threading.Event) -> bool:
+        """Wait for a batch's steps 4–5 and commit its offsets; on failure, back off and say so."""
         try:
-            future.result()
+            self.totals.add(future.result())
         except (DBAPIError, KafkaError, BrokerDown) as exc:
             # Keep polling (so the group keeps us) and fetch the same records again.
             log.warning("batch of %d failed (%s); retrying from its first offsets", len(records), exc)
-            self._rewind(records + also_rewind)
             stop.wait(self._backoff_s)
             self._backoff_s = min(self._backoff_s * 2, 5.0)
             return False
