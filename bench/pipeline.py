@@ -394,6 +394,7 @@ def latency(
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=60_000)
+    parser.add_argument("--no-http", action="store_true", help="only the worker and its baselines (no API runs)")
     args = parser.parse_args()
     base = bench_settings()
     points = demo_points(base)
@@ -407,8 +408,8 @@ def main() -> None:
         print(f"bare COPY into event          {copy:>10,.0f} rows/s", flush=True)
         naive = naive_rate(base, messages[:2000])
         print(f"naive peer (1 query+1 insert) {naive:>10,.0f} events/s", flush=True)
-        ingest = ingest_rates(base, points)
-        for kind in ("single", "batch"):
+        ingest = {} if args.no_http else ingest_rates(base, points)
+        for kind in ("single", "batch") if ingest else ():
             k, n = ingest[f"kafka {kind}"], ingest[f"no-kafka {kind}"]
             print(
                 f"HTTP ingest {kind:<6}            {k:>10,.0f} events/s   no-Kafka app {n:,.0f}/s, ratio x{k / n:.2f}",
@@ -424,6 +425,8 @@ def main() -> None:
     )
     two = workers_rate(2, messages)
     print(f"pipeline, 2 workers           {two:>10,.0f} events/s   x{two / one:.2f} of 1 worker", flush=True)
+    if args.no_http:
+        return
     # 1,000 events/s as phones syncing (posts of 20), then single posts at a rate one API process
     # answers here, then single posts at 1,000/s (more than one API process answers on 2 cores).
     for rate, batch, seconds in ((1000, 20, 15), (100, 1, 15), (1000, 1, 5)):
