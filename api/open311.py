@@ -27,7 +27,7 @@ from geo.areas import area_info
 from geo.crs import CRS
 from streams.categories import Category, default_categories
 from streams.producer import BrokerDown
-from streams.schema import MAX_DESCRIPTION, NO_NUL, REQUEST_GROUP, Event, Kind, Location, message
+from streams.schema import MAX_DESCRIPTION, NO_NUL, REQUEST_GROUP, Event, Kind, Location, summary
 from streams.topics import Topics
 
 PREFIX = "/open311/v2"
@@ -201,8 +201,7 @@ def _post(engine: Engine, producer: Any, topics: Topics, form: dict[str, str | N
     try:
         event = _event(request_id, code, now, lon, lat, client, description, form["media_url"])
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {message(e)}" for e in exc.errors())
-        raise BadRequest(problems) from exc
+        raise BadRequest(summary(exc)) from exc
     contact = {k: form[k] for k in ("email", "first_name", "last_name", "phone", "device_id", "account_id") if form[k]}
     with engine.begin() as conn:
         conn.execute(

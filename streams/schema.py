@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -60,6 +61,11 @@ def message(error: Any) -> str:
         if found:
             return found
     return str(error["msg"])
+
+
+def summary(exc: ValidationError, limit: int | None = None) -> str:
+    """Each error (the first ``limit``) as ``field.path: what is wrong``, one line."""
+    return "; ".join(f"{'.'.join(map(str, e['loc']))}: {message(e)}" for e in exc.errors()[:limit])
 
 
 Reference = Annotated[str, StringConstraints(max_length=512), *NoControl]

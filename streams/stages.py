@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from geo.locate import GridIndex
 from streams.producer import Record
-from streams.schema import Received, message
+from streams.schema import Received, summary
 
 
 class RawRecord(NamedTuple):
@@ -72,8 +72,8 @@ class LocatedEvent(NamedTuple):
 
     @property
     def event_id(self) -> str:
-        """The client's id."""
-        return str(self.decoded.received.event.id)
+        """The client's id as text."""
+        return str(self.uuid)
 
     @property
     def uuid(self) -> UUID:
@@ -97,8 +97,7 @@ def decode(records: list[RawRecord]) -> tuple[list[Decoded], list[DeadLetter]]:
         try:
             received = Received.model_validate_json(record.value)
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {message(e)}" for e in exc.errors()[:5])
-            errs.append(DeadLetter(f"invalid event: {problems}", record))
+            errs.append(DeadLetter(f"invalid event: {summary(exc, 5)}", record))
             continue
         oks.append(Decoded(received, record.partition, record.offset, record.value))
     return oks, errs

@@ -50,7 +50,7 @@ class Worker:
     1. decode and validate every record; bad ones become dead letters with the reason;
     2. drop repeats of an id inside the batch;
     3. locate the whole batch in one call of the grid index;
-    4. write events, and a case per new incident, to PostGIS in one transaction,
+    4. write events, and a case per new incident or request, to PostGIS in one transaction,
        idempotent on the event id (database commit);
     5. produce the located events and dead letters and wait for every ack (acks=all);
     6. commit the consumer offsets.
@@ -120,11 +120,11 @@ class Worker:
                         for m in messages
                     ]
                     prepared = self._prepare(records) if records else None
-                    if not self._retire(in_flight, records, stop, full=self.depth if prepared else 1):
+                    if not self._retire(in_flight, records, stop, keep=self.depth - 1 if prepared else 0):
                         continue  # rewound: the next polls fetch these batches again
                     if prepared is not None:
                         in_flight.append((records, writers.submit(self._store, *prepared)))
-                self._retire(in_flight, [], stop, full=1)
+                self._retire(in_flight, [], stop, keep=0)
         finally:
             self.close()
         return self.totals
@@ -135,15 +135,15 @@ class Worker:
         records: list[stages.RawRecord],
         stop: threading.Event,
         *,
-        full: int,
+        keep: int,
     ) -> bool:
-        """Commit finished batches oldest first, waiting while ``full`` or more are in flight.
+        """Commit finished batches oldest first, waiting until at most ``keep`` are in flight.
 
-        With ``full=1`` every batch in flight is waited for. On a failure, that batch,
+        With ``keep=0`` every batch in flight is waited for. On a failure, that batch,
         those after it and ``records`` are rewound (the later ones are waited for,
         not committed) and False is returned.
         """
-        while in_flight and (len(in_flight) >= full or in_flight[0][1].done()):
+        while in_flight and (len(in_flight) > keep or in_flight[0][1].done()):
             batch, future = in_flight.popleft()
             if not self._finish(batch, future, stop):
                 wait([f for _, f in in_flight])  # their writes are idempotent; their offsets stay uncommitted
