@@ -154,9 +154,10 @@ def worker(
 ) -> None:
     """Record raw events: decode, locate, write to PostGIS, produce located events (SIGTERM finishes the batch)."""
     from geo.locator import Locator
-    from streams.worker import Worker
+    from streams.worker import Worker, collect_rarely
 
     _log_to_stderr()
+    collect_rarely()
     settings = Settings()
     stop = _stop_on_signals()
     engine = db.make_engine(settings.database.url)

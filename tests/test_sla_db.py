@@ -46,6 +46,18 @@ def record(engine: Engine, kind: str, category: str, when: datetime, grid_index:
     return str(event.id)
 
 
+def start_all_clocks(engine: Engine) -> None:
+    """Start every waiting clock, as the engine's ticks would (other tests leave cases behind too)."""
+    while start_clocks(engine, RULES):
+        pass
+
+
+def escalate_all(engine: Engine, now: datetime) -> None:
+    """Escalate every breached case as of ``now``, however many other tests left before this one's."""
+    while escalate_breaches(engine, RULES, now):
+        pass
+
+
 def history(engine: Engine, case_id: str) -> list[tuple[str, str, datetime]]:
     with engine.connect() as conn:
         return [
@@ -60,14 +72,14 @@ def history(engine: Engine, case_id: str) -> list[tuple[str, str, datetime]]:
 def test_a_case_nobody_acts_on_climbs_each_level_once_at_the_right_times(demo_city: Engine) -> None:
     opened = at(2026, 11, 19, 9, 0)  # Thursday
     case = record(demo_city, "incident", "0101", opened)
-    start_clocks(demo_city, RULES)
+    start_all_clocks(demo_city)
     grid_due = RULES.deadline("0101", Level.GRID, opened)
     community_due = RULES.deadline("0101", Level.COMMUNITY, grid_due)
     street_due = RULES.deadline("0101", Level.STREET, community_due)
     department_due = RULES.deadline("0101", Level.DEPARTMENT, street_due)
     assert grid_due == at(2026, 11, 19, 14, 30)
 
-    escalate_breaches(demo_city, RULES, grid_due - timedelta(seconds=1))
+    escalate_all(demo_city, grid_due - timedelta(seconds=1))
     assert history(demo_city, case) == []
     for now in (
         grid_due,
@@ -78,7 +90,7 @@ def test_a_case_nobody_acts_on_climbs_each_level_once_at_the_right_times(demo_ci
         department_due + timedelta(minutes=1),
         department_due + timedelta(days=3),
     ):
-        escalate_breaches(demo_city, RULES, now)
+        escalate_all(demo_city, now)
     assert history(demo_city, case) == [
         ("auto_escalate", "community", grid_due),
         ("auto_escalate", "street", community_due),
@@ -95,7 +107,7 @@ def test_a_case_nobody_acts_on_climbs_each_level_once_at_the_right_times(demo_ci
 def test_two_engines_never_escalate_a_case_twice(demo_city: Engine) -> None:
     opened = at(2026, 11, 16, 9, 0)
     cases = [record(demo_city, "incident", "0301", opened, i) for i in range(40)]
-    start_clocks(demo_city, RULES)
+    start_all_clocks(demo_city)
     errors: list[BaseException] = []
 
     def engine_loop(offset: int) -> None:
@@ -110,7 +122,7 @@ def test_two_engines_never_escalate_a_case_twice(demo_city: Engine) -> None:
         t.start()
     for t in threads:
         t.join()
-    escalate_breaches(demo_city, RULES, opened + timedelta(days=1))
+    escalate_all(demo_city, opened + timedelta(days=1))
     assert errors == []
     with demo_city.connect() as conn:
         rows = conn.execute(
@@ -152,7 +164,7 @@ def test_indicators_match_hand_computed_values(demo_city: Engine, settings: Sett
     d = record(demo_city, "incident", "0401", opened, grid_index)
     record(demo_city, "patrol", "0901", at(2026, 9, 15, 10, 0), grid_index)
     record(demo_city, "patrol", "0901", at(2026, 9, 16, 10, 0), grid_index)
-    start_clocks(demo_city, RULES)
+    start_all_clocks(demo_city)
 
     def act(case: str, action: Action, *hm: int, note: str = "") -> None:
         transition(demo_city, uuid.UUID(case), action, "tester", note, at(2026, 9, *hm), RULES)
@@ -172,7 +184,7 @@ def test_indicators_match_hand_computed_values(demo_city: Engine, settings: Sett
         (Action.VERIFY, (15, 14, 0)),
     ):
         act(b, action, *hm, note="not clean yet")  # one rework, closed in 5 h
-    escalate_breaches(demo_city, RULES, at(2026, 9, 15, 14, 31))  # c misses 14:30
+    escalate_all(demo_city, at(2026, 9, 15, 14, 31))  # c misses 14:30
     for action, hm in ((Action.ACCEPT, (16, 9, 0)), (Action.RESOLVE, (16, 9, 30)), (Action.VERIFY, (16, 10, 0))):
         act(c, action, *hm)  # closed after 25 h, late
     act(d, Action.EXTEND, 15, 10, 0, note="needs the owners' meeting")
@@ -245,8 +257,8 @@ def test_the_outbox_produces_each_transition_exactly_once_across_a_leader_crash(
     opened = at(2026, 11, 10, 9, 0)
     for i in range(5):
         record(demo_city, "incident", "0301", opened, 60 + i)
-    start_clocks(demo_city, RULES)
-    escalate_breaches(demo_city, RULES, opened + timedelta(hours=5))  # 3 escalations + overdue each
+    start_all_clocks(demo_city)
+    escalate_all(demo_city, opened + timedelta(hours=5))  # 3 escalations + overdue each
     producer = EventProducer(kafka)
     first = Outbox(demo_city, kafka, producer, batch=7)
     second = Outbox(demo_city, kafka, producer, batch=7)
