@@ -175,6 +175,14 @@ class UserCache:
         self._lock = threading.Lock()
         self._users: dict[str, tuple[float, User | None]] = {}
 
+    def fresh(self, username: str) -> tuple[bool, User | None]:
+        """Whether the user was looked up within ``ttl`` seconds, and as what (no database call)."""
+        with self._lock:
+            hit = self._users.get(username)
+        if hit is not None and time.monotonic() - hit[0] < self._ttl:
+            return True, hit[1]
+        return False, None
+
     def get(self, username: str) -> User | None:
         """The user as stored at most ``ttl`` seconds ago; while the database is away, as last seen.
 

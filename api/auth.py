@@ -72,7 +72,9 @@ async def current_principal(
         raise Unauthorized("sign in first: send Authorization: Bearer <token> (POST /v1/token gives one)")
     username = token_subject(settings.api.secret_key, token)
     users: UserCache = request.app.state.users
-    user = await run_in_threadpool(users.get, username)
+    known, user = users.fresh(username)
+    if not known:  # the database is asked off the event loop
+        user = await run_in_threadpool(users.get, username)
     if user is None or user.disabled:
         raise Unauthorized("this user no longer exists or is disabled")
     return user.principal

@@ -1,6 +1,6 @@
 """Dependencies that routes receive through ``Annotated`` aliases, taken from ``app.state``."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -12,8 +12,9 @@ from streams.producer import EventProducer
 from streams.rules import Rules
 
 
-def _state(name: str) -> Callable[[Request], Any]:
-    def get(request: Request) -> Any:
+def _state(name: str) -> Callable[[Request], Awaitable[Any]]:
+    # async: FastAPI runs a plain function dependency in its threadpool, a hop per request each.
+    async def get(request: Request) -> Any:
         return getattr(request.app.state, name)
 
     get.__name__ = f"app_state_{name}"

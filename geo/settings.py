@@ -14,7 +14,7 @@ class DatabaseSettings(BaseSettings):
     database_url: str | None = None
     local_pg_port: int = 55432
     local_pg_database: str = "gridgov"
-    db_pool_size: int = 5
+    db_pool_size: int = 20
     # TLS to an external server (libpq's sslmode; verify-full checks the certificate and host name).
     db_sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = None
     db_sslrootcert: str | None = None
