@@ -177,11 +177,14 @@ class UserCache:
 
     def fresh(self, username: str) -> tuple[bool, User | None]:
         """Whether the user was looked up within ``ttl`` seconds, and as what (no database call)."""
-        with self._lock:
-            hit = self._users.get(username)
+        hit = self._last_seen(username)
         if hit is not None and time.monotonic() - hit[0] < self._ttl:
             return True, hit[1]
         return False, None
+
+    def _last_seen(self, username: str) -> tuple[float, User | None] | None:
+        with self._lock:
+            return self._users.get(username)
 
     def get(self, username: str) -> User | None:
         """The user as stored at most ``ttl`` seconds ago; while the database is away, as last seen.
@@ -189,14 +192,14 @@ class UserCache:
         Gridworkers keep posting while PostgreSQL is down (events wait in Kafka), so a known user
         stays signed in; an unknown one gets the database's own error.
         """
+        known, user = self.fresh(username)
+        if known:
+            return user
         now = time.monotonic()
-        with self._lock:
-            hit = self._users.get(username)
-        if hit is not None and now - hit[0] < self._ttl:
-            return hit[1]
         try:
             user = get_user(self._engine, username)
         except (OperationalError, InterfaceError):
+            hit = self._last_seen(username)
             if hit is None:
                 raise
             log.warning("database unavailable: %s signed in as last seen", username)
