@@ -30,6 +30,32 @@ class Record:
     value: bytes
 
 
+class Recent:
+    """A check whose "up" answer is reused for ``ttl_s`` seconds; callers meanwhile wait for the one running.
+
+    The broker check opens a client of its own (~170 ms of CPU here) and ``/health`` is open to
+    anyone: without this, a probe a second from each of a few screens would take a core. A "down"
+    answer is not reused, so a recovery shows at the next call.
+    """
+
+    def __init__(
+        self, check: Callable[[], tuple[bool, str]], ttl_s: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self._check = check
+        self._ttl_s = ttl_s
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._last: tuple[float, tuple[bool, str]] | None = None
+
+    def __call__(self) -> tuple[bool, str]:
+        """Whether it is up, and what the check said."""
+        with self._lock:
+            if self._last is None or not self._last[1][0] or self._clock() - self._last[0] >= self._ttl_s:
+                result = self._check()
+                self._last = (self._clock(), result)
+            return self._last[1]
+
+
 class EventProducer:
     """Publishes records and waits for acks=all; connects lazily and reconnects after failure."""
 
@@ -42,6 +68,7 @@ class EventProducer:
         self._timeout_s = timeout_s
         self._producer: KafkaProducer | None = None
         self._lock = threading.Lock()
+        self._status = Recent(lambda: broker_status(settings), ttl_s=1.0)
 
     def _get(self) -> KafkaProducer:
         with self._lock:
@@ -105,8 +132,8 @@ class EventProducer:
             log.info("discarded producer did not close cleanly: %s", exc)
 
     def check(self) -> tuple[bool, str]:
-        """Whether the broker answers now."""
-        return broker_status(self._settings)
+        """Whether the broker answers (as of at most a second ago)."""
+        return self._status()
 
     def close(self) -> None:
         """Flush what is pending and close the connection."""
