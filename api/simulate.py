@@ -81,7 +81,9 @@ def make_event(rng: random.Random, worker: Gridworker) -> dict[str, Any]:
     lon, lat = from_wgs84(lon, lat, crs)
     event: dict[str, Any] = {
         "schema_version": 1,
-        "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        # A fresh id, as a phone makes one: a seeded id would repeat the last run's ids, and the API
+        # refuses those with 409 once the database holds them with other content.
+        "id": str(uuid.uuid4()),
         "kind": kind,
         "category": category,
         "occurred_at": datetime.now(UTC).isoformat(),
