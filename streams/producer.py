@@ -45,15 +45,16 @@ class Recent:
         self._ttl_s = ttl_s
         self._clock = clock
         self._lock = threading.Lock()
-        self._last: tuple[float, tuple[bool, str]] | None = None
+        self._up: tuple[float, str] | None = None  # when the check last said up, and what it said
 
     def __call__(self) -> tuple[bool, str]:
         """Whether it is up, and what the check said."""
         with self._lock:
-            if self._last is None or not self._last[1][0] or self._clock() - self._last[0] >= self._ttl_s:
-                result = self._check()
-                self._last = (self._clock(), result)
-            return self._last[1]
+            if self._up is not None and self._clock() - self._up[0] < self._ttl_s:
+                return True, self._up[1]
+            up, detail = self._check()
+            self._up = (self._clock(), detail) if up else None
+            return up, detail
 
 
 class EventProducer:

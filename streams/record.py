@@ -92,28 +92,20 @@ def _case_rows(batch: list[LocatedEvent]) -> Iterator[tuple[object, ...]]:
 def _insert_missing(conn: Connection, batch: list[LocatedEvent]) -> Written:
     """The batch less the ids already held, and which of those held other content."""
     columns = ", ".join(EVENT_COLUMNS)
-    classes = default_categories()
     conn.execute(text("CREATE TEMP TABLE incoming (LIKE event INCLUDING DEFAULTS) ON COMMIT DROP"))
     _copy(conn, "incoming", EVENT_COLUMNS, EVENT_TYPES, map(event_row, batch))
+    new = set(
+        conn.execute(
+            text(
+                f"INSERT INTO event ({columns}) SELECT {columns} FROM incoming ON CONFLICT (id) DO NOTHING RETURNING id"
+            )
+        ).scalars()
+    )
     # Cases are opened only for events new to the table, so a replay opens none.
-    inserted = conn.execute(
-        text(
-            f"WITH new AS (INSERT INTO event ({columns}) SELECT {columns} FROM incoming"
-            " ON CONFLICT (id) DO NOTHING"
-            " RETURNING id, kind, category, grid_code, community_code, street_code, district_code, received_at),"
-            f' cased AS (INSERT INTO "case" ({", ".join(CASE_COLUMNS)})'
-            " SELECT n.id, n.kind, n.category, c.sla_class, 'reported', 'grid', n.grid_code, n.community_code,"
-            " n.street_code, n.district_code, n.received_at FROM new n"
-            " JOIN unnest(CAST(:codes AS text[]), CAST(:classes AS text[])) AS c(code, sla_class)"
-            " ON c.code = n.category WHERE n.kind IN ('incident', 'request') RETURNING 1)"
-            " SELECT count(*) FROM new"
-        ),
-        {"codes": list(classes), "classes": [c.sla_class.value for c in classes.values()]},
-    ).scalar_one()
-    conflicting = {
-        row[0]
-        for row in conn.execute(
+    _copy(conn, '"case"', CASE_COLUMNS, CASE_TYPES, _case_rows([item for item in batch if item.uuid in new]))
+    conflicting = set(
+        conn.execute(
             text("SELECT i.id FROM incoming i JOIN event e ON e.id = i.id WHERE e.content_hash <> i.content_hash")
-        )
-    }
-    return Written(inserted, [item for item in batch if item.uuid in conflicting])
+        ).scalars()
+    )
+    return Written(len(new), [item for item in batch if item.uuid in conflicting])
