@@ -2,6 +2,7 @@
 
 import dataclasses
 import json
+import os
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -93,3 +94,44 @@ def received_bytes(rng: random.Random, points: list[tuple[float, float]], n: int
         event = Event.model_validate_json(json.dumps(event_dict(rng, points)))
         out.append((event.reporter.encode() + str(event.id)[:4].encode(), Received.stamp(event, now).to_bytes()))
     return out
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU a process has used (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(parent: int) -> list[int]:
+    """The processes whose parent is ``parent`` (a postmaster's backends)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    if int(f.read().rsplit(")", 1)[1].split()[1]) == parent:
+                        found.append(int(entry))
+            except OSError:
+                continue
+    return found
+
+
+@dataclasses.dataclass
+class CpuMeter:
+    """CPU seconds used by the worker processes, the local PostgreSQL cluster and the local broker."""
+
+    settings: Settings
+    workers: list[int]
+
+    def read(self) -> dict[str, float]:
+        postmaster, broker_pid = postgres.pid(self.settings), broker.pid(self.settings)
+        database = [postmaster, *children(postmaster)] if postmaster else []
+        return {
+            "worker": sum(cpu_seconds(p) for p in self.workers),
+            "PostgreSQL": sum(cpu_seconds(p) for p in database),
+            "broker": cpu_seconds(broker_pid) if broker_pid else 0.0,
+        }

@@ -74,3 +74,21 @@ def test_a_database_error_during_copy_is_raised_as_sqlalchemys_so_the_worker_ret
         write_events(demo_city, [too_long])
 
     assert rows(demo_city, [item.event_id]) == ({}, set())
+
+
+def test_attachments_are_stored_as_jsonb_lists(demo_city: Engine) -> None:
+    _, lon, lat = grid_point(demo_city)
+    bodies = [event_body(lon, lat, attachments=["photos/甲.jpg", 'say "hi"']), event_body(lon, lat)]
+    write_events(demo_city, located(demo_city, bodies))
+    with demo_city.connect() as conn:
+        stored = conn.execute(
+            text(
+                "SELECT id::text, attachments, jsonb_typeof(attachments) FROM event"
+                " WHERE id = ANY(CAST(:ids AS uuid[]))"
+            ),
+            {"ids": [b["id"] for b in bodies]},
+        ).all()
+    assert {r[0]: (r[1], r[2]) for r in stored} == {
+        bodies[0]["id"]: (["photos/甲.jpg", 'say "hi"'], "array"),
+        bodies[1]["id"]: ([], "array"),
+    }

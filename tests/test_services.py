@@ -3,12 +3,14 @@
 import threading
 import time
 import uuid
+from pathlib import Path
 
 from kafka import TopicPartition
 from kafka.admin import NewTopic
 from sqlalchemy import Engine, text
 
 from api.local.process import read_pid
+from api.settings import Settings
 from streams.kafka import admin_client, consumer, producer
 from streams.settings import KafkaSettings
 
@@ -119,3 +121,13 @@ def test_a_stale_pid_file_is_ignored_and_removed(tmp_path) -> None:  # type: ign
     reused = tmp_path / "reused.pid"  # a live pid that is not the broker (pid reuse after kill -9)
     reused.write_text(f"{os.getpid()}\n")
     assert read_pid(reused, "tansu-not-this") is None
+
+
+def test_the_local_services_name_their_processes(base_settings: Settings) -> None:
+    """The benchmarks read these processes' CPU time."""
+    from api.local import broker, postgres
+
+    found = {name: service.pid(base_settings) for name, service in (("postgres", postgres), ("tansu", broker))}
+    for hint, pid in found.items():
+        assert pid is not None, f"no {hint} process"
+        assert hint in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")

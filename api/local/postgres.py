@@ -96,6 +96,11 @@ def _postmaster_pid(settings: Settings) -> int | None:
     return None
 
 
+def pid(settings: Settings) -> int | None:
+    """The local cluster's postmaster, if it runs."""
+    return _postmaster_pid(settings)
+
+
 def up(settings: Settings) -> ServiceStatus:
     """Start the local cluster (idempotent) and create the database; or check the given one."""
     if not settings.database.is_local:
