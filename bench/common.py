@@ -127,11 +127,17 @@ class CpuMeter:
     settings: Settings
     workers: list[int]
 
-    def read(self) -> dict[str, float]:
+    def read(self) -> dict[str, dict[int, float]]:
+        """Each group's processes and the CPU each has used so far."""
         postmaster, broker_pid = postgres.pid(self.settings), broker.pid(self.settings)
-        database = [postmaster, *children(postmaster)] if postmaster else []
-        return {
-            "worker": sum(cpu_seconds(p) for p in self.workers),
-            "PostgreSQL": sum(cpu_seconds(p) for p in database),
-            "broker": cpu_seconds(broker_pid) if broker_pid else 0.0,
+        groups = {
+            "worker": self.workers,
+            "PostgreSQL": [postmaster, *children(postmaster)] if postmaster else [],
+            "broker": [broker_pid] if broker_pid else [],
         }
+        return {name: {p: cpu_seconds(p) for p in pids} for name, pids in groups.items()}
+
+    @staticmethod
+    def used(start: dict[str, dict[int, float]], end: dict[str, dict[int, float]]) -> dict[str, float]:
+        """CPU seconds each group used between two readings (by the processes alive at the second)."""
+        return {name: sum(t - start[name].get(p, 0.0) for p, t in end[name].items()) for name in end}

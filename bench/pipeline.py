@@ -107,7 +107,7 @@ def workers_rate(n_workers: int, messages: list[tuple[bytes, bytes]]) -> tuple[f
             while (done := count_rows(settings)) < len(messages):
                 time.sleep(0.2)
             elapsed, cpu_end = time.perf_counter() - start, meter.read()
-            per_event = {k: (cpu_end[k] - cpu_start[k]) / (done - first) * 1e6 for k in cpu_start}
+            per_event = {k: v / (done - first) * 1e6 for k, v in meter.used(cpu_start, cpu_end).items()}
             return (done - first) / elapsed, per_event
         finally:
             for proc in procs:

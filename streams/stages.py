@@ -144,7 +144,7 @@ def located_messages(items: list[LocatedEvent], topic: str) -> list[Record]:
     raw bytes are passed through rather than parsed and dumped again.
     """
     by_grid: dict[str | None, list[bytes]] = {}
-    places: dict[tuple[str | None, str, int], bytes] = {}  # the location's fields other than lon/lat, per grid
+    places: dict[tuple[str | None, str, int], bytes] = {}  # the location's other fields, formatted once
     for item in items:
         place = places.get((item.grid, item.method, item.generation_id))
         if place is None:
