@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
+from kafka import KafkaConsumer
 from sqlalchemy import Engine, text
 
 from api.access import Role
@@ -22,7 +23,7 @@ from api.app import create_app
 from api.settings import Settings
 from geo.locator import Locator
 from streams import stages
-from streams.kafka import admin_client, producer
+from streams.kafka import admin_client, consumer, producer
 from streams.schema import Event, Received
 from streams.topics import Topics, ensure_topics
 from streams.worker import Worker
@@ -180,3 +181,45 @@ def test_two_workers_in_one_group_share_the_work_with_the_same_result_as_one(
     # The same events located by one process in one call give the same grids.
     alone = stages.locate([stages.Decoded(r, 0, i) for i, r in enumerate(events)], Locator(demo_city).index())
     assert {e.event_id: e.grid for e in alone} == {i: found[i]["grid_code"] for i in ids}
+
+
+def _poll_until_assigned(client: KafkaConsumer) -> None:
+    while not client.assignment():
+        client.poll(timeout_ms=100)
+
+
+def test_a_commit_refused_during_a_rebalance_leaves_the_worker_running(
+    settings: Settings, demo_city: Engine, points: list[tuple[float, float]], caplog: pytest.LogCaptureFixture
+) -> None:
+    """A member joins while a batch is written and the worker is rejoining, held by a member that has
+    not rejoined yet: the commit is refused, the batch stays recorded (the partition's next owner
+    replays it, harmlessly) and the worker goes on."""
+    settings = _fresh_topics(settings)
+    kafka = settings.kafka.model_copy(update={"kafka_session_timeout_ms": 12_000, "kafka_heartbeat_interval_ms": 500})
+    raw_topic, group = Topics.from_prefix(kafka.topic_prefix).raw, kafka.topic_prefix + "rebalancing"
+    worker = Worker(kafka, demo_city, Locator(demo_city), group_id=group, client_id="worker")
+    other = consumer(kafka, group, raw_topic, client_id="other")
+    joining = consumer(kafka, group, raw_topic, client_id="joining")
+    joined = threading.Thread(target=joining.poll, kwargs={"timeout_ms": 15_000})
+    reporter = f"gw-rebalance-{uuid.uuid4().hex[:6]}"
+    events = _received(points, 50, reporter)
+    records = [stages.RawRecord(raw_topic, 0, i, None, r.to_bytes()) for i, r in enumerate(events)]
+    try:
+        # Both join one generation: each needs its own thread, as the broker holds a join for the others.
+        others_join = threading.Thread(target=_poll_until_assigned, args=(other,))
+        others_join.start()
+        _poll_until_assigned(worker.consumer)
+        others_join.join()
+        joined.start()
+        time.sleep(2)  # the members' heartbeats now say the group is rebalancing
+        worker.consumer.poll(timeout_ms=0)  # the worker rejoins; the broker holds it until "other" does
+        worker.process(records)
+    finally:
+        worker.close()
+        other.close()
+        joined.join(timeout=30)
+        joining.close()
+    refused = [r.getMessage() for r in caplog.records if r.name == "streams.worker"]
+    assert any("50 records not committed" in m and "RebalanceInProgressError" in m for m in refused), refused
+    assert worker.totals.inserted == len(events)
+    assert _count(demo_city, reporter) == len(events)
