@@ -96,28 +96,28 @@ def received_bytes(rng: random.Random, points: list[tuple[float, float]], n: int
     return out
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU a process has used (0 once it is gone)."""
+def _stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name (None once the process is gone)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU a process has used (0 once it is gone)."""
+    fields = _stat(pid)
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") if fields else 0.0
 
 
 def children(parent: int) -> list[int]:
     """The processes whose parent is ``parent`` (a postmaster's backends)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as f:
-                    if int(f.read().rsplit(")", 1)[1].split()[1]) == parent:
-                        found.append(int(entry))
-            except OSError:
-                continue
-    return found
+    return [
+        int(entry)
+        for entry in os.listdir("/proc")
+        if entry.isdigit() and (fields := _stat(int(entry))) is not None and int(fields[1]) == parent
+    ]
 
 
 @dataclasses.dataclass

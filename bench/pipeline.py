@@ -431,14 +431,14 @@ def main() -> None:
     )
     # Where the machine's time went: the worker's Python runs on one core at a time (the GIL),
     # and its total with the database's and the broker's bounds what 2 cores can do.
-    total = sum(cpu.values())
+    total, cores = sum(cpu.values()), os.cpu_count() or 1
     print(
         "  CPU per event: " + ", ".join(f"{k} {v:.0f} µs" for k, v in cpu.items()) + f"; {total:.0f} µs in all",
         flush=True,
     )
     print(
-        f"  at most {1e6 / cpu['worker']:,.0f}/s on the worker's one core, {os.cpu_count() or 1} cores"
-        f" {(os.cpu_count() or 1) * 1e6 / total:,.0f}/s; the targets x0.5 of COPY and x20 of naive"
+        f"  at most {1e6 / cpu['worker']:,.0f}/s on the worker's one core, {cores} cores"
+        f" {cores * 1e6 / total:,.0f}/s; the targets x0.5 of COPY and x20 of naive"
         f" are {copy / 2:,.0f}/s and {naive * 20:,.0f}/s",
         flush=True,
     )

@@ -31,12 +31,12 @@ from tests.conftest import SignIn
 from tests.pipeline_helpers import event_body, grid_point, wait_recorded
 
 
-def _fresh_topics(settings: Settings) -> Settings:
+def _fresh_topics(settings: Settings, session_ms: int = 3000, heartbeat_ms: int = 1000) -> Settings:
     kafka = settings.kafka.model_copy(
         update={
             "topic_prefix": f"f{uuid.uuid4().hex[:8]}.",
-            "kafka_session_timeout_ms": 3000,
-            "kafka_heartbeat_interval_ms": 1000,
+            "kafka_session_timeout_ms": session_ms,
+            "kafka_heartbeat_interval_ms": heartbeat_ms,
         }
     )
     admin = admin_client(kafka)
@@ -194,8 +194,7 @@ def test_a_commit_refused_during_a_rebalance_leaves_the_worker_running(
     """A member joins while a batch is written and the worker is rejoining, held by a member that has
     not rejoined yet: the commit is refused, the batch stays recorded (the partition's next owner
     replays it, harmlessly) and the worker goes on."""
-    settings = _fresh_topics(settings)
-    kafka = settings.kafka.model_copy(update={"kafka_session_timeout_ms": 12_000, "kafka_heartbeat_interval_ms": 500})
+    kafka = _fresh_topics(settings, session_ms=12_000, heartbeat_ms=500).kafka
     raw_topic, group = Topics.from_prefix(kafka.topic_prefix).raw, kafka.topic_prefix + "rebalancing"
     worker = Worker(kafka, demo_city, Locator(demo_city), group_id=group, client_id="worker")
     other = consumer(kafka, group, raw_topic, client_id="other")

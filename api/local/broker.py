@@ -32,7 +32,7 @@ def up(settings: Settings) -> ServiceStatus:
     if not settings.kafka.is_local:
         return status(settings)
     port = settings.kafka.local_broker_port
-    if read_pid(_pid_file(settings), HINT) is None:
+    if pid(settings) is None:
         if port_open("127.0.0.1", port):
             raise ServiceError(f"port {port} is taken by another program; set GRIDGOV_LOCAL_BROKER_PORT")
         settings.local.state_dir.mkdir(parents=True, exist_ok=True)
@@ -65,10 +65,10 @@ def down(settings: Settings) -> bool:
     """Stop the local broker if the project started it; True when it was stopped."""
     if not settings.kafka.is_local:
         return False
-    pid = read_pid(_pid_file(settings), HINT)
-    if pid is None:
+    running = pid(settings)
+    if running is None:
         return False
-    stop_pid(pid)
+    stop_pid(running)
     _pid_file(settings).unlink(missing_ok=True)
     return True
 
@@ -77,7 +77,7 @@ def status(settings: Settings) -> ServiceStatus:
     """Whether the broker answers a metadata request."""
     address = settings.kafka.bootstrap_servers
     managed = settings.kafka.is_local
-    if managed and read_pid(_pid_file(settings), HINT) is None:
+    if managed and pid(settings) is None:
         return ServiceStatus(NAME, address, False, managed, "not running")
     healthy, detail = broker_status(settings.kafka)
     return ServiceStatus(NAME, address, healthy, managed, detail)

@@ -83,22 +83,18 @@ def _initdb(settings: Settings) -> None:
     )
 
 
-def _postmaster_pid(settings: Settings) -> int | None:
+def pid(settings: Settings) -> int | None:
+    """The local cluster's postmaster, if it runs."""
     pid_file = _datadir(settings) / "postmaster.pid"
     try:
-        pid = int(pid_file.read_text().splitlines()[0])
+        found = int(pid_file.read_text().splitlines()[0])
     except (OSError, ValueError, IndexError):
         return None
-    if pid_alive(pid, "postgres"):
-        return pid
+    if pid_alive(found, "postgres"):
+        return found
     # Left by a cluster killed with -9, or its pid now belongs to another program.
     pid_file.unlink(missing_ok=True)
     return None
-
-
-def pid(settings: Settings) -> int | None:
-    """The local cluster's postmaster, if it runs."""
-    return _postmaster_pid(settings)
 
 
 def up(settings: Settings) -> ServiceStatus:
@@ -108,7 +104,7 @@ def up(settings: Settings) -> ServiceStatus:
     ensure_postgis_installed()
     _initdb(settings)
     port = settings.database.local_pg_port
-    if _postmaster_pid(settings) is None:
+    if pid(settings) is None:
         if port_open("127.0.0.1", port):
             raise ServiceError(f"port {port} is taken by another program; set GRIDGOV_LOCAL_PG_PORT")
         datadir = _datadir(settings)
@@ -163,7 +159,7 @@ def drop_database(settings: Settings, name: str) -> None:
 
 def down(settings: Settings) -> bool:
     """Stop the local cluster if it runs; True when it was stopped."""
-    if not settings.database.is_local or _postmaster_pid(settings) is None:
+    if not settings.database.is_local or pid(settings) is None:
         return False
     subprocess.run(
         _as_owner([_bin(settings, "pg_ctl"), "-D", str(_datadir(settings)), "-m", "fast", "-w", "stop"]),
