@@ -7,10 +7,13 @@ RUN npm install --no-audit --no-fund
 FROM python:3.11-slim
 WORKDIR /app
 COPY pyproject.toml README.md ./
-COPY geo geo
-COPY streams streams
+COPY cli cli
 COPY api api
+COPY streams streams
+COPY cases cases
 COPY maps maps
+COPY geo geo
+COPY db db
 COPY data data
 COPY --from=assets /assets/node_modules maps/assets/node_modules
 RUN pip install --no-cache-dir -e .

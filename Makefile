@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PACKAGES := cli api streams cases maps geo db
 # Tests use their own state directory and ports, so they never touch a running `make run`.
 # GRIDGOV_ENV=test refuses the built-in signing secret, so the run gets a random one.
 TEST_SECRET := $(shell head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -42,9 +43,9 @@ test: install browser ## Start test services on their own ports and run the whol
 	$(TEST_ENV) $(BIN)/pytest; rc=$$?; $(TEST_ENV) $(BIN)/gridgov services down; exit $$rc
 
 lint: install ## ruff and mypy
-	$(BIN)/ruff check geo streams api maps tests bench data
-	$(BIN)/ruff format --check geo streams api maps tests bench data
-	$(BIN)/mypy geo streams api maps
+	$(BIN)/ruff check $(PACKAGES) tests bench data
+	$(BIN)/ruff format --check $(PACKAGES) tests bench data
+	$(BIN)/mypy $(PACKAGES)
 
 bench: install ## Run the benchmarks in bench/ (prints ratios against baselines)
 	$(BIN)/gridgov services up

@@ -4,7 +4,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from streams.cases import Action
+from cases.loop import Action
 
 
 class Role(StrEnum):

@@ -5,14 +5,26 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from api import areas, auth, cases, events, health, indicators, map, open311, photos, requests, users
+from api import (
+    areas,
+    auth,
+    cases,
+    events,
+    health,
+    indicators,
+    map_pages,
+    open311,
+    photos,
+    resident_requests,
+    users,
+)
 from api.access import route_key, unruled
 from api.accounts import UserCache
 from api.errors import install_handlers
 from api.live import LiveFeed
 from api.ratelimit import RateLimiter
 from api.settings import Settings
-from geo.db import make_engine
+from db.engine import make_engine
 from geo.locator import Locator
 from streams.producer import EventProducer
 
@@ -53,9 +65,21 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
         lifespan=lifespan,
     )
     install_handlers(app)
-    for module in (health, auth, areas, events, photos, cases, requests, indicators, map, users, open311):
+    for module in (
+        health,
+        auth,
+        areas,
+        events,
+        photos,
+        cases,
+        resident_requests,
+        indicators,
+        map_pages,
+        users,
+        open311,
+    ):
         app.include_router(module.router)
-    map.mount_assets(app)
+    map_pages.mount_assets(app)
     missing = unruled(route_keys(app))
     if missing:
         raise RuntimeError(f"routes without an access rule in api.access.POLICY (or rules without a route): {missing}")

@@ -11,12 +11,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
 from pydantic import BaseModel
+from sqlalchemy import Engine
 
 from api.access import POLICY, Principal, Role, route_key
-from api.accounts import UserCache, authenticate
-from api.deps import EngineDep, SettingsDep
+from api.accounts import authenticate
+from api.deps import EngineDep, SettingsDep, SignInLimiterDep, UsersDep
 from api.errors import Forbidden, RateLimited, Unauthorized, responses
 from api.ratelimit import RateLimiter
+from api.settings import Settings
 from maps.page import login_page
 
 ALGORITHM = "HS256"
@@ -64,14 +66,13 @@ def _token(request: Request, header: str | None) -> str | None:
 
 
 async def current_principal(
-    request: Request, settings: SettingsDep, header: Annotated[str | None, Depends(_bearer)]
+    request: Request, settings: SettingsDep, users: UsersDep, header: Annotated[str | None, Depends(_bearer)]
 ) -> Principal:
     """The signed-in caller; 401 without a valid token or for a disabled user."""
     token = _token(request, header)
     if not token:
         raise Unauthorized("sign in first: send Authorization: Bearer <token> (POST /v1/token gives one)")
     username = token_subject(settings.api.secret_key, token)
-    users: UserCache = request.app.state.users
     known, user = users.fresh(username)
     if not known:  # the database is asked off the event loop
         user = await run_in_threadpool(users.get, username)
@@ -93,8 +94,7 @@ async def authorize(request: Request, principal: Annotated[Principal, Depends(cu
 PrincipalDep = Annotated[Principal, Depends(authorize)]
 
 
-async def _sign_in(request: Request, engine: EngineDep, settings: SettingsDep, username: str, password: str) -> Token:
-    limiter: RateLimiter = request.app.state.sign_in_limiter
+async def _sign_in(limiter: RateLimiter, engine: Engine, settings: Settings, username: str, password: str) -> Token:
     wait = limiter.take(username)
     if wait:
         raise RateLimited(
@@ -111,13 +111,16 @@ async def _sign_in(request: Request, engine: EngineDep, settings: SettingsDep, u
 
 @router.post("/v1/token", response_model=Token, responses=responses(401, 429))
 async def post_token(
-    request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()], engine: EngineDep, settings: SettingsDep
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    engine: EngineDep,
+    settings: SettingsDep,
+    limiter: SignInLimiterDep,
 ) -> Token:
     """OAuth2 password flow: username and password (form fields) for a bearer token.
 
     At most 10 attempts a minute per username (429 with Retry-After beyond).
     """
-    return await _sign_in(request, engine, settings, form.username, form.password)
+    return await _sign_in(limiter, engine, settings, form.username, form.password)
 
 
 @router.get("/v1/me")
@@ -139,9 +142,9 @@ def get_login(next: str = "/map", error: str = "") -> str:
 
 @router.post("/login", response_class=RedirectResponse, status_code=303)
 async def post_login(
-    request: Request,
     engine: EngineDep,
     settings: SettingsDep,
+    limiter: SignInLimiterDep,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=256)],
     next: Annotated[str, Form(max_length=512)] = "/map",
@@ -149,7 +152,7 @@ async def post_login(
     """Sign in from the form: the token goes in an HttpOnly, SameSite=Strict cookie."""
     target = _safe_next(next)
     try:
-        token = await _sign_in(request, engine, settings, username, password)
+        token = await _sign_in(limiter, engine, settings, username, password)
     except (Unauthorized, RateLimited):
         return RedirectResponse("/login?" + urlencode({"next": target, "error": 1}), status_code=303)
     response = RedirectResponse(target, status_code=303)

@@ -13,13 +13,13 @@ from sqlalchemy import Engine, text
 from api.access import PLACE_SQL, Principal
 from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, RulesDep
-from api.errors import Conflict, Forbidden, InvalidInput, NotFound, responses
+from api.errors import Forbidden, InvalidInput, NotFound, responses
 from api.photos import after_photo_rule
-from geo.models import AREA_CODE
-from streams.cases import Action, NotAllowed, ReasonRequired, State
-from streams.rules import Level
+from cases.loop import Action, State
+from cases.rules import Level
+from cases.store import transition
+from geo.levels import AREA_CODE
 from streams.schema import NoNul
-from streams.sla import CaseNotFound, transition
 
 router = APIRouter(
     prefix="/v1", tags=["cases"], dependencies=[Depends(authorize)], responses=responses(401, 403, 422, 503)
@@ -101,23 +101,16 @@ async def post_transition(
     await run_in_threadpool(_check_in_scope, engine, case_id, principal)
     if not principal.may_take(body.action):
         raise Forbidden(f"a {principal.role.value} may not {body.action.value} a case")
-    try:
-        await run_in_threadpool(
-            partial(transition, check=after_photo_rule(rules) if body.action is Action.RESOLVE else None),
-            engine,
-            case_id,
-            body.action,
-            principal.username,
-            body.note,
-            datetime.now(UTC),
-            rules,
-        )
-    except CaseNotFound as exc:
-        raise NotFound(f"no case {case_id}") from exc
-    except NotAllowed as exc:
-        raise Conflict(str(exc), {"allowed": exc.allowed}) from exc
-    except ReasonRequired as exc:
-        raise InvalidInput(str(exc), [{"field": "note", "problem": str(exc)}]) from exc
+    await run_in_threadpool(
+        partial(transition, check=after_photo_rule(rules) if body.action is Action.RESOLVE else None),
+        engine,
+        case_id,
+        body.action,
+        principal.username,
+        body.note,
+        datetime.now(UTC),
+        rules,
+    )
     return await run_in_threadpool(read_case, engine, case_id, principal)
 
 

@@ -6,10 +6,13 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 
+from api.accounts import UserCache
+from api.live import LiveFeed
+from api.ratelimit import RateLimiter
 from api.settings import Settings
+from cases.rules import Rules
 from geo.locator import Locator
 from streams.producer import EventProducer
-from streams.rules import Rules
 
 
 def _state(name: str) -> Callable[[Request], Awaitable[Any]]:
@@ -26,3 +29,7 @@ ProducerDep = Annotated[EventProducer, Depends(_state("producer"))]
 LocatorDep = Annotated[Locator, Depends(_state("locator"))]
 RulesDep = Annotated[Rules, Depends(_state("rules"))]
 SettingsDep = Annotated[Settings, Depends(_state("settings"))]
+UsersDep = Annotated[UserCache, Depends(_state("users"))]
+LiveDep = Annotated[LiveFeed, Depends(_state("live"))]
+PostLimiterDep = Annotated[RateLimiter, Depends(_state("limiter"))]
+SignInLimiterDep = Annotated[RateLimiter, Depends(_state("sign_in_limiter"))]

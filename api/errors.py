@@ -1,5 +1,6 @@
 """Domain errors, each declared once with its HTTP status and a message safe to show."""
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 from urllib.parse import urlencode
 
@@ -11,6 +12,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.open311_format import error_response
+from cases.errors import CaseError, CaseNotFound, NotAllowed, ReasonRequired
 from streams.producer import BrokerDown
 from streams.schema import message
 
@@ -123,18 +125,8 @@ async def _handle(request: Request, exc: Exception) -> Response:
     )
 
 
-async def _handle_database_down(request: Request, exc: Exception) -> Response:
-    return await _handle(request, DatabaseUnavailable("The database is unreachable. Retry later."))
-
-
 def _query(request: Request) -> str:
     return f"?{request.url.query}" if request.url.query else ""
-
-
-async def _handle_broker_down(request: Request, exc: Exception) -> Response:
-    return await _handle(
-        request, BrokerUnavailable("The event broker is unreachable; nothing was accepted. Retry later.")
-    )
 
 
 def problems(errors: list[Any] | tuple[Any, ...], drop_prefix: int = 0) -> list[dict[str, str]]:
@@ -172,14 +164,31 @@ async def _handle_http(request: Request, exc: Exception) -> Response:
     return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers)
 
 
+_BROKER_DOWN = "The event broker is unreachable; nothing was accepted. Retry later."
+_DATABASE_DOWN = "The database is unreachable. Retry later."
+# The errors of the rooms below the API, each with the error it answers as: the one table of them.
+DOMAIN_ERRORS: dict[type[Exception], Callable[[Exception], GridgovError]] = {
+    CaseNotFound: lambda exc: NotFound(str(exc)),
+    NotAllowed: lambda exc: Conflict(str(exc), exc.detail if isinstance(exc, CaseError) else None),
+    ReasonRequired: lambda exc: InvalidInput(str(exc), exc.detail if isinstance(exc, CaseError) else None),
+    BrokerDown: lambda exc: BrokerUnavailable(_BROKER_DOWN),
+    OperationalError: lambda exc: DatabaseUnavailable(_DATABASE_DOWN),
+    InterfaceError: lambda exc: DatabaseUnavailable(_DATABASE_DOWN),
+}
+
+
+async def _handle_domain(request: Request, exc: Exception) -> Response:
+    translate = next(DOMAIN_ERRORS[kind] for kind in type(exc).__mro__ if kind in DOMAIN_ERRORS)
+    return await _handle(request, translate(exc))
+
+
 def install_handlers(app: FastAPI) -> None:
-    """Map every ``GridgovError`` (and the adapters' outage errors) to its response."""
+    """Map every ``GridgovError``, and each error of ``DOMAIN_ERRORS``, to its response."""
     app.add_exception_handler(GridgovError, _handle)
     app.add_exception_handler(StarletteHTTPException, _handle_http)
-    app.add_exception_handler(BrokerDown, _handle_broker_down)
-    app.add_exception_handler(OperationalError, _handle_database_down)
-    app.add_exception_handler(InterfaceError, _handle_database_down)
     app.add_exception_handler(RequestValidationError, _handle_request_validation)
+    for kind in DOMAIN_ERRORS:
+        app.add_exception_handler(kind, _handle_domain)
 
 
 class ErrorBody(BaseModel):

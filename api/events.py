@@ -15,11 +15,11 @@ from sqlalchemy.exc import DBAPIError
 from api.access import Principal
 from api.auth import PrincipalDep, authorize
 from api.bodies import json_body, read_body
-from api.deps import EngineDep, ProducerDep, SettingsDep
+from api.deps import EngineDep, PostLimiterDep, ProducerDep, SettingsDep
 from api.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, RateLimited, invalid, responses
 from api.ratelimit import RateLimiter
-from streams.categories import default_categories
-from streams.producer import EventProducer, Record
+from cases.categories import default_categories
+from streams.producer import EventProducer, Message
 from streams.schema import Batch, Event, Received, example_event
 from streams.topics import Topics
 
@@ -66,9 +66,8 @@ def _claim(engine: Engine, received: list[Received]) -> list[str]:
     return sorted(id_ for id_, digest in rows if hashes[id_] != digest)
 
 
-def admit(request: Request, principal: Principal) -> None:
+def admit(limiter: RateLimiter, principal: Principal) -> None:
     """Refuse a caller over their posting rate (429)."""
-    limiter: RateLimiter = request.app.state.limiter
     wait = limiter.take(principal.username)
     if wait:
         raise RateLimited(
@@ -97,7 +96,7 @@ def accept_events(engine: Engine, producer: EventProducer, topics: Topics, event
     conflicts = _claim(engine, received)
     if conflicts:
         raise Conflict(f"{len(conflicts)} event id(s) were already sent with different content", conflicts)
-    producer.publish([Record(topics.raw, r.event.reporter.encode(), r.to_bytes()) for r in received])
+    producer.publish([Message(topics.raw, r.event.reporter.encode(), r.to_bytes()) for r in received])
     return Accepted(accepted=[r.event.id for r in received], received_at=now)
 
 
@@ -109,7 +108,12 @@ def accept_events(engine: Engine, producer: EventProducer, topics: Topics, event
     openapi_extra=json_body(Event, example_event()),
 )
 async def post_event(
-    request: Request, engine: EngineDep, producer: ProducerDep, settings: SettingsDep, principal: PrincipalDep
+    request: Request,
+    engine: EngineDep,
+    producer: ProducerDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    limiter: PostLimiterDep,
 ) -> Accepted:
     """Accept one event, posted as yourself. Retrying with the same id and content is safe.
 
@@ -117,7 +121,7 @@ async def post_event(
     10 attachments; occurred_at at most 5 minutes ahead and 30 days back;
     120 posts a minute per user, bursts of 30 (`GRIDGOV_EVENT_POSTS_PER_MINUTE`, `GRIDGOV_EVENT_POST_BURST`).
     """
-    admit(request, principal)
+    admit(limiter, principal)
     body = await read_body(request, settings.api.max_event_bytes)
     try:
         event = Event.model_validate_json(body, context={"now": datetime.now(UTC)})
@@ -135,7 +139,12 @@ async def post_event(
     openapi_extra=json_body(Batch, {"events": [example_event()]}),
 )
 async def post_batch(
-    request: Request, engine: EngineDep, producer: ProducerDep, settings: SettingsDep, principal: PrincipalDep
+    request: Request,
+    engine: EngineDep,
+    producer: ProducerDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    limiter: PostLimiterDep,
 ) -> Accepted:
     """Accept up to 500 events saved offline, all or none.
 
@@ -143,7 +152,7 @@ async def post_batch(
     `POST /v1/events`. An invalid event rejects the batch with 422 naming
     `events.N.field`.
     """
-    admit(request, principal)
+    admit(limiter, principal)
     body = await read_body(request, settings.api.max_batch_bytes)
     try:
         batch = Batch.model_validate_json(body, context={"now": datetime.now(UTC)})

@@ -10,7 +10,7 @@ from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, RulesDep
 from api.errors import InvalidInput, NotFound, responses
 from geo.areas import area_info
-from geo.models import AREA_CODE
+from geo.levels import AREA_CODE
 
 router = APIRouter(
     prefix="/v1", tags=["indicators"], dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422, 503)
@@ -48,7 +48,7 @@ SELECT count(*), avg(r.score) FROM rating r JOIN "case" c ON c.id = r.case_id
 WHERE c.grid_code LIKE :prefix AND r.rated_at >= :from AND r.rated_at < :to
 """
 _GRIDS = """
-SELECT count(*) FROM area a JOIN boundary_generation g ON g.id = a.generation_id AND g.active
+SELECT count(*) FROM active_area a
 WHERE a.level = 'grid' AND a.code LIKE :prefix
 """
 
@@ -102,10 +102,7 @@ def get_indicators(
         if info is None:
             raise NotFound(f"no area with code {area} in the active boundary set")
         children = conn.execute(
-            text(
-                "SELECT a.code, a.name FROM area a JOIN boundary_generation g ON g.id = a.generation_id AND g.active"
-                " WHERE a.parent_code = :code ORDER BY a.code"
-            ),
+            text("SELECT a.code, a.name FROM active_area a WHERE a.parent_code = :code ORDER BY a.code"),
             {"code": area},
         ).all()
         result = {

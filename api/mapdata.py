@@ -6,13 +6,12 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from streams.categories import default_categories
+from cases.categories import default_categories
 
 SIMPLIFY_DEG = 0.00005  # about 5 m: invisible at city zoom, a fraction of the vertices
 HEAT_CELL_DEG = 0.0005  # incidents are summed per ~50 m cell, or coarser so that
 MAX_HEAT_CELLS = 20_000  # a whole city's heat map stays within this many points
 WINDOWS = {"hour": timedelta(hours=1), "today": None, "7d": timedelta(days=7)}
-ACTIVE = "JOIN boundary_generation g ON g.id = a.generation_id AND g.active"
 
 
 def window_start(window: str, now: datetime, tz: Any) -> datetime:
@@ -28,7 +27,7 @@ def boundaries(conn: Connection, level: str, prefix: str) -> dict[str, Any]:
     """Areas of one level under ``prefix`` as a FeatureCollection with simplified geometry."""
     rows = conn.execute(
         text(
-            f"SELECT a.code, a.name, ST_AsGeoJSON(ST_SimplifyPreserveTopology(a.geom, :tol), 6) FROM area a {ACTIVE}"
+            "SELECT a.code, a.name, ST_AsGeoJSON(ST_SimplifyPreserveTopology(a.geom, :tol), 6) FROM active_area a"
             " WHERE a.level = :level AND a.code LIKE :prefix ORDER BY a.code"
         ),
         {"tol": SIMPLIFY_DEG, "level": level, "prefix": prefix + "%"},

@@ -23,9 +23,9 @@ from api.deps import EngineDep, ProducerDep, RulesDep, SettingsDep
 from api.errors import BadRequest, Forbidden, NotFound
 from api.events import accept_events
 from api.open311_format import Format, render
+from cases.categories import Category, default_categories
 from geo.areas import area_info
 from geo.crs import CRS
-from streams.categories import Category, default_categories
 from streams.producer import BrokerDown
 from streams.schema import MAX_DESCRIPTION, NO_NUL, REQUEST_GROUP, Event, Kind, Location, summary
 from streams.topics import Topics

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 from PIL import Image, UnidentifiedImageError
 
-from geo.locate import haversine_m
+from geo.grid_index import haversine_m
 
 FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png"}
 MAX_PIXELS = 50_000_000  # larger images are refused before decoding (decompression bombs)

@@ -16,7 +16,7 @@ from api.deps import EngineDep, RulesDep, SettingsDep
 from api.errors import Conflict, InvalidInput, NotFound, responses
 from api.events import event_in_scope
 from api.photo_check import FORMATS, BadPhoto, compare, inspect
-from streams.rules import Rules
+from cases.rules import Rules
 
 router = APIRouter(
     prefix="/v1", tags=["photos"], dependencies=[Depends(authorize)], responses=responses(401, 403, 422, 503)

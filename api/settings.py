@@ -7,9 +7,11 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from geo.settings import DatabaseSettings, LocateSettings
-from streams.rules import RULES_FILE, Rules, load_rules
-from streams.settings import KafkaSettings, SlaSettings
+from cases.rules import RULES_FILE, Rules, load_rules
+from cases.settings import SlaSettings
+from db.settings import DatabaseSettings
+from geo.settings import LocateSettings
+from streams.settings import KafkaSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEVELOPMENT_SECRET = "development-only-secret-change-me"

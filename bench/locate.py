@@ -18,9 +18,9 @@ import numpy as np
 import psycopg
 import shapely
 
-from api.local import postgres
 from api.settings import Settings
-from geo.locate import GridIndex
+from cli.local import postgres
+from geo.grid_index import GridIndex
 
 EXTENT = (119.0, 31.9, 119.9, 32.5)
 

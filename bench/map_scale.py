@@ -25,19 +25,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.access import Role  # noqa: E402
 from api.app import create_app  # noqa: E402
-from api.local import postgres  # noqa: E402
 from api.settings import Settings  # noqa: E402
-from bench.common import bench_headers  # noqa: E402
+from bench.prepare import bench_headers  # noqa: E402
+from cli.local import postgres  # noqa: E402
+from db.engine import make_engine, upgrade  # noqa: E402
+from db.settings import local_url  # noqa: E402
 from geo.boundaries import import_layer  # noqa: E402
-from geo.db import make_engine, upgrade  # noqa: E402
 from geo.demo import load_demo  # noqa: E402
+from geo.levels import Level  # noqa: E402
 from geo.locator import Locator  # noqa: E402
-from geo.models import Level  # noqa: E402
-from geo.settings import local_url  # noqa: E402
 from geo.validate import COLUMNS  # noqa: E402
 from streams import stages  # noqa: E402
-from streams.record import write_events  # noqa: E402
 from streams.schema import Event, Received  # noqa: E402
+from streams.writer import write_events  # noqa: E402
 
 X0, Y0, CELL = 119.0, 32.0, 0.004  # ~380 m × 440 m grids
 
@@ -157,7 +157,7 @@ def measure(settings: Settings, area: str) -> dict[str, float]:
 
 
 def _static(url: str) -> str:
-    from api.map import FOLIUM_DIR, LEAFLET_DIR, LIVE_DIR
+    from api.map_pages import FOLIUM_DIR, LEAFLET_DIR, LIVE_DIR
 
     path = url.split("/static/", 1)[1]
     kind, name = path.split("/", 1)

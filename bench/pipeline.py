@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.app import create_app  # noqa: E402
 from api.settings import Settings  # noqa: E402
-from bench.common import (  # noqa: E402
+from bench.prepare import (  # noqa: E402
     CpuMeter,
     bench_headers,
     bench_settings,
@@ -39,19 +39,19 @@ from bench.common import (  # noqa: E402
     event_dict,
     received_bytes,
 )
-from geo.db import make_engine  # noqa: E402
+from db.engine import make_engine  # noqa: E402
 from geo.locator import Locator  # noqa: E402
 from streams import stages  # noqa: E402
 from streams.kafka import consumer, producer  # noqa: E402
-from streams.producer import EventProducer, Record  # noqa: E402
-from streams.stages import EVENT_COLUMNS, EVENT_TYPES, event_row  # noqa: E402
+from streams.producer import EventProducer, Message  # noqa: E402
 from streams.topics import Topics  # noqa: E402
+from streams.writer import EVENT_COLUMNS, EVENT_TYPES, event_row  # noqa: E402
 
 
 class NullProducer(EventProducer):
     """Accepts at once: the no-Kafka baseline of the ingest benchmark."""
 
-    def publish(self, records: list[Record]) -> None:
+    def publish(self, records: list[Message]) -> None:
         return None
 
 
@@ -91,7 +91,7 @@ def workers_rate(n_workers: int, messages: list[tuple[bytes, bytes]]) -> tuple[f
         fill_raw(settings, messages)
         procs = [
             subprocess.Popen(
-                [sys.executable, "-m", "api.cli", "worker", "--batch-size", "5000"],
+                [sys.executable, "-m", "cli.main", "worker", "--batch-size", "5000"],
                 env=worker_env(settings),
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
@@ -172,7 +172,7 @@ def naive_rate(settings: Settings, messages: list[tuple[bytes, bytes]]) -> float
     """One ST_Contains lookup and one INSERT (own transaction) per event."""
     decoded, _ = stages.decode([stages.RawRecord("t", 0, i, k, v) for i, (k, v) in enumerate(messages)])
     lookup = (
-        "SELECT a.code FROM area a JOIN boundary_generation g ON g.id = a.generation_id AND g.active"
+        "SELECT a.code FROM active_area a"
         " WHERE a.level = 'grid' AND ST_Contains(a.geom, ST_SetSRID(ST_MakePoint(%s, %s), 4326)) LIMIT 1"
     )
     columns = ", ".join(EVENT_COLUMNS)
@@ -323,13 +323,13 @@ def latency(
     headers = bench_headers(settings)
     env = worker_env(settings) | {"GRIDGOV_API_PORT": "18766"}
     api = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "api", "--workers", str(api_workers)],
+        [sys.executable, "-m", "cli.main", "api", "--workers", str(api_workers)],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     worker = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "worker", "--batch-size", "2000"],
+        [sys.executable, "-m", "cli.main", "worker", "--batch-size", "2000"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, text
 _SELECT = """
 SELECT a.code, a.level, a.name, a.name_en, a.parent_code, a.households, a.generation_id,
        ST_AsGeoJSON(a.geom, 7) AS geometry
-FROM area a JOIN boundary_generation g ON g.id = a.generation_id AND g.active
+FROM active_area a
 """
 
 
@@ -25,8 +25,8 @@ def area_info(conn: Connection, code: str) -> tuple[str, Bounds] | None:
     """Name and lon/lat bounds of an area of the active generation (no geometry sent)."""
     row = conn.execute(
         text(
-            "SELECT a.name, ST_XMin(a.geom), ST_YMin(a.geom), ST_XMax(a.geom), ST_YMax(a.geom) FROM area a"
-            " JOIN boundary_generation g ON g.id = a.generation_id AND g.active WHERE a.code = :code"
+            "SELECT a.name, ST_XMin(a.geom), ST_YMin(a.geom), ST_XMax(a.geom), ST_YMax(a.geom) FROM active_area a"
+            " WHERE a.code = :code"
         ),
         {"code": code},
     ).one_or_none()
@@ -37,7 +37,7 @@ def first_district(conn: Connection) -> str | None:
     """The lowest district code of the active generation."""
     code = conn.execute(
         text(
-            "SELECT min(a.code) FROM area a JOIN boundary_generation g ON g.id = a.generation_id AND g.active"
+            "SELECT min(a.code) FROM active_area a"
             " WHERE a.level = 'district'"
         )
     ).scalar_one()

@@ -11,7 +11,7 @@ import shapely
 from sqlalchemy import Connection, Engine, text
 
 from geo.crs import CRS, to_wgs84
-from geo.models import Level
+from geo.levels import Level
 from geo.validate import COLUMNS, Finding, Fix, fix_geometries, polygonal, validate
 
 IMPORT_LOCK = 7_301_001  # advisory lock: one import at a time

@@ -5,7 +5,7 @@ from pathlib import Path
 from sqlalchemy import Engine, text
 
 from geo.boundaries import FieldMap, import_layer, read_layer
-from geo.models import Level
+from geo.levels import Level
 
 DEMO_DIR = Path(__file__).resolve().parents[1] / "data" / "boundaries" / "runzhou"
 DEMO_LAYERS = [
@@ -22,7 +22,7 @@ def demo_loaded(engine: Engine) -> bool:
     with engine.connect() as conn:
         count = conn.execute(
             text(
-                "SELECT count(*) FROM area a JOIN boundary_generation g ON g.id = a.generation_id AND g.active "
+                "SELECT count(*) FROM active_area a "
                 "WHERE a.level = 'grid' AND a.code LIKE :prefix"
             ),
             {"prefix": f"{DEMO_DISTRICT}%"},
@@ -40,8 +40,8 @@ def load_demo(engine: Engine) -> int:
         return int(
             conn.execute(
                 text(
-                    "SELECT count(*) FROM area a JOIN boundary_generation g ON g.id = a.generation_id "
-                    "AND g.active WHERE a.level = 'grid'"
+                    "SELECT count(*) FROM active_area a "
+                    "WHERE a.level = 'grid'"
                 )
             ).scalar_one()
         )

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from geo.boundaries import active_generation
-from geo.locate import GridIndex
+from geo.grid_index import GridIndex
 
 log = logging.getLogger(__name__)
 

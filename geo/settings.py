@@ -1,44 +1,6 @@
-"""Database settings."""
-
-from typing import Literal
+"""Settings of location."""
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import make_url
-
-
-class DatabaseSettings(BaseSettings):
-    """Where PostGIS is: an existing server, or the project-local cluster."""
-
-    model_config = SettingsConfigDict(env_prefix="GRIDGOV_", extra="ignore")
-
-    database_url: str | None = None
-    local_pg_port: int = 55432
-    local_pg_database: str = "gridgov"
-    db_pool_size: int = 20
-    # TLS to an external server (libpq's sslmode; verify-full checks the certificate and host name).
-    db_sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = None
-    db_sslrootcert: str | None = None
-
-    @property
-    def is_local(self) -> bool:
-        """Whether the project runs its own cluster (no URL given)."""
-        return self.database_url is None
-
-    @property
-    def url(self) -> str:
-        """SQLAlchemy URL of the database to use."""
-        if self.database_url is None:
-            return local_url(self.local_pg_port, self.local_pg_database)
-        tls = {"sslmode": self.db_sslmode, "sslrootcert": self.db_sslrootcert}
-        extra = {k: v for k, v in tls.items() if v is not None}
-        if not extra:
-            return self.database_url
-        return make_url(self.database_url).update_query_dict(extra).render_as_string(hide_password=False)
-
-
-def local_url(port: int, database: str) -> str:
-    """SQLAlchemy URL of a database on the project-local cluster."""
-    return f"postgresql+psycopg://postgres@127.0.0.1:{port}/{database}"
 
 
 class LocateSettings(BaseSettings):

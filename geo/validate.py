@@ -9,7 +9,7 @@ import pandas as pd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from geo.models import Level
+from geo.levels import Level
 
 HOUSEHOLDS_MIN, HOUSEHOLDS_MAX = 150, 500
 M_PER_DEG_LAT = 111_195.0  # mean metres per degree on the WGS84 sphere of equal area

@@ -22,7 +22,7 @@ class BrokerDown(Exception):
 
 
 @dataclass(frozen=True)
-class Record:
+class Message:
     """One message to produce."""
 
     topic: str
@@ -103,7 +103,7 @@ class EventProducer:
 
         return partition
 
-    def publish(self, records: list[Record]) -> None:
+    def publish(self, records: list[Message]) -> None:
         """Send ``records`` and return only once the broker has acknowledged every one."""
         client = self._get()
         deadline = time.monotonic() + self._timeout_s

@@ -19,8 +19,8 @@ from pydantic import (
     model_validator,
 )
 
+from cases.categories import default_categories
 from geo.crs import CRS
-from streams.categories import default_categories
 
 SCHEMA_VERSION = 1
 MAX_FUTURE = timedelta(minutes=5)

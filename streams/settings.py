@@ -50,13 +50,3 @@ class KafkaSettings(BaseSettings):
     def bootstrap_servers(self) -> str:
         """Comma-separated host:port list of the broker(s) to use."""
         return self.kafka_bootstrap_servers or f"127.0.0.1:{self.local_broker_port}"
-
-
-class SlaSettings(BaseSettings):
-    """Where the SLA rules are and how often the clock looks."""
-
-    model_config = SettingsConfigDict(env_prefix="GRIDGOV_", extra="ignore")
-
-    sla_rules_file: str | None = None  # default: streams/data/sla_rules.yaml
-    workdays_file: str | None = None  # official working days for years chinesecalendar lacks
-    sla_tick_s: float = 2.0

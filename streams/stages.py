@@ -2,15 +2,14 @@
 
 import base64
 import json
-import struct
 from dataclasses import dataclass
 from typing import NamedTuple
 from uuid import UUID
 
 from pydantic import ValidationError
 
-from geo.locate import GridIndex
-from streams.producer import Record
+from geo.grid_index import GridIndex
+from streams.producer import Message
 from streams.schema import Received, summary
 
 
@@ -48,7 +47,7 @@ class DeadLetter:
     reason: str
     source: RawRecord
 
-    def to_record(self, topic: str) -> Record:
+    def to_record(self, topic: str) -> Message:
         """The dead-letter message: reason, origin and the original bytes (base64)."""
         body = {
             "reason": self.reason,
@@ -57,7 +56,7 @@ class DeadLetter:
             "source_offset": self.source.offset,
             "original_b64": base64.b64encode(self.source.value or b"").decode(),
         }
-        return Record(topic, self.source.key, json.dumps(body, ensure_ascii=False).encode())
+        return Message(topic, self.source.key, json.dumps(body, ensure_ascii=False).encode())
 
 
 class LocatedEvent(NamedTuple):
@@ -135,7 +134,7 @@ def locate(decoded: list[Decoded], index: GridIndex) -> list[LocatedEvent]:
     ]
 
 
-def located_messages(items: list[LocatedEvent], topic: str) -> list[Record]:
+def located_messages(items: list[LocatedEvent], topic: str) -> list[Message]:
     """One message per grid with that grid's located events of the batch, keyed by grid.
 
     The key keeps one grid's events in one partition. Bundling cuts the number of
@@ -154,7 +153,7 @@ def located_messages(items: list[LocatedEvent], topic: str) -> list[Record]:
             b'{"received":%s,"location":{"lon":%r,"lat":%r,%s}}' % (item.decoded.original(), item.lon, item.lat, place)
         )
     return [
-        Record(topic, (grid or "unplaced").encode(), b'{"events":[' + b",".join(events) + b"]}")
+        Message(topic, (grid or "unplaced").encode(), b'{"events":[' + b",".join(events) + b"]}")
         for grid, events in by_grid.items()
     ]
 
@@ -170,113 +169,3 @@ def _place_json(item: LocatedEvent) -> bytes:
         item.method.encode(),
         item.generation_id,
     )
-
-
-_EWKB_POINT = struct.Struct("<BIIdd")
-_EWKB_POINT_SRID = 0x20000001  # point type with the SRID flag
-
-
-def ewkb_point(lon: float, lat: float, srid: int = 4326) -> bytes:
-    """A point as extended WKB (little-endian, with SRID): what a geometry column reads in binary COPY."""
-    return _EWKB_POINT.pack(1, _EWKB_POINT_SRID, srid, lon, lat)
-
-
-_EMPTY_JSONB_ARRAY = b"\x01[]"
-
-
-def jsonb_array(values: list[str]) -> bytes:
-    """A list in jsonb's binary form (format version 1, then the JSON text), for binary COPY.
-
-    Encoded here rather than by psycopg's jsonb dumper, which calls ``json.dumps`` for every
-    row (~3 µs an event), and most events have no attachments.
-    """
-    return b"\x01" + json.dumps(values, ensure_ascii=False).encode() if values else _EMPTY_JSONB_ARRAY
-
-
-def event_row(item: LocatedEvent) -> tuple[object, ...]:
-    """The event table's columns for binary COPY, in ``EVENT_COLUMNS`` order, typed as ``EVENT_TYPES``."""
-    received = item.decoded.received
-    event = received.event
-    location = event.location
-    window = event.window
-    return (
-        event.id,
-        event.kind.value,
-        event.category,
-        event.occurred_at,
-        received.received_at,
-        event.reporter,
-        event.description,
-        jsonb_array(event.attachments),
-        event.household,
-        location.crs.value,
-        location.lon,
-        location.lat,
-        location.accuracy_m,
-        ewkb_point(item.lon, item.lat),
-        *item.codes(),
-        item.method,
-        item.generation_id,
-        received.content_hash,
-        item.decoded.partition,
-        item.decoded.offset,
-        window.start if window else None,
-        window.end if window else None,
-    )
-
-
-EVENT_COLUMNS = (
-    "id",
-    "kind",
-    "category",
-    "occurred_at",
-    "received_at",
-    "reporter",
-    "description",
-    "attachments",
-    "household",
-    "crs",
-    "lon_reported",
-    "lat_reported",
-    "accuracy_m",
-    "geom",
-    "grid_code",
-    "community_code",
-    "street_code",
-    "district_code",
-    "locate_method",
-    "generation_id",
-    "content_hash",
-    "source_partition",
-    "source_offset",
-    "window_start",
-    "window_end",
-)
-# How psycopg encodes each of ``event_row``'s values for binary COPY (geom: EWKB bytes).
-EVENT_TYPES = (
-    "uuid",
-    "text",
-    "text",
-    "timestamptz",
-    "timestamptz",
-    "text",
-    "text",
-    "bytea",  # attachments: jsonb, sent as its binary form by ``jsonb_array``
-    "text",
-    "text",
-    "float8",
-    "float8",
-    "float8",
-    "bytea",
-    "text",
-    "text",
-    "text",
-    "text",
-    "text",
-    "int4",
-    "text",
-    "int4",
-    "int8",
-    "timestamptz",
-    "timestamptz",
-)

@@ -17,9 +17,9 @@ from geo.locator import Locator
 from streams import stages
 from streams.kafka import consumer
 from streams.producer import BrokerDown, EventProducer
-from streams.record import write_events
 from streams.settings import KafkaSettings
 from streams.topics import Topics
+from streams.writer import write_events
 
 log = logging.getLogger(__name__)
 GROUP = "record"  # under the topic prefix: deployments sharing a broker never share a group
@@ -75,31 +75,22 @@ class Worker:
 
     def __init__(
         self,
-        settings: KafkaSettings,
+        consumer: KafkaConsumer,
+        producer: EventProducer,
+        topics: Topics,
         engine: Engine,
         locator: Locator,
         *,
-        group_id: str | None = None,
         batch_size: int = 2000,
         depth: int = 2,
-        client_id: str = "gridgov-worker",
     ) -> None:
-        self.topics = Topics.from_prefix(settings.topic_prefix)
+        self.consumer = consumer
+        self.producer = producer
+        self.topics = topics
         self.engine = engine
         self.locator = locator
         self.batch_size = batch_size
         self.depth = depth  # batches being written at once
-        self.consumer: KafkaConsumer = consumer(
-            settings,
-            group_id or settings.topic_prefix + GROUP,
-            self.topics.raw,
-            client_id=client_id,
-            max_poll_records=batch_size,
-            fetch_max_bytes=32 * 1024 * 1024,
-            max_partition_fetch_bytes=8 * 1024 * 1024,
-            fetch_max_wait_ms=50,  # the broker answers a fetch at once or after this: bounds the latency
-        )
-        self.producer = EventProducer(settings, client_id=client_id, timeout_s=30, linger_ms=20, batch_size=512 * 1024)
         self.totals = Totals()
         self._backoff_s = 0.2
 
@@ -238,3 +229,29 @@ class Worker:
         """Leave the group and close the clients."""
         self.consumer.close(autocommit=False)
         self.producer.close()
+
+
+def open_worker(
+    settings: KafkaSettings,
+    engine: Engine,
+    locator: Locator,
+    *,
+    group_id: str | None = None,
+    batch_size: int = 2000,
+    depth: int = 2,
+    client_id: str = "gridgov-worker",
+) -> Worker:
+    """A worker with its own consumer in the recording group and its own producer."""
+    topics = Topics.from_prefix(settings.topic_prefix)
+    reader = consumer(
+        settings,
+        group_id or settings.topic_prefix + GROUP,
+        topics.raw,
+        client_id=client_id,
+        max_poll_records=batch_size,
+        fetch_max_bytes=32 * 1024 * 1024,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+        fetch_max_wait_ms=50,  # the broker answers a fetch at once or after this: bounds the latency
+    )
+    producer = EventProducer(settings, client_id=client_id, timeout_s=30, linger_ms=20, batch_size=512 * 1024)
+    return Worker(reader, producer, topics, engine, locator, batch_size=batch_size, depth=depth)

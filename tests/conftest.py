@@ -12,10 +12,10 @@ from sqlalchemy import Engine, text
 
 from api.access import Principal, Role, check_scope
 from api.auth import issue_token
-from api.local import broker, postgres
 from api.settings import Settings
-from geo.db import make_engine, upgrade
-from geo.settings import local_url
+from cli.local import broker, postgres
+from db.engine import make_engine, upgrade
+from db.settings import local_url
 from streams.kafka import admin_client
 from streams.settings import KafkaSettings
 from streams.topics import ensure_topics

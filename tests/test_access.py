@@ -8,7 +8,7 @@ from api.access import POLICY, Principal, Role, check_scope, unruled
 from api.auth import issue_token, token_subject
 from api.errors import Unauthorized
 from api.ratelimit import RateLimiter
-from streams.cases import Action
+from cases.loop import Action
 
 GRID = "321111001001001"
 SECRET = "s" * 40

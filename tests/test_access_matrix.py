@@ -22,10 +22,10 @@ from api.app import create_app, route_keys
 from api.settings import Settings
 from geo.locator import Locator
 from streams import stages
-from streams.record import write_events
 from streams.schema import Event, Received
+from streams.writer import write_events
 from tests.conftest import TEST_PASSWORD, SignIn
-from tests.pipeline_helpers import event_body, grid_point
+from tests.pipeline_fixtures import event_body, grid_point
 from tests.server import serve
 
 GRID = "321111001001001"  # every area scope below contains this grid

@@ -15,7 +15,7 @@ from api.access import Role
 from api.app import create_app
 from api.settings import Settings
 from tests.conftest import TEST_PASSWORD, SignIn
-from tests.pipeline_helpers import event_body, grid_point
+from tests.pipeline_fixtures import event_body, grid_point
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +147,7 @@ def test_users_cli_adds_lists_and_disables(settings: Settings) -> None:
 
     def gridgov(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "api.cli", "users", *args], env=env, capture_output=True, text=True
+            [sys.executable, "-m", "cli.main", "users", *args], env=env, capture_output=True, text=True
         )
 
     added = gridgov("add", name, "--role", "community", "--scope", "321111001001")

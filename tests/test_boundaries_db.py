@@ -12,12 +12,12 @@ from shapely.geometry import box
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
-from api.cli import app
+from cli.main import app
 from geo.boundaries import FieldMap, ImportRejected, import_layer, read_layer
 from geo.crs import from_wgs84
-from geo.locate import haversine_m
+from geo.grid_index import haversine_m
+from geo.levels import Level
 from geo.locator import Locator
-from geo.models import Level
 from tests.layers import X0, Y0, C, area, clean_set, frame
 
 
@@ -124,7 +124,7 @@ def test_lookups_see_one_whole_generation_while_a_new_one_is_activated(scratch_e
 
 def test_chinese_coordinates_near_grid_edges_land_in_the_right_grid(demo_city: Engine) -> None:
     grids = gpd.read_postgis(
-        "SELECT code, geom FROM area a JOIN boundary_generation g ON g.id = a.generation_id AND g.active "
+        "SELECT code, geom FROM active_area a "
         "WHERE level = 'grid' ORDER BY code",
         demo_city,
         geom_col="geom",

@@ -6,8 +6,8 @@ from typing import Any
 import yaml
 from typer.main import get_command
 
-from api.cli import app
 from api.settings import Settings
+from cli.main import app
 
 COMPOSE = Path(__file__).resolve().parents[1] / "docker-compose.yml"
 

@@ -12,7 +12,7 @@ from api.access import Role
 from api.app import create_app
 from api.settings import Settings
 from tests.conftest import SignIn
-from tests.pipeline_helpers import event_body
+from tests.pipeline_fixtures import event_body
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from shapely.geometry import box
 
 from geo.crs import from_wgs84, to_wgs84
-from geo.locate import GridIndex, haversine_m
+from geo.grid_index import GridIndex, haversine_m
 
 X0, Y0 = 119.40, 32.20
 # A 4 × 3 tiling of 0.005° squares, codes in reading order.

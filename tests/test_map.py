@@ -12,8 +12,8 @@ from sqlalchemy import Engine
 from api.access import Role
 from api.app import create_app
 from api.settings import Settings
-from streams.rules import load_rules
-from streams.sla import escalate_breaches, start_clocks
+from cases.clock import escalate_breaches, start_clocks
+from cases.rules import load_rules
 from tests.conftest import SignIn
 from tests.test_sla_db import record
 

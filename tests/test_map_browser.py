@@ -13,7 +13,7 @@ from api.access import Role
 from api.app import create_app
 from api.settings import Settings
 from tests.conftest import TEST_PASSWORD, SignIn
-from tests.pipeline_helpers import event_body, grid_point, running_worker
+from tests.pipeline_fixtures import event_body, grid_point, running_worker
 from tests.server import serve
 
 CHROMIUM = "/usr/bin/chromium"

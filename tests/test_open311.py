@@ -18,10 +18,10 @@ from api.access import Role
 from api.app import create_app
 from api.open311 import add_client
 from api.settings import Settings
-from streams.rules import load_rules
-from streams.sla import escalate_breaches, start_clocks
+from cases.clock import escalate_breaches, start_clocks
+from cases.rules import load_rules
 from tests.conftest import SignIn
-from tests.pipeline_helpers import grid_point, running_worker, wait_recorded
+from tests.pipeline_fixtures import grid_point, running_worker, wait_recorded
 from tests.server import serve
 
 INDEX = 170

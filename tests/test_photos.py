@@ -16,7 +16,7 @@ from api.app import create_app
 from api.photo_check import BadPhoto, compare, inspect
 from api.settings import Settings
 from tests.conftest import SignIn
-from tests.pipeline_helpers import grid_point
+from tests.pipeline_fixtures import grid_point
 from tests.test_sla_db import record
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -17,7 +17,7 @@ from streams.kafka import consumer, producer
 from streams.topics import Topics
 from streams.worker import Worker
 from tests.conftest import SignIn
-from tests.pipeline_helpers import event_body, grid_point, recorded, running_worker, wait_recorded
+from tests.pipeline_fixtures import event_body, grid_point, recorded, running_worker, wait_recorded
 
 
 @pytest.fixture(scope="module")

@@ -9,9 +9,9 @@ from sqlalchemy.exc import DBAPIError
 
 from geo.locator import Locator
 from streams import stages
-from streams.record import write_events
 from streams.schema import Event, Received
-from tests.pipeline_helpers import event_body, grid_point
+from streams.writer import write_events
+from tests.pipeline_fixtures import event_body, grid_point
 
 
 def located(engine: Engine, bodies: list[dict[str, object]]) -> list[stages.LocatedEvent]:

@@ -13,7 +13,7 @@ from api.access import Role
 from api.app import create_app
 from api.settings import Settings
 from tests.conftest import SignIn
-from tests.pipeline_helpers import grid_point, running_worker, wait_recorded
+from tests.pipeline_fixtures import grid_point, running_worker, wait_recorded
 
 INDEX = 150  # grids of the demo city used by no other test
 RATED_INDEX = 160

@@ -13,12 +13,12 @@ from sqlalchemy import Engine, text
 
 from api.access import Role
 from api.app import create_app
-from api.local import broker, postgres
 from api.settings import Settings
+from cli.local import broker, postgres
 from streams.kafka import admin_client
 from streams.topics import ensure_topics
 from tests.conftest import SignIn
-from tests.pipeline_helpers import event_body, grid_point, wait_recorded
+from tests.pipeline_fixtures import event_body, grid_point, wait_recorded
 from tests.test_worker_faults import _fresh_topics, _start_worker
 
 

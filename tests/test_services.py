@@ -9,8 +9,8 @@ from kafka import TopicPartition
 from kafka.admin import NewTopic
 from sqlalchemy import Engine, text
 
-from api.local.process import read_pid
 from api.settings import Settings
+from cli.local.process import read_pid
 from streams.kafka import admin_client, consumer, producer
 from streams.settings import KafkaSettings
 
@@ -125,7 +125,7 @@ def test_a_stale_pid_file_is_ignored_and_removed(tmp_path) -> None:  # type: ign
 
 def test_the_local_services_name_their_processes(base_settings: Settings) -> None:
     """The benchmarks read these processes' CPU time."""
-    from api.local import broker, postgres
+    from cli.local import broker, postgres
 
     found = {name: service.pid(base_settings) for name, service in (("postgres", postgres), ("tansu", broker))}
     for hint, pid in found.items():

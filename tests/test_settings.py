@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from api.settings import ApiSettings
-from geo.settings import DatabaseSettings
+from db.settings import DatabaseSettings
 from streams.settings import KafkaSettings
 
 
@@ -50,7 +50,7 @@ def test_tls_to_postgresql_is_added_to_the_url() -> None:
 def test_the_api_refuses_to_start_outside_development_without_a_secret() -> None:
     env = {k: v for k, v in os.environ.items() if k != "GRIDGOV_SECRET_KEY"} | {"GRIDGOV_ENV": "production"}
     result = subprocess.run(
-        [sys.executable, "-m", "api.cli", "api", "--port", "1"], env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "cli.main", "api", "--port", "1"], env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2
     assert "configuration error" in result.stdout and "GRIDGOV_SECRET_KEY" in result.stdout

@@ -4,7 +4,7 @@ import random
 
 import shapely
 
-from api.simulate import Gridworker, make_event
+from cli.simulate import Gridworker, make_event
 
 
 def test_two_runs_with_one_seed_send_the_same_mix_under_new_ids() -> None:

@@ -14,18 +14,20 @@ from sqlalchemy import Engine, text
 from api.access import Role
 from api.app import create_app
 from api.settings import Settings
+from cases.clock import escalate_breaches, flag_patrols, start_clocks
+from cases.loop import Action
+from cases.rules import Level, load_rules
+from cases.store import transition
 from geo.locator import Locator
 from streams import stages
-from streams.cases import Action
 from streams.kafka import consumer
+from streams.outbox import Outbox
 from streams.producer import EventProducer
-from streams.record import write_events
-from streams.rules import Level, load_rules
 from streams.schema import Event, Received
-from streams.sla import Outbox, escalate_breaches, flag_patrols, start_clocks, transition
 from streams.topics import Topics
+from streams.writer import write_events
 from tests.conftest import SignIn
-from tests.pipeline_helpers import event_body, grid_point
+from tests.pipeline_fixtures import event_body, grid_point
 
 TZ = ZoneInfo("Asia/Shanghai")
 RULES = load_rules()
@@ -284,8 +286,8 @@ def test_the_outbox_produces_each_transition_exactly_once_across_a_leader_crash(
 def _produce_without_flagging(outbox: Outbox) -> None:
     from sqlalchemy import text as sql
 
-    from streams.producer import Record
-    from streams.sla import transition_message
+    from streams.outbox import transition_message
+    from streams.producer import Message
 
     with outbox.engine.connect() as conn:
         rows = conn.execute(
@@ -297,8 +299,8 @@ def _produce_without_flagging(outbox: Outbox) -> None:
     records = []
     for row in rows:
         value = json.dumps(transition_message(row)).encode()
-        records.append(Record(outbox.topics.transitions, str(row.case_id).encode(), value))
-        records.append(Record(outbox.topics.escalations, str(row.case_id).encode(), value))
+        records.append(Message(outbox.topics.transitions, str(row.case_id).encode(), value))
+        records.append(Message(outbox.topics.escalations, str(row.case_id).encode(), value))
     outbox.producer.publish(records)
 
 

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from streams.cases import Action, Case, NotAllowed, ReasonRequired, State, allowed_actions, apply
-from streams.rules import RULES_FILE, Level, RulesError, load_rules
-from streams.workcal import WorkCalendar, load_overrides
+from cases.calendar import WorkCalendar, load_overrides
+from cases.loop import Action, Case, NotAllowed, ReasonRequired, State, allowed_actions, apply
+from cases.rules import RULES_FILE, Level, RulesError, load_rules
 
 TZ = ZoneInfo("Asia/Shanghai")
 RULES = load_rules()

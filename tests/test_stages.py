@@ -3,9 +3,9 @@
 import json
 from datetime import UTC, datetime
 
-from streams import stages
+from streams import stages, writer
 from streams.schema import Event, Received
-from tests.pipeline_helpers import event_body
+from tests.pipeline_fixtures import event_body
 
 
 def located(grid: str | None, method: str = "inside", **extra: object) -> stages.LocatedEvent:
@@ -57,5 +57,5 @@ def test_located_messages_bundle_each_grids_events_under_its_key() -> None:
 
 
 def test_jsonb_array_is_the_binary_form_version_then_text() -> None:
-    assert stages.jsonb_array([]) == b"\x01[]"
-    assert stages.jsonb_array(["照片/1.jpg", 'a"b']) == b"\x01" + '["照片/1.jpg", "a\\"b"]'.encode()
+    assert writer.jsonb_array([]) == b"\x01[]"
+    assert writer.jsonb_array(["照片/1.jpg", 'a"b']) == b"\x01" + '["照片/1.jpg", "a\\"b"]'.encode()

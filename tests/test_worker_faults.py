@@ -26,9 +26,9 @@ from streams import stages
 from streams.kafka import admin_client, consumer, producer
 from streams.schema import Event, Received
 from streams.topics import Topics, ensure_topics
-from streams.worker import Worker
+from streams.worker import open_worker
 from tests.conftest import SignIn
-from tests.pipeline_helpers import event_body, grid_point, wait_recorded
+from tests.pipeline_fixtures import event_body, grid_point, wait_recorded
 
 
 def _fresh_topics(settings: Settings, session_ms: int = 3000, heartbeat_ms: int = 1000) -> Settings:
@@ -64,7 +64,7 @@ def _count(engine: Engine, reporter: str) -> int:
 
 def _start_worker(settings: Settings) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "worker", "--batch-size", "100"],
+        [sys.executable, "-m", "cli.main", "worker", "--batch-size", "100"],
         env=_worker_env(settings),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -158,7 +158,9 @@ def test_two_workers_in_one_group_share_the_work_with_the_same_result_as_one(
     events = _received(points, 3000, reporter)
     stop = threading.Event()
     workers = [
-        Worker(settings.kafka, demo_city, Locator(demo_city), group_id="pair", batch_size=200, client_id=f"pair-{i}")
+        open_worker(
+            settings.kafka, demo_city, Locator(demo_city), group_id="pair", batch_size=200, client_id=f"pair-{i}"
+        )
         for i in range(2)
     ]
     threads = [threading.Thread(target=w.run, args=(stop,)) for w in workers]
@@ -196,7 +198,7 @@ def test_a_commit_refused_during_a_rebalance_leaves_the_worker_running(
     replays it, harmlessly) and the worker goes on."""
     kafka = _fresh_topics(settings, session_ms=12_000, heartbeat_ms=500).kafka
     raw_topic, group = Topics.from_prefix(kafka.topic_prefix).raw, kafka.topic_prefix + "rebalancing"
-    worker = Worker(kafka, demo_city, Locator(demo_city), group_id=group, client_id="worker")
+    worker = open_worker(kafka, demo_city, Locator(demo_city), group_id=group, client_id="worker")
     other = consumer(kafka, group, raw_topic, client_id="other")
     joining = consumer(kafka, group, raw_topic, client_id="joining")
     joined = threading.Thread(target=joining.poll, kwargs={"timeout_ms": 15_000})

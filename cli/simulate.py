@@ -13,9 +13,9 @@ import httpx
 import shapely
 from shapely.geometry import shape
 
-from api.demo import gridworker_name
+from cases.categories import SlaClass, default_categories
+from cli.demo import gridworker_name
 from geo.crs import from_wgs84
-from streams.categories import SlaClass, default_categories
 from streams.schema import REQUEST_GROUP
 
 log = logging.getLogger(__name__)

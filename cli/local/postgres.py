@@ -8,9 +8,9 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from api.local.process import pid_alive, port_open
-from api.local.service import ServiceError, ServiceStatus
 from api.settings import Settings
+from cli.local.process import pid_alive, port_open
+from cli.local.service import ServiceError, ServiceStatus
 
 POSTGIS_PACKAGE = "postgresql-15-postgis-3"
 POSTGIS_CONTROL = Path("/usr/share/postgresql/15/extension/postgis.control")

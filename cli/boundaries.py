@@ -10,6 +10,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from api.settings import Settings
+from db.engine import make_engine
 from geo.boundaries import (
     BoundaryError,
     FieldMap,
@@ -19,9 +20,8 @@ from geo.boundaries import (
     read_layer,
     revalidate_active,
 )
-from geo.db import make_engine
 from geo.demo import load_demo
-from geo.models import Level
+from geo.levels import Level
 from geo.validate import Finding
 
 app = typer.Typer(help="Boundary sets: import, validate, demo city.", no_args_is_help=True)

@@ -1,4 +1,4 @@
-"""``gridgov users`` (add, list, disable) and ``gridgov open311 add-client``: run with database access."""
+"""``gridgov users``: add, list and disable the people who may sign in."""
 
 import getpass
 import os
@@ -14,15 +14,14 @@ from sqlalchemy import Engine
 from api.access import Role
 from api.accounts import UserError, add_user, list_users, set_disabled
 from api.settings import Settings
-from geo.db import make_engine
+from db.engine import make_engine
 
 app = typer.Typer(help="Users who may sign in.", no_args_is_help=True)
-open311_app = typer.Typer(help="Open311 client systems (12345 hotlines, citizen apps).", no_args_is_help=True)
 console = Console()
 
 
 @contextmanager
-def _users_db() -> Iterator[Engine]:
+def configured_db() -> Iterator[Engine]:
     """The configured database; a refused change is one red line and exit status 1."""
     engine = make_engine(Settings().database.url)
     try:
@@ -43,7 +42,7 @@ def add(
 ) -> None:
     """Add a user; the password comes from GRIDGOV_NEW_PASSWORD or is asked for."""
     password = os.environ.get("GRIDGOV_NEW_PASSWORD") or getpass.getpass(f"password for {username}: ")
-    with _users_db() as engine:
+    with configured_db() as engine:
         user = add_user(engine, username, password, role, scope, replace=replace)
     console.print(f"added {user.username} ({user.role.value}, scope {user.scope})")
 
@@ -51,7 +50,7 @@ def add(
 @app.command("list")
 def list_() -> None:
     """Every user with role, scope and whether disabled."""
-    with _users_db() as engine:
+    with configured_db() as engine:
         users = list_users(engine)
     table = Table("username", "role", "scope", "disabled")
     for u in users:
@@ -59,19 +58,9 @@ def list_() -> None:
     console.print(table)
 
 
-@open311_app.command("add-client")
-def add_client_command(name: Annotated[str, typer.Argument(help="The client system, e.g. 12345-hotline")]) -> None:
-    """Register an Open311 client system and print its new API key (a second call replaces the key)."""
-    from api.open311 import add_client
-
-    with _users_db() as engine:
-        key = add_client(engine, name)
-    console.print(f"api_key for {name}: {key}")
-
-
 @app.command("disable")
 def disable(username: str, enable: Annotated[bool, typer.Option(help="Enable again instead")] = False) -> None:
     """Disable a user (signing in stops at once; issued tokens within GRIDGOV_USER_CACHE_S)."""
-    with _users_db() as engine:
+    with configured_db() as engine:
         user = set_disabled(engine, username, not enable)
     console.print(f"{user.username}: {'disabled' if user.disabled else 'enabled'}")

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 
 from api.settings import Settings
 from geo.locator import Locator
-from streams.worker import Worker
+from streams.worker import Worker, open_worker
 
 
 def event_body(
@@ -62,8 +62,8 @@ def grid_point(engine: Engine, index: int = 0) -> tuple[str, float, float]:
     with engine.connect() as conn:
         code, wkb = conn.execute(
             text(
-                "SELECT a.code, ST_AsBinary(a.geom) FROM area a JOIN boundary_generation g ON g.id = a.generation_id"
-                " AND g.active WHERE a.level = 'grid' ORDER BY a.code OFFSET :i LIMIT 1"
+                "SELECT a.code, ST_AsBinary(a.geom) FROM active_area a"
+                " WHERE a.level = 'grid' ORDER BY a.code OFFSET :i LIMIT 1"
             ),
             {"i": index},
         ).one()
@@ -75,7 +75,7 @@ def grid_point(engine: Engine, index: int = 0) -> tuple[str, float, float]:
 def running_worker(settings: Settings, engine: Engine, group_id: str) -> Iterator[Worker]:
     """A recording worker in a thread of this process for the duration of the block."""
     stop = threading.Event()
-    worker = Worker(settings.kafka, engine, Locator(engine), group_id=group_id)
+    worker = open_worker(settings.kafka, engine, Locator(engine), group_id=group_id)
     thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
     thread.start()
     try:

@@ -13,11 +13,11 @@ import shapely
 from api.access import Principal, Role
 from api.accounts import add_users
 from api.auth import issue_token
-from api.local import broker, postgres
 from api.settings import Settings
-from geo.db import make_engine, upgrade
+from cli.local import broker, postgres
+from db.engine import make_engine, upgrade
+from db.settings import local_url
 from geo.demo import DEMO_DISTRICT, load_demo
-from geo.settings import local_url
 from streams.kafka import admin_client
 from streams.schema import Event, Received
 from streams.topics import ensure_topics

@@ -5,18 +5,18 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import folium
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.responses import HTMLResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.access import Principal
 from api.auth import PrincipalDep, authorize
-from api.deps import EngineDep, RulesDep, SettingsDep
+from api.deps import EngineDep, LiveDep, RulesDep, SettingsDep
 from api.errors import NotFound, responses
 from api.mapdata import boundaries, escalated_cases, grid_metric, heat_cell, heat_points, window_start
 from geo.areas import Bounds, area_info, first_district
 from geo.demo import DEMO_DISTRICT
-from geo.models import AREA_CODE
+from geo.levels import AREA_CODE
 from maps.page import MapData, Metric, Window, escalations_page, render
 
 router = APIRouter(tags=["map"], dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422, 503))
@@ -139,12 +139,11 @@ def get_escalation_layer(engine: EngineDep, principal: PrincipalDep, area: AreaQ
 
 
 @router.get("/v1/live", response_class=StreamingResponse)
-async def live(request: Request, principal: PrincipalDep, area: AreaQuery = None) -> StreamingResponse:
+async def live(feed: LiveDep, principal: PrincipalDep, area: AreaQuery = None) -> StreamingResponse:
     """Server-sent events in your area: located events and escalations as they happen (``retry`` 2 s)."""
     prefix = area or principal.area or ""
     if not principal.sees_area(prefix):
         raise NotFound(f"no area with code {prefix} in your scope")
-    feed = request.app.state.live
     subscriber = feed.subscribe(prefix)
     return StreamingResponse(
         feed.stream(subscriber),

@@ -17,15 +17,15 @@ from api.access import PLACE_SQL, SUPERVISORS, Principal, Role
 from api.auth import PrincipalDep, authorize
 from api.bodies import json_body, read_body
 from api.cases import select_page
-from api.deps import EngineDep, ProducerDep, RulesDep, SettingsDep
-from api.errors import Conflict, Forbidden, InvalidInput, NotFound, invalid, responses
+from api.deps import EngineDep, PostLimiterDep, ProducerDep, RulesDep, SettingsDep
+from api.errors import Forbidden, InvalidInput, NotFound, invalid, responses
 from api.events import Accepted, accept_events, admit
 from api.photos import after_photo_rule
-from geo.models import AREA_CODE
-from streams.cases import Action, NotAllowed, ReasonRequired, State
-from streams.rules import Rules
+from cases.loop import Action, State
+from cases.rules import Rules
+from cases.store import transition
+from geo.levels import AREA_CODE
 from streams.schema import Event, Kind, Location, NoControl, NoNul, Window
-from streams.sla import CaseNotFound, transition
 from streams.topics import Topics
 
 router = APIRouter(
@@ -113,9 +113,10 @@ async def post_request(
     producer: ProducerDep,
     settings: SettingsDep,
     principal: PrincipalDep,
+    limiter: PostLimiterDep,
 ) -> Accepted:
     """A resident asks for a service (居民点单); it becomes a case of kind ``request`` on the event path."""
-    admit(request, principal)
+    admit(limiter, principal)
     now = datetime.now(UTC)
     try:
         body = RequestIn.model_validate_json(await read_body(request, settings.api.max_event_bytes))
@@ -213,14 +214,7 @@ async def post_request_action(
 
     That volunteer accepts, declines (it goes back to be dispatched again) or resolves it.
     """
-    try:
-        await run_in_threadpool(_act, engine, request_id, body, principal, rules)
-    except CaseNotFound as exc:
-        raise NotFound(f"no request {request_id}") from exc
-    except NotAllowed as exc:
-        raise Conflict(str(exc), {"allowed": exc.allowed}) from exc
-    except ReasonRequired as exc:
-        raise InvalidInput(str(exc), [{"field": "note", "problem": str(exc)}]) from exc
+    await run_in_threadpool(_act, engine, request_id, body, principal, rules)
     return await run_in_threadpool(_after, engine, request_id)
 
 
@@ -246,10 +240,7 @@ async def post_rating(
     request_id: UUID, body: RatingIn, engine: EngineDep, rules: RulesDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     """组织评单: the resident who asked, or community staff, rate a resolved request (1-5); this closes it."""
-    try:
-        await run_in_threadpool(_rate, engine, request_id, body, principal, rules)
-    except NotAllowed as exc:
-        raise Conflict(f"only a resolved request can be rated; {exc}", {"allowed": exc.allowed}) from exc
+    await run_in_threadpool(_rate, engine, request_id, body, principal, rules)
     return await run_in_threadpool(_after, engine, request_id)
 
 

@@ -4,7 +4,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
-from streams.rules import Level, Rules
+from cases.errors import NotAllowed, ReasonRequired
+from cases.rules import Level, Rules
 
 
 class State(StrEnum):
@@ -32,18 +33,6 @@ class Action(StrEnum):
     RESUME = "resume"
     CLOSE = "close"
     AUTO_ESCALATE = "auto_escalate"  # the clock: a deadline passed
-
-
-class NotAllowed(Exception):
-    """The action does not apply to the case as it is."""
-
-    def __init__(self, action: Action, case: "Case", allowed: list[str]) -> None:
-        super().__init__(f"cannot {action.value} a case that is {case.describe()}; allowed: {', '.join(allowed)}")
-        self.allowed = allowed
-
-
-class ReasonRequired(Exception):
-    """Extension and suspension must say why."""
 
 
 _MOVES: dict[Action, tuple[set[State], State | None]] = {
@@ -93,7 +82,7 @@ def apply(case: Case, action: Action, now: datetime, rules: Rules, note: str = "
     if action is Action.AUTO_ESCALATE:
         return _breach(case, rules)
     if action.value not in allowed_actions(case):
-        raise NotAllowed(action, case, allowed_actions(case))
+        raise NotAllowed(action.value, case.describe(), allowed_actions(case))
     if action in (Action.EXTEND, Action.SUSPEND):
         if not note.strip():
             raise ReasonRequired(f"{action.value} needs a reason in the note")

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from streams.categories import Category, SlaClass, default_categories
-from streams.workcal import DayOverrides, WorkCalendar
+from cases.calendar import DayOverrides, WorkCalendar
+from cases.categories import Category, SlaClass, default_categories
 
 RULES_FILE = Path(__file__).with_name("data") / "sla_rules.yaml"
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(m|h|d)$")
@@ -169,7 +169,7 @@ def load_rules(path: Path = RULES_FILE, workdays_file: Path | None = None) -> Ru
     )
     if any(end <= start for start, end in hours):
         raise RulesError("working_hours: each period must end after it starts")
-    from streams.workcal import load_overrides
+    from cases.calendar import load_overrides
 
     calendar = WorkCalendar(
         ZoneInfo(str(data.get("timezone", "Asia/Shanghai"))),

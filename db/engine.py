@@ -1,27 +1,12 @@
-"""Engine, metadata and migrations of the PostGIS database."""
+"""The engine and the migrations of the PostGIS database."""
 
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, MetaData, create_engine
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy import Engine, create_engine
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-
-
-class Base(DeclarativeBase):
-    """Declarative base of every table the platform keeps."""
-
-    metadata = MetaData(
-        naming_convention={
-            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
-            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
-            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-            "pk": "pk_%(table_name)s",
-            "ck": "ck_%(table_name)s_%(constraint_name)s",
-        }
-    )
 
 
 def make_engine(url: str, pool_size: int = 5) -> Engine:

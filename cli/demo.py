@@ -24,7 +24,7 @@ def demo_users(engine: Engine) -> list[tuple[str, Role, str]]:
     with engine.connect() as conn:
         areas = conn.execute(
             text(
-                "SELECT a.level, a.code FROM area a JOIN boundary_generation g ON g.id = a.generation_id AND g.active"
+                "SELECT a.level, a.code FROM active_area a"
                 " WHERE a.code LIKE :prefix ORDER BY a.code"
             ),
             {"prefix": DEMO_DISTRICT + "%"},

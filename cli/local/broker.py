@@ -3,9 +3,9 @@
 import subprocess
 from pathlib import Path
 
-from api.local.process import port_open, read_pid, stop_pid, wait_for_port
-from api.local.service import ServiceError, ServiceStatus
 from api.settings import Settings
+from cli.local.process import port_open, read_pid, stop_pid, wait_for_port
+from cli.local.service import ServiceError, ServiceStatus
 from streams.kafka import broker_status
 
 NAME = "broker"

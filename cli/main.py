@@ -1,0 +1,126 @@
+"""The ``gridgov`` command line: its sub-commands, and the long-running processes it starts."""
+
+import logging
+from typing import Annotated
+
+import httpx
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from api.settings import Settings
+from cli import boundaries, open311, services, supervisor, users
+from cli.demo import DEMO_PASSWORD
+from cli.supervisor import stop_on_signals
+from db import engine as db
+
+app = typer.Typer(help="gridgov: urban grid governance platform.", no_args_is_help=True)
+app.add_typer(services.app, name="services")
+app.add_typer(services.db_app, name="db")
+app.add_typer(services.topics_app, name="topics")
+app.add_typer(boundaries.app, name="boundaries")
+app.add_typer(users.app, name="users")
+app.add_typer(open311.app, name="open311")
+app.command()(supervisor.run)
+console = Console()
+
+
+@app.command()
+def api(
+    host: Annotated[str | None, typer.Option(help="Bind address (default GRIDGOV_API_HOST)")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default GRIDGOV_API_PORT)")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Processes serving the same port (each with its own pool)")] = 1,
+) -> None:
+    """Serve the HTTP API with uvicorn."""
+    import uvicorn
+
+    settings = Settings()
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        workers=workers,
+        host=host or settings.api.api_host,
+        port=port or settings.api.api_port,
+        log_level="info",
+    )
+
+
+def _log_to_stderr() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def worker(
+    batch_size: Annotated[int, typer.Option(help="Records per batch")] = 2000,
+) -> None:
+    """Record raw events: decode, locate, write to PostGIS, produce located events (SIGTERM finishes the batch)."""
+    from geo.locator import Locator
+    from streams.worker import collect_rarely, open_worker
+
+    _log_to_stderr()
+    collect_rarely()
+    settings = Settings()
+    stop = stop_on_signals()
+    engine = db.make_engine(settings.database.url)
+    locator = Locator(engine, settings.locate.locate_tolerance_m, settings.locate.locate_refresh_s)
+    totals = open_worker(settings.kafka, engine, locator, batch_size=batch_size).run(stop)
+    engine.dispose()
+    console.print(f"worker stopped: {totals}")
+
+
+@app.command()
+def sla() -> None:
+    """Run the SLA clock: deadlines, escalations, patrol flags, and the transitions outbox."""
+    from streams.outbox import Outbox
+    from streams.producer import EventProducer
+    from streams.sla import SlaEngine
+
+    _log_to_stderr()
+    settings = Settings()
+    stop = stop_on_signals()
+    engine = db.make_engine(settings.database.url)
+    producer = EventProducer(settings.kafka, client_id="gridgov-sla", timeout_s=30)
+    sla_engine = SlaEngine(engine, settings.rules(), Outbox(engine, settings.kafka, producer))
+    sla_engine.run(stop, settings.sla.sla_tick_s)
+    producer.close()
+    engine.dispose()
+
+
+@app.command()
+def simulate(
+    gridworkers: Annotated[int, typer.Option(help="Simulated gridworkers, one grid each")] = 50,
+    rate: Annotated[float, typer.Option(help="Events per second in all")] = 2.0,
+    api_url: Annotated[str | None, typer.Option(help="Default: the local API")] = None,
+    limit: Annotated[int | None, typer.Option(help="Stop after this many events")] = None,
+    password: Annotated[str, typer.Option(help="Password of the gridworkers gw-<grid>")] = DEMO_PASSWORD,
+) -> None:
+    """Simulated gridworkers posting patrols, incidents and visits through the HTTP API."""
+    from cli.simulate import run as run_simulator
+
+    _log_to_stderr()
+    settings = Settings()
+    base = api_url or f"http://{settings.api.api_host}:{settings.api.api_port}"
+    stop = stop_on_signals()
+    while not stop.is_set():  # wait for the API when started beside it
+        try:
+            if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        stop.wait(0.5)
+    stats = run_simulator(base, gridworkers, rate, stop, password, limit=limit)
+    console.print(f"simulator stopped: {stats}")
+
+
+def main() -> None:
+    """The ``gridgov`` entry point: a bad setting is one clear line, not a traceback."""
+    try:
+        app()
+    except ValidationError as exc:
+        problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
+        console.print(f"[red]configuration error:[/] {problems}")
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    main()

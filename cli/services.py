@@ -1,0 +1,93 @@
+"""``gridgov services``, ``db`` and ``topics``: the local services, the schema and the Kafka topics."""
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from api.settings import Settings
+from cli.local import broker, postgres
+from cli.local.service import ServiceError, ServiceStatus
+from db import engine as db
+from streams.kafka import admin_client
+from streams.topics import ensure_topics
+
+app = typer.Typer(help="Local PostgreSQL/PostGIS and Kafka-protocol broker.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
+console = Console()
+
+
+def print_statuses(statuses: list[ServiceStatus]) -> None:
+    """Each service as a row: address, health, who runs it."""
+    table = Table("service", "address", "health", "managed by gridgov", "detail")
+    for s in statuses:
+        table.add_row(
+            s.name,
+            s.address,
+            "[green]up[/]" if s.healthy else "[red]down[/]",
+            "yes" if s.managed else "no (external)",
+            s.detail,
+        )
+    console.print(table)
+
+
+def services_up(settings: Settings) -> list[ServiceStatus]:
+    """Start (or check) both services and create the topics."""
+    try:
+        statuses = [postgres.up(settings), broker.up(settings)]
+    except ServiceError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    if all(s.healthy for s in statuses):
+        create_topics(settings)
+    return statuses
+
+
+def create_topics(settings: Settings) -> list[str]:
+    """Create the platform's topics that are missing."""
+    admin = admin_client(settings.kafka)
+    try:
+        return ensure_topics(admin, settings.kafka)
+    finally:
+        admin.close()
+
+
+@app.command("up")
+def services_up_command() -> None:
+    """Start the local services (idempotent); with external URLs set, only check them."""
+    statuses = services_up(Settings())
+    print_statuses(statuses)
+    if not all(s.healthy for s in statuses):
+        raise typer.Exit(1)
+
+
+@app.command("down")
+def services_down_command() -> None:
+    """Stop the local services the project started; external ones are left alone."""
+    settings = Settings()
+    stopped = [name for name, did in (("broker", broker.down(settings)), ("postgres", postgres.down(settings))) if did]
+    console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+
+
+@app.command("status")
+def services_status_command() -> None:
+    """Print each service, its address and health."""
+    settings = Settings()
+    statuses = [postgres.status(settings), broker.status(settings)]
+    print_statuses(statuses)
+    if not all(s.healthy for s in statuses):
+        raise typer.Exit(1)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = "head") -> None:
+    """Apply the migrations up to ``revision``."""
+    db.upgrade(Settings().database.url, revision)
+    console.print(f"database at {revision}")
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create the platform's topics with the configured partitions."""
+    created = create_topics(Settings())
+    console.print(f"created: {', '.join(created) or 'none, all exist'}")

@@ -1,0 +1,268 @@
+"""Every table of the platform, declared once; queries build on these, migrations create them.
+
+``tests/test_schema.py`` compares these declarations with the migrated database, so a
+column added in a migration and not here (or the reverse) fails the suite.
+"""
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+    }
+)
+
+
+def _at(name: str, **kwargs: object) -> Column[object]:
+    return Column(name, DateTime(timezone=True), **kwargs)  # type: ignore[arg-type]
+
+
+def _now(name: str) -> Column[object]:
+    return _at(name, server_default=func.now(), nullable=False)
+
+
+def _codes() -> list[Column[object]]:
+    """Grid, community, street and district codes of where something happened."""
+    return [
+        Column("grid_code", String(15)),
+        Column("community_code", String(12)),
+        Column("street_code", String(9)),
+        Column("district_code", String(6)),
+    ]
+
+
+boundary_generation = Table(
+    "boundary_generation",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _now("created_at"),
+    Column("source", Text, nullable=False),
+    Column("active", Boolean, server_default=text("false"), nullable=False),
+    Index("uq_boundary_generation_one_active", "active", unique=True, postgresql_where=text("active")),
+)
+
+area = Table(
+    "area",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("generation_id", Integer, ForeignKey("boundary_generation.id", ondelete="CASCADE"), nullable=False),
+    Column("code", String(15), nullable=False),
+    Column("level", String(10), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("name_en", Text),
+    Column("parent_code", String(15)),
+    Column("households", Integer),
+    Column("geom", Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False),
+    UniqueConstraint("generation_id", "code"),
+    CheckConstraint("level IN ('district', 'street', 'community', 'grid')", name="level"),
+    Index("ix_area_geom", "geom", postgresql_using="gist"),
+    Index("ix_area_generation_parent", "generation_id", "parent_code"),
+    Index("ix_area_generation_level", "generation_id", "level"),
+)
+
+# The areas of the active boundary generation: a view (migration 0008), the one place that join is written.
+active_area = Table("active_area", MetaData(), *(Column(c.name, c.type) for c in area.columns))
+
+event = Table(
+    "event",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("category", String(8), nullable=False),
+    _at("occurred_at", nullable=False),
+    _at("received_at", nullable=False),
+    _now("recorded_at"),
+    Column("reporter", Text, nullable=False),
+    Column("description", Text, nullable=False),
+    Column("attachments", JSONB, nullable=False),
+    Column("household", Text),
+    Column("crs", String(10), nullable=False),
+    Column("lon_reported", Float, nullable=False),
+    Column("lat_reported", Float, nullable=False),
+    Column("accuracy_m", Float),
+    Column("geom", Geometry("POINT", srid=4326, spatial_index=False), nullable=False),
+    *_codes(),
+    Column("locate_method", String(10), nullable=False),
+    Column("generation_id", Integer),
+    Column("content_hash", String(64), nullable=False),
+    Column("source_partition", Integer),
+    Column("source_offset", BigInteger),
+    _at("window_start"),
+    _at("window_end"),
+    Index("ix_event_geom", "geom", postgresql_using="gist"),
+    Index("ix_event_grid_occurred", "grid_code", "occurred_at"),
+    Index("ix_event_kind_occurred", "kind", "occurred_at"),
+    Index("ix_event_patrol_day", "grid_code", "occurred_at", postgresql_where=text("kind = 'patrol'")),
+)
+
+# A case's id is its event's id (no foreign key: migration 0007 says why).
+case = Table(
+    "case",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("category", String(8), nullable=False),
+    Column("sla_class", String(10), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("level", String(16), nullable=False),
+    *_codes(),
+    _at("opened_at", nullable=False),
+    _at("deadline"),
+    _at("closed_at"),
+    Column("version", Integer, server_default="0", nullable=False),
+    _at("paused_at"),
+    Column("pause_kind", String(12)),
+    Column("reworks", Integer, server_default="0", nullable=False),
+    Column("escalations", Integer, server_default="0", nullable=False),
+    Column("overdue", Boolean, server_default=text("false"), nullable=False),
+    Column("deferred", Boolean, server_default=text("false"), nullable=False),
+    Column("closed_on_time", Boolean),
+    Column("department", Text),
+    Column("kind", String(16), server_default="incident", nullable=False),
+    Column("assignee", String(64)),
+    Index("ix_case_state_level", "state", "level"),
+    Index("ix_case_grid", "grid_code"),
+    Index("ix_case_deadline", "deadline", postgresql_where=text("closed_at IS NULL")),
+    Index("ix_case_assignee", "assignee", postgresql_where=text("assignee IS NOT NULL")),
+)
+
+event_receipt = Table(
+    "event_receipt",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("content_hash", String(64), nullable=False),
+    _now("received_at"),
+)
+
+case_transition = Table(
+    "case_transition",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("case_id", UUID(as_uuid=True), ForeignKey("case.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("action", String(20), nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+    _at("at", nullable=False),
+    Column("from_state", String(16), nullable=False),
+    Column("to_state", String(16), nullable=False),
+    Column("from_level", String(16), nullable=False),
+    Column("to_level", String(16), nullable=False),
+    _at("deadline"),
+    Column("published", Boolean, server_default=text("false"), nullable=False),
+    # NULL: not an escalation; false: still to be produced to the escalations topic.
+    Column("escalation_published", Boolean),
+    UniqueConstraint("case_id", "seq", name="uq_case_transition_case_seq"),
+    # A level is reached by escalation at most once: the clock can never record it twice.
+    Index(
+        "uq_case_transition_escalation",
+        "case_id",
+        "to_level",
+        unique=True,
+        postgresql_where=text("action IN ('escalate', 'auto_escalate')"),
+    ),
+    Index("uq_case_transition_overdue", "case_id", unique=True, postgresql_where=text("action = 'overdue'")),
+    Index("ix_case_transition_unpublished", "id", postgresql_where=text("NOT published OR NOT escalation_published")),
+)
+
+patrol_breach = Table(
+    "patrol_breach",
+    metadata,
+    Column("grid_code", String(15), primary_key=True),
+    Column("day", Date, primary_key=True),
+    _at("flagged_at", nullable=False),
+)
+
+app_user = Table(
+    "app_user",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("password_hash", Text, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("scope", String(64), nullable=False),
+    Column("disabled", Boolean, server_default=text("false"), nullable=False),
+    _now("created_at"),
+)
+
+rating = Table(
+    "rating",
+    metadata,
+    Column("case_id", UUID(as_uuid=True), ForeignKey("case.id"), primary_key=True),
+    Column("score", SmallInteger, nullable=False),
+    Column("comment", Text, nullable=False),
+    Column("rated_by", String(64), nullable=False),
+    _at("rated_at", nullable=False),
+    CheckConstraint("score BETWEEN 1 AND 5", name="rating_score_range"),
+)
+
+photo = Table(
+    "photo",
+    metadata,
+    Column("event_id", UUID(as_uuid=True), ForeignKey("event.id"), primary_key=True),
+    Column("sha256", String(64), primary_key=True),
+    Column("stage", String(8), nullable=False),
+    Column("media_type", String(16), nullable=False),
+    Column("bytes", Integer, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    _at("taken_at"),
+    Column("lon", Float),
+    Column("lat", Float),
+    Column("distance_m", Float),
+    Column("flags", ARRAY(Text), nullable=False),
+    Column("uploaded_by", String(64), nullable=False),
+    _now("uploaded_at"),
+    Column("content", LargeBinary, nullable=False),
+)
+
+api_client = Table(
+    "api_client",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("key_sha256", String(64), nullable=False, unique=True),
+    Column("disabled", Boolean, server_default=text("false"), nullable=False),
+    _now("created_at"),
+)
+
+open311_request = Table(
+    "open311_request",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("client", String(64), nullable=False),
+    Column("service_code", String(8), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("address", Text),
+    Column("media_url", Text),
+    Column("contact", JSONB, nullable=False),
+    _at("requested_at", nullable=False),
+    Index("ix_open311_requested", "requested_at"),
+)
