@@ -122,6 +122,7 @@ POLICY: dict[str, frozenset[Role]] = {
     "GET /health": PUBLIC,
     "POST /v1/token": PUBLIC,
     "GET /login": PUBLIC,
+    "GET /favicon.ico": PUBLIC,
     "POST /login": PUBLIC,
     "POST /logout": PUBLIC,
     "GET /v1/me": ANYONE,

@@ -2,6 +2,7 @@
 
 import math
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -10,6 +11,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
+from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
@@ -19,10 +21,10 @@ from api.deps import EngineDep, SettingsDep, SignInLimiterDep, UsersDep
 from api.errors import Forbidden, RateLimited, Unauthorized, responses
 from api.ratelimit import RateLimiter
 from api.settings import Settings
-from maps.page import login_page
 
 ALGORITHM = "HS256"
 COOKIE = "gridgov_token"
+PAGES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 router = APIRouter(tags=["auth"], responses=responses(400, 422, 503))
 # Pages (GET) may also carry the token in an HttpOnly cookie; anything that changes state needs the header,
 # so a cross-site form cannot act with a supervisor's cookie.
@@ -135,9 +137,9 @@ def _safe_next(next_: str) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def get_login(next: str = "/map", error: str = "") -> str:
+def get_login(request: Request, next: str = "/map", error: str = "") -> HTMLResponse:
     """The sign-in form for the map pages."""
-    return login_page(_safe_next(next), error)
+    return PAGES.TemplateResponse(request, "login.html", {"next_path": _safe_next(next), "error": bool(error)})
 
 
 @router.post("/login", response_class=RedirectResponse, status_code=303)

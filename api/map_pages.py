@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 import folium
 from fastapi import APIRouter, Depends, FastAPI, Query
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.access import Principal
@@ -17,7 +17,7 @@ from api.mapdata import boundaries, escalated_cases, grid_metric, heat_cell, hea
 from geo.areas import Bounds, area_info, first_district
 from geo.demo import DEMO_DISTRICT
 from geo.levels import AREA_CODE
-from maps.page import MapData, Metric, Window, escalations_page, render
+from maps.city_map import MapData, Metric, Window, escalations_page, render
 
 router = APIRouter(tags=["map"], dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422, 503))
 Lang = Literal["zh", "en"]
@@ -27,8 +27,19 @@ FOLIUM_DIR = Path(folium.__file__).parent / "templates"
 LIVE_DIR = Path(__file__).resolve().parents[1] / "maps" / "static"
 
 
+ICON = LIVE_DIR / "icon.svg"
+public = APIRouter(tags=["map"])  # no sign-in: what a browser fetches before it
+
+
+@public.get("/favicon.ico", response_class=FileResponse)
+def favicon() -> FileResponse:
+    """The platform's icon (pages also link it as ``/static/maps/icon.svg``)."""
+    return FileResponse(ICON, media_type="image/svg+xml")
+
+
 def mount_assets(app: FastAPI) -> None:
-    """Serve Leaflet, folium's heat plugin and our script from this machine."""
+    """Serve Leaflet, folium's heat plugin, our script and the icon from this machine."""
+    app.include_router(public)
     app.mount("/static/leaflet", StaticFiles(directory=LEAFLET_DIR, check_dir=False), name="leaflet")
     app.mount("/static/folium", StaticFiles(directory=FOLIUM_DIR), name="folium")
     app.mount("/static/maps", StaticFiles(directory=LIVE_DIR), name="maps")

@@ -5,10 +5,8 @@ Services are the incident categories; a posted request becomes an incident on th
 (``gridgov open311 add-client``); reading is public and never shows the requester's contact details.
 """
 
-import hashlib
 import json
 import math
-import secrets
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -20,9 +18,11 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, text
 
 from api.deps import EngineDep, ProducerDep, RulesDep, SettingsDep
-from api.errors import BadRequest, Forbidden, NotFound
+from api.errors import BadRequest, NotFound
 from api.events import accept_events
+from api.open311_clients import client_of
 from api.open311_format import Format, render
+from api.open311_reading import REQUESTS, request_json
 from cases.categories import Category, default_categories
 from geo.areas import area_info
 from geo.crs import CRS
@@ -34,7 +34,6 @@ PREFIX = "/open311/v2"
 router = APIRouter(prefix=PREFIX, tags=["open311"])
 MAX_RANGE = timedelta(days=90)
 MAX_RESULTS = 1000
-LEVEL_NAMES = {"grid": "网格", "community": "社区", "street": "街道"}
 _BODY = {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}, "application/xml": {}}
 OK: dict[int | str, dict[str, Any]] = {200: {"content": _BODY, "description": "JSON or XML, as the extension says"}}
 OK_OBJECT: dict[int | str, dict[str, Any]] = {
@@ -119,31 +118,6 @@ def service_definition(
     if service_code not in services():
         raise NotFound(f"no service {service_code!r}; services.{fmt} lists them")
     return render(fmt, "service_definition", {"service_code": service_code, "attributes": []})
-
-
-def client_of(conn: Connection, api_key: str) -> str:
-    """The client an API key belongs to; 403 otherwise."""
-    digest = hashlib.sha256(api_key.encode()).hexdigest()
-    name = conn.execute(
-        text("SELECT name FROM api_client WHERE key_sha256 = :k AND NOT disabled"), {"k": digest}
-    ).scalar_one_or_none()
-    if name is None:
-        raise Forbidden("api_key is missing or not valid")
-    return str(name)
-
-
-def add_client(engine: Engine, name: str) -> str:
-    """Register a client system; returns its new API key (only its hash is kept)."""
-    key = secrets.token_urlsafe(24)
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO api_client (name, key_sha256) VALUES (:n, :k)"
-                " ON CONFLICT (name) DO UPDATE SET key_sha256 = excluded.key_sha256, disabled = false"
-            ),
-            {"n": name, "k": hashlib.sha256(key.encode()).hexdigest()},
-        )
-    return key
 
 
 def _number(value: str | None, name: str, low: float, high: float) -> float:
@@ -280,54 +254,6 @@ async def post_request(
     return render(fmt, "service_requests", accepted, 201)
 
 
-_REQUESTS = """
-SELECT o.id::text AS id, o.service_code, o.description, o.lat, o.lon, o.address, o.media_url, o.requested_at,
-       c.state, c.level, c.department, c.deadline, c.closed_at, c.opened_at,
-       c.grid_code, c.community_code, c.street_code,
-       (SELECT t.note FROM case_transition t WHERE t.case_id = o.id AND t.note <> '' ORDER BY t.seq DESC LIMIT 1)
-         AS last_note,
-       (SELECT max(t.at) FROM case_transition t WHERE t.case_id = o.id) AS last_change
-FROM open311_request o LEFT JOIN "case" c ON c.id = o.id LEFT JOIN event e ON e.id = o.id
-"""
-
-
-def _agency(row: Any) -> str:
-    if row.state is None:
-        return "网格化服务管理中心 (intake)"
-    if row.level == "department":
-        return str(row.department)
-    code = {"grid": row.grid_code, "community": row.community_code, "street": row.street_code}[row.level]
-    return f"{LEVEL_NAMES[row.level]} {code}"
-
-
-def request_json(row: Any, tz: Any) -> dict[str, Any]:
-    """One request as GeoReport v2 shows it (no contact details)."""
-
-    def w3c(value: datetime | None) -> str | None:
-        return None if value is None else value.astimezone(tz).isoformat(timespec="seconds")
-
-    category = default_categories()[row.service_code]
-    return {
-        "service_request_id": row.id,
-        "status": "closed" if row.closed_at is not None else "open",
-        "status_notes": row.last_note or "",
-        "service_name": category.name,
-        "service_code": row.service_code,
-        "description": row.description,
-        "agency_responsible": _agency(row),
-        "service_notice": "",
-        "requested_datetime": w3c(row.requested_at),
-        "updated_datetime": w3c(row.last_change or row.opened_at or row.requested_at),
-        "expected_datetime": w3c(row.deadline),
-        "address": row.address or "",
-        "address_id": "",
-        "zipcode": "",
-        "lat": row.lat,
-        "long": row.lon,
-        "media_url": row.media_url or "",
-    }
-
-
 def _when(value: str | None, name: str) -> datetime | None:
     if value is None:
         return None
@@ -345,7 +271,7 @@ def _list(engine: Engine, where: list[str], params: dict[str, Any]) -> list[Any]
         _jurisdiction(conn, params.pop("jurisdiction", None))
         return list(
             conn.execute(
-                text(f"{_REQUESTS} WHERE {' AND '.join(where)} ORDER BY o.requested_at DESC LIMIT {MAX_RESULTS}"),
+                text(f"{REQUESTS} WHERE {' AND '.join(where)} ORDER BY o.requested_at DESC LIMIT {MAX_RESULTS}"),
                 params,
             ).all()
         )

@@ -23,10 +23,7 @@ def demo_users(engine: Engine) -> list[tuple[str, Role, str]]:
     """
     with engine.connect() as conn:
         areas = conn.execute(
-            text(
-                "SELECT a.level, a.code FROM active_area a"
-                " WHERE a.code LIKE :prefix ORDER BY a.code"
-            ),
+            text("SELECT a.level, a.code FROM active_area a WHERE a.code LIKE :prefix ORDER BY a.code"),
             {"prefix": DEMO_DISTRICT + "%"},
         ).all()
     first = {level: code for level, code in reversed(areas)}

@@ -5,6 +5,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from api.open311_clients import add_client
 from cli.users import configured_db
 
 app = typer.Typer(help="Open311 client systems (12345 hotlines, citizen apps).", no_args_is_help=True)
@@ -14,8 +15,6 @@ console = Console()
 @app.command("add-client")
 def add_client_command(name: Annotated[str, typer.Argument(help="The client system, e.g. 12345-hotline")]) -> None:
     """Register an Open311 client system and print its new API key (a second call replaces the key)."""
-    from api.open311 import add_client  # the API's modules load only for this command
-
     with configured_db() as engine:
         key = add_client(engine, name)
     console.print(f"api_key for {name}: {key}")

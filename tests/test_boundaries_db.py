@@ -124,8 +124,7 @@ def test_lookups_see_one_whole_generation_while_a_new_one_is_activated(scratch_e
 
 def test_chinese_coordinates_near_grid_edges_land_in_the_right_grid(demo_city: Engine) -> None:
     grids = gpd.read_postgis(
-        "SELECT code, geom FROM active_area a "
-        "WHERE level = 'grid' ORDER BY code",
+        "SELECT code, geom FROM active_area a WHERE level = 'grid' ORDER BY code",
         demo_city,
         geom_col="geom",
     )

@@ -1,0 +1,167 @@
+"""The command-centre map as a folium page, from data it is handed; every asset is local."""
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
+
+import folium
+from folium.plugins import HeatMap
+
+from maps.templating import labels, page
+
+ASSETS = "/static"
+LEAFLET_JS = f"{ASSETS}/leaflet/leaflet.js"
+LEAFLET_CSS = f"{ASSETS}/leaflet/leaflet.css"
+HEAT_JS = f"{ASSETS}/folium/leaflet_heat.min.js"
+LIVE_JS = f"{ASSETS}/maps/live.js"
+ICON = f"{ASSETS}/maps/icon.svg"
+# Light to dark red: six classes of the selected metric.
+PALETTE = ["#fff5f0", "#fdd0bc", "#fc9272", "#f44d38", "#c5161c", "#67000d"]
+
+Metric = Literal["open_cases", "overdue_cases", "in_grid_closure_rate", "patrolled_today"]
+Window = Literal["hour", "today", "7d"]
+METRICS: tuple[str, ...] = get_args(Metric)
+WINDOWS: tuple[str, ...] = get_args(Window)
+
+
+@dataclass
+class MapData:
+    """Everything the page shows, already aggregated and scoped by the caller."""
+
+    area_name: str
+    bounds: tuple[float, float, float, float]  # lon/lat min, max
+    grids: dict[str, Any]  # FeatureCollection with properties.value (the metric)
+    context: list[tuple[str, dict[str, Any]]]  # (label key, FeatureCollection) of streets/communities
+    heat: list[tuple[float, float, float]]  # lat, lon, weight
+    escalations: list[dict[str, Any]]
+    metric: str = "open_cases"
+    window: str = "today"
+    lang: str = "zh"
+    area: str | None = None
+    tile_url: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _classes(values: list[float]) -> list[float]:
+    top = max(values, default=0.0) or 1.0
+    return [top * i / len(PALETTE) for i in range(1, len(PALETTE))]
+
+
+def _colour(value: float | None, breaks: list[float]) -> str:
+    if value is None:
+        return "#cccccc"
+    return PALETTE[sum(value > b for b in breaks)]
+
+
+def _legend(title: str, breaks: list[float], metric: str, text: dict[str, str]) -> str:
+    rate = metric == "in_grid_closure_rate"
+    if metric == "patrolled_today":
+        rows = [(PALETTE[0], text["yes"]), (PALETTE[-1], text["no"])]
+    else:
+        edges = [0.0, *breaks]
+        rows = [(PALETTE[i], f"≥ {e:.0%}" if rate else f"≥ {e:.1f}") for i, e in enumerate(edges)]
+    return page("legend.html", title=title, rows=rows)
+
+
+def _title(data: MapData, text: dict[str, str]) -> str:
+    return page(
+        "title.html",
+        area_name=data.area_name,
+        labels=text,
+        windows=WINDOWS,
+        window=data.window,
+        metrics=METRICS,
+        metric=data.metric,
+        other_lang="en" if data.lang == "zh" else "zh",
+        query=lambda **changes: _query(data, **changes),
+    )
+
+
+def _query(data: MapData, **changes: str) -> str:
+    params = {"metric": data.metric, "window": data.window, "lang": data.lang} | changes
+    if data.area:
+        params["area"] = data.area
+    return "&".join(f"{k}={v}" for k, v in params.items())
+
+
+def _popup(case: dict[str, Any], text: dict[str, str]) -> str:
+    rows = [
+        (text["category"], case["category_name"]),
+        (text["grid"], case["grid"]),
+        (text["level"], case["level"]),
+        (text["age"], case["age"]),
+        (text["deadline"], case["deadline"]),
+    ]
+    return page("popup.html", rows=rows, case_id=case["id"], labels=text)
+
+
+def render(data: MapData, max_live_points: int = 5000) -> str:
+    """The complete HTML page."""
+    text = labels(data.lang)
+    xmin, ymin, xmax, ymax = data.bounds
+    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
+    # Only local assets: Leaflet from the npm registry, the heat plugin from folium's wheel.
+    m.default_js = [("leaflet", LEAFLET_JS)]
+    m.default_css = [("leaflet_css", LEAFLET_CSS)]
+    if data.tile_url:
+        folium.TileLayer(data.tile_url, attr="tiles", name="base").add_to(m)
+    m.fit_bounds([[ymin, xmin], [ymax, xmax]])
+
+    values = [f["properties"]["value"] for f in data.grids["features"] if f["properties"]["value"] is not None]
+    breaks = [0.5] if data.metric == "patrolled_today" else _classes(values)
+    for feature in data.grids["features"]:
+        value = feature["properties"]["value"]
+        if data.metric == "patrolled_today":  # a grid nobody patrolled is the alarm
+            feature["properties"]["colour"] = PALETTE[0] if value else PALETTE[-1]
+        else:
+            feature["properties"]["colour"] = _colour(value, breaks)
+    folium.GeoJson(
+        data.grids,
+        name=text["grids"],
+        style_function=lambda f: {
+            "fillColor": f["properties"]["colour"],
+            "color": "#777",
+            "weight": 0.5,
+            "fillOpacity": 0.65,
+        },
+        tooltip=folium.GeoJsonTooltip(fields=["name", "code", "value"], aliases=[text["grid"], "", text[data.metric]]),
+    ).add_to(m)
+    for key, collection in data.context:
+        folium.GeoJson(
+            collection,
+            name=text[key],
+            style_function=lambda f, w=2.5 if key == "streets" else 1.2: {"fill": False, "color": "#333", "weight": w},
+        ).add_to(m)
+    points = [list(p) for p in data.heat]
+    heat = HeatMap(points, name=text["heat"], radius=14, blur=18, min_opacity=0.3)  # type: ignore[no-untyped-call]
+    heat.default_js = [("leaflet-heat.js", HEAT_JS)]
+    heat.add_to(m)
+    # Markers are drawn by live.js (as live ones are): folium's HTML popups would need jQuery from a CDN.
+    escalated = folium.FeatureGroup(name=text["escalations"]).add_to(m)
+    markers = [{"id": c["id"], "lat": c["lat"], "lon": c["lon"], "popup": _popup(c, text)} for c in data.escalations]
+    folium.LayerControl(collapsed=False).add_to(m)
+    root: Any = m.get_root()
+    root.header.add_child(folium.Element(f'<link rel="icon" href="{ICON}" type="image/svg+xml">'))
+    root.html.add_child(folium.Element(_title(data, text)))
+    root.html.add_child(folium.Element(_legend(text[data.metric], breaks, data.metric, text)))
+    config = {
+        "map": m.get_name(),
+        "heat": heat.get_name(),
+        "escalations": escalated.get_name(),
+        "area": data.area or "",
+        "base": points,
+        "markers": markers,
+        "maxPoints": max_live_points,
+        "lang": data.lang,
+    }
+    root.html.add_child(
+        folium.Element(f'<script>window.GRIDGOV = {json.dumps(config)};</script><script src="{LIVE_JS}"></script>')
+    )
+    rendered: str = root.render()
+    return rendered
+
+
+def escalations_page(area_name: str, cases: list[dict[str, Any]], lang: str = "zh") -> str:
+    """A supervisor's list of open escalated and overdue cases, soonest deadline first."""
+    columns = ["case", "category", "grid", "level", "deadline", "age"]
+    return page("escalations.html", area_name=area_name, cases=cases, lang=lang, labels=labels(lang), columns=columns)
