@@ -60,5 +60,7 @@ bench: install browser ## Run the benchmarks in bench/ on services of their own 
 		$(BENCH_ENV) $(BIN)/python $$b || { rc=1; break; }; done; $(BENCH_ENV) $(BIN)/gridgov services down; exit $$rc
 
 clean: ## Stop local services and remove their data
-	-$(BIN)/gridgov services down
+	-$(BIN)/gridgov services remove
+	-$(TEST_ENV) $(BIN)/gridgov services remove
+	-$(BENCH_ENV) $(BIN)/gridgov services remove
 	rm -rf .gridgov .gridgov-test .gridgov-bench

@@ -8,7 +8,6 @@ load and draw the page; baseline: the same page for the 334-grid demo city.
 """
 
 import argparse
-import dataclasses
 import json
 import random
 import sys
@@ -28,8 +27,8 @@ from api.app import create_app  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from bench.prepare import bench_headers  # noqa: E402
 from cli.local import postgres  # noqa: E402
-from db.engine import make_engine, upgrade  # noqa: E402
-from db.settings import local_url  # noqa: E402
+from cli.local.scratch import drop_database, fresh_database  # noqa: E402
+from db.engine import make_engine  # noqa: E402
 from geo.boundaries import import_layer  # noqa: E402
 from geo.demo import load_demo  # noqa: E402
 from geo.levels import Level  # noqa: E402
@@ -173,11 +172,8 @@ def main() -> None:
     postgres.up(base)
     results = {}
     for label, build in (("demo city (334 grids)", None), (f"{args.side**2:,} grids, {args.events:,} incidents", 1)):
-        name = f"gridgov_mapbench_{uuid.uuid4().hex[:6]}"
-        postgres.create_database(base, name, fresh=True)
-        url = local_url(base.database.local_pg_port, name)
-        upgrade(url)
-        engine = make_engine(url)
+        settings = fresh_database(base, "gridgov_mapbench")
+        engine = make_engine(settings.database.url)
         try:
             if build is None:
                 load_demo(engine)
@@ -187,11 +183,10 @@ def main() -> None:
                     import_layer(engine, frame, level, source="bench")
                 add_incidents(engine, args.side, args.events)
                 area = "999001"
-            settings = dataclasses.replace(base, database=base.database.model_copy(update={"database_url": url}))
             results[label] = measure(settings, area)
         finally:
             engine.dispose()
-            postgres.drop_database(base, name)
+            drop_database(settings)
     keys = list(next(iter(results.values())))
     print(f"{'':28}" + "".join(f"{k:>24}" for k in results))
     for key in keys:

@@ -15,12 +15,10 @@ from api.accounts import add_users
 from api.auth import issue_token
 from api.settings import Settings
 from cli.local import broker, postgres
-from db.engine import make_engine, upgrade
-from db.settings import local_url
+from cli.local.scratch import drop_database, fresh_database, fresh_topics
+from db.engine import make_engine
 from geo.demo import DEMO_DISTRICT, load_demo
-from streams.kafka import admin_client
 from streams.schema import Event, Received
-from streams.topics import ensure_topics
 
 
 def bench_settings(partitions: int = 6) -> Settings:
@@ -28,20 +26,11 @@ def bench_settings(partitions: int = 6) -> Settings:
     base = Settings()
     postgres.up(base)
     broker.up(base)
-    name = f"gridgov_bench_{uuid.uuid4().hex[:6]}"
-    postgres.create_database(base, name, fresh=True)
-    url = local_url(base.database.local_pg_port, name)
-    upgrade(url)
-    engine = make_engine(url)
+    settings = fresh_topics(fresh_database(base, "gridgov_bench"), "b", topic_partitions=partitions)
+    engine = make_engine(settings.database.url)
     load_demo(engine)
     engine.dispose()
-    kafka = base.kafka.model_copy(update={"topic_prefix": f"b{uuid.uuid4().hex[:6]}.", "topic_partitions": partitions})
-    admin = admin_client(kafka)
-    ensure_topics(admin, kafka)
-    admin.close()
-    database = base.database.model_copy(update={"database_url": url})
-    api = base.api.model_copy(update={"event_posts_per_minute": 0.0})
-    return dataclasses.replace(base, api=api, database=database, kafka=kafka)
+    return dataclasses.replace(settings, api=base.api.model_copy(update={"event_posts_per_minute": 0.0}))
 
 
 def bench_headers(
@@ -59,7 +48,7 @@ def bench_headers(
 
 def drop(settings: Settings) -> None:
     """Drop the benchmark database."""
-    postgres.drop_database(settings, settings.database.url.rsplit("/", 1)[1])
+    drop_database(settings)
 
 
 def demo_points(settings: Settings, n: int = 200) -> list[tuple[float, float]]:

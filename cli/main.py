@@ -11,6 +11,7 @@ from rich.console import Console
 from api.settings import Settings
 from cli import boundaries, open311, services, supervisor, users
 from cli.demo import DEMO_PASSWORD
+from cli.local.service import ServiceError
 from cli.supervisor import stop_on_signals
 from db import engine as db
 
@@ -113,13 +114,16 @@ def simulate(
 
 
 def main() -> None:
-    """The ``gridgov`` entry point: a bad setting is one clear line, not a traceback."""
+    """The ``gridgov`` entry point: a bad setting or a failed set-up step is one clear line, not a traceback."""
     try:
         app()
     except ValidationError as exc:
         problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
         console.print(f"[red]configuration error:[/] {problems}")
         raise SystemExit(2) from None
+    except ServiceError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise SystemExit(1) from None
 
 
 if __name__ == "__main__":

@@ -91,3 +91,12 @@ def topics_create() -> None:
     """Create the platform's topics with the configured partitions."""
     created = create_topics(Settings())
     console.print(f"created: {', '.join(created) or 'none, all exist'}")
+
+
+@app.command("remove")
+def services_remove_command() -> None:
+    """Stop the local services and delete the local cluster's data (external services are left alone)."""
+    settings = Settings()
+    broker.down(settings)
+    removed = postgres.remove(settings) if settings.database.is_local else False
+    console.print("removed the local cluster's data" if removed else "no local cluster data to remove")

@@ -7,10 +7,11 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 from sqlalchemy import Connection, Engine, text
 
-from geo.crs import CRS, to_wgs84
+from geo.crs import ACCEPTED, CRS, EPSG, source_system, to_wgs84
 from geo.levels import Level
 from geo.validate import COLUMNS, Finding, Fix, fix_geometries, polygonal, validate
 
@@ -91,16 +92,22 @@ def read_layer(
 
 
 def _to_wgs84(raw: gpd.GeoDataFrame, source_crs: str | None) -> gpd.GeoDataFrame:
-    if source_crs and source_crs.lower() in (CRS.GCJ02, CRS.BD09):
-        system = CRS(source_crs.lower())
+    try:
+        system = source_system(source_crs) if source_crs else None
+    except ValueError as exc:
+        raise BoundaryError(str(exc)) from None
+    if system in (CRS.GCJ02, CRS.BD09):
 
         def convert(xy: np.ndarray) -> np.ndarray:  # type: ignore[type-arg]
             lon, lat = to_wgs84(xy[:, 0], xy[:, 1], system)
             return np.column_stack([lon, lat])
 
         return raw.set_crs(4326, allow_override=True).set_geometry(shapely.transform(raw.geometry.values, convert))
-    if source_crs:
-        raw = raw.set_crs(source_crs, allow_override=True)
+    if system is not None:
+        try:
+            raw = raw.set_crs(EPSG[system] if isinstance(system, CRS) else system, allow_override=True)
+        except pyproj.exceptions.CRSError as exc:
+            raise BoundaryError(f"unknown coordinate system {source_crs!r}; use {ACCEPTED}") from exc
     if raw.crs is None:
         return raw.set_crs(4326)
     # EPSG:4490 (CGCS2000) to 4326 is an identity within centimetres.

@@ -19,6 +19,34 @@ class CRS(StrEnum):
     BD09 = "bd09"  # Baidu: GCJ-02 offset again
 
 
+EPSG = {CRS.WGS84: "EPSG:4326", CRS.CGCS2000: "EPSG:4490"}
+# The spellings a boundary file's coordinate system is given in, after lower-casing and dropping - _ and spaces.
+_SPELLINGS = {
+    "wgs84": CRS.WGS84,
+    "epsg4326": CRS.WGS84,
+    "cgcs2000": CRS.CGCS2000,
+    "epsg4490": CRS.CGCS2000,
+    "gcj02": CRS.GCJ02,
+    "bd09": CRS.BD09,
+    "bd09ll": CRS.BD09,
+}
+ACCEPTED = "wgs84 (EPSG:4326), cgcs2000 (EPSG:4490), gcj02 (GCJ-02), bd09 (BD-09) or another EPSG:<code>"
+
+
+def source_system(text: str) -> CRS | str:
+    """The coordinate system a boundary file is in, from its usual spellings; another EPSG code as ``EPSG:N``.
+
+    Raises ValueError naming the accepted values.
+    """
+    key = "".join(ch for ch in text.lower() if ch not in "-_: ")
+    if key in _SPELLINGS:
+        return _SPELLINGS[key]
+    code = key.removeprefix("epsg")
+    if code.isdigit() and key.startswith("epsg"):
+        return f"EPSG:{code}"
+    raise ValueError(f"unknown coordinate system {text!r}; use {ACCEPTED}")
+
+
 _INVERSE: dict[CRS, Callable[[prcoords.Coords], prcoords.Coords]] = {
     CRS.GCJ02: prcoords.gcj_wgs_bored,  # iterative inverse: error below a centimetre
     CRS.BD09: prcoords.bd_wgs_bored,

@@ -2,7 +2,6 @@
 
 import dataclasses
 import os
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 
@@ -14,11 +13,9 @@ from api.access import Principal, Role, check_scope
 from api.auth import issue_token
 from api.settings import Settings
 from cli.local import broker, postgres
+from cli.local.scratch import drop_database, fresh_database, fresh_topics
 from db.engine import make_engine, upgrade
-from db.settings import local_url
-from streams.kafka import admin_client
 from streams.settings import KafkaSettings
-from streams.topics import ensure_topics
 
 REQUIRE_SERVICES = os.environ.get("GRIDGOV_REQUIRE_SERVICES") == "1" or bool(os.environ.get("CI"))
 
@@ -70,12 +67,9 @@ def database_url(base_settings: Settings) -> Iterator[str]:
         upgrade(base_settings.database.url)
         yield base_settings.database.url
         return
-    name = f"gridgov_test_{uuid.uuid4().hex[:8]}"
-    postgres.create_database(base_settings, name, fresh=True)
-    url = local_url(base_settings.database.local_pg_port, name)
-    upgrade(url)
-    yield url
-    postgres.drop_database(base_settings, name)
+    fresh = fresh_database(base_settings, "gridgov_test")
+    yield fresh.database.url
+    drop_database(fresh)
 
 
 @pytest.fixture(scope="session")
@@ -90,13 +84,7 @@ def kafka_settings(base_settings: Settings) -> KafkaSettings:
     """Broker settings with topics under a prefix of their own, created for this run."""
     if not broker.status(base_settings).healthy:
         _unavailable("The Kafka-protocol broker")
-    kafka = base_settings.kafka.model_copy(update={"topic_prefix": f"t{uuid.uuid4().hex[:8]}."})
-    admin = admin_client(kafka)
-    try:
-        ensure_topics(admin, kafka)
-    finally:
-        admin.close()
-    return kafka
+    return fresh_topics(base_settings, "t").kafka
 
 
 @pytest.fixture(scope="session")
@@ -146,11 +134,8 @@ def scratch_engine(base_settings: Settings, database_url: str) -> Iterator[Engin
     """A database of its own for one test (hand-made boundary sets), dropped afterwards."""
     if not base_settings.database.is_local:
         pytest.skip("scratch databases need the local cluster")
-    name = f"gridgov_scratch_{uuid.uuid4().hex[:8]}"
-    postgres.create_database(base_settings, name, fresh=True)
-    url = local_url(base_settings.database.local_pg_port, name)
-    upgrade(url)
-    engine = make_engine(url)
+    fresh = fresh_database(base_settings, "gridgov_scratch")
+    engine = make_engine(fresh.database.url)
     yield engine
     engine.dispose()
-    postgres.drop_database(base_settings, name)
+    drop_database(fresh)

@@ -1,5 +1,8 @@
-"""Helpers shared by the pipeline tests."""
+"""What the pipeline tests share: event bodies, waiting for rows, workers in a thread or a process."""
 
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -12,6 +15,7 @@ import shapely
 from sqlalchemy import Engine, text
 
 from api.settings import Settings
+from cli.local.scratch import fresh_topics
 from geo.locator import Locator
 from streams.worker import Worker, open_worker
 
@@ -83,3 +87,32 @@ def running_worker(settings: Settings, engine: Engine, group_id: str) -> Iterato
     finally:
         stop.set()
         thread.join(timeout=30)
+
+
+def quick_topics(settings: Settings, session_ms: int = 3000, heartbeat_ms: int = 1000) -> Settings:
+    """Fresh topics, and a consumer group that notices a dead member within ``session_ms``."""
+    return fresh_topics(settings, "f", kafka_session_timeout_ms=session_ms, kafka_heartbeat_interval_ms=heartbeat_ms)
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    return os.environ | {
+        "GRIDGOV_DATABASE_URL": settings.database.url,
+        "GRIDGOV_TOPIC_PREFIX": settings.kafka.topic_prefix,
+        "GRIDGOV_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "GRIDGOV_KAFKA_SESSION_TIMEOUT_MS": str(settings.kafka.kafka_session_timeout_ms),
+        "GRIDGOV_KAFKA_HEARTBEAT_INTERVAL_MS": str(settings.kafka.kafka_heartbeat_interval_ms),
+    }
+
+
+def count_reported(engine: Engine, reporter: str) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM event WHERE reporter = :r"), {"r": reporter}).scalar_one())
+
+
+def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "worker", "--batch-size", "100"],
+        env=worker_env(settings),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )

@@ -18,8 +18,7 @@ from cli.local import broker, postgres
 from streams.kafka import admin_client
 from streams.topics import ensure_topics
 from tests.conftest import SignIn
-from tests.pipeline_fixtures import event_body, grid_point, wait_recorded
-from tests.test_worker_faults import _fresh_topics, _start_worker
+from tests.pipeline_fixtures import event_body, grid_point, quick_topics, start_worker, wait_recorded
 
 
 class Load:
@@ -88,9 +87,9 @@ def test_postgresql_stopped_and_restarted_under_load_loses_and_doubles_nothing(
     sign_in: SignIn,
     restored: None,
 ) -> None:
-    settings = _fresh_topics(settings)
+    settings = quick_topics(settings)
     reporter = f"gw-pgdown-{uuid.uuid4().hex[:6]}"
-    worker = _start_worker(settings)
+    worker = start_worker(settings)
     with TestClient(create_app(settings)) as client:
         client.headers.update(sign_in(reporter, Role.GRIDWORKER, "321111001001001"))
         with Load(client, reporter, points) as load:

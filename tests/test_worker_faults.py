@@ -1,12 +1,8 @@
 """Workers under faults: kill -9 mid-batch, and two workers sharing a group."""
 
-import dataclasses
 import json
-import os
 import random
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -23,52 +19,12 @@ from api.app import create_app
 from api.settings import Settings
 from geo.locator import Locator
 from streams import stages
-from streams.kafka import admin_client, consumer, producer
+from streams.kafka import consumer, producer
 from streams.schema import Event, Received
-from streams.topics import Topics, ensure_topics
+from streams.topics import Topics
 from streams.worker import open_worker
 from tests.conftest import SignIn
-from tests.pipeline_fixtures import event_body, grid_point, wait_recorded
-
-
-def _fresh_topics(settings: Settings, session_ms: int = 3000, heartbeat_ms: int = 1000) -> Settings:
-    kafka = settings.kafka.model_copy(
-        update={
-            "topic_prefix": f"f{uuid.uuid4().hex[:8]}.",
-            "kafka_session_timeout_ms": session_ms,
-            "kafka_heartbeat_interval_ms": heartbeat_ms,
-        }
-    )
-    admin = admin_client(kafka)
-    try:
-        ensure_topics(admin, kafka)
-    finally:
-        admin.close()
-    return dataclasses.replace(settings, kafka=kafka)
-
-
-def _worker_env(settings: Settings) -> dict[str, str]:
-    return os.environ | {
-        "GRIDGOV_DATABASE_URL": settings.database.url,
-        "GRIDGOV_TOPIC_PREFIX": settings.kafka.topic_prefix,
-        "GRIDGOV_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-        "GRIDGOV_KAFKA_SESSION_TIMEOUT_MS": str(settings.kafka.kafka_session_timeout_ms),
-        "GRIDGOV_KAFKA_HEARTBEAT_INTERVAL_MS": str(settings.kafka.kafka_heartbeat_interval_ms),
-    }
-
-
-def _count(engine: Engine, reporter: str) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(text("SELECT count(*) FROM event WHERE reporter = :r"), {"r": reporter}).scalar_one())
-
-
-def _start_worker(settings: Settings) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "cli.main", "worker", "--batch-size", "100"],
-        env=_worker_env(settings),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+from tests.pipeline_fixtures import count_reported, event_body, grid_point, quick_topics, start_worker, wait_recorded
 
 
 @pytest.fixture
@@ -79,7 +35,7 @@ def points(demo_city: Engine) -> list[tuple[float, float]]:
 def test_kill_9_mid_batch_twenty_times_loses_and_duplicates_nothing(
     settings: Settings, demo_city: Engine, points: list[tuple[float, float]], sign_in: SignIn
 ) -> None:
-    settings = _fresh_topics(settings)
+    settings = quick_topics(settings)
     reporter = f"gw-fault-{uuid.uuid4().hex[:6]}"
     accepted: list[str] = []
     stop_load = threading.Event()
@@ -100,11 +56,11 @@ def test_kill_9_mid_batch_twenty_times_loses_and_duplicates_nothing(
         rng = random.Random(7)
         try:
             for _ in range(20):
-                before = _count(demo_city, reporter)
-                worker = _start_worker(settings)
+                before = count_reported(demo_city, reporter)
+                worker = start_worker(settings)
                 deadline = time.monotonic() + 60
                 # Kill only once this worker is writing, so the kill lands in the middle of its batches.
-                while _count(demo_city, reporter) == before and time.monotonic() < deadline:
+                while count_reported(demo_city, reporter) == before and time.monotonic() < deadline:
                     time.sleep(0.05)
                 time.sleep(rng.uniform(0.0, 0.4))
                 worker.kill()  # SIGKILL: no cleanup, no offset commit
@@ -113,10 +69,10 @@ def test_kill_9_mid_batch_twenty_times_loses_and_duplicates_nothing(
             stop_load.set()
             loader.join()
     assert len(accepted) > 1000
-    during = _count(demo_city, reporter)
+    during = count_reported(demo_city, reporter)
     assert 0 < during <= len(accepted), "the killed workers should have recorded part of the load"
 
-    final = _start_worker(settings)
+    final = start_worker(settings)
     try:
         found = wait_recorded(demo_city, [str(i) for i in accepted], timeout=180)
     finally:
@@ -146,7 +102,7 @@ def _received(points: list[tuple[float, float]], n: int, reporter: str) -> list[
 
 @pytest.fixture
 def two_worker_settings(settings: Settings) -> Iterator[Settings]:
-    yield _fresh_topics(settings)
+    yield quick_topics(settings)
 
 
 def test_two_workers_in_one_group_share_the_work_with_the_same_result_as_one(
@@ -196,7 +152,7 @@ def test_a_commit_refused_during_a_rebalance_leaves_the_worker_running(
     """A member joins while a batch is written and the worker is rejoining, held by a member that has
     not rejoined yet: the commit is refused, the batch stays recorded (the partition's next owner
     replays it, harmlessly) and the worker goes on."""
-    kafka = _fresh_topics(settings, session_ms=12_000, heartbeat_ms=500).kafka
+    kafka = quick_topics(settings, session_ms=12_000, heartbeat_ms=500).kafka
     raw_topic, group = Topics.from_prefix(kafka.topic_prefix).raw, kafka.topic_prefix + "rebalancing"
     worker = open_worker(kafka, demo_city, Locator(demo_city), group_id=group, client_id="worker")
     other = consumer(kafka, group, raw_topic, client_id="other")
@@ -223,4 +179,4 @@ def test_a_commit_refused_during_a_rebalance_leaves_the_worker_running(
     refused = [r.getMessage() for r in caplog.records if r.name == "streams.worker"]
     assert any("50 records not committed" in m and "RebalanceInProgressError" in m for m in refused), refused
     assert worker.totals.inserted == len(events)
-    assert _count(demo_city, reporter) == len(events)
+    assert count_reported(demo_city, reporter) == len(events)

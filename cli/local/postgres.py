@@ -1,5 +1,6 @@
 """A project-local PostgreSQL 15 cluster with PostGIS, on its own loopback port."""
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ from cli.local.service import ServiceError, ServiceStatus
 
 POSTGIS_PACKAGE = "postgresql-15-postgis-3"
 POSTGIS_CONTROL = Path("/usr/share/postgresql/15/extension/postgis.control")
+ROOT_CLUSTERS = Path("/var/lib/gridgov")
 NAME = "postgres"
 
 
@@ -27,11 +29,34 @@ def _as_owner(cmd: list[str]) -> list[str]:
 
 
 def _home(settings: Settings) -> Path:
-    return settings.local.state_dir / "postgres"
+    """Where the cluster lives: beside the state directory, or, as root, where ``postgres`` can reach it.
+
+    As root the cluster runs as ``postgres``, which cannot enter a checkout under a 0700 home
+    directory (root's own, for one); so it lives in ``/var/lib/gridgov/<hash of the state dir>``,
+    one per checkout and state directory.
+    """
+    if not _is_root():
+        return settings.local.state_dir / "postgres"
+    key = hashlib.sha256(str(settings.local.state_dir.resolve()).encode()).hexdigest()[:12]
+    return ROOT_CLUSTERS / key / "postgres"
 
 
 def _datadir(settings: Settings) -> Path:
     return _home(settings) / "data"
+
+
+def _run(cmd: list[str], what: str, log: Path | None = None, env: dict[str, str] | None = None) -> None:
+    """Run a set-up step from ``/`` (the cluster's user may not enter the caller's directory).
+
+    A failure is one ServiceError that says what failed and where to look.
+    """
+    try:
+        subprocess.run(cmd, check=True, cwd="/", env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    except (subprocess.CalledProcessError, OSError) as exc:
+        stderr = getattr(exc, "stderr", None) or b""
+        last = stderr.decode(errors="replace").strip().splitlines()[-1:] or [str(exc)]
+        where = f"; see {log}" if log else ""
+        raise ServiceError(f"{what} failed: {last[0]}{where}") from exc
 
 
 def ensure_postgis_installed() -> None:
@@ -41,8 +66,8 @@ def ensure_postgis_installed() -> None:
     if not _is_root() or shutil.which("apt-get") is None:
         raise ServiceError(f"PostGIS is not installed. Install it with: sudo apt-get install -y {POSTGIS_PACKAGE}")
     env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", POSTGIS_PACKAGE], check=True, env=env)
+    _run(["apt-get", "update", "-qq"], "apt-get update", env=env)
+    _run(["apt-get", "install", "-y", "-qq", POSTGIS_PACKAGE], f"apt-get install {POSTGIS_PACKAGE}", env=env)
     if not POSTGIS_CONTROL.exists():
         raise ServiceError(f"{POSTGIS_PACKAGE} was installed but {POSTGIS_CONTROL} is missing")
 
@@ -63,7 +88,7 @@ def _initdb(settings: Settings) -> None:
     home.mkdir(parents=True, exist_ok=True)
     if _is_root():
         shutil.chown(home, "postgres", "postgres")
-    subprocess.run(
+    _run(
         _as_owner(
             [
                 _bin(settings, "initdb"),
@@ -78,8 +103,7 @@ def _initdb(settings: Settings) -> None:
                 "--locale=C",
             ]
         ),
-        check=True,
-        stdout=subprocess.DEVNULL,
+        f"initdb of {datadir}",
     )
 
 
@@ -112,7 +136,7 @@ def up(settings: Settings) -> ServiceStatus:
         options = (
             f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1 -c max_connections=200 -c track_commit_timestamp=on"
         )
-        subprocess.run(
+        _run(
             _as_owner(
                 [
                     _bin(settings, "pg_ctl"),
@@ -128,8 +152,8 @@ def up(settings: Settings) -> ServiceStatus:
                     "start",
                 ]
             ),
-            check=True,
-            stdout=subprocess.DEVNULL,
+            f"starting PostgreSQL on port {port}",
+            _home(settings) / "postgres.log",
         )
     create_database(settings, settings.database.local_pg_database)
     return status(settings)
@@ -161,11 +185,21 @@ def down(settings: Settings) -> bool:
     """Stop the local cluster if it runs; True when it was stopped."""
     if not settings.database.is_local or pid(settings) is None:
         return False
-    subprocess.run(
+    _run(
         _as_owner([_bin(settings, "pg_ctl"), "-D", str(_datadir(settings)), "-m", "fast", "-w", "stop"]),
-        check=True,
-        stdout=subprocess.DEVNULL,
+        "stopping PostgreSQL",
+        _home(settings) / "postgres.log",
     )
+    return True
+
+
+def remove(settings: Settings) -> bool:
+    """Delete the local cluster's files (stopped first); True when there were any."""
+    down(settings)
+    home = _home(settings)
+    if not home.exists():
+        return False
+    shutil.rmtree(home)
     return True
 
 
