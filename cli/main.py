@@ -47,7 +47,9 @@ def api(
 
 
 def _log_to_stderr() -> None:
+    """Our processes' news at INFO; the Kafka client's connection chatter only when it is a warning."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)
 
 
 @app.command()

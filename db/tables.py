@@ -246,9 +246,10 @@ api_client = Table(
     "api_client",
     metadata,
     Column("name", String(64), primary_key=True),
-    Column("key_sha256", String(64), nullable=False, unique=True),
+    Column("key_sha256", String(64), nullable=False),
     Column("disabled", Boolean, server_default=text("false"), nullable=False),
     _now("created_at"),
+    UniqueConstraint("key_sha256", name="api_client_key_sha256_key"),  # PostgreSQL's own name (migration 0006)
 )
 
 open311_request = Table(

@@ -35,16 +35,32 @@ class SlaEngine:
         }
 
     def run(self, stop: threading.Event, every_s: float) -> None:
-        """Tick until ``stop``; errors are logged and the next tick tries again."""
+        """Tick until ``stop``; errors are logged and the next tick tries again.
+
+        The log says what changed: a tick that did something, the first failure of an
+        outage (and how many ticks failed once it ends); a quiet tick writes nothing.
+        """
+        failures = 0
         try:
             while not stop.is_set():
                 try:
                     done = self.tick()
-                    if any(done.values()):
-                        log.info("sla tick: %s", done)
                 except Exception:  # the clock must keep ticking through outages
-                    log.exception("sla tick failed")
+                    if not failures:
+                        log.exception("sla tick failed; retrying every %.1f s", every_s)
+                    failures += 1
                     self.outbox.close()
+                else:
+                    if failures:
+                        log.warning("sla ticks work again after %d failed", failures)
+                        failures = 0
+                    if summary := tick_summary(done):
+                        log.info("sla: %s", summary)
                 stop.wait(every_s)
         finally:
             self.outbox.close()
+
+
+def tick_summary(done: dict[str, int]) -> str | None:
+    """The steps of a tick that did something, as ``started 3, published 5``; None when none did."""
+    return ", ".join(f"{step.replace('_', ' ')} {n}" for step, n in done.items() if n) or None

@@ -284,6 +284,7 @@ CALLS: dict[str, Call] = {
         scoped=False,
     ),
     "GET /login": Call(_plain("GET", "/login"), scoped=False),
+    "GET /favicon.ico": Call(_plain("GET", "/favicon.ico"), scoped=False),
     "POST /login": Call(
         lambda city, role, user, inside: ("POST", "/login", {"data": {"username": user, "password": TEST_PASSWORD}}),
         ok=303,

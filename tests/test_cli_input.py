@@ -46,7 +46,7 @@ def test_a_wrong_source_crs_is_one_line(tmp_path: Path, crs: str) -> None:
     grids.write_text(
         '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {"code": "321111001001001",'
         ' "name": "一网格"}, "geometry": {"type": "Polygon", "coordinates": [[[119.4, 32.2], [119.41, 32.2],'
-        ' [119.41, 32.21], [119.4, 32.2]]]}}]}'
+        " [119.41, 32.21], [119.4, 32.2]]]}}]}"
     )
     done = _gridgov("boundaries", "import", str(grids), "--level", "grid", "--source-crs", crs)
     output = (done.stdout + done.stderr).strip()

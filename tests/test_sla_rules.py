@@ -135,3 +135,12 @@ def test_a_year_without_any_schedule_falls_back_to_weekdays_loudly(caplog: pytes
         assert calendar.is_workday(at(2031, 3, 3).date())  # Monday
         assert not calendar.is_workday(at(2031, 3, 2).date())  # Sunday
     assert "NO HOLIDAY SCHEDULE FOR 2031" in caplog.text
+
+
+def test_a_quiet_sla_tick_logs_nothing_and_a_busy_one_says_what_changed() -> None:
+    from streams.sla import tick_summary
+
+    assert tick_summary({"started": 0, "escalated": 0, "patrol_flags": 0, "published": 0}) is None
+    assert tick_summary({"started": 3, "escalated": 0, "patrol_flags": 2, "published": 5}) == (
+        "started 3, patrol flags 2, published 5"
+    )
