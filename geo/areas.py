@@ -35,12 +35,7 @@ def area_info(conn: Connection, code: str) -> tuple[str, Bounds] | None:
 
 def first_district(conn: Connection) -> str | None:
     """The lowest district code of the active generation."""
-    code = conn.execute(
-        text(
-            "SELECT min(a.code) FROM active_area a"
-            " WHERE a.level = 'district'"
-        )
-    ).scalar_one()
+    code = conn.execute(text("SELECT min(a.code) FROM active_area a WHERE a.level = 'district'")).scalar_one()
     return str(code) if code else None
 
 

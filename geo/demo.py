@@ -21,10 +21,7 @@ def demo_loaded(engine: Engine) -> bool:
     """Whether the active generation already holds the demo city's grids."""
     with engine.connect() as conn:
         count = conn.execute(
-            text(
-                "SELECT count(*) FROM active_area a "
-                "WHERE a.level = 'grid' AND a.code LIKE :prefix"
-            ),
+            text("SELECT count(*) FROM active_area a WHERE a.level = 'grid' AND a.code LIKE :prefix"),
             {"prefix": f"{DEMO_DISTRICT}%"},
         ).scalar_one()
     return bool(count)
@@ -37,11 +34,4 @@ def load_demo(engine: Engine) -> int:
             layer = read_layer(DEMO_DIR / filename, level, FieldMap())
             import_layer(engine, layer, level, source=f"demo:{filename}")
     with engine.connect() as conn:
-        return int(
-            conn.execute(
-                text(
-                    "SELECT count(*) FROM active_area a "
-                    "WHERE a.level = 'grid'"
-                )
-            ).scalar_one()
-        )
+        return int(conn.execute(text("SELECT count(*) FROM active_area a WHERE a.level = 'grid'")).scalar_one())
