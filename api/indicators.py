@@ -1,6 +1,6 @@
 """``GET /v1/indicators``: the practice's indicators for an area and each of its children."""
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -33,9 +33,7 @@ def get_indicators(
     days = (to - from_).days + 1
     if days < 1 or days > MAX_DAYS:
         raise InvalidInput(f"from must not be after to, and the range at most {MAX_DAYS} days")
-    tz = rules.calendar.tz
-    start = datetime.combine(from_, time(), tz).astimezone(UTC)
-    end = datetime.combine(to + timedelta(days=1), time(), tz).astimezone(UTC)
+    now = datetime.now(UTC)
     with engine.connect() as conn:
         info = area_info(conn, area) if principal.sees_area(area) else None
         if info is None:
@@ -49,9 +47,9 @@ def get_indicators(
             "name": info[0],
             "from": from_,
             "to": to,
-            **indicators(conn, area, start, end, days, str(tz)),
+            **indicators(conn, area, from_, to, rules, now),
         }
         result["children"] = [
-            {"area": code, "name": name, **indicators(conn, code, start, end, days, str(tz))} for code, name in children
+            {"area": code, "name": name, **indicators(conn, code, from_, to, rules, now)} for code, name in children
         ]
     return result

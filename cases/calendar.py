@@ -1,10 +1,11 @@
 """Working time: office hours on working days, in the city's time zone.
 
-Working days come from, in order: a local override file (for years the
-``chinesecalendar`` package does not cover yet; the State Council publishes each
-year's schedule late in the year before), then ``chinesecalendar`` (public
-holidays and the make-up working days, 调休), and for a year with neither,
-Monday to Friday with a loud warning.
+Working days come from, in order: a local override file (the official schedule of a
+year the ``chinesecalendar`` package does not cover yet; the State Council publishes
+it late in the year before), then ``chinesecalendar`` (public holidays and the
+make-up working days, 调休). For a year with neither, the statutory holidays are
+computed (``statutory_holidays``: the lunar ones from the lunar calendar) and every
+other Monday to Friday works, with a warning that the year's make-up days are unknown.
 """
 
 import logging
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import yaml
+from lunar_python import Lunar
 
 log = logging.getLogger(__name__)
 DEFAULT_HOURS = ((time(8, 30), time(12, 0)), (time(13, 30), time(17, 30)))
@@ -48,11 +50,39 @@ def load_overrides(path: Path | None) -> DayOverrides:
     return DayOverrides(frozenset(holidays), frozenset(workdays), frozenset(int(y) for y in data))
 
 
+LIBRARY_YEARS = frozenset(day.year for day in chinese_calendar.holidays)
+
+
+def _solar(lunar: Lunar) -> date:
+    solar = lunar.getSolar()
+    return date(solar.getYear(), solar.getMonth(), solar.getDay())
+
+
+@cache
+def statutory_holidays(year: int) -> dict[date, str]:
+    """The statutory public holidays of ``year`` (rules of 2025 on), lunar ones from the lunar calendar.
+
+    元旦 1 Jan; 春节 from 除夕 to 初三; 清明 on its solar term; 劳动节 1–2 May; 端午 5/5 and
+    中秋 8/15 of the lunar year; 国庆 1–3 Oct. Bridging days off and make-up working days
+    (调休) are not statutory: they come from the official schedule.
+    """
+    new_year = _solar(Lunar.fromYmd(year, 1, 1))
+    days = {date(year, 1, 1): "元旦"}
+    days |= {new_year + timedelta(days=d): "春节" for d in range(-1, 3)}
+    qingming = Lunar.fromYmd(year, 3, 1).getJieQiTable()["清明"]
+    days[date(qingming.getYear(), qingming.getMonth(), qingming.getDay())] = "清明"
+    days |= {date(year, 5, d): "劳动节" for d in (1, 2)}
+    days[_solar(Lunar.fromYmd(year, 5, 5))] = "端午"
+    days[_solar(Lunar.fromYmd(year, 8, 15))] = "中秋"
+    days |= {date(year, 10, d): "国庆" for d in (1, 2, 3)}
+    return days
+
+
 @cache
 def _warn_fallback(year: int) -> None:
     log.warning(
-        "NO HOLIDAY SCHEDULE FOR %d: counting Monday-Friday as working days. Add the year's official "
-        "schedule to the working-days override file (GRIDGOV_WORKDAYS_FILE).",
+        "NO HOLIDAY SCHEDULE FOR %d: statutory holidays are computed, make-up working days (调休) are"
+        " unknown. Add the year's schedule to the working-days file (GRIDGOV_WORKDAYS_FILE).",
         year,
     )
 
@@ -72,41 +102,75 @@ class WorkCalendar:
         if day in self.overrides.holidays:
             return False
         if day.year in self.overrides.years:
-            return day.weekday() < 5
-        try:
+            return day.weekday() < 5 and day not in statutory_holidays(day.year)
+        if day.year in LIBRARY_YEARS:
             return bool(chinese_calendar.is_workday(day))
-        except NotImplementedError:
-            _warn_fallback(day.year)
-            return day.weekday() < 5
+        _warn_fallback(day.year)
+        return day.weekday() < 5 and day not in statutory_holidays(day.year)
 
-    def _periods_from(self, start: datetime) -> Iterator[tuple[datetime, datetime]]:
-        """Working periods (local time) that end after ``start``, in order."""
+    def official_through(self) -> int:
+        """The last year whose official schedule (holidays and make-up days) is known."""
+        return max(LIBRARY_YEARS | self.overrides.years)
+
+    def coverage(self, today: date) -> dict[str, object]:
+        """How far the official schedule reaches, with a warning from 1 December for a next year without it."""
+        through = self.official_through()
+        warning = None
+        if today.year > through:
+            warning = f"no official holiday schedule for {today.year}: make-up working days are unknown"
+        elif today.month == 12 and today.year + 1 > through:
+            warning = f"the official holiday schedule for {today.year + 1} is not loaded yet (GRIDGOV_WORKDAYS_FILE)"
+        return {"official_through": through, "warning": warning}
+
+    def _periods_from(self, start: datetime, duty: bool = False) -> Iterator[tuple[datetime, datetime]]:
+        """Working periods (local time) that end after ``start``, in order.
+
+        With ``duty`` (holiday duty), a day that is not a working day counts whole.
+        """
         local = start.astimezone(self.tz)
         day = local.date()
         for _ in range(3660):  # ten years of days: a bound, never reached in practice
             if self.is_workday(day):
-                for begin, end in self.hours:
-                    period = (datetime.combine(day, begin, self.tz), datetime.combine(day, end, self.tz))
-                    if period[1] > local:
-                        yield max(period[0], local), period[1]
+                periods = [
+                    (datetime.combine(day, begin, self.tz), datetime.combine(day, end, self.tz))
+                    for begin, end in self.hours
+                ]
+            elif duty:
+                periods = [
+                    (datetime.combine(day, time(), self.tz), datetime.combine(day + timedelta(days=1), time(), self.tz))
+                ]
+            else:
+                periods = []
+            for period in periods:
+                if period[1] > local:
+                    yield max(period[0], local), period[1]
             day += timedelta(days=1)
         raise RuntimeError("no working period within ten years")
 
-    def add(self, start: datetime, duration: timedelta) -> datetime:
+    def add(self, start: datetime, duration: timedelta, duty: bool = False) -> datetime:
         """The moment ``duration`` of working time after ``start``."""
         remaining = duration
-        for begin, end in self._periods_from(start):
+        for begin, end in self._periods_from(start, duty):
             if remaining <= end - begin:
                 return begin + remaining
             remaining -= end - begin
         raise AssertionError("unreachable")
 
-    def between(self, start: datetime, end: datetime) -> timedelta:
+    def add_workdays(self, start: datetime, days: int) -> datetime:
+        """Close of business on the ``days``-th working day after the local day of ``start`` (N个工作日)."""
+        day = start.astimezone(self.tz).date()
+        counted = 0
+        while counted < days:
+            day += timedelta(days=1)
+            counted += self.is_workday(day)
+        return datetime.combine(day, self.hours[-1][1], self.tz)
+
+    def between(self, start: datetime, end: datetime, duty: bool = False) -> timedelta:
         """Working time from ``start`` to ``end`` (zero if end is earlier)."""
         total = timedelta()
         if end <= start:
             return total
-        for begin, finish in self._periods_from(start):
+        for begin, finish in self._periods_from(start, duty):
             if begin >= end:
                 break
             total += min(finish, end) - begin

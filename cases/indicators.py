@@ -1,33 +1,56 @@
-"""The practice's indicators of an area over a period, as the README defines them."""
+"""The practice's indicators of an area over a period, as the README defines them.
 
-from datetime import datetime
+A case counts in 应结案数 (``due``) when its deadline (after any extension) falls in the
+period and it is not suspended now; 结案数 and 按期结案数 count only due cases, so both
+rates lie between 0 and 1.
+"""
+
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, text
 
+from cases.rules import Rules
+
 _CASES = """
 SELECT
-  count(*) AS cases,
-  count(*) FILTER (WHERE c.closed_at IS NOT NULL) AS closed,
-  count(*) FILTER (WHERE c.sla_class = 'minor') AS minor,
-  count(*) FILTER (WHERE c.sla_class = 'minor' AND c.closed_at IS NOT NULL AND c.level = 'grid'
-                   AND c.escalations = 0) AS minor_closed_in_grid,
-  count(*) FILTER (WHERE c.closed_on_time) AS closed_on_time,
-  count(*) FILTER (WHERE c.closed_at IS NOT NULL OR c.deadline <= :to) AS due,
-  count(*) FILTER (WHERE c.deferred) AS deferred,
-  count(*) FILTER (WHERE c.reworks > 0) AS reworked,
-  avg(extract(epoch FROM c.closed_at - c.opened_at)) / 3600 AS mean_hours_to_close,
-  percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM c.closed_at - c.opened_at)) / 3600
-    AS p90_hours_to_close
-FROM "case" c WHERE c.grid_code LIKE :prefix AND c.opened_at >= :from AND c.opened_at < :to
+  count(*) FILTER (WHERE c.opened_at >= :from AND c.opened_at < :to) AS received,
+  count(*) FILTER (WHERE c.sla_class = 'minor' AND c.opened_at >= :from AND c.opened_at < :to) AS minor,
+  count(*) FILTER (WHERE c.sla_class = 'minor' AND c.opened_at >= :from AND c.opened_at < :to
+                   AND c.closed_at IS NOT NULL AND c.level = 'grid' AND c.escalations = 0) AS minor_closed_in_grid,
+  count(*) FILTER (WHERE due) AS due,
+  count(*) FILTER (WHERE due AND c.closed_at IS NOT NULL) AS closed,
+  count(*) FILTER (WHERE due AND c.closed_on_time) AS closed_on_time,
+  count(*) FILTER (WHERE due AND NOT coalesce(c.closed_on_time, false) AND c.deadline <= :now) AS overdue,
+  count(*) FILTER (WHERE due AND extended) AS extended,
+  count(*) FILTER (WHERE due AND c.sla_class = 'urgent') AS urgent_due,
+  count(*) FILTER (WHERE due AND c.sla_class = 'urgent' AND c.closed_on_time) AS urgent_closed_on_time
+FROM (
+  SELECT c.*,
+         c.deadline >= :from AND c.deadline < :to
+           AND NOT (c.paused_at IS NOT NULL AND c.pause_kind = 'suspension') AS due,
+         EXISTS (SELECT 1 FROM case_transition t WHERE t.case_id = c.id AND t.action = 'extend') AS extended
+  FROM "case" c
+  WHERE c.grid_code LIKE :prefix
+    AND ((c.opened_at >= :from AND c.opened_at < :to) OR (c.deadline >= :from AND c.deadline < :to))
+) c
+"""
+_CHECKS = """
+SELECT count(*) AS checks, count(*) FILTER (WHERE t.action = 'reject_resolution') AS failed
+FROM case_transition t JOIN "case" c ON c.id = t.case_id
+WHERE c.grid_code LIKE :prefix AND t.action IN ('verify', 'reject_resolution') AND t.at >= :from AND t.at < :to
+"""
+_CLOSED = """
+SELECT c.opened_at, c.closed_at FROM "case" c
+WHERE c.grid_code LIKE :prefix AND c.closed_at >= :from AND c.closed_at < :to
 """
 _ESCALATIONS = """
 SELECT t.to_level, count(*) FROM case_transition t JOIN "case" c ON c.id = t.case_id
 WHERE c.grid_code LIKE :prefix AND t.action IN ('escalate', 'auto_escalate') AND t.at >= :from AND t.at < :to
 GROUP BY t.to_level
 """
-_PATROL = """
-SELECT count(DISTINCT (e.grid_code, (e.occurred_at AT TIME ZONE :tz)::date)) FROM event e
+_PATROL_DAYS = """
+SELECT DISTINCT e.grid_code, (e.occurred_at AT TIME ZONE :tz)::date AS day FROM event e
 WHERE e.kind = 'patrol' AND e.grid_code LIKE :prefix AND e.occurred_at >= :from AND e.occurred_at < :to
 """
 _RATINGS = """
@@ -40,29 +63,67 @@ WHERE a.level = 'grid' AND a.code LIKE :prefix
 """
 
 
-def _ratio(numerator: float, denominator: float) -> float | None:
+def ratio(numerator: float, denominator: float) -> float | None:
+    """``numerator ÷ denominator`` to 4 places; None when there is nothing to divide by."""
     return round(numerator / denominator, 4) if denominator else None
 
 
-def indicators(conn: Connection, code: str, start: datetime, end: datetime, days: int, tz: str) -> dict[str, Any]:
-    """The indicators of one area over [start, end)."""
-    params = {"prefix": code + "%", "from": start, "to": end, "tz": tz}
+def percentile(values: list[float], share: float) -> float | None:
+    """The ``share`` percentile with linear interpolation between ranks (PostgreSQL's percentile_cont)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = share * (len(ordered) - 1)
+    low = int(rank)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (rank - low) * (ordered[high] - ordered[low])
+
+
+def working_days(rules: Rules, first: date, last: date) -> list[date]:
+    """The working days from ``first`` to ``last``, inclusive: the days a grid must be patrolled."""
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    return [day for day in days if rules.calendar.is_workday(day)]
+
+
+def indicators(conn: Connection, code: str, first: date, last: date, rules: Rules, now: datetime) -> dict[str, Any]:
+    """The indicators of one area over the local days ``first`` to ``last``, inclusive."""
+    tz = rules.calendar.tz
+    start = datetime.combine(first, datetime.min.time(), tz)
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tz)
+    params = {"prefix": code + "%", "from": start, "to": end, "tz": str(tz), "now": now}
     c = conn.execute(text(_CASES), params).one()._mapping
+    checks, failed = conn.execute(text(_CHECKS), params).one()
+    hours = [
+        rules.calendar.between(opened, closed).total_seconds() / 3600
+        for opened, closed in conn.execute(text(_CLOSED), params).all()
+    ]
     escalations = {level: n for level, n in conn.execute(text(_ESCALATIONS), params).all()}
-    patrolled = conn.execute(text(_PATROL), params).scalar_one()
+    required = set(working_days(rules, first, last))
+    patrolled = sum(day in required for _, day in conn.execute(text(_PATROL_DAYS), params).all())
     grids = conn.execute(text(_GRIDS), params).scalar_one()
     ratings, mean_score = conn.execute(text(_RATINGS), params).one()
+    p90 = percentile(hours, 0.9)
     return {
-        "cases": c["cases"],
+        "received": c["received"],
+        "filed": c["received"],  # every report is filed until intake can refuse one
+        "due": c["due"],
         "closed": c["closed"],
-        "in_grid_closure_rate_minor": _ratio(c["minor_closed_in_grid"], c["minor"]),
-        "closure_rate": _ratio(c["closed"], c["cases"]),
-        "on_time_closure_rate": _ratio(c["closed_on_time"], c["due"] - c["deferred"]),
-        "rework_rate": _ratio(c["reworked"], c["closed"]),
-        "mean_hours_to_close": None if c["mean_hours_to_close"] is None else round(float(c["mean_hours_to_close"]), 3),
-        "p90_hours_to_close": None if c["p90_hours_to_close"] is None else round(float(c["p90_hours_to_close"]), 3),
+        "closed_on_time": c["closed_on_time"],
+        "overdue": c["overdue"],
+        "closure_rate": ratio(c["closed"], c["due"]),
+        "on_time_closure_rate": ratio(c["closed_on_time"], c["due"]),
+        "extension_rate": ratio(c["extended"], c["due"]),
+        "rework_rate": ratio(failed, checks),
+        "in_grid_closure_rate_minor": ratio(c["minor_closed_in_grid"], c["minor"]),
+        "urgent": {
+            "due": c["urgent_due"],
+            "closed_on_time": c["urgent_closed_on_time"],
+            "on_time_closure_rate": ratio(c["urgent_closed_on_time"], c["urgent_due"]),
+        },
+        "mean_working_hours_to_close": round(sum(hours) / len(hours), 3) if hours else None,
+        "p90_working_hours_to_close": None if p90 is None else round(p90, 3),
         "escalations": {level: escalations.get(level, 0) for level in ("community", "street", "department")},
-        "patrol_coverage": _ratio(patrolled, grids * days),
+        "patrol_coverage": ratio(patrolled, grids * len(required)),
         "ratings": ratings,
         "satisfaction": None if mean_score is None else round(float(mean_score), 3),
     }

@@ -45,11 +45,33 @@ class RulesError(ValueError):
 
 
 @dataclass(frozen=True)
+class Limit:
+    """How long a stage may take: a span of time on the clock, or a number of whole working days."""
+
+    span: timedelta = timedelta()
+    workdays: int = 0
+
+    def words(self, clock: Clock) -> str:
+        """The limit as a person reads it: ``4 working hours``, ``2 working days``, ``30 calendar minutes``."""
+        if self.workdays:
+            return f"{self.workdays} working day{'s' if self.workdays > 1 else ''}"
+        minutes = self.span.total_seconds() / 60
+        amount, unit = (
+            (minutes / 1440, "day")
+            if minutes % 1440 == 0 and clock is Clock.CALENDAR
+            else ((minutes / 60, "hour") if minutes % 60 == 0 else (minutes, "minute"))
+        )
+        kind = "working" if clock is Clock.WORKING else "calendar"
+        return f"{amount:g} {kind} {unit}{'s' if amount != 1 else ''}"
+
+
+@dataclass(frozen=True)
 class Deadlines:
-    """Per level, how long a case may stay there, and which clock counts."""
+    """Per level, how long a case may stay there, which clock counts, and whether holidays are on duty."""
 
     clock: Clock
-    per_level: dict[Level, timedelta]
+    per_level: dict[Level, Limit]
+    holiday_duty: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,22 +93,35 @@ class Rules:
     def deadline(self, category: str, level: Level, start: datetime) -> datetime:
         """When a case of ``category`` arriving at ``level`` at ``start`` is due."""
         rule = self.deadlines(category)
-        duration = rule.per_level[level]
+        limit = rule.per_level[level]
         if rule.clock is Clock.CALENDAR:
-            return start + duration
-        return self.calendar.add(start, duration)
+            return start + limit.span
+        if limit.workdays:
+            return self.calendar.add_workdays(start, limit.workdays)
+        return self.calendar.add(start, limit.span, duty=rule.holiday_duty)
 
     def elapsed(self, category: str, start: datetime, end: datetime) -> timedelta:
         """Time between ``start`` and ``end`` on the category's clock (to shift a paused deadline)."""
-        if self.deadlines(category).clock is Clock.CALENDAR:
+        rule = self.deadlines(category)
+        if rule.clock is Clock.CALENDAR:
             return max(end - start, timedelta())
-        return self.calendar.between(start, end)
+        return self.calendar.between(start, end, duty=rule.holiday_duty)
 
     def shift(self, category: str, deadline: datetime, by: timedelta) -> datetime:
         """``deadline`` moved later by ``by`` on the category's clock."""
-        if self.deadlines(category).clock is Clock.CALENDAR:
+        rule = self.deadlines(category)
+        if rule.clock is Clock.CALENDAR:
             return deadline + by
-        return self.calendar.add(deadline, by)
+        return self.calendar.add(deadline, by, duty=rule.holiday_duty)
+
+    def describe(self, category: str) -> str:
+        """A category's limits in words, for people checking a rules file."""
+        known = self.known[category]
+        rule = self.deadlines(category)
+        levels = ", ".join(f"{level.value} {rule.per_level[level].words(rule.clock)}" for level in Level)
+        duty = "; on duty over holidays" if rule.holiday_duty else ""
+        own = "" if category in self.categories else f" (class {known.sla_class.value})"
+        return f"{category} {known.name}{own}: {levels}{duty}; whistled to {self.department(category)}"
 
     def needs_after_photo(self, category: str) -> bool:
         """Whether resolving a case of ``category`` needs an "after" photo."""
@@ -99,16 +134,22 @@ class Rules:
         )
 
 
-def parse_duration(value: object, where: str) -> timedelta:
-    """``30m``, ``4h``, ``2d`` → timedelta; negative or malformed values are refused."""
+def parse_limit(value: object, clock: Clock, where: str) -> Limit:
+    """``30m``, ``4h``, ``2d`` on ``clock``; on the working clock ``d`` is whole working days (工作日).
+
+    Negative, zero or malformed values are refused, and so are fractions of a working day.
+    """
     match = _DURATION.match(str(value).strip())
     if not match:
         raise RulesError(f"{where}: {value!r} is not a duration like 30m, 4h or 2d (and must not be negative)")
     number, unit = float(match.group(1)), match.group(2)
-    duration = timedelta(minutes=number) if unit == "m" else timedelta(hours=number if unit == "h" else 24 * number)
-    if duration <= timedelta():
+    if number <= 0:
         raise RulesError(f"{where}: a deadline must be longer than zero")
-    return duration
+    if unit == "d" and clock is Clock.WORKING:
+        if not number.is_integer():
+            raise RulesError(f"{where}: {value!r}: working days are whole days; give hours (e.g. 4h) instead")
+        return Limit(workdays=int(number))
+    return Limit(timedelta(minutes=number) if unit == "m" else timedelta(hours=number * (24 if unit == "d" else 1)))
 
 
 def _deadlines(data: dict[str, Any], where: str, base: Deadlines | None) -> Deadlines:
@@ -124,10 +165,13 @@ def _deadlines(data: dict[str, Any], where: str, base: Deadlines | None) -> Dead
     per_level = dict(base.per_level) if base else {}
     for level in Level:
         if level.value in given:
-            per_level[level] = parse_duration(given[level.value], f"{where}.deadlines.{level.value}")
+            per_level[level] = parse_limit(given[level.value], clock, f"{where}.deadlines.{level.value}")
         elif level not in per_level:
             raise RulesError(f"{where}: missing the deadline for level {level.value}")
-    return Deadlines(clock, per_level)
+    duty = data.get("holiday_duty", base.holiday_duty if base else False)
+    if not isinstance(duty, bool):
+        raise RulesError(f"{where}: holiday_duty must be true or false, not {duty!r}")
+    return Deadlines(clock, per_level, duty)
 
 
 def _time(value: object, where: str) -> time:
@@ -154,7 +198,7 @@ def load_rules(path: Path = RULES_FILE, workdays_file: Path | None = None) -> Ru
     for code, item in (data.get("categories") or {}).items():
         code = str(code)
         if code not in known:
-            raise RulesError(f"categories.{code}: unknown category (see streams/data/categories.yaml)")
+            raise RulesError(f"categories.{code}: unknown category (see cases/data/categories.yaml)")
         categories[code] = _deadlines(item or {}, f"categories.{code}", classes[known[code].sla_class])
     departments_data = data.get("departments") or {}
     departments = {"default": str(departments_data.get("default", "district"))}

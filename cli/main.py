@@ -1,6 +1,7 @@
 """The ``gridgov`` command line: its sub-commands, and the long-running processes it starts."""
 
 import logging
+from datetime import datetime
 from typing import Annotated
 
 import httpx
@@ -9,7 +10,8 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from api.settings import Settings
-from cli import boundaries, open311, services, supervisor, users
+from cases.calendar import WorkCalendar
+from cli import boundaries, open311, rules, services, supervisor, users
 from cli.demo import DEMO_PASSWORD
 from cli.local.service import ServiceError
 from cli.supervisor import stop_on_signals
@@ -22,8 +24,10 @@ app.add_typer(services.topics_app, name="topics")
 app.add_typer(boundaries.app, name="boundaries")
 app.add_typer(users.app, name="users")
 app.add_typer(open311.app, name="open311")
+app.add_typer(rules.app, name="rules")
 app.command()(supervisor.run)
 console = Console()
+log = logging.getLogger("gridgov")
 
 
 @app.command()
@@ -44,6 +48,14 @@ def api(
         port=port or settings.api.api_port,
         log_level="info",
     )
+
+
+def report_calendar(calendar: WorkCalendar) -> None:
+    """Log at start-up how far the official holiday schedule reaches (a warning when next year's is missing)."""
+    coverage = calendar.coverage(datetime.now(calendar.tz).date())
+    log.info("calendar: official holiday schedule through %s", coverage["official_through"])
+    if coverage["warning"]:
+        log.warning("calendar: %s", coverage["warning"])
 
 
 def _log_to_stderr() -> None:
@@ -81,9 +93,11 @@ def sla() -> None:
     _log_to_stderr()
     settings = Settings()
     stop = stop_on_signals()
+    rules = settings.rules()
+    report_calendar(rules.calendar)
     engine = db.make_engine(settings.database.url)
     producer = EventProducer(settings.kafka, client_id="gridgov-sla", timeout_s=30)
-    sla_engine = SlaEngine(engine, settings.rules(), Outbox(engine, settings.kafka, producer))
+    sla_engine = SlaEngine(engine, rules, Outbox(engine, settings.kafka, producer))
     sla_engine.run(stop, settings.sla.sla_tick_s)
     producer.close()
     engine.dispose()

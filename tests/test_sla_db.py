@@ -194,15 +194,70 @@ def test_indicators_match_hand_computed_values(demo_city: Engine, settings: Sett
     with TestClient(create_app(settings)) as client:
         client.headers.update(sign_in("commander", Role.COMMANDER, ""))
         body = client.get("/v1/indicators", params={"area": grid, "from": "2026-09-15", "to": "2026-09-17"}).json()
-    assert body["cases"] == 4 and body["closed"] == 3
+    # Deadlines: a, b, c 14:30 on the 15th (4 working hours from 09:00); c's community deadline after its
+    # escalation 15:00 on the 16th; d 09:30 on the 16th (8 working hours), extended. All four fall in the
+    # period, so 应结案数 is 4; a and b closed on time; c closed after its escalation (late); d is open.
+    assert (body["received"], body["due"], body["closed"], body["closed_on_time"]) == (4, 4, 3, 2)
     assert body["closure_rate"] == 0.75
+    assert body["on_time_closure_rate"] == 0.5
+    assert body["overdue"] == 2  # c (closed late) and d (open past its deadline)
+    assert body["extension_rate"] == 0.25
     assert body["in_grid_closure_rate_minor"] == round(2 / 3, 4)
-    assert body["on_time_closure_rate"] == round(2 / (4 - 1), 4)  # a and b on time; d deferred
-    assert body["rework_rate"] == round(1 / 3, 4)
-    assert body["mean_hours_to_close"] == round((2 + 5 + 25) / 3, 3)
-    assert body["p90_hours_to_close"] == round(5 + 0.8 * (25 - 5), 3)
+    assert body["rework_rate"] == 0.25  # 4 checks (a, b twice, c), 1 failed
+    # Working hours to close: a 2, b 3.5 (09:00–12:00, 13:30–14:00), c 8.5 (7 on the 15th, 1.5 on the 16th).
+    assert body["mean_working_hours_to_close"] == round((2 + 3.5 + 8.5) / 3, 3)
+    assert body["p90_working_hours_to_close"] == round(3.5 + 0.8 * (8.5 - 3.5), 3)
     assert body["escalations"] == {"community": 1, "street": 0, "department": 0}
-    assert body["patrol_coverage"] == round(2 / 3, 4)
+    assert body["patrol_coverage"] == round(2 / 3, 4)  # 15–17 Sep are working days; patrols on two
+    assert body["urgent"] == {"due": 0, "closed_on_time": 0, "on_time_closure_rate": None}
+
+
+def test_rates_stay_between_0_and_1_in_the_two_counterexamples(
+    demo_city: Engine, settings: Settings, sign_in: SignIn
+) -> None:
+    """The review's counterexamples: the old formulas gave 2.0 and -1.0."""
+
+    def act(case: str, action: Action, *dhm: int, note: str = "") -> None:
+        transition(demo_city, uuid.UUID(case), action, "tester", note, at(2026, 8, *dhm), RULES)
+
+    def close(case: str, day: int, hour: int) -> None:
+        for action in (Action.ACCEPT, Action.RESOLVE, Action.VERIFY):
+            act(case, action, day, hour, 0)
+
+    opened = at(2026, 8, 3, 9, 0)  # Monday; 0101 is due at 14:30
+    grid_a, grid_b = (grid_point(demo_city, i)[0] for i in (250, 251))
+    normal = record(demo_city, "incident", "0101", opened, 250)
+    extended = record(demo_city, "incident", "0101", opened, 250)
+    later = record(demo_city, "incident", "0202", at(2026, 8, 7, 16, 0), 250)  # due 11 Aug: not in the period
+    urgent = record(demo_city, "incident", "0301", at(2026, 8, 4, 10, 0), 250)  # due 10:15, closed 10:05
+    on_time = record(demo_city, "incident", "0101", opened, 251)
+    suspended = [record(demo_city, "incident", "0101", opened, 251) for _ in range(2)]
+    start_all_clocks(demo_city)
+    close(normal, 3, 10)
+    act(extended, Action.EXTEND, 3, 9, 30, note="waiting for the owner")
+    act(extended, Action.RESUME, 3, 10, 30)  # one working hour later: due 15:30
+    close(extended, 3, 11)
+    for action in (Action.ACCEPT, Action.RESOLVE):
+        transition(demo_city, uuid.UUID(urgent), action, "tester", "", at(2026, 8, 4, 10, 2), RULES)
+    transition(demo_city, uuid.UUID(urgent), Action.VERIFY, "tester", "", at(2026, 8, 4, 10, 5), RULES)
+    close(on_time, 3, 10)
+    for case in suspended:
+        act(case, Action.SUSPEND, 3, 9, 30, note="court ruling pending")
+    close(later, 10, 9)  # closed before its deadline, after the week: still not due in it
+
+    with TestClient(create_app(settings)) as client:
+        client.headers.update(sign_in("commander", Role.COMMANDER, ""))
+        week = {"from": "2026-08-03", "to": "2026-08-09"}
+        first = client.get("/v1/indicators", params={"area": grid_a, **week}).json()
+        second = client.get("/v1/indicators", params={"area": grid_b, **week}).json()
+    assert later  # opened in the week but due after it
+    assert (first["received"], first["due"], first["closed_on_time"]) == (4, 3, 3)
+    assert first["on_time_closure_rate"] == 1.0  # was 2.0: both 0101 cases on time, one of them extended
+    assert first["extension_rate"] == round(1 / 3, 4)
+    assert first["urgent"] == {"due": 1, "closed_on_time": 1, "on_time_closure_rate": 1.0}
+    assert (second["received"], second["due"], second["closed_on_time"]) == (3, 1, 1)
+    assert second["on_time_closure_rate"] == 1.0  # was 1 ÷ (1 − 2) = −1.0
+    assert second["closure_rate"] == 1.0
 
 
 @pytest.fixture
