@@ -4,7 +4,8 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
-from cases.loop import Action
+from cases.loop import CLOCK_ACTIONS, Action
+from cases.rules import Level
 
 
 class Role(StrEnum):
@@ -29,8 +30,19 @@ SUPERVISORS = frozenset({Role.COMMUNITY, Role.STREET, Role.DISTRICT})
 # The most precise code of a case or event (an event outside every grid may still have its district).
 PLACE_SQL = "coalesce(c.grid_code, c.community_code, c.street_code, c.district_code)"
 EVERYWHERE = "*"  # the scope of the commander and the admin
-# Actions that need someone above the gridworker: checking and closing work, moving deadlines, dispatching.
-SUPERVISOR_ACTIONS = frozenset({Action.DISPATCH, Action.VERIFY, Action.REJECT_RESOLUTION, Action.CLOSE, Action.EXTEND})
+# What whoever holds a case may do: sign for it or return it, fix it, whistle it up, ask for more time.
+# Intake, dispatch, verification and deciding on requests need a supervisor.
+HANDLER_ACTIONS = frozenset(
+    {Action.ACCEPT, Action.DECLINE, Action.RESOLVE, Action.ESCALATE, Action.EXTEND, Action.SUSPEND}
+)
+DECISIONS = frozenset({Action.APPROVE, Action.REFUSE_REQUEST, Action.RESUME})
+# Who decides on an extension or suspension of a case at each level: the levels above it.
+APPROVERS: dict[Level, frozenset[Role]] = {
+    Level.GRID: frozenset({Role.COMMUNITY, Role.STREET, Role.DISTRICT}),
+    Level.COMMUNITY: frozenset({Role.STREET, Role.DISTRICT}),
+    Level.STREET: frozenset({Role.DISTRICT}),
+    Level.DEPARTMENT: frozenset({Role.DISTRICT}),
+}
 
 
 def check_scope(role: Role, scope: str) -> str:
@@ -77,9 +89,13 @@ class Principal:
 
     def may_take(self, action: Action) -> bool:
         """Whether this role may take ``action`` on a case it sees."""
-        if self.role in (Role.COMMANDER, Role.ADMIN):
-            return False
-        return self.role is not Role.GRIDWORKER or action not in SUPERVISOR_ACTIONS
+        if self.role in SUPERVISORS:
+            return action not in CLOCK_ACTIONS
+        return self.role in (Role.GRIDWORKER, Role.DEPARTMENT) and action in HANDLER_ACTIONS
+
+    def may_decide(self, level: Level) -> bool:
+        """Whether this caller may approve or refuse requests on a case held at ``level`` (the level above)."""
+        return self.role in APPROVERS[level]
 
     def owns_request(self, reporter: str, assignee: str | None) -> bool:
         """Whether a resident asked for this request, or a volunteer was given it."""
@@ -135,6 +151,7 @@ POLICY: dict[str, frozenset[Role]] = {
     "GET /v1/events/{event_id}": CASE_READERS,
     "GET /v1/cases": CASE_READERS,
     "GET /v1/cases/{case_id}": CASE_READERS,
+    "GET /v1/cases/{case_id}/duplicates": SUPERVISORS,
     "POST /v1/cases/{case_id}/transitions": CASE_ACTORS,
     "GET /v1/indicators": MAP_READERS,
     "GET /map": MAP_READERS,

@@ -10,12 +10,12 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, text
 
-from api.access import PLACE_SQL, Principal
+from api.access import DECISIONS, PLACE_SQL, Principal
 from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, RulesDep
 from api.errors import Forbidden, InvalidInput, NotFound, responses
 from api.photos import after_photo_rule
-from cases.loop import Action, State
+from cases.loop import CLOCK_ACTIONS, Action, State
 from cases.rules import Level
 from cases.store import transition
 from geo.levels import AREA_CODE
@@ -24,11 +24,12 @@ from streams.schema import NoNul
 router = APIRouter(
     prefix="/v1", tags=["cases"], dependencies=[Depends(authorize)], responses=responses(401, 403, 422, 503)
 )
-PERSON_ACTIONS = [a for a in Action if a is not Action.AUTO_ESCALATE]
+PERSON_ACTIONS = [a for a in Action if a not in CLOCK_ACTIONS]
 CASE_FIELDS = (
     "c.id, c.category, c.sla_class, c.state, c.level, c.grid_code, c.community_code, c.street_code, c.district_code,"
     " c.opened_at, c.deadline, c.closed_at, c.paused_at, c.pause_kind, c.reworks, c.escalations, c.overdue,"
-    f" c.department, c.closed_on_time, {PLACE_SQL} AS place"
+    " c.department, c.closed_on_time, c.assignee, c.request_kind, c.request_by, c.request_length, c.extensions,"
+    f" c.suspensions, c.paused_until, c.merged_into, {PLACE_SQL} AS place"
 )
 
 
@@ -37,6 +38,17 @@ class TransitionIn(BaseModel):
 
     action: Annotated[Action, Field(description=", ".join(a.value for a in PERSON_ACTIONS))]
     note: Annotated[str, Field(max_length=2000), *NoNul] = ""
+    length: Annotated[
+        str | None,
+        Field(
+            pattern=r"^\d{1,4}(\.\d{1,2})?\s*[mhd]$",
+            description="extend, suspend: how long, e.g. 4h or 2d (whole working days on a working clock)",
+        ),
+    ] = None
+    into: Annotated[UUID | None, Field(description="merge: the open case this report repeats")] = None
+    assignee: Annotated[
+        str | None, Field(max_length=64, description="dispatch: a person at the case's level; none: its unit"), *NoNul
+    ] = None
 
 
 def _case_json(row: Any, now: datetime) -> dict[str, Any]:
@@ -82,9 +94,10 @@ def read_case(engine: EngineDep, case_id: UUID, principal: Principal) -> dict[st
     return case
 
 
-def _check_in_scope(engine: EngineDep, case_id: UUID, principal: Principal) -> None:
+def _check_in_scope(engine: EngineDep, case_id: UUID, principal: Principal) -> Level:
+    """The level holding the case, if the caller sees it (404 otherwise)."""
     with engine.connect() as conn:
-        _scoped_case(conn, case_id, principal)
+        return Level(_scoped_case(conn, case_id, principal).level)
 
 
 @router.post("/cases/{case_id}/transitions", responses=responses(400, 404, 409))
@@ -96,13 +109,21 @@ async def post_transition(
     Gridworkers may accept, resolve, escalate, suspend and resume; dispatching, verifying, rejecting a
     resolution, closing and extending need a supervisor or the department holding the case.
     """
-    if body.action is Action.AUTO_ESCALATE:
-        raise InvalidInput("auto_escalate is done by the SLA clock, not by people")
-    await run_in_threadpool(_check_in_scope, engine, case_id, principal)
+    if body.action in CLOCK_ACTIONS:
+        raise InvalidInput(f"{body.action.value} is done by the SLA clock, not by people")
+    level = await run_in_threadpool(_check_in_scope, engine, case_id, principal)
     if not principal.may_take(body.action):
         raise Forbidden(f"a {principal.role.value} may not {body.action.value} a case")
+    if body.action in DECISIONS and not principal.may_decide(level):
+        raise Forbidden(f"requests on a case held at {level.value} level are decided by the level above it")
     await run_in_threadpool(
-        partial(transition, check=after_photo_rule(rules) if body.action is Action.RESOLVE else None),
+        partial(
+            transition,
+            check=after_photo_rule(rules) if body.action is Action.RESOLVE else None,
+            length=body.length,
+            into=body.into,
+            assignee=body.assignee,
+        ),
         engine,
         case_id,
         body.action,
@@ -118,6 +139,34 @@ async def post_transition(
 def get_case(case_id: UUID, engine: EngineDep, principal: PrincipalDep) -> dict[str, Any]:
     """One case in your scope with its full, ordered history (who, what, when, level, deadline then)."""
     return read_case(engine, case_id, principal)
+
+
+@router.get("/cases/{case_id}/duplicates", responses=responses(404))
+def get_duplicates(case_id: UUID, engine: EngineDep, rules: RulesDep, principal: PrincipalDep) -> dict[str, Any]:
+    """Open cases this report may repeat: same category, near it and close in time (the rules' window), nearest first.
+
+    A supervisor confirms one with the ``merge`` action and ``into``.
+    """
+    window = rules.duplicates
+    with engine.connect() as conn:
+        _scoped_case(conn, case_id, principal)
+        rows = conn.execute(
+            text(
+                "SELECT c.id::text AS id, c.state, c.opened_at,"
+                " round(ST_Distance(e.geom::geography, r.geom::geography)) AS distance_m"
+                ' FROM "case" own JOIN event r ON r.id = own.id'
+                ' JOIN "case" c ON c.category = own.category AND c.id <> own.id AND c.closed_at IS NULL'
+                " AND c.state <> 'reported' AND c.opened_at BETWEEN own.opened_at - :window AND own.opened_at + :window"
+                " JOIN event e ON e.id = c.id AND ST_DWithin(e.geom::geography, r.geom::geography, :metres)"
+                " WHERE own.id = :id ORDER BY distance_m, c.opened_at LIMIT 20"
+            ),
+            {"id": case_id, "window": window.within, "metres": window.distance_m},
+        ).mappings()
+        return {
+            "distance_m": window.distance_m,
+            "within_hours": window.within.total_seconds() / 3600,
+            "candidates": [dict(r) for r in rows],
+        }
 
 
 @router.get("/cases")

@@ -1,38 +1,39 @@
-"""The clock's jobs on stored cases: start clocks, escalate breaches, flag unpatrolled grids."""
+"""The clock's jobs on stored cases: intake, breaches, the end of suspensions, unpatrolled grids."""
 
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, text
 
-from cases.loop import Action, apply, breached
-from cases.rules import Level, Rules
-from cases.store import case_from_row, loop_cases, store_transition
+from cases.loop import Action, State, apply, breach_action, breached
+from cases.rules import Rules
+from cases.store import CLOCK, case_from_row, loop_cases, store_transition, take_in
 from db.tables import case as case_table
 
 
 def start_clocks(engine: Engine, rules: Rules, limit: int = 1000) -> int:
-    """Give new cases their grid-level deadline, counted from when they were received; oldest first."""
+    """Take new reports in (``take_in``), oldest first, counted from when they were received."""
     with engine.begin() as conn:
+        c = case_table.c
         rows = conn.execute(
-            text(
-                'SELECT id, category, opened_at FROM "case" WHERE deadline IS NULL AND closed_at IS NULL'
-                " ORDER BY opened_at LIMIT :limit FOR UPDATE SKIP LOCKED"
-            ),
-            {"limit": limit},
+            loop_cases()
+            .where(c.deadline.is_(None), c.closed_at.is_(None), c.state == State.REPORTED.value)
+            .order_by(c.opened_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
         ).all()
         for row in rows:
-            conn.execute(
-                text('UPDATE "case" SET deadline = :d WHERE id = :id'),
-                {"d": rules.deadline(row.category, Level.GRID, row.opened_at), "id": row.id},
-            )
+            take_in(conn, row, rules)
     return len(rows)
 
 
 def escalate_breaches(engine: Engine, rules: Rules, now: datetime, limit: int = 200) -> int:
-    """Escalate every open case past its deadline, one level per missed deadline, each recorded once.
+    """Act on every open case past its deadline, each missed deadline recorded once.
 
-    Rows are locked with SKIP LOCKED, so engines running side by side never take the
-    same case; a unique index on (case, level reached) backs that up.
+    A missed fix deadline escalates one level (one per missed deadline); a missed intake,
+    sign-in or verification deadline, or a fix deadline at the top, flags the case overdue
+    in that stage and tells the escalations topic. Rows are locked with SKIP LOCKED, so
+    engines running side by side never take the same case; a unique index on (case,
+    level reached) backs that up.
     """
     moved = 0
     with engine.begin() as conn:
@@ -45,25 +46,36 @@ def escalate_breaches(engine: Engine, rules: Rules, now: datetime, limit: int = 
             .with_for_update(skip_locked=True)
         ).all()
         for row in rows:
-            case = case_from_row(row)
+            case = case_from_row(row, rules)
             while breached(case, now):
-                after = apply(case, Action.AUTO_ESCALATE, now, rules)
-                action = Action.AUTO_ESCALATE.value if after.level is not case.level else "overdue"
                 assert case.deadline is not None
-                store_transition(
-                    conn,
-                    row.id,
-                    case,
-                    after,
-                    action,
-                    "sla-clock",
-                    f"deadline {case.deadline.isoformat()} passed",
-                    case.deadline,
-                    rules,
-                )
+                action = breach_action(case)
+                after = apply(case, Action.AUTO_ESCALATE, now, rules)
+                note = f"deadline {case.deadline.isoformat()} passed"
+                store_transition(conn, row.id, case, after, action, CLOCK, note, case.deadline, rules)
                 case = after
                 moved += 1
     return moved
+
+
+def end_suspensions(engine: Engine, rules: Rules, now: datetime, limit: int = 200) -> int:
+    """Resume every suspended case whose approved suspension has run out; the deadline moves by its length."""
+    with engine.begin() as conn:
+        c = case_table.c
+        rows = conn.execute(
+            loop_cases()
+            .where(c.paused_at.is_not(None), c.paused_until <= now, c.closed_at.is_(None))
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for row in rows:
+            before = case_from_row(row, rules)
+            after = apply(before, Action.AUTO_RESUME, row.paused_until, rules)
+            note = "the approved suspension ended"
+            store_transition(
+                conn, row.id, before, after, Action.AUTO_RESUME.value, CLOCK, note, row.paused_until, rules
+            )
+    return len(rows)
 
 
 def flag_patrols(engine: Engine, rules: Rules, now: datetime) -> int:

@@ -15,21 +15,25 @@ from cases.rules import Rules
 _CASES = """
 SELECT
   count(*) FILTER (WHERE c.opened_at >= :from AND c.opened_at < :to) AS received,
+  count(*) FILTER (WHERE c.opened_at >= :from AND c.opened_at < :to AND c.filed_at IS NOT NULL) AS filed,
+  count(*) FILTER (WHERE c.opened_at >= :from AND c.opened_at < :to AND c.state = 'refused') AS refused,
+  count(*) FILTER (WHERE c.opened_at >= :from AND c.opened_at < :to AND c.state = 'voided') AS voided,
+  count(*) FILTER (WHERE c.opened_at >= :from AND c.opened_at < :to AND c.state = 'merged') AS merged,
   count(*) FILTER (WHERE c.sla_class = 'minor' AND c.opened_at >= :from AND c.opened_at < :to) AS minor,
   count(*) FILTER (WHERE c.sla_class = 'minor' AND c.opened_at >= :from AND c.opened_at < :to
-                   AND c.closed_at IS NOT NULL AND c.level = 'grid' AND c.escalations = 0) AS minor_closed_in_grid,
+                   AND c.state = 'closed' AND c.level = 'grid' AND c.escalations = 0) AS minor_closed_in_grid,
   count(*) FILTER (WHERE due) AS due,
-  count(*) FILTER (WHERE due AND c.closed_at IS NOT NULL) AS closed,
+  count(*) FILTER (WHERE due AND c.state = 'closed') AS closed,
   count(*) FILTER (WHERE due AND c.closed_on_time) AS closed_on_time,
   count(*) FILTER (WHERE due AND NOT coalesce(c.closed_on_time, false) AND c.deadline <= :now) AS overdue,
-  count(*) FILTER (WHERE due AND extended) AS extended,
+  count(*) FILTER (WHERE due AND c.extensions > 0) AS extended,
   count(*) FILTER (WHERE due AND c.sla_class = 'urgent') AS urgent_due,
   count(*) FILTER (WHERE due AND c.sla_class = 'urgent' AND c.closed_on_time) AS urgent_closed_on_time
 FROM (
   SELECT c.*,
-         c.deadline >= :from AND c.deadline < :to
-           AND NOT (c.paused_at IS NOT NULL AND c.pause_kind = 'suspension') AS due,
-         EXISTS (SELECT 1 FROM case_transition t WHERE t.case_id = c.id AND t.action = 'extend') AS extended
+         c.deadline >= :from AND c.deadline < :to AND c.filed_at IS NOT NULL
+           AND c.state NOT IN ('refused', 'voided', 'merged')
+           AND NOT (c.paused_at IS NOT NULL AND c.pause_kind = 'suspension') AS due
   FROM "case" c
   WHERE c.grid_code LIKE :prefix
     AND ((c.opened_at >= :from AND c.opened_at < :to) OR (c.deadline >= :from AND c.deadline < :to))
@@ -42,7 +46,7 @@ WHERE c.grid_code LIKE :prefix AND t.action IN ('verify', 'reject_resolution') A
 """
 _CLOSED = """
 SELECT c.opened_at, c.closed_at FROM "case" c
-WHERE c.grid_code LIKE :prefix AND c.closed_at >= :from AND c.closed_at < :to
+WHERE c.grid_code LIKE :prefix AND c.state = 'closed' AND c.closed_at >= :from AND c.closed_at < :to
 """
 _ESCALATIONS = """
 SELECT t.to_level, count(*) FROM case_transition t JOIN "case" c ON c.id = t.case_id
@@ -105,7 +109,8 @@ def indicators(conn: Connection, code: str, first: date, last: date, rules: Rule
     p90 = percentile(hours, 0.9)
     return {
         "received": c["received"],
-        "filed": c["received"],  # every report is filed until intake can refuse one
+        "filed": c["filed"],
+        "not_filed": {"refused": c["refused"], "voided": c["voided"], "merged": c["merged"]},
         "due": c["due"],
         "closed": c["closed"],
         "closed_on_time": c["closed_on_time"],

@@ -33,6 +33,15 @@ class Level(StrEnum):
         return order[index + 1] if index + 1 < len(order) else None
 
 
+class Stage(StrEnum):
+    """The stages a case's deadlines are set for; the fix stage's limit is per level."""
+
+    INTAKE = "intake"
+    SIGN_IN = "sign_in"
+    FIX = "fix"
+    VERIFY = "verify"
+
+
 class Clock(StrEnum):
     """Whether a deadline counts all hours or office hours on working days."""
 
@@ -67,11 +76,44 @@ class Limit:
 
 @dataclass(frozen=True)
 class Deadlines:
-    """Per level, how long a case may stay there, which clock counts, and whether holidays are on duty."""
+    """Per level, how long a case may stay there; the other stages' limits; the clock; holiday duty.
+
+    ``self_handle``: the finder handles it on the spot (自行处置), so intake is automatic.
+    ``direct``: sent straight to the responsible unit when reported (直派).
+    """
 
     clock: Clock
     per_level: dict[Level, Limit]
     holiday_duty: bool = False
+    stages: dict[Stage, Limit] = field(default_factory=dict)
+    self_handle: bool = False
+    direct: bool = False
+
+
+@dataclass(frozen=True)
+class ApprovalLimits:
+    """How many extensions (or suspensions) a case may have, and how long each may be."""
+
+    max_count: int
+    max_length: timedelta
+
+    def allows(self, length: Limit) -> bool:
+        """Whether one request of ``length`` is within the limit (a working day counts as a day)."""
+        return length.span + timedelta(days=length.workdays) <= self.max_length
+
+    def words(self) -> str:
+        """The limits as a person reads them."""
+        hours = self.max_length.total_seconds() / 3600
+        length = f"{hours / 24:g} days" if hours % 24 == 0 else f"{hours:g} hours"
+        return f"{length} each, {self.max_count} per case"
+
+
+@dataclass(frozen=True)
+class DuplicateWindow:
+    """Reports of one category this near and this close in time are proposed as duplicates (重复)."""
+
+    distance_m: float = 100.0
+    within: timedelta = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -85,6 +127,13 @@ class Rules:
     calendar: WorkCalendar
     known: dict[str, Category] = field(default_factory=default_categories)
     after_photo: frozenset[str] = frozenset()  # categories whose resolution needs an "after" photo
+    approvals: dict[str, ApprovalLimits] = field(
+        default_factory=lambda: {
+            "extension": ApprovalLimits(2, timedelta(days=10)),
+            "suspension": ApprovalLimits(1, timedelta(days=30)),
+        }
+    )
+    duplicates: DuplicateWindow = field(default_factory=DuplicateWindow)
 
     def deadlines(self, category: str) -> Deadlines:
         """The deadlines of a category (its own, else its class's)."""
@@ -92,13 +141,36 @@ class Rules:
 
     def deadline(self, category: str, level: Level, start: datetime) -> datetime:
         """When a case of ``category`` arriving at ``level`` at ``start`` is due."""
+        return self.after(category, start, self.deadlines(category).per_level[level])
+
+    def stage_deadline(self, category: str, stage: Stage, start: datetime) -> datetime:
+        """When the intake, sign-in or verification of a case of ``category`` begun at ``start`` is due."""
+        return self.after(category, start, self.deadlines(category).stages[stage])
+
+    def after(self, category: str, start: datetime, limit: Limit) -> datetime:
+        """``limit`` after ``start`` on the clock of ``category`` (an extension is one such limit)."""
         rule = self.deadlines(category)
-        limit = rule.per_level[level]
         if rule.clock is Clock.CALENDAR:
-            return start + limit.span
+            return start + limit.span + timedelta(days=limit.workdays)
         if limit.workdays:
             return self.calendar.add_workdays(start, limit.workdays)
         return self.calendar.add(start, limit.span, duty=rule.holiday_duty)
+
+    def parse_length(self, category: str, value: str) -> Limit:
+        """A requested extension or suspension (``4h``, ``2d``) on the clock of ``category``."""
+        return parse_limit(value, self.deadlines(category).clock, "length")
+
+    def self_handle(self, category: str) -> bool:
+        """Whether the finder may handle a report of ``category`` on the spot (intake is automatic)."""
+        return self.deadlines(category).self_handle
+
+    def direct(self, category: str) -> bool:
+        """Whether a report of ``category`` goes straight to its responsible unit."""
+        return self.deadlines(category).direct
+
+    def limits_of(self, kind: str) -> ApprovalLimits:
+        """The limits of extensions or suspensions."""
+        return self.approvals[kind]
 
     def elapsed(self, category: str, start: datetime, end: datetime) -> timedelta:
         """Time between ``start`` and ``end`` on the category's clock (to shift a paused deadline)."""
@@ -118,10 +190,13 @@ class Rules:
         """A category's limits in words, for people checking a rules file."""
         known = self.known[category]
         rule = self.deadlines(category)
+        stages = ", ".join(f"{stage.value} {rule.stages[stage].words(rule.clock)}" for stage in rule.stages)
         levels = ", ".join(f"{level.value} {rule.per_level[level].words(rule.clock)}" for level in Level)
-        duty = "; on duty over holidays" if rule.holiday_duty else ""
+        intake = "handled on the spot" if rule.self_handle else ("sent straight to its unit" if rule.direct else "")
+        flags = "".join(f"; {text}" for text in (intake, "on duty over holidays" if rule.holiday_duty else "") if text)
         own = "" if category in self.categories else f" (class {known.sla_class.value})"
-        return f"{category} {known.name}{own}: {levels}{duty}; whistled to {self.department(category)}"
+        unit = self.department(category)
+        return f"{category} {known.name}{own}: {stages}; fix at {levels}{flags}; responsible unit {unit}"
 
     def needs_after_photo(self, category: str) -> bool:
         """Whether resolving a case of ``category`` needs an "after" photo."""
@@ -168,10 +243,27 @@ def _deadlines(data: dict[str, Any], where: str, base: Deadlines | None) -> Dead
             per_level[level] = parse_limit(given[level.value], clock, f"{where}.deadlines.{level.value}")
         elif level not in per_level:
             raise RulesError(f"{where}: missing the deadline for level {level.value}")
-    duty = data.get("holiday_duty", base.holiday_duty if base else False)
-    if not isinstance(duty, bool):
-        raise RulesError(f"{where}: holiday_duty must be true or false, not {duty!r}")
-    return Deadlines(clock, per_level, duty)
+    flags = {}
+    for name in ("holiday_duty", "self_handle", "direct"):
+        value = data.get(name, getattr(base, name) if base else False)
+        if not isinstance(value, bool):
+            raise RulesError(f"{where}: {name} must be true or false, not {value!r}")
+        flags[name] = value
+    if flags["self_handle"] and flags["direct"]:
+        raise RulesError(f"{where}: self_handle (on the spot) and direct (straight to the unit) exclude each other")
+    given_stages = data.get("stages") or {}
+    unknown = set(given_stages) - {s.value for s in Stage if s is not Stage.FIX}
+    if unknown:
+        raise RulesError(
+            f"{where}.stages: unknown stage(s) {sorted(unknown)}; stages are intake, sign_in, verify (fix is per level)"
+        )
+    stages = dict(base.stages) if base else {}
+    for stage in (Stage.INTAKE, Stage.SIGN_IN, Stage.VERIFY):
+        if stage.value in given_stages:
+            stages[stage] = parse_limit(given_stages[stage.value], clock, f"{where}.stages.{stage.value}")
+        elif stage not in stages:
+            raise RulesError(f"{where}: missing the {stage.value} limit under stages")
+    return Deadlines(clock, per_level, flags["holiday_duty"], stages, flags["self_handle"], flags["direct"])
 
 
 def _time(value: object, where: str) -> time:
@@ -228,7 +320,33 @@ def load_rules(path: Path = RULES_FILE, workdays_file: Path | None = None) -> Ru
         calendar,
         known,
         _after_photo(data.get("after_photo_required") or {}, known),
+        _approvals(data.get("approvals") or {}),
+        _duplicates(data.get("duplicates") or {}),
     )
+
+
+def _duplicates(data: dict[str, Any]) -> DuplicateWindow:
+    distance = data.get("distance_m", 100)
+    if not isinstance(distance, int | float) or not 0 < distance <= 5000:
+        raise RulesError(f"duplicates.distance_m: {distance!r} is not a distance in metres between 0 and 5000")
+    within = parse_limit(data.get("within", "24h"), Clock.CALENDAR, "duplicates.within").span
+    return DuplicateWindow(float(distance), within)
+
+
+def _approvals(data: dict[str, Any]) -> dict[str, ApprovalLimits]:
+    defaults = {"extension": (2, "10d"), "suspension": (1, "30d")}
+    unknown = set(data) - set(defaults)
+    if unknown:
+        raise RulesError(f"approvals: unknown kind(s) {sorted(unknown)}; kinds are extension, suspension")
+    limits = {}
+    for kind, (count, length) in defaults.items():
+        item = data.get(kind) or {}
+        max_count = item.get("max_count", count)
+        if not isinstance(max_count, int) or max_count < 0:
+            raise RulesError(f"approvals.{kind}.max_count: {max_count!r} is not a whole number ≥ 0")
+        span = parse_limit(item.get("max_length", length), Clock.CALENDAR, f"approvals.{kind}.max_length").span
+        limits[kind] = ApprovalLimits(max_count, span)
+    return limits
 
 
 def _after_photo(data: dict[str, Any], known: dict[str, Category]) -> frozenset[str]:

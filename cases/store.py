@@ -2,18 +2,28 @@
 
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, text
+from sqlalchemy import Connection, Engine, select, text, update
 
-from cases.errors import CaseNotFound
-from cases.loop import Action, Case, State, apply
-from cases.rules import Level, Rules
+from cases.errors import CaseNotFound, NotAllowed
+from cases.loop import ENDED, OPEN, Action, Case, Request, State, apply
+from cases.rules import Level, Limit, Rules
 from db.tables import case as case_table
+from db.tables import event
 
-ESCALATIONS = {Action.ESCALATE.value, Action.AUTO_ESCALATE.value, "overdue"}
+CLOCK = "sla-clock"  # the actor of the clock's transitions
+
+# Transitions that also go to the escalations topic: whistles, and every missed deadline.
+ESCALATIONS = {
+    Action.ESCALATE.value,
+    Action.AUTO_ESCALATE.value,
+    "overdue",
+    "intake_overdue",
+    "sign_in_overdue",
+    "verify_overdue",
+}
 # What the loop reads of a case row.
 LOOP_COLUMNS = [
     case_table.c[name]
@@ -30,6 +40,12 @@ LOOP_COLUMNS = [
         "overdue",
         "opened_at",
         "assignee",
+        "request_kind",
+        "request_by",
+        "request_length",
+        "extensions",
+        "suspensions",
+        "paused_until",
     )
 ]
 
@@ -39,8 +55,11 @@ def loop_cases() -> Any:
     return select(*LOOP_COLUMNS)
 
 
-def case_from_row(row: Any) -> Case:
+def case_from_row(row: Any, rules: Rules) -> Case:
     """The loop's view of a case row."""
+    request = None
+    if row.request_kind is not None:
+        request = Request(row.request_kind, row.request_by, rules.parse_length(row.category, row.request_length))
     return Case(
         row.category,
         State(row.state),
@@ -50,7 +69,17 @@ def case_from_row(row: Any) -> Case:
         row.pause_kind,
         row.reworks,
         row.overdue,
+        request,
+        row.extensions,
+        row.suspensions,
+        row.paused_until,
     )
+
+
+def _length_text(limit: Limit) -> str:
+    if limit.workdays:
+        return f"{limit.workdays}d"
+    return f"{limit.span.total_seconds() / 60:g}m"
 
 
 def store_transition(
@@ -88,13 +117,17 @@ def store_transition(
         },
     )
     closing = after.state is State.CLOSED and before.state is not State.CLOSED
+    request = after.request
     conn.execute(
         text(
             'UPDATE "case" SET state = :state, level = :level, deadline = :deadline, paused_at = :paused_at,'
             " pause_kind = :pause_kind, reworks = :reworks, overdue = :overdue, version = version + 1,"
             " escalations = escalations + :escalated, deferred = deferred OR :paused,"
+            " request_kind = :request_kind, request_by = :request_by, request_length = :request_length,"
+            " extensions = :extensions, suspensions = :suspensions, paused_until = :paused_until,"
             " department = CASE WHEN :is_department THEN :department ELSE department END,"
-            " closed_at = CASE WHEN :closing THEN :at ELSE closed_at END,"
+            " filed_at = CASE WHEN filed_at IS NULL AND :filed THEN :at ELSE filed_at END,"
+            " closed_at = CASE WHEN :ending THEN :at ELSE closed_at END,"
             " closed_on_time = CASE WHEN :closing THEN :on_time AND NOT EXISTS (SELECT 1 FROM case_transition b"
             " WHERE b.case_id = :id AND b.action = 'auto_escalate') ELSE closed_on_time END"
             " WHERE id = :id"
@@ -110,8 +143,16 @@ def store_transition(
             "overdue": after.overdue,
             "escalated": int(action in (Action.ESCALATE.value, Action.AUTO_ESCALATE.value)),
             "paused": after.paused_at is not None,
+            "request_kind": request.kind if request else None,
+            "request_by": request.by if request else None,
+            "request_length": _length_text(request.length) if request else None,
+            "extensions": after.extensions,
+            "suspensions": after.suspensions,
+            "paused_until": after.paused_until,
             "department": rules.department(after.category),
             "is_department": after.level is Level.DEPARTMENT,
+            "filed": after.state not in (State.REPORTED, State.REFUSED, State.VOIDED, State.MERGED),
+            "ending": after.state in ENDED and before.state not in ENDED,
             "closing": closing,
             "at": at,
             "on_time": closing and not before.overdue and (before.deadline is None or at <= before.deadline),
@@ -129,12 +170,16 @@ def transition(
     rules: Rules,
     *,
     assignee: str | None = None,
+    length: str | None = None,
+    into: uuid.UUID | None = None,
     check: Callable[[Connection, Any], None] | None = None,
 ) -> None:
     """Apply a person's action to a case; raises CaseNotFound, NotAllowed or ReasonRequired.
 
-    ``assignee`` is who a dispatch hands the case to (a decline clears it); ``check`` sees the
-    locked case row before anything changes and may raise to refuse.
+    ``assignee`` is who a dispatch hands the case to (none: the category's responsible unit;
+    a return clears it); ``length`` is what an extension or suspension asks for (``4h``, ``2d``);
+    ``into`` is the open case a merged duplicate joins; ``check`` sees the locked case row
+    before anything changes and may raise to refuse.
     """
     with engine.begin() as conn:
         row = conn.execute(loop_cases().where(case_table.c.id == case_id).with_for_update()).one_or_none()
@@ -142,13 +187,57 @@ def transition(
             raise CaseNotFound(str(case_id))
         if check is not None:
             check(conn, row)
-        before = case_from_row(row)
-        if before.deadline is None and before.state is not State.CLOSED:  # the clock has not seen it yet
-            before = replace(before, deadline=rules.deadline(before.category, Level.GRID, row.opened_at))
-        after = apply(before, action, now, rules, note)
+        before = case_from_row(row, rules)
+        if before.deadline is None and before.state is State.REPORTED:  # the clock's intake has not seen it yet
+            before = take_in(conn, row, rules)
+        asked = (
+            rules.parse_length(before.category, length)
+            if length and action in (Action.EXTEND, Action.SUSPEND)
+            else None
+        )
+        after = apply(before, action, now, rules, note, actor=actor, length=asked, to_person=assignee is not None)
+        if action is Action.MERGE:
+            _merge(conn, row, into, actor, now, rules)
         store_transition(conn, row.id, before, after, action.value, actor, note, now, rules)
         if action in (Action.DISPATCH, Action.DECLINE):
             conn.execute(
                 text('UPDATE "case" SET assignee = :a WHERE id = :id'),
                 {"a": assignee if action is Action.DISPATCH else None, "id": case_id},
             )
+
+
+def take_in(conn: Connection, row: Any, rules: Rules) -> Case:
+    """The intake of a new report (the caller holds its row lock), as of when it was received.
+
+    Handled on the spot: in progress at the grid, held by its reporter; sent straight to its
+    unit: dispatched there; otherwise it keeps waiting for a supervisor, with the intake deadline.
+    """
+    before = case_from_row(row, rules)
+    after = apply(before, Action.AUTO_INTAKE, row.opened_at, rules)
+    c = case_table.c
+    if after.state is State.REPORTED:
+        conn.execute(update(case_table).where(c.id == row.id).values(deadline=after.deadline))
+        return after
+    on_the_spot = after.state is State.IN_PROGRESS
+    note = "handled on the spot by the finder" if on_the_spot else f"sent straight to {rules.department(row.category)}"
+    store_transition(conn, row.id, before, after, Action.AUTO_INTAKE.value, CLOCK, note, row.opened_at, rules)
+    if on_the_spot:
+        reporter = select(event.c.reporter).where(event.c.id == row.id).scalar_subquery()
+        conn.execute(update(case_table).where(c.id == row.id).values(assignee=reporter))
+    return after
+
+
+def _merge(conn: Connection, row: Any, into: uuid.UUID | None, actor: str, now: datetime, rules: Rules) -> None:
+    """Join a duplicate report to the open case it repeats; the case's history names the report."""
+    if into is None or into == row.id:
+        raise NotAllowed("merge", "a report without the open case it repeats (send into)", ["file", "refuse", "void"])
+    target = conn.execute(loop_cases().where(case_table.c.id == into).with_for_update()).one_or_none()
+    if target is None or State(target.state) not in OPEN - {State.REPORTED} or target.category != row.category:
+        raise NotAllowed(
+            "merge",
+            f"a report into {into}, which is not an open case of category {row.category}",
+            ["file", "refuse", "void"],
+        )
+    conn.execute(text('UPDATE "case" SET merged_into = :into WHERE id = :id'), {"into": into, "id": row.id})
+    case = case_from_row(target, rules)
+    store_transition(conn, into, case, case, "merged_in", actor, f"duplicate report {row.id}", now, rules)

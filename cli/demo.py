@@ -15,11 +15,17 @@ def gridworker_name(grid: str) -> str:
     return f"gw-{grid}"
 
 
-def demo_users(engine: Engine) -> list[tuple[str, Role, str]]:
+def unit_users(units: list[str]) -> dict[str, str]:
+    """The demo user who answers for each responsible unit: ``unit-1``, ``unit-2`` … in name order."""
+    return {unit: f"unit-{n}" for n, unit in enumerate(sorted(set(units)), start=1)}
+
+
+def demo_users(engine: Engine, units: list[str] | None = None) -> list[tuple[str, Role, str]]:
     """Who the demo city has.
 
     Admin, commander, supervisors of the district and its first street and community, a department, a
-    resident and a volunteer of that community, and a gridworker per grid.
+    resident and a volunteer of that community, a user for each responsible unit of the rules, and a
+    gridworker per grid.
     """
     with engine.connect() as conn:
         areas = conn.execute(
@@ -37,9 +43,10 @@ def demo_users(engine: Engine) -> list[tuple[str, Role, str]]:
         ("resident", Role.RESIDENT, first["community"]),
         ("volunteer", Role.VOLUNTEER, first["community"]),
     ]
+    users += [(user, Role.DEPARTMENT, unit) for unit, user in unit_users(units or []).items()]
     return users + [(gridworker_name(code), Role.GRIDWORKER, code) for level, code in areas if level == "grid"]
 
 
-def add_demo_users(engine: Engine) -> int:
+def add_demo_users(engine: Engine, units: list[str] | None = None) -> int:
     """Create the demo users that are missing; how many were added."""
-    return add_users(engine, demo_users(engine), DEMO_PASSWORD)
+    return add_users(engine, demo_users(engine, units), DEMO_PASSWORD)

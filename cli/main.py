@@ -110,8 +110,11 @@ def simulate(
     api_url: Annotated[str | None, typer.Option(help="Default: the local API")] = None,
     limit: Annotated[int | None, typer.Option(help="Stop after this many events")] = None,
     password: Annotated[str, typer.Option(help="Password of the gridworkers gw-<grid>")] = DEMO_PASSWORD,
+    casework: Annotated[bool, typer.Option(help="Supervisors, units and gridworkers also work the cases")] = True,
 ) -> None:
-    """Simulated gridworkers posting patrols, incidents and visits through the HTTP API."""
+    """Simulated gridworkers posting patrols, incidents and visits, and staff working the cases, through the API."""
+    from cli.casework import Habits
+    from cli.demo import unit_users
     from cli.simulate import run as run_simulator
 
     _log_to_stderr()
@@ -125,7 +128,9 @@ def simulate(
         except httpx.HTTPError:
             pass
         stop.wait(0.5)
-    stats = run_simulator(base, gridworkers, rate, stop, password, limit=limit)
+    units = unit_users(list(settings.rules().departments.values()))
+    habits = Habits() if casework else None
+    stats = run_simulator(base, gridworkers, rate, stop, password, limit=limit, units=units, habits=habits)
     console.print(f"simulator stopped: {stats}")
 
 

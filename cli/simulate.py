@@ -14,6 +14,7 @@ import shapely
 from shapely.geometry import shape
 
 from cases.categories import SlaClass, default_categories
+from cli.casework import Casework, Habits
 from cli.demo import gridworker_name
 from geo.crs import from_wgs84
 from streams.schema import REQUEST_GROUP
@@ -152,15 +153,30 @@ def run(
     viewer: str = "district",
     seed: int = 1,
     limit: int | None = None,
+    units: dict[str, str] | None = None,
+    habits: Habits | None = None,
 ) -> Stats:
     """Post about ``rate`` events/s from ``gridworkers`` simulated gridworkers until ``stop``.
 
-    The gridworkers are users ``gw-<grid>`` with ``password``; ``viewer`` (same password) reads the grids.
+    The gridworkers are users ``gw-<grid>`` with ``password``; ``viewer`` (same password) reads the grids
+    and works the district's cases (``Casework``) beside them, with the ``units`` users (same password)
+    signing for what is sent to their unit. ``habits=None`` posts events only.
     """
     rng = random.Random(seed)
     stats = Stats()
     with httpx.Client(base_url=base_url, timeout=30) as client:
         tokens = Tokens(client, password)
+        if habits is not None:
+            staff = Casework(
+                httpx.Client(base_url=base_url, timeout=30),
+                tokens.headers,
+                random.Random(seed + 1),
+                district=district,
+                supervisor=viewer,
+                units=units or {},
+                habits=habits,
+            )
+            threading.Thread(target=staff.run, args=(stop,), name="gridgov-casework", daemon=True).start()
         grids = fetch_grids(client, district, tokens.headers(viewer))
         workers = [
             Gridworker(gridworker_name(code), code, area)

@@ -84,10 +84,10 @@ def run() -> None:
         console.print("starting services…")
         print_statuses(services_up(settings))
         db.upgrade(settings.database.url)
-        for step in prepare_steps():
-            step(settings)
         # The demo runs the same engine on minute-long deadlines so escalations show within minutes.
         os.environ.setdefault("GRIDGOV_SLA_RULES_FILE", str(DEMO_RULES))
+        for step in prepare_steps():
+            step(Settings())
         children = [_child(args, settings, args[0]) for args in run_steps()]
         (settings.local.state_dir / "run.json").write_text(
             json.dumps({"supervisor": os.getpid(), "children": [c.pid for c in children]})
@@ -99,7 +99,7 @@ def run() -> None:
         if not stop.is_set():
             console.print(
                 f"[bold green]ready[/]\n  live map: {base}/map\n  API docs: {base}/docs\n"
-                f"  sign in:  commander, district, street, community, department, admin or gw-<grid code>,"
+                f"  sign in:  commander, district, street, community, department, unit-1, admin or gw-<grid code>,"
                 f" password {DEMO_PASSWORD}\n"
                 f"  token:    curl -d 'username=district&password={DEMO_PASSWORD}' {base}/v1/token\n"
                 f"  logs:     {settings.local.state_dir}/*.log\nPress Ctrl-C to stop."
@@ -125,7 +125,8 @@ def prepare_steps() -> list[Callable[[Settings], None]]:
 def _load_demo(settings: Settings) -> None:
     engine = db.make_engine(settings.database.url)
     try:
-        console.print(f"demo city: {load_demo(engine)} grids, {add_demo_users(engine)} new demo users")
+        units = list(settings.rules().departments.values())
+        console.print(f"demo city: {load_demo(engine)} grids, {add_demo_users(engine, units)} new demo users")
     finally:
         engine.dispose()
 

@@ -147,10 +147,19 @@ case = Table(
     Column("department", Text),
     Column("kind", String(16), server_default="incident", nullable=False),
     Column("assignee", String(64)),
+    Column("request_kind", String(12)),  # a pending request: extension or suspension
+    Column("request_by", String(64)),
+    Column("request_length", String(16)),  # as asked: 4h, 2d
+    Column("extensions", Integer, server_default="0", nullable=False),  # approved
+    Column("suspensions", Integer, server_default="0", nullable=False),  # approved
+    _at("paused_until"),
+    Column("merged_into", UUID(as_uuid=True)),
+    _at("filed_at"),
     Index("ix_case_state_level", "state", "level"),
     Index("ix_case_grid", "grid_code"),
     Index("ix_case_deadline", "deadline", postgresql_where=text("closed_at IS NULL")),
     Index("ix_case_assignee", "assignee", postgresql_where=text("assignee IS NOT NULL")),
+    Index("ix_case_paused_until", "paused_until", postgresql_where=text("paused_until IS NOT NULL")),
 )
 
 event_receipt = Table(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from cases.clock import escalate_breaches, flag_patrols, start_clocks
+from cases.clock import end_suspensions, escalate_breaches, flag_patrols, start_clocks
 from cases.rules import Rules
 from streams.outbox import Outbox
 
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class SlaEngine:
-    """One tick: start clocks, escalate breaches, flag patrols, publish the outbox."""
+    """One tick: intake, breaches, ended suspensions, patrol flags, then the outbox."""
 
     engine: Engine
     rules: Rules
@@ -30,6 +30,7 @@ class SlaEngine:
         return {
             "started": start_clocks(self.engine, self.rules),
             "escalated": escalate_breaches(self.engine, self.rules, now),
+            "resumed": end_suspensions(self.engine, self.rules, now),
             "patrol_flags": flag_patrols(self.engine, self.rules, now),
             "published": self.outbox.publish(),
         }

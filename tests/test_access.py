@@ -45,7 +45,9 @@ def test_supervisors_see_their_subtree_only() -> None:
 def test_gridworkers_cannot_sign_off_their_own_work_and_the_commander_changes_nothing() -> None:
     worker = Principal("g", Role.GRIDWORKER, GRID)
     assert worker.may_take(Action.RESOLVE) and worker.may_take(Action.ESCALATE)
-    assert not worker.may_take(Action.VERIFY) and not worker.may_take(Action.CLOSE)
+    assert not worker.may_take(Action.VERIFY) and not worker.may_take(Action.APPROVE)
+    assert worker.may_take(Action.EXTEND) and worker.may_take(Action.SUSPEND)  # asking, not deciding
+    assert not worker.may_take(Action.FILE) and not worker.may_take(Action.DISPATCH)
     assert Principal("s", Role.COMMUNITY, GRID[:12]).may_take(Action.VERIFY)
     assert not any(Principal("c", Role.COMMANDER, "*").may_take(a) for a in Action)
 

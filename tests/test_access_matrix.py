@@ -189,7 +189,10 @@ def _batch(city: City, role: Role, user: str, inside: bool) -> tuple[str, str, d
 
 
 def _transition(city: City, role: Role, user: str, inside: bool) -> tuple[str, str, dict[str, Any]]:
-    return "POST", f"/v1/cases/{city.case(role, inside)}/transitions", {"json": {"action": "accept"}}
+    case = city.case(role, inside)
+    with city.engine.begin() as conn:  # taken in: anyone who may act on cases may sign for it
+        conn.execute(text("UPDATE \"case\" SET state = 'filed' WHERE id = :id"), {"id": case})
+    return "POST", f"/v1/cases/{case}/transitions", {"json": {"action": "accept"}}
 
 
 def _cases_listed(response: httpx.Response, visible: bool, kwargs: dict[str, Any]) -> None:
@@ -301,6 +304,7 @@ CALLS: dict[str, Call] = {
     "GET /v1/events/{event_id}": Call(_path("/v1/events/{id}")),
     "GET /v1/cases": Call(_list_cases, check=_cases_listed),
     "GET /v1/cases/{case_id}": Call(_path("/v1/cases/{id}")),
+    "GET /v1/cases/{case_id}/duplicates": Call(_path("/v1/cases/{id}/duplicates")),
     "POST /v1/cases/{case_id}/transitions": Call(_transition),
     "GET /v1/indicators": Call(
         lambda city, role, user, inside: (

@@ -83,7 +83,7 @@ def test_a_posted_request_is_located_cased_escalated_and_read_back(
     rules = load_rules()
     start_clocks(demo_city, rules)
     read = client.get_service_request(request_id)
-    assert read["agency_responsible"] == f"网格 {grid}"
+    assert read["agency_responsible"] == "消防救援大队"  # urgent: sent straight to its unit
     assert read["expected_datetime"] is not None and read["address"] == "润州区某小区3号楼"
 
     # On the map, for a supervisor of its street.
@@ -92,13 +92,12 @@ def test_a_posted_request_is_located_cased_escalated_and_read_back(
     assert any(abs(f["geometry"]["coordinates"][0] - lon) < 0.001 for f in heat["features"])
     assert requests.get(f"{server}/v1/cases/{request_id}", headers=street, timeout=30).json()["category"] == "0301"
 
-    # Held to its SLA like any other case: nobody acts, it climbs to the community.
+    # Held to its SLA like any other case: nobody signs for it, and the miss is flagged.
     escalate_breaches(demo_city, rules, datetime.fromisoformat(read["expected_datetime"]) + timedelta(seconds=1))
-    climbed = client.get_service_request(request_id)
-    assert climbed["agency_responsible"] == f"社区 {grid[:12]}"
-    assert datetime.fromisoformat(climbed["expected_datetime"]) > datetime.fromisoformat(read["expected_datetime"])
+    case = requests.get(f"{server}/v1/cases/{request_id}", headers=street, timeout=30).json()
+    assert case["overdue"] and case["history"][-1]["action"] == "sign_in_overdue"
 
-    for action, note in (("accept", ""), ("close", "车辆已挪走")):
+    for action, note in (("accept", ""), ("resolve", "已挪车"), ("verify", "车辆已挪走")):
         response = requests.post(
             f"{server}/v1/cases/{request_id}/transitions",
             json={"action": action, "note": note},

@@ -17,7 +17,7 @@ from api.photo_check import BadPhoto, compare, inspect
 from api.settings import Settings
 from tests.conftest import SignIn
 from tests.pipeline_fixtures import grid_point
-from tests.test_sla_db import record
+from tests.test_sla_db import record, start_all_clocks
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -133,7 +133,9 @@ def test_resolving_needs_an_after_photo_where_the_rules_say_so(
 ) -> None:
     case = record(demo_city, "incident", "0101", datetime.now(UTC), 42)  # 暴露垃圾: city appearance needs proof
     headers = sign_in("photo-district", Role.DISTRICT, "321111")
-    assert client.post(f"/v1/cases/{case}/transitions", json={"action": "accept"}, headers=headers).status_code == 200
+    start_all_clocks(demo_city)
+    # 暴露垃圾 is handled on the spot: taken in by the finder, in progress at once.
+    assert client.get(f"/v1/cases/{case}", headers=headers).json()["state"] == "in_progress"
     refused = client.post(f"/v1/cases/{case}/transitions", json={"action": "resolve"}, headers=headers)
     assert refused.status_code == 409 and "after" in refused.json()["message"]
     before = client.post(f"/v1/events/{case}/photos", content=photo(), headers=headers)
@@ -145,6 +147,6 @@ def test_resolving_needs_an_after_photo_where_the_rules_say_so(
     resolved = client.post(f"/v1/cases/{case}/transitions", json={"action": "resolve"}, headers=headers)
     assert resolved.status_code == 200 and resolved.json()["state"] == "resolved"
     other = record(demo_city, "incident", "0602", datetime.now(UTC), 43)  # noise: no photo needed
-    for action in ("accept", "resolve"):
+    for action in ("file", "accept", "resolve"):
         response = client.post(f"/v1/cases/{other}/transitions", json={"action": action}, headers=headers)
         assert response.status_code == 200, response.text

@@ -80,7 +80,7 @@ def test_a_request_goes_from_the_resident_to_a_volunteer_and_back_to_a_rating(
     assert _act(client, request_id, staff, action="dispatch", volunteer="vol-chen")["assignee"] == "vol-chen"
     assert client.get(f"/v1/requests/{request_id}", headers=volunteer).status_code == 404  # not given to zhang
     declined = _act(client, request_id, other_volunteer, action="decline", note="那天要上班")
-    assert declined["state"] == "reported" and declined["assignee"] is None
+    assert declined["state"] == "filed" and declined["assignee"] is None  # back to the dispatcher
     _act(client, request_id, staff, action="dispatch", volunteer="vol-zhang")
     refused = client.post(f"/v1/requests/{request_id}/transitions", json={"action": "accept"}, headers=other_volunteer)
     assert refused.status_code == 404  # chen no longer holds it

@@ -82,7 +82,8 @@ def test_a_case_nobody_acts_on_climbs_each_level_once_at_the_right_times(demo_ci
     assert grid_due == at(2026, 11, 19, 14, 30)
 
     escalate_all(demo_city, grid_due - timedelta(seconds=1))
-    assert history(demo_city, case) == []
+    taken_in = ("auto_intake", "grid", opened)  # 暴露垃圾: handled on the spot, in progress from the report
+    assert history(demo_city, case) == [taken_in]
     for now in (
         grid_due,
         grid_due + timedelta(seconds=30),
@@ -94,6 +95,7 @@ def test_a_case_nobody_acts_on_climbs_each_level_once_at_the_right_times(demo_ci
     ):
         escalate_all(demo_city, now)
     assert history(demo_city, case) == [
+        taken_in,
         ("auto_escalate", "community", grid_due),
         ("auto_escalate", "street", community_due),
         ("auto_escalate", "department", street_due),
@@ -109,7 +111,15 @@ def test_a_case_nobody_acts_on_climbs_each_level_once_at_the_right_times(demo_ci
 def test_two_engines_never_escalate_a_case_twice(demo_city: Engine) -> None:
     opened = at(2026, 11, 16, 9, 0)
     cases = [record(demo_city, "incident", "0301", opened, i) for i in range(40)]
-    start_all_clocks(demo_city)
+    start_all_clocks(demo_city)  # urgent: sent straight to the fire brigade
+    with demo_city.begin() as conn:  # ... which the grid took on itself: its fix clock climbs the levels
+        conn.execute(
+            text(
+                "UPDATE \"case\" SET state = 'in_progress', level = 'grid', deadline = :due"
+                " WHERE id = ANY(CAST(:ids AS uuid[]))"
+            ),
+            {"due": opened + timedelta(minutes=15), "ids": cases},
+        )
     errors: list[BaseException] = []
 
     def engine_loop(offset: int) -> None:
@@ -135,7 +145,7 @@ def test_two_engines_never_escalate_a_case_twice(demo_city: Engine) -> None:
             {"ids": cases},
         ).all()
     assert all(n == 1 for *_, n in rows)
-    assert len(rows) == 4 * len(cases)
+    assert len(rows) == 5 * len(cases)  # intake, 3 escalations, overdue
 
 
 def test_a_grid_without_a_patrol_is_flagged_after_the_cut_off_and_not_before(demo_city: Engine) -> None:
@@ -168,36 +178,37 @@ def test_indicators_match_hand_computed_values(demo_city: Engine, settings: Sett
     record(demo_city, "patrol", "0901", at(2026, 9, 16, 10, 0), grid_index)
     start_all_clocks(demo_city)
 
-    def act(case: str, action: Action, *hm: int, note: str = "") -> None:
-        transition(demo_city, uuid.UUID(case), action, "tester", note, at(2026, 9, *hm), RULES)
+    def act(case: str, action: Action, *hm: int, note: str = "n", actor: str = "gw-test", length: str = "") -> None:
+        day = at(2026, 9, *hm)
+        transition(demo_city, uuid.UUID(case), action, actor, note, day, RULES, length=length or None)
 
+    # a, b, c (暴露垃圾) are handled on the spot: in progress from 09:00, due 14:30.
+    for action, hm in ((Action.RESOLVE, (15, 10, 30)), (Action.VERIFY, (15, 11, 0))):
+        act(a, action, *hm)  # closed in 2 working hours, inside the grid
     for action, hm in (
-        (Action.DISPATCH, (15, 9, 30)),
-        (Action.ACCEPT, (15, 9, 40)),
-        (Action.RESOLVE, (15, 10, 30)),
-        (Action.VERIFY, (15, 11, 0)),
-    ):
-        act(a, action, *hm)  # closed in 2 h, inside the grid
-    for action, hm in (
-        (Action.ACCEPT, (15, 9, 10)),
         (Action.RESOLVE, (15, 10, 0)),
-        (Action.REJECT_RESOLUTION, (15, 11, 0)),
+        (Action.REJECT_RESOLUTION, (15, 11, 0)),  # rework: a fresh 4 working hours, due 16:30
         (Action.RESOLVE, (15, 14, 0)),
         (Action.VERIFY, (15, 14, 0)),
     ):
-        act(b, action, *hm, note="not clean yet")  # one rework, closed in 5 h
-    escalate_all(demo_city, at(2026, 9, 15, 14, 31))  # c misses 14:30
-    for action, hm in ((Action.ACCEPT, (16, 9, 0)), (Action.RESOLVE, (16, 9, 30)), (Action.VERIFY, (16, 10, 0))):
-        act(c, action, *hm)  # closed after 25 h, late
-    act(d, Action.EXTEND, 15, 10, 0, note="needs the owners' meeting")
+        act(b, action, *hm, note="not clean yet")  # one rework, closed after 3.5 working hours
+    escalate_all(demo_city, at(2026, 9, 15, 14, 31))  # c misses 14:30: the community has until 15:00 on the 16th
+    for action, hm in ((Action.RESOLVE, (16, 9, 30)), (Action.VERIFY, (16, 10, 0))):
+        act(c, action, *hm)  # closed after 8.5 working hours, late
+    # d (邻里纠纷) waits for intake; filed 09:30, taken on by the grid 10:00 (8 working hours: due 10:30 on
+    # the 16th), then extended by one working day on approval: due at 17:30 on the 17th.
+    act(d, Action.FILE, 15, 9, 30, actor="sup")
+    act(d, Action.ACCEPT, 15, 10, 0)
+    act(d, Action.EXTEND, 15, 10, 30, note="needs the owners' meeting", length="1d")
+    act(d, Action.APPROVE, 15, 10, 45, actor="sup")
 
     with TestClient(create_app(settings)) as client:
         client.headers.update(sign_in("commander", Role.COMMANDER, ""))
         body = client.get("/v1/indicators", params={"area": grid, "from": "2026-09-15", "to": "2026-09-17"}).json()
-    # Deadlines: a, b, c 14:30 on the 15th (4 working hours from 09:00); c's community deadline after its
-    # escalation 15:00 on the 16th; d 09:30 on the 16th (8 working hours), extended. All four fall in the
-    # period, so 应结案数 is 4; a and b closed on time; c closed after its escalation (late); d is open.
-    assert (body["received"], body["due"], body["closed"], body["closed_on_time"]) == (4, 4, 3, 2)
+    # Deadlines: a 14:30 and b 16:30 on the 15th, c 15:00 on the 16th (after its escalation), d 17:30 on
+    # the 17th (extended). All four fall in the period, so 应结案数 is 4; a and b closed on time; c closed
+    # after its escalation (late); d is open.
+    assert (body["received"], body["filed"], body["due"], body["closed"], body["closed_on_time"]) == (4, 4, 4, 3, 2)
     assert body["closure_rate"] == 0.75
     assert body["on_time_closure_rate"] == 0.5
     assert body["overdue"] == 2  # c (closed late) and d (open past its deadline)
@@ -210,6 +221,8 @@ def test_indicators_match_hand_computed_values(demo_city: Engine, settings: Sett
     assert body["escalations"] == {"community": 1, "street": 0, "department": 0}
     assert body["patrol_coverage"] == round(2 / 3, 4)  # 15–17 Sep are working days; patrols on two
     assert body["urgent"] == {"due": 0, "closed_on_time": 0, "on_time_closure_rate": None}
+    for action in (Action.RESOLVE, Action.VERIFY):  # after the period: no open case left for later tests' clocks
+        act(d, action, 21, 9, 0, actor="sup")
 
 
 def test_rates_stay_between_0_and_1_in_the_two_counterexamples(
@@ -217,41 +230,44 @@ def test_rates_stay_between_0_and_1_in_the_two_counterexamples(
 ) -> None:
     """The review's counterexamples: the old formulas gave 2.0 and -1.0."""
 
-    def act(case: str, action: Action, *dhm: int, note: str = "") -> None:
-        transition(demo_city, uuid.UUID(case), action, "tester", note, at(2026, 8, *dhm), RULES)
+    def act(case: str, action: Action, *dhm: int, note: str = "n", actor: str = "gw-test", length: str = "") -> None:
+        day = at(2026, 8, *dhm)
+        transition(demo_city, uuid.UUID(case), action, actor, note, day, RULES, length=length or None)
 
-    def close(case: str, day: int, hour: int) -> None:
-        for action in (Action.ACCEPT, Action.RESOLVE, Action.VERIFY):
+    def close(case: str, day: int, hour: int) -> None:  # a case handled on the spot: in progress already
+        for action in (Action.RESOLVE, Action.VERIFY):
             act(case, action, day, hour, 0)
 
     opened = at(2026, 8, 3, 9, 0)  # Monday; 0101 is due at 14:30
     grid_a, grid_b = (grid_point(demo_city, i)[0] for i in (250, 251))
     normal = record(demo_city, "incident", "0101", opened, 250)
     extended = record(demo_city, "incident", "0101", opened, 250)
-    later = record(demo_city, "incident", "0202", at(2026, 8, 7, 16, 0), 250)  # due 11 Aug: not in the period
-    urgent = record(demo_city, "incident", "0301", at(2026, 8, 4, 10, 0), 250)  # due 10:15, closed 10:05
+    later = record(demo_city, "incident", "0202", at(2026, 8, 7, 16, 0), 250)  # waits for intake; then refused
+    urgent = record(demo_city, "incident", "0301", at(2026, 8, 4, 10, 0), 250)  # straight to its unit
     on_time = record(demo_city, "incident", "0101", opened, 251)
     suspended = [record(demo_city, "incident", "0101", opened, 251) for _ in range(2)]
     start_all_clocks(demo_city)
     close(normal, 3, 10)
-    act(extended, Action.EXTEND, 3, 9, 30, note="waiting for the owner")
-    act(extended, Action.RESUME, 3, 10, 30)  # one working hour later: due 15:30
+    act(extended, Action.EXTEND, 3, 9, 30, note="waiting for the owner", length="1h")
+    act(extended, Action.APPROVE, 3, 9, 40, actor="sup")  # due 15:30 instead of 14:30
     close(extended, 3, 11)
-    for action in (Action.ACCEPT, Action.RESOLVE):
-        transition(demo_city, uuid.UUID(urgent), action, "tester", "", at(2026, 8, 4, 10, 2), RULES)
-    transition(demo_city, uuid.UUID(urgent), Action.VERIFY, "tester", "", at(2026, 8, 4, 10, 5), RULES)
+    # The department signs at 10:02 (due 10:15): 120 calendar minutes to fix, due 12:02; closed 10:05.
+    act(urgent, Action.ACCEPT, 4, 10, 2, actor="fire-brigade")
+    act(urgent, Action.RESOLVE, 4, 10, 2, actor="fire-brigade")
+    act(urgent, Action.VERIFY, 4, 10, 5, actor="sup")
     close(on_time, 3, 10)
-    for case in suspended:
-        act(case, Action.SUSPEND, 3, 9, 30, note="court ruling pending")
-    close(later, 10, 9)  # closed before its deadline, after the week: still not due in it
+    for case in suspended:  # approved until 17:30 on 10 Aug (5 working days), never resumed
+        act(case, Action.SUSPEND, 3, 9, 30, note="court ruling pending", length="5d")
+        act(case, Action.APPROVE, 3, 9, 35, actor="sup")
+    act(later, Action.REFUSE, 10, 9, 0, note="not a matter for the grid", actor="sup")
 
     with TestClient(create_app(settings)) as client:
         client.headers.update(sign_in("commander", Role.COMMANDER, ""))
         week = {"from": "2026-08-03", "to": "2026-08-09"}
         first = client.get("/v1/indicators", params={"area": grid_a, **week}).json()
         second = client.get("/v1/indicators", params={"area": grid_b, **week}).json()
-    assert later  # opened in the week but due after it
-    assert (first["received"], first["due"], first["closed_on_time"]) == (4, 3, 3)
+    assert (first["received"], first["filed"], first["due"], first["closed_on_time"]) == (4, 3, 3, 3)
+    assert first["not_filed"] == {"refused": 1, "voided": 0, "merged": 0}
     assert first["on_time_closure_rate"] == 1.0  # was 2.0: both 0101 cases on time, one of them extended
     assert first["extension_rate"] == round(1 / 3, 4)
     assert first["urgent"] == {"due": 1, "closed_on_time": 1, "on_time_closure_rate": 1.0}
@@ -271,15 +287,18 @@ def test_transitions_over_http_with_409_listing_what_is_allowed(client: TestClie
     case = record(demo_city, "incident", "0602", at(2026, 11, 20, 9, 0), 30)
     response = client.post(f"/v1/cases/{case}/transitions", json={"action": "verify"})
     assert response.status_code == 409
-    assert response.json()["detail"]["allowed"] == ["accept", "close", "dispatch", "escalate", "extend", "suspend"]
-    assert client.post(f"/v1/cases/{case}/transitions", json={"action": "suspend"}).status_code == 422
-    for action in ("dispatch", "accept", "escalate", "resolve", "reject_resolution", "resolve", "verify"):
+    assert response.json()["detail"]["allowed"] == ["dispatch", "file", "merge", "refuse", "void"]
+    assert client.post(f"/v1/cases/{case}/transitions", json={"action": "refuse"}).status_code == 422  # no reason
+    for action in ("file", "accept", "escalate", "resolve", "reject_resolution", "resolve", "verify"):
+        if action == "resolve":  # a request without its length is refused, and nothing changes
+            asked = client.post(f"/v1/cases/{case}/transitions", json={"action": "suspend", "note": "waiting"})
+            assert asked.status_code == 422 and "length" in asked.json()["message"]
         response = client.post(f"/v1/cases/{case}/transitions", json={"action": action, "note": "n"})
         assert response.status_code == 200, response.text
     body = client.get(f"/v1/cases/{case}").json()
     assert body["state"] == "closed" and body["reworks"] == 1 and body["level"] == "community"
     assert [h["action"] for h in body["history"]] == [
-        "dispatch",
+        "file",
         "accept",
         "escalate",
         "resolve",
@@ -304,17 +323,24 @@ def test_the_outbox_produces_each_transition_exactly_once_across_a_leader_crash(
     admin = admin_client(kafka)
     ensure_topics(admin, kafka)
     admin.close()
-    with demo_city.begin() as conn:  # earlier tests' rows belong to other topics
+    opened = at(2026, 11, 10, 9, 0)
+    cases = [record(demo_city, "incident", "0301", opened, 60 + i) for i in range(5)]
+    start_all_clocks(demo_city)  # intake: straight to the unit
+    with demo_city.begin() as conn:  # earlier rows (and the intakes) belong to other topics
         conn.execute(
             text(
                 "UPDATE case_transition SET published = true, escalation_published ="
                 " CASE WHEN escalation_published IS NULL THEN NULL ELSE true END"
             )
         )
-    opened = at(2026, 11, 10, 9, 0)
-    for i in range(5):
-        record(demo_city, "incident", "0301", opened, 60 + i)
-    start_all_clocks(demo_city)
+    with demo_city.begin() as conn:  # taken on by the grid instead: its fix clock climbs
+        conn.execute(
+            text(
+                "UPDATE \"case\" SET state = 'in_progress', level = 'grid', deadline = :due"
+                " WHERE id = ANY(CAST(:ids AS uuid[]))"
+            ),
+            {"due": opened + timedelta(minutes=15), "ids": cases},
+        )
     escalate_all(demo_city, opened + timedelta(hours=5))  # 3 escalations + overdue each
     producer = EventProducer(kafka)
     first = Outbox(demo_city, kafka, producer, batch=7)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from cases.calendar import WorkCalendar, load_overrides
-from cases.loop import Action, Case, NotAllowed, ReasonRequired, State, allowed_actions, apply
+from cases.loop import Action, Case, NotAllowed, ReasonRequired, State, allowed_actions, apply, breach_action
 from cases.rules import RULES_FILE, Level, RulesError, load_rules
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -46,39 +46,152 @@ def test_urgent_cases_count_calendar_minutes() -> None:
     assert RULES.deadline("0303", Level.STREET, at(2026, 11, 21, 23, 50)) == at(2026, 11, 22, 0, 50)
 
 
-def test_extension_pauses_the_clock_and_resume_shifts_the_deadline() -> None:
+def _in_progress() -> Case:
     opened = at(2026, 11, 19, 9, 0)  # Thursday
     case = Case("0101", State.IN_PROGRESS, Level.GRID, RULES.deadline("0101", Level.GRID, opened))
     assert case.deadline == at(2026, 11, 19, 14, 30)
-    paused = apply(case, Action.EXTEND, at(2026, 11, 19, 10, 0), RULES, "waiting for the property company")
-    assert paused.paused_at is not None and allowed_actions(paused) == ["close", "resume"]
-    resumed = apply(paused, Action.RESUME, at(2026, 11, 20, 10, 0), RULES)  # 7.5 working hours later
+    return case
+
+
+def test_an_approved_extension_sets_a_new_deadline_and_nobody_approves_their_own() -> None:
+    asked = apply(
+        _in_progress(),
+        Action.EXTEND,
+        at(2026, 11, 19, 10, 0),
+        RULES,
+        "waiting for the owner",
+        actor="gw",
+        length=RULES.parse_length("0101", "2h"),
+    )
+    assert asked.deadline == at(2026, 11, 19, 14, 30) and asked.request is not None  # the clock runs on
+    assert allowed_actions(asked) == ["approve", "escalate", "refuse_request", "resolve"]
+    with pytest.raises(NotAllowed, match="your own extension request"):
+        apply(asked, Action.APPROVE, at(2026, 11, 19, 10, 5), RULES, actor="gw")
+    approved = apply(asked, Action.APPROVE, at(2026, 11, 19, 10, 5), RULES, actor="sup")
+    assert approved.deadline == at(2026, 11, 19, 16, 30)  # 14:30 + 2 working hours
+    assert (approved.extensions, approved.request) == (1, None)
+    refused = apply(asked, Action.REFUSE_REQUEST, at(2026, 11, 19, 10, 5), RULES, "not needed", actor="sup")
+    assert refused.deadline == at(2026, 11, 19, 14, 30) and refused.request is None
+
+
+def test_extensions_respect_the_rules_limits() -> None:
+    case = _in_progress()
+    two_days = RULES.parse_length("0101", "2d")
+    for n in range(2):  # at most 2 per case
+        case = apply(case, Action.EXTEND, at(2026, 11, 19, 10, n), RULES, "more time", actor="gw", length=two_days)
+        case = apply(case, Action.APPROVE, at(2026, 11, 19, 11, n), RULES, actor="sup")
+    # 14:30 Thursday + 2 working days → Mon 23 Nov 17:30, + 2 more → Wed 25 Nov 17:30.
+    assert case.deadline == at(2026, 11, 25, 17, 30) and case.extensions == 2
+    with pytest.raises(NotAllowed, match="after 2 approved extension"):
+        apply(case, Action.EXTEND, at(2026, 11, 19, 12, 0), RULES, "again", actor="gw", length=two_days)
+    with pytest.raises(NotAllowed, match="longer than 10 days"):
+        apply(
+            _in_progress(),
+            Action.EXTEND,
+            at(2026, 11, 19, 10, 0),
+            RULES,
+            "long",
+            actor="gw",
+            length=RULES.parse_length("0101", "11d"),
+        )
+    with pytest.raises(ReasonRequired, match="needs the length"):
+        apply(_in_progress(), Action.EXTEND, at(2026, 11, 19, 10, 0), RULES, "how long?", actor="gw")
+
+
+def test_an_approved_suspension_stops_the_clock_until_it_ends_or_is_resumed() -> None:
+    asked = apply(
+        _in_progress(),
+        Action.SUSPEND,
+        at(2026, 11, 19, 10, 0),
+        RULES,
+        "court ruling pending",
+        actor="gw",
+        length=RULES.parse_length("0101", "3d"),
+    )
+    suspended = apply(asked, Action.APPROVE, at(2026, 11, 19, 10, 0), RULES, actor="sup")
+    assert suspended.paused_at == at(2026, 11, 19, 10, 0)
+    assert suspended.paused_until == at(2026, 11, 24, 17, 30)  # 3 working days: Fri 20, Mon 23, Tue 24
+    assert allowed_actions(suspended) == ["resume"]
+    resumed = apply(suspended, Action.RESUME, at(2026, 11, 20, 10, 0), RULES, actor="sup")  # 7.5 working hours on
     assert resumed.paused_at is None
     assert resumed.deadline == RULES.calendar.add(at(2026, 11, 19, 14, 30), timedelta(hours=7, minutes=30))
     assert resumed.deadline == at(2026, 11, 20, 14, 30)
 
 
-def test_a_pause_needs_a_reason() -> None:
-    case = Case("0101", State.REPORTED, Level.GRID, at(2026, 11, 19, 14, 30))
+def test_a_request_needs_a_reason() -> None:
     with pytest.raises(ReasonRequired):
-        apply(case, Action.SUSPEND, at(2026, 11, 19, 10, 0), RULES, "  ")
+        apply(
+            _in_progress(),
+            Action.SUSPEND,
+            at(2026, 11, 19, 10, 0),
+            RULES,
+            "  ",
+            actor="gw",
+            length=RULES.parse_length("0101", "1d"),
+        )
 
 
 def test_an_action_not_allowed_lists_the_allowed_ones() -> None:
-    case = Case("0101", State.REPORTED, Level.GRID, at(2026, 11, 19, 14, 30))
+    case = Case("0602", State.REPORTED, Level.GRID, at(2026, 11, 19, 14, 30))
     with pytest.raises(NotAllowed) as refused:
         apply(case, Action.VERIFY, at(2026, 11, 19, 10, 0), RULES)
-    assert refused.value.allowed == ["accept", "close", "dispatch", "escalate", "extend", "suspend"]
+    assert refused.value.allowed == ["dispatch", "file", "merge", "refuse", "void"]
+
+
+def test_intake_by_category_on_the_spot_straight_to_the_unit_or_waiting() -> None:
+    new = {code: Case(code, State.REPORTED, Level.GRID, None) for code in ("0101", "0301", "0602")}
+    reported = at(2026, 11, 19, 9, 0)
+    spot, direct, waiting = (apply(c, Action.AUTO_INTAKE, reported, RULES) for c in new.values())
+    assert (spot.state, spot.level, spot.deadline) == (State.IN_PROGRESS, Level.GRID, at(2026, 11, 19, 14, 30))
+    # 0301 (urgent, direct): the department must sign within 15 calendar minutes.
+    assert (direct.state, direct.level, direct.deadline) == (
+        State.DISPATCHED,
+        Level.DEPARTMENT,
+        at(2026, 11, 19, 9, 15),
+    )
+    # 0602 (general): a supervisor takes it in within 2 working hours.
+    assert (waiting.state, waiting.deadline) == (State.REPORTED, at(2026, 11, 19, 11, 0))
+    assert breach_action(waiting) == "intake_overdue" and breach_action(direct) == "sign_in_overdue"
+    flagged = apply(waiting, Action.AUTO_ESCALATE, at(2026, 11, 19, 11, 1), RULES)
+    assert (flagged.state, flagged.level, flagged.overdue) == (State.REPORTED, Level.GRID, True)
+
+
+def test_refusing_voiding_and_merging_need_a_reason_and_end_the_report() -> None:
+    case = Case("0602", State.REPORTED, Level.GRID, at(2026, 11, 19, 11, 0))
+    with pytest.raises(ReasonRequired):
+        apply(case, Action.REFUSE, at(2026, 11, 19, 10, 0), RULES, "")
+    for action, state in ((Action.REFUSE, State.REFUSED), (Action.VOID, State.VOIDED), (Action.MERGE, State.MERGED)):
+        ended = apply(case, action, at(2026, 11, 19, 10, 0), RULES, "why")
+        assert ended.state is state and ended.deadline is None and allowed_actions(ended) == []
+
+
+def test_dispatch_sign_in_return_and_fix() -> None:
+    filed = apply(Case("0602", State.REPORTED, Level.GRID, None), Action.FILE, at(2026, 11, 19, 9, 0), RULES)
+    assert (filed.state, filed.deadline) == (State.FILED, at(2026, 11, 19, 11, 0))  # dispatch within 2 h
+    sent = apply(filed, Action.DISPATCH, at(2026, 11, 19, 9, 30), RULES)
+    assert (sent.state, sent.level, sent.deadline) == (State.DISPATCHED, Level.DEPARTMENT, at(2026, 11, 19, 11, 30))
+    returned = apply(sent, Action.DECLINE, at(2026, 11, 19, 10, 0), RULES, "not ours: a property matter")
+    assert (returned.state, returned.deadline) == (State.FILED, at(2026, 11, 19, 12, 0))  # back to the dispatcher, 2 h
+    to_grid = apply(returned, Action.DISPATCH, at(2026, 11, 19, 10, 30), RULES, to_person=True)
+    assert to_grid.level is Level.DEPARTMENT  # the level it was sent to before stays until escalated
+    signed = apply(to_grid, Action.ACCEPT, at(2026, 11, 19, 11, 0), RULES)
+    # The fix deadline runs from the sign-in: 40 working hours at department level.
+    assert (signed.state, signed.deadline) == (
+        State.IN_PROGRESS,
+        RULES.calendar.add(at(2026, 11, 19, 11, 0), timedelta(hours=40)),
+    )
 
 
 def test_rejecting_a_resolution_is_rework() -> None:
     case = Case("0101", State.RESOLVED, Level.GRID, at(2026, 11, 19, 14, 30))
     reopened = apply(case, Action.REJECT_RESOLUTION, at(2026, 11, 19, 10, 0), RULES, "still dirty")
     assert reopened.state is State.IN_PROGRESS and reopened.reworks == 1
+    # A fresh grid fix limit from 10:00: 4 working hours, 2 before lunch and 2 from 13:30.
+    assert reopened.deadline == at(2026, 11, 19, 15, 30)
 
 
 def test_breaches_climb_to_the_department_and_then_flag_overdue() -> None:
-    case = Case("0301", State.REPORTED, Level.GRID, at(2026, 11, 21, 10, 15))
+    case = Case("0301", State.IN_PROGRESS, Level.GRID, at(2026, 11, 21, 10, 15))
     levels = []
     for _ in range(4):
         case = apply(case, Action.AUTO_ESCALATE, at(2026, 11, 21, 23, 0), RULES)

@@ -1,0 +1,87 @@
+"""The simulated city works the whole loop on the real services, and its indicators show it."""
+
+import dataclasses
+import threading
+from datetime import datetime
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from api.access import Role
+from api.app import create_app
+from api.settings import Settings
+from cli.casework import Habits
+from cli.demo import DEMO_PASSWORD, add_demo_users, unit_users
+from cli.local.scratch import drop_database, fresh_database, fresh_topics
+from cli.simulate import run as simulate
+from db.engine import make_engine
+from geo.demo import DEMO_DISTRICT, load_demo
+from streams.outbox import Outbox
+from streams.producer import EventProducer
+from streams.sla import SlaEngine
+from tests.conftest import SignIn
+from tests.pipeline_fixtures import running_worker
+from tests.server import serve
+
+FAST_RULES = Path(__file__).parent / "data" / "rules_fast.yaml"
+SECONDS = 60
+
+
+def test_a_minute_of_the_simulated_city_closes_cases_in_the_grid_with_reworks_and_extensions(
+    base_settings: Settings, kafka_settings: object, sign_in: SignIn
+) -> None:
+    settings = fresh_topics(fresh_database(base_settings, "gridgov_loop"), "loop")
+    sla = settings.sla.model_copy(update={"sla_rules_file": str(FAST_RULES), "sla_tick_s": 0.5})
+    api = settings.api.model_copy(update={"event_posts_per_minute": 0.0})
+    settings = dataclasses.replace(settings, sla=sla, api=api)
+    rules = settings.rules()
+    engine = make_engine(settings.database.url)
+    stop = threading.Event()
+    try:
+        load_demo(engine)
+        units = unit_users(list(rules.departments.values()))
+        add_demo_users(engine, list(units))
+        producer = EventProducer(settings.kafka)
+        clock = SlaEngine(engine, rules, Outbox(engine, settings.kafka, producer))
+        ticking = threading.Thread(target=clock.run, args=(stop, 0.5), daemon=True)
+        with running_worker(settings, engine, "loop"), serve(create_app(settings)) as base:
+            ticking.start()
+            timer = threading.Timer(SECONDS, stop.set)
+            timer.start()
+            habits = Habits(act=0.4, extension="0.2m")
+            stats = simulate(base, 30, 4.0, stop, DEMO_PASSWORD, units=units, habits=habits)
+            timer.join()
+            ticking.join(timeout=30)
+        producer.close()
+        assert stats.accepted > 100
+        today = datetime.now(rules.calendar.tz).date().isoformat()
+        with TestClient(create_app(settings)) as client:
+            response = client.get(
+                "/v1/indicators",
+                params={"area": DEMO_DISTRICT, "from": today, "to": today},
+                headers=_district(settings, engine),
+            )
+        body = response.json()
+    finally:
+        stop.set()
+        engine.dispose()
+        drop_database(settings)
+    assert body["closed"] > 0
+    assert body["in_grid_closure_rate_minor"] > 0
+    assert body["rework_rate"] > 0
+    assert body["extension_rate"] > 0
+    assert 0 < body["on_time_closure_rate"] < 1
+    assert sum(body["not_filed"].values()) > 0
+    assert sum(body["escalations"].values()) > 0
+
+
+def _district(settings: Settings, engine: object) -> dict[str, str]:
+    from datetime import timedelta
+
+    from api.access import Principal
+    from api.auth import issue_token
+
+    token = issue_token(
+        settings.api.secret_key, Principal("district", Role.DISTRICT, DEMO_DISTRICT), timedelta(hours=1)
+    )
+    return {"Authorization": f"Bearer {token}"}
