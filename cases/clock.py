@@ -1,13 +1,16 @@
-"""The clock's jobs on stored cases: intake, breaches, the end of suspensions, unpatrolled grids."""
+"""The clock's jobs on stored cases: intake, breaches, ended suspensions, changed rules, unpatrolled grids."""
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.dialects.postgresql import insert
 
-from cases.loop import Action, State, apply, breach_action, breached
-from cases.rules import Rules
+from cases.loop import STAGE_OF, Action, State, apply, breach_action, breached
+from cases.rules import Rules, Stage
 from cases.store import CLOCK, case_from_row, loop_cases, store_transition, take_in
 from db.tables import case as case_table
+from db.tables import case_transition, rules_version
 
 
 def start_clocks(engine: Engine, rules: Rules, limit: int = 1000) -> int:
@@ -101,3 +104,60 @@ def flag_patrols(engine: Engine, rules: Rules, now: datetime) -> int:
                 {"day": day, "now": now, "start": start, "cutoff": cutoff},
             ).rowcount
     return flagged
+
+
+def recompute_deadlines(engine: Engine, rules: Rules, now: datetime) -> int:
+    """After the rules or the working calendar changed, give open cases the deadlines the new ones set.
+
+    Each stage's deadline is computed again from the moment the case entered it (the last change
+    of state or level, else its report). A changed deadline is recorded as a transition
+    (``deadline_recomputed``, old and new in the note). Cases with an approved extension keep
+    the deadline their approver set, and suspended ones keep theirs until they resume. The first
+    run on a database only records the fingerprint. Returns how many deadlines changed.
+    """
+    changed = 0
+    with engine.begin() as conn:
+        stored = conn.execute(
+            select(rules_version.c.fingerprint).where(rules_version.c.id == 1).with_for_update()
+        ).scalar_one_or_none()
+        if stored == rules.fingerprint:
+            return 0
+        if stored is not None:
+            c = case_table.c
+            entered = (
+                select(func.max(case_transition.c.at))
+                .where(
+                    case_transition.c.case_id == c.id,
+                    (case_transition.c.from_state != case_transition.c.to_state)
+                    | (case_transition.c.from_level != case_transition.c.to_level),
+                )
+                .scalar_subquery()
+            )
+            rows = conn.execute(
+                loop_cases()
+                .add_columns(func.coalesce(entered, c.opened_at).label("entered"))
+                .where(c.closed_at.is_(None), c.paused_at.is_(None), c.deadline.is_not(None), c.extensions == 0)
+                .with_for_update(of=case_table)
+            ).all()
+            for row in rows:
+                before = case_from_row(row, rules)
+                stage = STAGE_OF[before.state]
+                if stage is Stage.FIX:
+                    deadline = rules.deadline(before.category, before.level, row.entered)
+                else:
+                    deadline = rules.stage_deadline(before.category, stage, row.entered)
+                if deadline == before.deadline:
+                    continue
+                assert before.deadline is not None
+                tz = rules.calendar.tz
+                old, new = (d.astimezone(tz).isoformat() for d in (before.deadline, deadline))
+                note = f"rules or calendar changed: {old} → {new}"
+                after = replace(before, deadline=deadline, overdue=before.overdue and deadline <= now)
+                store_transition(conn, row.id, before, after, "deadline_recomputed", CLOCK, note, now, rules)
+                changed += 1
+        conn.execute(
+            insert(rules_version)
+            .values(id=1, fingerprint=rules.fingerprint, applied_at=now)
+            .on_conflict_do_update(index_elements=["id"], set_={"fingerprint": rules.fingerprint, "applied_at": now})
+        )
+    return changed

@@ -57,6 +57,28 @@ _PATROL_DAYS = """
 SELECT DISTINCT e.grid_code, (e.occurred_at AT TIME ZONE :tz)::date AS day FROM event e
 WHERE e.kind = 'patrol' AND e.grid_code LIKE :prefix AND e.occurred_at >= :from AND e.occurred_at < :to
 """
+_UNITS = """
+SELECT unit, sum(dispatched) AS dispatched, sum(signed_on_time) AS signed_on_time,
+       sum(checks) AS checks, sum(failed) AS failed
+FROM (
+  SELECT c.department AS unit, 1 AS dispatched, (s.at IS NOT NULL AND s.at <= d.deadline)::int AS signed_on_time,
+         0 AS checks, 0 AS failed
+  FROM case_transition d JOIN "case" c ON c.id = d.case_id
+  LEFT JOIN LATERAL (
+    SELECT a.at FROM case_transition a WHERE a.case_id = d.case_id AND a.seq > d.seq AND a.action = 'accept'
+    ORDER BY a.seq LIMIT 1
+  ) s ON true
+  WHERE c.grid_code LIKE :prefix AND d.to_state = 'dispatched' AND d.to_level = 'department'
+    AND d.at >= :from AND d.at < :to
+  UNION ALL
+  SELECT c.department, 0, 0, 1, (t.action = 'reject_resolution')::int
+  FROM case_transition t JOIN "case" c ON c.id = t.case_id
+  WHERE c.grid_code LIKE :prefix AND t.from_level = 'department' AND t.action IN ('verify', 'reject_resolution')
+    AND t.at >= :from AND t.at < :to
+) x
+WHERE unit IS NOT NULL
+GROUP BY unit ORDER BY unit
+"""
 _RATINGS = """
 SELECT count(*), avg(r.score) FROM rating r JOIN "case" c ON c.id = r.case_id
 WHERE c.grid_code LIKE :prefix AND r.rated_at >= :from AND r.rated_at < :to
@@ -106,6 +128,17 @@ def indicators(conn: Connection, code: str, first: date, last: date, rules: Rule
     patrolled = sum(day in required for _, day in conn.execute(text(_PATROL_DAYS), params).all())
     grids = conn.execute(text(_GRIDS), params).scalar_one()
     ratings, mean_score = conn.execute(text(_RATINGS), params).one()
+    units = [
+        {
+            "unit": unit,
+            "dispatched": dispatched,
+            "signed_on_time": signed,
+            "sign_in_on_time_rate": ratio(signed, dispatched),
+            "checks": unit_checks,
+            "rework_rate": ratio(unit_failed, unit_checks),
+        }
+        for unit, dispatched, signed, unit_checks, unit_failed in conn.execute(text(_UNITS), params).all()
+    ]
     p90 = percentile(hours, 0.9)
     return {
         "received": c["received"],
@@ -131,4 +164,5 @@ def indicators(conn: Connection, code: str, first: date, last: date, rules: Rule
         "patrol_coverage": ratio(patrolled, grids * len(required)),
         "ratings": ratings,
         "satisfaction": None if mean_score is None else round(float(mean_score), 3),
+        "units": units,
     }

@@ -1,5 +1,6 @@
 """SLA rules as data: deadlines per level, clock kind, departments; validated on load."""
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -134,6 +135,7 @@ class Rules:
         }
     )
     duplicates: DuplicateWindow = field(default_factory=DuplicateWindow)
+    fingerprint: str = ""  # of the rules file and the working-days file: a change recomputes open deadlines
 
     def deadlines(self, category: str) -> Deadlines:
         """The deadlines of a category (its own, else its class's)."""
@@ -276,9 +278,13 @@ def _time(value: object, where: str) -> time:
 def load_rules(path: Path = RULES_FILE, workdays_file: Path | None = None) -> Rules:
     """Read and check a rules file."""
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        raw = path.read_bytes()
+        data = yaml.safe_load(raw.decode("utf-8")) or {}
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise RulesError(f"cannot read SLA rules {path}: {exc}") from exc
+    digest = hashlib.sha256(raw)
+    if workdays_file is not None and workdays_file.exists():
+        digest.update(workdays_file.read_bytes())
     known = default_categories()
     classes_data = data.get("classes") or {}
     classes: dict[SlaClass, Deadlines] = {}
@@ -322,6 +328,7 @@ def load_rules(path: Path = RULES_FILE, workdays_file: Path | None = None) -> Ru
         _after_photo(data.get("after_photo_required") or {}, known),
         _approvals(data.get("approvals") or {}),
         _duplicates(data.get("duplicates") or {}),
+        digest.hexdigest(),
     )
 
 

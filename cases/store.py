@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -9,7 +10,7 @@ from sqlalchemy import Connection, Engine, select, text, update
 
 from cases.errors import CaseNotFound, NotAllowed
 from cases.loop import ENDED, OPEN, Action, Case, Request, State, apply
-from cases.rules import Level, Limit, Rules
+from cases.rules import Level, Limit, Rules, Stage
 from db.tables import case as case_table
 from db.tables import event
 
@@ -210,10 +211,14 @@ def take_in(conn: Connection, row: Any, rules: Rules) -> Case:
     """The intake of a new report (the caller holds its row lock), as of when it was received.
 
     Handled on the spot: in progress at the grid, held by its reporter; sent straight to its
-    unit: dispatched there; otherwise it keeps waiting for a supervisor, with the intake deadline.
+    unit: dispatched there; otherwise (and for every resident request, which the community
+    dispatches to a volunteer) it keeps waiting for a supervisor, with the intake deadline.
     """
     before = case_from_row(row, rules)
-    after = apply(before, Action.AUTO_INTAKE, row.opened_at, rules)
+    if row.kind == "incident":
+        after = apply(before, Action.AUTO_INTAKE, row.opened_at, rules)
+    else:
+        after = replace(before, deadline=rules.stage_deadline(row.category, Stage.INTAKE, row.opened_at))
     c = case_table.c
     if after.state is State.REPORTED:
         conn.execute(update(case_table).where(c.id == row.id).values(deadline=after.deadline))

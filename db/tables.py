@@ -276,3 +276,13 @@ open311_request = Table(
     _at("requested_at", nullable=False),
     Index("ix_open311_requested", "requested_at"),
 )
+
+# One row: the fingerprint of the rules and calendar the open cases' deadlines were computed with.
+rules_version = Table(
+    "rules_version",
+    metadata,
+    Column("id", SmallInteger, primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    _at("applied_at", nullable=False),
+    CheckConstraint("id = 1", name="rules_version_single_row"),
+)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Engine
 
-from cases.clock import end_suspensions, escalate_breaches, flag_patrols, start_clocks
+from cases.clock import end_suspensions, escalate_breaches, flag_patrols, recompute_deadlines, start_clocks
 from cases.rules import Rules
 from streams.outbox import Outbox
 
@@ -28,6 +28,7 @@ class SlaEngine:
         """Run every step once at the clock's now."""
         now = self.clock()
         return {
+            "recomputed": recompute_deadlines(self.engine, self.rules, now),
             "started": start_clocks(self.engine, self.rules),
             "escalated": escalate_breaches(self.engine, self.rules, now),
             "resumed": end_suspensions(self.engine, self.rules, now),

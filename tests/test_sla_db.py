@@ -244,6 +244,7 @@ def test_rates_stay_between_0_and_1_in_the_two_counterexamples(
     extended = record(demo_city, "incident", "0101", opened, 250)
     later = record(demo_city, "incident", "0202", at(2026, 8, 7, 16, 0), 250)  # waits for intake; then refused
     urgent = record(demo_city, "incident", "0301", at(2026, 8, 4, 10, 0), 250)  # straight to its unit
+    signed_late = record(demo_city, "incident", "0302", at(2026, 8, 5, 10, 0), 250)  # the same unit, due 10:15
     on_time = record(demo_city, "incident", "0101", opened, 251)
     suspended = [record(demo_city, "incident", "0101", opened, 251) for _ in range(2)]
     start_all_clocks(demo_city)
@@ -255,6 +256,11 @@ def test_rates_stay_between_0_and_1_in_the_two_counterexamples(
     act(urgent, Action.ACCEPT, 4, 10, 2, actor="fire-brigade")
     act(urgent, Action.RESOLVE, 4, 10, 2, actor="fire-brigade")
     act(urgent, Action.VERIFY, 4, 10, 5, actor="sup")
+    act(signed_late, Action.ACCEPT, 5, 10, 30, actor="fire-brigade")  # 15 minutes late: fix due 12:30
+    act(signed_late, Action.RESOLVE, 5, 10, 31, actor="fire-brigade")
+    act(signed_late, Action.REJECT_RESOLUTION, 5, 10, 40, actor="sup")  # a failed check, against the unit
+    act(signed_late, Action.RESOLVE, 5, 10, 45, actor="fire-brigade")
+    act(signed_late, Action.VERIFY, 5, 10, 50, actor="sup")
     close(on_time, 3, 10)
     for case in suspended:  # approved until 17:30 on 10 Aug (5 working days), never resumed
         act(case, Action.SUSPEND, 3, 9, 30, note="court ruling pending", length="5d")
@@ -266,11 +272,22 @@ def test_rates_stay_between_0_and_1_in_the_two_counterexamples(
         week = {"from": "2026-08-03", "to": "2026-08-09"}
         first = client.get("/v1/indicators", params={"area": grid_a, **week}).json()
         second = client.get("/v1/indicators", params={"area": grid_b, **week}).json()
-    assert (first["received"], first["filed"], first["due"], first["closed_on_time"]) == (4, 3, 3, 3)
+    assert (first["received"], first["filed"], first["due"], first["closed_on_time"]) == (5, 4, 4, 4)
     assert first["not_filed"] == {"refused": 1, "voided": 0, "merged": 0}
     assert first["on_time_closure_rate"] == 1.0  # was 2.0: both 0101 cases on time, one of them extended
-    assert first["extension_rate"] == round(1 / 3, 4)
-    assert first["urgent"] == {"due": 1, "closed_on_time": 1, "on_time_closure_rate": 1.0}
+    assert first["extension_rate"] == 0.25
+    assert first["urgent"] == {"due": 2, "closed_on_time": 2, "on_time_closure_rate": 1.0}
+    # The fire brigade signed one of its two cases in time, and failed one of three checks.
+    assert first["units"] == [
+        {
+            "unit": "消防救援大队",
+            "dispatched": 2,
+            "signed_on_time": 1,
+            "sign_in_on_time_rate": 0.5,
+            "checks": 3,
+            "rework_rate": round(1 / 3, 4),
+        }
+    ]
     assert (second["received"], second["due"], second["closed_on_time"]) == (3, 1, 1)
     assert second["on_time_closure_rate"] == 1.0  # was 1 ÷ (1 − 2) = −1.0
     assert second["closure_rate"] == 1.0
