@@ -23,11 +23,11 @@ from api.events import accept_events
 from api.open311_clients import client_of
 from api.open311_format import Format, render
 from api.open311_reading import REQUESTS, request_json
-from cases.categories import Category, default_categories
+from cases.categories import REQUEST_GROUP, Category, default_categories
 from geo.areas import area_info
 from geo.crs import CRS
 from streams.producer import BrokerDown
-from streams.schema import MAX_DESCRIPTION, NO_NUL, REQUEST_GROUP, Event, Kind, Location, summary
+from streams.schema import MAX_DESCRIPTION, NO_NUL, SCHEMA_VERSION, Event, Kind, Location, summary
 from streams.topics import Topics
 
 PREFIX = "/open311/v2"
@@ -142,6 +142,7 @@ def _event(
 ) -> Event:
     return Event.model_validate(
         {
+            "schema_version": SCHEMA_VERSION,
             "id": request_id,
             "kind": Kind.INCIDENT,
             "category": code,

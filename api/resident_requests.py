@@ -25,7 +25,7 @@ from cases.loop import Action, State
 from cases.rules import Rules
 from cases.store import transition
 from geo.levels import AREA_CODE
-from streams.schema import Event, Kind, Location, NoControl, NoNul, Window
+from streams.schema import SCHEMA_VERSION, Event, Kind, Location, NoControl, NoNul, Window
 from streams.topics import Topics
 
 router = APIRouter(
@@ -47,7 +47,7 @@ class RequestIn(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
     id: UUID = Field(description="Chosen by the app; sending the same request again is harmless")
-    service: Annotated[str, Field(pattern=r"^10\d{2}$", description="A resident service code (GET /v1/categories)")]
+    service: Annotated[str, Field(pattern=r"^91\d{2}$", description="A resident service code (GET /v1/categories)")]
     location: Location
     window: Window
     description: Annotated[str, Field(max_length=2000), *NoNul] = ""
@@ -55,7 +55,7 @@ class RequestIn(BaseModel):
 
 EXAMPLE = {
     "id": "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f",
-    "service": "1002",
+    "service": "9102",
     "location": {"lon": 119.4301, "lat": 32.2011, "crs": "gcj02"},
     "window": {"start": "2026-11-23T08:00:00+08:00", "end": "2026-11-23T11:00:00+08:00"},
     "description": "需要陪同去医院复查",
@@ -122,6 +122,7 @@ async def post_request(
         body = RequestIn.model_validate_json(await read_body(request, settings.api.max_event_bytes))
         event = Event.model_validate(
             {
+                "schema_version": SCHEMA_VERSION,
                 "id": body.id,
                 "kind": Kind.REQUEST,
                 "category": body.service,

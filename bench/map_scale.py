@@ -101,7 +101,7 @@ def add_incidents(engine: object, side: int, n: int) -> None:
             body = {
                 "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
                 "kind": "incident",
-                "category": "0101",
+                "category": "0102",
                 "occurred_at": now.isoformat(),
                 "reporter": "gw-bench",
                 "location": {

@@ -64,10 +64,10 @@ def event_dict(rng: random.Random, points: list[tuple[float, float]], reporter: 
     """A valid incident at one of ``points``."""
     lon, lat = rng.choice(points)
     return {
-        "schema_version": 1,
+        "schema_version": 2,
         "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
         "kind": "incident",
-        "category": "0101",
+        "category": "0102",
         "occurred_at": datetime.now(UTC).isoformat(),
         "location": {"lon": lon, "lat": lat, "crs": "wgs84", "accuracy_m": 5.0},
         "reporter": reporter,

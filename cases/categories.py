@@ -29,6 +29,8 @@ class Category:
     sla_class: SlaClass
     group: str
     group_name: str
+    was: str | None = None  # the code before schema_version 2
+    standard: str | None = None  # the standard whose code this is (CJ/T 214), or None for the platform's own
 
 
 def load_categories(path: Path = CATEGORIES_FILE) -> dict[str, Category]:
@@ -44,7 +46,10 @@ def load_categories(path: Path = CATEGORIES_FILE) -> dict[str, Category]:
                 sla_class = SlaClass(item["sla_class"])
             except ValueError as exc:
                 raise ValueError(f"{path}: category {code} has unknown sla_class {item['sla_class']!r}") from exc
-            categories[code] = Category(code, item["name"], item["name_en"], sla_class, group["code"], group["name"])
+            was = str(item["was"]) if "was" in item else None
+            categories[code] = Category(
+                code, item["name"], item["name_en"], sla_class, group["code"], group["name"], was, item.get("standard")
+            )
     return categories
 
 
@@ -52,3 +57,12 @@ def load_categories(path: Path = CATEGORIES_FILE) -> dict[str, Category]:
 def default_categories() -> dict[str, Category]:
     """The taxonomy shipped with the platform."""
     return load_categories()
+
+
+@cache
+def renamed_codes() -> dict[str, Category]:
+    """The category each code of schema_version 1 became."""
+    return {c.was: c for c in default_categories().values() if c.was is not None}
+
+
+REQUEST_GROUP = "resident_services"  # the categories of resident requests (居民点单)

@@ -13,11 +13,11 @@ import httpx
 import shapely
 from shapely.geometry import shape
 
-from cases.categories import SlaClass, default_categories
+from cases.categories import REQUEST_GROUP, SlaClass, default_categories
 from cli.casework import Casework, Habits
 from cli.demo import gridworker_name
 from geo.crs import from_wgs84
-from streams.schema import REQUEST_GROUP
+from streams.schema import SCHEMA_VERSION
 
 log = logging.getLogger(__name__)
 KIND_MIX = {"patrol": 0.55, "incident": 0.35, "visit": 0.10}
@@ -76,12 +76,12 @@ def make_event(rng: random.Random, worker: Gridworker) -> dict[str, Any]:
         categories = [c for c in default_categories().values() if c.group not in ("routine", REQUEST_GROUP)]
         category = rng.choices(categories, weights=[CLASS_WEIGHT[c.sla_class] for c in categories])[0].code
     else:
-        category = "0901" if kind == "patrol" else "0902"
+        category = "9001" if kind == "patrol" else "9002"
     lon, lat = random_point(rng, worker.area)
     crs = rng.choices(list(CRS_MIX), weights=list(CRS_MIX.values()))[0]
     lon, lat = from_wgs84(lon, lat, crs)
     event: dict[str, Any] = {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
         # A fresh id, as a phone makes one: a seeded id would repeat the last run's ids, and the API
         # refuses those with 409 once the database holds them with other content.
         "id": str(uuid.uuid4()),

@@ -1,4 +1,9 @@
-"""Event schema v1: what a phone (or another system) sends, strictly typed."""
+"""Event schema v2: what a phone (or another system) sends, strictly typed.
+
+Version 2 changed the category codes to CJ/T 214's (see cases/data/categories.yaml). An
+event of version 1 (or without a version) is refused at ingest with the new code of its
+category; one already on the raw topic is read with its category renamed.
+"""
 
 import hashlib
 import json
@@ -19,10 +24,10 @@ from pydantic import (
     model_validator,
 )
 
-from cases.categories import default_categories
+from cases.categories import REQUEST_GROUP, default_categories, renamed_codes
 from geo.crs import CRS
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MAX_FUTURE = timedelta(minutes=5)
 MAX_AGE = timedelta(days=30)
 MAX_DESCRIPTION = 2000
@@ -38,7 +43,6 @@ class Kind(StrEnum):
     REQUEST = "request"  # a resident asks for a service (居民点单)
 
 
-REQUEST_GROUP = "resident_services"
 MAX_WINDOW = timedelta(days=14)
 
 
@@ -105,7 +109,7 @@ class Event(BaseModel):
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
-    schema_version: Literal[1] = 1
+    schema_version: Literal[1, 2] = 1
     id: UUID
     kind: Kind
     category: Annotated[str, StringConstraints(pattern=r"^\d{4}$")]
@@ -122,7 +126,8 @@ class Event(BaseModel):
         is_service = default_categories()[self.category].group == REQUEST_GROUP
         if self.kind is Kind.REQUEST:
             if not is_service:
-                raise ValueError(f"a request's category is a resident service ({REQUEST_GROUP}: 1001-1006)")
+                services = ", ".join(c.code for c in default_categories().values() if c.group == REQUEST_GROUP)
+                raise ValueError(f"a request's category is a resident service ({REQUEST_GROUP}: {services})")
             if self.window is None:
                 raise ValueError("a request needs a window: when the resident wants the service")
         elif self.window is not None:
@@ -131,7 +136,17 @@ class Event(BaseModel):
 
     @field_validator("category")
     @classmethod
-    def _known_category(cls, value: str) -> str:
+    def _known_category(cls, value: str, info: ValidationInfo) -> str:
+        """A code of today's taxonomy; one of version 1 is refused at ingest, and renamed when read back."""
+        if info.data.get("schema_version") == 1:
+            renamed = renamed_codes().get(value)
+            if (info.context or {}).get("now") is not None:
+                new = f"category {value} is now {renamed.code} ({renamed.name}); " if renamed else ""
+                raise ValueError(
+                    f"schema_version 1 used the old category codes: {new}send schema_version {SCHEMA_VERSION}"
+                    " with the codes of GET /v1/categories"
+                )
+            value = renamed.code if renamed else value
         if value not in default_categories():
             raise ValueError(f"unknown category {value!r}; GET /v1/categories lists the valid codes")
         return value
@@ -186,10 +201,10 @@ class Received(BaseModel):
 def example_event() -> dict[str, Any]:
     """A valid event body, for the API docs and tests."""
     return {
-        "schema_version": 1,
+        "schema_version": SCHEMA_VERSION,
         "id": "0b9f7f0e-3c1a-4d47-9a53-2b1d3b0f6a11",
         "kind": "incident",
-        "category": "0302",
+        "category": "8302",
         "occurred_at": "2026-11-21T09:30:00+08:00",
         "location": {"lon": 119.4301, "lat": 32.2011, "crs": "gcj02", "accuracy_m": 8.0},
         "reporter": "gw-321111001001001",

@@ -21,10 +21,10 @@ from streams.worker import Worker, open_worker
 
 
 def event_body(
-    lon: float, lat: float, *, crs: str = "wgs84", kind: str = "incident", category: str = "0101", **extra: Any
+    lon: float, lat: float, *, crs: str = "wgs84", kind: str = "incident", category: str = "0102", **extra: Any
 ) -> dict[str, Any]:
     return {
-        "schema_version": 1,
+        "schema_version": 2,
         "id": str(uuid.uuid4()),
         "kind": kind,
         "category": category,

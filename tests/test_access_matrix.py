@@ -30,7 +30,7 @@ from tests.server import serve
 
 GRID = "321111001001001"  # every area scope below contains this grid
 DEPARTMENT = "区城市管理局"
-CATEGORY = "0404"  # used by no other test, so a listing holds only this test's cases
+CATEGORY = "8404"  # used by no other test, so a listing holds only this test's cases
 SCOPES = {
     Role.GRIDWORKER: GRID,
     Role.COMMUNITY: GRID[:12],
@@ -70,7 +70,7 @@ def _record(
     if state:
         now = datetime.now(UTC)
         window = {"start": now.isoformat(), "end": (now + timedelta(hours=4)).isoformat()}
-        body |= {"kind": "request", "category": "1001", "window": window}
+        body |= {"kind": "request", "category": "9101", "window": window}
     event = Event.model_validate_json(json.dumps(body))
     located = stages.locate([stages.Decoded(Received.stamp(event, datetime.now(UTC)), 0, 0)], Locator(engine).index())
     write_events(engine, located)
@@ -141,7 +141,7 @@ class City:
             conn.execute(
                 text(
                     "INSERT INTO open311_request (id, client, service_code, description, lat, lon, contact,"
-                    " requested_at) VALUES (:id, 'matrix', '0101', '', 32.2, 119.43, '{}', now())"
+                    " requested_at) VALUES (:id, 'matrix', '0102', '', 32.2, 119.43, '{}', now())"
                 ),
                 {"id": request_id},
             )
@@ -225,7 +225,7 @@ def _new_request(city: City, role: Role, user: str, inside: bool) -> tuple[str, 
     now = datetime.now(UTC)
     body = {
         "id": str(uuid.uuid4()),
-        "service": "1002",
+        "service": "9102",
         "location": {"lon": city.inside_point[0], "lat": city.inside_point[1], "crs": "wgs84"},
         "window": {"start": now.isoformat(), "end": (now + timedelta(hours=3)).isoformat()},
     }
@@ -262,7 +262,7 @@ def _photo_get(city: City, role: Role, user: str, inside: bool) -> tuple[str, st
 
 
 def _open311_post(city: City, role: Role, user: str, inside: bool) -> tuple[str, str, dict[str, Any]]:
-    form = {"api_key": API_KEY, "service_code": "0101", "lat": "32.2", "long": "119.43", "email": "a@b.cn"}
+    form = {"api_key": API_KEY, "service_code": "0102", "lat": "32.2", "long": "119.43", "email": "a@b.cn"}
     return "POST", "/open311/v2/requests.json", {"data": form}
 
 
@@ -333,7 +333,7 @@ CALLS: dict[str, Call] = {
     "GET /open311/v2/discovery.{fmt}": Call(_plain("GET", "/open311/v2/discovery.json"), scoped=False),
     "GET /open311/v2/services.{fmt}": Call(_plain("GET", "/open311/v2/services.xml"), scoped=False),
     "GET /open311/v2/services/{service_code}.{fmt}": Call(
-        _plain("GET", "/open311/v2/services/0101.json"), scoped=False
+        _plain("GET", "/open311/v2/services/0102.json"), scoped=False
     ),
     "POST /open311/v2/requests.{fmt}": Call(_open311_post, ok=201, scoped=False),
     "GET /open311/v2/requests.{fmt}": Call(_plain("GET", "/open311/v2/requests.json"), scoped=False),

@@ -80,9 +80,9 @@ def test_the_2027_spring_festival_and_new_year() -> None:
 def test_a_working_day_limit_from_the_rules() -> None:
     rules_file = Path(__file__).parent / "data" / "rules_working_days.yaml"
     rules = load_rules(rules_file)
-    # 0202 (general): grid 2 working days. Reported Thu 4 Feb 2027 16:00 → Tue 9 Feb, then Wed 10 Feb.
-    assert rules.deadline("0202", Level.GRID, at(2027, 2, 4, 16, 0)) == at(2027, 2, 10, 17, 30)
-    assert "grid 2 working days" in rules.describe("0202")
+    # 8202 (general): grid 2 working days. Reported Thu 4 Feb 2027 16:00 → Tue 9 Feb, then Wed 10 Feb.
+    assert rules.deadline("8202", Level.GRID, at(2027, 2, 4, 16, 0)) == at(2027, 2, 10, 17, 30)
+    assert "grid 2 working days" in rules.describe("8202")
 
 
 def test_a_fraction_of_a_working_day_is_refused(tmp_path: Path) -> None:
@@ -94,14 +94,14 @@ def test_a_fraction_of_a_working_day_is_refused(tmp_path: Path) -> None:
 
 
 def test_holiday_duty_runs_through_a_holiday() -> None:
-    # 0304 高空坠物隐患 (major, on holiday duty): grid 2 working hours. Reported on 2 Oct 2026 (a holiday), 10:00.
-    assert RULES.deadline("0304", Level.GRID, at(2026, 10, 2, 10, 0)) == at(2026, 10, 2, 12, 0)
+    # 8304 高空坠物隐患 (major, on holiday duty): grid 2 working hours. Reported on 2 Oct 2026 (a holiday), 10:00.
+    assert RULES.deadline("8304", Level.GRID, at(2026, 10, 2, 10, 0)) == at(2026, 10, 2, 12, 0)
     # Friday 20 Nov 17:00: 0.5 h to close of business, then Saturday counts whole from midnight → 01:30.
-    assert RULES.deadline("0304", Level.GRID, at(2026, 11, 20, 17, 0)) == at(2026, 11, 21, 1, 30)
-    # 0202 路灯不亮 (no duty): grid 16 working hours wait for Thu 8 Oct 08:30: 7.5 h on the 8th, 7.5 h on
+    assert RULES.deadline("8304", Level.GRID, at(2026, 11, 20, 17, 0)) == at(2026, 11, 21, 1, 30)
+    # 8202 路灯不亮 (no duty): grid 16 working hours wait for Thu 8 Oct 08:30: 7.5 h on the 8th, 7.5 h on
     # the 9th, the last hour on the make-up Saturday 10 Oct → 09:30.
-    assert RULES.deadline("0202", Level.GRID, at(2026, 10, 2, 10, 0)) == at(2026, 10, 10, 9, 30)
-    assert "on duty over holidays" in RULES.describe("0304")
+    assert RULES.deadline("8202", Level.GRID, at(2026, 10, 2, 10, 0)) == at(2026, 10, 10, 9, 30)
+    assert "on duty over holidays" in RULES.describe("8304")
 
 
 def test_the_calendar_says_how_far_its_official_data_reaches(tmp_path: Path) -> None:

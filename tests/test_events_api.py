@@ -105,3 +105,13 @@ def test_a_valid_event_without_broker_is_503(client: TestClient) -> None:
     response = client.post("/v1/events", json=event_body(119.43, 32.2))
     assert response.status_code == 503
     assert response.headers["retry-after"]
+
+
+@pytest.mark.parametrize("version", [{"schema_version": 1}, {}])
+def test_an_event_with_the_old_codes_is_refused_naming_the_new_one(client: TestClient, version: dict[str, int]) -> None:
+    body = {k: v for k, v in event_body(119.43, 32.2).items() if k != "schema_version"} | version
+    body["category"] = "0101"  # 暴露垃圾 before CJ/T 214's codes; 0101 is now 私搭乱建
+    response = client.post("/v1/events", json=body)
+    assert response.status_code == 422
+    assert "category 0101 is now 0102 (暴露垃圾)" in response.json()["message"]
+    assert "send schema_version 2" in response.json()["message"]

@@ -22,7 +22,7 @@ EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']\s*(?:https?:)?//""", re.IGNORE
 
 @pytest.fixture(scope="module")
 def client(settings: Settings, demo_city: Engine, sign_in: SignIn) -> Iterator[TestClient]:
-    case = record(demo_city, "incident", "0303", datetime(2026, 11, 1, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")), 12)
+    case = record(demo_city, "incident", "8303", datetime(2026, 11, 1, 9, 0, tzinfo=ZoneInfo("Asia/Shanghai")), 12)
     rules = load_rules()
     start_clocks(demo_city, rules)
     escalate_breaches(demo_city, rules, datetime(2026, 11, 1, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
@@ -109,7 +109,7 @@ def test_feed_messages_from_each_topic() -> None:
     located = {
         "events": [
             {
-                "received": {"event": {"id": "e1", "kind": "incident", "category": "0101"}},
+                "received": {"event": {"id": "e1", "kind": "incident", "category": "0102"}},
                 "location": {"grid": "321111001001001", "lat": 32.2, "lon": 119.4},
             }
         ]
@@ -119,7 +119,7 @@ def test_feed_messages_from_each_topic() -> None:
         "type": "located",
         "id": "e1",
         "kind": "incident",
-        "category": "0101",
+        "category": "0102",
         "grid": "321111001001001",
         "lat": 32.2,
         "lon": 119.4,

@@ -69,7 +69,7 @@ def test_a_posted_incident_shows_on_the_map_without_reload(server: str, demo_cit
         _, lon, lat = grid_point(demo_city, 77)
         start = time.monotonic()
         response = httpx.post(
-            f"{server}/v1/events", json=event_body(lon, lat, category="0302"), headers=poster, timeout=10
+            f"{server}/v1/events", json=event_body(lon, lat, category="8302"), headers=poster, timeout=10
         )
         assert response.status_code == 202
         page.wait_for_function("window.gridgovLive.points >= 1", timeout=20_000)

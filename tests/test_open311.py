@@ -47,10 +47,10 @@ def test_the_client_lists_services_and_definitions_in_json_and_xml(server: str) 
         client = GeoReport(f"{server}/open311/v2", jurisdiction="321111", output_format=fmt)
         listed = client.get_service_list()
         codes = {s["service_code"] for s in listed}
-        assert {"0101", "0302"} <= codes and "0901" not in codes and "1001" not in codes  # incidents only
-        blocked = next(s for s in listed if s["service_code"] == "0301")
+        assert {"0102", "8302"} <= codes and "9001" not in codes and "9101" not in codes  # incidents only
+        blocked = next(s for s in listed if s["service_code"] == "8301")
         assert blocked["service_name"] == "消防通道堵塞" and blocked["group"] == "安全隐患"
-        assert client.get_service_definition("0302")["service_code"] == "0302"
+        assert client.get_service_definition("8302")["service_code"] == "8302"
     discovery = requests.get(f"{server}/open311/v2/discovery.json", timeout=10).json()
     assert discovery["endpoints"][0]["specification"] == "http://wiki.open311.org/GeoReport_v2"
 
@@ -63,7 +63,7 @@ def test_a_posted_request_is_located_cased_escalated_and_read_back(
         server,
         api_key=api_key,
         jurisdiction_id="321111",
-        service_code="0301",
+        service_code="8301",
         lat=str(lat),
         long=str(lon),
         description="小区消防通道被车辆堵塞",
@@ -76,7 +76,7 @@ def test_a_posted_request_is_located_cased_escalated_and_read_back(
 
     client = GeoReport(f"{server}/open311/v2", jurisdiction="321111")
     at_once = client.get_service_request(request_id)  # stored before the answer: readable at once
-    assert at_once["status"] == "open" and at_once["service_code"] == "0301"
+    assert at_once["status"] == "open" and at_once["service_code"] == "8301"
     assert "phone" not in at_once and "13800000000" not in str(at_once) and "caller@" not in str(at_once)
 
     assert request_id in wait_recorded(demo_city, [request_id])
@@ -90,7 +90,7 @@ def test_a_posted_request_is_located_cased_escalated_and_read_back(
     street = sign_in("o311-street", Role.STREET, grid[:9])
     heat = requests.get(f"{server}/v1/map/heat", params={"window": "today"}, headers=street, timeout=30).json()
     assert any(abs(f["geometry"]["coordinates"][0] - lon) < 0.001 for f in heat["features"])
-    assert requests.get(f"{server}/v1/cases/{request_id}", headers=street, timeout=30).json()["category"] == "0301"
+    assert requests.get(f"{server}/v1/cases/{request_id}", headers=street, timeout=30).json()["category"] == "8301"
 
     # Held to its SLA like any other case: nobody signs for it, and the miss is flagged.
     escalate_breaches(demo_city, rules, datetime.fromisoformat(read["expected_datetime"]) + timedelta(seconds=1))
@@ -109,7 +109,7 @@ def test_a_posted_request_is_located_cased_escalated_and_read_back(
         request_id
     )
     assert closed["status"] == "closed" and closed["status_notes"] == "车辆已挪走"
-    listed = client.get_service_requests(status="closed", service_code="0301")
+    listed = client.get_service_requests(status="closed", service_code="8301")
     assert request_id in {r["service_request_id"] for r in listed}
     assert request_id not in {r["service_request_id"] for r in client.get_service_requests(status="open")}
 
@@ -117,13 +117,13 @@ def test_a_posted_request_is_located_cased_escalated_and_read_back(
 @pytest.mark.parametrize(
     ("form", "status", "words"),
     [
-        ({"api_key": "wrong", "service_code": "0101", "lat": "32.2", "long": "119.43"}, 403, "api_key"),
+        ({"api_key": "wrong", "service_code": "0102", "lat": "32.2", "long": "119.43"}, 403, "api_key"),
         ({"service_code": "9999", "lat": "32.2", "long": "119.43"}, 400, "not a service"),
-        ({"service_code": "0101", "long": "119.43"}, 400, "lat must be"),
-        ({"service_code": "0101", "lat": "91", "long": "119.43"}, 400, "lat must be"),
-        ({"service_code": "0101", "lat": "NaN", "long": "119.43"}, 400, "lat must be"),
-        ({"service_code": "0101", "lat": "32.2", "long": "119.43", "jurisdiction_id": "999999"}, 404, "jurisdiction"),
-        ({"service_code": "0101", "lat": "32.2", "long": "119.43", "address_string": "a\x00b"}, 400, "NUL"),
+        ({"service_code": "0102", "long": "119.43"}, 400, "lat must be"),
+        ({"service_code": "0102", "lat": "91", "long": "119.43"}, 400, "lat must be"),
+        ({"service_code": "0102", "lat": "NaN", "long": "119.43"}, 400, "lat must be"),
+        ({"service_code": "0102", "lat": "32.2", "long": "119.43", "jurisdiction_id": "999999"}, 404, "jurisdiction"),
+        ({"service_code": "0102", "lat": "32.2", "long": "119.43", "address_string": "a\x00b"}, 400, "NUL"),
     ],
 )
 def test_bad_posts_get_open311_errors(server: str, api_key: str, form: dict[str, str], status: int, words: str) -> None:

@@ -92,7 +92,7 @@ def test_upload_flags_a_far_old_photo_serves_it_back_and_keeps_it_in_scope(
     client: TestClient, demo_city: Engine, sign_in: SignIn
 ) -> None:
     occurred = datetime.now(UTC) - timedelta(hours=1)
-    case = record(demo_city, "incident", "0602", occurred, 40)
+    case = record(demo_city, "incident", "8602", occurred, 40)
     grid, lon, lat = grid_point(demo_city, 40)
     worker = sign_in("photo-gw", Role.GRIDWORKER, grid)
     far_old = photo(lon + 0.021, lat, occurred - timedelta(days=3))
@@ -115,7 +115,7 @@ def test_upload_flags_a_far_old_photo_serves_it_back_and_keeps_it_in_scope(
 def test_corrupt_and_oversized_uploads_are_4xx_and_store_nothing(
     client: TestClient, demo_city: Engine, sign_in: SignIn
 ) -> None:
-    case = record(demo_city, "incident", "0602", datetime.now(UTC), 41)
+    case = record(demo_city, "incident", "8602", datetime.now(UTC), 41)
     headers = sign_in("photo-district", Role.DISTRICT, "321111")
     corrupt = client.post(f"/v1/events/{case}/photos", content=photo()[:300], headers=headers)
     assert corrupt.status_code == 422 and "not a readable JPEG or PNG" in corrupt.json()["message"]
@@ -131,7 +131,7 @@ def test_corrupt_and_oversized_uploads_are_4xx_and_store_nothing(
 def test_resolving_needs_an_after_photo_where_the_rules_say_so(
     client: TestClient, demo_city: Engine, sign_in: SignIn
 ) -> None:
-    case = record(demo_city, "incident", "0101", datetime.now(UTC), 42)  # 暴露垃圾: city appearance needs proof
+    case = record(demo_city, "incident", "0102", datetime.now(UTC), 42)  # 暴露垃圾: city appearance needs proof
     headers = sign_in("photo-district", Role.DISTRICT, "321111")
     start_all_clocks(demo_city)
     # 暴露垃圾 is handled on the spot: taken in by the finder, in progress at once.
@@ -146,7 +146,7 @@ def test_resolving_needs_an_after_photo_where_the_rules_say_so(
     assert client.post(f"/v1/events/{case}/photos?stage=after", content=after, headers=headers).status_code == 201
     resolved = client.post(f"/v1/cases/{case}/transitions", json={"action": "resolve"}, headers=headers)
     assert resolved.status_code == 200 and resolved.json()["state"] == "resolved"
-    other = record(demo_city, "incident", "0602", datetime.now(UTC), 43)  # noise: no photo needed
+    other = record(demo_city, "incident", "8602", datetime.now(UTC), 43)  # noise: no photo needed
     for action in ("file", "accept", "resolve"):
         response = client.post(f"/v1/cases/{other}/transitions", json={"action": action}, headers=headers)
         assert response.status_code == 200, response.text

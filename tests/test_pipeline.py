@@ -59,7 +59,7 @@ def test_a_posted_event_is_recorded_in_its_grid_and_opens_a_case(
 def test_a_gcj02_event_is_located_after_conversion(client: TestClient, worker: Worker, demo_city: Engine) -> None:
     code, lon, lat = grid_point(demo_city, 40)
     gcj_lon, gcj_lat = from_wgs84(lon, lat, "gcj02")
-    body = event_body(gcj_lon, gcj_lat, crs="gcj02", kind="patrol", category="0901")
+    body = event_body(gcj_lon, gcj_lat, crs="gcj02", kind="patrol", category="9001")
     assert client.post("/v1/events", json=body).status_code == 202
     assert wait_recorded(demo_city, [body["id"]])[body["id"]]["grid_code"] == code
 
@@ -76,7 +76,7 @@ def test_retries_give_one_row_and_changed_content_is_409(client: TestClient, wor
     assert response.status_code == 409
     assert response.json()["detail"] == [body["id"]]
     other = event_body(lon, lat)
-    response = client.post("/v1/events/batch", json={"events": [other, other | {"category": "0102"}]})
+    response = client.post("/v1/events/batch", json={"events": [other, other | {"category": "0103"}]})
     assert response.status_code == 409
     time.sleep(1)
     with demo_city.connect() as conn:

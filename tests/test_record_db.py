@@ -37,7 +37,7 @@ def rows(engine: Engine, ids: list[str]) -> tuple[dict[str, str], set[str]]:
 
 def test_a_new_batch_is_written_whole_with_a_case_per_incident(demo_city: Engine) -> None:
     _, lon, lat = grid_point(demo_city)
-    bodies = [event_body(lon, lat), event_body(lon, lat, kind="patrol", category="0101"), event_body(lon, lat)]
+    bodies = [event_body(lon, lat), event_body(lon, lat, kind="patrol", category="0102"), event_body(lon, lat)]
     written = write_events(demo_city, located(demo_city, bodies))
     ids = [str(b["id"]) for b in bodies]
     events, cases = rows(demo_city, ids)
@@ -51,7 +51,7 @@ def test_a_replay_mixed_with_new_events_writes_only_the_new_and_names_changed_co
     old = [event_body(lon, lat) for _ in range(3)]
     write_events(demo_city, located(demo_city, old))
     changed = old[1] | {"description": "另一个内容"}
-    new = [event_body(lon, lat), event_body(lon, lat, kind="visit", category="0101")]
+    new = [event_body(lon, lat), event_body(lon, lat, kind="visit", category="0102")]
     batch = located(demo_city, [old[0], changed, old[2], *new])
 
     written = write_events(demo_city, batch)

@@ -30,7 +30,7 @@ def place(demo_city: Engine) -> tuple[str, float, float]:
     return grid_point(demo_city, INDEX)
 
 
-def _ask(client: TestClient, resident: dict[str, str], lon: float, lat: float, service: str = "1002") -> str:
+def _ask(client: TestClient, resident: dict[str, str], lon: float, lat: float, service: str = "9102") -> str:
     now = datetime.now(UTC)
     body = {
         "id": str(uuid.uuid4()),
@@ -65,7 +65,7 @@ def test_a_request_goes_from_the_resident_to_a_volunteer_and_back_to_a_rating(
     request_id = _ask(client, resident, lon, lat)
     assert request_id in wait_recorded(demo_city, [request_id])
     mine = client.get(f"/v1/requests/{request_id}", headers=resident).json()
-    assert mine["state"] == "reported" and mine["service"] == "1002" and mine["community_code"] == community
+    assert mine["state"] == "reported" and mine["service"] == "9102" and mine["community_code"] == community
     assert mine["window_end"] > mine["window_start"]
 
     wrong = client.post(
@@ -118,7 +118,7 @@ def test_satisfaction_and_points_match_hand_computed_values(
     helpers = {name: sign_in(name, Role.VOLUNTEER, community) for name in ("vol-a", "vol-b")}
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date()  # indicators count local days
     plan = [("vol-a", 4), ("vol-a", 2), ("vol-b", 5)]
-    ids = [_ask(client, resident, lon, lat, service="1001") for _ in plan]
+    ids = [_ask(client, resident, lon, lat, service="9101") for _ in plan]
     wait_recorded(demo_city, ids)
     for request_id, (name, score) in zip(ids, plan, strict=True):
         _act(client, request_id, staff, action="dispatch", volunteer=name)
@@ -150,7 +150,7 @@ def test_a_request_needs_a_service_category_and_a_window(
     now = datetime.now(UTC)
     body = {
         "id": str(uuid.uuid4()),
-        "service": "1002",
+        "service": "9102",
         "location": {"lon": lon, "lat": lat, "crs": "wgs84"},
         "window": {"start": now.isoformat(), "end": (now - timedelta(hours=1)).isoformat()},
     }
@@ -158,5 +158,5 @@ def test_a_request_needs_a_service_category_and_a_window(
     assert backwards.status_code == 422 and "window.end must be after window.start" in backwards.text
     body["window"] = {"start": now.isoformat(), "end": (now + timedelta(days=20)).isoformat()}
     assert "at most 14 days" in client.post("/v1/requests", json=body, headers=resident).text
-    body |= {"service": "0101", "window": {"start": now.isoformat(), "end": (now + timedelta(hours=1)).isoformat()}}
+    body |= {"service": "0102", "window": {"start": now.isoformat(), "end": (now + timedelta(hours=1)).isoformat()}}
     assert client.post("/v1/requests", json=body, headers=resident).status_code == 422

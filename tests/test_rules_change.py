@@ -31,8 +31,8 @@ def _deadline_and_history(engine: Engine, case: str) -> tuple[datetime, list[tup
 def test_a_corrected_calendar_moves_open_deadlines_and_says_so(scratch_engine: Engine, tmp_path: Path) -> None:
     load_demo(scratch_engine)
     before = load_rules()
-    waiting = record(scratch_engine, "incident", "0602", at(2026, 12, 31, 9, 0))  # intake due 11:00 that day
-    spot = record(scratch_engine, "incident", "0101", at(2026, 12, 31, 16, 0))  # handled on the spot
+    waiting = record(scratch_engine, "incident", "8602", at(2026, 12, 31, 9, 0))  # intake due 11:00 that day
+    spot = record(scratch_engine, "incident", "0102", at(2026, 12, 31, 16, 0))  # handled on the spot
     start_clocks(scratch_engine, before)
     # 4 working hours: 1.5 on 31 Dec; 1 Jan 2027 (元旦) and the weekend off; 2.5 on Mon 4 Jan → 11:00.
     assert _deadline_and_history(scratch_engine, spot)[0] == at(2027, 1, 4, 11, 0)

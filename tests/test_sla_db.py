@@ -5,6 +5,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -73,12 +74,12 @@ def history(engine: Engine, case_id: str) -> list[tuple[str, str, datetime]]:
 
 def test_a_case_nobody_acts_on_climbs_each_level_once_at_the_right_times(demo_city: Engine) -> None:
     opened = at(2026, 11, 19, 9, 0)  # Thursday
-    case = record(demo_city, "incident", "0101", opened)
+    case = record(demo_city, "incident", "0102", opened)
     start_all_clocks(demo_city)
-    grid_due = RULES.deadline("0101", Level.GRID, opened)
-    community_due = RULES.deadline("0101", Level.COMMUNITY, grid_due)
-    street_due = RULES.deadline("0101", Level.STREET, community_due)
-    department_due = RULES.deadline("0101", Level.DEPARTMENT, street_due)
+    grid_due = RULES.deadline("0102", Level.GRID, opened)
+    community_due = RULES.deadline("0102", Level.COMMUNITY, grid_due)
+    street_due = RULES.deadline("0102", Level.STREET, community_due)
+    department_due = RULES.deadline("0102", Level.DEPARTMENT, street_due)
     assert grid_due == at(2026, 11, 19, 14, 30)
 
     escalate_all(demo_city, grid_due - timedelta(seconds=1))
@@ -110,7 +111,7 @@ def test_a_case_nobody_acts_on_climbs_each_level_once_at_the_right_times(demo_ci
 
 def test_two_engines_never_escalate_a_case_twice(demo_city: Engine) -> None:
     opened = at(2026, 11, 16, 9, 0)
-    cases = [record(demo_city, "incident", "0301", opened, i) for i in range(40)]
+    cases = [record(demo_city, "incident", "8301", opened, i) for i in range(40)]
     start_all_clocks(demo_city)  # urgent: sent straight to the fire brigade
     with demo_city.begin() as conn:  # ... which the grid took on itself: its fix clock climbs the levels
         conn.execute(
@@ -151,7 +152,7 @@ def test_two_engines_never_escalate_a_case_twice(demo_city: Engine) -> None:
 def test_a_grid_without_a_patrol_is_flagged_after_the_cut_off_and_not_before(demo_city: Engine) -> None:
     day = at(2026, 11, 18, 0, 0)
     patrolled, idle = grid_point(demo_city, 100)[0], grid_point(demo_city, 101)[0]
-    record(demo_city, "patrol", "0901", day + timedelta(hours=10), 100)
+    record(demo_city, "patrol", "9001", day + timedelta(hours=10), 100)
 
     def flagged(grid: str) -> bool:
         with demo_city.connect() as conn:
@@ -172,10 +173,10 @@ def test_indicators_match_hand_computed_values(demo_city: Engine, settings: Sett
     grid_index = 200
     grid = grid_point(demo_city, grid_index)[0]
     opened = at(2026, 9, 15, 9, 0)  # Tuesday
-    a, b, c = (record(demo_city, "incident", "0101", opened, grid_index) for _ in range(3))
-    d = record(demo_city, "incident", "0401", opened, grid_index)
-    record(demo_city, "patrol", "0901", at(2026, 9, 15, 10, 0), grid_index)
-    record(demo_city, "patrol", "0901", at(2026, 9, 16, 10, 0), grid_index)
+    a, b, c = (record(demo_city, "incident", "0102", opened, grid_index) for _ in range(3))
+    d = record(demo_city, "incident", "8401", opened, grid_index)
+    record(demo_city, "patrol", "9001", at(2026, 9, 15, 10, 0), grid_index)
+    record(demo_city, "patrol", "9001", at(2026, 9, 16, 10, 0), grid_index)
     start_all_clocks(demo_city)
 
     def act(case: str, action: Action, *hm: int, note: str = "n", actor: str = "gw-test", length: str = "") -> None:
@@ -238,15 +239,18 @@ def test_rates_stay_between_0_and_1_in_the_two_counterexamples(
         for action in (Action.RESOLVE, Action.VERIFY):
             act(case, action, day, hour, 0)
 
-    opened = at(2026, 8, 3, 9, 0)  # Monday; 0101 is due at 14:30
+    opened = at(2026, 8, 3, 9, 0)  # Monday; 0102 is due at 14:30
     grid_a, grid_b = (grid_point(demo_city, i)[0] for i in (250, 251))
-    normal = record(demo_city, "incident", "0101", opened, 250)
-    extended = record(demo_city, "incident", "0101", opened, 250)
-    later = record(demo_city, "incident", "0202", at(2026, 8, 7, 16, 0), 250)  # waits for intake; then refused
-    urgent = record(demo_city, "incident", "0301", at(2026, 8, 4, 10, 0), 250)  # straight to its unit
-    signed_late = record(demo_city, "incident", "0302", at(2026, 8, 5, 10, 0), 250)  # the same unit, due 10:15
-    on_time = record(demo_city, "incident", "0101", opened, 251)
-    suspended = [record(demo_city, "incident", "0101", opened, 251) for _ in range(2)]
+    normal = record(demo_city, "incident", "0102", opened, 250)
+    extended = record(demo_city, "incident", "0102", opened, 250)
+    later = record(demo_city, "incident", "8202", at(2026, 8, 7, 16, 0), 250)  # waits for intake; then refused
+    urgent = record(demo_city, "incident", "8301", at(2026, 8, 4, 10, 0), 250)  # straight to its unit
+    signed_late = record(demo_city, "incident", "8302", at(2026, 8, 5, 10, 0), 250)  # the same unit, due 10:15
+    noise = record(demo_city, "incident", "8602", at(2026, 8, 4, 9, 0), 250)  # waits for intake
+    noise_again = record(demo_city, "incident", "8602", at(2026, 8, 4, 9, 30), 250)  # the same noise: a duplicate
+    bogus = record(demo_city, "incident", "8602", at(2026, 8, 4, 10, 0), 250)  # invalid
+    on_time = record(demo_city, "incident", "0102", opened, 251)
+    suspended = [record(demo_city, "incident", "0102", opened, 251) for _ in range(2)]
     start_all_clocks(demo_city)
     close(normal, 3, 10)
     act(extended, Action.EXTEND, 3, 9, 30, note="waiting for the owner", length="1h")
@@ -266,16 +270,32 @@ def test_rates_stay_between_0_and_1_in_the_two_counterexamples(
         act(case, Action.SUSPEND, 3, 9, 30, note="court ruling pending", length="5d")
         act(case, Action.APPROVE, 3, 9, 35, actor="sup")
     act(later, Action.REFUSE, 10, 9, 0, note="not a matter for the grid", actor="sup")
+    act(noise, Action.FILE, 4, 9, 10, actor="sup")
+    act(noise, Action.ACCEPT, 4, 9, 20)  # the grid takes it on: 8 working hours, due 09:50 on 5 Aug
+    transition(
+        demo_city,
+        uuid.UUID(noise_again),
+        Action.MERGE,
+        "sup",
+        "same noise",
+        at(2026, 8, 4, 9, 40),
+        RULES,
+        into=uuid.UUID(noise),
+    )
+    act(bogus, Action.VOID, 4, 10, 5, note="no such address", actor="sup")
+    act(noise, Action.RESOLVE, 4, 15, 0)
+    act(noise, Action.VERIFY, 4, 15, 10, actor="sup")
 
     with TestClient(create_app(settings)) as client:
         client.headers.update(sign_in("commander", Role.COMMANDER, ""))
         week = {"from": "2026-08-03", "to": "2026-08-09"}
         first = client.get("/v1/indicators", params={"area": grid_a, **week}).json()
         second = client.get("/v1/indicators", params={"area": grid_b, **week}).json()
-    assert (first["received"], first["filed"], first["due"], first["closed_on_time"]) == (5, 4, 4, 4)
-    assert first["not_filed"] == {"refused": 1, "voided": 0, "merged": 0}
-    assert first["on_time_closure_rate"] == 1.0  # was 2.0: both 0101 cases on time, one of them extended
-    assert first["extension_rate"] == 0.25
+    # Received 8: normal, extended, later (refused), 2 urgent, noise, its duplicate (merged), bogus (voided).
+    assert (first["received"], first["filed"], first["due"], first["closed_on_time"]) == (8, 5, 5, 5)
+    assert first["not_filed"] == {"refused": 1, "voided": 1, "merged": 1}
+    assert first["on_time_closure_rate"] == 1.0  # was 2.0: both 0102 cases on time, one of them extended
+    assert first["extension_rate"] == 0.2
     assert first["urgent"] == {"due": 2, "closed_on_time": 2, "on_time_closure_rate": 1.0}
     # The fire brigade signed one of its two cases in time, and failed one of three checks.
     assert first["units"] == [
@@ -301,7 +321,7 @@ def client(settings: Settings, demo_city: Engine, sign_in: SignIn) -> Iterator[T
 
 
 def test_transitions_over_http_with_409_listing_what_is_allowed(client: TestClient, demo_city: Engine) -> None:
-    case = record(demo_city, "incident", "0602", at(2026, 11, 20, 9, 0), 30)
+    case = record(demo_city, "incident", "8602", at(2026, 11, 20, 9, 0), 30)
     response = client.post(f"/v1/cases/{case}/transitions", json={"action": "verify"})
     assert response.status_code == 409
     assert response.json()["detail"]["allowed"] == ["dispatch", "file", "merge", "refuse", "void"]
@@ -326,7 +346,7 @@ def test_transitions_over_http_with_409_listing_what_is_allowed(client: TestClie
     assert [h["seq"] for h in body["history"]] == list(range(1, 8))
     assert {h["actor"] for h in body["history"]} == {"sup-1"}  # the token's user, not anything in the body
     assert client.get(f"/v1/cases/{uuid.uuid4()}").status_code == 404
-    listed = client.get("/v1/cases", params={"area": body["grid_code"][:12], "state": "closed", "category": "0602"})
+    listed = client.get("/v1/cases", params={"area": body["grid_code"][:12], "state": "closed", "category": "8602"})
     assert case in [c["id"] for c in listed.json()["cases"]]
 
 
@@ -341,7 +361,7 @@ def test_the_outbox_produces_each_transition_exactly_once_across_a_leader_crash(
     ensure_topics(admin, kafka)
     admin.close()
     opened = at(2026, 11, 10, 9, 0)
-    cases = [record(demo_city, "incident", "0301", opened, 60 + i) for i in range(5)]
+    cases = [record(demo_city, "incident", "8301", opened, 60 + i) for i in range(5)]
     start_all_clocks(demo_city)  # intake: straight to the unit
     with demo_city.begin() as conn:  # earlier rows (and the intakes) belong to other topics
         conn.execute(
@@ -417,3 +437,53 @@ def _read_all(kafka: object, topic: str) -> list[int]:
             ids += [json.loads(r.value)["transition_id"] for r in records]
     reader.close()
     return ids
+
+
+def test_over_http_a_gridworker_asks_and_the_level_above_decides(
+    settings: Settings, demo_city: Engine, sign_in: SignIn
+) -> None:
+    grid = grid_point(demo_city, 31)[0]
+    case = record(demo_city, "incident", "0102", datetime.now(TZ), 31)  # handled on the spot by gw-test
+    start_all_clocks(demo_city)
+    worker = sign_in("gw-ask", Role.GRIDWORKER, grid)
+    community = sign_in("community-decides", Role.COMMUNITY, grid[:12])
+    with TestClient(create_app(settings)) as client:
+
+        def post(headers: dict[str, str], **body: str) -> Any:
+            return client.post(f"/v1/cases/{case}/transitions", json=body, headers=headers)
+
+        asked = post(worker, action="suspend", note="业主外出，无法入户", length="2d")
+        assert asked.status_code == 200 and asked.json()["request_kind"] == "suspension"
+        assert asked.json()["paused_at"] is None  # asking stops no clock
+        assert post(worker, action="approve").status_code == 403  # a gridworker decides nothing
+        assert post(worker, action="resume").status_code == 403
+        decided = post(community, action="approve")
+        assert decided.status_code == 200 and decided.json()["paused_at"] is not None
+        assert [h["action"] for h in decided.json()["history"]][-2:] == ["suspend", "approve"]
+        resumed = post(community, action="resume")
+        assert resumed.status_code == 200 and resumed.json()["paused_at"] is None
+        own = post(community, action="extend", note="等配件", length="4h")
+        assert own.status_code == 200
+        refused = post(community, action="approve")  # the community asked: it may not decide
+        assert refused.status_code == 409 and "your own extension request" in refused.json()["message"]
+        street = sign_in("street-decides", Role.STREET, grid[:9])
+        assert post(street, action="refuse_request", note="不予延期").status_code == 200
+
+
+def test_urgent_and_owned_categories_reach_the_units_inbox_at_once(
+    settings: Settings, demo_city: Engine, sign_in: SignIn
+) -> None:
+    owned = record(demo_city, "incident", "8403", datetime.now(TZ), 32)  # 劳资纠纷: 人社局's own
+    urgent = record(demo_city, "incident", "8302", datetime.now(TZ), 32)  # e-bike charging: the fire brigade
+    start_all_clocks(demo_city)
+    with TestClient(create_app(settings)) as client:
+        for case, unit in ((owned, "区人力资源和社会保障局"), (urgent, "消防救援大队")):
+            inbox = client.get(
+                "/v1/cases", params={"state": "dispatched"}, headers=sign_in(f"unit-{unit}", Role.DEPARTMENT, unit)
+            ).json()["cases"]
+            assert case in {c["id"] for c in inbox}, unit
+            (row,) = [c for c in inbox if c["id"] == case]
+            assert row["level"] == "department" and row["deadline"] is not None  # the sign-in deadline
+    for case in (owned, urgent):  # nothing left open for later tests' clocks
+        for action in (Action.ACCEPT, Action.RESOLVE, Action.VERIFY):
+            transition(demo_city, uuid.UUID(case), action, "sup", "n", datetime.now(TZ), RULES)

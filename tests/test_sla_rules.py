@@ -21,12 +21,12 @@ def at(*args: int) -> datetime:
 
 def test_working_hours_skip_the_weekend() -> None:
     # Friday 16:00 + 4 working hours: 1.5 h on Friday, 2.5 h on Monday morning.
-    assert RULES.deadline("0101", Level.GRID, at(2026, 11, 20, 16, 0)) == at(2026, 11, 23, 11, 0)
+    assert RULES.deadline("0102", Level.GRID, at(2026, 11, 20, 16, 0)) == at(2026, 11, 23, 11, 0)
 
 
 def test_working_hours_skip_the_lunch_break() -> None:
     # 11:00 + 4 h: 1 h before lunch, 3 h from 13:30.
-    assert RULES.deadline("0101", Level.GRID, at(2026, 11, 19, 11, 0)) == at(2026, 11, 19, 16, 30)
+    assert RULES.deadline("0102", Level.GRID, at(2026, 11, 19, 11, 0)) == at(2026, 11, 19, 16, 30)
 
 
 def test_spring_festival_2026_and_its_make_up_day() -> None:
@@ -42,13 +42,13 @@ def test_spring_festival_2026_and_its_make_up_day() -> None:
 
 def test_urgent_cases_count_calendar_minutes() -> None:
     # 消防通道堵塞 on a Saturday night: 15 calendar minutes, no office hours.
-    assert RULES.deadline("0301", Level.GRID, at(2026, 11, 21, 23, 50)) == at(2026, 11, 22, 0, 5)
-    assert RULES.deadline("0303", Level.STREET, at(2026, 11, 21, 23, 50)) == at(2026, 11, 22, 0, 50)
+    assert RULES.deadline("8301", Level.GRID, at(2026, 11, 21, 23, 50)) == at(2026, 11, 22, 0, 5)
+    assert RULES.deadline("8303", Level.STREET, at(2026, 11, 21, 23, 50)) == at(2026, 11, 22, 0, 50)
 
 
 def _in_progress() -> Case:
     opened = at(2026, 11, 19, 9, 0)  # Thursday
-    case = Case("0101", State.IN_PROGRESS, Level.GRID, RULES.deadline("0101", Level.GRID, opened))
+    case = Case("0102", State.IN_PROGRESS, Level.GRID, RULES.deadline("0102", Level.GRID, opened))
     assert case.deadline == at(2026, 11, 19, 14, 30)
     return case
 
@@ -61,7 +61,7 @@ def test_an_approved_extension_sets_a_new_deadline_and_nobody_approves_their_own
         RULES,
         "waiting for the owner",
         actor="gw",
-        length=RULES.parse_length("0101", "2h"),
+        length=RULES.parse_length("0102", "2h"),
     )
     assert asked.deadline == at(2026, 11, 19, 14, 30) and asked.request is not None  # the clock runs on
     assert allowed_actions(asked) == ["approve", "escalate", "refuse_request", "resolve"]
@@ -76,7 +76,7 @@ def test_an_approved_extension_sets_a_new_deadline_and_nobody_approves_their_own
 
 def test_extensions_respect_the_rules_limits() -> None:
     case = _in_progress()
-    two_days = RULES.parse_length("0101", "2d")
+    two_days = RULES.parse_length("0102", "2d")
     for n in range(2):  # at most 2 per case
         case = apply(case, Action.EXTEND, at(2026, 11, 19, 10, n), RULES, "more time", actor="gw", length=two_days)
         case = apply(case, Action.APPROVE, at(2026, 11, 19, 11, n), RULES, actor="sup")
@@ -92,7 +92,7 @@ def test_extensions_respect_the_rules_limits() -> None:
             RULES,
             "long",
             actor="gw",
-            length=RULES.parse_length("0101", "11d"),
+            length=RULES.parse_length("0102", "11d"),
         )
     with pytest.raises(ReasonRequired, match="needs the length"):
         apply(_in_progress(), Action.EXTEND, at(2026, 11, 19, 10, 0), RULES, "how long?", actor="gw")
@@ -106,7 +106,7 @@ def test_an_approved_suspension_stops_the_clock_until_it_ends_or_is_resumed() ->
         RULES,
         "court ruling pending",
         actor="gw",
-        length=RULES.parse_length("0101", "3d"),
+        length=RULES.parse_length("0102", "3d"),
     )
     suspended = apply(asked, Action.APPROVE, at(2026, 11, 19, 10, 0), RULES, actor="sup")
     assert suspended.paused_at == at(2026, 11, 19, 10, 0)
@@ -127,29 +127,29 @@ def test_a_request_needs_a_reason() -> None:
             RULES,
             "  ",
             actor="gw",
-            length=RULES.parse_length("0101", "1d"),
+            length=RULES.parse_length("0102", "1d"),
         )
 
 
 def test_an_action_not_allowed_lists_the_allowed_ones() -> None:
-    case = Case("0602", State.REPORTED, Level.GRID, at(2026, 11, 19, 14, 30))
+    case = Case("8602", State.REPORTED, Level.GRID, at(2026, 11, 19, 14, 30))
     with pytest.raises(NotAllowed) as refused:
         apply(case, Action.VERIFY, at(2026, 11, 19, 10, 0), RULES)
     assert refused.value.allowed == ["dispatch", "file", "merge", "refuse", "void"]
 
 
 def test_intake_by_category_on_the_spot_straight_to_the_unit_or_waiting() -> None:
-    new = {code: Case(code, State.REPORTED, Level.GRID, None) for code in ("0101", "0301", "0602")}
+    new = {code: Case(code, State.REPORTED, Level.GRID, None) for code in ("0102", "8301", "8602")}
     reported = at(2026, 11, 19, 9, 0)
     spot, direct, waiting = (apply(c, Action.AUTO_INTAKE, reported, RULES) for c in new.values())
     assert (spot.state, spot.level, spot.deadline) == (State.IN_PROGRESS, Level.GRID, at(2026, 11, 19, 14, 30))
-    # 0301 (urgent, direct): the department must sign within 15 calendar minutes.
+    # 8301 (urgent, direct): the department must sign within 15 calendar minutes.
     assert (direct.state, direct.level, direct.deadline) == (
         State.DISPATCHED,
         Level.DEPARTMENT,
         at(2026, 11, 19, 9, 15),
     )
-    # 0602 (general): a supervisor takes it in within 2 working hours.
+    # 8602 (general): a supervisor takes it in within 2 working hours.
     assert (waiting.state, waiting.deadline) == (State.REPORTED, at(2026, 11, 19, 11, 0))
     assert breach_action(waiting) == "intake_overdue" and breach_action(direct) == "sign_in_overdue"
     flagged = apply(waiting, Action.AUTO_ESCALATE, at(2026, 11, 19, 11, 1), RULES)
@@ -157,7 +157,7 @@ def test_intake_by_category_on_the_spot_straight_to_the_unit_or_waiting() -> Non
 
 
 def test_refusing_voiding_and_merging_need_a_reason_and_end_the_report() -> None:
-    case = Case("0602", State.REPORTED, Level.GRID, at(2026, 11, 19, 11, 0))
+    case = Case("8602", State.REPORTED, Level.GRID, at(2026, 11, 19, 11, 0))
     with pytest.raises(ReasonRequired):
         apply(case, Action.REFUSE, at(2026, 11, 19, 10, 0), RULES, "")
     for action, state in ((Action.REFUSE, State.REFUSED), (Action.VOID, State.VOIDED), (Action.MERGE, State.MERGED)):
@@ -166,7 +166,7 @@ def test_refusing_voiding_and_merging_need_a_reason_and_end_the_report() -> None
 
 
 def test_dispatch_sign_in_return_and_fix() -> None:
-    filed = apply(Case("0602", State.REPORTED, Level.GRID, None), Action.FILE, at(2026, 11, 19, 9, 0), RULES)
+    filed = apply(Case("8602", State.REPORTED, Level.GRID, None), Action.FILE, at(2026, 11, 19, 9, 0), RULES)
     assert (filed.state, filed.deadline) == (State.FILED, at(2026, 11, 19, 11, 0))  # dispatch within 2 h
     sent = apply(filed, Action.DISPATCH, at(2026, 11, 19, 9, 30), RULES)
     assert (sent.state, sent.level, sent.deadline) == (State.DISPATCHED, Level.DEPARTMENT, at(2026, 11, 19, 11, 30))
@@ -183,7 +183,7 @@ def test_dispatch_sign_in_return_and_fix() -> None:
 
 
 def test_rejecting_a_resolution_is_rework() -> None:
-    case = Case("0101", State.RESOLVED, Level.GRID, at(2026, 11, 19, 14, 30))
+    case = Case("0102", State.RESOLVED, Level.GRID, at(2026, 11, 19, 14, 30))
     reopened = apply(case, Action.REJECT_RESOLUTION, at(2026, 11, 19, 10, 0), RULES, "still dirty")
     assert reopened.state is State.IN_PROGRESS and reopened.reworks == 1
     # A fresh grid fix limit from 10:00: 4 working hours, 2 before lunch and 2 from 13:30.
@@ -191,7 +191,7 @@ def test_rejecting_a_resolution_is_rework() -> None:
 
 
 def test_breaches_climb_to_the_department_and_then_flag_overdue() -> None:
-    case = Case("0301", State.IN_PROGRESS, Level.GRID, at(2026, 11, 21, 10, 15))
+    case = Case("8301", State.IN_PROGRESS, Level.GRID, at(2026, 11, 21, 10, 15))
     levels = []
     for _ in range(4):
         case = apply(case, Action.AUTO_ESCALATE, at(2026, 11, 21, 23, 0), RULES)
@@ -209,9 +209,9 @@ def test_breaches_climb_to_the_department_and_then_flag_overdue() -> None:
     [
         ("classes: {}", "classes.minor is missing"),
         ("categories: {'9999': {deadlines: {grid: 1h}}}", "unknown category"),
-        ("categories: {'0101': {deadlines: {grid: -4h}}}", "not a duration"),
-        ("categories: {'0101': {deadlines: {grid: 0h}}}", "longer than zero"),
-        ("categories: {'0101': {deadlines: {ward: 1h}}}", "unknown level"),
+        ("categories: {'0102': {deadlines: {grid: -4h}}}", "not a duration"),
+        ("categories: {'0102': {deadlines: {grid: 0h}}}", "longer than zero"),
+        ("categories: {'0102': {deadlines: {ward: 1h}}}", "unknown level"),
     ],
 )
 def test_bad_rules_files_are_refused_with_the_reason(tmp_path: Path, text: str, message: str) -> None:

@@ -59,3 +59,11 @@ def test_located_messages_bundle_each_grids_events_under_its_key() -> None:
 def test_jsonb_array_is_the_binary_form_version_then_text() -> None:
     assert writer.jsonb_array([]) == b"\x01[]"
     assert writer.jsonb_array(["照片/1.jpg", 'a"b']) == b"\x01" + '["照片/1.jpg", "a\\"b"]'.encode()
+
+
+def test_an_old_event_on_the_raw_topic_is_read_with_its_new_code() -> None:
+    body = event_body(119.43, 32.2) | {"schema_version": 1, "category": "0501"}  # 违章搭建, now 0101 私搭乱建
+    received = {"event": body, "received_at": datetime.now(UTC).isoformat(), "content_hash": "x" * 64}
+    decoded, dead = stages.decode([stages.RawRecord("raw", 0, 0, None, json.dumps(received).encode())])
+    assert dead == []
+    assert (decoded[0].received.event.schema_version, decoded[0].received.event.category) == (1, "0101")
