@@ -1,1 +1,1 @@
-"""HTTP API, command line and local services of gridgov."""
+"""The HTTP API: routes, signing in, access rules, the error table, the app factory and its pages."""

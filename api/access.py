@@ -93,8 +93,22 @@ class Principal:
             return action not in CLOCK_ACTIONS
         return self.role in (Role.GRIDWORKER, Role.DEPARTMENT) and action in HANDLER_ACTIONS
 
-    def may_decide(self, level: Level) -> bool:
-        """Whether this caller may approve or refuse requests on a case held at ``level`` (the level above)."""
+    def may_verify(self, action: Action, grid: str | None, assignee: str | None) -> bool:
+        """Whether a gridworker may verify (or send back) a case: one of their grid that someone else fixed."""
+        return (
+            action in (Action.VERIFY, Action.REJECT_RESOLUTION)
+            and self.role is Role.GRIDWORKER
+            and grid == self.scope
+            and assignee != self.username
+        )
+
+    def may_decide(self, level: Level, approver: str = "level_above") -> bool:
+        """Whether this caller may decide on a request about a case held at ``level``.
+
+        ``approver`` is the rules' choice: ``level_above`` (the levels above the case's) or ``district``.
+        """
+        if approver == "district":
+            return self.role is Role.DISTRICT
         return self.role in APPROVERS[level]
 
     def owns_request(self, reporter: str, assignee: str | None) -> bool:

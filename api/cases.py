@@ -94,10 +94,10 @@ def read_case(engine: EngineDep, case_id: UUID, principal: Principal) -> dict[st
     return case
 
 
-def _check_in_scope(engine: EngineDep, case_id: UUID, principal: Principal) -> Level:
-    """The level holding the case, if the caller sees it (404 otherwise)."""
+def _check_in_scope(engine: EngineDep, case_id: UUID, principal: Principal) -> Any:
+    """The case row, if the caller sees it (404 otherwise)."""
     with engine.connect() as conn:
-        return Level(_scoped_case(conn, case_id, principal).level)
+        return _scoped_case(conn, case_id, principal)
 
 
 @router.post("/cases/{case_id}/transitions", responses=responses(400, 404, 409))
@@ -111,11 +111,16 @@ async def post_transition(
     """
     if body.action in CLOCK_ACTIONS:
         raise InvalidInput(f"{body.action.value} is done by the SLA clock, not by people")
-    level = await run_in_threadpool(_check_in_scope, engine, case_id, principal)
-    if not principal.may_take(body.action):
+    row = await run_in_threadpool(_check_in_scope, engine, case_id, principal)
+    level = Level(row.level)
+    if not principal.may_take(body.action) and not principal.may_verify(body.action, row.grid_code, row.assignee):
         raise Forbidden(f"a {principal.role.value} may not {body.action.value} a case")
-    if body.action in DECISIONS and not principal.may_decide(level):
-        raise Forbidden(f"requests on a case held at {level.value} level are decided by the level above it")
+    if body.action in DECISIONS:
+        kind = row.request_kind or "suspension"  # resume ends a suspension
+        approver = rules.limits_of(kind).approver
+        if not principal.may_decide(level, approver):
+            who = "the district" if approver == "district" else "the level above it"
+            raise Forbidden(f"{kind} requests on a case held at {level.value} level are decided by {who}")
     await run_in_threadpool(
         partial(
             transition,

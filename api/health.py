@@ -1,4 +1,4 @@
-"""``GET /health``: is the database up, is the broker up."""
+"""``GET /health``: is the database up, is the broker up, how far the calendar reaches."""
 
 from datetime import datetime
 from typing import Literal

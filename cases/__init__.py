@@ -1,0 +1,1 @@
+"""The governance domain: the case loop, SLA rules, the working calendar, the case store, clock jobs, indicators."""

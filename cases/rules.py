@@ -93,10 +93,14 @@ class Deadlines:
 
 @dataclass(frozen=True)
 class ApprovalLimits:
-    """How many extensions (or suspensions) a case may have, and how long each may be."""
+    """How many extensions (or suspensions) a case may have, how long each may be, and who decides.
+
+    ``approver``: ``level_above`` (the levels above the case's) or ``district`` (district only).
+    """
 
     max_count: int
     max_length: timedelta
+    approver: str = "level_above"
 
     def allows(self, length: Limit) -> bool:
         """Whether one request of ``length`` is within the limit (a working day counts as a day)."""
@@ -340,6 +344,9 @@ def _duplicates(data: dict[str, Any]) -> DuplicateWindow:
     return DuplicateWindow(float(distance), within)
 
 
+APPROVERS = ("level_above", "district")
+
+
 def _approvals(data: dict[str, Any]) -> dict[str, ApprovalLimits]:
     defaults = {"extension": (2, "10d"), "suspension": (1, "30d")}
     unknown = set(data) - set(defaults)
@@ -352,7 +359,10 @@ def _approvals(data: dict[str, Any]) -> dict[str, ApprovalLimits]:
         if not isinstance(max_count, int) or max_count < 0:
             raise RulesError(f"approvals.{kind}.max_count: {max_count!r} is not a whole number ≥ 0")
         span = parse_limit(item.get("max_length", length), Clock.CALENDAR, f"approvals.{kind}.max_length").span
-        limits[kind] = ApprovalLimits(max_count, span)
+        approver = item.get("approver", "level_above")
+        if approver not in APPROVERS:
+            raise RulesError(f"approvals.{kind}.approver: {approver!r}; use one of {', '.join(APPROVERS)}")
+        limits[kind] = ApprovalLimits(max_count, span, approver)
     return limits
 
 

@@ -1,0 +1,1 @@
+"""The ``gridgov`` command: local services, schema, topics, boundaries, users, rules, run, simulator."""

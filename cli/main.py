@@ -59,9 +59,10 @@ def report_calendar(calendar: WorkCalendar) -> None:
 
 
 def _log_to_stderr() -> None:
-    """Our processes' news at INFO; the Kafka client's connection chatter only when it is a warning."""
+    """Our processes' news at INFO; the Kafka and HTTP clients' chatter only when it is a warning."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    for chatty in ("kafka", "httpx"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
 
 
 @app.command()

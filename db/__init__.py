@@ -1,0 +1,1 @@
+"""The ground floor: the engine, every table, the migrations."""

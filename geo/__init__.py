@@ -1,1 +1,1 @@
-"""Areas and boundaries: models, import, validation, location, coordinate systems."""
+"""Areas and boundaries: levels, import, validation, location, coordinate systems."""

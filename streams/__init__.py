@@ -1,1 +1,1 @@
-"""Event schema, topics, producer, consumer loop, pipeline stages and the SLA engine."""
+"""Kafka clients and topics, the event schema, pipeline stages, the writer, the worker, the outbox, the SLA loop."""

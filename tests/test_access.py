@@ -48,6 +48,12 @@ def test_gridworkers_cannot_sign_off_their_own_work_and_the_commander_changes_no
     assert not worker.may_take(Action.VERIFY) and not worker.may_take(Action.APPROVE)
     assert worker.may_take(Action.EXTEND) and worker.may_take(Action.SUSPEND)  # asking, not deciding
     assert not worker.may_take(Action.FILE) and not worker.may_take(Action.DISPATCH)
+    # The reporter's grid verifies what someone else fixed there; never its own work, never another grid's.
+    assert worker.may_verify(Action.VERIFY, GRID, "unit-1") and worker.may_verify(Action.REJECT_RESOLUTION, GRID, None)
+    assert not worker.may_verify(Action.VERIFY, GRID, "g") and not worker.may_verify(
+        Action.VERIFY, GRID[:-1] + "9", None
+    )
+    assert not worker.may_verify(Action.APPROVE, GRID, None)
     assert Principal("s", Role.COMMUNITY, GRID[:12]).may_take(Action.VERIFY)
     assert not any(Principal("c", Role.COMMANDER, "*").may_take(a) for a in Action)
 

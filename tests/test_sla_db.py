@@ -456,11 +456,14 @@ def test_over_http_a_gridworker_asks_and_the_level_above_decides(
         assert asked.status_code == 200 and asked.json()["request_kind"] == "suspension"
         assert asked.json()["paused_at"] is None  # asking stops no clock
         assert post(worker, action="approve").status_code == 403  # a gridworker decides nothing
-        assert post(worker, action="resume").status_code == 403
-        decided = post(community, action="approve")
+        not_theirs = post(community, action="approve")  # the shipped rules leave suspensions to the district
+        assert not_theirs.status_code == 403 and "decided by the district" in not_theirs.json()["message"]
+        district = sign_in("district-decides", Role.DISTRICT, grid[:6])
+        decided = post(district, action="approve")
         assert decided.status_code == 200 and decided.json()["paused_at"] is not None
         assert [h["action"] for h in decided.json()["history"]][-2:] == ["suspend", "approve"]
-        resumed = post(community, action="resume")
+        assert post(worker, action="resume").status_code == 403
+        resumed = post(district, action="resume")
         assert resumed.status_code == 200 and resumed.json()["paused_at"] is None
         own = post(community, action="extend", note="等配件", length="4h")
         assert own.status_code == 200
