@@ -3,7 +3,7 @@
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Engine, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 
 from cases.loop import STAGE_OF, Action, State, apply, breach_action, breached
@@ -52,10 +52,12 @@ def escalate_breaches(engine: Engine, rules: Rules, now: datetime, limit: int = 
             case = case_from_row(row, rules)
             while breached(case, now):
                 assert case.deadline is not None
-                action = breach_action(case)
+                action = breach_action(case, rules)
                 after = apply(case, Action.AUTO_ESCALATE, now, rules)
                 note = f"deadline {case.deadline.isoformat()} passed"
                 store_transition(conn, row.id, case, after, action, CLOCK, note, case.deadline, rules)
+                if action == "sign_in_returned":  # back to be dispatched again: nobody holds it
+                    conn.execute(update(case_table).where(case_table.c.id == row.id).values(assignee=None))
                 case = after
                 moved += 1
     return moved

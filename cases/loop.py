@@ -109,6 +109,7 @@ class Case:
     extensions: int = 0
     suspensions: int = 0
     paused_until: datetime | None = None
+    dispatched_from: Level | None = None  # the level that dispatched it (the report's grid for a direct one)
 
     def describe(self) -> str:
         """State (and pause or pending request) in words."""
@@ -174,8 +175,8 @@ def apply(
         return enter(replace(case, level=level), case.state, now, rules)
     _, target = _MOVES[action]
     changed = replace(case, reworks=case.reworks + (action is Action.REJECT_RESOLUTION))
-    if action is Action.DISPATCH and not to_person:
-        changed = replace(changed, level=Level.DEPARTMENT)
+    if action is Action.DISPATCH:
+        changed = replace(changed, dispatched_from=case.level, level=case.level if to_person else Level.DEPARTMENT)
     return enter(changed, target, now, rules)
 
 
@@ -197,7 +198,7 @@ def _intake(case: Case, now: datetime, rules: Rules) -> Case:
     if rules.self_handle(case.category):
         return enter(case, State.IN_PROGRESS, now, rules)
     if rules.direct(case.category):
-        return enter(replace(case, level=Level.DEPARTMENT), State.DISPATCHED, now, rules)
+        return enter(replace(case, level=Level.DEPARTMENT, dispatched_from=case.level), State.DISPATCHED, now, rules)
     return replace(case, deadline=rules.stage_deadline(case.category, Stage.INTAKE, now))
 
 
@@ -266,12 +267,32 @@ def breached(case: Case, now: datetime) -> bool:
     )
 
 
-def breach_action(case: Case) -> str:
+def breach_action(case: Case, rules: Rules) -> str:
     """How a breach is recorded: an escalation of the fix stage, else the stage's overdue flag."""
     stage = STAGE_OF[case.state]
     if stage is Stage.FIX:
         return Action.AUTO_ESCALATE.value if case.level.next is not None else "overdue"
+    returns = rules.deadlines(case.category).sign_in_breach == "next_level"
+    if stage is Stage.SIGN_IN and returns and _returned_to(case) is not None:
+        return "sign_in_returned"
     return f"{stage.value}_overdue"
+
+
+def _returned_to(case: Case) -> Level | None:
+    """Where a case whose sign-in was missed goes back to, when its rules say ``next_level``."""
+    if case.state is not State.DISPATCHED or case.dispatched_from is None:
+        return None
+    return case.dispatched_from.next
+
+
+def _sign_in_missed(case: Case, rules: Rules) -> Case:
+    """The case after a missed sign-in: flagged, or filed again a level above its dispatcher's."""
+    target = _returned_to(case) if rules.deadlines(case.category).sign_in_breach == "next_level" else None
+    if target is None:
+        return replace(case, overdue=True)
+    assert case.deadline is not None
+    returned = replace(case, level=target, dispatched_from=None)
+    return enter(returned, State.FILED, case.deadline, rules)
 
 
 def _breach(case: Case, rules: Rules) -> Case:
@@ -281,6 +302,8 @@ def _breach(case: Case, rules: Rules) -> Case:
     other missed deadline, or one at the top, flags the case overdue in that stage.
     """
     assert case.deadline is not None
+    if STAGE_OF[case.state] is Stage.SIGN_IN:
+        return _sign_in_missed(case, rules)
     level = case.level.next
     if STAGE_OF[case.state] is not Stage.FIX or level is None:
         return replace(case, overdue=True)

@@ -81,6 +81,8 @@ class Deadlines:
 
     ``self_handle``: the finder handles it on the spot (自行处置), so intake is automatic.
     ``direct``: sent straight to the responsible unit when reported (直派).
+    ``sign_in_breach``: a missed sign-in is flagged to the unit's supervisor (``supervisor``), or the
+    case goes back, filed, to the level above the one that dispatched it (``next_level``).
     """
 
     clock: Clock
@@ -89,6 +91,7 @@ class Deadlines:
     stages: dict[Stage, Limit] = field(default_factory=dict)
     self_handle: bool = False
     direct: bool = False
+    sign_in_breach: str = "supervisor"  # a missed sign-in: "supervisor" (flagged to them) or "next_level"
 
 
 @dataclass(frozen=True)
@@ -199,7 +202,9 @@ class Rules:
         stages = ", ".join(f"{stage.value} {rule.stages[stage].words(rule.clock)}" for stage in rule.stages)
         levels = ", ".join(f"{level.value} {rule.per_level[level].words(rule.clock)}" for level in Level)
         intake = "handled on the spot" if rule.self_handle else ("sent straight to its unit" if rule.direct else "")
-        flags = "".join(f"; {text}" for text in (intake, "on duty over holidays" if rule.holiday_duty else "") if text)
+        returned = "a missed sign-in goes back above the dispatcher" if rule.sign_in_breach == "next_level" else ""
+        duty = "on duty over holidays" if rule.holiday_duty else ""
+        flags = "".join(f"; {text}" for text in (intake, returned, duty) if text)
         own = "" if category in self.categories else f" (class {known.sla_class.value})"
         unit = self.department(category)
         return f"{category} {known.name}{own}: {stages}; fix at {levels}{flags}; responsible unit {unit}"
@@ -269,7 +274,12 @@ def _deadlines(data: dict[str, Any], where: str, base: Deadlines | None) -> Dead
             stages[stage] = parse_limit(given_stages[stage.value], clock, f"{where}.stages.{stage.value}")
         elif stage not in stages:
             raise RulesError(f"{where}: missing the {stage.value} limit under stages")
-    return Deadlines(clock, per_level, flags["holiday_duty"], stages, flags["self_handle"], flags["direct"])
+    breach = data.get("sign_in_breach", base.sign_in_breach if base else "supervisor")
+    if breach not in SIGN_IN_BREACHES:
+        raise RulesError(f"{where}.sign_in_breach: {breach!r}; use one of {', '.join(SIGN_IN_BREACHES)}")
+    return Deadlines(
+        clock, per_level, flags["holiday_duty"], stages, flags["self_handle"], flags["direct"], str(breach)
+    )
 
 
 def _time(value: object, where: str) -> time:
@@ -345,6 +355,7 @@ def _duplicates(data: dict[str, Any]) -> DuplicateWindow:
 
 
 APPROVERS = ("level_above", "district")
+SIGN_IN_BREACHES = ("supervisor", "next_level")
 
 
 def _approvals(data: dict[str, Any]) -> dict[str, ApprovalLimits]:

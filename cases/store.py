@@ -24,6 +24,7 @@ ESCALATIONS = {
     "intake_overdue",
     "sign_in_overdue",
     "verify_overdue",
+    "sign_in_returned",
 }
 # What the loop reads of a case row.
 LOOP_COLUMNS = [
@@ -47,6 +48,7 @@ LOOP_COLUMNS = [
         "extensions",
         "suspensions",
         "paused_until",
+        "dispatched_from",
     )
 ]
 
@@ -74,6 +76,7 @@ def case_from_row(row: Any, rules: Rules) -> Case:
         row.extensions,
         row.suspensions,
         row.paused_until,
+        Level(row.dispatched_from) if row.dispatched_from else None,
     )
 
 
@@ -126,6 +129,7 @@ def store_transition(
             " escalations = escalations + :escalated, deferred = deferred OR :paused,"
             " request_kind = :request_kind, request_by = :request_by, request_length = :request_length,"
             " extensions = :extensions, suspensions = :suspensions, paused_until = :paused_until,"
+            " dispatched_from = :dispatched_from,"
             " department = CASE WHEN :is_department THEN :department ELSE department END,"
             " filed_at = CASE WHEN filed_at IS NULL AND :filed THEN :at ELSE filed_at END,"
             " closed_at = CASE WHEN :ending THEN :at ELSE closed_at END,"
@@ -150,6 +154,7 @@ def store_transition(
             "extensions": after.extensions,
             "suspensions": after.suspensions,
             "paused_until": after.paused_until,
+            "dispatched_from": after.dispatched_from.value if after.dispatched_from else None,
             "department": rules.department(after.category),
             "is_department": after.level is Level.DEPARTMENT,
             "filed": after.state not in (State.REPORTED, State.REFUSED, State.VOIDED, State.MERGED),

@@ -155,6 +155,7 @@ case = Table(
     _at("paused_until"),
     Column("merged_into", UUID(as_uuid=True)),
     _at("filed_at"),
+    Column("dispatched_from", String(16)),  # the level that dispatched the case now waiting for sign-in
     Index("ix_case_state_level", "state", "level"),
     Index("ix_case_grid", "grid_code"),
     Index("ix_case_deadline", "deadline", postgresql_where=text("closed_at IS NULL")),

@@ -151,7 +151,7 @@ def test_intake_by_category_on_the_spot_straight_to_the_unit_or_waiting() -> Non
     )
     # 8602 (general): a supervisor takes it in within 2 working hours.
     assert (waiting.state, waiting.deadline) == (State.REPORTED, at(2026, 11, 19, 11, 0))
-    assert breach_action(waiting) == "intake_overdue" and breach_action(direct) == "sign_in_overdue"
+    assert breach_action(waiting, RULES) == "intake_overdue" and breach_action(direct, RULES) == "sign_in_overdue"
     flagged = apply(waiting, Action.AUTO_ESCALATE, at(2026, 11, 19, 11, 1), RULES)
     assert (flagged.state, flagged.level, flagged.overdue) == (State.REPORTED, Level.GRID, True)
 
@@ -257,3 +257,25 @@ def test_a_quiet_sla_tick_logs_nothing_and_a_busy_one_says_what_changed() -> Non
     assert tick_summary({"started": 3, "escalated": 0, "patrol_flags": 2, "published": 5}) == (
         "started 3, patrol flags 2, published 5"
     )
+
+
+def test_a_missed_sign_in_goes_back_above_the_dispatcher_where_the_rules_say_so(tmp_path: Path) -> None:
+    text = (Path(__file__).parent / "data" / "rules_working_days.yaml").read_text()
+    rules_file = tmp_path / "rules.yaml"
+    rules_file.write_text(
+        text.replace("general: {clock: working,", "general: {clock: working, sign_in_breach: next_level,")
+    )
+    rules = load_rules(rules_file)
+    filed = apply(Case("8602", State.REPORTED, Level.GRID, None), Action.FILE, at(2026, 11, 19, 9, 0), rules)
+    sent = apply(filed, Action.DISPATCH, at(2026, 11, 19, 9, 30), rules)
+    assert (sent.level, sent.dispatched_from, sent.deadline) == (Level.DEPARTMENT, Level.GRID, at(2026, 11, 20, 17, 30))
+    assert breach_action(sent, rules) == "sign_in_returned"
+    returned = apply(sent, Action.AUTO_ESCALATE, at(2026, 11, 20, 17, 31), rules)
+    # Filed again at the community (the level above the grid that dispatched it), to dispatch within 1 working day
+    # from the missed deadline: close of business on Mon 23 Nov.
+    assert (returned.state, returned.level, returned.deadline) == (
+        State.FILED,
+        Level.COMMUNITY,
+        at(2026, 11, 23, 17, 30),
+    )
+    assert breach_action(sent, RULES) == "sign_in_returned"  # so do the shipped rules for the general class
