@@ -117,7 +117,7 @@ class Case:
             f" and suspended until {self.paused_until:%Y-%m-%d %H:%M}" if self.paused_at and self.paused_until else ""
         )
         if self.request:
-            extra += f" with a {self.request.kind} request of {self.request.by} pending"
+            extra += f" with a pending {self.request.kind} request by {self.request.by}"
         return f"{self.state.value}{extra}"
 
 
