@@ -12,7 +12,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.open311_format import error_response
-from cases.errors import CaseError, CaseNotFound, NotAllowed, ReasonRequired
+from cases.errors import CaseError, CaseNotFound, InvalidLength, NotAllowed, ReasonRequired
 from streams.producer import BrokerDown
 from streams.schema import message
 
@@ -167,19 +167,28 @@ async def _handle_http(request: Request, exc: Exception) -> Response:
 _BROKER_DOWN = "The event broker is unreachable; nothing was accepted. Retry later."
 _DATABASE_DOWN = "The database is unreachable. Retry later."
 # The errors of the rooms below the API, each with the error it answers as: the one table of them.
-DOMAIN_ERRORS: dict[type[Exception], Callable[[Exception], GridgovError]] = {
-    CaseNotFound: lambda exc: NotFound(str(exc)),
-    NotAllowed: lambda exc: Conflict(str(exc), exc.detail if isinstance(exc, CaseError) else None),
-    ReasonRequired: lambda exc: InvalidInput(str(exc), exc.detail if isinstance(exc, CaseError) else None),
-    BrokerDown: lambda exc: BrokerUnavailable(_BROKER_DOWN),
-    OperationalError: lambda exc: DatabaseUnavailable(_DATABASE_DOWN),
-    InterfaceError: lambda exc: DatabaseUnavailable(_DATABASE_DOWN),
+# The case domain's errors, with the error each answers as; their message and detail pass through.
+CASE_ERRORS: dict[type[CaseError], type[GridgovError]] = {
+    CaseNotFound: NotFound,
+    NotAllowed: Conflict,
+    ReasonRequired: InvalidInput,
+    InvalidLength: InvalidInput,
 }
+# The adapters' outage errors, with the fixed answer each gets.
+OUTAGES: dict[type[Exception], Callable[[], GridgovError]] = {
+    BrokerDown: lambda: BrokerUnavailable(_BROKER_DOWN),
+    OperationalError: lambda: DatabaseUnavailable(_DATABASE_DOWN),
+    InterfaceError: lambda: DatabaseUnavailable(_DATABASE_DOWN),
+}
+DOMAIN_ERRORS = (*CASE_ERRORS, *OUTAGES)
 
 
 async def _handle_domain(request: Request, exc: Exception) -> Response:
-    translate = next(DOMAIN_ERRORS[kind] for kind in type(exc).__mro__ if kind in DOMAIN_ERRORS)
-    return await _handle(request, translate(exc))
+    if isinstance(exc, CaseError):
+        answer = next(CASE_ERRORS[kind] for kind in type(exc).__mro__ if kind in CASE_ERRORS)
+        return await _handle(request, answer(exc.message, exc.detail))
+    outage = next(OUTAGES[kind] for kind in type(exc).__mro__ if kind in OUTAGES)
+    return await _handle(request, outage())
 
 
 def install_handlers(app: FastAPI) -> None:

@@ -32,3 +32,10 @@ class ReasonRequired(CaseError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, [{"field": "note", "problem": message}])
+
+
+class InvalidLength(CaseError):
+    """The length an extension or suspension asks for cannot be read on the case's clock."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, [{"field": "length", "problem": message}])

@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, text, update
 
-from cases.errors import CaseNotFound, NotAllowed
+from cases.errors import CaseNotFound, InvalidLength, NotAllowed
 from cases.loop import ENDED, OPEN, Action, Case, Request, State, apply
-from cases.rules import Level, Limit, Rules, Stage
+from cases.rules import Level, Limit, Rules, RulesError, Stage
 from db.tables import case as case_table
 from db.tables import event
 
@@ -197,9 +197,7 @@ def transition(
         if before.deadline is None and before.state is State.REPORTED:  # the clock's intake has not seen it yet
             before = take_in(conn, row, rules)
         asked = (
-            rules.parse_length(before.category, length)
-            if length and action in (Action.EXTEND, Action.SUSPEND)
-            else None
+            _length(rules, before.category, length) if length and action in (Action.EXTEND, Action.SUSPEND) else None
         )
         after = apply(before, action, now, rules, note, actor=actor, length=asked, to_person=assignee is not None)
         if action is Action.MERGE:
@@ -210,6 +208,13 @@ def transition(
                 text('UPDATE "case" SET assignee = :a WHERE id = :id'),
                 {"a": assignee if action is Action.DISPATCH else None, "id": case_id},
             )
+
+
+def _length(rules: Rules, category: str, length: str) -> Limit:
+    try:
+        return rules.parse_length(category, length)
+    except RulesError as exc:
+        raise InvalidLength(str(exc).removeprefix("length: ")) from None
 
 
 def take_in(conn: Connection, row: Any, rules: Rules) -> Case:

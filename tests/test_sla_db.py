@@ -465,6 +465,8 @@ def test_over_http_a_gridworker_asks_and_the_level_above_decides(
         assert post(worker, action="resume").status_code == 403
         resumed = post(district, action="resume")
         assert resumed.status_code == 200 and resumed.json()["paused_at"] is None
+        fraction = post(community, action="extend", note="等配件", length="1.5d")  # working days are whole
+        assert fraction.status_code == 422 and fraction.json()["detail"][0]["field"] == "length"
         own = post(community, action="extend", note="等配件", length="4h")
         assert own.status_code == 200
         refused = post(community, action="approve")  # the community asked: it may not decide

@@ -177,6 +177,12 @@ def test_a_commit_refused_during_a_rebalance_leaves_the_worker_running(
         joined.join(timeout=30)
         joining.close()
     refused = [r.getMessage() for r in caplog.records if r.name == "streams.worker"]
-    assert any("50 records not committed" in m and "RebalanceInProgressError" in m for m in refused), refused
+    # Usually the broker answers RebalanceInProgressError (the worker's own rejoin is under way); when the
+    # rejoin has already reset the generation it answers CommitFailedError. Either is a refused commit that
+    # the worker must survive (1 run in about 9 here saw the second).
+    assert any(
+        "50 records not committed" in m and ("RebalanceInProgressError" in m or "CommitFailedError" in m)
+        for m in refused
+    ), refused
     assert worker.totals.inserted == len(events)
     assert count_reported(demo_city, reporter) == len(events)
