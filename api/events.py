@@ -184,14 +184,18 @@ def list_categories() -> list[dict[str, str]]:
 EVENT_FIELDS = (
     "e.id::text AS id, e.kind, e.category, e.reporter, e.occurred_at, e.received_at, e.recorded_at, e.grid_code,"
     " e.community_code, e.street_code, e.district_code, e.locate_method, c.state AS case_state, c.level AS case_level,"
-    " c.department, c.assignee, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat"
+    " c.department, c.assignee, c.merged_into::text AS merged_into, m.state AS merged_into_state,"
+    " ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat"
 )
 
 
 def event_in_scope(conn: Connection, event_id: UUID, principal: Principal) -> Any:
     """The recorded event with its case, if the caller reported it, was given it, or sees it; else 404."""
     row = conn.execute(
-        text(f'SELECT {EVENT_FIELDS} FROM event e LEFT JOIN "case" c ON c.id = e.id WHERE e.id = :id'),
+        text(
+            f'SELECT {EVENT_FIELDS} FROM event e LEFT JOIN "case" c ON c.id = e.id'
+            ' LEFT JOIN "case" m ON m.id = c.merged_into WHERE e.id = :id'
+        ),
         {"id": event_id},
     ).one_or_none()
     place = None if row is None else (row.grid_code or row.community_code or row.street_code or row.district_code)
@@ -204,7 +208,11 @@ def event_in_scope(conn: Connection, event_id: UUID, principal: Principal) -> An
 
 @router.get("/events/{event_id}", responses=responses(404))
 def get_event(event_id: UUID, engine: EngineDep, principal: PrincipalDep) -> dict[str, Any]:
-    """A recorded event: where it was placed and its case (own events, or events in your scope)."""
+    """A recorded event: where it was placed and its case (own events, or events in your scope).
+
+    A report merged as a duplicate names the case it joined and that case's state, so its
+    reporter follows the outcome.
+    """
     with engine.connect() as conn:
         row = event_in_scope(conn, event_id, principal)
     return {k: v for k, v in row._mapping.items() if k not in ("lon", "lat")}

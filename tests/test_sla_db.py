@@ -291,6 +291,10 @@ def test_rates_stay_between_0_and_1_in_the_two_counterexamples(
         week = {"from": "2026-08-03", "to": "2026-08-09"}
         first = client.get("/v1/indicators", params={"area": grid_a, **week}).json()
         second = client.get("/v1/indicators", params={"area": grid_b, **week}).json()
+        # The duplicate's reporter follows the case it joined.
+        reporter = sign_in("gw-test", Role.DISTRICT, "321111")  # as the other tests sign this user in
+        merged = client.get(f"/v1/events/{noise_again}", headers=reporter).json()
+        assert (merged["case_state"], merged["merged_into"], merged["merged_into_state"]) == ("merged", noise, "closed")
     # Received 8: normal, extended, later (refused), 2 urgent, noise, its duplicate (merged), bogus (voided).
     assert (first["received"], first["filed"], first["due"], first["closed_on_time"]) == (8, 5, 5, 5)
     assert first["not_filed"] == {"refused": 1, "voided": 1, "merged": 1}
