@@ -94,7 +94,7 @@ def read_case(engine: EngineDep, case_id: UUID, principal: Principal) -> dict[st
     return case
 
 
-def _check_in_scope(engine: EngineDep, case_id: UUID, principal: Principal) -> Any:
+def _case_in_scope(engine: EngineDep, case_id: UUID, principal: Principal) -> Any:
     """The case row, if the caller sees it (404 otherwise)."""
     with engine.connect() as conn:
         return _scoped_case(conn, case_id, principal)
@@ -111,7 +111,7 @@ async def post_transition(
     """
     if body.action in CLOCK_ACTIONS:
         raise InvalidInput(f"{body.action.value} is done by the SLA clock, not by people")
-    row = await run_in_threadpool(_check_in_scope, engine, case_id, principal)
+    row = await run_in_threadpool(_case_in_scope, engine, case_id, principal)
     level = Level(row.level)
     if not principal.may_take(body.action) and not principal.may_verify(body.action, row.grid_code, row.assignee):
         raise Forbidden(f"a {principal.role.value} may not {body.action.value} a case")

@@ -3,11 +3,11 @@
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, func, select, text, update
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 
-from cases.loop import STAGE_OF, Action, State, apply, breach_action, breached
-from cases.rules import Rules, Stage
+from cases.loop import Action, State, apply, breach_action, breached, stage_deadline
+from cases.rules import Rules
 from cases.store import CLOCK, case_from_row, loop_cases, store_transition, take_in
 from db.tables import case as case_table
 from db.tables import case_transition, rules_version
@@ -56,8 +56,6 @@ def escalate_breaches(engine: Engine, rules: Rules, now: datetime, limit: int = 
                 after = apply(case, Action.AUTO_ESCALATE, now, rules)
                 note = f"deadline {case.deadline.isoformat()} passed"
                 store_transition(conn, row.id, case, after, action, CLOCK, note, case.deadline, rules)
-                if action == "sign_in_returned":  # back to be dispatched again: nobody holds it
-                    conn.execute(update(case_table).where(case_table.c.id == row.id).values(assignee=None))
                 case = after
                 moved += 1
     return moved
@@ -143,11 +141,7 @@ def recompute_deadlines(engine: Engine, rules: Rules, now: datetime) -> int:
             ).all()
             for row in rows:
                 before = case_from_row(row, rules)
-                stage = STAGE_OF[before.state]
-                if stage is Stage.FIX:
-                    deadline = rules.deadline(before.category, before.level, row.entered)
-                else:
-                    deadline = rules.stage_deadline(before.category, stage, row.entered)
+                deadline = stage_deadline(before, before.state, row.entered, rules)
                 if deadline == before.deadline:
                     continue
                 assert before.deadline is not None

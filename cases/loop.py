@@ -72,7 +72,8 @@ _MOVES: dict[Action, tuple[frozenset[State], State]] = {
     Action.REJECT_RESOLUTION: (frozenset({State.RESOLVED}), State.IN_PROGRESS),
 }
 OPEN = frozenset({State.REPORTED, State.FILED, State.DISPATCHED, State.IN_PROGRESS, State.RESOLVED})
-ENDED = frozenset({State.CLOSED, State.REFUSED, State.VOIDED, State.MERGED})
+NOT_CASES = frozenset({State.REFUSED, State.VOIDED, State.MERGED})  # reports that never became cases
+ENDED = NOT_CASES | {State.CLOSED}
 # The stage whose deadline runs in each open state.
 STAGE_OF = {
     State.REPORTED: Stage.INTAKE,
@@ -110,6 +111,7 @@ class Case:
     suspensions: int = 0
     paused_until: datetime | None = None
     dispatched_from: Level | None = None  # the level that dispatched it (the report's grid for a direct one)
+    assignee: str | None = None  # the person holding it (a unit holds a case it was dispatched to without one)
 
     def describe(self) -> str:
         """State (and pause or pending request) in words."""
@@ -146,19 +148,20 @@ def apply(
     *,
     actor: str = "",
     length: Limit | None = None,
-    to_person: bool = False,
+    assignee: str | None = None,
 ) -> Case:
     """The case after ``action`` by ``actor`` at ``now``; raises NotAllowed or ReasonRequired.
 
     ``length`` is how much later an extension asks the deadline to be, or how long a suspension lasts;
-    ``to_person`` says a dispatch goes to a person at the case's level rather than to its responsible unit.
+    ``assignee`` is the person a dispatch hands the case to at its level (none: its responsible unit), or
+    the finder who holds a report handled on the spot.
     """
     if action is Action.AUTO_ESCALATE:
         return _breach(case, rules)
     if action is Action.AUTO_RESUME:
         return _resume(case, now, rules)
     if action is Action.AUTO_INTAKE:
-        return _intake(case, now, rules)
+        return _intake(case, now, rules, assignee)
     if action.value not in allowed_actions(case):
         raise NotAllowed(action.value, case.describe(), allowed_actions(case))
     if action in REASONED and not note.strip():
@@ -176,7 +179,10 @@ def apply(
     _, target = _MOVES[action]
     changed = replace(case, reworks=case.reworks + (action is Action.REJECT_RESOLUTION))
     if action is Action.DISPATCH:
-        changed = replace(changed, dispatched_from=case.level, level=case.level if to_person else Level.DEPARTMENT)
+        level = case.level if assignee else Level.DEPARTMENT
+        changed = replace(changed, dispatched_from=case.level, level=level, assignee=assignee)
+    elif action is Action.DECLINE:
+        changed = replace(changed, assignee=None)
     return enter(changed, target, now, rules)
 
 
@@ -185,18 +191,21 @@ def enter(case: Case, state: State, now: datetime, rules: Rules) -> Case:
     if state in ENDED:
         kept = case.deadline if state is State.CLOSED else None  # a closed case is judged by its last deadline
         return replace(case, state=state, deadline=kept, overdue=False, request=None)
+    return replace(case, state=state, deadline=stage_deadline(case, state, now, rules), overdue=False)
+
+
+def stage_deadline(case: Case, state: State, start: datetime, rules: Rules) -> datetime:
+    """When the stage of ``state`` begun at ``start`` is due: the fix limit of the case's level, or the stage's."""
     stage = STAGE_OF[state]
     if stage is Stage.FIX:
-        deadline = rules.deadline(case.category, case.level, now)
-    else:
-        deadline = rules.stage_deadline(case.category, stage, now)
-    return replace(case, state=state, deadline=deadline, overdue=False)
+        return rules.deadline(case.category, case.level, start)
+    return rules.stage_deadline(case.category, stage, start)
 
 
-def _intake(case: Case, now: datetime, rules: Rules) -> Case:
+def _intake(case: Case, now: datetime, rules: Rules, finder: str | None) -> Case:
     """The clock's intake of a new report: on the spot, straight to the unit, or waiting for a supervisor."""
     if rules.self_handle(case.category):
-        return enter(case, State.IN_PROGRESS, now, rules)
+        return enter(replace(case, assignee=finder), State.IN_PROGRESS, now, rules)
     if rules.direct(case.category):
         return enter(replace(case, level=Level.DEPARTMENT, dispatched_from=case.level), State.DISPATCHED, now, rules)
     return replace(case, deadline=rules.stage_deadline(case.category, Stage.INTAKE, now))
@@ -291,7 +300,7 @@ def _sign_in_missed(case: Case, rules: Rules) -> Case:
     if target is None:
         return replace(case, overdue=True)
     assert case.deadline is not None
-    returned = replace(case, level=target, dispatched_from=None)
+    returned = replace(case, level=target, dispatched_from=None, assignee=None)
     return enter(returned, State.FILED, case.deadline, rules)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, text, update
 
 from cases.errors import CaseNotFound, InvalidLength, NotAllowed
-from cases.loop import ENDED, OPEN, Action, Case, Request, State, apply
+from cases.loop import ENDED, NOT_CASES, OPEN, Action, Case, Request, State, apply
 from cases.rules import Level, Limit, Rules, RulesError, Stage
 from db.tables import case as case_table
 from db.tables import event
@@ -53,9 +53,13 @@ LOOP_COLUMNS = [
 ]
 
 
+# Who reported the case: the finder who holds a report handled on the spot.
+_REPORTER = select(event.c.reporter).where(event.c.id == case_table.c.id).scalar_subquery().label("reporter")
+
+
 def loop_cases() -> Any:
-    """``SELECT`` of the loop's columns of cases, to be narrowed by the caller."""
-    return select(*LOOP_COLUMNS)
+    """``SELECT`` of the loop's columns of cases (and the reporter), to be narrowed by the caller."""
+    return select(*LOOP_COLUMNS, _REPORTER)
 
 
 def case_from_row(row: Any, rules: Rules) -> Case:
@@ -77,6 +81,7 @@ def case_from_row(row: Any, rules: Rules) -> Case:
         row.suspensions,
         row.paused_until,
         Level(row.dispatched_from) if row.dispatched_from else None,
+        row.assignee,
     )
 
 
@@ -126,7 +131,7 @@ def store_transition(
         text(
             'UPDATE "case" SET state = :state, level = :level, deadline = :deadline, paused_at = :paused_at,'
             " pause_kind = :pause_kind, reworks = :reworks, overdue = :overdue, version = version + 1,"
-            " escalations = escalations + :escalated, deferred = deferred OR :paused,"
+            " escalations = escalations + :escalated, assignee = :assignee,"
             " request_kind = :request_kind, request_by = :request_by, request_length = :request_length,"
             " extensions = :extensions, suspensions = :suspensions, paused_until = :paused_until,"
             " dispatched_from = :dispatched_from,"
@@ -147,7 +152,7 @@ def store_transition(
             "reworks": after.reworks,
             "overdue": after.overdue,
             "escalated": int(action in (Action.ESCALATE.value, Action.AUTO_ESCALATE.value)),
-            "paused": after.paused_at is not None,
+            "assignee": after.assignee,
             "request_kind": request.kind if request else None,
             "request_by": request.by if request else None,
             "request_length": _length_text(request.length) if request else None,
@@ -157,7 +162,7 @@ def store_transition(
             "dispatched_from": after.dispatched_from.value if after.dispatched_from else None,
             "department": rules.department(after.category),
             "is_department": after.level is Level.DEPARTMENT,
-            "filed": after.state not in (State.REPORTED, State.REFUSED, State.VOIDED, State.MERGED),
+            "filed": after.state not in NOT_CASES | {State.REPORTED},
             "ending": after.state in ENDED and before.state not in ENDED,
             "closing": closing,
             "at": at,
@@ -199,15 +204,10 @@ def transition(
         asked = (
             _length(rules, before.category, length) if length and action in (Action.EXTEND, Action.SUSPEND) else None
         )
-        after = apply(before, action, now, rules, note, actor=actor, length=asked, to_person=assignee is not None)
+        after = apply(before, action, now, rules, note, actor=actor, length=asked, assignee=assignee)
         if action is Action.MERGE:
             _merge(conn, row, into, actor, now, rules)
         store_transition(conn, row.id, before, after, action.value, actor, note, now, rules)
-        if action in (Action.DISPATCH, Action.DECLINE):
-            conn.execute(
-                text('UPDATE "case" SET assignee = :a WHERE id = :id'),
-                {"a": assignee if action is Action.DISPATCH else None, "id": case_id},
-            )
 
 
 def _length(rules: Rules, category: str, length: str) -> Limit:
@@ -226,19 +226,15 @@ def take_in(conn: Connection, row: Any, rules: Rules) -> Case:
     """
     before = case_from_row(row, rules)
     if row.kind == "incident":
-        after = apply(before, Action.AUTO_INTAKE, row.opened_at, rules)
+        after = apply(before, Action.AUTO_INTAKE, row.opened_at, rules, assignee=row.reporter)
     else:
         after = replace(before, deadline=rules.stage_deadline(row.category, Stage.INTAKE, row.opened_at))
-    c = case_table.c
     if after.state is State.REPORTED:
-        conn.execute(update(case_table).where(c.id == row.id).values(deadline=after.deadline))
+        conn.execute(update(case_table).where(case_table.c.id == row.id).values(deadline=after.deadline))
         return after
     on_the_spot = after.state is State.IN_PROGRESS
     note = "handled on the spot by the finder" if on_the_spot else f"sent straight to {rules.department(row.category)}"
     store_transition(conn, row.id, before, after, Action.AUTO_INTAKE.value, CLOCK, note, row.opened_at, rules)
-    if on_the_spot:
-        reporter = select(event.c.reporter).where(event.c.id == row.id).scalar_subquery()
-        conn.execute(update(case_table).where(c.id == row.id).values(assignee=reporter))
     return after
 
 

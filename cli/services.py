@@ -8,8 +8,7 @@ from api.settings import Settings
 from cli.local import broker, postgres
 from cli.local.service import ServiceError, ServiceStatus
 from db import engine as db
-from streams.kafka import admin_client
-from streams.topics import ensure_topics
+from streams.topics import create_topics
 
 app = typer.Typer(help="Local PostgreSQL/PostGIS and Kafka-protocol broker.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -39,17 +38,8 @@ def services_up(settings: Settings) -> list[ServiceStatus]:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from exc
     if all(s.healthy for s in statuses):
-        create_topics(settings)
+        create_topics(settings.kafka)
     return statuses
-
-
-def create_topics(settings: Settings) -> list[str]:
-    """Create the platform's topics that are missing."""
-    admin = admin_client(settings.kafka)
-    try:
-        return ensure_topics(admin, settings.kafka)
-    finally:
-        admin.close()
 
 
 @app.command("up")
@@ -89,7 +79,7 @@ def db_upgrade(revision: str = "head") -> None:
 @topics_app.command("create")
 def topics_create() -> None:
     """Create the platform's topics with the configured partitions."""
-    created = create_topics(Settings())
+    created = create_topics(Settings().kafka)
     console.print(f"created: {', '.join(created) or 'none, all exist'}")
 
 

@@ -142,7 +142,6 @@ case = Table(
     Column("reworks", Integer, server_default="0", nullable=False),
     Column("escalations", Integer, server_default="0", nullable=False),
     Column("overdue", Boolean, server_default=text("false"), nullable=False),
-    Column("deferred", Boolean, server_default=text("false"), nullable=False),
     Column("closed_on_time", Boolean),
     Column("department", Text),
     Column("kind", String(16), server_default="incident", nullable=False),

@@ -3,7 +3,7 @@
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from sqlalchemy import Engine
@@ -17,18 +17,27 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class SlaEngine:
-    """One tick: intake, breaches, ended suspensions, patrol flags, then the outbox."""
+    """One tick: intake, breaches, ended suspensions, patrol flags, then the outbox.
+
+    The first tick that gets through also brings open deadlines in line with this process's
+    rules and calendar (they are loaded once, so later ticks have nothing to compare).
+    """
 
     engine: Engine
     rules: Rules
     outbox: Outbox
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    _rules_applied: bool = field(default=False, init=False)
 
     def tick(self) -> dict[str, int]:
         """Run every step once at the clock's now."""
         now = self.clock()
+        recomputed = 0
+        if not self._rules_applied:
+            recomputed = recompute_deadlines(self.engine, self.rules, now)
+            self._rules_applied = True
         return {
-            "recomputed": recompute_deadlines(self.engine, self.rules, now),
+            "recomputed": recomputed,
             "started": start_clocks(self.engine, self.rules),
             "escalated": escalate_breaches(self.engine, self.rules, now),
             "resumed": end_suspensions(self.engine, self.rules, now),

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from streams.kafka import admin_client
 from streams.settings import KafkaSettings
 
 
@@ -59,3 +60,12 @@ def ensure_topics(admin: KafkaAdminClient, settings: KafkaSettings) -> list[str]
         except TopicAlreadyExistsError:
             pass
     return created
+
+
+def create_topics(settings: KafkaSettings) -> list[str]:
+    """Connect, create the platform's missing topics (``ensure_topics``), disconnect; return those created."""
+    admin = admin_client(settings)
+    try:
+        return ensure_topics(admin, settings)
+    finally:
+        admin.close()

@@ -172,7 +172,7 @@ def test_dispatch_sign_in_return_and_fix() -> None:
     assert (sent.state, sent.level, sent.deadline) == (State.DISPATCHED, Level.DEPARTMENT, at(2026, 11, 19, 11, 30))
     returned = apply(sent, Action.DECLINE, at(2026, 11, 19, 10, 0), RULES, "not ours: a property matter")
     assert (returned.state, returned.deadline) == (State.FILED, at(2026, 11, 19, 12, 0))  # back to the dispatcher, 2 h
-    to_grid = apply(returned, Action.DISPATCH, at(2026, 11, 19, 10, 30), RULES, to_person=True)
+    to_grid = apply(returned, Action.DISPATCH, at(2026, 11, 19, 10, 30), RULES, assignee="gw-321111001001001")
     assert to_grid.level is Level.DEPARTMENT  # the level it was sent to before stays until escalated
     signed = apply(to_grid, Action.ACCEPT, at(2026, 11, 19, 11, 0), RULES)
     # The fix deadline runs from the sign-in: 40 working hours at department level.

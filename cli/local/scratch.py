@@ -8,8 +8,7 @@ from api.settings import Settings
 from cli.local import postgres
 from db.engine import upgrade
 from db.settings import local_url
-from streams.kafka import admin_client
-from streams.topics import ensure_topics
+from streams.topics import create_topics
 
 
 def fresh_database(settings: Settings, prefix: str) -> Settings:
@@ -29,9 +28,5 @@ def drop_database(settings: Settings) -> None:
 def fresh_topics(settings: Settings, prefix: str, **kafka: Any) -> Settings:
     """The platform's topics under a new prefix ``<prefix><random>.``; ``kafka`` overrides broker settings."""
     changed = settings.kafka.model_copy(update={"topic_prefix": f"{prefix}{uuid.uuid4().hex[:8]}.", **kafka})
-    admin = admin_client(changed)
-    try:
-        ensure_topics(admin, changed)
-    finally:
-        admin.close()
+    create_topics(changed)
     return dataclasses.replace(settings, kafka=changed)
