@@ -21,12 +21,16 @@ from api import (
 from api.access import route_key, unruled
 from api.accounts import UserCache
 from api.errors import install_handlers
+from api.intake import Intake
 from api.live import LiveFeed
 from api.ratelimit import RateLimiter
 from api.settings import Settings
 from db.engine import make_engine
 from geo.locator import Locator
 from streams.producer import EventProducer
+from streams.topics import Topics
+from streams.watch import LagProbe
+from streams.worker import GROUP
 
 SIGN_INS_PER_MINUTE = 10  # per username: slows password guessing on one account
 
@@ -43,11 +47,19 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
         app.state.settings = settings
         app.state.engine = make_engine(settings.database.url, settings.database.db_pool_size)
         app.state.producer = producer or EventProducer(settings.kafka)
+        app.state.intake = Intake(
+            app.state.engine,
+            app.state.producer,
+            Topics.from_prefix(settings.kafka.topic_prefix),
+            durable=not settings.pipeline.kafka_replicated,
+        )
         app.state.rules = settings.rules()
         app.state.locator = Locator(
             app.state.engine, settings.locate.locate_tolerance_m, settings.locate.locate_refresh_s
         )
         app.state.live = LiveFeed(settings.kafka)
+        topics = Topics.from_prefix(settings.kafka.topic_prefix)
+        app.state.lag_probe = LagProbe(settings.kafka, settings.kafka.topic_prefix + GROUP, topics.raw)
         app.state.users = UserCache(app.state.engine, settings.api.user_cache_s)
         app.state.limiter = RateLimiter(settings.api.event_posts_per_minute, settings.api.event_post_burst)
         app.state.sign_in_limiter = RateLimiter(SIGN_INS_PER_MINUTE, SIGN_INS_PER_MINUTE)
@@ -55,6 +67,7 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
             yield
         finally:
             app.state.live.close()
+            app.state.lag_probe.close()
             app.state.producer.close()
             app.state.engine.dispose()
 

@@ -7,12 +7,14 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 
 from api.accounts import UserCache
+from api.intake import Intake
 from api.live import LiveFeed
 from api.ratelimit import RateLimiter
 from api.settings import Settings
 from cases.rules import Rules
 from geo.locator import Locator
 from streams.producer import EventProducer
+from streams.watch import LagProbe
 
 
 def _state(name: str) -> Callable[[Request], Awaitable[Any]]:
@@ -26,6 +28,8 @@ def _state(name: str) -> Callable[[Request], Awaitable[Any]]:
 
 EngineDep = Annotated[Engine, Depends(_state("engine"))]
 ProducerDep = Annotated[EventProducer, Depends(_state("producer"))]
+IntakeDep = Annotated[Intake, Depends(_state("intake"))]
+LagProbeDep = Annotated[LagProbe, Depends(_state("lag_probe"))]
 LocatorDep = Annotated[Locator, Depends(_state("locator"))]
 RulesDep = Annotated[Rules, Depends(_state("rules"))]
 SettingsDep = Annotated[Settings, Depends(_state("settings"))]

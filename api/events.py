@@ -1,69 +1,28 @@
 """``POST /v1/events`` and ``/v1/events/batch``: accepted (202) only once the broker has them."""
 
-import logging
 import math
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ValidationError
-from sqlalchemy import Connection, Engine, text
-from sqlalchemy.exc import DBAPIError
+from pydantic import ValidationError
+from sqlalchemy import Connection, text
 
 from api.access import Principal
 from api.auth import PrincipalDep, authorize
 from api.bodies import json_body, read_body
-from api.deps import EngineDep, PostLimiterDep, ProducerDep, SettingsDep
-from api.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, RateLimited, invalid, responses
+from api.deps import EngineDep, IntakeDep, PostLimiterDep, SettingsDep
+from api.errors import Forbidden, NotFound, PayloadTooLarge, RateLimited, invalid, responses
+from api.intake import Accepted
 from api.ratelimit import RateLimiter
 from cases.categories import default_categories
-from streams.producer import EventProducer, Message
-from streams.schema import Batch, Event, Received, example_event
-from streams.topics import Topics
+from streams.schema import Batch, Event, example_event
 
-log = logging.getLogger(__name__)
 router = APIRouter(
     prefix="/v1", tags=["events"], dependencies=[Depends(authorize)], responses=responses(401, 403, 422, 503)
 )
 ERRORS = responses(409, 413, 422, 429, 503)
-
-
-class Accepted(BaseModel):
-    """The events the broker now holds."""
-
-    accepted: list[UUID]
-    received_at: datetime
-
-
-def _claim(engine: Engine, received: list[Received]) -> list[str]:
-    """Record each id's content hash; return the ids already held with other content.
-
-    One round trip: the insert claims new ids, the select (which sees the table as
-    it was before the statement) returns what earlier requests stored. A claim whose
-    produce then fails stays, so a retry must carry the same content. While the
-    database is away the check is skipped and the worker catches conflicts.
-    """
-    hashes = {str(r.event.id): r.content_hash for r in received}
-    try:
-        with engine.begin() as conn:
-            # A receipt is a hint (the worker checks content too): its commit need not wait for
-            # the disk. Set in the statement (evaluated once, before the scan): no round trip of its own.
-            rows = conn.execute(
-                text(
-                    "WITH claimed AS (INSERT INTO event_receipt (id, content_hash)"
-                    " SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:hashes AS text[]))"
-                    " ON CONFLICT (id) DO NOTHING)"
-                    " SELECT id::text, content_hash FROM event_receipt WHERE id = ANY(CAST(:ids AS uuid[]))"
-                    " AND (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL"
-                ),
-                {"ids": list(hashes), "hashes": list(hashes.values())},
-            ).all()
-    except DBAPIError:
-        log.warning("receipt check skipped: database unavailable; the worker will catch conflicts")
-        return []
-    return sorted(id_ for id_, digest in rows if hashes[id_] != digest)
 
 
 def admit(limiter: RateLimiter, principal: Principal) -> None:
@@ -84,22 +43,6 @@ def as_yourself(events: list[Event], principal: Principal) -> list[Event]:
     return events
 
 
-def accept_events(engine: Engine, producer: EventProducer, topics: Topics, events: list[Event]) -> Accepted:
-    """Claim the ids, produce with acks=all, and say which ids the broker now holds (409 on changed content)."""
-    unique: dict[str, Event] = {}
-    for event in events:
-        seen = unique.setdefault(str(event.id), event)
-        if seen != event:
-            raise Conflict(f"event {event.id} appears twice in the batch with different content", [str(event.id)])
-    now = datetime.now(UTC)
-    received = [Received.stamp(e, now) for e in unique.values()]  # hashes each event once
-    conflicts = _claim(engine, received)
-    if conflicts:
-        raise Conflict(f"{len(conflicts)} event id(s) were already sent with different content", conflicts)
-    producer.publish([Message(topics.raw, r.event.reporter.encode(), r.to_bytes()) for r in received])
-    return Accepted(accepted=[r.event.id for r in received], received_at=now)
-
-
 @router.post(
     "/events",
     status_code=202,
@@ -109,8 +52,7 @@ def accept_events(engine: Engine, producer: EventProducer, topics: Topics, event
 )
 async def post_event(
     request: Request,
-    engine: EngineDep,
-    producer: ProducerDep,
+    intake: IntakeDep,
     settings: SettingsDep,
     principal: PrincipalDep,
     limiter: PostLimiterDep,
@@ -127,8 +69,7 @@ async def post_event(
         event = Event.model_validate_json(body, context={"now": datetime.now(UTC)})
     except ValidationError as exc:
         raise invalid(exc) from exc
-    topics = Topics.from_prefix(settings.kafka.topic_prefix)
-    return await run_in_threadpool(accept_events, engine, producer, topics, as_yourself([event], principal))
+    return await intake.accept(as_yourself([event], principal))
 
 
 @router.post(
@@ -140,8 +81,7 @@ async def post_event(
 )
 async def post_batch(
     request: Request,
-    engine: EngineDep,
-    producer: ProducerDep,
+    intake: IntakeDep,
     settings: SettingsDep,
     principal: PrincipalDep,
     limiter: PostLimiterDep,
@@ -160,9 +100,7 @@ async def post_batch(
         if any(e["type"] == "too_long" and e["loc"] == ("events",) for e in exc.errors()):
             raise PayloadTooLarge("a batch holds at most 500 events; send the rest in another batch") from exc
         raise invalid(exc) from exc
-    topics = Topics.from_prefix(settings.kafka.topic_prefix)
-    events = as_yourself(list(batch.events), principal)
-    return await run_in_threadpool(accept_events, engine, producer, topics, events)
+    return await intake.accept(as_yourself(list(batch.events), principal))
 
 
 @router.get("/categories", tags=["events"])

@@ -1,15 +1,18 @@
-"""``GET /health``: is the database up, is the broker up, how far the calendar reaches."""
+"""``GET /health``: is the database up, is the broker up, is the pipeline keeping up, how far the calendar reaches."""
 
 from datetime import datetime
 from typing import Literal
 
 from fastapi import APIRouter, Response
 from fastapi.concurrency import run_in_threadpool
+from kafka.errors import KafkaError
 from pydantic import BaseModel
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from api.deps import EngineDep, ProducerDep, RulesDep
+from api.deps import EngineDep, LagProbeDep, ProducerDep, RulesDep, SettingsDep
+from api.settings import Settings
+from streams.watch import Freshness, LagProbe, Verdict, database_figures, judge
 
 router = APIRouter(tags=["health"])
 
@@ -28,13 +31,49 @@ class CalendarHealth(BaseModel):
     warning: str | None = None
 
 
+class PipelineHealth(BaseModel):
+    """Whether accepted events reach PostgreSQL in time (thresholds ``GRIDGOV_PIPELINE_*_AFTER_S``)."""
+
+    status: Literal["ok", "degraded", "failing", "unknown"]
+    detail: str
+    oldest_unrecorded_s: float | None = None
+    since_progress_s: float | None = None
+    lag: dict[int, int] = {}
+    workers: int = 0
+
+
 class Health(BaseModel):
     """The API's dependencies and the overall state."""
 
-    status: Literal["ok", "degraded"]
+    status: Literal["ok", "degraded", "failing"]
     database: ServiceHealth
     broker: ServiceHealth
+    pipeline: PipelineHealth
     calendar: CalendarHealth
+
+
+def pipeline_freshness(engine: Engine, probe: LagProbe) -> Freshness:
+    """The pipeline's figures: receipts and members from PostgreSQL, lag from the broker (raises if either is away)."""
+    with engine.connect() as conn:
+        oldest, since, members = database_figures(conn, probe.group_id)
+    return Freshness(oldest, since, probe.lag(), members)
+
+
+def _pipeline(engine: Engine, probe: LagProbe, settings: Settings) -> PipelineHealth:
+    try:
+        fresh = pipeline_freshness(engine, probe)
+    except (SQLAlchemyError, KafkaError, LookupError) as exc:
+        return PipelineHealth(status="unknown", detail=f"cannot be measured: {type(exc).__name__}")
+    verdict: Verdict
+    verdict, why = judge(fresh, settings.pipeline.pipeline_degraded_after_s, settings.pipeline.pipeline_failing_after_s)
+    return PipelineHealth(
+        status=verdict,
+        detail=why,
+        oldest_unrecorded_s=fresh.oldest_unrecorded_s,
+        since_progress_s=fresh.since_progress_s,
+        lag=fresh.lag,
+        workers=fresh.members,
+    )
 
 
 def _database(engine: EngineDep) -> ServiceHealth:
@@ -47,14 +86,29 @@ def _database(engine: EngineDep) -> ServiceHealth:
 
 
 @router.get("/health", response_model=Health)
-async def get_health(engine: EngineDep, producer: ProducerDep, rules: RulesDep, response: Response) -> Health:
-    """Report database and broker status (503 when either is down) and the calendar's reach."""
+async def get_health(
+    engine: EngineDep,
+    producer: ProducerDep,
+    probe: LagProbeDep,
+    rules: RulesDep,
+    settings: SettingsDep,
+    response: Response,
+) -> Health:
+    """Database, broker and pipeline status, and the calendar's reach.
+
+    ``status`` is ``failing`` (503) when the database or the broker is down or the
+    pipeline is failing; ``degraded`` (200) when the pipeline is behind.
+    """
     database = await run_in_threadpool(_database, engine)
     broker_up, detail = await run_in_threadpool(producer.check)
     broker = ServiceHealth(status="up" if broker_up else "down", detail=detail)
-    ok = database.status == broker.status == "up"
-    if not ok:
+    pipeline = await run_in_threadpool(_pipeline, engine, probe, settings)
+    status: Literal["ok", "degraded", "failing"] = "ok"
+    if database.status == "down" or broker.status == "down" or pipeline.status == "failing":
+        status = "failing"
         response.status_code = 503
+    elif pipeline.status != "ok":
+        status = "degraded"
     today = datetime.now(rules.calendar.tz).date()
     calendar = CalendarHealth.model_validate(rules.calendar.coverage(today))
-    return Health(status="ok" if ok else "degraded", database=database, broker=broker, calendar=calendar)
+    return Health(status=status, database=database, broker=broker, pipeline=pipeline, calendar=calendar)

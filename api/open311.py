@@ -17,9 +17,9 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, text
 
-from api.deps import EngineDep, ProducerDep, RulesDep, SettingsDep
+from api.deps import EngineDep, IntakeDep, RulesDep
 from api.errors import BadRequest, NotFound
-from api.events import accept_events
+from api.intake import Intake
 from api.open311_clients import client_of
 from api.open311_format import Format, render
 from api.open311_reading import REQUESTS, request_json
@@ -28,7 +28,6 @@ from geo.areas import area_info
 from geo.crs import CRS
 from streams.producer import BrokerDown
 from streams.schema import MAX_DESCRIPTION, NO_NUL, SCHEMA_VERSION, Event, Kind, Location, summary
-from streams.topics import Topics
 
 PREFIX = "/open311/v2"
 router = APIRouter(prefix=PREFIX, tags=["open311"])
@@ -156,7 +155,7 @@ def _event(
     )
 
 
-def _post(engine: Engine, producer: Any, topics: Topics, form: dict[str, str | None]) -> str:
+def _post(engine: Engine, intake: Intake, form: dict[str, str | None]) -> str:
     for name, value in form.items():
         if value and "\x00" in value:
             raise BadRequest(f"{name} must not contain NUL characters")
@@ -199,7 +198,7 @@ def _post(engine: Engine, producer: Any, topics: Topics, form: dict[str, str | N
             },
         )
     try:
-        accept_events(engine, producer, topics, [event])
+        intake.accept_now([event])
     except BrokerDown:
         with engine.begin() as conn:  # not accepted: leave nothing behind for the client's retry
             conn.execute(text("DELETE FROM open311_request WHERE id = :id"), {"id": request_id})
@@ -214,8 +213,7 @@ FormField = Annotated[str | None, Form(max_length=MAX_DESCRIPTION)]
 async def post_request(
     fmt: Format,
     engine: EngineDep,
-    producer: ProducerDep,
-    settings: SettingsDep,
+    intake: IntakeDep,
     api_key: FormField = None,
     service_code: FormField = None,
     lat: FormField = None,
@@ -248,8 +246,7 @@ async def post_request(
         "description": description,
         "media_url": media_url,
     }
-    topics = Topics.from_prefix(settings.kafka.topic_prefix)
-    request_id = await run_in_threadpool(_post, engine, producer, topics, form)
+    request_id = await run_in_threadpool(_post, engine, intake, form)
     notice = "已受理，按时限办理 · Accepted; it is located and held to its deadline"
     accepted = [{"service_request_id": request_id, "service_notice": notice, "account_id": account_id}]
     return render(fmt, "service_requests", accepted, 201)

@@ -17,16 +17,16 @@ from api.access import PLACE_SQL, SUPERVISORS, Principal, Role
 from api.auth import PrincipalDep, authorize
 from api.bodies import json_body, read_body
 from api.cases import select_page
-from api.deps import EngineDep, PostLimiterDep, ProducerDep, RulesDep, SettingsDep
+from api.deps import EngineDep, IntakeDep, PostLimiterDep, RulesDep, SettingsDep
 from api.errors import Forbidden, InvalidInput, NotFound, invalid, responses
-from api.events import Accepted, accept_events, admit
+from api.events import admit
+from api.intake import Accepted
 from api.photos import after_photo_rule
 from cases.loop import Action, State
 from cases.rules import Rules
 from cases.store import transition
 from geo.levels import AREA_CODE
 from streams.schema import SCHEMA_VERSION, Event, Kind, Location, NoControl, NoNul, Window
-from streams.topics import Topics
 
 router = APIRouter(
     prefix="/v1", tags=["requests"], dependencies=[Depends(authorize)], responses=responses(401, 403, 422, 503)
@@ -109,8 +109,7 @@ def _json(row: Any) -> dict[str, Any]:
 )
 async def post_request(
     request: Request,
-    engine: EngineDep,
-    producer: ProducerDep,
+    intake: IntakeDep,
     settings: SettingsDep,
     principal: PrincipalDep,
     limiter: PostLimiterDep,
@@ -136,8 +135,7 @@ async def post_request(
         )
     except ValidationError as exc:
         raise invalid(exc) from exc
-    topics = Topics.from_prefix(settings.kafka.topic_prefix)
-    return await run_in_threadpool(accept_events, engine, producer, topics, [event])
+    return await intake.accept([event])
 
 
 @router.get("/requests")

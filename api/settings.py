@@ -11,7 +11,7 @@ from cases.rules import RULES_FILE, Rules, load_rules
 from cases.settings import SlaSettings
 from db.settings import DatabaseSettings
 from geo.settings import LocateSettings
-from streams.settings import KafkaSettings
+from streams.settings import KafkaSettings, PipelineSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEVELOPMENT_SECRET = "development-only-secret-change-me"
@@ -61,6 +61,7 @@ class Settings:
     api: ApiSettings = field(default_factory=ApiSettings)
     database: DatabaseSettings = field(default_factory=DatabaseSettings)
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    pipeline: PipelineSettings = field(default_factory=PipelineSettings)
     locate: LocateSettings = field(default_factory=LocateSettings)
     sla: SlaSettings = field(default_factory=SlaSettings)
 

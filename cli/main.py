@@ -71,6 +71,7 @@ def worker(
 ) -> None:
     """Record raw events: decode, locate, write to PostGIS, produce located events (SIGTERM finishes the batch)."""
     from geo.locator import Locator
+    from streams.reconcile import Reconciler
     from streams.worker import collect_rarely, open_worker
 
     _log_to_stderr()
@@ -79,9 +80,22 @@ def worker(
     stop = stop_on_signals()
     engine = db.make_engine(settings.database.url)
     locator = Locator(engine, settings.locate.locate_tolerance_m, settings.locate.locate_refresh_s)
-    totals = open_worker(settings.kafka, engine, locator, batch_size=batch_size).run(stop)
+    recorder = open_worker(
+        settings.kafka, engine, locator, batch_size=batch_size, rejoin_after_s=settings.pipeline.worker_rejoin_after_s
+    )
+    pipeline = settings.pipeline
+    reconciler = Reconciler(
+        settings.kafka,
+        engine,
+        recorder.producer,
+        after_s=pipeline.reconcile_after_s,
+        every_s=pipeline.reconcile_every_s,
+    )
+    reconciling = reconciler.start(stop)
+    totals = recorder.run(stop)
+    reconciling.join(timeout=10)
     engine.dispose()
-    console.print(f"worker stopped: {totals}")
+    console.print(f"worker stopped: {totals}; sent again by reconciliation: {reconciler.resent}")
 
 
 @app.command()

@@ -168,6 +168,33 @@ event_receipt = Table(
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("content_hash", String(64), nullable=False),
     _now("received_at"),
+    Column("reporter", Text),  # the message key
+    Column("payload", LargeBinary),  # the raw-topic message, until the event is recorded (migration 0014)
+    Column("resent", Integer, server_default="0", nullable=False),
+    Index("ix_event_receipt_received_at", "received_at"),
+)
+
+# One row per running recording worker: what it owns and when it last made progress.
+pipeline_member = Table(
+    "pipeline_member",
+    metadata,
+    Column("member", Text, primary_key=True),
+    Column("group_id", Text, nullable=False),
+    Column("partitions", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    _at("started_at", nullable=False),
+    _at("seen_at", nullable=False),
+    _at("progress_at", nullable=False),
+    Column("recorded", BigInteger, server_default="0", nullable=False),
+    Column("rejoins", Integer, server_default="0", nullable=False),
+)
+
+# Totals the pipeline keeps across processes (reconciled, recorded), read by /metrics.
+pipeline_counter = Table(
+    "pipeline_counter",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", BigInteger, server_default="0", nullable=False),
 )
 
 case_transition = Table(

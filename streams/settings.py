@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -50,3 +50,28 @@ class KafkaSettings(BaseSettings):
     def bootstrap_servers(self) -> str:
         """Comma-separated host:port list of the broker(s) to use."""
         return self.kafka_bootstrap_servers or f"127.0.0.1:{self.local_broker_port}"
+
+
+class PipelineSettings(BaseSettings):
+    """What an accepted event is held by, and when the pipeline counts as stalled.
+
+    ``kafka_replicated`` says the broker keeps what it acknowledged through the crash of
+    any one broker (Apache Kafka with replication factor 3, ``min.insync.replicas`` 2,
+    acks=all). Without it (the local in-memory broker), a 202 also needs the receipt
+    committed synchronously in PostgreSQL, and the API answers 503 while it cannot be.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="GRIDGOV_", extra="ignore")
+
+    kafka_replicated: bool = False
+    reconcile_after_s: float = Field(default=30.0, gt=0)
+    reconcile_every_s: float = Field(default=5.0, gt=0)
+    pipeline_degraded_after_s: float = Field(default=60.0, gt=0)
+    pipeline_failing_after_s: float = Field(default=300.0, gt=0)
+    worker_rejoin_after_s: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> "PipelineSettings":
+        if self.pipeline_failing_after_s <= self.pipeline_degraded_after_s:
+            raise ValueError("GRIDGOV_PIPELINE_FAILING_AFTER_S must be larger than GRIDGOV_PIPELINE_DEGRADED_AFTER_S")
+        return self

@@ -1,9 +1,12 @@
 """The recording worker: a consumer-group loop around the pure stages and the PostGIS writer."""
 
+import contextlib
 import gc
 import logging
 import threading
+import time
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
@@ -15,10 +18,11 @@ from sqlalchemy.exc import DBAPIError
 
 from geo.locator import Locator
 from streams import stages
-from streams.kafka import consumer
+from streams.kafka import admin_client, consumer
 from streams.producer import BrokerDown, EventProducer
 from streams.settings import KafkaSettings
 from streams.topics import Topics
+from streams.watch import Membership, forget, member_name, report
 from streams.writer import write_events
 
 log = logging.getLogger(__name__)
@@ -83,6 +87,11 @@ class Worker:
         *,
         batch_size: int = 2000,
         depth: int = 2,
+        group_id: str = "",
+        renew: Callable[[], KafkaConsumer] | None = None,
+        reset_group: Callable[[], None] | None = None,
+        rejoin_after_s: float = 30.0,
+        member: str = "",
     ) -> None:
         self.consumer = consumer
         self.producer = producer
@@ -93,6 +102,12 @@ class Worker:
         self.depth = depth  # batches being written at once
         self.totals = Totals()
         self._backoff_s = 0.2
+        self.group_id = group_id
+        self._renew = renew
+        self._reset_group = reset_group
+        self.member = member or member_name("worker")
+        self.membership = Membership(time.monotonic(), rejoin_after_s)
+        self._reported = 0.0
 
     def run(self, stop: threading.Event) -> Totals:
         """Loop until ``stop`` is set; the batches in hand are finished first.
@@ -123,6 +138,7 @@ class Worker:
                         for tp, messages in polled.items()
                         for m in messages
                     ]
+                    self._watch(len(records), idle=not in_flight)
                     prepared = self._prepare(records) if records else None
                     if not self._retire(in_flight, records, stop, keep=self.depth - 1 if prepared else 0):
                         continue  # rewound: the next polls fetch these batches again
@@ -197,6 +213,7 @@ class Worker:
             return False
         self._backoff_s = 0.2
         self._commit(records)
+        self.membership.committed(time.monotonic())
         return True
 
     def _commit(self, records: list[stages.RawRecord]) -> None:
@@ -225,10 +242,47 @@ class Worker:
             if tp in assigned:
                 self.consumer.seek(tp, offset)
 
+    def _watch(self, polled: int, *, idle: bool) -> None:
+        """Note what the poll saw; every few seconds say so in ``pipeline_member``; rejoin when stuck."""
+        now = time.monotonic()
+        coordinator = getattr(self.consumer, "_coordinator", None)  # kafka-python's: no public accessor
+        stable = bool(coordinator is not None and coordinator.stable())
+        self.membership.observe(now, owned=len(self.consumer.assignment()), stable=stable, polled=polled)
+        if idle and self._renew is not None and self.membership.stuck(now):
+            self._rejoin(now)
+        if now - self._reported >= 5:
+            self._reported = now
+            try:
+                report(self.engine, self.member, self.group_id, self.membership, self.totals.inserted)
+            except DBAPIError as exc:
+                log.info("worker status not written (%s)", type(exc).__name__)
+
+    def _rejoin(self, now: float) -> None:
+        """Replace a member stuck rejoining with a fresh one; the second time running, reset the group first."""
+        assert self._renew is not None
+        waited = now - (self.membership.unowned_since or now)
+        reset = self._reset_group is not None and self.membership.rejoins >= 1
+        log.warning(
+            "no partitions for %.0f s in group %s (the coordinator keeps rebalancing); rejoining as a fresh member%s",
+            waited,
+            self.group_id,
+            " after deleting the group (local broker)" if reset else "",
+        )
+        try:
+            self.consumer.close(autocommit=False)
+        except KafkaError as exc:
+            log.info("stuck member did not leave cleanly: %s", exc)
+        if reset and self._reset_group is not None:
+            self._reset_group()
+        self.consumer = self._renew()
+        self.membership.rejoined(time.monotonic())
+
     def close(self) -> None:
         """Leave the group and close the clients."""
         self.consumer.close(autocommit=False)
         self.producer.close()
+        with contextlib.suppress(DBAPIError):  # if not, the row ages out: /health counts workers seen lately
+            forget(self.engine, self.member)
 
 
 def open_worker(
@@ -240,18 +294,50 @@ def open_worker(
     batch_size: int = 2000,
     depth: int = 2,
     client_id: str = "gridgov-worker",
+    rejoin_after_s: float = 30.0,
 ) -> Worker:
-    """A worker with its own consumer in the recording group and its own producer."""
+    """A worker with its own consumer in the recording group and its own producer.
+
+    A member stuck rejoining for ``rejoin_after_s`` is replaced by a fresh one; with the
+    local broker, the second time the group itself is deleted first (it holds no state
+    worth keeping: offsets are committed only past recorded events, and replays are harmless).
+    """
     topics = Topics.from_prefix(settings.topic_prefix)
-    reader = consumer(
-        settings,
-        group_id or settings.topic_prefix + GROUP,
-        topics.raw,
-        client_id=client_id,
-        max_poll_records=batch_size,
-        fetch_max_bytes=32 * 1024 * 1024,
-        max_partition_fetch_bytes=8 * 1024 * 1024,
-        fetch_max_wait_ms=50,  # the broker answers a fetch at once or after this: bounds the latency
-    )
+    group = group_id or settings.topic_prefix + GROUP
+
+    def reader() -> KafkaConsumer:
+        return consumer(
+            settings,
+            group,
+            topics.raw,
+            client_id=client_id,
+            max_poll_records=batch_size,
+            fetch_max_bytes=32 * 1024 * 1024,
+            max_partition_fetch_bytes=8 * 1024 * 1024,
+            fetch_max_wait_ms=50,  # the broker answers a fetch at once or after this: bounds the latency
+        )
+
+    def reset_group() -> None:
+        admin = admin_client(settings)
+        try:
+            admin.delete_groups([group])
+        except KafkaError as exc:
+            log.warning("could not delete group %s: %s", group, exc)
+        finally:
+            admin.close()
+
     producer = EventProducer(settings, client_id=client_id, timeout_s=30, linger_ms=20, batch_size=512 * 1024)
-    return Worker(reader, producer, topics, engine, locator, batch_size=batch_size, depth=depth)
+    return Worker(
+        reader(),
+        producer,
+        topics,
+        engine,
+        locator,
+        batch_size=batch_size,
+        depth=depth,
+        group_id=group,
+        renew=reader,
+        reset_group=reset_group if settings.is_local else None,
+        rejoin_after_s=rejoin_after_s,
+        member=member_name(client_id),
+    )

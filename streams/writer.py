@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from cases.categories import default_categories
 from db.tables import case, event
+from streams.receipts import count
 from streams.stages import LocatedEvent
 
 
@@ -142,11 +143,13 @@ def write_events(engine: Engine, batch: list[LocatedEvent]) -> Written:
             with conn.begin_nested():
                 _copy(conn, "event", EVENT_COLUMNS, EVENT_TYPES, map(event_row, batch))
                 _copy(conn, '"case"', CASE_COLUMNS, CASE_TYPES, _case_rows(batch))
-            return Written(len(batch), [])
+            written = Written(len(batch), [])
         except IntegrityError as exc:
             if not isinstance(exc.orig, UniqueViolation):
                 raise
-            return _insert_missing(conn, batch)
+            written = _insert_missing(conn, batch)
+        count(conn, "recorded", written.inserted)  # last: the counter's row lock is held only for the commit
+        return written
 
 
 def _copy(

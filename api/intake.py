@@ -1,0 +1,152 @@
+"""Taking events in: a receipt and the broker's ack before each 202, shared by the posts that arrive together.
+
+Concurrent posts are stored in groups: while one group's receipts are written and its
+messages acknowledged, the posts that arrive meanwhile wait and go together in the next
+(one database round trip and one produce for all of them). A lone post goes at once,
+so a quiet API adds no delay; a busy one does a fraction of the round trips.
+"""
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from uuid import UUID
+
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+
+from api.errors import Conflict
+from streams.producer import EventProducer, Message
+from streams.receipts import claim
+from streams.schema import Event, Received
+from streams.topics import Topics
+
+log = logging.getLogger(__name__)
+GROUP_EVENTS = 2000  # at most this many events in one group's statement and produce
+GROUPS_AT_ONCE = 2  # one group's receipts are written while another's acks come back
+
+
+class Accepted(BaseModel):
+    """The events now held: by the broker, and (with the local broker) by a synchronous receipt."""
+
+    accepted: list[UUID]
+    received_at: datetime
+
+
+@dataclass
+class Post:
+    """One request's events, stamped, and what it will be answered."""
+
+    received: list[Received]
+    result: "asyncio.Future[None] | None" = None
+    error: Exception | None = field(default=None)
+
+
+def stamp(events: list[Event]) -> list[Received]:
+    """The request's events with the receive time and hash, each id once (409 on one id with two contents)."""
+    unique: dict[str, Event] = {}
+    for event in events:
+        seen = unique.setdefault(str(event.id), event)
+        if seen != event:
+            raise Conflict(f"event {event.id} appears twice in the batch with different content", [str(event.id)])
+    now = datetime.now(UTC)
+    return [Received.stamp(e, now) for e in unique.values()]
+
+
+class Intake:
+    """Stores posts' receipts and produces their events, grouped; see the module's docstring.
+
+    ``durable`` (the local in-memory broker): a receipt must be committed synchronously
+    before a 202, and a database outage is a 503. Otherwise (a replicated Kafka) the
+    broker's ack is enough and an unreachable database only skips the content check.
+    """
+
+    def __init__(self, engine: Engine, producer: EventProducer, topics: Topics, *, durable: bool) -> None:
+        self.engine = engine
+        self.producer = producer
+        self.topics = topics
+        self.durable = durable
+        self._waiting: list[Post] = []
+        self._running = 0
+
+    async def accept(self, events: list[Event]) -> Accepted:
+        """Hold ``events`` (claim, produce, acks=all) together with the posts arriving meanwhile."""
+        post = Post(stamp(events), asyncio.get_running_loop().create_future())
+        self._waiting.append(post)
+        self._start_group()
+        assert post.result is not None
+        await post.result
+        return _accepted(post)
+
+    def accept_now(self, events: list[Event]) -> Accepted:
+        """Hold ``events`` in this thread, alone (for the low-volume routes: Open311, residents)."""
+        post = Post(stamp(events))
+        self._store([post])
+        if post.error is not None:
+            raise post.error
+        return _accepted(post)
+
+    def _start_group(self) -> None:
+        if not self._waiting or self._running >= GROUPS_AT_ONCE:
+            return
+        taken, size = 0, 0
+        while taken < len(self._waiting) and (taken == 0 or size + len(self._waiting[taken].received) <= GROUP_EVENTS):
+            size += len(self._waiting[taken].received)
+            taken += 1
+        group, self._waiting = self._waiting[:taken], self._waiting[taken:]
+        self._running += 1
+        asyncio.get_running_loop().create_task(self._run_group(group))
+
+    async def _run_group(self, group: list[Post]) -> None:
+        try:
+            await run_in_threadpool(self._store, group)
+        except Exception as exc:  # noqa: BLE001 - every post of the group is answered with it
+            for post in group:
+                post.error = post.error or exc
+        finally:
+            self._running -= 1
+            for post in group:
+                if post.result is not None and not post.result.done():
+                    if post.error is None:
+                        post.result.set_result(None)
+                    else:
+                        post.result.set_exception(post.error)
+            self._start_group()
+
+    def _store(self, group: list[Post]) -> None:
+        """Claim every id of the group in one statement, then produce the posts without conflicts in one go."""
+        first: dict[str, Received] = {}
+        for post in group:
+            for r in post.received:
+                first.setdefault(str(r.event.id), r)
+        payloads = {i: r.to_bytes() for i, r in first.items()}  # one encoding, for the receipt and the topic
+        try:
+            conflicts = claim(self.engine, list(first.values()), list(payloads.values()), durable=self.durable)
+        except DBAPIError:
+            if self.durable:
+                raise  # no receipt, no 202 (503)
+            log.warning("receipts skipped: database unavailable; the replicated broker holds the events")
+            conflicts = set()
+        sending: list[Post] = []
+        for post in group:
+            clash = [
+                i
+                for r in post.received
+                if (i := str(r.event.id)) in conflicts or first[i].content_hash != r.content_hash
+            ]
+            if clash:
+                post.error = Conflict(f"{len(clash)} event id(s) were already sent with different content", clash)
+            else:
+                sending.append(post)
+        sent = {str(r.event.id) for post in sending for r in post.received}
+        messages = [
+            Message(self.topics.raw, r.event.reporter.encode(), payloads[i]) for i, r in first.items() if i in sent
+        ]
+        if messages:
+            self.producer.publish(messages)
+
+
+def _accepted(post: Post) -> Accepted:
+    return Accepted(accepted=[r.event.id for r in post.received], received_at=post.received[0].received_at)

@@ -1,0 +1,108 @@
+"""Reconciliation: what the API accepted reaches PostgreSQL, whatever the broker lost.
+
+The reconciler runs beside each worker. Every few seconds it creates the platform's
+topics if the broker has lost them (the local broker keeps them in memory), drops
+receipts whose events are recorded, and sends again the events accepted long enough
+ago and still not recorded. Only one process does a pass at a time.
+"""
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import timedelta
+
+from kafka.errors import KafkaError
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from streams.producer import BrokerDown, EventProducer, Message
+from streams.receipts import count
+from streams.settings import KafkaSettings
+from streams.topics import Topics, create_topics
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """One reconciliation pass: receipts dropped (recorded) and events sent again."""
+
+    dropped: int
+    resent: int
+
+
+def reconcile(
+    engine: Engine, producer: EventProducer, raw_topic: str, *, after: timedelta, limit: int = 5000
+) -> Reconciled:
+    """Drop receipts whose event is recorded; send again those older than ``after`` that are not.
+
+    A receipt is sent again after ``after``, then after twice that, and so on: a group
+    that is only slow is not flooded with copies. Sending again is harmless: the worker
+    records an id once. One pass at a time across processes (an advisory lock); a pass
+    that finds the lock taken does nothing.
+    """
+    with engine.begin() as conn:
+        if not conn.execute(text("SELECT pg_try_advisory_xact_lock(hashtext('gridgov.reconcile'))")).scalar_one():
+            return Reconciled(0, 0)
+        dropped = conn.execute(
+            text("DELETE FROM event_receipt r USING event e WHERE e.id = r.id AND r.received_at < now() - :grace"),
+            {"grace": timedelta(seconds=1)},
+        ).rowcount
+        rows = conn.execute(
+            text(
+                "SELECT id, reporter, payload FROM event_receipt"
+                " WHERE received_at < now() - :after * (resent + 1) AND payload IS NOT NULL"
+                " AND NOT EXISTS (SELECT 1 FROM event e WHERE e.id = event_receipt.id)"
+                " ORDER BY received_at LIMIT :limit FOR UPDATE SKIP LOCKED"
+            ),
+            {"after": after, "limit": limit},
+        ).all()
+        if rows:
+            producer.publish([Message(raw_topic, (r.reporter or "").encode(), bytes(r.payload)) for r in rows])
+            conn.execute(
+                text("UPDATE event_receipt SET resent = resent + 1 WHERE id = ANY(:ids)"),
+                {"ids": [r.id for r in rows]},
+            )
+            count(conn, "reconciled", len(rows))
+            log.warning("reconciled %d accepted event(s) the broker had not delivered: sent again", len(rows))
+    return Reconciled(dropped, len(rows))
+
+
+class Reconciler:
+    """The reconciliation loop of one process: topics, then receipts, every ``every_s``."""
+
+    def __init__(
+        self, settings: KafkaSettings, engine: Engine, producer: EventProducer, *, after_s: float, every_s: float
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.producer = producer
+        self.after = timedelta(seconds=after_s)
+        self.every_s = every_s
+        self.resent = 0
+
+    def once(self) -> Reconciled:
+        """One pass; the broker's or the database's absence is logged and waited out."""
+        try:
+            created = create_topics(self.settings)
+            if created:
+                log.warning("the broker had lost topics %s (a restart of the local broker?): created them", created)
+            done = reconcile(
+                self.engine, self.producer, Topics.from_prefix(self.settings.topic_prefix).raw, after=self.after
+            )
+        except (KafkaError, BrokerDown, DBAPIError) as exc:
+            log.info("reconciliation waits: %s", type(exc).__name__)
+            return Reconciled(0, 0)
+        self.resent += done.resent
+        return done
+
+    def run(self, stop: threading.Event) -> None:
+        """Pass every ``every_s`` until ``stop``."""
+        while not stop.wait(self.every_s):
+            self.once()
+
+    def start(self, stop: threading.Event) -> threading.Thread:
+        """Run in a daemon thread."""
+        thread = threading.Thread(target=self.run, args=(stop,), name="gridgov-reconcile", daemon=True)
+        thread.start()
+        return thread

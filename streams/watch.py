@@ -1,0 +1,220 @@
+"""The pipeline watching itself: each worker's membership, the group's lag, and how fresh the records are.
+
+``Membership`` (pure) follows one worker's consumer: whether it owns partitions, when
+it last made progress, and when it has been rejoining for too long. ``judge`` (pure)
+turns the pipeline's figures into ok, degraded or failing. The rest reads the figures
+from PostgreSQL (``pipeline_member``, ``event_receipt``) and from the broker.
+"""
+
+import contextlib
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from kafka import TopicPartition
+from kafka.admin import KafkaAdminClient, OffsetSpec
+from kafka.errors import KafkaError
+from sqlalchemy import Connection, Engine, text
+
+from streams.kafka import admin_client
+from streams.settings import KafkaSettings
+
+log = logging.getLogger(__name__)
+Verdict = Literal["ok", "degraded", "failing"]
+
+
+@dataclass
+class Membership:
+    """One worker's view of its group, fed after every poll (monotonic seconds)."""
+
+    started: float
+    rejoin_after_s: float
+    owned: int = 0
+    stable: bool = False
+    progress: float = field(default=0.0)
+    unowned_since: float | None = None
+    rejoins: int = 0
+
+    def __post_init__(self) -> None:
+        self.progress = self.started
+        self.unowned_since = self.started
+
+    def observe(self, now: float, *, owned: int, stable: bool, polled: int) -> None:
+        """After a poll: ``owned`` partitions, the coordinator's state, ``polled`` records fetched.
+
+        An empty poll while owning partitions is progress (nothing is waiting for this member).
+        """
+        self.owned, self.stable = owned, stable
+        if owned or stable:
+            self.unowned_since = None
+            if owned and not polled:
+                self.progress = now
+        elif self.unowned_since is None:
+            self.unowned_since = now
+
+    def committed(self, now: float) -> None:
+        """A batch is recorded and its offsets committed."""
+        self.progress = now
+
+    @property
+    def state(self) -> str:
+        """``owning``, ``idle`` (in a stable group, no partitions to spare) or ``rejoining``."""
+        return "owning" if self.owned else "idle" if self.stable else "rejoining"
+
+    def stuck(self, now: float) -> bool:
+        """Whether it has been rejoining for longer than the bound."""
+        return self.unowned_since is not None and now - self.unowned_since > self.rejoin_after_s
+
+    def rejoined(self, now: float) -> None:
+        """A fresh member replaces the stuck one: its bound starts again."""
+        self.rejoins += 1
+        self.unowned_since = now
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How far behind the pipeline is (seconds; None when nothing is waiting or known)."""
+
+    oldest_unrecorded_s: float | None
+    since_progress_s: float | None
+    lag: dict[int, int]
+    members: int
+
+    @property
+    def total_lag(self) -> int:
+        """Records waiting in the raw topic, all partitions."""
+        return sum(self.lag.values())
+
+
+def judge(fresh: Freshness, degraded_after_s: float, failing_after_s: float) -> tuple[Verdict, str]:
+    """ok, degraded or failing, and why.
+
+    The age that counts is the oldest accepted event still unrecorded and, while records
+    wait in the raw topic, the time since the group last made progress. An idle pipeline
+    (nothing waiting) is ok however long ago it last recorded something.
+    """
+    waiting = fresh.total_lag > 0
+    ages = [fresh.oldest_unrecorded_s or 0.0, (fresh.since_progress_s or 0.0) if waiting else 0.0]
+    if waiting and not fresh.members:
+        ages.append(failing_after_s + 1 if fresh.since_progress_s is None else fresh.since_progress_s)
+    age = max(ages)
+    why = (
+        f"oldest unrecorded event {fresh.oldest_unrecorded_s or 0:.0f} s old, {fresh.total_lag} record(s) waiting,"
+        f" {fresh.members} worker(s) seen"
+    )
+    if age > failing_after_s:
+        return "failing", why
+    if age > degraded_after_s:
+        return "degraded", why
+    return "ok", why
+
+
+def member_name(client_id: str) -> str:
+    """A name for this process's worker row: client id, host and pid."""
+    import os
+    import socket
+
+    return f"{client_id}@{socket.gethostname()}:{os.getpid()}"
+
+
+def report(engine: Engine, member: str, group_id: str, m: Membership, recorded: int) -> None:
+    """Upsert this worker's row (times converted from monotonic to wall clock)."""
+    wall = datetime.now(UTC)
+    mono = time.monotonic()
+
+    def at(t: float) -> datetime:
+        return datetime.fromtimestamp(wall.timestamp() - (mono - t), UTC)
+
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO pipeline_member (member, group_id, partitions, state, started_at, seen_at, progress_at,"
+                " recorded, rejoins) VALUES (:member, :group, :owned, :state, :started, :seen, :progress, :recorded,"
+                " :rejoins) ON CONFLICT (member) DO UPDATE SET partitions = :owned, state = :state, seen_at = :seen,"
+                " progress_at = :progress, recorded = :recorded, rejoins = :rejoins"
+            ),
+            {
+                "member": member,
+                "group": group_id,
+                "owned": m.owned,
+                "state": m.state,
+                "started": at(m.started),
+                "seen": wall,
+                "progress": at(m.progress),
+                "recorded": recorded,
+                "rejoins": m.rejoins,
+            },
+        )
+
+
+def forget(engine: Engine, member: str) -> None:
+    """Remove this worker's row (it stopped cleanly)."""
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM pipeline_member WHERE member = :m"), {"m": member})
+
+
+SEEN_WITHIN_S = 30  # a worker row not refreshed for this long belongs to a process that is gone
+
+
+def database_figures(conn: Connection, group_id: str) -> tuple[float | None, float | None, int]:
+    """Age of the oldest unrecorded receipt, time since the group's last progress, live members."""
+    row = conn.execute(
+        text(
+            "SELECT (SELECT extract(epoch FROM now() - min(r.received_at)) FROM event_receipt r"
+            "  WHERE NOT EXISTS (SELECT 1 FROM event e WHERE e.id = r.id)) AS oldest,"
+            " (SELECT extract(epoch FROM now() - max(progress_at)) FROM pipeline_member WHERE group_id = :g) AS since,"
+            " (SELECT count(*) FROM pipeline_member WHERE group_id = :g AND seen_at > now() - :seen) AS members"
+        ),
+        {"g": group_id, "seen": timedelta(seconds=SEEN_WITHIN_S)},
+    ).one()
+    return (
+        None if row.oldest is None else float(row.oldest),
+        None if row.since is None else float(row.since),
+        int(row.members),
+    )
+
+
+class LagProbe:
+    """Consumer lag per partition of the raw topic, from one admin client kept open; answers reused ``ttl_s``."""
+
+    def __init__(self, settings: KafkaSettings, group_id: str, topic: str, ttl_s: float = 2.0) -> None:
+        self.settings = settings
+        self.group_id = group_id
+        self.topic = topic
+        self.ttl_s = ttl_s
+        self._admin: KafkaAdminClient | None = None
+        self._lock = threading.Lock()
+        self._last: tuple[float, dict[int, int]] | None = None
+
+    def lag(self) -> dict[int, int]:
+        """``{partition: end offset - committed offset}``; raises KafkaError when the broker does not answer."""
+        with self._lock:
+            if self._last is not None and time.monotonic() - self._last[0] < self.ttl_s:
+                return self._last[1]
+            try:
+                if self._admin is None:
+                    self._admin = admin_client(self.settings, request_timeout_ms=3000, bootstrap_timeout_ms=3000)
+                partitions = self._admin.describe_topics([self.topic])[0]["partitions"]
+                tps = [TopicPartition(self.topic, p["partition_index"]) for p in partitions]
+                ends = self._admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in tps})
+                committed = self._admin.list_group_offsets({self.group_id: tps}).get(self.group_id, {})
+            except (KafkaError, KeyError, IndexError):
+                self.close()
+                raise
+            lag = {}
+            for tp in tps:
+                done = committed.get(tp)
+                start = done.offset if done is not None and done.offset >= 0 else 0
+                lag[tp.partition] = max(0, ends[tp].offset - start)
+            self._last = (time.monotonic(), lag)
+            return lag
+
+    def close(self) -> None:
+        """Drop the admin client (the next call opens another)."""
+        if self._admin is not None:
+            with contextlib.suppress(KafkaError):
+                self._admin.close()
+            self._admin = None
