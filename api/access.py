@@ -150,6 +150,7 @@ PHOTO_TAKERS = CASE_ACTORS | {Role.RESIDENT, Role.VOLUNTEER}
 # Object-level checks (an object outside the caller's scope is 404) are made in the routes.
 POLICY: dict[str, frozenset[Role]] = {
     "GET /health": PUBLIC,
+    "GET /metrics": PUBLIC,  # counts only, no personal data; scraped by Prometheus
     "POST /v1/token": PUBLIC,
     "GET /login": PUBLIC,
     "GET /favicon.ico": PUBLIC,

@@ -13,6 +13,7 @@ from api import (
     health,
     indicators,
     map_pages,
+    metrics,
     open311,
     photos,
     resident_requests,
@@ -60,6 +61,9 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
         app.state.live = LiveFeed(settings.kafka)
         topics = Topics.from_prefix(settings.kafka.topic_prefix)
         app.state.lag_probe = LagProbe(settings.kafka, settings.kafka.topic_prefix + GROUP, topics.raw)
+        app.state.metrics = metrics.registry(
+            metrics.PipelineCollector(app.state.engine, app.state.lag_probe, topics.dead)
+        )
         app.state.users = UserCache(app.state.engine, settings.api.user_cache_s)
         app.state.limiter = RateLimiter(settings.api.event_posts_per_minute, settings.api.event_post_burst)
         app.state.sign_in_limiter = RateLimiter(SIGN_INS_PER_MINUTE, SIGN_INS_PER_MINUTE)
@@ -78,8 +82,10 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
         lifespan=lifespan,
     )
     install_handlers(app)
+    app.add_middleware(metrics.MetricsMiddleware)
     for module in (
         health,
+        metrics,
         auth,
         areas,
         events,

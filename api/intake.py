@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
 from api.errors import Conflict
+from api.metrics import ACCEPTED
 from streams.producer import EventProducer, Message
 from streams.receipts import claim
 from streams.schema import Event, Received
@@ -78,6 +79,7 @@ class Intake:
         self._start_group()
         assert post.result is not None
         await post.result
+        ACCEPTED.inc(len(post.received))
         return _accepted(post)
 
     def accept_now(self, events: list[Event]) -> Accepted:
@@ -86,6 +88,7 @@ class Intake:
         self._store([post])
         if post.error is not None:
             raise post.error
+        ACCEPTED.inc(len(post.received))
         return _accepted(post)
 
     def _start_group(self) -> None:

@@ -97,10 +97,7 @@ def judge(fresh: Freshness, degraded_after_s: float, failing_after_s: float) -> 
     (nothing waiting) is ok however long ago it last recorded something.
     """
     waiting = fresh.total_lag > 0
-    ages = [fresh.oldest_unrecorded_s or 0.0, (fresh.since_progress_s or 0.0) if waiting else 0.0]
-    if waiting and not fresh.members:
-        ages.append(failing_after_s + 1 if fresh.since_progress_s is None else fresh.since_progress_s)
-    age = max(ages)
+    age = max(fresh.oldest_unrecorded_s or 0.0, (fresh.since_progress_s or 0.0) if waiting else 0.0)
     why = (
         f"oldest unrecorded event {fresh.oldest_unrecorded_s or 0:.0f} s old, {fresh.total_lag} record(s) waiting,"
         f" {fresh.members} worker(s) seen"
@@ -194,23 +191,40 @@ class LagProbe:
         with self._lock:
             if self._last is not None and time.monotonic() - self._last[0] < self.ttl_s:
                 return self._last[1]
+            ends = self._ends(self.topic)
             try:
-                if self._admin is None:
-                    self._admin = admin_client(self.settings, request_timeout_ms=3000, bootstrap_timeout_ms=3000)
-                partitions = self._admin.describe_topics([self.topic])[0]["partitions"]
-                tps = [TopicPartition(self.topic, p["partition_index"]) for p in partitions]
-                ends = self._admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in tps})
-                committed = self._admin.list_group_offsets({self.group_id: tps}).get(self.group_id, {})
-            except (KafkaError, KeyError, IndexError):
+                committed = self._client().list_group_offsets({self.group_id: list(ends)}).get(self.group_id, {})
+            except KafkaError:
                 self.close()
                 raise
             lag = {}
-            for tp in tps:
+            for tp, end in ends.items():
                 done = committed.get(tp)
-                start = done.offset if done is not None and done.offset >= 0 else 0
-                lag[tp.partition] = max(0, ends[tp].offset - start)
+                lag[tp.partition] = max(0, end - (done.offset if done is not None and done.offset >= 0 else 0))
             self._last = (time.monotonic(), lag)
             return lag
+
+    def written(self, topic: str) -> int:
+        """Records ever written to ``topic`` (the sum of its end offsets)."""
+        with self._lock:
+            return sum(self._ends(topic).values())
+
+    def _client(self) -> KafkaAdminClient:
+        if self._admin is None:
+            self._admin = admin_client(self.settings, request_timeout_ms=3000, bootstrap_timeout_ms=3000)
+        return self._admin
+
+    def _ends(self, topic: str) -> dict[TopicPartition, int]:
+        try:
+            admin = self._client()
+            partitions = admin.describe_topics([topic])[0]["partitions"]
+            tps = [TopicPartition(topic, p["partition_index"]) for p in partitions]
+            return {
+                tp: o.offset for tp, o in admin.list_partition_offsets({tp: OffsetSpec.LATEST for tp in tps}).items()
+            }
+        except (KafkaError, LookupError):
+            self.close()
+            raise
 
     def close(self) -> None:
         """Drop the admin client (the next call opens another)."""
