@@ -243,14 +243,14 @@ class Worker:
                 self.consumer.seek(tp, offset)
 
     def _watch(self, polled: int, *, idle: bool) -> None:
-        """Note what the poll saw; every few seconds say so in ``pipeline_member``; rejoin when stuck."""
+        """Note what the poll saw; each second say so in ``pipeline_member``; rejoin when stuck."""
         now = time.monotonic()
         coordinator = getattr(self.consumer, "_coordinator", None)  # kafka-python's: no public accessor
         stable = bool(coordinator is not None and coordinator.stable())
         self.membership.observe(now, owned=len(self.consumer.assignment()), stable=stable, polled=polled)
         if idle and self._renew is not None and self.membership.stuck(now):
             self._rejoin(now)
-        if now - self._reported >= 5:
+        if now - self._reported >= 1:
             self._reported = now
             try:
                 report(self.engine, self.member, self.group_id, self.membership, self.totals.inserted)

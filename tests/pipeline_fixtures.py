@@ -1,6 +1,7 @@
 """What the pipeline tests share: event bodies, waiting for rows, workers in a thread or a process."""
 
 import os
+import random
 import subprocess
 import sys
 import threading
@@ -12,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import shapely
+from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from api.settings import Settings
@@ -109,10 +111,49 @@ def count_reported(engine: Engine, reporter: str) -> int:
         return int(conn.execute(text("SELECT count(*) FROM event WHERE reporter = :r"), {"r": reporter}).scalar_one())
 
 
-def start_worker(settings: Settings) -> subprocess.Popen[bytes]:
+def start_worker(settings: Settings, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "cli.main", "worker", "--batch-size", "100"],
-        env=worker_env(settings),
+        env=worker_env(settings) | (env or {}),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
+
+
+class Load:
+    """Posts small batches as one gridworker until stopped; remembers what got a 202 and the other answers."""
+
+    def __init__(self, client: TestClient, reporter: str, points: list[tuple[float, float]]) -> None:
+        self.client = client
+        self.reporter = reporter
+        self.points = points
+        self.accepted: list[str] = []
+        self.statuses: list[int] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        rng = random.Random(5)
+        while not self._stop.is_set():
+            events = [event_body(*rng.choice(self.points), reporter=self.reporter) for _ in range(5)]
+            response = self.client.post("/v1/events/batch", json={"events": events})
+            self.statuses.append(response.status_code)
+            if response.status_code == 202:
+                self.accepted.extend(response.json()["accepted"])
+            time.sleep(0.05)
+
+    def __enter__(self) -> "Load":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def wait_for(self, more: int, timeout: float = 60) -> None:
+        """Until ``more`` further events were accepted."""
+        target = len(self.accepted) + more
+        deadline = time.monotonic() + timeout
+        while len(self.accepted) < target and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(self.accepted) >= target, f"load stalled; answers {self.statuses[-5:]}"

@@ -1,8 +1,6 @@
 """The real PostgreSQL and broker stopped and started again under load: nothing accepted is lost or doubled."""
 
-import random
 import signal
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,46 +16,7 @@ from cli.local import broker, postgres
 from streams.kafka import admin_client
 from streams.topics import ensure_topics
 from tests.conftest import SignIn
-from tests.pipeline_fixtures import event_body, grid_point, quick_topics, start_worker, wait_recorded
-
-
-class Load:
-    """Posts small batches as one gridworker until stopped; remembers what got a 202 and the other answers."""
-
-    def __init__(self, client: TestClient, reporter: str, points: list[tuple[float, float]]) -> None:
-        self.client = client
-        self.reporter = reporter
-        self.points = points
-        self.accepted: list[str] = []
-        self.statuses: list[int] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run)
-
-    def _run(self) -> None:
-        rng = random.Random(5)
-        while not self._stop.is_set():
-            events = [event_body(*rng.choice(self.points), reporter=self.reporter) for _ in range(5)]
-            response = self.client.post("/v1/events/batch", json={"events": events})
-            self.statuses.append(response.status_code)
-            if response.status_code == 202:
-                self.accepted.extend(response.json()["accepted"])
-            time.sleep(0.05)
-
-    def __enter__(self) -> "Load":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def wait_for(self, more: int, timeout: float = 60) -> None:
-        """Until ``more`` further events were accepted."""
-        target = len(self.accepted) + more
-        deadline = time.monotonic() + timeout
-        while len(self.accepted) < target and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(self.accepted) >= target, f"load stalled; answers {self.statuses[-5:]}"
+from tests.pipeline_fixtures import Load, event_body, grid_point, quick_topics, start_worker, wait_recorded
 
 
 @pytest.fixture

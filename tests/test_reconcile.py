@@ -1,0 +1,87 @@
+"""Accepted events survive a crash of the local broker: the receipts send them again, the topics come back."""
+
+import os
+import signal
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from api.access import Role
+from api.app import create_app
+from api.settings import Settings
+from cli.local import broker
+from cli.local.process import port_open
+from streams.topics import create_topics
+from tests.conftest import SignIn
+from tests.pipeline_fixtures import count_reported, event_body, grid_point, quick_topics, start_worker
+
+RECORDED_WITHIN_S = 60  # after the worker starts: the README states it for the defaults (30 s + a pass)
+
+
+def receipts(engine: Engine, bodies: list[dict[str, object]]) -> int:
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                text("SELECT count(*) FROM event_receipt WHERE id = ANY(CAST(:ids AS uuid[]))"),
+                {"ids": [b["id"] for b in bodies]},
+            ).scalar_one()
+        )
+
+
+@pytest.fixture
+def broker_back(base_settings: Settings, settings: Settings) -> Iterator[None]:
+    yield
+    if not broker.status(base_settings).healthy:
+        broker.up(base_settings)
+    create_topics(settings.kafka)  # the session's topics, lost with the broker's memory
+
+
+def test_a_broker_killed_with_500_accepted_events_waiting_loses_none_of_them(
+    base_settings: Settings, settings: Settings, demo_city: Engine, sign_in: SignIn, broker_back: None
+) -> None:
+    settings = quick_topics(settings)
+    reporter = f"gw-crash-{uuid.uuid4().hex[:6]}"
+    _, lon, lat = grid_point(demo_city, 7)
+    with TestClient(create_app(settings)) as client:
+        client.headers.update(sign_in(reporter, Role.GRIDWORKER, "321111001001001"))
+        bodies = [event_body(lon, lat, reporter=reporter) for _ in range(500)]
+        for i in range(0, 500, 100):  # the worker is stopped: all 500 wait in the broker's memory
+            assert client.post("/v1/events/batch", json={"events": bodies[i : i + 100]}).status_code == 202
+        for body in bodies[:20]:
+            assert client.post("/v1/events", json=body).status_code == 202  # single posts too (retries)
+
+    running = broker.pid(base_settings)
+    assert running is not None
+    os.kill(running, signal.SIGKILL)  # kill -9: the broker's memory, topics and groups are gone
+    deadline = time.monotonic() + 10
+    while port_open("127.0.0.1", base_settings.kafka.local_broker_port) and time.monotonic() < deadline:
+        time.sleep(0.1)  # the dying process lets go of its port
+    assert broker.up(base_settings).healthy
+
+    env = {"GRIDGOV_RECONCILE_AFTER_S": "2", "GRIDGOV_RECONCILE_EVERY_S": "1"}
+    worker = start_worker(settings, env)  # no manual step: it recreates the topics and sends the receipts again
+    started = time.monotonic()
+    try:
+        while count_reported(demo_city, reporter) < 500 and time.monotonic() - started < RECORDED_WITHIN_S:
+            time.sleep(0.5)
+        took = time.monotonic() - started
+        deadline = time.monotonic() + 15
+        while receipts(demo_city, bodies) and time.monotonic() < deadline:  # the next passes drop them
+            time.sleep(0.5)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, stderr = worker.communicate(timeout=60)
+    log = stderr.decode()
+    assert worker.returncode == 0, log[-2000:]
+    with demo_city.connect() as conn:
+        rows = conn.execute(
+            text("SELECT count(*), count(DISTINCT id) FROM event WHERE reporter = :r"), {"r": reporter}
+        ).one()
+    assert tuple(rows) == (500, 500), f"after {took:.0f} s: {tuple(rows)}"
+    assert "created them" in log  # the topics, recreated by the worker
+    assert "the broker had not delivered: sent again" in log
+    assert receipts(demo_city, bodies) == 0  # a recorded event's receipt is dropped

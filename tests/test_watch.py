@@ -1,0 +1,39 @@
+"""The pipeline's self-watch as pure functions: a worker's membership, and the verdict on freshness."""
+
+from streams.watch import Freshness, Membership, judge
+
+
+def test_a_member_without_partitions_in_a_rebalancing_group_is_stuck_after_the_bound() -> None:
+    m = Membership(started=100.0, rejoin_after_s=30.0)
+    m.observe(101.0, owned=0, stable=False, polled=0)
+    assert m.state == "rejoining"
+    assert not m.stuck(130.0)  # 30 s since start: at the bound, not past it
+    assert m.stuck(130.5)
+    m.rejoined(130.5)
+    assert m.rejoins == 1
+    assert not m.stuck(160.0) and m.stuck(161.0)  # the bound starts again for the fresh member
+
+
+def test_owning_partitions_or_a_stable_group_is_not_stuck_and_an_empty_poll_is_progress() -> None:
+    m = Membership(started=0.0, rejoin_after_s=5.0)
+    m.observe(1.0, owned=3, stable=True, polled=10)
+    assert m.state == "owning" and m.progress == 0.0  # records fetched: progress comes with their commit
+    m.committed(2.0)
+    assert m.progress == 2.0
+    m.observe(9.0, owned=3, stable=True, polled=0)
+    assert m.progress == 9.0  # nothing waiting for it
+    m.observe(10.0, owned=0, stable=True, polled=0)
+    assert m.state == "idle" and not m.stuck(100.0)  # more members than partitions
+    m.observe(20.0, owned=0, stable=False, polled=0)
+    assert m.unowned_since == 20.0 and not m.stuck(25.0) and m.stuck(25.5)
+
+
+def test_the_verdict_takes_the_oldest_unrecorded_event_and_the_time_without_progress_while_records_wait() -> None:
+    idle = Freshness(oldest_unrecorded_s=None, since_progress_s=4000.0, lag={0: 0, 1: 0}, members=1)
+    assert judge(idle, 60, 300)[0] == "ok"  # nothing waits: however long since the last record
+    behind = Freshness(oldest_unrecorded_s=61.0, since_progress_s=1.0, lag={0: 5}, members=2)
+    assert judge(behind, 60, 300)[0] == "degraded"
+    stalled = Freshness(oldest_unrecorded_s=None, since_progress_s=301.0, lag={0: 2, 1: 3}, members=1)
+    verdict, why = judge(stalled, 60, 300)
+    assert verdict == "failing" and "5 record(s) waiting" in why
+    assert judge(Freshness(60.0, 60.0, {0: 1}, 1), 60, 300)[0] == "ok"  # at the threshold, not past it
