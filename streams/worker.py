@@ -258,10 +258,10 @@ class Worker:
                 log.info("worker status not written (%s)", type(exc).__name__)
 
     def _rejoin(self, now: float) -> None:
-        """Replace a member stuck rejoining with a fresh one; the second time running, reset the group first."""
+        """Replace a member stuck rejoining with a fresh one; with the local broker, delete the group first."""
         assert self._renew is not None
         waited = now - (self.membership.unowned_since or now)
-        reset = self._reset_group is not None and self.membership.rejoins >= 1
+        reset = self._reset_group is not None  # the local broker: its group holds nothing a replay cannot redo
         log.warning(
             "no partitions for %.0f s in group %s (the coordinator keeps rebalancing); rejoining as a fresh member%s",
             waited,
@@ -269,7 +269,7 @@ class Worker:
             " after deleting the group (local broker)" if reset else "",
         )
         try:
-            self.consumer.close(autocommit=False)
+            self.consumer.close(autocommit=False, timeout_ms=2000)
         except KafkaError as exc:
             log.info("stuck member did not leave cleanly: %s", exc)
         if reset and self._reset_group is not None:
@@ -299,8 +299,8 @@ def open_worker(
     """A worker with its own consumer in the recording group and its own producer.
 
     A member stuck rejoining for ``rejoin_after_s`` is replaced by a fresh one; with the
-    local broker, the second time the group itself is deleted first (it holds no state
-    worth keeping: offsets are committed only past recorded events, and replays are harmless).
+    local broker the group itself is deleted first (it holds nothing worth keeping:
+    offsets are committed only past recorded events, and replays are harmless).
     """
     topics = Topics.from_prefix(settings.topic_prefix)
     group = group_id or settings.topic_prefix + GROUP

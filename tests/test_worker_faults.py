@@ -3,6 +3,8 @@
 import json
 import random
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -186,3 +188,52 @@ def test_a_commit_refused_during_a_rebalance_leaves_the_worker_running(
     ), refused
     assert worker.totals.inserted == len(events)
     assert count_reported(demo_city, reporter) == len(events)
+
+
+def test_a_worker_stuck_rejoining_resets_the_group_with_a_fresh_member_and_records_everything(
+    settings: Settings, demo_city: Engine
+) -> None:
+    """A member that joined and froze holds the group in its rebalance (its session: 300 s).
+
+    What the broker does (Tansu 0.6, documented here): the worker's JoinGroup is held
+    about 60 s, whatever the rebalance timeout (10 s) or the request timeout (15 s), and
+    the group stays jammed after it. The worker, without partitions for longer than its
+    bound (8 s here), deletes the group (local broker) and rejoins as a fresh member: it
+    records everything long before the frozen member's session would have ended.
+    """
+    kafka = quick_topics(settings).kafka
+    group = kafka.topic_prefix + "record"
+    worker = open_worker(kafka, demo_city, Locator(demo_city), group_id=group, rejoin_after_s=8.0)
+    frozen = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.frozen_member",
+            kafka.bootstrap_servers,
+            group,
+            kafka.topic_prefix + "events.raw",
+        ],
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert frozen.stdout is not None and frozen.stdout.readline().startswith(b"joined")
+        received = _received([grid_point(demo_city, 2)[1:]], 20, "gw-stuck")
+        client = producer(kafka)
+        for r in received:
+            client.send(Topics.from_prefix(kafka.topic_prefix).raw, key=b"gw-stuck", value=r.to_bytes())
+        client.flush()
+        client.close()
+        stop = threading.Event()
+        thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+        started = time.monotonic()
+        thread.start()
+        found = wait_recorded(demo_city, [str(r.event.id) for r in received], timeout=100)
+        took = time.monotonic() - started
+        stop.set()
+        thread.join(timeout=30)
+    finally:
+        frozen.kill()
+        frozen.wait()
+    assert len(found) == 20, f"{len(found)} of 20 recorded in {took:.0f} s"
+    assert took < 110  # the frozen member's session (300 s) had not ended: the worker got out by itself
+    assert worker.membership.rejoins >= 1
