@@ -1,6 +1,7 @@
 """Signing in: OAuth2 password flow to a signed JWT, read from the Authorization header (or a cookie for pages)."""
 
 import math
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,8 +17,8 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from api.access import POLICY, Principal, Role, route_key
-from api.accounts import authenticate
-from api.deps import EngineDep, SettingsDep, SignInLimiterDep, UsersDep
+from api.accounts import UserCache, authenticate
+from api.deps import EngineDep, SettingsDep, SignInLimiterDep
 from api.errors import Forbidden, RateLimited, Unauthorized, responses
 from api.ratelimit import RateLimiter
 from api.settings import Settings
@@ -48,14 +49,28 @@ def issue_token(secret: str, principal: Principal, ttl: timedelta, now: datetime
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
+VERIFIED_TOKENS = 10_000  # tokens remembered as verified; past this the memory starts again
+_verified: dict[tuple[str, str], tuple[str, float]] = {}  # (secret, token) -> (subject, expiry)
+
+
 def token_subject(secret: str, token: str) -> str:
-    """The user a valid, unexpired token names; ``Unauthorized`` otherwise."""
+    """The user a valid, unexpired token names; ``Unauthorized`` otherwise.
+
+    A token's signature is checked once: until it expires, the same token is answered
+    from memory (a phone posting all day sends the same one each time).
+    """
+    known = _verified.get((secret, token))
+    if known is not None and known[1] > time.time():
+        return known[0]
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "iat"]})
     except jwt.ExpiredSignatureError as exc:
         raise Unauthorized("the token has expired; sign in again") from exc
     except jwt.InvalidTokenError as exc:
         raise Unauthorized("the token is not valid; sign in again") from exc
+    if len(_verified) >= VERIFIED_TOKENS:
+        _verified.clear()
+    _verified[(secret, token)] = (str(claims["sub"]), float(claims["exp"]))
     return str(claims["sub"])
 
 
@@ -67,10 +82,14 @@ def _token(request: Request, header: str | None) -> str | None:
     return None
 
 
-async def current_principal(
-    request: Request, settings: SettingsDep, users: UsersDep, header: Annotated[str | None, Depends(_bearer)]
-) -> Principal:
-    """The signed-in caller; 401 without a valid token or for a disabled user."""
+async def current_principal(request: Request, header: Annotated[str | None, Depends(_bearer)]) -> Principal:
+    """The signed-in caller; 401 without a valid token or for a disabled user.
+
+    Settings and the user cache are read from ``app.state`` here, not injected: this runs
+    on every request, and each injected dependency costs the hot path as much as a check.
+    """
+    settings: Settings = request.app.state.settings
+    users: UserCache = request.app.state.users
     token = _token(request, header)
     if not token:
         raise Unauthorized("sign in first: send Authorization: Bearer <token> (POST /v1/token gives one)")

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ValidationError
 from sqlalchemy import Connection, text
 
@@ -23,6 +23,11 @@ router = APIRouter(
     prefix="/v1", tags=["events"], dependencies=[Depends(authorize)], responses=responses(401, 403, 422, 503)
 )
 ERRORS = responses(409, 413, 422, 429, 503)
+
+
+def answer(accepted: Accepted) -> Response:
+    """The 202, serialised by pydantic at once (FastAPI would validate the model again, then encode it)."""
+    return Response(accepted.model_dump_json(), status_code=202, media_type="application/json")
 
 
 def admit(limiter: RateLimiter, principal: Principal) -> None:
@@ -50,26 +55,21 @@ def as_yourself(events: list[Event], principal: Principal) -> list[Event]:
     responses=ERRORS,
     openapi_extra=json_body(Event, example_event()),
 )
-async def post_event(
-    request: Request,
-    intake: IntakeDep,
-    settings: SettingsDep,
-    principal: PrincipalDep,
-    limiter: PostLimiterDep,
-) -> Accepted:
+async def post_event(request: Request, principal: PrincipalDep) -> Response:
     """Accept one event, posted as yourself. Retrying with the same id and content is safe.
 
     Limits: body 32 KiB (`GRIDGOV_MAX_EVENT_BYTES`), description 2,000 characters,
     10 attachments; occurred_at at most 5 minutes ahead and 30 days back;
     120 posts a minute per user, bursts of 30 (`GRIDGOV_EVENT_POSTS_PER_MINUTE`, `GRIDGOV_EVENT_POST_BURST`).
     """
-    admit(limiter, principal)
-    body = await read_body(request, settings.api.max_event_bytes)
+    state = request.app.state  # the hot path: read, not injected (see api.auth.current_principal)
+    admit(state.limiter, principal)
+    body = await read_body(request, state.settings.api.max_event_bytes)
     try:
         event = Event.model_validate_json(body, context={"now": datetime.now(UTC)})
     except ValidationError as exc:
         raise invalid(exc) from exc
-    return await intake.accept(as_yourself([event], principal))
+    return answer(await state.intake.accept(as_yourself([event], principal)))
 
 
 @router.post(
@@ -85,7 +85,7 @@ async def post_batch(
     settings: SettingsDep,
     principal: PrincipalDep,
     limiter: PostLimiterDep,
-) -> Accepted:
+) -> Response:
     """Accept up to 500 events saved offline, all or none.
 
     Limits: body 4 MiB (`GRIDGOV_MAX_BATCH_BYTES`), 500 events; each event as for
@@ -100,7 +100,7 @@ async def post_batch(
         if any(e["type"] == "too_long" and e["loc"] == ("events",) for e in exc.errors()):
             raise PayloadTooLarge("a batch holds at most 500 events; send the rest in another batch") from exc
         raise invalid(exc) from exc
-    return await intake.accept(as_yourself(list(batch.events), principal))
+    return answer(await intake.accept(as_yourself(list(batch.events), principal)))
 
 
 @router.get("/categories", tags=["events"])

@@ -7,7 +7,11 @@ worker processes; the bare COPY rate of the same rows into the same table; the
 raw kafka-python consume rate; a naive peer (one ST_Contains query and one
 INSERT per event); HTTP ingest events/s, single and batch posts, against the
 same app answering 202 without Kafka; POST-to-row latency p50/p99 at 1,000
-events/s offered.
+events/s offered; single posts per API process beside the previous method (one
+receipt and one produce per post) and a bare FastAPI endpoint, and their p99 at
+1,000 posts/s on ``--workers 2``.
+
+    python bench/pipeline.py --single-posts    # only the single-post figures
 """
 
 import argparse
@@ -20,15 +24,21 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import psycopg
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from psycopg.types.json import Jsonb
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.app import create_app  # noqa: E402
+from api.intake import Accepted, Intake  # noqa: E402
 from api.settings import Settings  # noqa: E402
 from bench.prepare import (  # noqa: E402
     CpuMeter,
@@ -44,6 +54,7 @@ from geo.locator import Locator  # noqa: E402
 from streams import stages  # noqa: E402
 from streams.kafka import consumer, producer  # noqa: E402
 from streams.producer import EventProducer, Message  # noqa: E402
+from streams.schema import Event  # noqa: E402
 from streams.topics import Topics  # noqa: E402
 from streams.writer import EVENT_COLUMNS, EVENT_TYPES, event_row  # noqa: E402
 
@@ -201,6 +212,45 @@ def kafka_app() -> object:
     return create_app(Settings())
 
 
+class OnePostAtATime(Intake):
+    """The method before grouping: each post's receipt and produce on their own, in the threadpool."""
+
+    async def accept(self, events: list[Event]) -> Accepted:
+        return await run_in_threadpool(self.accept_now, events)
+
+
+def per_post_app() -> object:
+    """The real app taking posts one at a time (the previous method), with the same durable receipts."""
+    app = create_app(Settings())
+    startup = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with startup(app):
+            intake = app.state.intake
+            app.state.intake = OnePostAtATime(intake.engine, intake.producer, intake.topics, durable=intake.durable)
+            yield
+
+    app.router.lifespan_context = lifespan
+    return app
+
+
+def bare_app() -> object:
+    """FastAPI's own limit: the same model and route shape, no auth, database or Kafka."""
+    app = FastAPI()
+
+    @app.post("/v1/events", status_code=202)
+    async def post_event(request: Request) -> Accepted:
+        event = Event.model_validate_json(await request.body(), context={"now": datetime.now(UTC)})
+        return Accepted(accepted=[event.id], received_at=datetime.now(UTC))
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
 def null_app() -> object:
     """The same app answering 202 without Kafka."""
     settings = Settings()
@@ -294,6 +344,23 @@ async def _load(
         start = time.perf_counter()
         await asyncio.gather(*(client_loop(poster, k) for k in range(concurrency)))
         return sent / (time.perf_counter() - start)
+
+
+def single_rates(settings: Settings, points: list[tuple[float, float]]) -> dict[str, float]:
+    """Single posts against the real app, the previous one-at-a-time method and a bare FastAPI endpoint."""
+    rng = random.Random(6)
+    results = {}
+    headers = bench_headers(settings)
+    for name, factory in (("grouped", "kafka_app"), ("one at a time", "per_post_app"), ("bare FastAPI", "bare_app")):
+        server = serve(factory, settings, 18_767)
+        try:
+            bodies = [json.dumps(event_dict(rng, points)).encode() for _ in range(20_000)]
+            asyncio.run(_load(18_767, bodies, 1, 64, 1, headers))  # warm up: connections, caches, the JIT-less paths
+            results[name] = asyncio.run(_load(18_767, bodies, 1, 64, 6, headers))
+        finally:
+            server.terminate()
+            server.wait()
+    return results
 
 
 def ingest_rates(settings: Settings, points: list[tuple[float, float]]) -> dict[str, float]:
@@ -401,7 +468,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=60_000)
     parser.add_argument("--no-http", action="store_true", help="only the worker and its baselines (no API runs)")
+    parser.add_argument("--single-posts", action="store_true", help="only the single-post figures and their latency")
     args = parser.parse_args()
+    if args.single_posts:
+        single_posts()
+        return
     base = bench_settings()
     points = demo_points(base)
     messages = received_bytes(random.Random(1), points, args.events)
@@ -447,14 +518,35 @@ def main() -> None:
     if args.no_http:
         return
     # 1,000 events/s as phones syncing (posts of 20), then single posts at a rate one API process
-    # answers here, then single posts at 1,000/s (more than one API process answers on 2 cores).
-    for rate, batch, seconds in ((1000, 20, 15), (100, 1, 15), (1000, 1, 5)):
+    # answers here; then the single-post figures and 1,000 single posts/s on two API processes.
+    for rate, batch, seconds in ((1000, 20, 15), (100, 1, 15)):
         p50, p99 = latency(points, rate, batch, seconds)
         print(
             f"latency POST -> row at {rate:,} events/s in posts of {batch}: p50 {p50 * 1000:,.0f} ms,"
             f" p99 {p99 * 1000:,.0f} ms",
             flush=True,
         )
+    single_posts()
+
+
+def single_posts() -> None:
+    """Single posts per API process, beside the previous method and bare FastAPI; p99 at 1,000/s on 2 processes."""
+    base = bench_settings()
+    points = demo_points(base)
+    try:
+        rates = single_rates(base, points)
+    finally:
+        drop(base)
+    grouped, before, bare = rates["grouped"], rates["one at a time"], rates["bare FastAPI"]
+    print(
+        f"single posts, 1 API process     {grouped:>8,.0f}/s   one at a time (previous) {before:,.0f}/s"
+        f" x{grouped / before:.2f}; bare FastAPI {bare:,.0f}/s x{grouped / bare:.2f}   (targets x3 and x0.5)",
+        flush=True,
+    )
+    p50, p99 = latency(points, 1000, 1, 10, api_workers=2)
+    print(
+        f"latency POST -> row at 1,000 single posts/s, --workers 2: p50 {p50 * 1000:,.0f} ms, p99 {p99 * 1000:,.0f} ms"
+    )
 
 
 if __name__ == "__main__":

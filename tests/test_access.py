@@ -1,5 +1,6 @@
 """Roles, scopes and the rate limiter as pure functions."""
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -82,6 +83,15 @@ def test_tokens_expire_and_are_bound_to_the_secret() -> None:
     old = issue_token(SECRET, principal, timedelta(minutes=5), datetime.now(UTC) - timedelta(minutes=6))
     with pytest.raises(Unauthorized, match="expired"):
         token_subject(SECRET, old)
+
+
+def test_a_token_verified_once_is_still_refused_once_it_expires() -> None:
+    token = issue_token(SECRET, Principal("h", Role.GRIDWORKER, GRID), timedelta(seconds=1))
+    assert token_subject(SECRET, token) == "h"
+    assert token_subject(SECRET, token) == "h"  # from memory
+    time.sleep(1.1)
+    with pytest.raises(Unauthorized, match="expired"):
+        token_subject(SECRET, token)
 
 
 def test_the_rate_limiter_allows_a_burst_then_the_rate() -> None:

@@ -26,11 +26,11 @@ def _setting_env_names() -> set[str]:
 
 def test_services_and_healthchecks() -> None:
     services = _compose()["services"]
-    assert {"kafka", "postgis", "migrate", "api", "worker", "sla"} <= set(services)
-    for name in ("kafka", "postgis", "api"):
+    assert {"kafka-1", "kafka-2", "kafka-3", "postgis", "migrate", "api", "worker", "sla", "prometheus"} <= set(
+        services
+    )
+    for name in ("kafka-1", "kafka-2", "kafka-3", "postgis", "api"):
         assert services[name]["healthcheck"]["test"], f"{name} needs a healthcheck"
-    assert services["kafka"]["environment"]["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft
-    assert services["kafka"]["environment"]["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
     for name, service in services.items():
         for dependency, condition in service.get("depends_on", {}).items():
             assert dependency in services, f"{name} depends on unknown {dependency}"
@@ -66,3 +66,33 @@ def test_production_secret_is_required() -> None:
     env = _compose()["x-gridgov-env"]
     assert env["GRIDGOV_ENV"] == "production"
     assert ":?" in env["GRIDGOV_SECRET_KEY"], "compose must refuse to start without a secret"
+
+
+def test_three_kraft_brokers_replicate_every_topic_three_times_with_two_in_sync() -> None:
+    """A 202 is held by the log only if it survives a broker: 3 replicas, min.insync.replicas 2, acks=all."""
+    services = _compose()["services"]
+    brokers = [services[f"kafka-{n}"]["environment"] for n in (1, 2, 3)]
+    voters = {b["KAFKA_CONTROLLER_QUORUM_VOTERS"] for b in brokers}
+    assert voters == {"1@kafka-1:9093,2@kafka-2:9093,3@kafka-3:9093"}
+    assert sorted(b["KAFKA_NODE_ID"] for b in brokers) == ["1", "2", "3"]
+    assert len({b["CLUSTER_ID"] for b in brokers}) == 1
+    for env in brokers:
+        assert env["KAFKA_PROCESS_ROLES"] == "broker,controller"  # KRaft
+        assert env["KAFKA_AUTO_CREATE_TOPICS_ENABLE"] == "false"
+        assert env["KAFKA_DEFAULT_REPLICATION_FACTOR"] == "3"
+        assert env["KAFKA_MIN_INSYNC_REPLICAS"] == "2"  # the platform's topics take the broker default
+        assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "3"  # the consumer groups' offsets
+        assert env["KAFKA_TRANSACTION_STATE_LOG_REPLICATION_FACTOR"] == "3"
+        assert env["KAFKA_TRANSACTION_STATE_LOG_MIN_ISR"] == "2"
+    gridgov = services["api"]["environment"]
+    assert gridgov["GRIDGOV_TOPIC_REPLICATION_FACTOR"] == "3"
+    assert gridgov["GRIDGOV_KAFKA_REPLICATED"] == "true"
+    assert sorted(gridgov["GRIDGOV_KAFKA_BOOTSTRAP_SERVERS"].split(",")) == [f"kafka-{n}:9092" for n in (1, 2, 3)]
+
+
+def test_prometheus_scrapes_the_api_metrics() -> None:
+    compose = _compose()
+    scrape = yaml.safe_load(compose["configs"]["prometheus"]["content"])["scrape_configs"][0]
+    assert scrape["metrics_path"] == "/metrics"
+    assert scrape["static_configs"][0]["targets"] == ["api:8000"]
+    assert compose["services"]["prometheus"]["configs"][0]["source"] == "prometheus"
