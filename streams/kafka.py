@@ -52,9 +52,6 @@ def consumer(
         "session_timeout_ms": settings.kafka_session_timeout_ms,
         "heartbeat_interval_ms": settings.kafka_heartbeat_interval_ms,
         "max_poll_interval_ms": settings.kafka_max_poll_interval_ms,
-        # A JoinGroup the coordinator holds (Tansu waits for a member frozen mid-rebalance) gives up after
-        # this, so the poll returns and the worker's watch can act (kafka-python's default is 305 s).
-        "request_timeout_ms": max(settings.kafka_session_timeout_ms, settings.kafka_max_poll_interval_ms) + 5000,
     }
     return KafkaConsumer(*topics, **(config | overrides))
 

@@ -278,8 +278,8 @@ class Worker:
         self.membership.rejoined(time.monotonic())
 
     def close(self) -> None:
-        """Leave the group and close the clients."""
-        self.consumer.close(autocommit=False)
+        """Leave the group and close the clients (a coordinator that does not answer is given 5 s)."""
+        self.consumer.close(autocommit=False, timeout_ms=5000)
         self.producer.close()
         with contextlib.suppress(DBAPIError):  # if not, the row ages out: /health counts workers seen lately
             forget(self.engine, self.member)

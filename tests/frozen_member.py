@@ -27,7 +27,7 @@ def _freeze(self: Any, response: Any, send_time: Any) -> Any:
 def main() -> None:
     servers, group, topic = sys.argv[1:4]
     base.BaseCoordinator._process_join_group_response = _freeze  # type: ignore[method-assign]
-    member = KafkaConsumer(topic, bootstrap_servers=servers, group_id=group, session_timeout_ms=300000)
+    member = KafkaConsumer(topic, bootstrap_servers=servers, group_id=group, session_timeout_ms=40000)
     while True:
         member.poll(timeout_ms=500)
 

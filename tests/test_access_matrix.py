@@ -282,6 +282,7 @@ def _disable(city: City, role: Role, user: str, inside: bool) -> tuple[str, str,
 
 CALLS: dict[str, Call] = {
     "GET /health": Call(_plain("GET", "/health"), scoped=False),
+    "GET /metrics": Call(_plain("GET", "/metrics"), scoped=False),
     "POST /v1/token": Call(
         lambda city, role, user, inside: ("POST", "/v1/token", {"data": {"username": user, "password": TEST_PASSWORD}}),
         scoped=False,
