@@ -36,6 +36,8 @@ def reconcile(
 ) -> Reconciled:
     """Drop receipts whose event is recorded; send again those older than ``after`` that are not.
 
+    Also forgets the status rows of workers not seen for an hour.
+
     A receipt is sent again after ``after``, then after twice that, and so on: a group
     that is only slow is not flooded with copies. Sending again is harmless: the worker
     records an id once. One pass at a time across processes (an advisory lock); a pass
@@ -48,6 +50,8 @@ def reconcile(
             text("DELETE FROM event_receipt r USING event e WHERE e.id = r.id AND r.received_at < now() - :grace"),
             {"grace": timedelta(seconds=1)},
         ).rowcount
+        # Rows of workers gone for an hour (killed, so they could not remove their own).
+        conn.execute(text("DELETE FROM pipeline_member WHERE seen_at < now() - interval '1 hour'"))
         rows = conn.execute(
             text(
                 "SELECT id, reporter, payload FROM event_receipt"

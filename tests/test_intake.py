@@ -1,0 +1,63 @@
+"""Posts arriving together are stored together: one receipt statement and one produce per group."""
+
+import asyncio
+import json
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine, text
+
+from api.errors import Conflict
+from api.intake import Intake, Post
+from api.settings import Settings
+from streams.producer import EventProducer
+from streams.schema import Event, Received
+from streams.topics import Topics
+from tests.pipeline_fixtures import event_body, grid_point
+
+
+class CountingIntake(Intake):
+    """The real intake, counting the groups it stores."""
+
+    groups: list[int]
+
+    def _store(self, group: list[Post]) -> None:
+        self.groups.append(len(group))
+        super()._store(group)
+
+
+def test_concurrent_posts_go_in_groups_and_a_changed_resend_in_the_same_group_is_refused(
+    settings: Settings, demo_city: Engine
+) -> None:
+    _, lon, lat = grid_point(demo_city, 4)
+    now = datetime.now(UTC)
+    events = [
+        Event.model_validate_json(json.dumps(event_body(lon, lat, reporter="gw-group")), context={"now": now})
+        for _ in range(60)
+    ]
+    changed = events[0].model_copy(update={"description": "changed"})
+    producer = EventProducer(settings.kafka)
+    intake = CountingIntake(demo_city, producer, Topics.from_prefix(settings.kafka.topic_prefix), durable=True)
+    intake.groups = []
+
+    async def post_all() -> list[object]:
+        posts = [intake.accept([e]) for e in events] + [intake.accept([changed]), intake.accept([events[1]])]
+        return await asyncio.gather(*posts, return_exceptions=True)
+
+    try:
+        answers = asyncio.run(post_all())
+    finally:
+        producer.close()
+    refused = [a for a in answers if isinstance(a, BaseException)]
+    assert len(refused) == 1 and isinstance(refused[0], Conflict), refused  # the changed copy, not the repeat
+    assert answers[60] is refused[0]
+    assert sum(intake.groups) == 62 and len(intake.groups) < 62 // 2, intake.groups  # grouped: 2 at once, then more
+    with demo_city.connect() as conn:
+        rows = conn.execute(
+            text("SELECT id::text, reporter, payload FROM event_receipt WHERE id = ANY(CAST(:ids AS uuid[]))"),
+            {"ids": [str(e.id) for e in events]},
+        ).all()
+    assert len(rows) == 60
+    for row in rows:  # each receipt holds the message that went to the topic, as the reconciler would resend it
+        held = Received.model_validate_json(bytes(row.payload))
+        assert str(held.event.id) == row.id and row.reporter == "gw-group"
+        assert held.content_hash == held.event.content_hash()
