@@ -261,7 +261,7 @@ class Worker:
         """Replace a member stuck rejoining with a fresh one; with the local broker, delete the group first."""
         assert self._renew is not None
         waited = now - (self.membership.unowned_since or now)
-        reset = self._reset_group is not None  # the local broker: its group holds nothing a replay cannot redo
+        reset = self._reset_group is not None  # the local broker: the group is recreated with its offsets
         log.warning(
             "no partitions for %.0f s in group %s (the coordinator keeps rebalancing); rejoining as a fresh member%s",
             waited,
@@ -299,8 +299,8 @@ def open_worker(
     """A worker with its own consumer in the recording group and its own producer.
 
     A member stuck rejoining for ``rejoin_after_s`` is replaced by a fresh one; with the
-    local broker the group itself is deleted first (it holds nothing worth keeping:
-    offsets are committed only past recorded events, and replays are harmless).
+    local broker the group itself is deleted first and its committed offsets written
+    back (they are only ever past recorded events, so at worst a batch is replayed).
     """
     topics = Topics.from_prefix(settings.topic_prefix)
     group = group_id or settings.topic_prefix + GROUP
@@ -318,11 +318,18 @@ def open_worker(
         )
 
     def reset_group() -> None:
+        """Delete the group, then commit its offsets again: the new group starts where the old one was."""
         admin = admin_client(settings)
         try:
+            kept = admin.list_group_offsets({group: None}).get(group, {})
             admin.delete_groups([group])
+            if kept:  # committed by a consumer that assigns itself (Tansu refuses the admin's offset commit)
+                writer = consumer(settings, group, client_id=client_id)
+                writer.assign(list(kept))
+                writer.commit(kept)
+                writer.close(autocommit=False)
         except KafkaError as exc:
-            log.warning("could not delete group %s: %s", group, exc)
+            log.warning("could not reset group %s: %s", group, exc)
         finally:
             admin.close()
 

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from kafka import KafkaConsumer
+from kafka import KafkaConsumer, TopicPartition
+from kafka.structs import OffsetAndMetadata
 from sqlalchemy import Engine, text
 
 from api.access import Role
@@ -214,12 +215,21 @@ def test_a_worker_stuck_rejoining_resets_the_group_with_a_fresh_member_and_recor
         ],
         stdout=subprocess.PIPE,
     )
+    raw = Topics.from_prefix(kafka.topic_prefix).raw
+    client = producer(kafka)
+    old = _received([grid_point(demo_city, 2)[1:]], 10, "gw-stuck-old")
+    for r in old:  # already handled: the group's offsets are past them, and must stay so through the reset
+        client.send(raw, key=b"gw-stuck-old", value=r.to_bytes(), partition=0)
+    client.flush()
+    done = consumer(kafka, group, client_id="offsets")
+    done.assign([TopicPartition(raw, 0)])
+    done.commit({TopicPartition(raw, 0): OffsetAndMetadata(10, "", -1)})
+    done.close(autocommit=False)
     try:
         assert frozen.stdout is not None and frozen.stdout.readline().startswith(b"joined")
         received = _received([grid_point(demo_city, 2)[1:]], 20, "gw-stuck")
-        client = producer(kafka)
         for r in received:
-            client.send(Topics.from_prefix(kafka.topic_prefix).raw, key=b"gw-stuck", value=r.to_bytes())
+            client.send(raw, key=b"gw-stuck", value=r.to_bytes())
         client.flush()
         client.close()
         stop = threading.Event()
@@ -236,3 +246,4 @@ def test_a_worker_stuck_rejoining_resets_the_group_with_a_fresh_member_and_recor
     assert len(found) == 20, f"{len(found)} of 20 recorded in {took:.0f} s"
     assert took < 30  # the frozen member's session (40 s from its join) had not ended: the worker got out by itself
     assert worker.membership.rejoins >= 1
+    assert count_reported(demo_city, "gw-stuck-old") == 0  # the new group started at the old one's offsets
