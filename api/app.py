@@ -48,7 +48,8 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.engine = make_engine(settings.database.url, settings.database.db_pool_size)
-        app.state.producer = producer or EventProducer(settings.kafka)
+        # No linger: the intake already sends a group of posts as one produce.
+        app.state.producer = producer or EventProducer(settings.kafka, linger_ms=0)
         app.state.intake = Intake(
             app.state.engine,
             app.state.producer,
