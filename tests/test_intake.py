@@ -4,11 +4,14 @@ import asyncio
 import json
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
 from api.errors import Conflict
 from api.intake import Intake, Post
 from api.settings import Settings
+from db.engine import make_engine
 from streams.producer import EventProducer
 from streams.schema import Event, Received
 from streams.topics import Topics
@@ -63,3 +66,26 @@ def test_concurrent_posts_go_in_groups_and_a_changed_resend_in_the_same_group_is
         held = Received.model_validate_json(bytes(row.payload))
         assert str(held.event.id) == row.id and row.reporter == "gw-group"
         assert held.content_hash == held.event.content_hash()
+
+
+def test_with_the_database_unreachable_the_local_default_refuses_and_a_replicated_kafka_accepts(
+    settings: Settings, demo_city: Engine
+) -> None:
+    """The README's table: no receipt, no 202 with the local broker; the replicated log alone holds it."""
+    unreachable = make_engine(settings.database.url.replace(f":{settings.database.local_pg_port}/", ":1/"))
+    _, lon, lat = grid_point(demo_city, 4)
+    event = Event.model_validate_json(
+        json.dumps(event_body(lon, lat, reporter="gw-nodb")), context={"now": datetime.now(UTC)}
+    )
+    producer = EventProducer(settings.kafka)
+    topics = Topics.from_prefix(settings.kafka.topic_prefix)
+    try:
+        local = Intake(unreachable, producer, topics, durable=True)
+        with pytest.raises(OperationalError):  # the API's error table answers it 503 with Retry-After
+            asyncio.run(local.accept([event]))
+        replicated = Intake(unreachable, producer, topics, durable=False)
+        accepted = asyncio.run(replicated.accept([event]))
+    finally:
+        producer.close()
+        unreachable.dispose()
+    assert accepted.accepted == [event.id]
