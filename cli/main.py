@@ -1,6 +1,8 @@
 """The ``gridgov`` command line: its sub-commands, and the long-running processes it starts."""
 
 import logging
+import os
+import shutil
 from datetime import datetime
 from typing import Annotated
 
@@ -36,10 +38,19 @@ def api(
     port: Annotated[int | None, typer.Option(help="Port (default GRIDGOV_API_PORT)")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Processes serving the same port (each with its own pool)")] = 1,
 ) -> None:
-    """Serve the HTTP API with uvicorn."""
+    """Serve the HTTP API with uvicorn.
+
+    With several processes, their metrics meet in a directory of their own (emptied at
+    start) so that ``/metrics`` from any of them counts all of them.
+    """
     import uvicorn
 
     settings = Settings()
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        shared = settings.local.state_dir / f"metrics-{port or settings.api.api_port}"
+        shutil.rmtree(shared, ignore_errors=True)
+        shared.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(shared)  # read by prometheus-client in each process
     uvicorn.run(
         "api.app:create_app",
         factory=True,

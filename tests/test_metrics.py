@@ -1,7 +1,10 @@
 """``GET /metrics`` after a known load: accepted, refused by reason, recorded, dead letters, lag, latency."""
 
+import subprocess
+import sys
 import time
 
+import httpx
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Engine
@@ -10,7 +13,7 @@ from api.access import Role
 from api.app import create_app
 from api.settings import Settings
 from tests.conftest import SignIn
-from tests.pipeline_fixtures import event_body, grid_point, quick_topics, running_worker, wait_recorded
+from tests.pipeline_fixtures import event_body, grid_point, quick_topics, running_worker, wait_recorded, worker_env
 
 
 def scrape(client: TestClient) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
@@ -67,3 +70,39 @@ def test_metrics_hold_the_pipeline_counters_after_a_known_load(
     assert ("gridgov_escalations_total", ()) in after
     posts = delta("gridgov_http_request_duration_seconds_count", method="POST", route="/v1/events", status="202")
     assert posts == 5
+
+
+def test_two_api_processes_count_into_one_metrics_page(settings: Settings, demo_city: Engine, sign_in: SignIn) -> None:
+    """``gridgov api --workers 2``: whichever process answers the scrape counts the posts both took."""
+    _, lon, lat = grid_point(demo_city, 5)
+    headers = sign_in("gw-metrics2", Role.GRIDWORKER, "321111001001001")
+    port = 18_781
+    server = subprocess.Popen(
+        [sys.executable, "-m", "cli.main", "api", "--workers", "2", "--port", str(port)],
+        env=worker_env(settings)
+        | {"GRIDGOV_SECRET_KEY": settings.api.secret_key, "GRIDGOV_EVENT_POSTS_PER_MINUTE": "0"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code in (200, 503):
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the API did not start"
+            time.sleep(0.3)
+        for _ in range(12):  # new connections: the kernel spreads them over both processes
+            body = event_body(lon, lat, reporter="gw-metrics2")
+            assert httpx.post(f"{base}/v1/events", json=body, headers=headers).status_code == 202
+        counts = set()
+        for _ in range(6):
+            families = text_string_to_metric_families(httpx.get(f"{base}/metrics").text)
+            counts |= {s.value for f in families for s in f.samples if s.name == "gridgov_events_accepted_total"}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    assert counts == {12.0}, counts
