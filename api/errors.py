@@ -218,6 +218,8 @@ _ERRORS = (
     RateLimited,
     InvalidInput,
 )
+# A refusal's name by its status, as /metrics labels it (a 503 is either outage).
+REFUSALS: dict[int, str] = {e.status_code: e.code for e in _ERRORS} | {503: "unavailable"}
 _DESCRIBED: dict[int, str] = {e.status_code: (e.__doc__ or "").strip() for e in _ERRORS} | {
     503: "The broker or the database is unreachable: nothing was accepted or changed; retry after Retry-After s."
 }

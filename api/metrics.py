@@ -22,6 +22,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.errors import REFUSALS
 from streams.watch import LagProbe
 
 log = logging.getLogger(__name__)
@@ -36,16 +37,6 @@ LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 INGEST_ROUTES = {"/v1/events", "/v1/events/batch", "/v1/requests", "/open311/v2/requests.{fmt}"}
-REASONS = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    409: "conflict",
-    413: "too_large",
-    422: "invalid",
-    429: "rate_limited",
-    503: "unavailable",
-}
 
 
 class MetricsMiddleware:
@@ -75,7 +66,7 @@ class MetricsMiddleware:
             template = getattr(route, "path", "unmatched")
             LATENCY.labels(scope["method"], template, str(status)).observe(time.perf_counter() - start)
             if scope["method"] == "POST" and template in INGEST_ROUTES and status >= 400:
-                REFUSED.labels(REASONS.get(status, str(status))).inc()
+                REFUSED.labels(REFUSALS.get(status, str(status))).inc()
 
 
 class PipelineCollector:

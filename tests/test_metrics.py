@@ -60,7 +60,7 @@ def test_metrics_hold_the_pipeline_counters_after_a_known_load(
         return after.get(key, 0.0) - before.get(key, 0.0)
 
     assert delta("gridgov_events_accepted_total") == 8  # 4 singles, a batch of 3, the retry
-    assert delta("gridgov_posts_refused_total", reason="invalid") == 1
+    assert delta("gridgov_posts_refused_total", reason="invalid_input") == 1
     assert delta("gridgov_posts_refused_total", reason="conflict") == 1
     assert delta("gridgov_posts_refused_total", reason="forbidden") == 1
     assert delta("gridgov_events_recorded_total") == 7  # the database's counter: this run's database only
