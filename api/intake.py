@@ -9,7 +9,7 @@ of the round trips.
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -43,7 +43,7 @@ class Post:
 
     received: list[Received]
     result: "asyncio.Future[None] | None" = None
-    error: Exception | None = field(default=None)
+    error: Exception | None = None
 
 
 def stamp(events: list[Event]) -> list[Received]:

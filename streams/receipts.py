@@ -10,16 +10,17 @@ from sqlalchemy import Connection, Engine, text
 
 from streams.schema import Received
 
-# One round trip: the insert claims new ids; the select (which sees the tables as they were
-# before the statement) returns what earlier requests stored, as receipts or recorded events.
+# One round trip: the insert claims new ids; the selects (which see the tables as they were
+# before the statement) return what earlier requests stored, as receipts or recorded events.
+# Without ``durable`` the first select also turns off the wait for the disk for this commit
+# (evaluated once, before the scan: no round trip of its own).
 CLAIM = (
     "WITH claimed AS (INSERT INTO event_receipt (id, content_hash, reporter, payload)"
     " SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:hashes AS text[]), CAST(:reporters AS text[]),"
     " CAST(:payloads AS bytea[])) ON CONFLICT (id) DO NOTHING)"
-    " SELECT id::text, content_hash FROM event_receipt WHERE id = ANY(CAST(:ids AS uuid[]))"
+    " SELECT id::text, content_hash FROM event_receipt WHERE id = ANY(CAST(:ids AS uuid[])){asynchronous}"
     " UNION ALL SELECT id::text, content_hash FROM event WHERE id = ANY(CAST(:ids AS uuid[]))"
 )
-# Commit without waiting for the disk: evaluated once, before the scan, so no round trip of its own.
 ASYNC_COMMIT = " AND (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL"
 
 
@@ -30,7 +31,7 @@ def claim(engine: Engine, received: list[Received], payloads: list[bytes], *, du
     as well as of the broker. Raises the database's error when it is unreachable.
     """
     hashes = {str(r.event.id): r.content_hash for r in received}
-    statement = CLAIM if durable else CLAIM.replace(" UNION ALL", ASYNC_COMMIT + " UNION ALL", 1)
+    statement = CLAIM.format(asynchronous="" if durable else ASYNC_COMMIT)
     with engine.begin() as conn:
         rows = conn.execute(
             text(statement),

@@ -13,6 +13,7 @@ from api.intake import Intake, Post
 from api.settings import Settings
 from db.engine import make_engine
 from streams.producer import EventProducer
+from streams.receipts import claim
 from streams.schema import Event, Received
 from streams.topics import Topics
 from tests.pipeline_fixtures import event_body, grid_point
@@ -89,3 +90,17 @@ def test_with_the_database_unreachable_the_local_default_refuses_and_a_replicate
         producer.close()
         unreachable.dispose()
     assert accepted.accepted == [event.id]
+
+
+def test_a_receipt_without_the_wait_for_the_disk_is_stored_and_checked_the_same(demo_city: Engine) -> None:
+    """The replicated setting's receipt: same statement, asynchronous commit."""
+    _, lon, lat = grid_point(demo_city, 6)
+    now = datetime.now(UTC)
+    event = Event.model_validate_json(json.dumps(event_body(lon, lat, reporter="gw-async")), context={"now": now})
+    first = Received.stamp(event, now)
+    assert claim(demo_city, [first], [first.to_bytes()], durable=False) == set()
+    changed = Received.stamp(event.model_copy(update={"description": "changed"}), now)
+    assert claim(demo_city, [changed], [changed.to_bytes()], durable=False) == {str(event.id)}
+    with demo_city.connect() as conn:
+        held = conn.execute(text("SELECT payload FROM event_receipt WHERE id = :id"), {"id": event.id}).scalar_one()
+    assert bytes(held) == first.to_bytes()
