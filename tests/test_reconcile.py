@@ -85,3 +85,48 @@ def test_a_broker_killed_with_500_accepted_events_waiting_loses_none_of_them(
     assert "created them" in log  # the topics, recreated by the worker
     assert "the broker had not delivered: sent again" in log
     assert receipts(demo_city, bodies) == 0  # a recorded event's receipt is dropped
+
+
+def test_a_broker_killed_under_a_running_worker_loses_nothing_accepted_before_or_after(
+    base_settings: Settings, settings: Settings, demo_city: Engine, sign_in: SignIn, broker_back: None
+) -> None:
+    settings = quick_topics(settings)
+    reporter = f"gw-crash2-{uuid.uuid4().hex[:6]}"
+    _, lon, lat = grid_point(demo_city, 8)
+    env = {"GRIDGOV_RECONCILE_AFTER_S": "2", "GRIDGOV_RECONCILE_EVERY_S": "1"}
+    worker = start_worker(settings, env)
+    accepted: list[str] = []
+    try:
+        with TestClient(create_app(settings)) as client:
+            client.headers.update(sign_in(reporter, Role.GRIDWORKER, "321111001001001"))
+            before = [event_body(lon, lat, reporter=reporter) for _ in range(200)]
+            assert client.post("/v1/events/batch", json={"events": before}).status_code == 202
+            accepted += [b["id"] for b in before]
+            running = broker.pid(base_settings)
+            assert running is not None
+            os.kill(running, signal.SIGKILL)
+            deadline = time.monotonic() + 10
+            while port_open("127.0.0.1", base_settings.kafka.local_broker_port) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert broker.up(base_settings).healthy
+            deadline = time.monotonic() + 60
+            body = event_body(lon, lat, reporter=reporter)
+            while len(accepted) < 400 and time.monotonic() < deadline:
+                if client.post("/v1/events", json=body).status_code == 202:
+                    accepted.append(body["id"])
+                    body = event_body(lon, lat, reporter=reporter)
+                else:  # a phone retries the same event until it is accepted (a 503 may have kept its receipt)
+                    time.sleep(0.2)
+        deadline = time.monotonic() + RECORDED_WITHIN_S
+        while count_reported(demo_city, reporter) < len(accepted) and time.monotonic() < deadline:
+            time.sleep(0.5)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, stderr = worker.communicate(timeout=60)
+    assert worker.returncode == 0, stderr.decode()[-2000:]
+    assert len(accepted) == 400
+    with demo_city.connect() as conn:
+        rows = conn.execute(
+            text("SELECT count(*), count(DISTINCT id) FROM event WHERE reporter = :r"), {"r": reporter}
+        ).one()
+    assert tuple(rows) == (400, 400)
