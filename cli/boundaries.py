@@ -1,6 +1,7 @@
 """``gridgov boundaries``: import, validate, load the demo city."""
 
 import json
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -25,6 +26,15 @@ from geo.levels import Level
 from geo.validate import Finding
 
 app = typer.Typer(help="Boundary sets: import, validate, demo city.", no_args_is_help=True)
+
+
+class CoverageChoice(StrEnum):
+    """``--coverage``: whether the imported layer covers its parents whole (the default) or in part."""
+
+    COMPLETE = "complete"
+    PARTIAL = "partial"
+
+
 console = Console()
 
 
@@ -38,9 +48,9 @@ def print_findings(findings: list[Finding], as_json: bool) -> None:
         return
     table = Table("severity", "check", "codes", "area m²", "where", "message")
     for f in findings:
-        colour = "red" if f.severity == "error" else "yellow"
+        colour = {"error": "red", "warning": "yellow", "info": "blue"}[f.severity]
         table.add_row(
-            f"[{colour}]{f.severity}[/]",
+            f"[{colour}]{f.severity}{' (existing)' if f.existing else ''}[/]",
             f.check,
             " ".join(f.codes),
             "" if f.area_m2 is None else f"{f.area_m2:,.1f}",
@@ -69,11 +79,20 @@ def import_command(
         str | None, typer.Option(help="EPSG:4490, EPSG:4326, gcj02, bd09…; default: the file's own")
     ] = None,
     fix: Annotated[bool, typer.Option(help="Repair invalid geometries with make_valid")] = False,
-    allow_errors: Annotated[bool, typer.Option(help="Import even when validation finds errors")] = False,
+    allow_errors: Annotated[
+        bool, typer.Option(help="Import even when validation finds errors this import introduces")
+    ] = False,
     tolerance_m2: Annotated[float, typer.Option(help="Overlaps and gaps below this are ignored")] = 1.0,
+    coverage: Annotated[
+        CoverageChoice, typer.Option(help="complete: the layer covers its parents whole; partial: a pilot's part")
+    ] = CoverageChoice.COMPLETE,
     as_json: Annotated[bool, typer.Option("--json", help="Findings as JSON")] = False,
 ) -> None:
-    """Import one level from GeoJSON, GeoPackage or Shapefile as a new, active generation."""
+    """Import one level from GeoJSON, GeoPackage or Shapefile as a new, active generation.
+
+    It is judged by what it changes: errors it introduces refuse it; errors the active set
+    already had are listed as existing and do not block.
+    """
     settings = Settings()
     fields = FieldMap(code_field, name_field, name_en_field, parent_field, households_field)
     engine = make_engine(settings.database.url)
@@ -89,6 +108,7 @@ def import_command(
                 fix=fix,
                 allow_errors=allow_errors,
                 tolerance_m2=tolerance_m2,
+                coverage=coverage.value,
                 progress=lambda done, total: progress.update(task, completed=done),
             )
     except ImportRejected as exc:

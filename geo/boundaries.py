@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import geopandas as gpd
 import numpy as np
@@ -13,9 +14,10 @@ from sqlalchemy import Connection, Engine, text
 
 from geo.crs import ACCEPTED, CRS, EPSG, source_system, to_wgs84
 from geo.levels import Level
-from geo.validate import COLUMNS, Finding, Fix, fix_geometries, polygonal, validate
+from geo.validate import COLUMNS, Finding, Fix, fix_geometries, judged, polygonal, validate
 
 IMPORT_LOCK = 7_301_001  # advisory lock: one import at a time
+Coverage = Literal["complete", "partial"]  # whether an imported layer covers its parents whole
 Progress = Callable[[int, int], None]
 
 
@@ -27,8 +29,10 @@ class ImportRejected(BoundaryError):
     """Validation found errors; nothing was stored."""
 
     def __init__(self, findings: list[Finding]) -> None:
-        errors = [f for f in findings if f.severity == "error"]
-        super().__init__(f"{len(errors)} validation error(s); nothing was imported")
+        introduced = [f for f in findings if f.blocking]
+        existing = sum(1 for f in findings if f.severity == "error" and f.existing)
+        also = f" (and {existing} the active set already had, which do not block)" if existing else ""
+        super().__init__(f"{len(introduced)} validation error(s) this import introduces{also}; nothing was imported")
         self.findings = findings
 
 
@@ -147,18 +151,25 @@ def import_layer(
     fix: bool = False,
     allow_errors: bool = False,
     tolerance_m2: float = 1.0,
+    coverage: Coverage = "complete",
     progress: Progress | None = None,
 ) -> ImportResult:
     """Replace one level of the active set by ``layer`` as a new generation, in one transaction.
 
     The new generation holds the active generation's other levels and the new layer,
     is validated as a whole, and is activated in the same transaction: readers see
-    the old set or the new one, never a mix. On any error nothing is stored.
+    the old set or the new one, never a mix. It is judged by what it changes: an
+    error it introduces refuses it (nothing is stored), errors the active set already
+    had at other levels are reported and do not block (those about the imported level
+    are the new layer's own). ``coverage="partial"`` says the layer covers
+    its parents only in part (a pilot): the gaps it leaves are information.
     """
+    partial = frozenset({level}) if coverage == "partial" else frozenset()
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK})
         current = active_generation(conn)
-        areas = pd.concat([read_generation(conn, current, exclude_level=level), layer], ignore_index=True)
+        before = read_generation(conn, current)
+        areas = pd.concat([before[before.level != level.value], layer], ignore_index=True)
         return _store(
             conn,
             gpd.GeoDataFrame(areas, geometry="geometry", crs=4326),
@@ -167,6 +178,9 @@ def import_layer(
             allow_errors,
             tolerance_m2,
             progress,
+            partial=partial,
+            before=validate(before, tolerance_m2, partial),
+            changed=level,
         )
 
 
@@ -189,12 +203,16 @@ def _store(
     allow_errors: bool,
     tolerance_m2: float,
     progress: Progress | None,
+    *,
+    partial: frozenset[Level] = frozenset(),
+    before: list[Finding] | None = None,
+    changed: Level | None = None,
 ) -> ImportResult:
     fixes: list[Fix] = []
     if fix:
         areas, fixes = fix_geometries(areas)
-    findings = validate(areas, tolerance_m2)
-    if any(f.severity == "error" for f in findings) and not allow_errors:
+    findings = judged(before or [], validate(areas, tolerance_m2, partial), changed)
+    if any(f.blocking for f in findings) and not allow_errors:
         raise ImportRejected(findings)
     generation = conn.execute(
         text("INSERT INTO boundary_generation (source) VALUES (:source) RETURNING id"), {"source": source}

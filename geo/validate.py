@@ -1,6 +1,10 @@
-"""Topology checks of a boundary set: geometry, codes, parents, containment, overlaps, gaps."""
+"""Topology checks of a boundary set: geometry, codes, parents, containment, overlaps, gaps.
 
-from dataclasses import asdict, dataclass
+An import is judged by what it changes (``judged``): an error the new set has and the
+active set had too is reported as existing, and blocks nothing.
+"""
+
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
 import geopandas as gpd
@@ -20,12 +24,18 @@ COLUMNS = ["code", "level", "name", "name_en", "parent_code", "households", "geo
 class Finding:
     """One problem found in a boundary set."""
 
-    severity: Literal["error", "warning"]
+    severity: Literal["error", "warning", "info"]
     check: str
     codes: tuple[str, ...]
     message: str
     area_m2: float | None = None
     where: str | None = None  # WKT point inside the problem area
+    existing: bool = False  # the active set had it before this import
+
+    @property
+    def blocking(self) -> bool:
+        """An error this import would introduce."""
+        return self.severity == "error" and not self.existing
 
     def as_json(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -80,8 +90,30 @@ def fix_geometries(areas: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[Fix]
     return fixed, fixes
 
 
-def validate(areas: gpd.GeoDataFrame, tolerance_m2: float = 1.0) -> list[Finding]:
-    """Check a whole boundary set (all levels of one generation); errors first."""
+def concerns(finding: Finding) -> Level | None:
+    """The level whose areas a finding is about: a gap is its children's; the rest, their first code's."""
+    level = next((lv for lv in Level if lv.code_length == len(finding.codes[0])), None) if finding.codes else None
+    return level.child if level is not None and finding.check == "gap" else level
+
+
+def judged(before: list[Finding], after: list[Finding], changed: Level | None = None) -> list[Finding]:
+    """``after``'s findings, those the active set already had (same check, same codes) marked existing.
+
+    A finding about the ``changed`` level is never existing: that layer is the import's own
+    (its gaps, overlaps and codes come with it, whatever the layer it replaces had).
+    """
+    had = {(f.check, f.codes) for f in before if f.severity == "error"}
+    return [replace(f, existing=True) if (f.check, f.codes) in had and concerns(f) != changed else f for f in after]
+
+
+def validate(
+    areas: gpd.GeoDataFrame, tolerance_m2: float = 1.0, partial: frozenset[Level] = frozenset()
+) -> list[Finding]:
+    """Check a whole boundary set (all levels of one generation); errors first.
+
+    ``partial`` names the levels declared to cover their parents only in part (a pilot):
+    the gaps their parents are left with are information, not errors.
+    """
     findings: list[Finding] = []
     if areas.empty:
         return findings
@@ -98,9 +130,10 @@ def validate(areas: gpd.GeoDataFrame, tolerance_m2: float = 1.0) -> list[Finding
     findings += _check_codes(work)
     parents = work.drop_duplicates("code").set_index("code")
     findings += _check_parents(work, parents, tolerance_m2)
-    findings += _check_siblings(work, parents, tolerance_m2)
+    findings += _check_siblings(work, parents, tolerance_m2, partial)
     findings += _check_households(work)
-    return sorted(findings, key=lambda f: (f.severity != "error", f.check, f.codes))
+    order = {"error": 0, "warning": 1, "info": 2}
+    return sorted(findings, key=lambda f: (order[f.severity], f.check, f.codes))
 
 
 def _check_codes(work: gpd.GeoDataFrame) -> list[Finding]:
@@ -162,9 +195,27 @@ def _check_parents(work: gpd.GeoDataFrame, parents: gpd.GeoDataFrame, tolerance_
     return findings
 
 
-def _check_siblings(work: gpd.GeoDataFrame, parents: gpd.GeoDataFrame, tolerance_m2: float) -> list[Finding]:
+def _check_siblings(
+    work: gpd.GeoDataFrame, parents: gpd.GeoDataFrame, tolerance_m2: float, partial: frozenset[Level]
+) -> list[Finding]:
     findings = []
     groups = work.groupby(work.parent_code.fillna(""), sort=True)
+    present = {Level(v) for v in work.level.unique()}
+    for parent in parents[parents.level.isin([lv.value for lv in Level if lv.child in present])].itertuples():
+        if str(parent.Index) not in groups.groups:  # a parent none of whose children exist: all of it is a gap
+            child = Level(parent.level).child
+            assert child is not None
+            whole = area_m2(parent.geometry)
+            findings.append(
+                Finding(
+                    "info" if child in partial else "error",
+                    "gap",
+                    (str(parent.Index),),
+                    f"{parent.Index} has no {child.value} areas: all {whole:,.1f} m² are covered by none",
+                    whole,
+                    _where(parent.geometry),
+                )
+            )
     for parent_code, siblings in groups:
         geoms = siblings.geometry.values
         codes = siblings.code.values
@@ -188,12 +239,13 @@ def _check_siblings(work: gpd.GeoDataFrame, parents: gpd.GeoDataFrame, tolerance
         if not parent_code or parent_code not in parents.index:
             continue
         gap = shapely.difference(parents.at[parent_code, "geometry"], shapely.union_all(geoms))
+        severity: Literal["error", "info"] = "info" if Level(siblings.level.iloc[0]) in partial else "error"
         for piece in shapely.get_parts(gap):
             piece_m2 = area_m2(piece)
             if piece_m2 > tolerance_m2:
                 findings.append(
                     Finding(
-                        "error",
+                        severity,
                         "gap",
                         (str(parent_code),),
                         f"{piece_m2:,.1f} m² of {parent_code} are covered by none of its children",

@@ -18,7 +18,7 @@ from geo.crs import from_wgs84
 from geo.grid_index import haversine_m
 from geo.levels import Level
 from geo.locator import Locator
-from tests.layers import X0, Y0, C, area, clean_set, frame
+from tests.layers import X0, Y0, C, D, S, area, clean_set, frame
 
 
 def _counts(engine: Engine) -> tuple[int, int, int | None]:
@@ -151,3 +151,67 @@ def test_chinese_coordinates_near_grid_edges_land_in_the_right_grid(demo_city: E
             raw_elsewhere += index.locate([sx], [sy], "wgs84").grid()[0] != row.code
     assert checked >= 30
     assert raw_elsewhere >= checked  # located raw, most of these points (~500 m off) land elsewhere
+
+
+def test_a_pilot_of_one_street_imports_level_by_level_with_no_flag_that_silences_real_errors(
+    scratch_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A district, one of its streets, one community of it, six grids: each partial layer says so."""
+    monkeypatch.setenv("GRIDGOV_DATABASE_URL", scratch_engine.url.render_as_string(hide_password=False))
+    district = area(D, "district", box(X0, Y0, X0 + 0.06, Y0 + 0.04))
+    street = area(S, "street", box(X0, Y0, X0 + 0.03, Y0 + 0.04))  # half the district
+    community = area(C, "community", box(X0, Y0, X0 + 0.03, Y0 + 0.02))  # half the street
+    grids = [
+        area(
+            f"{C}{i + 1:03d}",
+            "grid",
+            box(X0 + 0.01 * (i % 3), Y0 + 0.01 * (i // 3), X0 + 0.01 * (i % 3 + 1), Y0 + 0.01 * (i // 3 + 1)),
+            300,
+        )
+        for i in range(6)
+    ]
+    runner = CliRunner()
+    steps = [
+        ("district", [district], "complete"),
+        ("street", [street], "partial"),
+        ("community", [community], "partial"),
+        ("grid", grids, "complete"),
+    ]
+    for level, rows, coverage in steps:
+        frame(*rows).to_file(tmp_path / f"{level}.geojson")
+        result = runner.invoke(
+            app,
+            ["boundaries", "import", str(tmp_path / f"{level}.geojson"), "--level", level, "--coverage", coverage]
+            + ["--json"],
+        )
+        assert result.exit_code == 0, result.output
+        findings = json.loads(result.output[: result.output.rindex("]") + 1])
+        if level == "street":  # its own gap in the district: information, as declared
+            assert [(f["check"], f["severity"], f["codes"]) for f in findings] == [("gap", "info", [D])]
+    # The grids cover their community whole; the pilot's other gaps were there before them and do not block.
+    assert sorted((f["check"], f["codes"], f["existing"]) for f in findings) == [("gap", [D], True), ("gap", [S], True)]
+
+    # Without the statement, the street layer's gap in its district is an error the import introduces.
+    result = runner.invoke(app, ["boundaries", "import", str(tmp_path / "street.geojson"), "--level", "street"])
+    assert result.exit_code == 1 and "introduces" in result.output, result.output
+
+    # A real error is refused whatever the coverage: an overlap among the pilot's grids.
+    overlapping = [dict(g) for g in grids]
+    overlapping[0]["geometry"] = box(X0, Y0, X0 + 0.012, Y0 + 0.01)
+    with pytest.raises(ImportRejected) as rejected:
+        import_layer(scratch_engine, frame(*overlapping), Level.GRID, source="bad", coverage="partial")
+    assert {f.check for f in rejected.value.findings if f.blocking} == {"overlap"}
+
+
+def test_an_error_let_in_once_does_not_refuse_later_clean_imports(scratch_engine: Engine) -> None:
+    rows = clean_set()
+    for level in (Level.DISTRICT, Level.STREET, Level.COMMUNITY):
+        import_layer(scratch_engine, frame(*[r for r in rows if r["level"] == level.value]), level, source="test")
+    short = [area(C + "001", "grid", box(X0, Y0, X0 + 0.01, Y0 + 0.02), 300)]  # half the community
+    with pytest.raises(ImportRejected):
+        import_layer(scratch_engine, frame(*short), Level.GRID, source="short")
+    import_layer(scratch_engine, frame(*short), Level.GRID, source="let in", allow_errors=True)
+    # Later, a clean layer of another level (the community again, unchanged) is not refused for the grid gap.
+    result = import_layer(scratch_engine, frame(rows[2]), Level.COMMUNITY, source="community again")
+    (gap,) = [f for f in result.findings if f.check == "gap"]
+    assert gap.severity == "error" and gap.existing and not gap.blocking

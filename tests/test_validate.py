@@ -4,8 +4,9 @@ import pytest
 from pyproj import Geod
 from shapely.geometry import Polygon, box
 
-from geo.validate import area_m2, fix_geometries, validate
-from tests.layers import X0, Y0, C, area, clean_set, frame
+from geo.levels import Level
+from geo.validate import area_m2, fix_geometries, judged, validate
+from tests.layers import X0, Y0, C, D, S, area, clean_set, frame
 
 
 def checks(rows: list[dict[str, object]]) -> dict[str, list]:  # type: ignore[type-arg]
@@ -84,3 +85,27 @@ def test_households_outside_the_range_is_a_warning_and_missing_is_an_error() -> 
     found = checks(rows)
     assert found["households_range"][0].severity == "warning"
     assert found["missing_households"][0].severity == "error"
+
+
+def test_a_community_without_grids_is_a_gap_unless_the_grid_layer_is_declared_partial() -> None:
+    rows = clean_set()
+    second = area(S + "002", "community", box(X0 + 0.02, Y0, X0 + 0.03, Y0 + 0.02))  # no grids in it
+    rows[0] = area(D, "district", box(X0, Y0, X0 + 0.03, Y0 + 0.02))
+    rows[1] = area(S, "street", box(X0, Y0, X0 + 0.03, Y0 + 0.02))
+    findings = validate(frame(*rows, second))
+    (gap,) = [f for f in findings if f.check == "gap"]
+    assert (gap.severity, gap.codes) == ("error", (S + "002",))
+    assert gap.area_m2 == pytest.approx(area_m2(box(X0 + 0.02, Y0, X0 + 0.03, Y0 + 0.02)), rel=1e-6)
+    (info,) = [f for f in validate(frame(*rows, second), partial=frozenset({Level.GRID})) if f.check == "gap"]
+    assert info.severity == "info" and not info.blocking
+
+
+def test_findings_the_active_set_already_had_are_marked_existing_and_do_not_block() -> None:
+    rows = clean_set()
+    rows[4] = area(C + "002", "grid", box(X0 + 0.011, Y0, X0 + 0.02, Y0 + 0.02), 300)  # a gap
+    before = validate(frame(*rows))
+    rows[3] = area(C + "001", "grid", box(X0, Y0, X0 + 0.012, Y0 + 0.02), 300)  # closes it with an overlap
+    after = judged(before, validate(frame(*rows)))
+    assert [(f.check, f.blocking) for f in after if f.severity == "error"] == [("overlap", True)]
+    same = judged(before, before)
+    assert [(f.check, f.existing, f.blocking) for f in same] == [("gap", True, False)]
