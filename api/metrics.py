@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from fastapi import APIRouter, Request, Response
 from kafka.errors import KafkaError
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import Engine, text
@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import REFUSALS
-from streams.watch import LagProbe
+from streams.watch import OLDEST_UNRECORDED, LagProbe
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["health"])
@@ -86,8 +86,7 @@ class PipelineCollector:
                         "SELECT (SELECT value FROM pipeline_counter WHERE name = 'recorded') AS recorded,"
                         " (SELECT value FROM pipeline_counter WHERE name = 'reconciled') AS reconciled,"
                         " (SELECT count(*) FROM case_transition WHERE action IN ('escalate', 'auto_escalate')) AS up,"
-                        " (SELECT extract(epoch FROM now() - min(r.received_at)) FROM event_receipt r"
-                        "  WHERE NOT EXISTS (SELECT 1 FROM event e WHERE e.id = r.id)) AS oldest"
+                        f" ({OLDEST_UNRECORDED}) AS oldest"
                     )
                 ).one()
             yield CounterMetricFamily("gridgov_events_recorded", "Events recorded in PostgreSQL", row.recorded or 0)
@@ -122,8 +121,6 @@ def registry(pipeline: PipelineCollector) -> CollectorRegistry:
         found = CollectorRegistry()
         MultiProcessCollector(found)  # type: ignore[no-untyped-call]
     else:
-        from prometheus_client import REGISTRY
-
         found = CollectorRegistry()
         found.register(_Default(REGISTRY))
     found.register(pipeline)

@@ -6,19 +6,22 @@ receipts whose events are recorded, and sends again the events accepted long eno
 ago and still not recorded. Only one process does a pass at a time.
 """
 
+import contextlib
 import logging
 import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
+from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 
+from streams.kafka import admin_client
 from streams.producer import BrokerDown, EventProducer, Message
 from streams.receipts import count
 from streams.settings import KafkaSettings
-from streams.topics import Topics, create_topics
+from streams.topics import Topics, ensure_topics
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +87,14 @@ class Reconciler:
         self.after = timedelta(seconds=after_s)
         self.every_s = every_s
         self.resent = 0
+        self._admin: KafkaAdminClient | None = None  # kept between passes; a new one after a failure
 
     def once(self) -> Reconciled:
         """One pass; the broker's or the database's absence is logged and waited out."""
         try:
-            created = create_topics(self.settings)
+            if self._admin is None:
+                self._admin = admin_client(self.settings)
+            created = ensure_topics(self._admin, self.settings)
             if created:
                 log.warning("the broker had lost topics %s (a restart of the local broker?): created them", created)
             done = reconcile(
@@ -96,14 +102,26 @@ class Reconciler:
             )
         except (KafkaError, BrokerDown, DBAPIError) as exc:
             log.info("reconciliation waits: %s", type(exc).__name__)
+            if isinstance(exc, KafkaError):
+                self.close()
             return Reconciled(0, 0)
         self.resent += done.resent
         return done
 
     def run(self, stop: threading.Event) -> None:
         """Pass every ``every_s`` until ``stop``."""
-        while not stop.wait(self.every_s):
-            self.once()
+        try:
+            while not stop.wait(self.every_s):
+                self.once()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Drop the admin client."""
+        if self._admin is not None:
+            with contextlib.suppress(KafkaError):
+                self._admin.close()
+            self._admin = None
 
     def start(self, stop: threading.Event) -> threading.Thread:
         """Run in a daemon thread."""

@@ -8,6 +8,8 @@ from PostgreSQL (``pipeline_member``, ``event_receipt``) and from the broker.
 
 import contextlib
 import logging
+import os
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
@@ -111,9 +113,6 @@ def judge(fresh: Freshness, degraded_after_s: float, failing_after_s: float) -> 
 
 def member_name(client_id: str) -> str:
     """A name for this process's worker row: client id, host and pid."""
-    import os
-    import socket
-
     return f"{client_id}@{socket.gethostname()}:{os.getpid()}"
 
 
@@ -153,6 +152,11 @@ def forget(engine: Engine, member: str) -> None:
         conn.execute(text("DELETE FROM pipeline_member WHERE member = :m"), {"m": member})
 
 
+# Seconds since the oldest accepted event still unrecorded was received (NULL when none waits).
+OLDEST_UNRECORDED = (
+    "SELECT extract(epoch FROM now() - min(r.received_at)) FROM event_receipt r"
+    " WHERE NOT EXISTS (SELECT 1 FROM event e WHERE e.id = r.id)"
+)
 SEEN_WITHIN_S = 30  # a worker row not refreshed for this long belongs to a process that is gone
 
 
@@ -160,8 +164,7 @@ def database_figures(conn: Connection, group_id: str) -> tuple[float | None, flo
     """Age of the oldest unrecorded receipt, time since the group's last progress, live members."""
     row = conn.execute(
         text(
-            "SELECT (SELECT extract(epoch FROM now() - min(r.received_at)) FROM event_receipt r"
-            "  WHERE NOT EXISTS (SELECT 1 FROM event e WHERE e.id = r.id)) AS oldest,"
+            f"SELECT ({OLDEST_UNRECORDED}) AS oldest,"
             " (SELECT extract(epoch FROM now() - max(progress_at)) FROM pipeline_member WHERE group_id = :g) AS since,"
             " (SELECT count(*) FROM pipeline_member WHERE group_id = :g AND seen_at > now() - :seen) AS members"
         ),

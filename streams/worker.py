@@ -261,7 +261,7 @@ class Worker:
         """Replace a member stuck rejoining with a fresh one; with the local broker, delete the group first."""
         assert self._renew is not None
         waited = now - (self.membership.unowned_since or now)
-        reset = self._reset_group is not None  # the local broker: the group is recreated with its offsets
+        reset = self._reset_group  # the local broker: the group is recreated with its offsets
         log.warning(
             "no partitions for %.0f s in group %s (the coordinator keeps rebalancing); rejoining as a fresh member%s",
             waited,
@@ -272,8 +272,8 @@ class Worker:
             self.consumer.close(autocommit=False, timeout_ms=2000)
         except KafkaError as exc:
             log.info("stuck member did not leave cleanly: %s", exc)
-        if reset and self._reset_group is not None:
-            self._reset_group()
+        if reset is not None:
+            reset()
         self.consumer = self._renew()
         self.membership.rejoined(time.monotonic())
 

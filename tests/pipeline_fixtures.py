@@ -111,6 +111,15 @@ def count_reported(engine: Engine, reporter: str) -> int:
         return int(conn.execute(text("SELECT count(*) FROM event WHERE reporter = :r"), {"r": reporter}).scalar_one())
 
 
+def rows_and_ids(engine: Engine, reporter: str) -> tuple[int, int]:
+    """Rows recorded for ``reporter`` and their distinct ids: equal when nothing was doubled."""
+    with engine.connect() as conn:
+        rows, ids = conn.execute(
+            text("SELECT count(*), count(DISTINCT id) FROM event WHERE reporter = :r"), {"r": reporter}
+        ).one()
+    return int(rows), int(ids)
+
+
 def start_worker(settings: Settings, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "cli.main", "worker", "--batch-size", "100"],

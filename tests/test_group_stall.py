@@ -20,7 +20,7 @@ from api.access import Role
 from api.app import create_app
 from api.settings import Settings
 from tests.conftest import SignIn
-from tests.pipeline_fixtures import Load, grid_point, quick_topics, start_worker, wait_recorded
+from tests.pipeline_fixtures import Load, grid_point, quick_topics, rows_and_ids, start_worker, wait_recorded
 
 KILLS = 10
 RECORDED_WITHIN_S = 60
@@ -96,8 +96,5 @@ def test_a_worker_killed_ten_times_then_one_worker_alone_records_everything_and_
                     worker.communicate(timeout=60)
     assert "degraded" in health.seen, health.seen  # the stall showed while it lasted
     assert healthy_again["status"] == "ok", healthy_again
-    with demo_city.connect() as conn:
-        rows = conn.execute(
-            text("SELECT count(*), count(DISTINCT id) FROM event WHERE reporter = :r"), {"r": reporter}
-        ).one()
-    assert tuple(rows) == (len(set(load.accepted)),) * 2
+    rows = rows_and_ids(demo_city, reporter)
+    assert rows == (len(set(load.accepted)),) * 2

@@ -17,7 +17,7 @@ from cli.local import broker
 from cli.local.process import port_open
 from streams.topics import create_topics
 from tests.conftest import SignIn
-from tests.pipeline_fixtures import count_reported, event_body, grid_point, quick_topics, start_worker
+from tests.pipeline_fixtures import count_reported, event_body, grid_point, quick_topics, rows_and_ids, start_worker
 
 RECORDED_WITHIN_S = 60  # after the worker starts: the README states it for the defaults (30 s + a pass)
 
@@ -30,6 +30,17 @@ def receipts(engine: Engine, bodies: list[dict[str, object]]) -> int:
                 {"ids": [b["id"] for b in bodies]},
             ).scalar_one()
         )
+
+
+def kill_and_restart_broker(base_settings: Settings) -> None:
+    """kill -9 of the local broker (its memory, topics and groups are gone), then a new one."""
+    running = broker.pid(base_settings)
+    assert running is not None
+    os.kill(running, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while port_open("127.0.0.1", base_settings.kafka.local_broker_port) and time.monotonic() < deadline:
+        time.sleep(0.1)  # the dying process lets go of its port
+    assert broker.up(base_settings).healthy
 
 
 @pytest.fixture
@@ -54,13 +65,7 @@ def test_a_broker_killed_with_500_accepted_events_waiting_loses_none_of_them(
         for body in bodies[:20]:
             assert client.post("/v1/events", json=body).status_code == 202  # single posts too (retries)
 
-    running = broker.pid(base_settings)
-    assert running is not None
-    os.kill(running, signal.SIGKILL)  # kill -9: the broker's memory, topics and groups are gone
-    deadline = time.monotonic() + 10
-    while port_open("127.0.0.1", base_settings.kafka.local_broker_port) and time.monotonic() < deadline:
-        time.sleep(0.1)  # the dying process lets go of its port
-    assert broker.up(base_settings).healthy
+    kill_and_restart_broker(base_settings)
 
     env = {"GRIDGOV_RECONCILE_AFTER_S": "2", "GRIDGOV_RECONCILE_EVERY_S": "1"}
     worker = start_worker(settings, env)  # no manual step: it recreates the topics and sends the receipts again
@@ -77,11 +82,8 @@ def test_a_broker_killed_with_500_accepted_events_waiting_loses_none_of_them(
         _, stderr = worker.communicate(timeout=60)
     log = stderr.decode()
     assert worker.returncode == 0, log[-2000:]
-    with demo_city.connect() as conn:
-        rows = conn.execute(
-            text("SELECT count(*), count(DISTINCT id) FROM event WHERE reporter = :r"), {"r": reporter}
-        ).one()
-    assert tuple(rows) == (500, 500), f"after {took:.0f} s: {tuple(rows)}"
+    rows = rows_and_ids(demo_city, reporter)
+    assert rows == (500, 500), f"after {took:.0f} s: {rows}"
     assert "created them" in log  # the topics, recreated by the worker
     assert "the broker had not delivered: sent again" in log
     assert receipts(demo_city, bodies) == 0  # a recorded event's receipt is dropped
@@ -102,13 +104,7 @@ def test_a_broker_killed_under_a_running_worker_loses_nothing_accepted_before_or
             before = [event_body(lon, lat, reporter=reporter) for _ in range(200)]
             assert client.post("/v1/events/batch", json={"events": before}).status_code == 202
             accepted += [b["id"] for b in before]
-            running = broker.pid(base_settings)
-            assert running is not None
-            os.kill(running, signal.SIGKILL)
-            deadline = time.monotonic() + 10
-            while port_open("127.0.0.1", base_settings.kafka.local_broker_port) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            assert broker.up(base_settings).healthy
+            kill_and_restart_broker(base_settings)
             deadline = time.monotonic() + 60
             body = event_body(lon, lat, reporter=reporter)
             while len(accepted) < 400 and time.monotonic() < deadline:
@@ -125,8 +121,5 @@ def test_a_broker_killed_under_a_running_worker_loses_nothing_accepted_before_or
         _, stderr = worker.communicate(timeout=60)
     assert worker.returncode == 0, stderr.decode()[-2000:]
     assert len(accepted) == 400
-    with demo_city.connect() as conn:
-        rows = conn.execute(
-            text("SELECT count(*), count(DISTINCT id) FROM event WHERE reporter = :r"), {"r": reporter}
-        ).one()
-    assert tuple(rows) == (400, 400)
+    rows = rows_and_ids(demo_city, reporter)
+    assert rows == (400, 400)

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from api.access import Role
 from api.app import create_app
@@ -16,7 +16,15 @@ from cli.local import broker, postgres
 from streams.kafka import admin_client
 from streams.topics import ensure_topics
 from tests.conftest import SignIn
-from tests.pipeline_fixtures import Load, event_body, grid_point, quick_topics, start_worker, wait_recorded
+from tests.pipeline_fixtures import (
+    Load,
+    event_body,
+    grid_point,
+    quick_topics,
+    rows_and_ids,
+    start_worker,
+    wait_recorded,
+)
 
 
 @pytest.fixture
@@ -71,11 +79,8 @@ def test_postgresql_stopped_under_load_gives_503_never_202_and_loses_and_doubles
         _, stderr = worker.communicate(timeout=60)
     assert worker.returncode == 0, stderr.decode()[-2000:]
     assert set(found) == set(load.accepted)
-    with demo_city.connect() as conn:
-        rows = conn.execute(
-            text("SELECT count(*), count(DISTINCT id) FROM event WHERE reporter = :r"), {"r": reporter}
-        ).one()
-    assert tuple(rows) == (len(load.accepted), len(load.accepted))
+    rows = rows_and_ids(demo_city, reporter)
+    assert rows == (len(load.accepted), len(load.accepted))
 
 
 def test_broker_stopped_gives_503_never_202_and_the_api_recovers_by_itself(
