@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from sqlalchemy import Engine
 
 from api.settings import Settings
 from db.engine import make_engine
@@ -18,14 +19,25 @@ from geo.boundaries import (
     ImportRejected,
     ImportResult,
     import_layer,
+    import_overlay,
     read_layer,
+    read_overlay_layer,
     revalidate_active,
 )
 from geo.demo import load_demo
 from geo.levels import Level
+from geo.overlays import Layer, OverlayFields
 from geo.validate import Finding
 
 app = typer.Typer(help="Boundary sets: import, validate, demo city.", no_args_is_help=True)
+
+
+class LayerChoice(StrEnum):
+    """``--layer``: the management grid with its levels (the default), or an overlay layer."""
+
+    MANAGEMENT = "management"
+    PARTY = "party"
+    SPECIAL = "special"
 
 
 class CoverageChoice(StrEnum):
@@ -69,12 +81,18 @@ def _report(result: ImportResult, as_json: bool) -> None:
 @app.command("import")
 def import_command(
     path: Path,
-    level: Annotated[Level, typer.Option(help="Level of the areas in the file")],
+    level: Annotated[Level | None, typer.Option(help="Level of the areas in the file (management layer)")] = None,
+    layer: Annotated[
+        LayerChoice, typer.Option(help="management (综治, with --level), party (党建) or special (专属) grids")
+    ] = LayerChoice.MANAGEMENT,
     code_field: str = "code",
     name_field: str = "name",
     name_en_field: str = "name_en",
     parent_field: Annotated[str | None, typer.Option(help="Default: the code without its last 3 digits")] = None,
     households_field: str = "households",
+    spans_field: Annotated[str, typer.Option(help="Overlays: the management grid codes each spans")] = "spans",
+    kind_field: Annotated[str, typer.Option(help="Special grids: park, market, business, campus or office")] = "kind",
+    owner_field: Annotated[str, typer.Option(help="Special grids: the unit that runs it")] = "owner",
     source_crs: Annotated[
         str | None, typer.Option(help="EPSG:4490, EPSG:4326, gcj02, bd09…; default: the file's own")
     ] = None,
@@ -91,25 +109,33 @@ def import_command(
     """Import one level from GeoJSON, GeoPackage or Shapefile as a new, active generation.
 
     It is judged by what it changes: errors it introduces refuse it; errors the active set
-    already had are listed as existing and do not block.
+    already had are listed as existing and do not block. An overlay layer (``--layer party``
+    or ``special``) names in each grid the management grids it spans.
     """
+    if (layer is LayerChoice.MANAGEMENT) == (level is None):
+        console.print("[red]error:[/] give --level for the management layer, and no --level with --layer party|special")
+        raise typer.Exit(2)
     settings = Settings()
-    fields = FieldMap(code_field, name_field, name_en_field, parent_field, households_field)
     engine = make_engine(settings.database.url)
     try:
-        layer = read_layer(path, level, fields, source_crs)
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task(f"importing {len(layer)} {level.value} areas", total=len(layer))
-            result = import_layer(
-                engine,
-                layer,
+        if level is None:
+            fields = OverlayFields(code_field, name_field, name_en_field, spans_field, kind_field, owner_field)
+            kind: Layer = "party" if layer is LayerChoice.PARTY else "special"
+            overlays = read_overlay_layer(path, kind, fields, source_crs)
+            result = import_overlay(
+                engine, overlays, kind, source=str(path), allow_errors=allow_errors, tolerance_m2=tolerance_m2
+            )
+        else:
+            result = _import_level(
+                path,
                 level,
-                source=str(path),
-                fix=fix,
-                allow_errors=allow_errors,
-                tolerance_m2=tolerance_m2,
-                coverage=coverage.value,
-                progress=lambda done, total: progress.update(task, completed=done),
+                FieldMap(code_field, name_field, name_en_field, parent_field, households_field),
+                source_crs,
+                engine,
+                fix,
+                allow_errors,
+                tolerance_m2,
+                coverage,
             )
     except ImportRejected as exc:
         print_findings(exc.findings, as_json)
@@ -122,6 +148,33 @@ def import_command(
         engine.dispose()
     _report(result, as_json)
     console.print(f"generation {result.generation_id} active with {result.areas} areas")
+
+
+def _import_level(
+    path: Path,
+    level: Level,
+    fields: FieldMap,
+    source_crs: str | None,
+    engine: Engine,
+    fix: bool,
+    allow_errors: bool,
+    tolerance_m2: float,
+    coverage: CoverageChoice,
+) -> ImportResult:
+    layer = read_layer(path, level, fields, source_crs)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"importing {len(layer)} {level.value} areas", total=len(layer))
+        return import_layer(
+            engine,
+            layer,
+            level,
+            source=str(path),
+            fix=fix,
+            allow_errors=allow_errors,
+            tolerance_m2=tolerance_m2,
+            coverage=coverage.value,
+            progress=lambda done, total: progress.update(task, completed=done),
+        )
 
 
 @app.command("validate")

@@ -56,6 +56,7 @@ def _codes() -> list[Column[object]]:
         Column("community_code", String(12)),
         Column("street_code", String(9)),
         Column("district_code", String(6)),
+        Column("special_code", String(17)),  # the special grid (专属网格) it lies in, if any
     ]
 
 
@@ -66,6 +67,8 @@ boundary_generation = Table(
     _now("created_at"),
     Column("source", Text, nullable=False),
     Column("active", Boolean, server_default=text("false"), nullable=False),
+    # Each layer's own statement, "complete" or "partial", carried into later generations (migration 0015).
+    Column("coverage", JSONB, server_default=text("'{}'::jsonb"), nullable=False),
     Index("uq_boundary_generation_one_active", "active", unique=True, postgresql_where=text("active")),
 )
 
@@ -86,6 +89,26 @@ area = Table(
     Index("ix_area_geom", "geom", postgresql_using="gist"),
     Index("ix_area_generation_parent", "generation_id", "parent_code"),
     Index("ix_area_generation_level", "generation_id", "level"),
+)
+
+# Party grids (党建网格) and special grids (专属网格) of a generation, each spanning management grids.
+overlay_area = Table(
+    "overlay_area",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("generation_id", Integer, ForeignKey("boundary_generation.id", ondelete="CASCADE"), nullable=False),
+    Column("code", String(17), nullable=False),  # DJ or ZS, then a grid-style code under its community
+    Column("layer", String(10), nullable=False),
+    Column("kind", String(16)),  # a special grid's: park, market, business, campus, office
+    Column("name", Text, nullable=False),
+    Column("name_en", Text),
+    Column("owner", Text),  # the unit that runs a special grid (a park's management, a market's operator)
+    Column("spans", ARRAY(String(15)), nullable=False),  # the management grids it lies in
+    Column("geom", Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False),
+    UniqueConstraint("generation_id", "code"),
+    CheckConstraint("layer IN ('party', 'special')", name="layer"),
+    Index("ix_overlay_area_geom", "geom", postgresql_using="gist"),
+    Index("ix_overlay_area_generation_id_layer", "generation_id", "layer"),
 )
 
 # The areas of the active boundary generation: a view (migration 0008), the one place that join is written.
@@ -157,6 +180,7 @@ case = Table(
     Column("dispatched_from", String(16)),  # the level that dispatched the case now waiting for sign-in
     Index("ix_case_state_level", "state", "level"),
     Index("ix_case_grid", "grid_code"),
+    Index("ix_case_special_code", "special_code", postgresql_where=text("special_code IS NOT NULL")),
     Index("ix_case_deadline", "deadline", postgresql_where=text("closed_at IS NULL")),
     Index("ix_case_assignee", "assignee", postgresql_where=text("assignee IS NOT NULL")),
     Index("ix_case_paused_until", "paused_until", postgresql_where=text("paused_until IS NOT NULL")),

@@ -1,9 +1,10 @@
 """Reading boundary files and storing them as a new, atomically activated generation."""
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import geopandas as gpd
 import numpy as np
@@ -14,6 +15,7 @@ from sqlalchemy import Connection, Engine, text
 
 from geo.crs import ACCEPTED, CRS, EPSG, source_system, to_wgs84
 from geo.levels import Level
+from geo.overlays import Layer, OverlayFields, copy_overlays, overlay_frame, read_overlays, validate_overlays
 from geo.validate import COLUMNS, Finding, Fix, fix_geometries, judged, polygonal, validate
 
 IMPORT_LOCK = 7_301_001  # advisory lock: one import at a time
@@ -57,14 +59,28 @@ class FieldMap:
     households: str | None = "households"
 
 
+def _read(path: Path) -> gpd.GeoDataFrame:
+    try:
+        return gpd.read_file(path, engine="pyogrio")
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        raise BoundaryError(f"cannot read {path}: {exc}") from exc
+
+
+def read_overlay_layer(
+    path: Path, layer: Layer, fields: OverlayFields | None = None, source_crs: str | None = None
+) -> gpd.GeoDataFrame:
+    """Read a party or special grid file into the overlay columns, in WGS84."""
+    try:
+        return overlay_frame(_to_wgs84(_read(path), source_crs), layer, fields or OverlayFields(), str(path))
+    except ValueError as exc:
+        raise BoundaryError(str(exc)) from None
+
+
 def read_layer(
     path: Path, level: Level, fields: FieldMap = FieldMap(), source_crs: str | None = None
 ) -> gpd.GeoDataFrame:
     """Read GeoJSON, GeoPackage or Shapefile into the normalised columns, in WGS84."""
-    try:
-        raw = gpd.read_file(path, engine="pyogrio")
-    except Exception as exc:  # pyogrio raises several types for unreadable files
-        raise BoundaryError(f"cannot read {path}: {exc}") from exc
+    raw = _read(path)
     for name in (fields.code, fields.name):
         if name not in raw.columns:
             raise BoundaryError(f"{path} has no field {name!r}; fields are {sorted(map(str, raw.columns))}")
@@ -142,6 +158,41 @@ def read_generation(
     )
 
 
+def coverage_statements(conn: Connection, generation_id: int | None) -> dict[str, Coverage]:
+    """Each level's own statement of how it covers its parents, as its last import made it."""
+    if generation_id is None:
+        return {}
+    value = conn.execute(
+        text("SELECT coverage FROM boundary_generation WHERE id = :id"), {"id": generation_id}
+    ).scalar_one()
+    return dict(value or {})
+
+
+def findings_of(
+    areas: gpd.GeoDataFrame, overlays: gpd.GeoDataFrame, statements: dict[str, Coverage], tolerance_m2: float
+) -> list[Finding]:
+    """Validation of a whole set: the levels (partial ones' gaps as information) and the overlays on its grids."""
+    partial = frozenset(Level(level) for level, said in statements.items() if said == "partial")
+    grids = areas[areas.level == Level.GRID.value]
+    return validate(areas, tolerance_m2, partial) + validate_overlays(overlays, grids, tolerance_m2)
+
+
+@dataclass
+class _Set:
+    """A boundary set to store: areas, overlays and the layers' coverage statements."""
+
+    areas: gpd.GeoDataFrame
+    overlays: gpd.GeoDataFrame
+    statements: dict[str, Coverage]
+
+
+def _active(conn: Connection) -> tuple[int | None, _Set]:
+    current = active_generation(conn)
+    return current, _Set(
+        read_generation(conn, current), read_overlays(conn, current), coverage_statements(conn, current)
+    )
+
+
 def import_layer(
     engine: Engine,
     layer: gpd.GeoDataFrame,
@@ -156,82 +207,102 @@ def import_layer(
 ) -> ImportResult:
     """Replace one level of the active set by ``layer`` as a new generation, in one transaction.
 
-    The new generation holds the active generation's other levels and the new layer,
-    is validated as a whole, and is activated in the same transaction: readers see
-    the old set or the new one, never a mix. It is judged by what it changes: an
+    The new generation holds the active generation's other levels, its overlays and the
+    new layer, is validated as a whole, and is activated in the same transaction: readers
+    see the old set or the new one, never a mix. It is judged by what it changes: an
     error it introduces refuses it (nothing is stored), errors the active set already
-    had at other levels are reported and do not block (those about the imported level
-    are the new layer's own). ``coverage="partial"`` says the layer covers
-    its parents only in part (a pilot): the gaps it leaves are information.
+    had at other layers are reported and do not block (those about the imported level
+    are the new layer's own). ``coverage="partial"`` is the layer's statement that it covers
+    its parents only in part (a pilot): the gaps it leaves are information. The statement
+    is kept with the generation, so later imports of other levels judge its gaps alike.
     """
-    partial = frozenset({level}) if coverage == "partial" else frozenset()
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK})
-        current = active_generation(conn)
-        before = read_generation(conn, current)
-        areas = pd.concat([before[before.level != level.value], layer], ignore_index=True)
-        return _store(
-            conn,
+        _, before = _active(conn)
+        areas = pd.concat([before.areas[before.areas.level != level.value], layer], ignore_index=True)
+        after = _Set(
             gpd.GeoDataFrame(areas, geometry="geometry", crs=4326),
-            source,
-            fix,
-            allow_errors,
-            tolerance_m2,
-            progress,
-            partial=partial,
-            before=validate(before, tolerance_m2, partial),
-            changed=level,
+            before.overlays,
+            before.statements | {level.value: coverage},
         )
+        return _store(conn, after, source, fix, allow_errors, tolerance_m2, progress, before=before, changed=level)
+
+
+def import_overlay(
+    engine: Engine,
+    layer: gpd.GeoDataFrame,
+    kind: Layer,
+    *,
+    source: str,
+    allow_errors: bool = False,
+    tolerance_m2: float = 1.0,
+) -> ImportResult:
+    """Replace one overlay layer (party or special grids) of the active set, judged as ``import_layer`` is."""
+    with engine.begin() as conn:
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK})
+        _, before = _active(conn)
+        overlays = pd.concat([before.overlays[before.overlays.layer != kind], layer], ignore_index=True)
+        after = _Set(before.areas, gpd.GeoDataFrame(overlays, geometry="geometry", crs=4326), before.statements)
+        return _store(conn, after, source, False, allow_errors, tolerance_m2, None, before=before, changed=kind)
 
 
 def revalidate_active(engine: Engine, *, fix: bool, tolerance_m2: float = 1.0) -> ImportResult:
     """Validate the active set; with ``fix``, store the repaired set as a new generation."""
     with engine.begin() as conn:
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK})
-        current = active_generation(conn)
-        areas = read_generation(conn, current)
+        current, active = _active(conn)
         if not fix:
-            return ImportResult(current or 0, len(areas), validate(areas, tolerance_m2))
-        return _store(conn, areas, "make_valid of the active set", True, False, tolerance_m2, None)
+            findings = findings_of(active.areas, active.overlays, active.statements, tolerance_m2)
+            return ImportResult(current or 0, len(active.areas), findings)
+        return _store(conn, active, "make_valid of the active set", True, False, tolerance_m2, None)
 
 
 def _store(
     conn: Connection,
-    areas: gpd.GeoDataFrame,
+    after: _Set,
     source: str,
     fix: bool,
     allow_errors: bool,
     tolerance_m2: float,
     progress: Progress | None,
     *,
-    partial: frozenset[Level] = frozenset(),
-    before: list[Finding] | None = None,
-    changed: Level | None = None,
+    before: _Set | None = None,
+    changed: str | None = None,
 ) -> ImportResult:
     fixes: list[Fix] = []
+    areas = after.areas
     if fix:
         areas, fixes = fix_geometries(areas)
-    findings = judged(before or [], validate(areas, tolerance_m2, partial), changed)
+    had = [] if before is None else findings_of(before.areas, before.overlays, before.statements, tolerance_m2)
+    findings = judged(had, findings_of(areas, after.overlays, after.statements, tolerance_m2), changed)
     if any(f.blocking for f in findings) and not allow_errors:
         raise ImportRejected(findings)
     generation = conn.execute(
-        text("INSERT INTO boundary_generation (source) VALUES (:source) RETURNING id"), {"source": source}
+        text("INSERT INTO boundary_generation (source, coverage) VALUES (:source, :coverage) RETURNING id"),
+        {"source": source, "coverage": json.dumps(after.statements)},
     ).scalar_one()
     _copy_areas(conn, generation, areas, progress)
+    if not after.overlays.empty:
+        with _cursor(conn) as cursor:
+            copy_overlays(cursor, generation, after.overlays)
     conn.execute(text("UPDATE boundary_generation SET active = false WHERE active"))
     conn.execute(text("UPDATE boundary_generation SET active = true WHERE id = :id"), {"id": generation})
     return ImportResult(int(generation), len(areas), findings, fixes)
 
 
-def _copy_areas(conn: Connection, generation: int, areas: gpd.GeoDataFrame, progress: Progress | None) -> None:
-    """COPY the areas in chunks (reporting progress) into the still inactive generation."""
+def _cursor(conn: Connection) -> Any:
     raw = conn.connection.driver_connection
     assert raw is not None
+    return raw.cursor()
+
+
+def _copy_areas(conn: Connection, generation: int, areas: gpd.GeoDataFrame, progress: Progress | None) -> None:
+    """COPY the areas in chunks (reporting progress) into the still inactive generation."""
     chunk = 2000
     total = len(areas)
     multi = shapely.set_srid(np.array([polygonal(g) for g in areas.geometry.values], dtype=object), 4326)
     wkb = shapely.to_wkb(multi, hex=True, include_srid=True)
-    with raw.cursor() as cursor:
+    with _cursor(conn) as cursor:
         for start in range(0, total, chunk):
             rows = areas.iloc[start : start + chunk]
             with cursor.copy(

@@ -14,6 +14,7 @@ import numpy as np
 import shapely
 from numpy.typing import ArrayLike, NDArray
 
+from geo.area_tree import AreaTree
 from geo.crs import CRS, to_wgs84, to_wgs84_mixed
 
 EARTH_RADIUS_M = 6_371_008.8
@@ -35,7 +36,11 @@ _METHODS = np.array([Method.INSIDE.value, Method.NEAREST.value, Method.NONE.valu
 
 @dataclass(frozen=True)
 class Located:
-    """Where each point of a batch fell: grid index into ``codes`` (-1: none) and how."""
+    """Where each point of a batch fell: grid index into ``codes`` (-1: none) and how.
+
+    ``outer`` is, for a point in no grid, the most precise community, street or district
+    holding it (a coverage gap), and ``special`` the special grid holding each point.
+    """
 
     generation_id: int
     codes: NDArray[Any]
@@ -43,10 +48,17 @@ class Located:
     method_index: NDArray[np.int8]
     lon: NDArray[np.float64] = field(repr=False)
     lat: NDArray[np.float64] = field(repr=False)
+    outer: list[str | None] = field(default_factory=list, repr=False)
+    special: list[str | None] = field(default_factory=list, repr=False)
+
+    def place(self) -> list[str | None]:
+        """The most precise code of each point: its grid, else the area of a gap that holds it."""
+        outer = self.outer or [None] * len(self.grid_index)
+        return [str(self.codes[i]) if i >= 0 else out for i, out in zip(self.grid_index, outer, strict=True)]
 
     def grid(self, level_digits: int = 15) -> list[str | None]:
-        """Codes at a level (15 grid, 12 community, 9 street, 6 district), None where unplaced."""
-        return [None if i < 0 else str(self.codes[i])[:level_digits] for i in self.grid_index]
+        """Codes at a level (15 grid, 12 community, 9 street, 6 district), None where no area holds the point."""
+        return [code[:level_digits] if code and len(code) >= level_digits else None for code in self.place()]
 
     @property
     def methods(self) -> list[str]:
@@ -72,14 +84,19 @@ class GridIndex:
         *,
         tolerance_m: float = 50.0,
         cells_per_grid: int = 32,
+        outer: AreaTree | None = None,
+        special: AreaTree | None = None,
     ) -> None:
         order = np.argsort(np.asarray(codes, dtype=object).astype(str), kind="stable")
         # Sorted by code, so the lowest candidate index is the lowest code: a point on a
         # shared edge always gets the same grid.
         self.codes = np.asarray(codes, dtype=object)[order]
+        self._code_text = self.codes.astype(str)
         self.geometries = np.asarray(geometries, dtype=object)[order]
         self.generation_id = generation_id
         self.tolerance_m = tolerance_m
+        self.outer = outer  # districts, streets and communities: where a point in no grid lies
+        self.special = special  # special grids: a point in one is attributed to it too
         shapely.prepare(self.geometries)
         self.tree = shapely.STRtree(self.geometries)
         self._build_cells(max(1, len(self.codes)) * cells_per_grid)
@@ -145,7 +162,31 @@ class GridIndex:
         self._resolve_mixed(x, y, cells, np.flatnonzero(owner == INTERIOR_MIXED), result)
         method[result >= 0] = 0
         self._snap(x, y, accuracy_m, result, method)
-        return Located(self.generation_id, self.codes, result, method, x, y)
+        outer: list[str | None] = []
+        if self.outer is not None and (result < 0).any():
+            outer = [None] * x.size
+            unplaced = np.flatnonzero(result < 0)
+            for i, code in zip(unplaced, self.outer.find(x[unplaced], y[unplaced]), strict=True):
+                outer[i] = code
+        special = self.special.find(x, y) if self.special is not None and len(self.special) else []
+        return Located(self.generation_id, self.codes, result, method, x, y, outer, special)
+
+    def distance_m(self, lon: float, lat: float, code: str) -> float | None:
+        """Metres from a WGS84 point to the grid ``code`` (0 inside), None if this index has no such grid."""
+        at = int(np.searchsorted(self._code_text, code))
+        if at >= self.codes.size or self.codes[at] != code:
+            return None
+        line = shapely.shortest_line(shapely.Point(lon, lat), self.geometries[at])
+        (x1, y1), (x2, y2) = shapely.get_coordinates(line)
+        return float(haversine_m(x1, y1, x2, y2))
+
+    def nearest(self, lon: float, lat: float) -> tuple[str, float] | None:
+        """The grid nearest to a WGS84 point and its distance in metres (None without grids)."""
+        if not len(self.codes):
+            return None
+        index = int(self.tree.query_nearest(shapely.Point(lon, lat), all_matches=True).min())
+        code = str(self.codes[index])
+        return code, float(self.distance_m(lon, lat, code) or 0.0)
 
     def _resolve_mixed(
         self,

@@ -8,6 +8,7 @@ import geopandas as gpd
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
+from geo.area_tree import AreaTree
 from geo.boundaries import active_generation
 from geo.grid_index import GridIndex
 
@@ -15,16 +16,34 @@ log = logging.getLogger(__name__)
 
 
 def load_index(engine: Engine, tolerance_m: float = 50.0) -> GridIndex:
-    """Build the index from the grids of the active generation (consistent snapshot)."""
+    """Build the index from the active generation (consistent snapshot).
+
+    Grids place points; the areas above them say where a point in no grid lies (a
+    coverage gap); special grids attribute the points inside them.
+    """
     with engine.connect() as conn, conn.begin():
         generation = active_generation(conn) or 0
-        grids = gpd.read_postgis(
-            "SELECT code, geom FROM area WHERE generation_id = %(g)s AND level = 'grid'",
+        areas = gpd.read_postgis(
+            "SELECT code, level, geom FROM area WHERE generation_id = %(g)s",
             conn,
             geom_col="geom",
             params={"g": generation},
         )
-    return GridIndex(generation, grids.code.values, grids.geom.values, tolerance_m=tolerance_m)
+        special = gpd.read_postgis(
+            "SELECT code, geom FROM overlay_area WHERE generation_id = %(g)s AND layer = 'special'",
+            conn,
+            geom_col="geom",
+            params={"g": generation},
+        )
+    grids, outer = areas[areas.level == "grid"], areas[areas.level != "grid"]
+    return GridIndex(
+        generation,
+        grids.code.values,
+        grids.geom.values,
+        tolerance_m=tolerance_m,
+        outer=AreaTree(outer.code.values, outer.geom.values),
+        special=AreaTree(special.code.values, special.geom.values),
+    )
 
 
 class Locator:

@@ -17,6 +17,7 @@ from geo.levels import Level
 
 HOUSEHOLDS_MIN, HOUSEHOLDS_MAX = 150, 500
 M_PER_DEG_LAT = 111_195.0  # mean metres per degree on the WGS84 sphere of equal area
+OVERLAY_PREFIXES = {"DJ": "party", "ZS": "special"}  # overlay codes' prefixes and their layers (geo.overlays)
 COLUMNS = ["code", "level", "name", "name_en", "parent_code", "households", "geometry"]
 
 
@@ -64,7 +65,8 @@ def area_m2(geometry: BaseGeometry) -> float:
     return float(geometry.area * M_PER_DEG_LAT * M_PER_DEG_LAT * np.cos(lat))
 
 
-def _where(geometry: BaseGeometry) -> str:
+def where(geometry: BaseGeometry) -> str:
+    """A WKT point inside ``geometry``, to find a problem on a map."""
     return str(shapely.to_wkt(shapely.point_on_surface(geometry), rounding_precision=7))
 
 
@@ -90,13 +92,21 @@ def fix_geometries(areas: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[Fix]
     return fixed, fixes
 
 
-def concerns(finding: Finding) -> Level | None:
-    """The level whose areas a finding is about: a gap is its children's; the rest, their first code's."""
-    level = next((lv for lv in Level if lv.code_length == len(finding.codes[0])), None) if finding.codes else None
+def concerns(finding: Finding) -> str | None:
+    """The layer a finding is about: a level, or an overlay layer (its code's prefix).
+
+    A gap is its children's level's; the rest are their first code's.
+    """
+    if not finding.codes:
+        return None
+    first = finding.codes[0]
+    if first[:2] in OVERLAY_PREFIXES:
+        return OVERLAY_PREFIXES[first[:2]]
+    level = next((lv for lv in Level if lv.code_length == len(first)), None)
     return level.child if level is not None and finding.check == "gap" else level
 
 
-def judged(before: list[Finding], after: list[Finding], changed: Level | None = None) -> list[Finding]:
+def judged(before: list[Finding], after: list[Finding], changed: str | None = None) -> list[Finding]:
     """``after``'s findings, those the active set already had (same check, same codes) marked existing.
 
     A finding about the ``changed`` level is never existing: that layer is the import's own
@@ -114,13 +124,10 @@ def validate(
     ``partial`` names the levels declared to cover their parents only in part (a pilot):
     the gaps their parents are left with are information, not errors.
     """
-    findings: list[Finding] = []
     if areas.empty:
-        return findings
+        return []
+    findings = invalid_geometries(areas)
     reasons = shapely.is_valid_reason(areas.geometry.values)
-    for code, reason in zip(areas.code, reasons, strict=True):
-        if reason != "Valid Geometry":
-            findings.append(Finding("error", "invalid_geometry", (code,), f"{code}: {reason}"))
     # Checks below work on repaired shapes so one broken polygon does not hide the rest.
     work = areas.copy()
     work["geometry"] = [
@@ -134,6 +141,31 @@ def validate(
     findings += _check_households(work)
     order = {"error": 0, "warning": 1, "info": 2}
     return sorted(findings, key=lambda f: (order[f.severity], f.check, f.codes))
+
+
+def invalid_geometries(areas: gpd.GeoDataFrame) -> list[Finding]:
+    """An error for each area whose geometry is not valid, with the reason."""
+    reasons = shapely.is_valid_reason(areas.geometry.values)
+    return [
+        Finding("error", "invalid_geometry", (code,), f"{code}: {reason}")
+        for code, reason in zip(areas.code, reasons, strict=True)
+        if reason != "Valid Geometry"
+    ]
+
+
+def overlaps(codes: list[str], geoms: list[BaseGeometry], tolerance_m2: float) -> list[Finding]:
+    """An error for each pair of areas that overlap by more than the tolerance."""
+    findings = []
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    for i, j in zip(left, right, strict=True):
+        if i >= j:
+            continue
+        overlap = shapely.intersection(geoms[i], geoms[j])
+        overlap_m2 = area_m2(overlap)
+        if overlap_m2 > tolerance_m2:
+            message = f"{codes[i]} and {codes[j]} overlap by {overlap_m2:,.1f} m²"
+            findings.append(Finding("error", "overlap", (codes[i], codes[j]), message, overlap_m2, where(overlap)))
+    return findings
 
 
 def _check_codes(work: gpd.GeoDataFrame) -> list[Finding]:
@@ -189,7 +221,7 @@ def _check_parents(work: gpd.GeoDataFrame, parents: gpd.GeoDataFrame, tolerance_
                     (row.code, row.parent_code),
                     f"{row.code}: {outside_m2:,.1f} m² lie outside its parent {row.parent_code}",
                     outside_m2,
-                    _where(outside),
+                    where(outside),
                 )
             )
     return findings
@@ -213,29 +245,12 @@ def _check_siblings(
                     (str(parent.Index),),
                     f"{parent.Index} has no {child.value} areas: all {whole:,.1f} m² are covered by none",
                     whole,
-                    _where(parent.geometry),
+                    where(parent.geometry),
                 )
             )
     for parent_code, siblings in groups:
         geoms = siblings.geometry.values
-        codes = siblings.code.values
-        left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
-        for i, j in zip(left, right, strict=True):
-            if i >= j:
-                continue
-            overlap = shapely.intersection(geoms[i], geoms[j])
-            overlap_m2 = area_m2(overlap)
-            if overlap_m2 > tolerance_m2:
-                findings.append(
-                    Finding(
-                        "error",
-                        "overlap",
-                        (codes[i], codes[j]),
-                        f"{codes[i]} and {codes[j]} overlap by {overlap_m2:,.1f} m²",
-                        overlap_m2,
-                        _where(overlap),
-                    )
-                )
+        findings += overlaps(list(siblings.code), list(geoms), tolerance_m2)
         if not parent_code or parent_code not in parents.index:
             continue
         gap = shapely.difference(parents.at[parent_code, "geometry"], shapely.union_all(geoms))
@@ -250,7 +265,7 @@ def _check_siblings(
                         (str(parent_code),),
                         f"{piece_m2:,.1f} m² of {parent_code} are covered by none of its children",
                         piece_m2,
-                        _where(piece),
+                        where(piece),
                     )
                 )
     return findings

@@ -60,7 +60,11 @@ class DeadLetter:
 
 
 class LocatedEvent(NamedTuple):
-    """An event with its grid, community, street and district (None where unplaced)."""
+    """An event with its grid, community, street and district (None where unplaced).
+
+    ``place`` is the most precise code: the grid, or in a coverage gap the community,
+    street or district that holds the point. ``special`` is the special grid it lies in.
+    """
 
     decoded: Decoded
     lon: float
@@ -68,6 +72,8 @@ class LocatedEvent(NamedTuple):
     grid: str | None
     method: str
     generation_id: int
+    place: str | None = None
+    special: str | None = None
 
     @property
     def event_id(self) -> str:
@@ -80,9 +86,12 @@ class LocatedEvent(NamedTuple):
         return self.decoded.received.event.id
 
     def codes(self) -> tuple[str | None, str | None, str | None, str | None]:
-        """Grid, community, street and district codes."""
-        g = self.grid
-        return (g, g[:12], g[:9], g[:6]) if g else (None, None, None, None)
+        """Grid, community, street and district codes (those above a gap's area are None)."""
+        p = self.place or self.grid
+        if p is None:
+            return (None, None, None, None)
+        g, c, s, d = (p[:n] if len(p) >= n else None for n in (15, 12, 9, 6))
+        return (g, c, s, d)
 
 
 def decode(records: list[RawRecord]) -> tuple[list[Decoded], list[DeadLetter]]:
@@ -127,9 +136,19 @@ def locate(decoded: list[Decoded], index: GridIndex) -> list[LocatedEvent]:
         [loc.crs.value for loc in locations],
         [loc.accuracy_m if loc.accuracy_m is not None else 0.0 for loc in locations],
     )
-    grids, methods = found.grid(), found.methods
+    places, grids, methods = found.place(), found.grid(), found.methods
+    special = found.special or [None] * len(decoded)
     return [
-        LocatedEvent(d, float(found.lon[i]), float(found.lat[i]), grids[i], methods[i], found.generation_id)
+        LocatedEvent(
+            d,
+            float(found.lon[i]),
+            float(found.lat[i]),
+            grids[i],
+            methods[i],
+            found.generation_id,
+            places[i],
+            special[i],
+        )
         for i, d in enumerate(decoded)
     ]
 
@@ -143,11 +162,12 @@ def located_messages(items: list[LocatedEvent], topic: str) -> list[Message]:
     raw bytes are passed through rather than parsed and dumped again.
     """
     by_grid: dict[str | None, list[bytes]] = {}
-    places: dict[tuple[str | None, str, int], bytes] = {}  # the location's other fields, formatted once
+    places: dict[tuple[str | None, str | None, str, int], bytes] = {}  # the location's other fields, formatted once
     for item in items:
-        place = places.get((item.grid, item.method, item.generation_id))
+        key = (item.place, item.special, item.method, item.generation_id)
+        place = places.get(key)
         if place is None:
-            place = places[item.grid, item.method, item.generation_id] = _place_json(item)
+            place = places[key] = _place_json(item)
         # Formatted by hand (json.dumps per event was ~5% of the worker's time): lon and lat are finite floats.
         by_grid.setdefault(item.grid, []).append(
             b'{"received":%s,"location":{"lon":%r,"lat":%r,%s}}' % (item.decoded.original(), item.lon, item.lat, place)
@@ -160,12 +180,15 @@ def located_messages(items: list[LocatedEvent], topic: str) -> list[Message]:
 
 def _place_json(item: LocatedEvent) -> bytes:
     """The location's codes, method and generation as JSON members (digit codes and names: no escapes)."""
-    grid, community, street, district = (b"null" if c is None else b'"%s"' % c.encode() for c in item.codes())
-    return b'"grid":%s,"community":%s,"street":%s,"district":%s,"method":"%s","generation":%d' % (
+    grid, community, street, district, special = (
+        b"null" if c is None else b'"%s"' % c.encode() for c in (*item.codes(), item.special)
+    )
+    return b'"grid":%s,"community":%s,"street":%s,"district":%s,"special":%s,"method":"%s","generation":%d' % (
         grid,
         community,
         street,
         district,
+        special,
         item.method.encode(),
         item.generation_id,
     )

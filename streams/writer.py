@@ -37,6 +37,7 @@ CASE_COPY: tuple[tuple[Column[Any], str], ...] = (
     (case.c.community_code, "text"),
     (case.c.street_code, "text"),
     (case.c.district_code, "text"),
+    (case.c.special_code, "text"),
     (case.c.opened_at, "timestamptz"),
 )
 CASE_COLUMNS = tuple(column.name for column, _ in CASE_COPY)
@@ -87,6 +88,7 @@ def event_row(item: LocatedEvent) -> tuple[object, ...]:
         location.accuracy_m,
         ewkb_point(item.lon, item.lat),
         *item.codes(),
+        item.special,
         item.method,
         item.generation_id,
         received.content_hash,
@@ -117,6 +119,7 @@ EVENT_COPY: tuple[tuple[Column[Any], str], ...] = (
     (event.c.community_code, "text"),
     (event.c.street_code, "text"),
     (event.c.district_code, "text"),
+    (event.c.special_code, "text"),
     (event.c.locate_method, "text"),
     (event.c.generation_id, "int4"),
     (event.c.content_hash, "text"),
@@ -172,15 +175,27 @@ def _copy(
         raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
 
 
+def case_level(codes: tuple[str | None, ...]) -> str:
+    """The level that takes a new case in: its grid's; in a coverage gap, the community's, else the street's.
+
+    A report in a district but in no street is held at street level by the district
+    (its intake queue): its only code is the district's, which only the district sees.
+    """
+    grid, community = codes[0], codes[1]
+    return "grid" if grid else "community" if community else "street"
+
+
 def _case_rows(batch: list[LocatedEvent]) -> Iterator[tuple[object, ...]]:
-    """A new case, at the grid level, for each incident and request of the batch."""
+    """A new case, at the level of its place, for each incident and request of the batch."""
     classes = default_categories()
     for item in batch:
         received = item.decoded.received
         kind, category = received.event.kind.value, received.event.category
         if kind in OPENS_CASE:
             sla_class = classes[category].sla_class.value
-            yield (item.uuid, kind, category, sla_class, "reported", "grid", *item.codes(), received.received_at)
+            codes = item.codes()
+            level = case_level(codes)
+            yield (item.uuid, kind, category, sla_class, "reported", level, *codes, item.special, received.received_at)
 
 
 def _insert_missing(conn: Connection, batch: list[LocatedEvent]) -> Written:

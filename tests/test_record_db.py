@@ -68,7 +68,7 @@ def test_a_replay_mixed_with_new_events_writes_only_the_new_and_names_changed_co
 def test_a_database_error_during_copy_is_raised_as_sqlalchemys_so_the_worker_retries(demo_city: Engine) -> None:
     _, lon, lat = grid_point(demo_city)
     item = located(demo_city, [event_body(lon, lat)])[0]
-    too_long = item._replace(grid="3" * 16)  # grid_code holds 15 characters
+    too_long = item._replace(special="ZS" + "3" * 16)  # special_code holds 17 characters
 
     with pytest.raises(DBAPIError, match="too long"):
         write_events(demo_city, [too_long])

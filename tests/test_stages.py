@@ -40,6 +40,7 @@ def test_located_messages_bundle_each_grids_events_under_its_key() -> None:
         "community": "321111001001",
         "street": "321111001",
         "district": "321111",
+        "special": None,
         "method": "nearest",
         "generation": 7,
     }
@@ -51,6 +52,7 @@ def test_located_messages_bundle_each_grids_events_under_its_key() -> None:
         "community": None,
         "street": None,
         "district": None,
+        "special": None,
         "method": "none",
         "generation": 7,
     }
