@@ -20,12 +20,14 @@ class Role(StrEnum):
     ADMIN = "admin"
     RESIDENT = "resident"  # asks for services (居民点单) in the community they live in
     VOLUNTEER = "volunteer"  # takes requests dispatched to them in their community (党员接单)
+    OWNER = "owner"  # runs a special grid (专属网格: a park, a market…) and sees the cases inside it
 
 
 # Roles whose scope is an area code, and the length of that code (grid 15, community 12, street 9, district 6).
 AREA_ROLES = {Role.GRIDWORKER: 15, Role.COMMUNITY: 12, Role.STREET: 9, Role.DISTRICT: 6}
 # Residents and volunteers belong to a community but see only their own requests, not the area.
 SCOPE_DIGITS = AREA_ROLES | {Role.RESIDENT: 12, Role.VOLUNTEER: 12}
+SPECIAL_GRID = r"ZS\d{15}"  # an owner's scope: the code of their special grid (geo.overlays)
 SUPERVISORS = frozenset({Role.COMMUNITY, Role.STREET, Role.DISTRICT})
 # The most precise code of a case or event (an event outside every grid may still have its district).
 PLACE_SQL = "coalesce(c.grid_code, c.community_code, c.street_code, c.district_code)"
@@ -52,6 +54,9 @@ def check_scope(role: Role, scope: str) -> str:
         digits = SCOPE_DIGITS[role]
         if not re.fullmatch(rf"\d{{{digits}}}", scope):
             raise ValueError(f"a {role.value} user's scope is a {digits}-digit area code, not {scope!r}")
+    elif role is Role.OWNER:
+        if not re.fullmatch(SPECIAL_GRID, scope):
+            raise ValueError(f"an owner's scope is a special grid's code, ZS and 15 digits, not {scope!r}")
     elif role is Role.DEPARTMENT:
         if not 1 <= len(scope) <= 64:
             raise ValueError("a department user's scope is the department's name (1-64 characters)")
@@ -81,10 +86,13 @@ class Principal:
         """Whether ``code`` lies inside this caller's area."""
         return self.area is not None and code.startswith(self.area)
 
-    def sees_case(self, area_code: str | None, department: str | None) -> bool:
-        """Whether a case placed in ``area_code`` (its most precise code) and whistled to ``department`` is seen."""
+    def sees_case(self, area_code: str | None, department: str | None, special: str | None = None) -> bool:
+        """Whether a case placed in ``area_code`` (its most precise code), whistled to ``department``
+        and lying in the special grid ``special`` is seen."""
         if self.role is Role.DEPARTMENT:
             return department == self.scope
+        if self.role is Role.OWNER:
+            return special is not None and special == self.scope
         return self.area == "" or (area_code is not None and self.sees_area(area_code))
 
     def may_take(self, action: Action) -> bool:
@@ -129,6 +137,8 @@ class Principal:
         """SQL condition (on ``"case" c``) selecting the cases this caller sees."""
         if self.role is Role.DEPARTMENT:
             return "c.department = :scope_department", {"scope_department": self.scope}
+        if self.role is Role.OWNER:
+            return "c.special_code = :scope_special", {"scope_special": self.scope}
         if self.area is None:
             return "false", {}
         if self.area == "":
@@ -140,7 +150,7 @@ PUBLIC: frozenset[Role] = frozenset()  # no sign-in needed
 ANYONE = frozenset(Role)
 REPORTERS = frozenset({Role.GRIDWORKER}) | SUPERVISORS
 CASE_ACTORS = REPORTERS | {Role.DEPARTMENT}
-CASE_READERS = CASE_ACTORS | {Role.COMMANDER}
+CASE_READERS = CASE_ACTORS | {Role.COMMANDER, Role.OWNER}
 MAP_READERS = REPORTERS | {Role.COMMANDER}
 ADMINS = frozenset({Role.ADMIN})
 REQUEST_READERS = SUPERVISORS | {Role.COMMANDER, Role.RESIDENT, Role.VOLUNTEER}
@@ -172,6 +182,7 @@ POLICY: dict[str, frozenset[Role]] = {
     "GET /map": MAP_READERS,
     "GET /escalations": MAP_READERS,
     "GET /v1/map/grids": MAP_READERS,
+    "GET /v1/map/overlays/{layer}": MAP_READERS,
     "GET /v1/map/heat": MAP_READERS,
     "GET /v1/map/escalations": MAP_READERS,
     "GET /v1/live": MAP_READERS,

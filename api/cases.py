@@ -27,6 +27,7 @@ router = APIRouter(
 PERSON_ACTIONS = [a for a in Action if a not in CLOCK_ACTIONS]
 CASE_FIELDS = (
     "c.id, c.category, c.sla_class, c.state, c.level, c.grid_code, c.community_code, c.street_code, c.district_code,"
+    " c.special_code,"
     " c.opened_at, c.deadline, c.closed_at, c.paused_at, c.pause_kind, c.reworks, c.escalations, c.overdue,"
     " c.department, c.closed_on_time, c.assignee, c.request_kind, c.request_by, c.request_length, c.extensions,"
     f" c.suspensions, c.paused_until, c.merged_into, {PLACE_SQL} AS place"
@@ -69,7 +70,7 @@ def _case_json(row: Any, now: datetime) -> dict[str, Any]:
 
 def _scoped_case(conn: Any, case_id: UUID, principal: Principal) -> Any:
     row = conn.execute(text(f'SELECT {CASE_FIELDS} FROM "case" c WHERE c.id = :id'), {"id": case_id}).one_or_none()
-    if row is None or not principal.sees_case(row.place, row.department):
+    if row is None or not principal.sees_case(row.place, row.department, row.special_code):
         raise NotFound(f"no case {case_id} in your scope")
     return row
 

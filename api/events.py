@@ -12,9 +12,10 @@ from sqlalchemy import Connection, text
 from api.access import Principal
 from api.auth import PrincipalDep, authorize
 from api.bodies import json_body, read_body
-from api.deps import EngineDep, IntakeDep, PostLimiterDep, SettingsDep
+from api.deps import EngineDep, IntakeDep, LocatorDep, PostLimiterDep, SettingsDep
 from api.errors import Forbidden, NotFound, PayloadTooLarge, RateLimited, invalid, responses
 from api.intake import Accepted
+from api.placement import current_index, in_own_grid
 from api.ratelimit import RateLimiter
 from cases.categories import default_categories
 from streams.schema import Batch, Event, example_event
@@ -61,6 +62,8 @@ async def post_event(request: Request, principal: PrincipalDep) -> Response:
     Limits: body 32 KiB (`GRIDGOV_MAX_EVENT_BYTES`), description 2,000 characters,
     10 attachments; occurred_at at most 5 minutes ahead and 30 days back;
     120 posts a minute per user, bursts of 30 (`GRIDGOV_EVENT_POSTS_PER_MINUTE`, `GRIDGOV_EVENT_POST_BURST`).
+    A gridworker's event more than the location tolerance (`GRIDGOV_LOCATE_TOLERANCE_M`, 50 m) outside
+    their own grid is refused with 422, naming the nearest grid and its distance.
     """
     state = request.app.state  # the hot path: read, not injected (see api.auth.current_principal)
     admit(state.limiter, principal)
@@ -69,7 +72,8 @@ async def post_event(request: Request, principal: PrincipalDep) -> Response:
         event = Event.model_validate_json(body, context={"now": datetime.now(UTC)})
     except ValidationError as exc:
         raise invalid(exc) from exc
-    return answer(await state.intake.accept(as_yourself([event], principal)))
+    in_own_grid(await current_index(state.locator), as_yourself([event], principal), principal, batch=False)
+    return answer(await state.intake.accept([event]))
 
 
 @router.post(
@@ -85,6 +89,7 @@ async def post_batch(
     settings: SettingsDep,
     principal: PrincipalDep,
     limiter: PostLimiterDep,
+    locator: LocatorDep,
 ) -> Response:
     """Accept up to 500 events saved offline, all or none.
 
@@ -100,7 +105,9 @@ async def post_batch(
         if any(e["type"] == "too_long" and e["loc"] == ("events",) for e in exc.errors()):
             raise PayloadTooLarge("a batch holds at most 500 events; send the rest in another batch") from exc
         raise invalid(exc) from exc
-    return answer(await intake.accept(as_yourself(list(batch.events), principal)))
+    events = as_yourself(list(batch.events), principal)
+    in_own_grid(await current_index(locator), events, principal, batch=True)
+    return answer(await intake.accept(events))
 
 
 @router.get("/categories", tags=["events"])
@@ -121,7 +128,7 @@ def list_categories() -> list[dict[str, str]]:
 
 EVENT_FIELDS = (
     "e.id::text AS id, e.kind, e.category, e.reporter, e.occurred_at, e.received_at, e.recorded_at, e.grid_code,"
-    " e.community_code, e.street_code, e.district_code, e.locate_method, c.state AS case_state, c.level AS case_level,"
+    " e.community_code, e.street_code, e.district_code, e.special_code, e.locate_method, c.state AS case_state, c.level AS case_level,"
     " c.department, c.assignee, c.merged_into::text AS merged_into, m.state AS merged_into_state,"
     " ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat"
 )
@@ -138,7 +145,8 @@ def event_in_scope(conn: Connection, event_id: UUID, principal: Principal) -> An
     ).one_or_none()
     place = None if row is None else (row.grid_code or row.community_code or row.street_code or row.district_code)
     if row is None or not (
-        principal.username in (row.reporter, row.assignee) or principal.sees_case(place, row.department)
+        principal.username in (row.reporter, row.assignee)
+        or principal.sees_case(place, row.department, row.special_code)
     ):
         raise NotFound(f"no recorded event {event_id} in your scope (it may still be on its way)")
     return row

@@ -13,10 +13,11 @@ from api.access import Principal
 from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, LiveDep, RulesDep, SettingsDep
 from api.errors import NotFound, responses
-from api.mapdata import boundaries, escalated_cases, grid_metric, heat_cell, heat_points, window_start
+from api.mapdata import boundaries, escalated_cases, grid_metric, heat_cell, heat_points, overlay_grids, window_start
 from geo.areas import Bounds, area_info, first_district
 from geo.demo import DEMO_DISTRICT
 from geo.levels import AREA_CODE
+from geo.overlays import LAYERS
 from maps.city_map import MapData, Metric, Window, escalations_page, render
 
 router = APIRouter(tags=["map"], dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422, 503))
@@ -76,6 +77,7 @@ def get_map(
     with engine.connect() as conn:
         code, name, bounds = _scope(conn, area, principal)
         context = [("streets", boundaries(conn, "street", code)), ("communities", boundaries(conn, "community", code))]
+        context += [(f"{layer}_grids", overlay_grids(conn, layer, code)) for layer in LAYERS]
         data = MapData(
             area_name=name,
             bounds=bounds,
@@ -110,6 +112,16 @@ def get_grid_layer(
     with engine.connect() as conn:
         code, _, _ = _scope(conn, area, principal)
         return grid_metric(conn, metric, code, now, window_start("today", now, rules.calendar.tz))
+
+
+@router.get("/v1/map/overlays/{layer}", response_model=dict[str, Any])
+def get_overlay_layer(
+    engine: EngineDep, principal: PrincipalDep, layer: Literal["party", "special"], area: AreaQuery = None
+) -> dict[str, Any]:
+    """Party grids (党建网格) or special grids (专属网格) over the area's management grids (GeoJSON)."""
+    with engine.connect() as conn:
+        code, _, _ = _scope(conn, area, principal)
+        return overlay_grids(conn, layer, code)
 
 
 @router.get("/v1/map/heat", response_model=dict[str, Any])

@@ -35,6 +35,20 @@ def boundaries(conn: Connection, level: str, prefix: str) -> dict[str, Any]:
     return _collection(rows, lambda r: {"code": r[0], "name": r[1]})
 
 
+def overlay_grids(conn: Connection, layer: str, prefix: str) -> dict[str, Any]:
+    """Overlay grids of one layer (party, special) spanning a management grid under ``prefix``."""
+    rows = conn.execute(
+        text(
+            "SELECT o.code, o.name, ST_AsGeoJSON(ST_SimplifyPreserveTopology(o.geom, :tol), 6), o.kind, o.owner,"
+            " o.spans FROM overlay_area o JOIN boundary_generation g ON g.id = o.generation_id AND g.active"
+            " WHERE o.layer = :layer AND EXISTS (SELECT 1 FROM unnest(o.spans) s WHERE s LIKE :prefix)"
+            " ORDER BY o.code"
+        ),
+        {"tol": SIMPLIFY_DEG, "layer": layer, "prefix": prefix + "%"},
+    ).all()
+    return _collection(rows, lambda r: {"code": r[0], "name": r[1], "kind": r[3], "owner": r[4], "spans": r[5]})
+
+
 def _collection(rows: Any, properties: Any) -> dict[str, Any]:
     return {
         "type": "FeatureCollection",

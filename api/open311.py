@@ -17,15 +17,17 @@ from fastapi.responses import Response
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, text
 
-from api.deps import EngineDep, IntakeDep, RulesDep
+from api.deps import EngineDep, IntakeDep, LocatorDep, RulesDep
 from api.errors import BadRequest, NotFound
 from api.intake import Intake
 from api.open311_clients import client_of
 from api.open311_format import Format, render
 from api.open311_reading import REQUESTS, request_json
+from api.placement import current_index, in_served_area
 from cases.categories import REQUEST_GROUP, Category, default_categories
 from geo.areas import area_info
 from geo.crs import CRS
+from geo.grid_index import GridIndex
 from streams.producer import BrokerDown
 from streams.schema import MAX_DESCRIPTION, NO_NUL, SCHEMA_VERSION, Event, Kind, Location, summary
 
@@ -155,7 +157,7 @@ def _event(
     )
 
 
-def _post(engine: Engine, intake: Intake, form: dict[str, str | None]) -> str:
+def _post(engine: Engine, intake: Intake, index: GridIndex, form: dict[str, str | None]) -> str:
     for name, value in form.items():
         if value and "\x00" in value:
             raise BadRequest(f"{name} must not contain NUL characters")
@@ -176,6 +178,7 @@ def _post(engine: Engine, intake: Intake, form: dict[str, str | None]) -> str:
         event = _event(request_id, code, now, lon, lat, client, description, form["media_url"])
     except ValidationError as exc:
         raise BadRequest(summary(exc)) from exc
+    in_served_area(index, event.location, "lat/long")
     contact = {k: form[k] for k in ("email", "first_name", "last_name", "phone", "device_id", "account_id") if form[k]}
     with engine.begin() as conn:
         conn.execute(
@@ -214,6 +217,7 @@ async def post_request(
     fmt: Format,
     engine: EngineDep,
     intake: IntakeDep,
+    locator: LocatorDep,
     api_key: FormField = None,
     service_code: FormField = None,
     lat: FormField = None,
@@ -246,7 +250,7 @@ async def post_request(
         "description": description,
         "media_url": media_url,
     }
-    request_id = await run_in_threadpool(_post, engine, intake, form)
+    request_id = await run_in_threadpool(_post, engine, intake, await current_index(locator), form)
     notice = "已受理，按时限办理 · Accepted; it is located and held to its deadline"
     accepted = [{"service_request_id": request_id, "service_notice": notice, "account_id": account_id}]
     return render(fmt, "service_requests", accepted, 201)

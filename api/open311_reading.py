@@ -11,7 +11,7 @@ LEVEL_NAMES = {"grid": "网格", "community": "社区", "street": "街道"}
 REQUESTS = """
 SELECT o.id::text AS id, o.service_code, o.description, o.lat, o.lon, o.address, o.media_url, o.requested_at,
        c.state, c.level, c.department, c.deadline, c.closed_at, c.opened_at,
-       c.grid_code, c.community_code, c.street_code,
+       c.grid_code, c.community_code, c.street_code, c.district_code,
        (SELECT t.note FROM case_transition t WHERE t.case_id = o.id AND t.note <> '' ORDER BY t.seq DESC LIMIT 1)
          AS last_note,
        (SELECT max(t.at) FROM case_transition t WHERE t.case_id = o.id) AS last_change
@@ -25,6 +25,8 @@ def _agency(row: Any) -> str:
     if row.level == "department":
         return str(row.department)
     code = {"grid": row.grid_code, "community": row.community_code, "street": row.street_code}[row.level]
+    if code is None:  # a coverage gap: the district's intake holds it
+        return f"区 {row.district_code} (网格外 · outside every grid)"
     return f"{LEVEL_NAMES[row.level]} {code}"
 
 

@@ -17,11 +17,12 @@ from api.access import PLACE_SQL, SUPERVISORS, Principal, Role
 from api.auth import PrincipalDep, authorize
 from api.bodies import json_body, read_body
 from api.cases import select_page
-from api.deps import EngineDep, IntakeDep, PostLimiterDep, RulesDep, SettingsDep
+from api.deps import EngineDep, IntakeDep, LocatorDep, PostLimiterDep, RulesDep, SettingsDep
 from api.errors import Forbidden, InvalidInput, NotFound, invalid, responses
 from api.events import admit
 from api.intake import Accepted
 from api.photos import after_photo_rule
+from api.placement import current_index, in_served_area
 from cases.loop import Action, State
 from cases.rules import Rules
 from cases.store import transition
@@ -104,7 +105,7 @@ def _json(row: Any) -> dict[str, Any]:
     "/requests",
     status_code=202,
     response_model=Accepted,
-    responses=responses(409, 413, 429),
+    responses=responses(400, 409, 413, 429),
     openapi_extra=json_body(RequestIn, EXAMPLE),
 )
 async def post_request(
@@ -113,8 +114,12 @@ async def post_request(
     settings: SettingsDep,
     principal: PrincipalDep,
     limiter: PostLimiterDep,
+    locator: LocatorDep,
 ) -> Accepted:
-    """A resident asks for a service (居民点单); it becomes a case of kind ``request`` on the event path."""
+    """A resident asks for a service (居民点单); it becomes a case of kind ``request`` on the event path.
+
+    A location outside every district the platform serves is refused with 400.
+    """
     admit(limiter, principal)
     now = datetime.now(UTC)
     try:
@@ -135,6 +140,7 @@ async def post_request(
         )
     except ValidationError as exc:
         raise invalid(exc) from exc
+    in_served_area(await current_index(locator), event.location)
     return await intake.accept([event])
 
 

@@ -12,13 +12,19 @@ from sqlalchemy import Connection, text
 
 from cases.rules import Rules
 
-_CASES = """
+# A case counts in the area of its grid; one in a coverage gap (no grid), in the area that holds it.
+_IN_AREA = (
+    "(c.grid_code LIKE :prefix OR (c.grid_code IS NULL"
+    " AND coalesce(c.community_code, c.street_code, c.district_code) LIKE :prefix))"
+)
+_CASES = f"""
 SELECT
   count(*) FILTER (WHERE c.opened_at >= :from AND c.opened_at < :to) AS received,
   count(*) FILTER (WHERE c.opened_at >= :from AND c.opened_at < :to AND c.filed_at IS NOT NULL) AS filed,
   count(*) FILTER (WHERE c.opened_at >= :from AND c.opened_at < :to AND c.state = 'refused') AS refused,
   count(*) FILTER (WHERE c.opened_at >= :from AND c.opened_at < :to AND c.state = 'voided') AS voided,
   count(*) FILTER (WHERE c.opened_at >= :from AND c.opened_at < :to AND c.state = 'merged') AS merged,
+  count(*) FILTER (WHERE c.opened_at >= :from AND c.opened_at < :to AND c.grid_code IS NULL) AS outside_grids,
   count(*) FILTER (WHERE c.sla_class = 'minor' AND c.opened_at >= :from AND c.opened_at < :to) AS minor,
   count(*) FILTER (WHERE c.sla_class = 'minor' AND c.opened_at >= :from AND c.opened_at < :to
                    AND c.state = 'closed' AND c.level = 'grid' AND c.escalations = 0) AS minor_closed_in_grid,
@@ -35,29 +41,29 @@ FROM (
            AND c.state NOT IN ('refused', 'voided', 'merged')
            AND NOT (c.paused_at IS NOT NULL AND c.pause_kind = 'suspension') AS due
   FROM "case" c
-  WHERE c.grid_code LIKE :prefix
+  WHERE {_IN_AREA}
     AND ((c.opened_at >= :from AND c.opened_at < :to) OR (c.deadline >= :from AND c.deadline < :to))
 ) c
 """
-_CHECKS = """
+_CHECKS = f"""
 SELECT count(*) AS checks, count(*) FILTER (WHERE t.action = 'reject_resolution') AS failed
 FROM case_transition t JOIN "case" c ON c.id = t.case_id
-WHERE c.grid_code LIKE :prefix AND t.action IN ('verify', 'reject_resolution') AND t.at >= :from AND t.at < :to
+WHERE {_IN_AREA} AND t.action IN ('verify', 'reject_resolution') AND t.at >= :from AND t.at < :to
 """
-_CLOSED = """
+_CLOSED = f"""
 SELECT c.opened_at, c.closed_at FROM "case" c
-WHERE c.grid_code LIKE :prefix AND c.state = 'closed' AND c.closed_at >= :from AND c.closed_at < :to
+WHERE {_IN_AREA} AND c.state = 'closed' AND c.closed_at >= :from AND c.closed_at < :to
 """
-_ESCALATIONS = """
+_ESCALATIONS = f"""
 SELECT t.to_level, count(*) FROM case_transition t JOIN "case" c ON c.id = t.case_id
-WHERE c.grid_code LIKE :prefix AND t.action IN ('escalate', 'auto_escalate') AND t.at >= :from AND t.at < :to
+WHERE {_IN_AREA} AND t.action IN ('escalate', 'auto_escalate') AND t.at >= :from AND t.at < :to
 GROUP BY t.to_level
 """
 _PATROL_DAYS = """
 SELECT DISTINCT e.grid_code, (e.occurred_at AT TIME ZONE :tz)::date AS day FROM event e
 WHERE e.kind = 'patrol' AND e.grid_code LIKE :prefix AND e.occurred_at >= :from AND e.occurred_at < :to
 """
-_UNITS = """
+_UNITS = f"""
 SELECT unit, sum(dispatched) AS dispatched, sum(signed_on_time) AS signed_on_time,
        sum(checks) AS checks, sum(failed) AS failed
 FROM (
@@ -68,20 +74,20 @@ FROM (
     SELECT a.at FROM case_transition a WHERE a.case_id = d.case_id AND a.seq > d.seq AND a.action = 'accept'
     ORDER BY a.seq LIMIT 1
   ) s ON true
-  WHERE c.grid_code LIKE :prefix AND d.to_state = 'dispatched' AND d.to_level = 'department'
+  WHERE {_IN_AREA} AND d.to_state = 'dispatched' AND d.to_level = 'department'
     AND d.at >= :from AND d.at < :to
   UNION ALL
   SELECT c.department, 0, 0, 1, (t.action = 'reject_resolution')::int
   FROM case_transition t JOIN "case" c ON c.id = t.case_id
-  WHERE c.grid_code LIKE :prefix AND t.from_level = 'department' AND t.action IN ('verify', 'reject_resolution')
+  WHERE {_IN_AREA} AND t.from_level = 'department' AND t.action IN ('verify', 'reject_resolution')
     AND t.at >= :from AND t.at < :to
 ) x
 WHERE unit IS NOT NULL
 GROUP BY unit ORDER BY unit
 """
-_RATINGS = """
+_RATINGS = f"""
 SELECT count(*), avg(r.score) FROM rating r JOIN "case" c ON c.id = r.case_id
-WHERE c.grid_code LIKE :prefix AND r.rated_at >= :from AND r.rated_at < :to
+WHERE {_IN_AREA} AND r.rated_at >= :from AND r.rated_at < :to
 """
 _GRIDS = """
 SELECT count(*) FROM active_area a
@@ -142,6 +148,7 @@ def indicators(conn: Connection, code: str, first: date, last: date, rules: Rule
     p90 = percentile(hours, 0.9)
     return {
         "received": c["received"],
+        "received_outside_grids": c["outside_grids"],
         "filed": c["filed"],
         "not_filed": {"refused": c["refused"], "voided": c["voided"], "merged": c["merged"]},
         "due": c["due"],

@@ -61,6 +61,10 @@ class Locator:
         self._index: GridIndex | None = None
         self._checked = 0.0
 
+    def fresh(self) -> bool:
+        """Whether the index in hand needs no check of the active generation now (``index`` reads no database)."""
+        return self._index is not None and time.monotonic() - self._checked <= self._refresh_s
+
     def index(self) -> GridIndex:
         """The current index, refreshed first if it is due.
 

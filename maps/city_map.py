@@ -24,6 +24,16 @@ METRICS: tuple[str, ...] = get_args(Metric)
 WINDOWS: tuple[str, ...] = get_args(Window)
 
 
+# How the context layers are drawn: outlines of the levels above the grids; overlay grids (党建, 专属) over them.
+CONTEXT_STYLES: dict[str, dict[str, Any]] = {
+    "streets": {"fill": False, "color": "#333", "weight": 2.5},
+    "communities": {"fill": False, "color": "#333", "weight": 1.2},
+    "party_grids": {"fill": False, "color": "#c0392b", "weight": 2, "dashArray": "6 4"},
+    "special_grids": {"fillColor": "#1f78b4", "fillOpacity": 0.25, "color": "#1f78b4", "weight": 2},
+}
+OVERLAYS = ("party_grids", "special_grids")
+
+
 @dataclass
 class MapData:
     """Everything the page shows, already aggregated and scoped by the caller."""
@@ -31,7 +41,7 @@ class MapData:
     area_name: str
     bounds: tuple[float, float, float, float]  # lon/lat min, max
     grids: dict[str, Any]  # FeatureCollection with properties.value (the metric)
-    context: list[tuple[str, dict[str, Any]]]  # (label key, FeatureCollection) of streets/communities
+    context: list[tuple[str, dict[str, Any]]]  # (label key, FeatureCollection): streets, communities, overlay grids
     heat: list[tuple[float, float, float]]  # lat, lon, weight
     escalations: list[dict[str, Any]]
     metric: str = "open_cases"
@@ -130,7 +140,8 @@ def render(data: MapData, max_live_points: int = 5000) -> str:
         folium.GeoJson(
             collection,
             name=text[key],
-            style_function=lambda f, w=2.5 if key == "streets" else 1.2: {"fill": False, "color": "#333", "weight": w},
+            style_function=lambda f, style=CONTEXT_STYLES[key]: style,
+            tooltip=folium.GeoJsonTooltip(fields=["name", "code"], aliases=["", ""]) if key in OVERLAYS else None,
         ).add_to(m)
     points = [list(p) for p in data.heat]
     heat = HeatMap(points, name=text["heat"], radius=14, blur=18, min_opacity=0.3)  # type: ignore[no-untyped-call]

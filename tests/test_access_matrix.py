@@ -41,6 +41,7 @@ SCOPES = {
     Role.ADMIN: EVERYWHERE,
     Role.RESIDENT: GRID[:12],
     Role.VOLUNTEER: GRID[:12],
+    Role.OWNER: "ZS" + GRID[:12] + "901",  # a park's management: sees the cases in its special grid
 }
 HELPER = "matrix-helper"  # a volunteer of GRID's community that supervisors dispatch to
 API_KEY = "matrix-open311-key"
@@ -64,6 +65,7 @@ def _record(
     reporter: str = "gw-test",
     state: str | None = None,
     assignee: str | None = None,
+    special: str | None = None,
 ) -> str:
     """An incident, or a request when a state is given, with its case, written as the worker would."""
     body = event_body(lon, lat, category=CATEGORY, reporter=reporter)
@@ -78,9 +80,12 @@ def _record(
         conn.execute(
             text(
                 'UPDATE "case" SET department = coalesce(:d, department), state = coalesce(:s, state),'
-                " assignee = :a WHERE id = :id"
+                " assignee = :a, special_code = :special WHERE id = :id"
             ),
-            {"d": department, "s": state, "a": assignee, "id": event.id},
+            {"d": department, "s": state, "a": assignee, "special": special, "id": event.id},
+        )
+        conn.execute(
+            text("UPDATE event SET special_code = :special WHERE id = :id"), {"special": special, "id": event.id}
         )
     return str(event.id)
 
@@ -98,6 +103,10 @@ class City:
         """A fresh case the role sees (``inside``) or does not."""
         if role is Role.DEPARTMENT:
             return _record(self.engine, *self.inside_point, DEPARTMENT if inside else "公安分局")
+        if role is Role.OWNER:
+            return _record(
+                self.engine, *self.inside_point, special=SCOPES[role] if inside else "ZS" + GRID[:12] + "902"
+            )
         if inside:
             return _record(self.engine, *self.inside_point)
         return _record(self.engine, *(self.nowhere_point if role is Role.DISTRICT else self.other_street_point))
@@ -317,6 +326,7 @@ CALLS: dict[str, Call] = {
     "GET /map": Call(_path("/map?area={area}")),
     "GET /escalations": Call(_path("/escalations?area={area}")),
     "GET /v1/map/grids": Call(_path("/v1/map/grids?area={area}")),
+    "GET /v1/map/overlays/{layer}": Call(_path("/v1/map/overlays/special?area={area}")),
     "GET /v1/map/heat": Call(_path("/v1/map/heat?area={area}")),
     "GET /v1/map/escalations": Call(_path("/v1/map/escalations?area={area}")),
     "GET /v1/live": Call(_path("/v1/live?area={area}")),

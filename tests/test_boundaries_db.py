@@ -190,7 +190,10 @@ def test_a_pilot_of_one_street_imports_level_by_level_with_no_flag_that_silences
             assert [(f["check"], f["severity"], f["codes"]) for f in findings] == [("gap", "info", [D])]
     # The grids cover their community whole; the street's and community's statements are kept with the set,
     # so the gaps those layers leave stay information at every later import.
-    assert sorted((f["check"], f["severity"], f["codes"]) for f in findings) == [("gap", "info", [D]), ("gap", "info", [S])]
+    assert sorted((f["check"], f["severity"], f["codes"]) for f in findings) == [
+        ("gap", "info", [D]),
+        ("gap", "info", [S]),
+    ]
 
     # Without the statement, the street layer's gap in its district is an error the import introduces.
     result = runner.invoke(app, ["boundaries", "import", str(tmp_path / "street.geojson"), "--level", "street"])
