@@ -87,8 +87,7 @@ class Principal:
         return self.area is not None and code.startswith(self.area)
 
     def sees_case(self, area_code: str | None, department: str | None, special: str | None = None) -> bool:
-        """Whether a case placed in ``area_code`` (its most precise code), whistled to ``department``
-        and lying in the special grid ``special`` is seen."""
+        """Whether a case is seen: by its most precise code, the department it was whistled to, its special grid."""
         if self.role is Role.DEPARTMENT:
             return department == self.scope
         if self.role is Role.OWNER:

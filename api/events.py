@@ -128,7 +128,8 @@ def list_categories() -> list[dict[str, str]]:
 
 EVENT_FIELDS = (
     "e.id::text AS id, e.kind, e.category, e.reporter, e.occurred_at, e.received_at, e.recorded_at, e.grid_code,"
-    " e.community_code, e.street_code, e.district_code, e.special_code, e.locate_method, c.state AS case_state, c.level AS case_level,"
+    " e.community_code, e.street_code, e.district_code, e.special_code, e.locate_method, c.state AS case_state,"
+    " c.level AS case_level,"
     " c.department, c.assignee, c.merged_into::text AS merged_into, m.state AS merged_into_state,"
     " ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat"
 )
