@@ -113,7 +113,12 @@ def import_command(
     or ``special``) names in each grid the management grids it spans.
     """
     if (layer is LayerChoice.MANAGEMENT) == (level is None):
-        console.print("[red]error:[/] give --level for the management layer, and no --level with --layer party|special")
+        problem = (
+            "give --level (district, street, community or grid)"
+            if level is None
+            else f"--layer {layer} takes no --level"
+        )
+        console.print(f"[red]error:[/] {problem}")
         raise typer.Exit(2)
     settings = Settings()
     engine = make_engine(settings.database.url)

@@ -121,15 +121,15 @@ def test_the_page_cookie_reads_but_never_changes_anything(client: TestClient, si
 def test_posting_is_rate_limited_per_user_with_retry_after(
     client: TestClient, sign_in: SignIn, demo_city: Engine
 ) -> None:
-    _, lon, lat = grid_point(demo_city, 2)
-    fast = sign_in("auth-fast", Role.GRIDWORKER, "321111001001001")
+    grid, lon, lat = grid_point(demo_city, 2)
+    fast = sign_in("auth-fast", Role.GRIDWORKER, grid)
     answers = [
         client.post("/v1/events", json=event_body(lon, lat, reporter="auth-fast"), headers=fast) for _ in range(5)
     ]
     assert [a.status_code for a in answers] == [202, 202, 202, 429, 429]  # a burst of 3, then 6 a minute
     assert 1 <= int(answers[3].headers["retry-after"]) <= 10
     assert "auth-fast" in answers[3].json()["message"]
-    other = sign_in("auth-other", Role.GRIDWORKER, "321111001001001")
+    other = sign_in("auth-other", Role.GRIDWORKER, grid)
     assert client.post("/v1/events", json=event_body(lon, lat, reporter="auth-other"), headers=other).status_code == 202
 
 

@@ -7,12 +7,13 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
 
 from api.access import Role
 from api.app import create_app
 from api.settings import Settings
 from tests.conftest import SignIn
-from tests.pipeline_fixtures import event_body
+from tests.pipeline_fixtures import event_body, grid_point
 
 
 @pytest.fixture(scope="module")
@@ -115,3 +116,25 @@ def test_an_event_with_the_old_codes_is_refused_naming_the_new_one(client: TestC
     assert response.status_code == 422
     assert "category 0101 is now 0102 (暴露垃圾)" in response.json()["message"]
     assert "send schema_version 2" in response.json()["message"]
+
+
+def test_a_gridworker_reporting_from_another_grid_is_told_the_nearest_grid(
+    client: TestClient, sign_in: SignIn, demo_city: Engine
+) -> None:
+    here, lon, lat = grid_point(demo_city, 0)
+    mine, _, _ = grid_point(demo_city, 40)
+    worker = sign_in("gw-elsewhere", Role.GRIDWORKER, mine)
+    client.app.state.locator.refresh()  # the demo city may have been loaded after the app's first look
+    body = event_body(lon, lat, reporter="gw-elsewhere")
+    single = client.post("/v1/events", json=body, headers=worker)
+    assert single.status_code == 422, single.text
+    (problem,) = single.json()["detail"]
+    assert problem["field"] == "location" and problem["nearest_grid"] == here and problem["nearest_m"] == 0
+    assert f"outside your grid {mine}" in single.json()["message"]
+    batch = client.post("/v1/events/batch", json={"events": [body]}, headers=worker)
+    assert batch.status_code == 422 and batch.json()["detail"][0]["field"] == "events.0.location"
+    with demo_city.connect() as conn:  # refused before anything was held
+        assert (
+            conn.execute(text("SELECT count(*) FROM event_receipt WHERE id = :id"), {"id": body["id"]}).scalar_one()
+            == 0
+        )

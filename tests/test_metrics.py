@@ -39,7 +39,7 @@ def test_metrics_hold_the_pipeline_counters_after_a_known_load(
     with demo_city.begin() as conn:  # the oldest unrecorded age is the database's: of this test's events only
         conn.execute(text("DELETE FROM event_receipt"))
     with TestClient(create_app(settings)) as client:
-        client.headers.update(sign_in("gw-metrics", Role.GRIDWORKER, "321111001001001"))
+        client.headers.update(sign_in("gw-metrics", Role.DISTRICT, "321111"))  # posts all over the district
         before = scrape(client)
         good = [event_body(lon, lat, reporter="gw-metrics") for _ in range(7)]
         for body in good[:4]:
@@ -77,7 +77,7 @@ def test_metrics_hold_the_pipeline_counters_after_a_known_load(
 def test_two_api_processes_count_into_one_metrics_page(settings: Settings, demo_city: Engine, sign_in: SignIn) -> None:
     """``gridgov api --workers 2``: whichever process answers the scrape counts the posts both took."""
     _, lon, lat = grid_point(demo_city, 5)
-    headers = sign_in("gw-metrics2", Role.GRIDWORKER, "321111001001001")
+    headers = sign_in("gw-metrics2", Role.DISTRICT, "321111")  # posts all over the district
     port = 18_781
     server = subprocess.Popen(
         [sys.executable, "-m", "cli.main", "api", "--workers", "2", "--port", str(port)],

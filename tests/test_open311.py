@@ -124,6 +124,7 @@ def test_a_posted_request_is_located_cased_escalated_and_read_back(
         ({"service_code": "0102", "lat": "NaN", "long": "119.43"}, 400, "lat must be"),
         ({"service_code": "0102", "lat": "32.2", "long": "119.43", "jurisdiction_id": "999999"}, 404, "jurisdiction"),
         ({"service_code": "0102", "lat": "32.2", "long": "119.43", "address_string": "a\x00b"}, 400, "NUL"),
+        ({"service_code": "0102", "lat": "39.9", "long": "116.4"}, 400, "outside the area this platform serves"),
     ],
 )
 def test_bad_posts_get_open311_errors(server: str, api_key: str, form: dict[str, str], status: int, words: str) -> None:

@@ -58,7 +58,7 @@ def test_a_broker_killed_with_500_accepted_events_waiting_loses_none_of_them(
     reporter = f"gw-crash-{uuid.uuid4().hex[:6]}"
     _, lon, lat = grid_point(demo_city, 7)
     with TestClient(create_app(settings)) as client:
-        client.headers.update(sign_in(reporter, Role.GRIDWORKER, "321111001001001"))
+        client.headers.update(sign_in(reporter, Role.DISTRICT, "321111"))  # posts all over the district
         bodies = [event_body(lon, lat, reporter=reporter) for _ in range(500)]
         for i in range(0, 500, 100):  # the worker is stopped: all 500 wait in the broker's memory
             assert client.post("/v1/events/batch", json={"events": bodies[i : i + 100]}).status_code == 202
@@ -100,7 +100,7 @@ def test_a_broker_killed_under_a_running_worker_loses_nothing_accepted_before_or
     accepted: list[str] = []
     try:
         with TestClient(create_app(settings)) as client:
-            client.headers.update(sign_in(reporter, Role.GRIDWORKER, "321111001001001"))
+            client.headers.update(sign_in(reporter, Role.DISTRICT, "321111"))  # posts all over the district
             before = [event_body(lon, lat, reporter=reporter) for _ in range(200)]
             assert client.post("/v1/events/batch", json={"events": before}).status_code == 202
             accepted += [b["id"] for b in before]

@@ -160,3 +160,6 @@ def test_a_request_needs_a_service_category_and_a_window(
     assert "at most 14 days" in client.post("/v1/requests", json=body, headers=resident).text
     body |= {"service": "0102", "window": {"start": now.isoformat(), "end": (now + timedelta(hours=1)).isoformat()}}
     assert client.post("/v1/requests", json=body, headers=resident).status_code == 422
+    body |= {"service": "9102", "location": {"lon": 116.4, "lat": 39.9, "crs": "wgs84"}}  # Beijing: no district here
+    far = client.post("/v1/requests", json=body, headers=resident)
+    assert far.status_code == 400 and "outside the area this platform serves" in far.json()["message"]

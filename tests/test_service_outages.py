@@ -58,7 +58,7 @@ def test_postgresql_stopped_under_load_gives_503_never_202_and_loses_and_doubles
     reporter = f"gw-pgdown-{uuid.uuid4().hex[:6]}"
     worker = start_worker(settings)
     with TestClient(create_app(settings)) as client:
-        client.headers.update(sign_in(reporter, Role.GRIDWORKER, "321111001001001"))
+        client.headers.update(sign_in(reporter, Role.DISTRICT, "321111"))  # posts all over the district
         with Load(client, reporter, points) as load:
             load.wait_for(50)
             assert postgres.down(base_settings)

@@ -1,0 +1,256 @@
+"""Grid layers on the real database: overlays kept in step, special grids' cases, reports from outside."""
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+from shapely.geometry import box
+from sqlalchemy import Engine, text
+from typer.testing import CliRunner
+
+from api.access import Principal, Role
+from api.errors import BadRequest, InvalidInput
+from api.placement import OUTSIDE, in_own_grid, in_served_area
+from cases.indicators import indicators
+from cases.rules import load_rules
+from cli.main import app
+from geo.boundaries import ImportRejected, import_layer
+from geo.crs import CRS
+from geo.levels import Level
+from geo.locator import Locator
+from geo.validate import M_PER_DEG_LAT
+from streams.schema import Event, Location
+from streams.writer import write_events
+from tests.layers import X0, Y0, C, D, S, area, clean_set, frame
+from tests.pipeline_fixtures import event_body
+from tests.test_record_db import located
+
+G1, G2 = C + "001", C + "002"
+PARK, PARTY = "ZS" + C + "901", "DJ" + C + "801"
+PARK_BOX = box(X0 + 0.002, Y0 + 0.002, X0 + 0.006, Y0 + 0.006)  # inside the west grid
+
+
+def _import(engine: Engine, rows: list[dict[str, object]], **options: object) -> None:
+    for level in Level:
+        layer = [r for r in rows if r["level"] == level.value]
+        if layer:
+            import_layer(engine, frame(*layer), level, source="test", **options)  # type: ignore[arg-type]
+
+
+def _write(path: Path, rows: list[dict[str, object]]) -> Path:
+    gpd.GeoDataFrame(rows, geometry="geometry", crs=4326).to_file(path)
+    return path
+
+
+def _cli(engine: Engine, monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str]:
+    monkeypatch.setenv("GRIDGOV_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    result = CliRunner().invoke(app, ["boundaries", *args])
+    return result.exit_code, result.output
+
+
+def _overlays(engine: Engine) -> list[tuple[str, str, list[str]]]:
+    with engine.connect() as conn:
+        return [
+            tuple(r)  # type: ignore[misc]
+            for r in conn.execute(
+                text(
+                    "SELECT o.code, o.layer, o.spans FROM overlay_area o JOIN boundary_generation g"
+                    " ON g.id = o.generation_id AND g.active ORDER BY o.code"
+                )
+            )
+        ]
+
+
+def _with_overlays(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _import(engine, clean_set())
+    party = {
+        "code": PARTY,
+        "name": "第一党建网格",
+        "spans": f"{G1},{G2}",
+        "geometry": box(X0, Y0, X0 + 0.02, Y0 + 0.02),
+    }
+    park = {
+        "code": PARK,
+        "name": "滨江公园",
+        "kind": "park",
+        "owner": "滨江公园管理处",
+        "spans": G1,
+        "geometry": PARK_BOX,
+    }
+    for layer, row in (("party", party), ("special", park)):
+        code, output = _cli(
+            engine, monkeypatch, "import", str(_write(tmp_path / f"{layer}.geojson", [row])), "--layer", layer
+        )
+        assert code == 0, output
+
+
+def test_a_party_overlay_and_a_park_import_validate_and_are_kept_in_step(
+    scratch_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _with_overlays(scratch_engine, tmp_path, monkeypatch)
+    assert _overlays(scratch_engine) == [(PARTY, "party", [G1, G2]), (PARK, "special", [G1])]
+    assert _cli(scratch_engine, monkeypatch, "validate")[0] == 0
+
+    # The management grids renumbered: the overlays' spans would name grids that no longer exist.
+    renumbered = [dict(r, code=str(r["code"])[:-3] + "00" + str(int(str(r["code"])[-1]) + 2)) for r in clean_set()[3:]]
+    with pytest.raises(ImportRejected) as rejected:
+        import_layer(scratch_engine, frame(*renumbered), Level.GRID, source="renumbered")
+    blocking = {(f.check, f.codes) for f in rejected.value.findings if f.blocking}
+    assert ("unknown_span", (PARK, G1)) in blocking and ("unknown_span", (PARTY, G2)) in blocking
+    assert ("spans_none", (PARK,)) not in blocking  # the park still lies in a grid (now 003): undeclared
+    assert ("undeclared_span", (PARK, C + "003")) in blocking
+    assert _overlays(scratch_engine)[1] == (PARK, "special", [G1])  # nothing changed
+
+    # --level is for the management layer only: a mistake is one line.
+    code, output = _cli(
+        scratch_engine, monkeypatch, "import", str(tmp_path / "party.geojson"), "--level", "grid", "--layer", "party"
+    )
+    assert code == 2 and len(output.strip().splitlines()) == 1, output
+
+
+def test_overlays_in_no_grid_or_partly_outside_are_refused_naming_them(
+    scratch_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _import(scratch_engine, clean_set())
+    far = {"code": "ZS" + C + "902", "name": "远处市场", "kind": "market", "owner": "市场", "spans": G1}
+    spill = {"code": "ZS" + C + "903", "name": "跨界园区", "kind": "campus", "owner": "园区", "spans": G1}
+    rows = [
+        far | {"geometry": box(X0 + 1, Y0 + 1, X0 + 1.01, Y0 + 1.01)},
+        spill | {"geometry": box(X0 - 0.004, Y0 + 0.01, X0 + 0.004, Y0 + 0.015)},  # half west of the district
+    ]
+    path = _write(tmp_path / "special.geojson", rows)
+    code, output = _cli(scratch_engine, monkeypatch, "import", str(path), "--layer", "special", "--json")
+    assert code == 1, output
+    findings = json.loads(output[: output.rindex("]") + 1])
+    assert sorted((f["check"], f["codes"]) for f in findings if f["severity"] == "error") == [
+        ("outside_grids", ["ZS" + C + "903"]),
+        ("spans_none", ["ZS" + C + "902"]),
+    ]
+    assert "2 validation error(s) this import introduces" in output
+    assert _overlays(scratch_engine) == []
+
+
+def test_gap_and_overlap_layers_are_refused_also_beside_an_error_the_set_already_has(scratch_engine: Engine) -> None:
+    rows = clean_set()
+    _import(scratch_engine, rows[:3])
+    half = [area(G1, "grid", box(X0, Y0, X0 + 0.01, Y0 + 0.02), 300)]  # leaves half the community uncovered
+    import_layer(scratch_engine, frame(*half), Level.GRID, source="let in", allow_errors=True)
+
+    overlapping = [
+        area(S, "street", box(X0, Y0, X0 + 0.02, Y0 + 0.02)),
+        area(S[:-1] + "2", "street", box(X0, Y0, X0 + 0.01, Y0 + 0.01)),
+    ]
+    with pytest.raises(ImportRejected) as rejected:
+        import_layer(scratch_engine, frame(*overlapping), Level.STREET, source="overlap")
+    assert {f.check for f in rejected.value.findings if f.blocking} >= {"overlap"}
+    assert any(f.check == "gap" and f.existing for f in rejected.value.findings)  # the grid gap: reported, not blocking
+
+    short = [area(C, "community", box(X0, Y0, X0 + 0.02, Y0 + 0.01))]  # half the street
+    with pytest.raises(ImportRejected) as rejected:
+        import_layer(scratch_engine, frame(*short), Level.COMMUNITY, source="gap")
+    assert ("gap", (S,)) in {(f.check, f.codes) for f in rejected.value.findings if f.blocking}
+
+
+def _record(engine: Engine, lon: float, lat: float) -> str:
+    body = event_body(lon, lat, category="0102")
+    write_events(engine, located(engine, [body]))
+    return str(body["id"])
+
+
+def _seen_by(engine: Engine, principal: Principal, case_id: str) -> bool:
+    sql, params = principal.case_filter()
+    with engine.connect() as conn:
+        return bool(
+            conn.execute(
+                text(f'SELECT count(*) FROM "case" c WHERE c.id = :id AND {sql}'), params | {"id": case_id}
+            ).scalar_one()
+        )
+
+
+def test_a_case_in_the_park_is_seen_by_its_owner_and_by_the_grids_supervisor(
+    scratch_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _with_overlays(scratch_engine, tmp_path, monkeypatch)
+    in_park = _record(scratch_engine, X0 + 0.004, Y0 + 0.004)
+    beside = _record(scratch_engine, X0 + 0.015, Y0 + 0.004)
+    with scratch_engine.connect() as conn:
+        placed = dict(conn.execute(text('SELECT id::text, (grid_code, special_code)::text FROM "case"')).all())
+    assert placed == {in_park: f"({G1},{PARK})", beside: f"({G2},)"}
+    owner = Principal("park-office", Role.OWNER, PARK)
+    supervisor = Principal("sq", Role.COMMUNITY, C)
+    assert _seen_by(scratch_engine, owner, in_park) and not _seen_by(scratch_engine, owner, beside)
+    assert _seen_by(scratch_engine, supervisor, in_park) and _seen_by(scratch_engine, supervisor, beside)
+    assert not _seen_by(scratch_engine, Principal("other-park", Role.OWNER, "ZS" + C + "902"), in_park)
+
+
+def pilot() -> list[dict[str, object]]:
+    """A district; one street of half of it; one community of half the street; two grids covering it."""
+    return [
+        area(D, "district", box(X0, Y0, X0 + 0.04, Y0 + 0.02)),
+        area(S, "street", box(X0, Y0, X0 + 0.02, Y0 + 0.02)),
+        area(C, "community", box(X0, Y0, X0 + 0.02, Y0 + 0.01)),
+        area(G1, "grid", box(X0, Y0, X0 + 0.01, Y0 + 0.01), 300),
+        area(G2, "grid", box(X0 + 0.01, Y0, X0 + 0.02, Y0 + 0.01), 300),
+    ]
+
+
+def test_reports_in_a_gap_go_to_the_area_that_holds_them_and_are_counted(scratch_engine: Engine) -> None:
+    rows = pilot()
+    import_layer(scratch_engine, frame(rows[0]), Level.DISTRICT, source="pilot")
+    import_layer(scratch_engine, frame(rows[1]), Level.STREET, source="pilot", coverage="partial")
+    import_layer(scratch_engine, frame(rows[2]), Level.COMMUNITY, source="pilot", coverage="partial")
+    import_layer(scratch_engine, frame(*rows[3:]), Level.GRID, source="pilot")
+    in_district = _record(scratch_engine, X0 + 0.03, Y0 + 0.01)  # east half: no street
+    in_street = _record(scratch_engine, X0 + 0.005, Y0 + 0.015)  # the street's north half: no community
+    with scratch_engine.connect() as conn:
+        cases = {
+            r[0]: tuple(r[1:])
+            for r in conn.execute(
+                text('SELECT id::text, level, grid_code, community_code, street_code, district_code FROM "case"')
+            )
+        }
+        today = datetime.now(UTC).astimezone(load_rules().calendar.tz).date()
+        district = indicators(conn, D, today, today, load_rules(), datetime.now(UTC))
+        street = indicators(conn, S, today, today, load_rules(), datetime.now(UTC))
+    assert cases == {in_district: ("street", None, None, None, D), in_street: ("street", None, None, S, D)}
+    assert _seen_by(scratch_engine, Principal("qu", Role.DISTRICT, D), in_district)
+    assert not _seen_by(scratch_engine, Principal("jd", Role.STREET, S), in_district)
+    assert _seen_by(scratch_engine, Principal("jd", Role.STREET, S), in_street)
+    assert (district["received"], district["received_outside_grids"]) == (2, 2)
+    assert (street["received"], street["received_outside_grids"]) == (1, 1)
+
+
+def test_outside_reports_are_refused_before_anything_is_accepted(scratch_engine: Engine) -> None:
+    import_layer(scratch_engine, frame(pilot()[0]), Level.DISTRICT, source="pilot")
+    import_layer(scratch_engine, frame(pilot()[1]), Level.STREET, source="pilot", coverage="partial")
+    import_layer(scratch_engine, frame(pilot()[2]), Level.COMMUNITY, source="pilot", coverage="partial")
+    import_layer(scratch_engine, frame(*pilot()[3:]), Level.GRID, source="pilot")
+    index = Locator(scratch_engine).index()
+    worker = Principal("gw", Role.GRIDWORKER, G1)
+
+    def event(lon: float, lat: float) -> Event:
+        return Event.model_validate_json(json.dumps(event_body(lon, lat, reporter="gw")))
+
+    in_own_grid(index, [event(X0 + 0.005, Y0 + 0.005), event(X0 + 0.0102, Y0 + 0.005)], worker, batch=True)  # 19 m out
+    # 0.01° of longitude east of the grid's east edge, at the latitude of the point: the nearest grid is G2 (inside).
+    lat = Y0 + 0.005
+    expected_m = 0.01 * M_PER_DEG_LAT * np.cos(np.radians(lat))  # ≈ 941 m, along a parallel
+    with pytest.raises(InvalidInput) as refused:
+        in_own_grid(index, [event(X0 + 0.005, lat), event(X0 + 0.02, lat)], worker, batch=True)
+    (problem,) = refused.value.detail
+    assert problem["field"] == "events.1.location" and problem["nearest_grid"] == G2 and problem["nearest_m"] == 0
+    assert f"lies {expected_m:,.0f} m outside your grid {G1}" in problem["problem"]
+    far_lon = X0 + 0.05  # east of the district: nearest grid G2, 0.03° away
+    with pytest.raises(InvalidInput) as refused:
+        in_own_grid(index, [event(far_lon, lat)], worker, batch=False)
+    (problem,) = refused.value.detail
+    assert problem["nearest_grid"] == G2
+    assert problem["nearest_m"] == pytest.approx(0.03 * M_PER_DEG_LAT * np.cos(np.radians(lat)), rel=2e-3)
+    in_own_grid(index, [event(far_lon, lat)], Principal("sq", Role.COMMUNITY, C), batch=False)  # supervisors roam
+
+    in_served_area(index, Location(lon=X0 + 0.03, lat=Y0 + 0.01, crs=CRS.WGS84))  # a gap in the district: taken in
+    with pytest.raises(BadRequest, match=OUTSIDE):
+        in_served_area(index, Location(lon=far_lon, lat=lat, crs=CRS.WGS84))
