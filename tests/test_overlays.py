@@ -1,9 +1,12 @@
 """Overlay grids (party, special) checked against the management grids they span (pure)."""
 
+import json
+
 import geopandas as gpd
-from shapely.geometry import box
+from shapely.geometry import box, mapping
 
 from geo.overlays import OVERLAY_COLUMNS, validate_overlays
+from maps.city_map import MapData, render
 from tests.layers import X0, Y0, C, clean_set
 
 GRIDS = gpd.GeoDataFrame([r for r in clean_set() if r["level"] == "grid"], geometry="geometry", crs=4326)
@@ -17,9 +20,11 @@ def overlay(
     return row | {"households": None, "spans": spans, "geometry": shape} | extra
 
 
+PARK_SHAPE = box(X0 + 0.002, Y0 + 0.002, X0 + 0.006, Y0 + 0.006)  # inside the west grid
+
+
 def park(code: str = "ZS" + C + "901", spans: tuple[str, ...] = (G1,), **extra: object) -> dict[str, object]:
-    shape = box(X0 + 0.002, Y0 + 0.002, X0 + 0.006, Y0 + 0.006)  # inside the west grid
-    return overlay(code, shape, spans, "special", **({"kind": "park", "owner": "滨江公园管理处"} | extra))
+    return overlay(code, PARK_SHAPE, spans, "special", **({"kind": "park", "owner": "滨江公园管理处"} | extra))
 
 
 def checks(*rows: dict[str, object]) -> list[tuple[str, str, tuple[str, ...]]]:
@@ -71,3 +76,27 @@ def test_grids_of_one_overlay_layer_must_not_overlap() -> None:
     assert checks(park(), second) == [("error", "overlap", ("ZS" + C + "901", "ZS" + C + "902"))]
     party = overlay("DJ" + C + "801", box(X0, Y0, X0 + 0.01, Y0 + 0.02), (G1,))
     assert checks(park(), party) == []  # a park inside a party grid is two layers, not an overlap
+
+
+def test_the_map_draws_each_overlay_layer_under_its_own_name() -> None:
+    def collection(code: str, shape: object) -> dict[str, object]:
+        feature = {"type": "Feature", "id": code, "properties": {"code": code, "name": code}}
+        return {"type": "FeatureCollection", "features": [feature | {"geometry": mapping(shape)}]}
+
+    grid = collection(G1, GRIDS.geometry.iloc[0])
+    grid["features"][0]["properties"]["value"] = 1.0  # type: ignore[index]
+    data = MapData(
+        area_name="test",
+        bounds=(X0, Y0, X0 + 0.02, Y0 + 0.02),
+        grids=grid,
+        context=[
+            ("party_grids", collection("DJ" + C + "801", GRIDS.geometry.iloc[0])),
+            ("special_grids", collection("ZS" + C + "901", PARK_SHAPE)),
+        ],
+        heat=[],
+        escalations=[],
+    )
+    page = render(data)
+    layers = [json.dumps(name) for name in ("党建网格", "专属网格")]  # the layer control's names, JSON-escaped
+    assert all(name in page for name in layers) and "ZS" + C + "901" in page
+    assert '"dashArray": "6 4"' in page  # party grids dashed over the management grids
