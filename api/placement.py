@@ -10,11 +10,13 @@ district but in no grid (a coverage gap) is taken in: it goes to that district's
 import logging
 from typing import Any
 
+import numpy as np
 from fastapi.concurrency import run_in_threadpool
+from numpy.typing import NDArray
 
 from api.access import Principal, Role
 from api.errors import BadRequest, InvalidInput
-from geo.crs import to_wgs84
+from geo.crs import to_wgs84_mixed
 from geo.grid_index import GridIndex
 from geo.locator import Locator
 from streams.schema import Event, Location
@@ -28,30 +30,27 @@ async def current_index(locator: Locator) -> GridIndex:
     return locator.index() if locator.fresh() else await run_in_threadpool(locator.index)
 
 
-def _wgs84(location: Location) -> tuple[float, float]:
-    lon, lat = to_wgs84([location.lon], [location.lat], location.crs.value)
-    return float(lon[0]), float(lat[0])
+def _wgs84(locations: list[Location]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    return to_wgs84_mixed([p.lon for p in locations], [p.lat for p in locations], [p.crs.value for p in locations])
 
 
 def in_own_grid(index: GridIndex, events: list[Event], principal: Principal, *, batch: bool) -> None:
     """422 for a gridworker's event more than the tolerance outside their grid (others' posts pass)."""
     if principal.role is not Role.GRIDWORKER:
         return
+    lon, lat = _wgs84([e.location for e in events])
+    distances = index.distance_m(lon, lat, principal.scope)
+    if distances is None:  # their grid is not in the active set: an account to mend, not a report to lose
+        log.warning("gridworker %s has grid %s, which the active set lacks", principal.username, principal.scope)
+        return
     problems: list[dict[str, Any]] = []
-    for n, event in enumerate(events):
-        lon, lat = _wgs84(event.location)
-        distance = index.distance_m(lon, lat, principal.scope)
-        if distance is None:  # their grid is not in the active set: an account to mend, not a report to lose
-            log.warning("gridworker %s has grid %s, which the active set lacks", principal.username, principal.scope)
-            return
-        if distance <= index.tolerance_m:
-            continue
-        nearest = index.nearest(lon, lat)
+    for n in np.flatnonzero(distances > index.tolerance_m):
+        nearest = index.nearest(float(lon[n]), float(lat[n]))
         near = f"the nearest grid is {nearest[0]} at {nearest[1]:,.0f} m" if nearest else "no grid is near"
         problems.append(
             {
                 "field": f"events.{n}.location" if batch else "location",
-                "problem": f"lies {distance:,.0f} m outside your grid {principal.scope} "
+                "problem": f"lies {distances[n]:,.0f} m outside your grid {principal.scope} "
                 f"(tolerance {index.tolerance_m:,.0f} m); {near}. Check the position, or report from your grid",
                 "nearest_grid": nearest[0] if nearest else None,
                 "nearest_m": round(nearest[1], 1) if nearest else None,
@@ -64,8 +63,8 @@ def in_own_grid(index: GridIndex, events: list[Event], principal: Principal, *, 
 
 def in_served_area(index: GridIndex, location: Location, field: str = "location") -> None:
     """400 for a point in no district the platform serves (nor within the tolerance of a grid)."""
-    lon, lat = _wgs84(location)
-    if index.locate([lon], [lat]).place()[0] is None:
+    lon, lat = _wgs84([location])
+    if index.locate(lon, lat).place()[0] is None:
         raise BadRequest(
             f"{field} ({location.lon}, {location.lat}, {location.crs.value}) is {OUTSIDE}; "
             "send a point inside a district it serves (a report from elsewhere belongs to that place's own service)"

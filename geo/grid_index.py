@@ -171,14 +171,19 @@ class GridIndex:
         special = self.special.find(x, y) if self.special is not None and len(self.special) else []
         return Located(self.generation_id, self.codes, result, method, x, y, outer, special)
 
-    def distance_m(self, lon: float, lat: float, code: str) -> float | None:
-        """Metres from a WGS84 point to the grid ``code`` (0 inside), None if this index has no such grid."""
+    def distance_m(self, lon: ArrayLike, lat: ArrayLike, code: str) -> NDArray[np.float64] | None:
+        """Metres from each WGS84 point to the grid ``code`` (0 inside), None if this index has no such grid."""
         at = int(np.searchsorted(self._code_text, code))
         if at >= self.codes.size or self.codes[at] != code:
             return None
-        line = shapely.shortest_line(shapely.Point(lon, lat), self.geometries[at])
-        (x1, y1), (x2, y2) = shapely.get_coordinates(line)
-        return float(haversine_m(x1, y1, x2, y2))
+        x, y = np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+        distance = np.zeros(x.size)
+        grid = self.geometries[at]  # prepared: one vectorised test for the whole batch
+        for i in np.flatnonzero(~shapely.intersects_xy(grid, x, y)):
+            line = shapely.shortest_line(shapely.Point(x[i], y[i]), grid)
+            (x1, y1), (x2, y2) = shapely.get_coordinates(line)
+            distance[i] = haversine_m(x1, y1, x2, y2)
+        return distance
 
     def nearest(self, lon: float, lat: float) -> tuple[str, float] | None:
         """The grid nearest to a WGS84 point and its distance in metres (None without grids)."""
@@ -186,7 +191,8 @@ class GridIndex:
             return None
         index = int(self.tree.query_nearest(shapely.Point(lon, lat), all_matches=True).min())
         code = str(self.codes[index])
-        return code, float(self.distance_m(lon, lat, code) or 0.0)
+        distance = self.distance_m([lon], [lat], code)
+        return code, float(distance[0]) if distance is not None else 0.0
 
     def _resolve_mixed(
         self,
