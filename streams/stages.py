@@ -136,7 +136,8 @@ def locate(decoded: list[Decoded], index: GridIndex) -> list[LocatedEvent]:
         [loc.crs.value for loc in locations],
         [loc.accuracy_m if loc.accuracy_m is not None else 0.0 for loc in locations],
     )
-    places, grids, methods = found.place(), found.grid(), found.methods
+    places, methods = found.place(), found.methods  # the grid is the place when it has a grid's 15 digits
+    grids = [p if p is not None and len(p) == 15 else None for p in places]
     special = found.special or [None] * len(decoded)
     return [
         LocatedEvent(
