@@ -4,11 +4,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PACKAGES := cli api streams cases maps geo db
+PACKAGES := cli api streams cases registers maps geo db
 # Tests use their own state directory and ports, so they never touch a running `make run`.
 # GRIDGOV_ENV=test refuses the built-in signing secret, so the run gets a random one.
 TEST_SECRET := $(shell head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+# Personal data is sealed with a key of the run's own (GRIDGOV_PII_KEY), as production must have one.
+TEST_PII_KEY := $(shell head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 TEST_ENV := GRIDGOV_ENV=test GRIDGOV_STATE_DIR=$(CURDIR)/.gridgov-test GRIDGOV_SECRET_KEY=$(TEST_SECRET) \
+	GRIDGOV_PII_KEY=$(TEST_PII_KEY) \
 	GRIDGOV_LOCAL_PG_PORT=55433 GRIDGOV_LOCAL_BROKER_PORT=59093 GRIDGOV_REQUIRE_SERVICES=1
 # Benchmarks too: stopping their services afterwards never stops those of a running `make run`.
 BENCH_ENV := GRIDGOV_STATE_DIR=$(CURDIR)/.gridgov-bench GRIDGOV_LOCAL_PG_PORT=55434 GRIDGOV_LOCAL_BROKER_PORT=59094

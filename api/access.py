@@ -94,6 +94,12 @@ class Principal:
             return special is not None and special == self.scope
         return self.area == "" or (area_code is not None and self.sees_area(area_code))
 
+    def sees_unmasked(self, grid: str) -> bool:
+        """Whether this caller sees the ID and phone numbers of a grid's people: its gridworker, its community."""
+        return (self.role is Role.GRIDWORKER and self.scope == grid) or (
+            self.role is Role.COMMUNITY and grid.startswith(self.scope)
+        )
+
     def may_take(self, action: Action) -> bool:
         """Whether this role may take ``action`` on a case it sees."""
         if self.role in SUPERVISORS:
@@ -154,6 +160,7 @@ MAP_READERS = REPORTERS | {Role.COMMANDER}
 ADMINS = frozenset({Role.ADMIN})
 REQUEST_READERS = SUPERVISORS | {Role.COMMANDER, Role.RESIDENT, Role.VOLUNTEER}
 PHOTO_TAKERS = CASE_ACTORS | {Role.RESIDENT, Role.VOLUNTEER}
+REGISTER_READERS = REPORTERS  # the grid's people: gridworkers and supervisors, in their own area
 
 # Every route of the API and who may call it; the app refuses to start with a route missing here.
 # Object-level checks (an object outside the caller's scope is 404) are made in the routes.
@@ -201,6 +208,15 @@ POLICY: dict[str, frozenset[Role]] = {
     "POST /open311/v2/requests.{fmt}": PUBLIC,
     "GET /open311/v2/requests.{fmt}": PUBLIC,
     "GET /open311/v2/requests/{service_request_id}.{fmt}": PUBLIC,
+    "GET /v1/households/{household_id}": REGISTER_READERS,
+    "GET /v1/people/{person_id}": REGISTER_READERS,
+    "POST /v1/people/search": REGISTER_READERS,
+    "GET /v1/pii-access": ADMINS,
+    "GET /v1/visits/due": REGISTER_READERS,
+    "GET /v1/visits/coverage": MAP_READERS,
+    "GET /v1/worklogs/{username}/{day}": REPORTERS,
+    "PUT /v1/worklogs/{username}/{day}/note": frozenset({Role.GRIDWORKER}),
+    "GET /v1/closeouts/{community}/{week}": SUPERVISORS | {Role.COMMANDER},
     "GET /v1/users": ADMINS,
     "POST /v1/users": ADMINS,
     "POST /v1/users/{username}/disable": ADMINS,

@@ -17,8 +17,11 @@ from api import (
     metrics,
     open311,
     photos,
+    registers,
     resident_requests,
     users,
+    visits,
+    worklogs,
 )
 from api.access import route_key, unruled
 from api.accounts import UserCache
@@ -29,6 +32,7 @@ from api.ratelimit import RateLimiter
 from api.settings import Settings
 from db.engine import make_engine
 from geo.locator import Locator
+from registers.protect import Protector
 from streams.producer import EventProducer
 from streams.topics import Topics
 from streams.watch import LagProbe
@@ -57,6 +61,8 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
             durable=not settings.pipeline.kafka_replicated,
         )
         app.state.rules = settings.rules()
+        app.state.visit_rules = settings.visit_rules()
+        app.state.protector = Protector(settings.registers.pii_key)
         app.state.locator = Locator(
             app.state.engine, settings.locate.locate_tolerance_m, settings.locate.locate_refresh_s
         )
@@ -99,6 +105,9 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
         cases,
         resident_requests,
         indicators,
+        visits,
+        registers,
+        worklogs,
         map_pages,
         users,
         open311,

@@ -13,6 +13,8 @@ from api.ratelimit import RateLimiter
 from api.settings import Settings
 from cases.rules import Rules
 from geo.locator import Locator
+from registers.cadence import VisitRules
+from registers.protect import Protector
 from streams.producer import EventProducer
 from streams.watch import LagProbe
 
@@ -32,6 +34,8 @@ IntakeDep = Annotated[Intake, Depends(_state("intake"))]
 LagProbeDep = Annotated[LagProbe, Depends(_state("lag_probe"))]
 LocatorDep = Annotated[Locator, Depends(_state("locator"))]
 RulesDep = Annotated[Rules, Depends(_state("rules"))]
+VisitRulesDep = Annotated[VisitRules, Depends(_state("visit_rules"))]
+ProtectorDep = Annotated[Protector, Depends(_state("protector"))]
 SettingsDep = Annotated[Settings, Depends(_state("settings"))]
 UsersDep = Annotated[UserCache, Depends(_state("users"))]
 LiveDep = Annotated[LiveFeed, Depends(_state("live"))]

@@ -17,6 +17,7 @@ from api.errors import Forbidden, NotFound, PayloadTooLarge, RateLimited, invali
 from api.intake import Accepted
 from api.placement import current_index, in_own_grid
 from api.ratelimit import RateLimiter
+from api.visits import visits_known
 from cases.categories import default_categories
 from streams.schema import Batch, Event, example_event
 
@@ -63,7 +64,8 @@ async def post_event(request: Request, principal: PrincipalDep) -> Response:
     10 attachments; occurred_at at most 5 minutes ahead and 30 days back;
     120 posts a minute per user, bursts of 30 (`GRIDGOV_EVENT_POSTS_PER_MINUTE`, `GRIDGOV_EVENT_POST_BURST`).
     A gridworker's event more than the location tolerance (`GRIDGOV_LOCATE_TOLERANCE_M`, 50 m) outside
-    their own grid is refused with 422, naming the nearest grid and its distance.
+    their own grid is refused with 422, naming the nearest grid and its distance. A visit names a
+    household of the register in the visitor's own area (422 otherwise, saying which).
     """
     state = request.app.state  # the hot path: read, not injected (see api.auth.current_principal)
     admit(state.limiter, principal)
@@ -73,6 +75,7 @@ async def post_event(request: Request, principal: PrincipalDep) -> Response:
     except ValidationError as exc:
         raise invalid(exc) from exc
     in_own_grid(await current_index(state.locator), as_yourself([event], principal), principal, batch=False)
+    await visits_known(state.engine, [event], principal, batch=False)
     return answer(await state.intake.accept([event]))
 
 
@@ -90,6 +93,7 @@ async def post_batch(
     principal: PrincipalDep,
     limiter: PostLimiterDep,
     locator: LocatorDep,
+    engine: EngineDep,
 ) -> Response:
     """Accept up to 500 events saved offline, all or none.
 
@@ -107,6 +111,7 @@ async def post_batch(
         raise invalid(exc) from exc
     events = as_yourself(list(batch.events), principal)
     in_own_grid(await current_index(locator), events, principal, batch=True)
+    await visits_known(engine, events, principal, batch=True)
     return answer(await intake.accept(events))
 
 

@@ -11,6 +11,8 @@ from cases.rules import RULES_FILE, Rules, load_rules
 from cases.settings import SlaSettings
 from db.settings import DatabaseSettings
 from geo.settings import LocateSettings
+from registers.cadence import VISIT_RULES_FILE, VisitRules, load_visit_rules
+from registers.settings import RegisterSettings
 from streams.settings import KafkaSettings, PipelineSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -64,6 +66,12 @@ class Settings:
     pipeline: PipelineSettings = field(default_factory=PipelineSettings)
     locate: LocateSettings = field(default_factory=LocateSettings)
     sla: SlaSettings = field(default_factory=SlaSettings)
+    registers: RegisterSettings = field(default_factory=RegisterSettings)
+
+    def visit_rules(self) -> VisitRules:
+        """The visit cadence rules this deployment uses (validated)."""
+        path = self.registers.visit_rules_file
+        return load_visit_rules(Path(path) if path else VISIT_RULES_FILE)
 
     def rules(self) -> Rules:
         """The SLA rules this deployment uses (validated)."""

@@ -1,13 +1,29 @@
 """Demo users of the demo city: one of each role, and a gridworker for every grid (``make run``)."""
 
+import random
+import uuid
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+
 from sqlalchemy import Engine, text
 
 from api.access import Role
 from api.accounts import add_users
+from api.settings import Settings
+from geo.crs import CRS
 from geo.demo import DEMO_DISTRICT
+from geo.locator import load_index
+from registers.cadence import VisitRules, period_of
+from registers.demo import load_demo_registers
+from registers.protect import Protector
+from streams.schema import Event, Kind, Location, Received
+from streams.stages import Decoded, LocatedEvent, locate
+from streams.writer import write_events
 
 DEMO_PASSWORD = "gridgov-demo"
 DEMO_DEPARTMENT = "区城市管理局"
+DEMO_REGISTERED_DAYS_AGO = 200  # the demo households are on the register since before the last quarter
+MISSED_EVERY = 12  # one demo household in twelve was not visited last period: overdue now
+VISIT_CATEGORY = "9002"
 
 
 def gridworker_name(grid: str) -> str:
@@ -50,3 +66,47 @@ def demo_users(engine: Engine, units: list[str] | None = None) -> list[tuple[str
 def add_demo_users(engine: Engine, units: list[str] | None = None) -> int:
     """Create the demo users that are missing; how many were added."""
     return add_users(engine, demo_users(engine, units), DEMO_PASSWORD)
+
+
+def add_demo_registers(engine: Engine, settings: Settings, today: date) -> int:
+    """The demo city's synthetic registers and a season of past visits; the people added."""
+    rules = settings.visit_rules()
+    added = load_demo_registers(
+        engine, Protector(settings.registers.pii_key), rules, today - timedelta(days=DEMO_REGISTERED_DAYS_AGO)
+    )
+    if added.added:
+        write_events(engine, _past_visits(engine, rules, today, settings.rules().calendar.tz))
+    return added.added
+
+
+def _past_visits(engine: Engine, rules: VisitRules, today: date, tz: tzinfo) -> list[LocatedEvent]:
+    """A visit to each household in its last completed period, save one in ``MISSED_EVERY`` (left overdue)."""
+    rng = random.Random(11)
+    with engine.connect() as conn:
+        households = conn.execute(
+            text(
+                "SELECT h.id, h.grid_code, h.tags, ST_X(ST_PointOnSurface(b.geom)), ST_Y(ST_PointOnSurface(b.geom))"
+                " FROM household h JOIN building b ON b.code = h.building_code WHERE h.synthetic ORDER BY h.id"
+            )
+        ).all()
+    received = []
+    for n, (household, grid, tags, lon, lat) in enumerate(households):
+        if n % MISSED_EVERY == 0:
+            continue
+        cadence = rules.cadence_of(tags)
+        first, last = period_of(cadence, period_of(cadence, today)[0] - timedelta(days=1))
+        day = first + timedelta(days=rng.randint(0, (last - first).days))
+        at = datetime.combine(day, time(rng.randint(9, 17), rng.randint(0, 59)), tzinfo=tz).astimezone(UTC)
+        event = Event(
+            schema_version=2,  # SCHEMA_VERSION
+            id=uuid.uuid5(uuid.NAMESPACE_URL, f"gridgov-demo-visit:{household}:{day}"),
+            kind=Kind.VISIT,
+            category=VISIT_CATEGORY,
+            occurred_at=at,
+            location=Location(lon=lon, lat=lat, crs=CRS.WGS84, accuracy_m=10.0),
+            reporter=gridworker_name(grid),
+            description="入户走访（模拟） simulated visit",
+            household=household,
+        )
+        received.append(Decoded(Received.stamp(event, at), 0, 0))
+    return locate(received, load_index(engine))

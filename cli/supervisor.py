@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -14,7 +15,7 @@ import typer
 from rich.console import Console
 
 from api.settings import Settings
-from cli.demo import DEMO_PASSWORD, add_demo_users
+from cli.demo import DEMO_PASSWORD, add_demo_registers, add_demo_users
 from cli.local import broker, postgres
 from cli.local.process import pid_alive, stop_pid
 from cli.services import print_statuses, services_up
@@ -127,6 +128,8 @@ def _load_demo(settings: Settings) -> None:
     try:
         units = list(settings.rules().departments.values())
         console.print(f"demo city: {load_demo(engine)} grids, {add_demo_users(engine, units)} new demo users")
+        today = datetime.now(settings.rules().calendar.tz).date()
+        console.print(f"demo registers: {add_demo_registers(engine, settings, today)} synthetic people added")
     finally:
         engine.dispose()
 

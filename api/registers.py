@@ -1,0 +1,126 @@
+"""The registers: households and their people, search by ID number, and the log of unmasked reads.
+
+ID and phone numbers are masked (321111********1234, 138****8000) for everyone but the grid's own
+gridworker and its community's supervisors; each person they read unmasked is a row in
+``GET /v1/pii-access``, with the purpose the caller gave.
+"""
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, Field
+from sqlalchemy import Connection, Row, text
+
+from api.access import Principal
+from api.auth import PrincipalDep, authorize
+from api.deps import EngineDep, ProtectorDep, VisitRulesDep
+from api.errors import InvalidInput, NotFound, responses
+from registers import people
+from registers.ids import id_problem, normalise_id
+from registers.protect import Protector
+from registers.store import log_access
+from streams.schema import NoControl
+
+router = APIRouter(
+    prefix="/v1", tags=["registers"], dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422, 503)
+)
+MAX_LOG = 1000
+Purpose = Annotated[
+    str,
+    Query(min_length=1, max_length=200, description="What the record is read for; kept in the access log"),
+    *NoControl,
+]
+
+
+def _people(
+    conn: Connection, rows: list[Row[Any]], principal: Principal, protector: Protector, purpose: str
+) -> list[dict[str, Any]]:
+    """The people as this caller may see them; a log row for each one shown unmasked."""
+    shown = [people.person_json(r, protector, principal.sees_unmasked(r.grid_code)) for r in rows]
+    opened = [p["id"] for p in shown if not p["masked"]]
+    if opened:
+        log_access(conn, principal.username, principal.role.value, "read", purpose, opened)
+    return shown
+
+
+@router.get("/households/{household_id}")
+def get_household(
+    household_id: str,
+    engine: EngineDep,
+    principal: PrincipalDep,
+    protector: ProtectorDep,
+    visit_rules: VisitRulesDep,
+    purpose: Purpose = "走访服务 (visit)",
+) -> dict[str, Any]:
+    """A household in your area with its building and its people (numbers masked unless you are its grid's staff)."""
+    with engine.begin() as conn:
+        row = people.household(conn, household_id)
+        if row is None or not principal.sees_area(row.grid_code):
+            raise NotFound(f"no household {household_id} in your area")
+        household = {k: v for k, v in row._mapping.items()}
+        household["cadence"] = visit_rules.cadence_of(row.tags).value
+        household["people"] = _people(conn, people.members(conn, household_id), principal, protector, purpose)
+    return household
+
+
+@router.get("/people/{person_id}")
+def get_person(
+    person_id: int,
+    engine: EngineDep,
+    principal: PrincipalDep,
+    protector: ProtectorDep,
+    purpose: Purpose = "查看 (view)",
+) -> dict[str, Any]:
+    """A person of your area."""
+    with engine.begin() as conn:
+        row = people.person(conn, person_id)
+        if row is None or not principal.sees_area(row.grid_code):
+            raise NotFound(f"no person {person_id} in your area")
+        return _people(conn, [row], principal, protector, purpose)[0]
+
+
+class SearchIn(BaseModel):
+    """An ID number to look for (sent in the body, so it stays out of URLs and server logs)."""
+
+    id_number: Annotated[str, Field(min_length=1, max_length=32)]
+    purpose: Annotated[str, Field(min_length=1, max_length=200), *NoControl] = "查找 (search)"
+
+
+@router.post("/people/search")
+def search_people(
+    body: SearchIn, engine: EngineDep, principal: PrincipalDep, protector: ProtectorDep
+) -> dict[str, Any]:
+    """The person of your area with this ID number, found by its keyed hash (the number is never stored plain)."""
+    id_number = normalise_id(body.id_number)
+    wrong = id_problem(id_number)
+    if wrong:
+        raise InvalidInput(f"id_number: {wrong}", [{"field": "id_number", "problem": wrong}])
+    with engine.begin() as conn:
+        row = people.find(conn, protector.search_hash(id_number))
+        found = row is not None and principal.sees_area(row.grid_code)
+        log_access(conn, principal.username, principal.role.value, "search", body.purpose, rows=int(found))
+        people_found = _people(conn, [row], principal, protector, body.purpose) if found and row else []
+    return {"people": people_found}
+
+
+@router.get("/pii-access")
+def access_log(
+    engine: EngineDep,
+    since: Annotated[datetime | None, Query(description="Only entries at or after this time")] = None,
+    actor: Annotated[str | None, Query(max_length=64)] = None,
+    person: Annotated[int | None, Query(description="Only reads of this person")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_LOG)] = 200,
+) -> dict[str, Any]:
+    """Who read, searched, exported or deleted personal data, when, whom and for what (newest first)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT id, at, actor, role, action, person_id, household_id, purpose, rows FROM pii_access"
+                " WHERE (CAST(:since AS timestamptz) IS NULL OR at >= :since) AND (CAST(:actor AS text) IS NULL"
+                " OR actor = :actor) AND (CAST(:person AS bigint) IS NULL OR person_id = :person)"
+                " ORDER BY id DESC LIMIT :limit"
+            ),
+            {"since": since, "actor": actor, "person": person, "limit": limit},
+        ).all()
+    return {"entries": [dict(r._mapping) for r in rows]}

@@ -1,0 +1,118 @@
+"""The daily work log of a gridworker and the weekly close-out of a community: read as JSON, exported as CSV."""
+
+import csv
+import io
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+from pydantic import BaseModel, Field
+
+from api.access import Principal
+from api.accounts import get_user
+from api.auth import PrincipalDep, authorize
+from api.deps import EngineDep, RulesDep
+from api.errors import Forbidden, InvalidInput, NotFound, responses
+from cases.worklog import Week, daily_log, save_note, weekly_closeout
+from streams.schema import NoNul
+
+router = APIRouter(
+    prefix="/v1", tags=["work logs"], dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422, 503)
+)
+Format = Annotated[Literal["json", "csv"], Query(description="csv: a spreadsheet to file or print")]
+
+
+def _csv(name: str, header: list[str], rows: list[list[Any]]) -> Response:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(header)
+    writer.writerows(rows)
+    return Response(
+        "\ufeff" + out.getvalue(),  # with a BOM, Excel opens the UTF-8 as such
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+def _may_read_log(engine: Any, principal: Principal, username: str) -> None:
+    if principal.username == username:
+        return
+    user = get_user(engine, username)
+    if user is None or not principal.sees_area(user.scope):
+        raise NotFound(f"no gridworker {username} in your area")
+
+
+@router.get("/worklogs/{username}/{day}")
+def get_worklog(
+    username: str, day: date, engine: EngineDep, principal: PrincipalDep, rules: RulesDep, format: Format = "json"
+) -> Any:
+    """A gridworker's 每日工作日志: patrols, reports, visits and cases handled that day, with their note."""
+    _may_read_log(engine, principal, username)
+    with engine.connect() as conn:
+        log = daily_log(conn, username, day, rules.calendar.tz)
+    if format == "json":
+        return log
+    rows = [
+        [e["occurred_at"].isoformat(), e["kind"], e["category"], e["id"], e["household"] or ""]
+        for key in ("patrols", "reports", "visits")
+        for e in log[key]
+    ]
+    rows += [[h["at"].isoformat(), h["action"], "", h["case_id"], h["note"]] for h in log["cases_handled"]]
+    rows.sort(key=lambda r: str(r[0]))
+    if log["note"]:
+        rows.append(["", "note", "", "", log["note"]])
+    return _csv(f"worklog-{username}-{day}", ["at", "what", "category", "id", "detail"], rows)
+
+
+class NoteIn(BaseModel):
+    """The gridworker's own words on their day."""
+
+    note: Annotated[str, Field(max_length=4000), *NoNul]
+
+
+@router.put("/worklogs/{username}/{day}/note", status_code=204)
+def put_note(username: str, day: date, body: NoteIn, engine: EngineDep, principal: PrincipalDep) -> Response:
+    """Write your own note on your work log of a day (replaces the earlier one)."""
+    if username != principal.username:
+        raise Forbidden(f"you write your own work log: username must be {principal.username!r}")
+    with engine.begin() as conn:
+        save_note(conn, username, day, body.note)
+    return Response(status_code=204)
+
+
+@router.get("/closeouts/{community}/{week}")
+def get_closeout(
+    community: Annotated[str, Path(pattern=r"^\d{12}$", description="Community code")],
+    week: str,
+    engine: EngineDep,
+    principal: PrincipalDep,
+    rules: RulesDep,
+    format: Format = "json",
+) -> Any:
+    """A community's 每周办结反馈: the cases that ended in the ISO week (2026-W49), their outcomes, per reporter."""
+    try:
+        parsed = Week.parse(week)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), [{"field": "week", "problem": str(exc)}]) from exc
+    if not principal.sees_area(community):
+        raise NotFound(f"no community {community} in your area")
+    with engine.connect() as conn:
+        closeout = weekly_closeout(conn, community, parsed, rules.calendar.tz)
+    if format == "json":
+        return closeout
+    header = ["id", "category", "grid", "reporter", "opened_at", "ended_at", "state", "outcome", "reworks"]
+    rows = [
+        [
+            c["id"],
+            c["category_name"],
+            c["grid_code"],
+            c["reporter"],
+            c["opened_at"].isoformat(),
+            c["ended_at"].isoformat(),
+            c["state"],
+            c["outcome"],
+            c["reworks"],
+        ]
+        for c in closeout["cases"]
+    ]
+    return _csv(f"closeout-{community}-{week}", header, rows)

@@ -1,0 +1,146 @@
+"""``gridgov registers``: import and export the buildings and people of the grids, delete a person, the demo."""
+
+import getpass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from sqlalchemy import text
+
+from api.settings import Settings
+from db.engine import make_engine
+from registers.importer import import_file
+from registers.protect import Protector
+from registers.store import ID_COLUMN, PHONE_COLUMN, delete_person, log_access
+from registers.tabular import FileProblem, write_table
+
+app = typer.Typer(help="Registers: buildings, households and people (实有房屋、实有人口).", no_args_is_help=True)
+console = Console()
+CLI_ROLE = "cli"  # how the access log names a reader at the server's command line
+
+
+class Kind(StrEnum):
+    """What a file holds."""
+
+    BUILDINGS = "buildings"
+    PEOPLE = "people"
+
+
+def _actor(actor: str | None) -> str:
+    return actor or getpass.getuser()
+
+
+@app.command("import")
+def import_command(
+    path: Path,
+    kind: Annotated[Kind, typer.Option(help="buildings (楼栋) first, then people (人口) living in them")],
+    dry_run: Annotated[bool, typer.Option(help="Check every row and report; import nothing")] = False,
+    skip_bad_rows: Annotated[bool, typer.Option(help="Import the good rows even if some are bad")] = False,
+) -> None:
+    """Import a .csv or .xlsx register file; a re-import updates by key (building code, ID number)."""
+    settings = Settings()
+    engine = make_engine(settings.database.url)
+    try:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task(f"{kind.value}: reading {path.name}", total=None)
+
+            def show(stage: str, done: int, total: int) -> None:
+                progress.update(task, description=f"{kind.value}: {stage}", completed=done, total=total)
+
+            report = import_file(
+                engine,
+                path,
+                kind.value,
+                Protector(settings.registers.pii_key),
+                settings.visit_rules(),
+                dry_run=dry_run,
+                skip_bad_rows=skip_bad_rows,
+                progress=show,
+            )
+    except FileProblem as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from exc
+    finally:
+        engine.dispose()
+    console.print(report.text(), markup=False, highlight=False)
+    if report.problems and (report.imported is None or not skip_bad_rows):
+        raise typer.Exit(1)
+
+
+_EXPORT = """
+SELECT p.name, p.id_sealed, p.phone_sealed, p.birth_date, p.relation, h.building_code, h.unit, h.room, h.address,
+       array_to_string(p.tags, ';') AS tags, p.id
+FROM person p JOIN household h ON h.id = p.household_id
+WHERE h.grid_code LIKE :prefix ORDER BY h.id, p.birth_date, p.id
+"""
+
+
+@app.command("export")
+def export_command(
+    out: Path,
+    area: Annotated[str, typer.Option(help="Grid, community, street or district code")],
+    reason: Annotated[str, typer.Option(help="What the export is for; kept in the access log")],
+    actor: Annotated[str | None, typer.Option(help="Who exports (default: your login name)")] = None,
+) -> None:
+    """Export the people of an area unmasked, in the import format (.csv or .xlsx); logged with its reason."""
+    if not area.isdigit() or len(area) not in (6, 9, 12, 15):
+        console.print(f"[red]error:[/] --area is a 6-, 9-, 12- or 15-digit area code, not {area!r}")
+        raise typer.Exit(2)
+    if len(reason.strip()) < 4:
+        console.print("[red]error:[/] --reason says what the export is for (at least 4 characters)")
+        raise typer.Exit(2)
+    if out.suffix.lower() not in (".csv", ".xlsx"):
+        console.print(f"[red]error:[/] {out.name}: write a .csv or .xlsx file")
+        raise typer.Exit(2)
+    settings = Settings()
+    protector = Protector(settings.registers.pii_key)
+    engine = make_engine(settings.database.url)
+    try:
+        with engine.begin() as conn:
+            rows = conn.execute(text(_EXPORT), {"prefix": area + "%"}).all()
+            table = [
+                [
+                    r.name,
+                    protector.open(r.id_sealed, ID_COLUMN),
+                    protector.open(r.phone_sealed, PHONE_COLUMN) if r.phone_sealed else "",
+                    r.birth_date.isoformat(),
+                    r.relation,
+                    r.building_code,
+                    r.unit,
+                    r.room,
+                    r.address,
+                    r.tags,
+                ]
+                for r in rows
+            ]
+            log_access(
+                conn, _actor(actor), CLI_ROLE, "export", f"{reason.strip()} ({area} → {out.name})", rows=len(table)
+            )
+    finally:
+        engine.dispose()
+    header = ["name", "id_number", "phone", "birth_date", "relation", "building", "unit", "room", "address", "tags"]
+    write_table(out, header, table)
+    console.print(f"{len(table)} people of {area} written to {out} (logged in the access log)")
+
+
+@app.command("delete-person")
+def delete_command(
+    person_id: int,
+    reason: Annotated[str, typer.Option(help="Why (moved away, deceased, asked to be removed); logged")],
+    actor: Annotated[str | None, typer.Option(help="Who deletes (default: your login name)")] = None,
+) -> None:
+    """Delete a person from the register (PIPL: on request, or when no longer needed); logged."""
+    engine = make_engine(Settings().database.url)
+    try:
+        with engine.begin() as conn:
+            household = delete_person(conn, person_id)
+            if household is None:
+                console.print(f"[red]error:[/] no person {person_id}; GET /v1/households/<id> lists a household's")
+                raise typer.Exit(1)
+            log_access(conn, _actor(actor), CLI_ROLE, "delete", reason, [person_id], household)
+    finally:
+        engine.dispose()
+    console.print(f"person {person_id} deleted from household {household} (logged in the access log)")

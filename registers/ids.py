@@ -1,0 +1,55 @@
+"""Citizen ID numbers (GB 11643-1999) and phone numbers: checked, and shown masked."""
+
+import re
+from datetime import date
+
+WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+CHECK_CHARACTERS = "10X98765432"  # by the weighted sum modulo 11
+PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
+
+
+def check_digit(first17: str) -> str:
+    """The 18th character of an ID number whose first 17 digits are ``first17``."""
+    return CHECK_CHARACTERS[sum(int(d) * w for d, w in zip(first17, WEIGHTS, strict=True)) % 11]
+
+
+def normalise_id(value: str) -> str:
+    """An ID number as stored and searched: no spaces, a capital X."""
+    return value.strip().replace(" ", "").upper()
+
+
+def id_problem(value: str) -> str | None:
+    """What is wrong with an ID number (normalised), or None when it is valid."""
+    if not re.fullmatch(r"\d{17}[\dX]", value):
+        return "an ID number is 17 digits and a check digit (0-9 or X), 18 characters"
+    if birth_date(value) is None:
+        return f"characters 7-14 must be a birth date (YYYYMMDD), not {value[6:14]}"
+    expected = check_digit(value[:17])
+    if value[17] != expected:
+        return f"the check digit should be {expected}, not {value[17]}: a digit is mistyped"
+    return None
+
+
+def birth_date(value: str) -> date | None:
+    """The birth date an ID number carries, or None if it holds none."""
+    try:
+        return date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError:
+        return None
+
+
+def phone_problem(value: str) -> str | None:
+    """What is wrong with a phone number, or None."""
+    if PHONE.fullmatch(value):
+        return None
+    return "a phone number is an 11-digit mobile (13800138000) or a landline with its area code (0511-85551234)"
+
+
+def mask_id(value: str) -> str:
+    """An ID number as everyone but its grid's staff sees it: 321111********1234."""
+    return value[:6] + "*" * (len(value) - 10) + value[-4:]
+
+
+def mask_phone(value: str) -> str:
+    """A phone number masked: 138****8000."""
+    return value[:3] + "*" * (len(value) - 7) + value[-4:]

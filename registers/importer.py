@@ -1,0 +1,109 @@
+"""Importing a register file: read, check every row, and (unless a row is bad) add or update by key.
+
+A dry run checks and reports only. With bad rows nothing is imported, unless the caller asks to
+import the good rows and skip the bad (``skip_bad_rows``).
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import Engine
+
+from geo.locator import load_index
+from registers.cadence import VisitRules
+from registers.protect import Protector
+from registers.rows import Problem, check_buildings, check_people, columns
+from registers.store import Imported, building_codes, import_buildings, import_people
+from registers.tabular import read_table
+
+KINDS = ("buildings", "people")
+Progress = Callable[[str, int, int], None]  # stage, done, total
+
+
+@dataclass
+class ImportReport:
+    """What an import found and did, for a person to read (``text``)."""
+
+    kind: str
+    path: Path
+    rows: int = 0
+    good: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    imported: Imported | None = None
+    dry_run: bool = False
+
+    @property
+    def bad_lines(self) -> list[int]:
+        """The lines with at least one problem."""
+        return sorted({p.line for p in self.problems})
+
+    def text(self, shown: int = 200) -> str:
+        """The report: every problem (up to ``shown``), then what happened."""
+        lines = [str(p) for p in self.problems[:shown]]
+        if len(self.problems) > shown:
+            lines.append(f"… and {len(self.problems) - shown} more problems")
+        head = f"{self.path.name}: {self.rows} {self.kind} rows, {self.good} good, {len(self.bad_lines)} bad"
+        if self.imported is not None:
+            done = f"{self.imported.added} added, {self.imported.updated} updated"
+            skipped = f"; {len(self.bad_lines)} bad rows skipped" if self.bad_lines else ""
+            lines.append(f"{head}: {done}{skipped}")
+        elif self.dry_run:
+            lines.append(f"{head}: dry run, nothing imported")
+        else:
+            lines.append(
+                f"{head}: nothing imported. Correct the rows above and import again,"
+                " or import the good rows alone with --skip-bad-rows"
+            )
+        return "\n".join(lines)
+
+
+def import_file(
+    engine: Engine,
+    path: Path,
+    kind: str,
+    protector: Protector,
+    rules: VisitRules,
+    *,
+    dry_run: bool = False,
+    skip_bad_rows: bool = False,
+    synthetic: bool = False,
+    registered_on: date | None = None,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Check ``path`` as a ``kind`` file and import it; ``FileProblem`` when it is no table at all."""
+    header, records = read_table(path)
+    at, problems = columns(kind, header)
+    report = ImportReport(kind, path, dry_run=dry_run, problems=problems)
+    if problems:
+        return report
+    rows = list(records)
+    report.rows = len(rows)
+    if progress:
+        progress("checking", 0, len(rows))
+    if kind == "buildings":
+        good_buildings, report.problems = check_buildings(rows, at, load_index(engine))
+        report.good = len(good_buildings)
+    else:
+        with engine.connect() as conn:
+            known = building_codes(conn)
+        good_people, report.problems = check_people(rows, at, known, set(rules.tags))
+        report.good = len(good_people)
+    if progress:
+        progress("checking", len(rows), len(rows))
+    if dry_run or (report.problems and not skip_bad_rows):
+        return report
+
+    def copied(done: int, total: int) -> None:
+        if progress:
+            progress("importing", done, total)
+
+    with engine.begin() as conn:
+        if kind == "buildings":
+            report.imported = import_buildings(conn, good_buildings, synthetic, copied)
+        else:
+            report.imported = import_people(
+                conn, good_people, protector, synthetic=synthetic, registered_on=registered_on, progress=copied
+            )
+    return report

@@ -1,0 +1,59 @@
+"""Reading households and people: masked by default, opened only for those who may see the numbers."""
+
+from typing import Any
+
+from sqlalchemy import Connection, Row, text
+
+from registers.protect import Protector
+from registers.store import ID_COLUMN, PHONE_COLUMN
+
+_PERSON = (
+    "SELECT p.id, p.household_id, p.name, p.id_masked, p.id_sealed, p.phone_masked, p.phone_sealed, p.birth_date,"
+    " p.relation, p.tags, p.synthetic, h.grid_code FROM person p JOIN household h ON h.id = p.household_id"
+)
+_HOUSEHOLD = (
+    "SELECT h.id, h.building_code, b.name AS building_name, b.head AS building_head, h.unit, h.room, h.address,"
+    " h.grid_code, h.members, h.tags, h.registered_on, h.synthetic, ST_X(ST_PointOnSurface(b.geom)) AS lon,"
+    " ST_Y(ST_PointOnSurface(b.geom)) AS lat FROM household h JOIN building b ON b.code = h.building_code"
+)
+
+
+def household(conn: Connection, household_id: str) -> Row[Any] | None:
+    """A household with its building, or None."""
+    return conn.execute(text(f"{_HOUSEHOLD} WHERE h.id = :id"), {"id": household_id}).one_or_none()
+
+
+def members(conn: Connection, household_id: str) -> list[Row[Any]]:
+    """The people of a household, oldest first."""
+    return list(
+        conn.execute(text(f"{_PERSON} WHERE p.household_id = :id ORDER BY p.birth_date, p.id"), {"id": household_id})
+    )
+
+
+def person(conn: Connection, person_id: int) -> Row[Any] | None:
+    """One person with their household's grid, or None."""
+    return conn.execute(text(f"{_PERSON} WHERE p.id = :id"), {"id": person_id}).one_or_none()
+
+
+def find(conn: Connection, id_hash: str) -> Row[Any] | None:
+    """The person whose ID number has this keyed hash, or None."""
+    return conn.execute(text(f"{_PERSON} WHERE p.id_hash = :h"), {"h": id_hash}).one_or_none()
+
+
+def person_json(row: Row[Any], protector: Protector, unmasked: bool) -> dict[str, Any]:
+    """A person as the API shows them: ``masked`` says whether the numbers are masked."""
+    return {
+        "id": row.id,
+        "household": row.household_id,
+        "grid": row.grid_code,
+        "name": row.name,
+        "id_number": protector.open(row.id_sealed, ID_COLUMN) if unmasked else row.id_masked,
+        "phone": (protector.open(row.phone_sealed, PHONE_COLUMN) if unmasked else row.phone_masked)
+        if row.phone_sealed
+        else None,
+        "masked": not unmasked,
+        "birth_date": row.birth_date,
+        "relation": row.relation,
+        "tags": list(row.tags),
+        "synthetic": row.synthetic,
+    }

@@ -1,0 +1,265 @@
+"""The rows of a register file, checked (pure): every problem by line and field, and the good rows.
+
+Buildings: code (its grid's 15 digits + 3), grid, name, a point (lon, lat in WGS84) or a footprint
+(WKT), and the building head. People: name, ID number, phone, birth date, relation to the household,
+building, unit, room, address, tags. Column names may be English or Chinese (``COLUMNS``).
+"""
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import shapely
+from shapely import wkt
+
+from geo.grid_index import GridIndex
+from registers.ids import birth_date, id_problem, normalise_id, phone_problem
+
+Records = Iterable[tuple[int, list[str]]]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What is wrong with one field of one line."""
+
+    line: int
+    field: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}, {self.field}: {self.problem}"
+
+
+# Each kind's columns: English name → Chinese name.
+COLUMNS = {
+    "buildings": {
+        "code": "楼栋编码",
+        "grid": "网格",
+        "name": "楼栋名称",
+        "lon": "经度",
+        "lat": "纬度",
+        "footprint": "轮廓",
+        "head": "楼栋长",
+    },
+    "people": {
+        "name": "姓名",
+        "id_number": "身份证号",
+        "phone": "电话",
+        "birth_date": "出生日期",
+        "relation": "与户主关系",
+        "building": "楼栋编码",
+        "unit": "单元",
+        "room": "室",
+        "address": "地址",
+        "tags": "标签",
+    },
+}
+REQUIRED = {"buildings": ("code", "grid", "name"), "people": ("name", "id_number", "relation", "building", "room")}
+TAG_SEPARATORS = re.compile(r"[;；,，、|]")
+MAX_TEXT = 200
+
+
+@dataclass(frozen=True)
+class BuildingRow:
+    """A building as a file row gives it (line 0: made by the platform, not read from a file)."""
+
+    line: int
+    code: str
+    grid: str
+    name: str
+    head: str | None
+    geometry: shapely.Geometry
+
+
+@dataclass(frozen=True)
+class PersonRow:
+    """A person and the household they live in, as a file row gives them."""
+
+    line: int
+    name: str
+    id_number: str
+    phone: str | None
+    birth_date: date
+    relation: str
+    building: str
+    unit: str
+    room: str
+    address: str | None
+    tags: tuple[str, ...]
+
+    @property
+    def household_id(self) -> str:
+        """The household's key: building-unit-room (unit 0 when the building has none)."""
+        return f"{self.building}-{self.unit or '0'}-{self.room}"
+
+
+def columns(kind: str, header: list[str]) -> tuple[dict[str, int], list[Problem]]:
+    """Where each field's column is; a problem for an unknown column and for a required one missing."""
+    names = {**{en: en for en in COLUMNS[kind]}, **{zh: en for en, zh in COLUMNS[kind].items()}}
+    found: dict[str, int] = {}
+    problems = []
+    for at, title in enumerate(header):
+        key = title if title in names else title.lower()
+        if key in names:
+            found[names[key]] = at
+        elif title:
+            listed = ", ".join(f"{en} ({zh})" for en, zh in COLUMNS[kind].items())
+            problems.append(Problem(1, title, f"unknown column; a {kind} file has: {listed}"))
+    for field in REQUIRED[kind]:
+        if field not in found:
+            problems.append(Problem(1, field, f"the column {field} ({COLUMNS[kind][field]}) is required"))
+    return found, problems
+
+
+def _fields(at: dict[str, int], row: list[str]) -> dict[str, str]:
+    return {field: row[i] if i < len(row) else "" for field, i in at.items()}
+
+
+def _missing(kind: str, line: int, values: dict[str, str]) -> list[Problem]:
+    found = [Problem(line, f, "required; the cell is empty") for f in REQUIRED[kind] if not values.get(f)]
+    found += [
+        Problem(line, f, f"at most {MAX_TEXT} characters")
+        for f, v in values.items()
+        if len(v) > MAX_TEXT and f != "footprint"
+    ]
+    return found
+
+
+def _location(line: int, values: dict[str, str]) -> tuple[shapely.Geometry | None, list[Problem]]:
+    if values.get("footprint"):
+        try:
+            shape = wkt.loads(values["footprint"])
+        except shapely.errors.GEOSException:
+            return None, [Problem(line, "footprint", "not WKT; write POLYGON ((lon lat, …)) in WGS84")]
+        if shape.geom_type not in ("Polygon", "MultiPolygon") or not shape.is_valid:
+            return None, [Problem(line, "footprint", "a footprint is one valid POLYGON or MULTIPOLYGON")]
+        return shape, []
+    try:
+        lon, lat = float(values.get("lon", "")), float(values.get("lat", ""))
+    except ValueError:
+        return None, [Problem(line, "lon", "give lon and lat (WGS84 degrees), or a footprint")]
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        return None, [Problem(line, "lat", "lon is -180..180 and lat -90..90 (WGS84 degrees)")]
+    return shapely.Point(lon, lat), []
+
+
+def check_buildings(records: Records, at: dict[str, int], index: GridIndex) -> tuple[list[BuildingRow], list[Problem]]:
+    """The good building rows, and a problem for each bad field: a grid not in the active set, a building outside it."""
+    good: list[BuildingRow] = []
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for line, row in records:
+        values = _fields(at, row)
+        found = _missing("buildings", line, values)
+        code, grid = values.get("code", ""), values.get("grid", "")
+        geometry, where = _location(line, values)
+        found += where
+        if code and grid and not re.fullmatch(re.escape(grid) + r"\d{3}", code):
+            found.append(Problem(line, "code", f"a building's code is its grid's 15 digits and 3 more ({grid}001)"))
+        if code in seen:
+            found.append(Problem(line, "code", f"building {code} is already on line {seen[code]}"))
+        seen.setdefault(code, line)
+        if grid and geometry is not None and not found:
+            point = geometry.representative_point()
+            distance = index.distance_m([point.x], [point.y], grid)
+            if distance is None:
+                found.append(Problem(line, "grid", f"no grid {grid} in the active boundary set"))
+            elif float(np.asarray(distance)[0]) > index.tolerance_m:
+                nearest = index.nearest(point.x, point.y)
+                where_it_is = f"; it lies in or near grid {nearest[0]}" if nearest else ""
+                found.append(
+                    Problem(
+                        line, "lon", f"the building lies {float(distance[0]):,.0f} m outside grid {grid}{where_it_is}"
+                    )
+                )
+        if found:
+            problems += found
+        elif geometry is not None:
+            good.append(BuildingRow(line, code, grid, values["name"], values.get("head") or None, geometry))
+    return good, problems
+
+
+def split_tags(value: str) -> tuple[str, ...]:
+    """Tags as written in a cell: separated by ; , 、 or |."""
+    return tuple(dict.fromkeys(t.strip() for t in TAG_SEPARATORS.split(value) if t.strip()))
+
+
+def check_people(
+    records: Records, at: dict[str, int], buildings: set[str], tags: set[str]
+) -> tuple[list[PersonRow], list[Problem]]:
+    """The good person rows, and a problem for each bad field.
+
+    ``buildings`` are the building codes that exist (in the register or the same import), ``tags``
+    those the visit rules know.
+    """
+    good: list[PersonRow] = []
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for line, row in records:
+        person, found = _person(line, _fields(at, row), buildings, tags)
+        if person is not None and person.id_number in seen:
+            found.append(Problem(line, "id_number", f"the same person is already on line {seen[person.id_number]}"))
+        if person is not None:
+            seen.setdefault(person.id_number, line)
+        if found:
+            problems += found
+        elif person is not None:
+            good.append(person)
+    return good, problems
+
+
+def _person(
+    line: int, v: dict[str, str], buildings: set[str], tags: set[str]
+) -> tuple[PersonRow | None, list[Problem]]:
+    found = _missing("people", line, v)
+    id_number = normalise_id(v.get("id_number", ""))
+    wrong = id_problem(id_number) if id_number else None
+    if wrong:
+        found.append(Problem(line, "id_number", wrong))
+    phone = v.get("phone", "").replace(" ", "")
+    if phone and (wrong_phone := phone_problem(phone)):
+        found.append(Problem(line, "phone", wrong_phone))
+    born = birth_date(id_number) if id_number and not wrong else None
+    if v.get("birth_date"):
+        try:
+            written = date.fromisoformat(v["birth_date"].replace("/", "-"))
+        except ValueError:
+            found.append(Problem(line, "birth_date", "write the date as YYYY-MM-DD"))
+        else:
+            if born is not None and written != born:
+                found.append(Problem(line, "birth_date", f"the ID number says {born.isoformat()}"))
+            born = written
+    building = v.get("building", "")
+    if building and building not in buildings:
+        found.append(Problem(line, "building", f"no building {building}; import the buildings file first"))
+    person_tags = split_tags(v.get("tags", ""))
+    unknown = [t for t in person_tags if t not in tags]
+    if unknown:
+        found.append(
+            Problem(
+                line, "tags", f"unknown tag(s) {'、'.join(unknown)}; the visit rules know {'、'.join(sorted(tags))}"
+            )
+        )
+    for field in ("unit", "room"):
+        if v.get(field) and not re.fullmatch(r"[0-9A-Za-z]{1,8}", v[field]):
+            found.append(Problem(line, field, "1-8 letters or digits (2, 0301)"))
+    if found or born is None:
+        return None, found
+    return (
+        PersonRow(
+            line,
+            v["name"],
+            id_number,
+            phone or None,
+            born,
+            v["relation"],
+            building,
+            v.get("unit", ""),
+            v["room"],
+            v.get("address") or None,
+            person_tags,
+        ),
+        found,
+    )

@@ -1,0 +1,81 @@
+"""The visits due in a grid and the visit coverage of an area, from the registers and the visit events."""
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, text
+
+from registers.cadence import Cadence, Coverage, VisitRules, coverage, due_by, period_of, status
+
+_HOUSEHOLDS = """
+SELECT h.id, h.address, h.grid_code, h.members, h.tags, h.registered_on,
+       (SELECT max(e.occurred_at) FROM event e WHERE e.kind = 'visit' AND e.household = h.id
+          AND e.occurred_at < :until) AS last_visit
+FROM household h
+WHERE h.grid_code LIKE :prefix
+ORDER BY h.id
+"""
+_IN_PERIODS = """
+SELECT h.tags, h.registered_on,
+       EXISTS (SELECT 1 FROM event e WHERE e.kind = 'visit' AND e.household = h.id
+                 AND e.occurred_at >= :month_from AND e.occurred_at < :until) AS in_month,
+       EXISTS (SELECT 1 FROM event e WHERE e.kind = 'visit' AND e.household = h.id
+                 AND e.occurred_at >= :quarter_from AND e.occurred_at < :until) AS in_quarter
+FROM household h
+WHERE h.grid_code LIKE :prefix
+"""
+
+
+@dataclass(frozen=True)
+class DueVisit:
+    """A household of a grid, when its next visit is due and whether that is overdue."""
+
+    household: str
+    address: str
+    grid: str
+    members: int
+    tags: list[str]
+    cadence: Cadence
+    last_visit: date | None
+    due_by: date
+    status: str
+
+
+def _midnight(day: date, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, datetime.min.time(), tz)
+
+
+def due_visits(conn: Connection, prefix: str, today: date, rules: VisitRules, tz: ZoneInfo) -> list[DueVisit]:
+    """The households under the area ``prefix`` with their next visit, most overdue first."""
+    rows = conn.execute(
+        text(_HOUSEHOLDS), {"prefix": prefix + "%", "until": _midnight(today + timedelta(days=1), tz)}
+    ).all()
+    due = []
+    for row in rows:
+        cadence = rules.cadence_of(row.tags)
+        last = row.last_visit.astimezone(tz).date() if row.last_visit else None
+        by = due_by(cadence, row.registered_on, last)
+        due.append(
+            DueVisit(
+                row.id, row.address, row.grid_code, row.members, list(row.tags), cadence, last, by, status(by, today)
+            )
+        )
+    return sorted(due, key=lambda d: (d.due_by, d.household))
+
+
+def visit_coverage(
+    conn: Connection, prefix: str, day: date, rules: VisitRules, tz: ZoneInfo
+) -> dict[Cadence, Coverage]:
+    """For each cadence, the households of the area due in the period that holds ``day``, and those visited by then."""
+    params = {
+        "prefix": prefix + "%",
+        "month_from": _midnight(period_of(Cadence.MONTHLY, day)[0], tz),
+        "quarter_from": _midnight(period_of(Cadence.QUARTERLY, day)[0], tz),
+        "until": _midnight(day + timedelta(days=1), tz),
+    }
+    households = []
+    for row in conn.execute(text(_IN_PERIODS), params).all():
+        kind = rules.cadence_of(row.tags)
+        households.append((kind, row.registered_on, row.in_month if kind is Cadence.MONTHLY else row.in_quarter))
+    return {kind: coverage(households, kind, day) for kind in Cadence}
