@@ -11,6 +11,7 @@ COPY cli cli
 COPY api api
 COPY streams streams
 COPY cases cases
+COPY registers registers
 COPY maps maps
 COPY geo geo
 COPY db db

@@ -8,17 +8,21 @@ import folium
 from fastapi import APIRouter, Depends, FastAPI, Query
 from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Connection
 
 from api.access import Principal
 from api.auth import PrincipalDep, authorize
-from api.deps import EngineDep, LiveDep, RulesDep, SettingsDep
+from api.deps import EngineDep, LiveDep, RulesDep, SettingsDep, VisitRulesDep
 from api.errors import NotFound, responses
 from api.mapdata import boundaries, escalated_cases, grid_metric, heat_cell, heat_points, overlay_grids, window_start
+from cases.rules import Rules
 from geo.areas import Bounds, area_info, first_district
 from geo.demo import DEMO_DISTRICT
 from geo.levels import AREA_CODE
 from geo.overlays import LAYERS
 from maps.city_map import MapData, Metric, Window, escalations_page, render
+from registers.cadence import VisitRules
+from registers.visits import overdue_per_grid
 
 router = APIRouter(tags=["map"], dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422, 503))
 Lang = Literal["zh", "en"]
@@ -61,12 +65,24 @@ def _scope(conn: Any, area: str | None, principal: Principal) -> tuple[str, str,
     return code, info[0], info[1]
 
 
+def _grids(
+    conn: Connection, metric: str, code: str, now: datetime, rules: Rules, visit_rules: VisitRules
+) -> dict[str, Any]:
+    """The grid layer of a metric: from the cases and events, or (overdue visits) from the registers."""
+    today = window_start("today", now, rules.calendar.tz)
+    counted = None
+    if metric == "overdue_visits":
+        counted = overdue_per_grid(conn, code, today.date(), visit_rules, rules.calendar.tz)
+    return grid_metric(conn, metric, code, now, today, counted)
+
+
 @router.get("/map", response_class=HTMLResponse)
 def get_map(
     engine: EngineDep,
     principal: PrincipalDep,
     settings: SettingsDep,
     rules: RulesDep,
+    visit_rules: VisitRulesDep,
     area: AreaQuery = None,
     metric: Metric = "open_cases",
     window: Window = "today",
@@ -85,7 +101,7 @@ def get_map(
             window=window,
             lang=lang,
             area=area,
-            grids=grid_metric(conn, metric, code, now, window_start("today", now, rules.calendar.tz)),
+            grids=_grids(conn, metric, code, now, rules, visit_rules),
             context=[(k, c) for k, c in context if c["features"]],
             heat=heat_points(conn, code, window_start(window, now, rules.calendar.tz), heat_cell(bounds)),
             escalations=escalated_cases(conn, code, now),
@@ -105,13 +121,18 @@ def get_escalations_page(engine: EngineDep, principal: PrincipalDep, area: AreaQ
 
 @router.get("/v1/map/grids", response_model=dict[str, Any])
 def get_grid_layer(
-    engine: EngineDep, rules: RulesDep, principal: PrincipalDep, area: AreaQuery = None, metric: Metric = "open_cases"
+    engine: EngineDep,
+    rules: RulesDep,
+    visit_rules: VisitRulesDep,
+    principal: PrincipalDep,
+    area: AreaQuery = None,
+    metric: Metric = "open_cases",
 ) -> dict[str, Any]:
     """Grids with the metric as ``properties.value`` (GeoJSON, simplified geometry)."""
     now = datetime.now(UTC)
     with engine.connect() as conn:
         code, _, _ = _scope(conn, area, principal)
-        return grid_metric(conn, metric, code, now, window_start("today", now, rules.calendar.tz))
+        return _grids(conn, metric, code, now, rules, visit_rules)
 
 
 @router.get("/v1/map/overlays/{layer}", response_model=dict[str, Any])

@@ -71,18 +71,24 @@ _METRIC_SQL = {
 }
 
 
-def grid_metric(conn: Connection, metric: str, prefix: str, now: datetime, today: datetime) -> dict[str, Any]:
-    """Grids under ``prefix`` with ``properties.value`` = the metric (simplified geometry)."""
-    values: dict[str, Any] = dict(
-        conn.execute(
-            text(_METRIC_SQL[metric]),
-            {"prefix": prefix + "%", "now": now, "since": now - timedelta(days=30), "today": today},
-        ).all()
-    )
+COUNTS = ("open_cases", "overdue_cases", "patrolled_today", "overdue_visits")  # a grid without any has 0
+
+
+def grid_metric(
+    conn: Connection, metric: str, prefix: str, now: datetime, today: datetime, counted: dict[str, int] | None = None
+) -> dict[str, Any]:
+    """Grids under ``prefix`` with ``properties.value`` = the metric (simplified geometry).
+
+    ``counted`` gives the values of a metric computed elsewhere (overdue visits, from the registers).
+    """
+    values: dict[str, Any] = dict(counted or {})
+    if metric in _METRIC_SQL:
+        params = {"prefix": prefix + "%", "now": now, "since": now - timedelta(days=30), "today": today}
+        values = dict(conn.execute(text(_METRIC_SQL[metric]), params).all())
     collection = boundaries(conn, "grid", prefix)
     for feature in collection["features"]:
         value = values.get(feature["id"])
-        if metric in ("open_cases", "overdue_cases", "patrolled_today"):
+        if metric in COUNTS:
             value = float(value or 0)
         feature["properties"]["value"] = None if value is None else round(float(value), 3)
     return collection

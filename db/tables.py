@@ -45,7 +45,8 @@ def _at(name: str, **kwargs: object) -> Column[object]:
     return Column(name, DateTime(timezone=True), **kwargs)  # type: ignore[arg-type]
 
 
-def _now(name: str) -> Column[object]:
+def now_column(name: str) -> Column[object]:
+    """A time column the server fills with now() on insert."""
     return _at(name, server_default=func.now(), nullable=False)
 
 
@@ -64,7 +65,7 @@ boundary_generation = Table(
     "boundary_generation",
     metadata,
     Column("id", Integer, primary_key=True),
-    _now("created_at"),
+    now_column("created_at"),
     Column("source", Text, nullable=False),
     Column("active", Boolean, server_default=text("false"), nullable=False),
     # Each layer's own statement, "complete" or "partial", carried into later generations (migration 0015).
@@ -122,7 +123,7 @@ event = Table(
     Column("category", String(8), nullable=False),
     _at("occurred_at", nullable=False),
     _at("received_at", nullable=False),
-    _now("recorded_at"),
+    now_column("recorded_at"),
     Column("reporter", Text, nullable=False),
     Column("description", Text, nullable=False),
     Column("attachments", JSONB, nullable=False),
@@ -192,7 +193,7 @@ event_receipt = Table(
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("content_hash", String(64), nullable=False),
-    _now("received_at"),
+    now_column("received_at"),
     Column("reporter", Text),  # the message key
     Column("payload", LargeBinary),  # the raw-topic message, until the event is recorded (migration 0014)
     Column("resent", Integer, server_default="0", nullable=False),
@@ -269,7 +270,7 @@ app_user = Table(
     Column("role", String(16), nullable=False),
     Column("scope", String(64), nullable=False),
     Column("disabled", Boolean, server_default=text("false"), nullable=False),
-    _now("created_at"),
+    now_column("created_at"),
 )
 
 rating = Table(
@@ -299,7 +300,7 @@ photo = Table(
     Column("distance_m", Float),
     Column("flags", ARRAY(Text), nullable=False),
     Column("uploaded_by", String(64), nullable=False),
-    _now("uploaded_at"),
+    now_column("uploaded_at"),
     Column("content", LargeBinary, nullable=False),
 )
 
@@ -309,7 +310,7 @@ api_client = Table(
     Column("name", String(64), primary_key=True),
     Column("key_sha256", String(64), nullable=False),
     Column("disabled", Boolean, server_default=text("false"), nullable=False),
-    _now("created_at"),
+    now_column("created_at"),
     UniqueConstraint("key_sha256", name="api_client_key_sha256_key"),  # PostgreSQL's own name (migration 0006)
 )
 
@@ -337,83 +338,4 @@ rules_version = Table(
     Column("fingerprint", String(64), nullable=False),
     _at("applied_at", nullable=False),
     CheckConstraint("id = 1", name="rules_version_single_row"),
-)
-
-
-# The registers (migration 0016): buildings under grids, their households, and the people in them.
-building = Table(
-    "building",
-    metadata,
-    Column("code", String(18), primary_key=True),  # its grid's 15 digits and 3 of its own
-    Column("grid_code", String(15), nullable=False),
-    Column("name", Text, nullable=False),
-    Column("head", Text),  # the building head (楼栋长)
-    Column("geom", Geometry("GEOMETRY", srid=4326, spatial_index=False), nullable=False),  # a point or a footprint
-    Column("synthetic", Boolean, server_default=text("false"), nullable=False),
-    _now("updated_at"),
-    Index("ix_building_grid_code", "grid_code"),
-)
-
-household = Table(
-    "household",
-    metadata,
-    Column("id", String(48), primary_key=True),  # building-unit-room
-    Column("building_code", String(18), ForeignKey("building.code"), nullable=False),
-    Column("unit", String(8), nullable=False),
-    Column("room", String(16), nullable=False),
-    Column("address", Text, nullable=False),
-    Column("grid_code", String(15), nullable=False),
-    Column("members", Integer, server_default="0", nullable=False),
-    Column("tags", ARRAY(Text), server_default="{}", nullable=False),  # its members' tags
-    Column("registered_on", Date, server_default=func.current_date(), nullable=False),
-    Column("synthetic", Boolean, server_default=text("false"), nullable=False),
-    _now("updated_at"),
-    Index("ix_household_grid_code", "grid_code"),
-)
-
-# ID and phone numbers only sealed (registers.protect) and masked; found by the keyed hash of the ID number.
-person = Table(
-    "person",
-    metadata,
-    Column("id", BigInteger, Identity(), primary_key=True),
-    Column("household_id", String(48), ForeignKey("household.id"), nullable=False),
-    Column("name", Text, nullable=False),
-    Column("id_hash", String(64), nullable=False),
-    Column("id_sealed", LargeBinary, nullable=False),
-    Column("id_masked", String(18), nullable=False),
-    Column("phone_sealed", LargeBinary),
-    Column("phone_masked", String(16)),
-    Column("birth_date", Date, nullable=False),
-    Column("relation", Text, nullable=False),
-    Column("tags", ARRAY(Text), server_default="{}", nullable=False),
-    Column("synthetic", Boolean, server_default=text("false"), nullable=False),
-    _now("updated_at"),
-    UniqueConstraint("id_hash", name="uq_person_id_hash"),
-    Index("ix_person_household_id", "household_id"),
-)
-
-# Every unmasked read, search, export and deletion of personal data: who, when, whom, what for.
-pii_access = Table(
-    "pii_access",
-    metadata,
-    Column("id", BigInteger, Identity(), primary_key=True),
-    _now("at"),
-    Column("actor", String(64), nullable=False),
-    Column("role", String(16), nullable=False),
-    Column("action", String(8), nullable=False),  # read, search, export, delete
-    Column("person_id", BigInteger),  # no foreign key: the log outlives a deleted person
-    Column("household_id", String(48)),
-    Column("purpose", Text, nullable=False),
-    Column("rows", Integer, server_default="1", nullable=False),
-    Index("ix_pii_access_at", "at"),
-)
-
-# A gridworker's own note on their daily work log (每日工作日志).
-work_note = Table(
-    "work_note",
-    metadata,
-    Column("username", String(64), primary_key=True),
-    Column("day", Date, primary_key=True),
-    Column("note", Text, nullable=False),
-    _now("updated_at"),
 )

@@ -18,7 +18,7 @@ ICON = f"{ASSETS}/maps/icon.svg"
 # Light to dark red: six classes of the selected metric.
 PALETTE = ["#fff5f0", "#fdd0bc", "#fc9272", "#f44d38", "#c5161c", "#67000d"]
 
-Metric = Literal["open_cases", "overdue_cases", "in_grid_closure_rate", "patrolled_today"]
+Metric = Literal["open_cases", "overdue_cases", "in_grid_closure_rate", "patrolled_today", "overdue_visits"]
 Window = Literal["hour", "today", "7d"]
 METRICS: tuple[str, ...] = get_args(Metric)
 WINDOWS: tuple[str, ...] = get_args(Window)

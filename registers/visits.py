@@ -64,6 +64,15 @@ def due_visits(conn: Connection, prefix: str, today: date, rules: VisitRules, tz
     return sorted(due, key=lambda d: (d.due_by, d.household))
 
 
+def overdue_per_grid(conn: Connection, prefix: str, today: date, rules: VisitRules, tz: ZoneInfo) -> dict[str, int]:
+    """How many households of each grid under ``prefix`` have a visit overdue (grids with none are left out)."""
+    counts: dict[str, int] = {}
+    for due in due_visits(conn, prefix, today, rules, tz):
+        if due.status == "overdue":
+            counts[due.grid] = counts.get(due.grid, 0) + 1
+    return counts
+
+
 def visit_coverage(
     conn: Connection, prefix: str, day: date, rules: VisitRules, tz: ZoneInfo
 ) -> dict[Cadence, Coverage]:

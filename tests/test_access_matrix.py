@@ -9,11 +9,12 @@ import json
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+import shapely
 from PIL import Image
 from sqlalchemy import Engine, text
 
@@ -21,6 +22,10 @@ from api.access import EVERYWHERE, POLICY, PUBLIC, Role
 from api.app import create_app, route_keys
 from api.settings import Settings
 from geo.locator import Locator
+from registers.ids import check_digit
+from registers.protect import Protector
+from registers.rows import BuildingRow, PersonRow
+from registers.store import import_buildings, import_people
 from streams import stages
 from streams.schema import Event, Received
 from streams.writer import write_events
@@ -97,6 +102,9 @@ class City:
     engine: Engine
     inside_point: tuple[float, float]  # in GRID
     other_street_point: tuple[float, float]  # in the district, not in GRID's street
+    other_grid: str  # the grid of that point
+    protector: Protector
+    serial: int = 0
     nowhere_point: tuple[float, float] = (116.4, 39.9)  # in no grid of the demo city
 
     def case(self, role: Role, inside: bool) -> str:
@@ -155,6 +163,54 @@ class City:
                 {"id": request_id},
             )
         return request_id
+
+    def grid(self, role: Role, inside: bool) -> str:
+        """A grid inside the role's area, or outside it (for a district: a grid of another district)."""
+        if inside:
+            return GRID
+        return "329999001001001" if role is Role.DISTRICT else self.other_grid
+
+    def household(self, role: Role, inside: bool) -> tuple[str, int, str]:
+        """A fresh household of one person in a grid inside or outside the role's area: ids and ID number."""
+        self.serial += 1
+        grid = self.grid(role, inside)
+        first17 = f"110105{date(1950, 1, 1) + timedelta(days=self.serial):%Y%m%d}{self.serial % 1000:03d}"
+        person = PersonRow(
+            0,
+            "矩阵",
+            first17 + check_digit(first17),
+            None,
+            date(1950, 1, 1),
+            "户主",
+            f"{grid}{500 + self.serial % 400:03d}",
+            "",
+            f"{self.serial}",
+            None,
+            (),
+        )
+        point = self.inside_point if inside else self.other_street_point
+        with self.engine.begin() as conn:
+            import_buildings(conn, [BuildingRow(0, person.building, grid, "矩阵楼", None, shapely.Point(*point))])
+            import_people(conn, [person], self.protector)
+            person_id = conn.execute(
+                text("SELECT id FROM person WHERE household_id = :h"), {"h": person.household_id}
+            ).scalar_one()
+        return person.household_id, person_id, person.id_number
+
+    def gridworker(self, role: Role, user: str, inside: bool) -> str:
+        """A gridworker whose work log the role may read (inside) or not."""
+        if role is Role.GRIDWORKER:
+            return user if inside else "matrix-gw-elsewhere"
+        name = "matrix-gw-here" if inside else f"matrix-gw-{self.grid(role, False)}"
+        with self.engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO app_user (username, password_hash, role, scope) VALUES (:u, 'x', 'gridworker', :s)"
+                    " ON CONFLICT (username) DO NOTHING"
+                ),
+                {"u": name, "s": self.grid(role, inside)},
+            )
+        return name
 
     def area(self, role: Role, inside: bool) -> str:
         """An area code inside or outside the role's area."""
@@ -289,6 +345,20 @@ def _disable(city: City, role: Role, user: str, inside: bool) -> tuple[str, str,
     return "POST", f"/v1/users/{name}/disable", {}
 
 
+def _search(city: City, role: Role, user: str, inside: bool) -> tuple[str, str, dict[str, Any]]:
+    _, person_id, id_number = city.household(role, inside)
+    return "POST", "/v1/people/search", {"json": {"id_number": id_number}, "_person": person_id}
+
+
+def _found(response: httpx.Response, visible: bool, kwargs: dict[str, Any]) -> None:
+    assert response.status_code == 200
+    assert ([p["id"] for p in response.json()["people"]] == [kwargs["_person"]]) is visible
+
+
+def _note(city: City, role: Role, user: str, inside: bool) -> tuple[str, str, dict[str, Any]]:
+    return "PUT", f"/v1/worklogs/{user if inside else 'someone-else'}/2026-11-30/note", {"json": {"note": "巡查"}}
+
+
 CALLS: dict[str, Call] = {
     "GET /health": Call(_plain("GET", "/health"), scoped=False),
     "GET /metrics": Call(_plain("GET", "/metrics"), scoped=False),
@@ -352,6 +422,23 @@ CALLS: dict[str, Call] = {
         lambda city, role, user, inside: ("GET", f"/open311/v2/requests/{city.open311_request()}.xml", {}),
         scoped=False,
     ),
+    "GET /v1/households/{household_id}": Call(
+        lambda city, role, user, inside: ("GET", f"/v1/households/{city.household(role, inside)[0]}", {})
+    ),
+    "GET /v1/people/{person_id}": Call(
+        lambda city, role, user, inside: ("GET", f"/v1/people/{city.household(role, inside)[1]}", {})
+    ),
+    "POST /v1/people/search": Call(_search, check=_found),
+    "GET /v1/pii-access": Call(_plain("GET", "/v1/pii-access"), scoped=False),
+    "GET /v1/visits/due": Call(_path("/v1/visits/due?area={area}")),
+    "GET /v1/visits/coverage": Call(_path("/v1/visits/coverage?area={area}")),
+    "GET /v1/worklogs/{username}/{day}": Call(
+        lambda city, role, user, inside: ("GET", f"/v1/worklogs/{city.gridworker(role, user, inside)}/2026-11-30", {})
+    ),
+    "PUT /v1/worklogs/{username}/{day}/note": Call(_note, ok=204, denied=403),
+    "GET /v1/closeouts/{community}/{week}": Call(
+        lambda city, role, user, inside: ("GET", f"/v1/closeouts/{city.grid(role, inside)[:12]}/2026-W48", {})
+    ),
     "GET /v1/users": Call(_plain("GET", "/v1/users"), scoped=False),
     "POST /v1/users": Call(_new_user, ok=201, scoped=False),
     "POST /v1/users/{username}/disable": Call(_disable, scoped=False),
@@ -372,7 +459,7 @@ def server(settings: Settings, demo_city: Engine) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def city(demo_city: Engine, sign_in: SignIn) -> City:
+def city(demo_city: Engine, sign_in: SignIn, settings: Settings) -> City:
     sign_in(HELPER, Role.VOLUNTEER, GRID[:12])
     with demo_city.begin() as conn:
         conn.execute(
@@ -382,7 +469,7 @@ def city(demo_city: Engine, sign_in: SignIn) -> City:
     inside = grid_point(demo_city, 0)
     assert inside[0] == GRID
     other = next(p for p in (grid_point(demo_city, i) for i in range(0, 334, 20)) if not p[0].startswith(GRID[:9]))
-    return City(demo_city, inside[1:], other[1:])
+    return City(demo_city, inside[1:], other[1:], other[0], Protector(settings.registers.pii_key))
 
 
 def _send(client: httpx.Client, method: str, path: str, kwargs: dict[str, Any]) -> httpx.Response:

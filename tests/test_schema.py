@@ -1,9 +1,10 @@
-"""The table declarations in ``db.tables`` are what the migrations build, column for column."""
+"""The tables declared in ``db.tables`` and ``db.register_tables`` are what the migrations build, column by column."""
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
+from db import register_tables  # noqa: F401  (declares its tables in the same metadata)
 from db.tables import active_area, area, metadata
 
 POSTGIS_OWN = {"spatial_ref_sys"}  # created by the extension, not by us

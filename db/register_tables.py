@@ -1,0 +1,104 @@
+"""The registers' tables (migration 0016), declared once in the platform's ``metadata``.
+
+Buildings under grids, their households, the people in them; the log of reads of personal data;
+gridworkers' notes on their day.
+"""
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    Column,
+    Date,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+
+from db.tables import metadata, now_column
+
+building = Table(
+    "building",
+    metadata,
+    Column("code", String(18), primary_key=True),  # its grid's 15 digits and 3 of its own
+    Column("grid_code", String(15), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("head", Text),  # the building head (楼栋长)
+    Column("geom", Geometry("GEOMETRY", srid=4326, spatial_index=False), nullable=False),  # a point or a footprint
+    Column("synthetic", Boolean, server_default=text("false"), nullable=False),
+    now_column("updated_at"),
+    Index("ix_building_grid_code", "grid_code"),
+)
+
+household = Table(
+    "household",
+    metadata,
+    Column("id", String(48), primary_key=True),  # building-unit-room
+    Column("building_code", String(18), ForeignKey("building.code"), nullable=False),
+    Column("unit", String(8), nullable=False),
+    Column("room", String(16), nullable=False),
+    Column("address", Text, nullable=False),
+    Column("grid_code", String(15), nullable=False),
+    Column("members", Integer, server_default="0", nullable=False),
+    Column("tags", ARRAY(Text), server_default="{}", nullable=False),  # its members' tags
+    Column("registered_on", Date, server_default=func.current_date(), nullable=False),
+    Column("synthetic", Boolean, server_default=text("false"), nullable=False),
+    now_column("updated_at"),
+    Index("ix_household_grid_code", "grid_code"),
+)
+
+# ID and phone numbers only sealed (registers.protect) and masked; found by the keyed hash of the ID number.
+person = Table(
+    "person",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("household_id", String(48), ForeignKey("household.id"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("id_hash", String(64), nullable=False),
+    Column("id_sealed", LargeBinary, nullable=False),
+    Column("id_masked", String(18), nullable=False),
+    Column("phone_sealed", LargeBinary),
+    Column("phone_masked", String(16)),
+    Column("birth_date", Date, nullable=False),
+    Column("relation", Text, nullable=False),
+    Column("tags", ARRAY(Text), server_default="{}", nullable=False),
+    Column("synthetic", Boolean, server_default=text("false"), nullable=False),
+    now_column("updated_at"),
+    UniqueConstraint("id_hash", name="uq_person_id_hash"),
+    Index("ix_person_household_id", "household_id"),
+)
+
+# Every unmasked read, search, export and deletion of personal data: who, when, whom, what for.
+pii_access = Table(
+    "pii_access",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    now_column("at"),
+    Column("actor", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("action", String(8), nullable=False),  # read, search, export, delete
+    Column("person_id", BigInteger),  # no foreign key: the log outlives a deleted person
+    Column("household_id", String(48)),
+    Column("purpose", Text, nullable=False),
+    Column("rows", Integer, server_default="1", nullable=False),
+    Index("ix_pii_access_at", "at"),
+)
+
+# A gridworker's own note on their daily work log (每日工作日志).
+work_note = Table(
+    "work_note",
+    metadata,
+    Column("username", String(64), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("note", Text, nullable=False),
+    now_column("updated_at"),
+)

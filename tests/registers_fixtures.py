@@ -1,0 +1,53 @@
+"""Households and people put straight into the registers, and visits written as the worker records them."""
+
+import json
+import uuid
+from datetime import date, datetime
+
+import shapely
+from sqlalchemy import Engine
+
+from api.settings import Settings
+from geo.locator import Locator
+from registers.protect import Protector
+from registers.rows import BuildingRow, PersonRow
+from registers.store import import_buildings, import_people
+from streams import stages
+from streams.schema import Event, Received
+from streams.writer import write_events
+from tests.pipeline_fixtures import event_body
+
+
+def add_household(
+    engine: Engine,
+    settings: Settings,
+    grid: str,
+    point: tuple[float, float],
+    room: str,
+    people: list[tuple[str, str, tuple[str, ...]]],
+    registered_on: date,
+    building: str = "901",
+) -> str:
+    """A household of ``people`` (name, ID number, tags) in a building of ``grid``; its id."""
+    rows = [
+        PersonRow(0, name, id_number, "13800138000", date(1950, 1, 1), "户主", grid + building, "1", room, None, tags)
+        for name, id_number, tags in people
+    ]
+    with engine.begin() as conn:
+        import_buildings(conn, [BuildingRow(0, grid + building, grid, "测试楼", None, shapely.Point(*point))])
+        import_people(conn, rows, Protector(settings.registers.pii_key), registered_on=registered_on)
+    return rows[0].household_id
+
+
+def write_event(engine: Engine, body: dict[str, object], at: datetime) -> uuid.UUID:
+    """An event recorded as the worker would write it (at any time, however long ago); its id."""
+    event = Event.model_validate_json(json.dumps(body | {"occurred_at": at.isoformat()}))
+    write_events(engine, stages.locate([stages.Decoded(Received.stamp(event, at), 0, 0)], Locator(engine).index()))
+    return event.id
+
+
+def write_visit(engine: Engine, household: str, at: datetime, point: tuple[float, float], reporter: str) -> uuid.UUID:
+    """A visit to ``household`` recorded at ``at``."""
+    return write_event(
+        engine, event_body(*point, kind="visit", category="9002", reporter=reporter, household=household), at
+    )

@@ -1,0 +1,181 @@
+"""Importing the registers: every bad row reported by line and field; nothing imported unless asked; by key."""
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+from sqlalchemy import Engine, text
+
+from api.settings import Settings
+from registers.cadence import load_visit_rules
+from registers.importer import ImportReport, import_file
+from registers.protect import Protector
+from tests.pipeline_fixtures import grid_point
+
+G1, G2 = 101, 102  # demo grids used by no other test
+HEADER_B = ["code", "grid", "name", "lon", "lat", "head"]
+HEADER_P = ["姓名", "身份证号", "电话", "与户主关系", "楼栋编码", "单元", "室", "标签"]
+# Valid by the check digit (the 18th character), made up.
+ID_A, ID_B, ID_C = "11010519491231002X", "110105195001010012", "11010519800229003X"
+
+
+def _csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
+    with path.open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows([header, *rows])
+    return path
+
+
+def _import(engine: Engine, settings: Settings, path: Path, kind: str, **options: bool) -> ImportReport:
+    return import_file(engine, path, kind, Protector(settings.registers.pii_key), load_visit_rules(), **options)
+
+
+@pytest.fixture(scope="module")
+def grids(demo_city: Engine) -> tuple[tuple[str, float, float], tuple[str, float, float]]:
+    return grid_point(demo_city, G1), grid_point(demo_city, G2)
+
+
+def _problems(report: ImportReport) -> set[tuple[int, str]]:
+    return {(p.line, p.field) for p in report.problems}
+
+
+def test_every_bad_building_row_is_reported_and_nothing_is_imported(
+    demo_city: Engine, settings: Settings, grids: tuple[tuple[str, float, float], ...], tmp_path: Path
+) -> None:
+    (g1, lon1, lat1), (g2, lon2, lat2) = grids
+    path = _csv(
+        tmp_path / "buildings.csv",
+        HEADER_B,
+        [
+            [f"{g1}901", g1, "一号楼", str(lon1), str(lat1), "王楼长"],  # line 2: good
+            ["329999999999999901", "329999999999999", "无网格楼", str(lon1), str(lat1), ""],  # 3: unknown grid
+            [f"{g1}902", g1, "错位楼", str(lon2), str(lat2), ""],  # 4: lies in another grid
+            [f"{g1}903", g1, "", str(lon1), str(lat1), ""],  # 5: no name
+            [f"{g1}901", g1, "一号楼", str(lon1), str(lat1), ""],  # 6: the code again
+            [f"{g2}904", g1, "编码错", str(lon1), str(lat1), ""],  # 7: a code under another grid
+        ],
+    )
+    report = _import(demo_city, settings, path, "buildings")
+    assert _problems(report) == {(3, "grid"), (4, "lon"), (5, "name"), (6, "code"), (7, "code")}
+    assert f"outside grid {g1}; it lies in or near grid {g2}" in report.text()
+    assert "nothing imported" in report.text() and report.imported is None
+    with demo_city.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM building WHERE code LIKE :g"), {"g": g1 + "%"}).scalar() == 0
+
+
+def _clean_buildings(
+    engine: Engine, settings: Settings, grids: tuple[tuple[str, float, float], ...], tmp: Path
+) -> None:
+    (g1, lon1, lat1), (g2, lon2, lat2) = grids
+    path = _csv(
+        tmp / "buildings-ok.csv",
+        HEADER_B,
+        [
+            [f"{g1}901", g1, "一号楼", str(lon1), str(lat1), "王楼长"],
+            [f"{g2}901", g2, "二号楼", str(lon2), str(lat2), ""],
+        ],
+    )
+    report = _import(engine, settings, path, "buildings")
+    assert report.problems == [] and report.imported is not None
+
+
+def test_every_bad_person_row_is_reported_by_line_and_field(
+    demo_city: Engine, settings: Settings, grids: tuple[tuple[str, float, float], ...], tmp_path: Path
+) -> None:
+    _clean_buildings(demo_city, settings, grids, tmp_path)
+    g1 = grids[0][0]
+    path = _csv(
+        tmp_path / "people.csv",
+        HEADER_P,
+        [
+            ["甲", ID_A, "13800138000", "户主", f"{g1}901", "1", "0101", "独居老人"],  # 2: good
+            ["乙", "110105195001010016", "", "户主", f"{g1}901", "1", "0102", ""],  # 3: check digit
+            ["丙", ID_B, "", "户主", f"{g1}999", "1", "0103", ""],  # 4: no such building
+            ["丁", ID_C, "", "户主", f"{g1}901", "1", "0104", ""],  # 5: good
+            ["戊", ID_C, "", "配偶", f"{g1}901", "1", "0104", ""],  # 6: the same person as line 5
+            ["己", "110105196001010017", "", "", f"{g1}901", "1", "0105", ""],  # 7: no relation
+            ["庚", "110105197001010011", "12", "户主", f"{g1}901", "1", "0106", "外星人"],  # 8: phone, tag
+        ],
+    )
+    dry = _import(demo_city, settings, path, "people", dry_run=True)
+    expected = {(3, "id_number"), (4, "building"), (6, "id_number"), (7, "relation"), (8, "phone"), (8, "tags")}
+    assert _problems(dry) == expected
+    assert "line 3, id_number: the check digit should be 2, not 6" in dry.text()
+    assert "line 6, id_number: the same person is already on line 5" in dry.text()
+    assert "dry run, nothing imported" in dry.text()
+    refused = _import(demo_city, settings, path, "people")
+    assert refused.imported is None
+    with demo_city.connect() as conn:
+        assert (
+            conn.execute(
+                text("SELECT count(*) FROM person p JOIN household h ON h.id = p.household_id WHERE h.grid_code = :g"),
+                {"g": g1},
+            ).scalar()
+            == 0
+        )
+    forced = _import(demo_city, settings, path, "people", skip_bad_rows=True)
+    assert forced.imported is not None and (forced.imported.added, forced.good) == (2, 2)
+    assert "2 added, 0 updated; 5 bad rows skipped" in forced.text()
+
+
+def test_a_clean_file_imports_and_a_reimport_updates_by_key(
+    demo_city: Engine, settings: Settings, grids: tuple[tuple[str, float, float], ...], tmp_path: Path
+) -> None:
+    _clean_buildings(demo_city, settings, grids, tmp_path)
+    g2 = grids[1][0]
+    rows = [
+        ["赵", "110105195505050018", "13900139000", "户主", f"{g2}901", "2", "0301", "党员"],
+        ["钱", "110105195606060012", "", "配偶", f"{g2}901", "2", "0301", "残疾人"],
+        ["孙", "110105200808080015", "", "户主", f"{g2}901", "", "0401", ""],
+    ]
+    first = _import(demo_city, settings, _csv(tmp_path / "p.csv", HEADER_P, rows), "people")
+    assert first.problems == [] and first.imported is not None and first.imported.added == 3
+    rows[0][2] = "13700137000"  # a new phone number
+    book = Workbook()
+    book.active.append(HEADER_P)
+    for row in rows:
+        book.active.append(row)
+    book.save(tmp_path / "p.xlsx")
+    second = _import(demo_city, settings, tmp_path / "p.xlsx", "people")
+    assert second.imported is not None and (second.imported.added, second.imported.updated) == (0, 3)
+    with demo_city.connect() as conn:
+        households = conn.execute(
+            text("SELECT id, members, tags FROM household WHERE grid_code = :g ORDER BY id"), {"g": g2}
+        ).all()
+        raw = conn.execute(
+            text(
+                "SELECT row_to_json(p)::text, encode(p.id_sealed, 'escape'), encode(p.phone_sealed, 'escape')"
+                " FROM person p JOIN household h ON h.id = p.household_id WHERE h.grid_code = :g"
+            ),
+            {"g": g2},
+        ).all()
+    assert [(h.id, h.members, h.tags) for h in households] == [
+        (f"{g2}901-0-0401", 1, []),
+        (f"{g2}901-2-0301", 2, ["党员", "残疾人"]),
+    ]
+    secrets = ["110105195505050018", "110105195606060012", "110105200808080015", "13700137000", "13900139000"]
+    for row in raw:  # the raw columns, as SQL reads them, hold neither the ID nor the phone number
+        assert not any(secret in str(cell) for cell in row for secret in secrets)
+
+
+def test_the_command_line_prints_the_report_and_a_missing_file_is_one_line(
+    demo_city: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    env = os.environ | {"GRIDGOV_DATABASE_URL": settings.database.url, "COLUMNS": "200"}
+
+    def gridgov(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "cli.main", *args], env=env, capture_output=True, text=True)
+
+    missing = gridgov("registers", "import", str(tmp_path / "none.csv"), "--kind", "people")
+    assert missing.returncode == 1 and "Traceback" not in missing.stderr
+    assert missing.stdout.strip().splitlines() == [f"error: {tmp_path / 'none.csv'}: no such file"]
+    path = _csv(tmp_path / "bad.csv", HEADER_P, [["甲", "110105195001010016", "", "户主", "x", "1", "1", ""]])
+    bad = gridgov("registers", "import", str(path), "--kind", "people", "--dry-run")
+    assert bad.returncode == 1
+    assert "line 2, id_number: the check digit should be 2, not 6" in bad.stdout
+    assert "line 2, building: no building x" in bad.stdout
+    wrong_kind = gridgov("registers", "import", str(path), "--kind", "cats")
+    assert wrong_kind.returncode == 2 and "Traceback" not in wrong_kind.stderr
