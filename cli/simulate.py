@@ -5,6 +5,7 @@ import random
 import threading
 import time
 import uuid
+import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,7 @@ KIND_MIX = {"patrol": 0.55, "incident": 0.35, "visit": 0.10}
 CLASS_WEIGHT = {SlaClass.MINOR: 6.0, SlaClass.GENERAL: 3.0, SlaClass.MAJOR: 1.0, SlaClass.URGENT: 0.5}
 CRS_MIX = {"wgs84": 0.75, "gcj02": 0.2, "bd09": 0.05}
 RETRY_SHARE = 0.05
+NEGLECTED_EVERY = 15  # one household in fifteen is never visited: the due lists show some overdue
 INVALID_SHARE = 0.01
 
 
@@ -38,13 +40,20 @@ class Stats:
     statuses: dict[int, int] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
+@dataclass
 class Gridworker:
-    """One simulated gridworker and the grid they patrol."""
+    """One simulated gridworker, the grid they patrol, and the households they are to visit next."""
 
     reporter: str
     grid: str
     area: shapely.Geometry
+    to_visit: list[str] = field(default_factory=list)  # soonest due first, from GET /v1/visits/due
+
+
+def households_to_visit(due: dict[str, Any]) -> list[str]:
+    """The households of a due list in the order to visit them, leaving out the ones this gridworker neglects."""
+    listed = [h["household"] for status in ("overdue", "this_week", "later") for h in due[status]]
+    return [h for h in listed if zlib.crc32(h.encode()) % NEGLECTED_EVERY]
 
 
 def fetch_grids(client: httpx.Client, district: str, headers: dict[str, str]) -> list[tuple[str, shapely.Geometry]]:
@@ -93,8 +102,19 @@ def make_event(rng: random.Random, worker: Gridworker) -> dict[str, Any]:
         "description": "模拟事件 (simulated)",
     }
     if kind == "visit":
-        event["household"] = f"{worker.grid}-{rng.randint(1, 300):03d}"
+        if not worker.to_visit:  # nobody on the register to visit: a patrol instead
+            return event | {"kind": "patrol", "category": "9001"}
+        event["household"] = worker.to_visit.pop(0)
     return event
+
+
+def fetch_due(client: httpx.Client, tokens: "Tokens", worker: Gridworker) -> list[str]:
+    """The gridworker's households to visit, from their due list (none if the API cannot say now)."""
+    try:
+        response = client.get("/v1/visits/due", headers=tokens.headers(worker.reporter))
+    except httpx.HTTPError:
+        return []
+    return households_to_visit(response.json()) if response.status_code == 200 else []
 
 
 class Tokens:
@@ -186,7 +206,10 @@ def run(
         next_at = time.monotonic()
         sent = 0
         while not stop.is_set() and (limit is None or sent < limit):
-            event = make_event(rng, rng.choice(workers))
+            worker = rng.choice(workers)
+            if not worker.to_visit:
+                worker.to_visit = fetch_due(client, tokens, worker)
+            event = make_event(rng, worker)
             if rng.random() < INVALID_SHARE:
                 event["location"]["lat"] = 123.0  # a broken GPS fix: the API must answer 422
             post(client, tokens, event, stats, stop)

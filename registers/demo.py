@@ -34,7 +34,7 @@ class DemoSize:
     members: tuple[int, int] = (1, 4)
 
 
-def synthetic_id(rng: random.Random, born: date, serial: int) -> str:
+def synthetic_id(born: date, serial: int) -> str:
     """A made-up ID number with a valid check digit."""
     first17 = f"{REGION}{born:%Y%m%d}{serial % 1000:03d}"
     return first17 + check_digit(first17)
@@ -59,6 +59,7 @@ def demo_rows(
     buildings: list[BuildingRow] = []
     people: list[PersonRow] = []
     serial = 0
+    used: set[str] = set()
     for grid, area in grids:
         for b in range(1, size.buildings + 1):
             point = _inside(rng, area)
@@ -69,13 +70,16 @@ def demo_rows(
             for h in range(size.households):
                 tags = (rng.choice(monthly),) if monthly and rng.random() < TAGGED_SHARE else ()
                 for m in range(rng.randint(*size.members)):
-                    serial += 1
                     born = date(1940, 1, 1) + timedelta(days=rng.randint(0, 80 * 365))
+                    serial += 1
+                    while synthetic_id(born, serial) in used:  # one person, one number
+                        serial += 1
+                    used.add(synthetic_id(born, serial))
                     people.append(
                         PersonRow(
                             0,
                             f"{rng.choice(SURNAMES)}{rng.choice(GIVEN)}（模拟）",
-                            synthetic_id(rng, born, serial),
+                            synthetic_id(born, serial),
                             f"1700000{serial % 10000:04d}",
                             born,
                             RELATIONS[min(m, len(RELATIONS) - 1)],

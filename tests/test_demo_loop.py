@@ -6,16 +6,18 @@ from datetime import datetime
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from api.access import Role
 from api.app import create_app
 from api.settings import Settings
 from cli.casework import Habits
-from cli.demo import DEMO_PASSWORD, add_demo_users, unit_users
+from cli.demo import DEMO_PASSWORD, add_demo_registers, add_demo_users, unit_users
 from cli.local.scratch import drop_database, fresh_database, fresh_topics
 from cli.simulate import run as simulate
 from db.engine import make_engine
 from geo.demo import DEMO_DISTRICT, load_demo
+from registers.visits import due_visits
 from streams.outbox import Outbox
 from streams.producer import EventProducer
 from streams.sla import SlaEngine
@@ -41,6 +43,8 @@ def test_a_minute_of_the_simulated_city_closes_cases_in_the_grid_with_reworks_an
         load_demo(engine)
         units = unit_users(list(rules.departments.values()))
         add_demo_users(engine, list(units))
+        first_day = datetime.now(rules.calendar.tz).date()
+        assert add_demo_registers(engine, settings, first_day) > 1000
         producer = EventProducer(settings.kafka)
         clock = SlaEngine(engine, rules, Outbox(engine, settings.kafka, producer))
         ticking = threading.Thread(target=clock.run, args=(stop, 0.5), daemon=True)
@@ -62,6 +66,14 @@ def test_a_minute_of_the_simulated_city_closes_cases_in_the_grid_with_reworks_an
                 headers=_district(settings, engine),
             )
         body = response.json()
+        with engine.connect() as conn:
+            visits = conn.execute(
+                text(
+                    "SELECT count(*) FROM event e JOIN household h ON h.id = e.household"
+                    " WHERE e.kind = 'visit' AND e.occurred_at > now() - interval '1 hour'"
+                )
+            ).scalar_one()
+            due = due_visits(conn, DEMO_DISTRICT, first_day, settings.visit_rules(), rules.calendar.tz)
     finally:
         stop.set()
         engine.dispose()
@@ -73,6 +85,9 @@ def test_a_minute_of_the_simulated_city_closes_cases_in_the_grid_with_reworks_an
     assert 0 < body["on_time_closure_rate"] < 1
     assert sum(body["not_filed"].values()) > 0
     assert sum(body["escalations"].values()) > 0
+    assert visits > 0  # the simulator visits the households of the register
+    overdue = sum(d.status == "overdue" for d in due)
+    assert 0 < overdue < len(due) / 5  # a few overdue: those not visited last period
 
 
 def _district(settings: Settings, engine: object) -> dict[str, str]:

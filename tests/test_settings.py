@@ -9,6 +9,7 @@ from pydantic import ValidationError
 
 from api.settings import ApiSettings
 from db.settings import DatabaseSettings
+from registers.settings import RegisterSettings
 from streams.settings import KafkaSettings
 
 
@@ -54,3 +55,23 @@ def test_the_api_refuses_to_start_outside_development_without_a_secret() -> None
     )
     assert result.returncode == 2
     assert "configuration error" in result.stdout and "GRIDGOV_SECRET_KEY" in result.stdout
+
+
+@pytest.mark.parametrize("env", ["production", "test"])
+def test_outside_development_personal_data_needs_a_key_of_its_own(env: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("GRIDGOV_PII_KEY", raising=False)
+    with pytest.raises(ValidationError, match="GRIDGOV_PII_KEY must be set"):
+        RegisterSettings(env=env)
+    with pytest.raises(ValidationError, match="64 hex digits"):
+        RegisterSettings(env=env, pii_key="not-hex")
+    RegisterSettings(env=env, pii_key="ab" * 32)
+    RegisterSettings(env="development")
+
+
+def test_the_api_refuses_to_start_outside_development_without_a_pii_key() -> None:
+    env = {k: v for k, v in os.environ.items() if k != "GRIDGOV_PII_KEY"} | {"GRIDGOV_ENV": "production"}
+    result = subprocess.run(
+        [sys.executable, "-m", "cli.main", "api", "--port", "1"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 2
+    assert "configuration error" in result.stdout and "GRIDGOV_PII_KEY" in result.stdout
