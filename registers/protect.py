@@ -39,4 +39,4 @@ class Protector:
 
     def search_hash(self, id_number: str) -> str:
         """The keyed hash by which a person is found from their (normalised) ID number."""
-        return hmac.new(self._search_key, id_number.encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self._search_key, id_number.encode(), hashlib.sha256).hex()

@@ -110,10 +110,16 @@ FROM (
   SELECT h.id, count(DISTINCT p.id) AS members,
          coalesce(array_agg(DISTINCT t.tag ORDER BY t.tag) FILTER (WHERE t.tag IS NOT NULL), '{}') AS tags
   FROM household h LEFT JOIN person p ON p.household_id = h.id LEFT JOIN LATERAL unnest(p.tags) AS t(tag) ON true
-  WHERE h.id = ANY(:ids)
+  WHERE h.id IN (SELECT id FROM household_touched)
   GROUP BY h.id
 ) x
 WHERE h.id = x.id
+"""
+# The households an import changes: those its people live in now, and those they move out of.
+_TOUCHED = """
+CREATE TEMP TABLE household_touched ON COMMIT DROP AS
+SELECT p.household_id AS id FROM person p JOIN person_in i USING (id_hash)
+UNION SELECT household_id FROM person_in
 """
 
 
@@ -154,20 +160,12 @@ def import_people(
         sealed,
         progress,
     )
-    touched = (
-        conn.execute(
-            text(
-                "SELECT DISTINCT p.household_id FROM person p JOIN person_in i USING (id_hash)"
-                " UNION SELECT DISTINCT household_id FROM person_in"
-            )
-        )
-        .scalars()
-        .all()
-    )
+    conn.execute(text("ANALYZE person_in"))
+    conn.execute(text(_TOUCHED))
     params = {"synthetic": synthetic, "registered_on": registered_on}
     conn.execute(text(_HOUSEHOLDS), params)
     done = _counted(conn, _PEOPLE, params)
-    conn.execute(text(_RECOUNT), {"ids": list(touched)})
+    conn.execute(text(_RECOUNT))
     return done
 
 
@@ -188,7 +186,11 @@ def delete_person(conn: Connection, person_id: int) -> str | None:
         text("DELETE FROM person WHERE id = :id RETURNING household_id"), {"id": person_id}
     ).scalar_one_or_none()
     if household is not None:
-        conn.execute(text(_RECOUNT), {"ids": [household]})
+        conn.execute(
+            text("CREATE TEMP TABLE household_touched ON COMMIT DROP AS SELECT CAST(:id AS text) AS id"),
+            {"id": household},
+        )
+        conn.execute(text(_RECOUNT))
     return household
 
 
