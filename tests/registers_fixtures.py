@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from api.settings import Settings
 from geo.locator import Locator
+from registers.ids import birth_date
 from registers.protect import Protector
 from registers.rows import BuildingRow, PersonRow
 from registers.store import import_buildings, import_people
@@ -30,7 +31,19 @@ def add_household(
 ) -> str:
     """A household of ``people`` (name, ID number, tags) in a building of ``grid``; its id."""
     rows = [
-        PersonRow(0, name, id_number, "13800138000", date(1950, 1, 1), "户主", grid + building, "1", room, None, tags)
+        PersonRow(
+            0,
+            name,
+            id_number,
+            "13800138000",
+            birth_date(id_number) or date(1950, 1, 1),
+            "户主",
+            grid + building,
+            "1",
+            room,
+            None,
+            tags,
+        )
         for name, id_number, tags in people
     ]
     with engine.begin() as conn:

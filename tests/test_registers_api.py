@@ -195,8 +195,12 @@ def test_due_lists_and_coverage_across_a_month_and_a_quarter_end(
     assert (april["others"]["due"], april["others"]["visited"], april["others"]["coverage"]) == (2, 1, 0.5)
     assert april["others"]["period"] == ["2026-04-01", "2026-06-30"]
 
-    grids = client.get("/v1/map/grids", headers=headers, params={"area": grid, "metric": "overdue_visits"}).json()
-    assert grids["features"][0]["properties"]["value"] >= 0
+    # Today (after September 2026) all three are overdue: no visit since April; the map counts them.
+    layer = {"area": grid, "metric": "overdue_visits"}
+    grids = client.get("/v1/map/grids", headers=headers, params=layer).json()
+    assert [f["properties"]["value"] for f in grids["features"]] == [3.0]
+    page = client.get("/map", headers=headers, params=layer)
+    assert page.status_code == 200 and "走访超期户数" in page.text
 
 
 def test_the_daily_work_log_and_its_note(

@@ -4,10 +4,11 @@ import csv
 import os
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 import pytest
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 from sqlalchemy import Engine, text
 
 from api.settings import Settings
@@ -15,6 +16,7 @@ from registers.cadence import load_visit_rules
 from registers.importer import ImportReport, import_file
 from registers.protect import Protector
 from tests.pipeline_fixtures import grid_point
+from tests.registers_fixtures import add_household
 
 G1, G2 = 101, 102  # demo grids used by no other test
 HEADER_B = ["code", "grid", "name", "lon", "lat", "head"]
@@ -179,3 +181,48 @@ def test_the_command_line_prints_the_report_and_a_missing_file_is_one_line(
     assert "line 2, building: no building x" in bad.stdout
     wrong_kind = gridgov("registers", "import", str(path), "--kind", "cats")
     assert wrong_kind.returncode == 2 and "Traceback" not in wrong_kind.stderr
+
+
+def test_an_export_needs_a_reason_and_is_logged_and_a_deletion_too(
+    demo_city: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    grid, lon, lat = grid_point(demo_city, 107)
+    household = add_household(
+        demo_city,
+        settings,
+        grid,
+        (lon, lat),
+        "0101",
+        [("导出", "110105195505050018", ()), ("删除", ID_A, ())],
+        date(2026, 1, 1),
+    )
+    env = os.environ | {"GRIDGOV_DATABASE_URL": settings.database.url, "COLUMNS": "200"}
+
+    def gridgov(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "cli.main", *args], env=env, capture_output=True, text=True)
+
+    out = tmp_path / "export.xlsx"
+    no_reason = gridgov("registers", "export", str(out), "--area", grid, "--reason", " ")
+    assert no_reason.returncode == 2 and "--reason says what the export is for" in no_reason.stdout
+    done = gridgov("registers", "export", str(out), "--area", grid, "--reason", "年度核查", "--actor", "exporter")
+    assert done.returncode == 0, done.stdout + done.stderr
+    sheet = load_workbook(out).active
+    rows = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert rows[0][:2] == ["name", "id_number"] and {r[1] for r in rows[1:]} == {"110105195505050018", ID_A}
+    again = import_file(demo_city, out, "people", Protector(settings.registers.pii_key), load_visit_rules())
+    assert again.problems == [] and again.imported is not None and again.imported.updated == 2  # it round-trips
+    with demo_city.connect() as conn:
+        person = conn.execute(
+            text("SELECT id FROM person WHERE household_id = :h AND name = '删除'"), {"h": household}
+        ).scalar_one()
+    deleted = gridgov("registers", "delete-person", str(person), "--reason", "本人要求删除", "--actor", "exporter")
+    assert deleted.returncode == 0, deleted.stdout
+    assert gridgov("registers", "delete-person", str(person), "--reason", "x").returncode == 1
+    with demo_city.connect() as conn:
+        log = conn.execute(
+            text("SELECT action, rows, purpose, person_id FROM pii_access WHERE actor = 'exporter' ORDER BY id")
+        ).all()
+        members = conn.execute(text("SELECT members FROM household WHERE id = :h"), {"h": household}).scalar_one()
+    assert [(r.action, r.rows) for r in log] == [("export", 2), ("delete", 1)]
+    assert log[0].purpose.startswith("年度核查") and log[1].person_id == person
+    assert members == 1
