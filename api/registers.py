@@ -8,11 +8,12 @@ gridworker and its community's supervisors; each person they read unmasked is a 
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 from sqlalchemy import Connection, Row, text
 
 from api.access import Principal
+from api.accounts import USERNAME
 from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, ProtectorDep, VisitRulesDep
 from api.errors import InvalidInput, NotFound, responses
@@ -26,6 +27,9 @@ router = APIRouter(
     prefix="/v1", tags=["registers"], dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422, 503)
 )
 MAX_LOG = 1000
+HOUSEHOLD_ID = r"^\d{18}-[0-9A-Za-z]{1,8}-[0-9A-Za-z]{1,8}$"  # building-unit-room
+HouseholdId = Annotated[str, Path(pattern=HOUSEHOLD_ID, description="building code-unit-room")]
+PersonId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Purpose = Annotated[
     str,
     Query(min_length=1, max_length=200, description="What the record is read for; kept in the access log"),
@@ -46,7 +50,7 @@ def _people(
 
 @router.get("/households/{household_id}")
 def get_household(
-    household_id: str,
+    household_id: HouseholdId,
     engine: EngineDep,
     principal: PrincipalDep,
     protector: ProtectorDep,
@@ -58,7 +62,7 @@ def get_household(
         row = people.household(conn, household_id)
         if row is None or not principal.sees_area(row.grid_code):
             raise NotFound(f"no household {household_id} in your area")
-        household = {k: v for k, v in row._mapping.items()}
+        household = dict(row._mapping)
         household["cadence"] = visit_rules.cadence_of(row.tags).value
         household["people"] = _people(conn, people.members(conn, household_id), principal, protector, purpose)
     return household
@@ -66,7 +70,7 @@ def get_household(
 
 @router.get("/people/{person_id}")
 def get_person(
-    person_id: int,
+    person_id: PersonId,
     engine: EngineDep,
     principal: PrincipalDep,
     protector: ProtectorDep,
@@ -87,7 +91,7 @@ class SearchIn(BaseModel):
     purpose: Annotated[str, Field(min_length=1, max_length=200), *NoControl] = "查找 (search)"
 
 
-@router.post("/people/search")
+@router.post("/people/search", responses=responses(400))
 def search_people(
     body: SearchIn, engine: EngineDep, principal: PrincipalDep, protector: ProtectorDep
 ) -> dict[str, Any]:
@@ -108,8 +112,8 @@ def search_people(
 def access_log(
     engine: EngineDep,
     since: Annotated[datetime | None, Query(description="Only entries at or after this time")] = None,
-    actor: Annotated[str | None, Query(max_length=64)] = None,
-    person: Annotated[int | None, Query(description="Only reads of this person")] = None,
+    actor: Annotated[str | None, Query(pattern=USERNAME)] = None,
+    person: Annotated[int | None, Query(ge=1, le=2**63 - 1, description="Only entries about this person")] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LOG)] = 200,
 ) -> dict[str, Any]:
     """Who read, searched, exported or deleted personal data, when, whom and for what (newest first)."""

@@ -11,6 +11,7 @@ from api.access import Principal
 from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, RulesDep, VisitRulesDep
 from api.errors import InvalidInput, NotFound, responses
+from api.indicators import FIRST_DAY, LAST_DAY
 from geo.areas import area_info
 from geo.levels import AREA_CODE
 from registers.cadence import Cadence
@@ -72,7 +73,9 @@ def get_due(
     rules: RulesDep,
     visit_rules: VisitRulesDep,
     area: Annotated[str | None, Query(pattern=AREA_CODE, description="Grid or area code (default: your own)")] = None,
-    day: Annotated[date | None, Query(description="The day the list is for (default: today, local)")] = None,
+    day: Annotated[
+        date | None, Query(ge=FIRST_DAY, le=LAST_DAY, description="The day the list is for (default: today, local)")
+    ] = None,
 ) -> dict[str, Any]:
     """The households due for a visit: overdue, due this week (by Sunday), and later, soonest first."""
     tz = rules.calendar.tz
@@ -106,7 +109,10 @@ def get_coverage(
     rules: RulesDep,
     visit_rules: VisitRulesDep,
     area: Annotated[str, Query(pattern=AREA_CODE, description="Area code")],
-    day: Annotated[date | None, Query(description="A day of the month and quarter wanted (default: today)")] = None,
+    day: Annotated[
+        date | None,
+        Query(ge=FIRST_DAY, le=LAST_DAY, description="A day of the month and quarter wanted (default: today)"),
+    ] = None,
 ) -> dict[str, Any]:
     """Visit coverage of an area and of each child: vulnerable (monthly) and other (quarterly) households."""
     tz = rules.calendar.tz

@@ -7,12 +7,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, Field
+from sqlalchemy import Engine
 
-from api.access import Principal
-from api.accounts import get_user
+from api.access import Principal, Role
+from api.accounts import USERNAME, get_user
 from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, RulesDep
 from api.errors import Forbidden, InvalidInput, NotFound, responses
+from api.indicators import FIRST_DAY, LAST_DAY
 from cases.worklog import Week, daily_log, save_note, weekly_closeout
 from streams.schema import NoNul
 
@@ -20,6 +22,11 @@ router = APIRouter(
     prefix="/v1", tags=["work logs"], dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422, 503)
 )
 Format = Annotated[Literal["json", "csv"], Query(description="csv: a spreadsheet to file or print")]
+Username = Annotated[str, Path(pattern=USERNAME)]
+Day = Annotated[date, Path(ge=FIRST_DAY, le=LAST_DAY, description="A local day")]
+AS_CSV: dict[int | str, dict[str, Any]] = {
+    200: {"description": "JSON, or with format=csv a CSV file", "content": {"text/csv": {"schema": {"type": "string"}}}}
+}
 
 
 def _csv(name: str, header: list[str], rows: list[list[Any]]) -> Response:
@@ -34,17 +41,18 @@ def _csv(name: str, header: list[str], rows: list[list[Any]]) -> Response:
     )
 
 
-def _may_read_log(engine: Any, principal: Principal, username: str) -> None:
+def _may_read_log(engine: Engine, principal: Principal, username: str) -> None:
+    """Your own log, or a gridworker's of your area; 404 otherwise."""
     if principal.username == username:
         return
     user = get_user(engine, username)
-    if user is None or not principal.sees_area(user.scope):
+    if user is None or user.role is not Role.GRIDWORKER or not principal.sees_area(user.scope):
         raise NotFound(f"no gridworker {username} in your area")
 
 
-@router.get("/worklogs/{username}/{day}")
+@router.get("/worklogs/{username}/{day}", responses=AS_CSV)
 def get_worklog(
-    username: str, day: date, engine: EngineDep, principal: PrincipalDep, rules: RulesDep, format: Format = "json"
+    username: Username, day: Day, engine: EngineDep, principal: PrincipalDep, rules: RulesDep, format: Format = "json"
 ) -> Any:
     """A gridworker's 每日工作日志: patrols, reports, visits and cases handled that day, with their note."""
     _may_read_log(engine, principal, username)
@@ -70,8 +78,8 @@ class NoteIn(BaseModel):
     note: Annotated[str, Field(max_length=4000), *NoNul]
 
 
-@router.put("/worklogs/{username}/{day}/note", status_code=204)
-def put_note(username: str, day: date, body: NoteIn, engine: EngineDep, principal: PrincipalDep) -> Response:
+@router.put("/worklogs/{username}/{day}/note", status_code=204, responses=responses(400))
+def put_note(username: Username, day: Day, body: NoteIn, engine: EngineDep, principal: PrincipalDep) -> Response:
     """Write your own note on your work log of a day (replaces the earlier one)."""
     if username != principal.username:
         raise Forbidden(f"you write your own work log: username must be {principal.username!r}")
@@ -80,10 +88,10 @@ def put_note(username: str, day: date, body: NoteIn, engine: EngineDep, principa
     return Response(status_code=204)
 
 
-@router.get("/closeouts/{community}/{week}")
+@router.get("/closeouts/{community}/{week}", responses=AS_CSV)
 def get_closeout(
     community: Annotated[str, Path(pattern=r"^\d{12}$", description="Community code")],
-    week: str,
+    week: Annotated[str, Path(max_length=8, description="ISO week, 2026-W49")],
     engine: EngineDep,
     principal: PrincipalDep,
     rules: RulesDep,

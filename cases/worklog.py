@@ -88,13 +88,13 @@ class Week:
     @classmethod
     def parse(cls, name: str) -> "Week":
         """``ValueError`` unless ``name`` is YYYY-Www of a real week."""
-        match = re.fullmatch(r"(\d{4})-W(\d{2})", name)
+        match = re.fullmatch(r"(20\d\d)-W(\d\d)", name)
         try:
             if match is None:
                 raise ValueError(name)
             monday = date.fromisocalendar(int(match[1]), int(match[2]), 1)
         except ValueError:
-            raise ValueError(f"a week is written YYYY-Www (2026-W49), not {name!r}") from None
+            raise ValueError(f"a week is written YYYY-Www (2026-W49, years 2000-2099), not {name!r}") from None
         return cls(name, monday)
 
 

@@ -345,6 +345,18 @@ def _disable(city: City, role: Role, user: str, inside: bool) -> tuple[str, str,
     return "POST", f"/v1/users/{name}/disable", {}
 
 
+def _household(city: City, role: Role, user: str, inside: bool) -> tuple[str, str, dict[str, Any]]:
+    return "GET", f"/v1/households/{city.household(role, inside)[0]}", {"_role": role}
+
+
+def _masked_unless_its_staff(response: httpx.Response, visible: bool, kwargs: dict[str, Any]) -> None:
+    """Seen in scope, and unmasked for the grid's gridworker and its community's supervisors alone."""
+    assert response.status_code == (200 if visible else 404)
+    if visible:
+        masked = {p["masked"] for p in response.json()["people"]}
+        assert masked == {kwargs["_role"] not in (Role.GRIDWORKER, Role.COMMUNITY)}
+
+
 def _search(city: City, role: Role, user: str, inside: bool) -> tuple[str, str, dict[str, Any]]:
     _, person_id, id_number = city.household(role, inside)
     return "POST", "/v1/people/search", {"json": {"id_number": id_number}, "_person": person_id}
@@ -422,9 +434,7 @@ CALLS: dict[str, Call] = {
         lambda city, role, user, inside: ("GET", f"/open311/v2/requests/{city.open311_request()}.xml", {}),
         scoped=False,
     ),
-    "GET /v1/households/{household_id}": Call(
-        lambda city, role, user, inside: ("GET", f"/v1/households/{city.household(role, inside)[0]}", {})
-    ),
+    "GET /v1/households/{household_id}": Call(_household, check=_masked_unless_its_staff),
     "GET /v1/people/{person_id}": Call(
         lambda city, role, user, inside: ("GET", f"/v1/people/{city.household(role, inside)[1]}", {})
     ),

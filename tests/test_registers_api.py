@@ -97,7 +97,9 @@ def test_the_access_log_says_who_read_whom_and_for_what(
 def test_a_household_of_another_grid_is_not_found(client: TestClient, sign_in: SignIn, homes: dict[str, str]) -> None:
     headers = sign_in("reg-gw-h", Role.GRIDWORKER, homes["h"])
     assert client.get(f"/v1/households/{homes['mine']}", headers=headers).status_code == 404
-    assert client.get("/v1/households/nope", headers=headers).status_code == 404
+    assert client.get(f"/v1/households/{homes['h']}999-1-0101", headers=headers).status_code == 404
+    malformed = client.get("/v1/households/nope", headers=headers)
+    assert malformed.status_code == 422 and "household_id" in malformed.text
 
 
 def test_search_by_id_number_goes_through_the_keyed_hash(

@@ -23,6 +23,7 @@ HEADER_B = ["code", "grid", "name", "lon", "lat", "head"]
 HEADER_P = ["姓名", "身份证号", "电话", "与户主关系", "楼栋编码", "单元", "室", "标签"]
 # Valid by the check digit (the 18th character), made up.
 ID_A, ID_B, ID_C = "11010519491231002X", "110105195001010012", "11010519800229003X"
+ID_E = "320111197101010058"  # each test its own people: an ID number is one person across the suite
 
 
 def _csv(path: Path, header: list[str], rows: list[list[str]]) -> Path:
@@ -129,9 +130,9 @@ def test_a_clean_file_imports_and_a_reimport_updates_by_key(
     _clean_buildings(demo_city, settings, grids, tmp_path)
     g2 = grids[1][0]
     rows = [
-        ["赵", "110105195505050018", "13900139000", "户主", f"{g2}901", "2", "0301", "党员"],
-        ["钱", "110105195606060012", "", "配偶", f"{g2}901", "2", "0301", "残疾人"],
-        ["孙", "110105200808080015", "", "户主", f"{g2}901", "", "0401", ""],
+        ["赵", "320111196102030013", "13900139000", "户主", f"{g2}901", "2", "0301", "党员"],
+        ["钱", "320111196203040026", "", "配偶", f"{g2}901", "2", "0301", "残疾人"],
+        ["孙", "320111200909100034", "", "户主", f"{g2}901", "", "0401", ""],
     ]
     first = _import(demo_city, settings, _csv(tmp_path / "p.csv", HEADER_P, rows), "people")
     assert first.problems == [] and first.imported is not None and first.imported.added == 3
@@ -158,7 +159,7 @@ def test_a_clean_file_imports_and_a_reimport_updates_by_key(
         (f"{g2}901-0-0401", 1, []),
         (f"{g2}901-2-0301", 2, ["党员", "残疾人"]),
     ]
-    secrets = ["110105195505050018", "110105195606060012", "110105200808080015", "13700137000", "13900139000"]
+    secrets = ["320111196102030013", "320111196203040026", "320111200909100034", "13700137000", "13900139000"]
     for row in raw:  # the raw columns, as SQL reads them, hold neither the ID nor the phone number
         assert not any(secret in str(cell) for cell in row for secret in secrets)
 
@@ -193,7 +194,7 @@ def test_an_export_needs_a_reason_and_is_logged_and_a_deletion_too(
         grid,
         (lon, lat),
         "0101",
-        [("导出", "110105195505050018", ()), ("删除", ID_A, ())],
+        [("导出", "320111197001010042", ()), ("删除", ID_E, ())],
         date(2026, 1, 1),
     )
     env = os.environ | {"GRIDGOV_DATABASE_URL": settings.database.url, "COLUMNS": "200"}
@@ -208,7 +209,7 @@ def test_an_export_needs_a_reason_and_is_logged_and_a_deletion_too(
     assert done.returncode == 0, done.stdout + done.stderr
     sheet = load_workbook(out).active
     rows = [[c.value for c in row] for row in sheet.iter_rows()]
-    assert rows[0][:2] == ["name", "id_number"] and {r[1] for r in rows[1:]} == {"110105195505050018", ID_A}
+    assert rows[0][:2] == ["name", "id_number"] and {r[1] for r in rows[1:]} == {"320111197001010042", ID_E}
     again = import_file(demo_city, out, "people", Protector(settings.registers.pii_key), load_visit_rules())
     assert again.problems == [] and again.imported is not None and again.imported.updated == 2  # it round-trips
     with demo_city.connect() as conn:
