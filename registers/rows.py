@@ -10,7 +10,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
-import numpy as np
 import shapely
 from shapely import wkt
 
@@ -161,24 +160,27 @@ def check_buildings(records: Records, at: dict[str, int], index: GridIndex) -> t
         if code in seen:
             found.append(Problem(line, "code", f"building {code} is already on line {seen[code]}"))
         seen.setdefault(code, line)
-        if grid and geometry is not None and not found:
-            point = geometry.representative_point()
-            distance = index.distance_m([point.x], [point.y], grid)
-            if distance is None:
-                found.append(Problem(line, "grid", f"no grid {grid} in the active boundary set"))
-            elif float(np.asarray(distance)[0]) > index.tolerance_m:
-                nearest = index.nearest(point.x, point.y)
-                where_it_is = f"; it lies in or near grid {nearest[0]}" if nearest else ""
-                found.append(
-                    Problem(
-                        line, "lon", f"the building lies {float(distance[0]):,.0f} m outside grid {grid}{where_it_is}"
-                    )
-                )
+        if grid and geometry is not None:
+            found += _in_grid(line, grid, geometry, index)
         if found:
             problems += found
         elif geometry is not None:
             good.append(BuildingRow(line, code, grid, values["name"], values.get("head") or None, geometry))
     return good, problems
+
+
+def _in_grid(line: int, grid: str, geometry: shapely.Geometry, index: GridIndex) -> list[Problem]:
+    """A problem if the grid is not in the active set, or the building lies outside it (beyond the tolerance)."""
+    point = geometry.representative_point()
+    distance = index.distance_m([point.x], [point.y], grid)
+    if distance is None:
+        return [Problem(line, "grid", f"no grid {grid} in the active boundary set")]
+    metres = float(distance[0])
+    if metres <= index.tolerance_m:
+        return []
+    nearest = index.nearest(point.x, point.y)
+    where = f"; it lies in or near grid {nearest[0]}" if nearest else ""
+    return [Problem(line, "lon", f"the building lies {metres:,.0f} m outside grid {grid}{where}")]
 
 
 def split_tags(value: str) -> tuple[str, ...]:
@@ -191,8 +193,7 @@ def check_people(
 ) -> tuple[list[PersonRow], list[Problem]]:
     """The good person rows, and a problem for each bad field.
 
-    ``buildings`` are the building codes that exist (in the register or the same import), ``tags``
-    those the visit rules know.
+    ``buildings`` are the building codes of the register, ``tags`` those the visit rules know.
     """
     good: list[PersonRow] = []
     problems: list[Problem] = []
