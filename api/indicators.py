@@ -4,13 +4,12 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy import text
 
 from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, RulesDep
 from api.errors import InvalidInput, NotFound, responses
 from cases.indicators import indicators
-from geo.areas import area_info
+from geo.areas import area_info, child_names
 from geo.levels import AREA_CODE
 
 router = APIRouter(
@@ -38,10 +37,7 @@ def get_indicators(
         info = area_info(conn, area) if principal.sees_area(area) else None
         if info is None:
             raise NotFound(f"no area with code {area} in the active boundary set")
-        children = conn.execute(
-            text("SELECT a.code, a.name FROM active_area a WHERE a.parent_code = :code ORDER BY a.code"),
-            {"code": area},
-        ).all()
+        children = child_names(conn, area)
         result = {
             "area": area,
             "name": info[0],

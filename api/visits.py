@@ -5,14 +5,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from api.access import Principal
 from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, RulesDep, VisitRulesDep
 from api.errors import InvalidInput, NotFound, responses
 from api.indicators import FIRST_DAY, LAST_DAY
-from geo.areas import area_info
+from geo.areas import area_info, child_names
 from geo.levels import AREA_CODE
 from registers.cadence import Cadence
 from registers.store import household_grids
@@ -122,10 +122,7 @@ def get_coverage(
         info = area_info(conn, area)
         if info is None:
             raise NotFound(f"no area with code {area} in the active boundary set")
-        children = conn.execute(
-            text("SELECT a.code, a.name FROM active_area a WHERE a.parent_code = :code ORDER BY a.code"),
-            {"code": area},
-        ).all()
+        children = child_names(conn, area)
 
         def covered(code: str) -> dict[str, Any]:
             found = visit_coverage(conn, code, on, visit_rules, tz)

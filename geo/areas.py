@@ -33,6 +33,14 @@ def area_info(conn: Connection, code: str) -> tuple[str, Bounds] | None:
     return (row[0], (row[1], row[2], row[3], row[4])) if row else None
 
 
+def child_names(conn: Connection, code: str) -> list[tuple[str, str]]:
+    """Code and name of each child of an area in the active generation, by code."""
+    rows = conn.execute(
+        text("SELECT a.code, a.name FROM active_area a WHERE a.parent_code = :code ORDER BY a.code"), {"code": code}
+    )
+    return [(child, name) for child, name in rows.all()]
+
+
 def first_district(conn: Connection) -> str | None:
     """The lowest district code of the active generation."""
     code = conn.execute(text("SELECT min(a.code) FROM active_area a WHERE a.level = 'district'")).scalar_one()

@@ -12,7 +12,7 @@ import geopandas as gpd
 import shapely
 from sqlalchemy import Engine, text
 
-from registers.cadence import VisitRules
+from registers.cadence import Cadence, VisitRules
 from registers.ids import check_digit
 from registers.protect import Protector
 from registers.rows import BuildingRow, PersonRow
@@ -55,7 +55,7 @@ def demo_rows(
 ) -> tuple[list[BuildingRow], list[PersonRow]]:
     """Synthetic buildings inside each grid and the people of their households."""
     rng = random.Random(seed)
-    monthly = sorted(t.name for t in rules.tags.values() if t.cadence.months == 1)
+    monthly = sorted(t.name for t in rules.tags.values() if t.cadence is Cadence.MONTHLY)
     buildings: list[BuildingRow] = []
     people: list[PersonRow] = []
     serial = 0
