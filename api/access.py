@@ -173,6 +173,13 @@ POLICY: dict[str, frozenset[Role]] = {
     "POST /login": PUBLIC,
     "POST /logout": PUBLIC,
     "GET /v1/me": ANYONE,
+    "GET /app": PUBLIC,  # the phone app's shell: the same for everyone, kept offline by its service worker
+    "GET /app/": PUBLIC,
+    "GET /app/sw.js": PUBLIC,
+    "GET /app/manifest.webmanifest": PUBLIC,
+    "GET /app/lib/{name}": PUBLIC,
+    "GET /v1/me/grid": frozenset({Role.GRIDWORKER}),
+    "GET /v1/me/cases": frozenset({Role.GRIDWORKER}),
     "GET /v1/categories": ANYONE,
     "GET /v1/areas/{code}": ANYONE,
     "GET /v1/areas/{code}/children": ANYONE,

@@ -16,6 +16,7 @@ from api import (
     map_pages,
     metrics,
     open311,
+    phone,
     photos,
     registers,
     resident_requests,
@@ -109,11 +110,13 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
         registers,
         worklogs,
         map_pages,
+        phone,
         users,
         open311,
     ):
         app.include_router(module.router)
     map_pages.mount_assets(app)
+    phone.mount_shell(app)
     missing = unruled(route_keys(app))
     if missing:
         raise RuntimeError(f"routes without an access rule in api.access.POLICY (or rules without a route): {missing}")

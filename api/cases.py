@@ -52,7 +52,8 @@ class TransitionIn(BaseModel):
     ] = None
 
 
-def _case_json(row: Any, now: datetime) -> dict[str, Any]:
+def case_json(row: Any, now: datetime) -> dict[str, Any]:
+    """A case row as the API sends it, with ``overdue_now`` (past its deadline and not paused, at ``now``)."""
     case = dict(row._mapping)
     case.pop("place", None)
     case["id"] = str(case["id"])
@@ -90,7 +91,7 @@ def read_case(engine: EngineDep, case_id: UUID, principal: Principal) -> dict[st
             .mappings()
             .all()
         )
-    case = _case_json(row, datetime.now(UTC))
+    case = case_json(row, datetime.now(UTC))
     case["history"] = [dict(h) for h in history]
     return case
 
@@ -208,7 +209,7 @@ def list_cases(
         where.append(overdue_sql if overdue else f"NOT {overdue_sql}")
     order = "c.closed_at IS NOT NULL, c.deadline NULLS LAST, c.id"
     total, rows = select_page(engine, CASE_FIELDS, '"case" c', where, order, params)
-    return {"total": total, "cases": [_case_json(r, params["now"]) for r in rows]}
+    return {"total": total, "cases": [case_json(r, params["now"]) for r in rows]}
 
 
 def select_page(

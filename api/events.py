@@ -14,6 +14,7 @@ from api.auth import PrincipalDep, authorize
 from api.bodies import json_body, read_body
 from api.deps import EngineDep, IntakeDep, LocatorDep, PostLimiterDep, SettingsDep
 from api.errors import Forbidden, NotFound, PayloadTooLarge, RateLimited, invalid, responses
+from api.etags import NOT_MODIFIED, etagged
 from api.intake import Accepted
 from api.placement import current_index, in_own_grid
 from api.ratelimit import RateLimiter
@@ -115,9 +116,18 @@ async def post_batch(
     return answer(await intake.accept(events))
 
 
-@router.get("/categories", tags=["events"])
-def list_categories() -> list[dict[str, str]]:
-    """The category codes an event may carry, with names and SLA class."""
+@router.get("/categories", tags=["events"], response_model=list[dict[str, str]], responses=NOT_MODIFIED)
+def list_categories(request: Request) -> Response:
+    """The category codes an event may carry, with names and SLA class.
+
+    The answer has an ETag: send it back in If-None-Match and an unchanged list is a 304 with no body
+    (the phone app refreshes its offline copy this way).
+    """
+    return etagged(request, categories())
+
+
+def categories() -> list[dict[str, str]]:
+    """Each category of the taxonomy as the API lists it."""
     return [
         {
             "code": c.code,

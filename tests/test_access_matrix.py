@@ -387,6 +387,13 @@ CALLS: dict[str, Call] = {
     ),
     "POST /logout": Call(_plain("POST", "/logout"), ok=303, scoped=False),
     "GET /v1/me": Call(_plain("GET", "/v1/me"), scoped=False),
+    "GET /app": Call(_plain("GET", "/app"), ok=307, scoped=False),
+    "GET /app/": Call(_plain("GET", "/app/"), scoped=False),
+    "GET /app/sw.js": Call(_plain("GET", "/app/sw.js"), scoped=False),
+    "GET /app/manifest.webmanifest": Call(_plain("GET", "/app/manifest.webmanifest"), scoped=False),
+    "GET /app/lib/{name}": Call(_plain("GET", "/app/lib/dexie.min.js"), scoped=False),
+    "GET /v1/me/grid": Call(_plain("GET", "/v1/me/grid"), scoped=False),  # always one's own
+    "GET /v1/me/cases": Call(_plain("GET", "/v1/me/cases"), scoped=False),
     "GET /v1/categories": Call(_plain("GET", "/v1/categories"), scoped=False),
     "GET /v1/areas/{code}": Call(_path("/v1/areas/321111001"), scoped=False),  # boundaries are reference data
     "GET /v1/areas/{code}/children": Call(_path("/v1/areas/321111001/children"), scoped=False),

@@ -1,0 +1,522 @@
+// The gridworker's phone app: the day (grid, position, patrol, visits), the report form, the cases given to
+// them, and the outbox (outbox.js). Everything the user does goes into the outbox first.
+"use strict";
+(function () {
+  const T = {
+    zh: {
+      title: "网格员", waiting: "待发", signin: "登录", username: "用户名", password: "密码",
+      tab_day: "今天", tab_report: "上报", tab_cases: "案件", tab_outbox: "待发",
+      checkin: "巡查打卡", visits_due: "待走访", category: "类别", search: "搜索类别", description: "描述",
+      photos: "照片", lon: "经度", lat: "纬度", pin_hint: "可拖动图钉修正位置", save_report: "保存上报",
+      refresh: "刷新", online: "在线", offline: "离线",
+      gps_wait: "正在定位…", gps: "位置 ±{m} 米", gps_none: "无法定位：{e}",
+      gps_poor: "定位精度差（±{m} 米，应优于 50 米）", gps_outside: "当前位置不在本网格内",
+      patrolled: "今日已巡查 {n} 次", not_patrolled: "今日尚未巡查", patrol_queued: "（{n} 次待发送）",
+      checked_in: "已打卡，存入待发", no_position: "还没有位置，请稍候再打卡",
+      visit: "走访", visited: "已记录走访", overdue: "已超期", due_by: "应于 {d} 前",
+      pick_category: "请选择类别", no_location: "请填写有效的经纬度", saved: "已保存，存入待发",
+      updated: "已修改，重新发送", too_many_photos: "最多 {n} 张照片", photo_count: "{n} 张照片",
+      compressing: "正在压缩照片…",
+      accept: "签收", decline: "退件", resolve: "办结", reason: "退件理由", after_photo: "办结照片",
+      need_reason: "请填写退件理由", need_photo: "请拍摄办结照片", queued: "已存入待发", no_cases: "暂无案件",
+      deadline: "期限 {d}", overdue_now: "已超期",
+      state_dispatched: "待签收", state_in_progress: "处置中", state_resolved: "待核查",
+      st_waiting: "等待发送", st_refused: "被拒绝", st_sent: "已发送", tries: "已尝试 {n} 次", next_try: "下次 {t}",
+      waits_for: "等待前一项", edit: "修改", retry: "重新发送", discard: "删除", confirm_discard: "确定删除此项？",
+      outbox_summary: "待发送 {w} 项，被拒绝 {r} 项，已发送 {s} 项",
+      kind_patrol: "巡查打卡", kind_incident: "事件上报", kind_visit: "入户走访", kind_photo: "照片",
+      kind_transition: "案件操作", expired: "登录已过期，请重新登录。待发的 {n} 项已保留，登录后继续发送。",
+      wrong_role: "此应用供网格员使用", signin_failed: "登录失败：{e}", network_down: "无法连接服务器，请稍后再试",
+      grid_missing: "尚未取得网格（联网后自动更新）",
+    },
+    en: {
+      title: "Gridworker", waiting: "Waiting", signin: "Sign in", username: "Username", password: "Password",
+      tab_day: "Today", tab_report: "Report", tab_cases: "Cases", tab_outbox: "Outbox",
+      checkin: "Patrol check-in", visits_due: "Visits due", category: "Category", search: "Search categories",
+      description: "Description", photos: "Photos", lon: "Longitude", lat: "Latitude",
+      pin_hint: "Drag the pin to correct the place", save_report: "Save report", refresh: "Refresh",
+      online: "online", offline: "offline", gps_wait: "Finding your position…", gps: "Position ±{m} m",
+      gps_none: "No position: {e}", gps_poor: "Poor accuracy (±{m} m; better than 50 m is needed)",
+      gps_outside: "You are outside your grid", patrolled: "Patrolled {n} times today",
+      not_patrolled: "No patrol yet today", patrol_queued: " ({n} waiting to send)",
+      checked_in: "Checked in; in the outbox", no_position: "No position yet; check in again in a moment",
+      visit: "Visit", visited: "Visit recorded", overdue: "overdue", due_by: "due by {d}",
+      pick_category: "Pick a category", no_location: "Enter a valid longitude and latitude",
+      saved: "Saved to the outbox", updated: "Corrected; sending again", too_many_photos: "At most {n} photos",
+      photo_count: "{n} photos", compressing: "Compressing photos…",
+      accept: "Sign for", decline: "Return", resolve: "Resolve", reason: "Reason for returning",
+      after_photo: "After photo", need_reason: "Give a reason for returning it",
+      need_photo: "Take an after photo", queued: "In the outbox", no_cases: "No cases", deadline: "due {d}",
+      overdue_now: "overdue", state_dispatched: "to sign for", state_in_progress: "in hand",
+      state_resolved: "awaiting verification", st_waiting: "waiting", st_refused: "refused", st_sent: "sent",
+      tries: "{n} tries", next_try: "next at {t}", waits_for: "waits for the item before it", edit: "Correct",
+      retry: "Send again", discard: "Delete", confirm_discard: "Delete this item?",
+      outbox_summary: "{w} waiting, {r} refused, {s} sent",
+      kind_patrol: "Patrol check-in", kind_incident: "Report", kind_visit: "Household visit", kind_photo: "Photo",
+      kind_transition: "Case action",
+      expired: "Your sign-in has expired; sign in again. The {n} waiting items are kept and go once you do.",
+      wrong_role: "This app is for gridworkers", signin_failed: "Sign-in failed: {e}",
+      network_down: "The server cannot be reached; try again later",
+      grid_missing: "Your grid is not loaded yet (it comes when you are online)",
+    },
+  };
+  const SESSION = "gridgov.session";
+  const LANG = "gridgov.lang";
+  const POOR_ACCURACY_M = 50;
+  const body = document.body.dataset;
+  const MAX_PHOTOS = Number(body.maxPhotos);
+  const SCHEMA_VERSION = Number(body.schemaVersion);
+  const outbox = window.gridgovOutbox;
+  const $ = (id) => document.getElementById(id);
+  const state = { lang: localStorage.getItem(LANG) || "zh", grid: null, position: null, categories: [], photos: [],
+    editing: null, ready: false, swReady: false, cases: [] };
+  window.gridgov = state;
+
+  function t(key, vars) {
+    let s = (T[state.lang] || T.zh)[key] || key;
+    for (const [k, v] of Object.entries(vars || {})) s = s.replace(`{${k}}`, v);
+    return s;
+  }
+  function translate() {
+    document.documentElement.lang = state.lang === "zh" ? "zh-CN" : "en";
+    document.querySelectorAll("[data-i18n]").forEach((el) => (el.textContent = t(el.dataset.i18n)));
+    document.querySelectorAll("[data-i18n-placeholder]").forEach((el) => (el.placeholder = t(el.dataset.i18nPlaceholder)));
+    $("lang").textContent = state.lang === "zh" ? "EN" : "中文";
+    fillCategories();
+  }
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    Object.entries(attrs || {}).forEach(([k, v]) => (k === "class" ? (node.className = v) : node.setAttribute(k, v)));
+    children.flat().forEach((c) => node.append(c instanceof Node ? c : document.createTextNode(String(c))));
+    return node;
+  }
+  const localTime = (ms) => new Date(ms).toLocaleString(state.lang === "zh" ? "zh-CN" : "en-GB");
+
+  // --- session -------------------------------------------------------------------------------------
+  function session() {
+    try {
+      return JSON.parse(localStorage.getItem(SESSION)) || null;
+    } catch (e) {
+      return null;
+    }
+  }
+  const user = () => (session() || {}).username || null;
+  const token = () => {
+    const s = session();
+    return s && s.expiresAt > Date.now() ? s.token : null;
+  };
+  outbox.sender.user = user;
+  outbox.sender.token = token;
+  outbox.sender.authLost = () => askToSignIn(true);
+
+  async function askToSignIn(expired) {
+    $("signin").hidden = false;
+    const note = $("signin-note");
+    note.hidden = !expired;
+    if (expired) note.textContent = t("expired", { n: (await outbox.counts(user())).waiting });
+    if (user()) $("signin-form").username.value = user();
+  }
+
+  async function signIn(event) {
+    event.preventDefault();
+    const form = event.target;
+    $("signin-error").textContent = "";
+    let response;
+    try {
+      response = await fetch("/v1/token", {
+        method: "POST",
+        body: new URLSearchParams({ username: form.username.value, password: form.password.value }),
+      });
+    } catch (e) {
+      $("signin-error").textContent = t("network_down");
+      return;
+    }
+    const answer = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      $("signin-error").textContent = t("signin_failed", { e: answer.message || response.status });
+      return;
+    }
+    if (answer.role !== "gridworker") {
+      $("signin-error").textContent = t("wrong_role");
+      return;
+    }
+    const previous = user();
+    localStorage.setItem(SESSION, JSON.stringify({
+      token: answer.access_token, username: form.username.value.trim(), scope: answer.scope,
+      expiresAt: Date.now() + answer.expires_in * 1000,
+    }));
+    if (previous && previous !== user()) await caches.delete("gridgov-data"); // another person's grid and cases
+    form.password.value = "";
+    $("signin").hidden = true;
+    await start();
+    outbox.pump();
+  }
+
+  // --- reading the API (the service worker answers from its copy when offline) ----------------------
+  async function api(path) {
+    try {
+      const response = await fetch(path, { headers: token() ? { Authorization: `Bearer ${token()}` } : {} });
+      if (response.status === 401) {
+        askToSignIn(true);
+        return null;
+      }
+      return response.ok ? await response.json() : null;
+    } catch (e) {
+      return null;
+    }
+  }
+  const today = () => new Date().toLocaleDateString("sv-SE"); // YYYY-MM-DD, local
+
+  // --- the day --------------------------------------------------------------------------------------
+  let dayMap, pinMap, pin, gpsMarker, gpsCircle;
+  let outlines = [];
+  function maps() {
+    dayMap = L.map("day-map", { zoomControl: true, attributionControl: false }).setView([32.2, 119.43], 15);
+    pinMap = L.map("pin-map", { attributionControl: false }).setView([32.2, 119.43], 16);
+    pin = L.marker([32.2, 119.43], { draggable: true, keyboard: true }).addTo(pinMap);
+    pin.on("dragend", () => setCoords(pin.getLatLng().lng, pin.getLatLng().lat));
+  }
+  function showGrid() {
+    if (!state.grid) {
+      $("grid-name").textContent = t("grid_missing");
+      return;
+    }
+    const p = state.grid.properties;
+    $("grid-name").textContent = `${p.name}${p.community_name ? " · " + p.community_name : ""}`;
+    outlines.forEach((o) => o.remove());
+    outlines = [dayMap, pinMap].map((map) =>
+      L.geoJSON(state.grid, { style: { color: "#0b5cad", weight: 2, fillOpacity: 0.05 } }).addTo(map));
+    fit();
+  }
+  function fit() {
+    // A map in a hidden tab has no size: Leaflet cannot fit it then, so it is fitted when its tab shows.
+    [dayMap, pinMap].forEach((map, i) => {
+      map.invalidateSize();
+      if (outlines[i] && map.getSize().x > 0 && !map.fitted) {
+        map.fitBounds(outlines[i].getBounds(), { padding: [8, 8] });
+        map.fitted = true;
+      }
+    });
+  }
+  function insideGrid(lon, lat) {
+    if (!state.grid) return true;
+    const g = state.grid.geometry;
+    const polygons = g.type === "Polygon" ? [g.coordinates] : g.coordinates;
+    return polygons.some((rings) => window.pointInPolygon([lon, lat], rings) !== false);
+  }
+  function onPosition(pos) {
+    const { longitude: lon, latitude: lat, accuracy } = pos.coords;
+    const first = !state.position;
+    state.position = { lon, lat, accuracy };
+    const at = [lat, lon];
+    if (!gpsMarker) {
+      gpsCircle = L.circle(at, { radius: accuracy, color: "#2a9d8f", weight: 1 }).addTo(dayMap);
+      gpsMarker = L.circleMarker(at, { radius: 6, color: "#fff", fillColor: "#2a9d8f", fillOpacity: 1 }).addTo(dayMap);
+    }
+    gpsMarker.setLatLng(at);
+    gpsCircle.setLatLng(at).setRadius(accuracy);
+    $("gps").textContent = t("gps", { m: Math.round(accuracy) });
+    const warnings = [];
+    if (accuracy > POOR_ACCURACY_M) warnings.push(t("gps_poor", { m: Math.round(accuracy) }));
+    if (!insideGrid(lon, lat)) warnings.push(t("gps_outside"));
+    $("gps-warning").textContent = warnings.join("；");
+    if (first && state.editing === null) setCoords(lon, lat);
+  }
+  function watchPosition() {
+    $("gps").textContent = t("gps_wait");
+    if (!navigator.geolocation) return;
+    navigator.geolocation.watchPosition(onPosition, (e) => ($("gps").textContent = t("gps_none", { e: e.message })), {
+      enableHighAccuracy: true, maximumAge: 10000,
+    });
+  }
+  async function patrolStatus() {
+    const log = await api(`/v1/worklogs/${encodeURIComponent(user())}/${today()}`);
+    const day = today();
+    const queued = (await outbox.list(user())).filter(
+      (i) => i.body && i.body.kind === "patrol" && i.state !== "sent" && i.day === day,
+    ).length;
+    const done = log ? log.counts.patrols : 0;
+    let text = done ? t("patrolled", { n: done }) : t("not_patrolled");
+    if (queued) text += t("patrol_queued", { n: queued });
+    $("patrol-status").textContent = text;
+  }
+  function eventBody(kind, category, lon, lat, extra) {
+    const accuracy = state.position ? Math.round(state.position.accuracy * 10) / 10 : null;
+    return {
+      schema_version: SCHEMA_VERSION, id: crypto.randomUUID(), kind, category,
+      occurred_at: new Date().toISOString(),
+      location: { lon, lat, crs: "wgs84", ...(accuracy !== null ? { accuracy_m: Math.min(accuracy, 10000) } : {}) },
+      reporter: user(), description: "", attachments: [], ...(extra || {}),
+    };
+  }
+  function queueEvent(body) {
+    return outbox.add({ type: "event", user: user(), path: "/v1/events", body, day: today() });
+  }
+  async function checkIn() {
+    if (!state.position) {
+      $("checkin-note").textContent = t("no_position");
+      return;
+    }
+    await queueEvent(eventBody("patrol", "9001", state.position.lon, state.position.lat));
+    $("checkin-note").textContent = t("checked_in");
+    patrolStatus();
+    outbox.pump();
+  }
+  async function showVisits() {
+    const due = await api("/v1/visits/due");
+    const list = $("visits");
+    list.replaceChildren();
+    for (const h of due ? [...due.overdue, ...due.this_week] : []) {
+      const button = el("button", { type: "button" }, t("visit"));
+      button.addEventListener("click", async () => {
+        if (!state.position) return void ($("checkin-note").textContent = t("no_position"));
+        await queueEvent(eventBody("visit", "9002", state.position.lon, state.position.lat, { household: h.household }));
+        button.disabled = true;
+        button.textContent = t("visited");
+        outbox.pump();
+      });
+      const when = h.status === "overdue" || due.overdue.includes(h) ? t("overdue") : t("due_by", { d: h.due_by });
+      list.append(el("li", {}, el("span", {}, `${h.address} · ${when}`), button));
+    }
+  }
+
+  // --- the report form -------------------------------------------------------------------------------
+  function fillCategories() {
+    const select = $("category");
+    const chosen = select.value;
+    const query = $("category-search").value.trim().toLowerCase();
+    select.replaceChildren();
+    const groups = new Map();
+    for (const c of state.categories) {
+      if (c.group === "routine" || c.group === "resident_services") continue;
+      const name = state.lang === "zh" ? c.name : c.name_en;
+      if (query && !`${c.code} ${c.name} ${c.name_en} ${c.group_name}`.toLowerCase().includes(query)) continue;
+      if (!groups.has(c.group_name)) groups.set(c.group_name, el("optgroup", { label: c.group_name }));
+      groups.get(c.group_name).append(el("option", { value: c.code }, `${name} (${c.code})`));
+    }
+    select.append(...groups.values());
+    select.value = chosen;
+  }
+  function setCoords(lon, lat) {
+    $("lon").value = lon.toFixed(6);
+    $("lat").value = lat.toFixed(6);
+    pin.setLatLng([lat, lon]);
+    if (pinMap.fitted) pinMap.panTo([lat, lon]);
+  }
+  function coordsFromInputs() {
+    const lon = Number($("lon").value);
+    const lat = Number($("lat").value);
+    const valid = $("lon").value !== "" && $("lat").value !== "" && Math.abs(lon) <= 180 && Math.abs(lat) <= 90;
+    if (valid) pin.setLatLng([lat, lon]);
+    return valid ? { lon, lat } : null;
+  }
+  async function compress(files) {
+    const options = { maxSizeMB: 1, maxWidthOrHeight: 1600, useWebWorker: false, preserveExif: true, fileType: "image/jpeg" };
+    const out = [];
+    for (const file of files) out.push(await window.imageCompression(file, options));
+    return out;
+  }
+  async function takePhotos(input) {
+    const files = [...input.files];
+    if (state.photos.length + files.length > MAX_PHOTOS) {
+      $("photo-count").textContent = t("too_many_photos", { n: MAX_PHOTOS });
+      input.value = "";
+      return;
+    }
+    $("photo-count").textContent = t("compressing");
+    state.photos.push(...(await compress(files)));
+    input.value = "";
+    $("photo-count").textContent = t("photo_count", { n: state.photos.length });
+  }
+  async function saveReport(event) {
+    event.preventDefault();
+    const message = $("report-message");
+    const category = $("category").value;
+    const place = coordsFromInputs();
+    if (!category) return void (message.textContent = t("pick_category"));
+    if (!place) return void (message.textContent = t("no_location"));
+    const description = $("description").value;
+    if (state.editing !== null) {
+      const item = await outbox.db.items.get(state.editing);
+      const body = { ...item.body, category, description, location: { ...item.body.location, ...place } };
+      state.editing = null;
+      await outbox.resend(item.seq, { body });
+      message.textContent = t("updated");
+    } else {
+      const seq = await queueEvent({ ...eventBody("incident", category, place.lon, place.lat), description });
+      const id = (await outbox.db.items.get(seq)).body.id;
+      for (const blob of state.photos) {
+        await outbox.add({ type: "photo", user: user(), path: `/v1/events/${id}/photos`, blob, contentType: blob.type || "image/jpeg", after: seq });
+      }
+      message.textContent = t("saved");
+      outbox.pump();
+    }
+    state.photos = [];
+    $("photo-count").textContent = "";
+    $("description").value = "";
+    $("category").value = "";
+  }
+  async function edit(item) {
+    state.editing = item.seq;
+    $("category-search").value = "";
+    fillCategories();
+    $("category").value = item.body.category;
+    $("description").value = item.body.description;
+    setCoords(item.body.location.lon, item.body.location.lat);
+    $("report-message").textContent = item.error || "";
+    show("report");
+  }
+
+  // --- cases --------------------------------------------------------------------------------------
+  function categoryName(code) {
+    const c = state.categories.find((x) => x.code === code);
+    return c ? (state.lang === "zh" ? c.name : c.name_en) : code;
+  }
+  async function caseAction(c, action, extra) {
+    await outbox.add({ type: "transition", user: user(), caseId: c.id, path: `/v1/cases/${c.id}/transitions`,
+      body: { action, note: "", ...extra.body }, after: extra.after || undefined });
+    outbox.pump();
+  }
+  async function showCases() {
+    const answer = await api("/v1/me/cases");
+    if (answer) state.cases = answer.cases;
+    const list = $("case-list");
+    list.replaceChildren();
+    if (!state.cases.length) list.append(el("li", {}, t("no_cases")));
+    for (const c of state.cases) {
+      const note = el("p", { class: "note", role: "status" });
+      const row = el("li", { "data-case": c.id },
+        el("strong", {}, categoryName(c.category)), " · ", t(`state_${c.state}`),
+        el("p", {}, c.description || ""),
+        el("p", { class: c.overdue_now ? "warning" : "note" },
+          c.overdue_now ? t("overdue_now") : c.deadline ? t("deadline", { d: localTime(Date.parse(c.deadline)) }) : ""));
+      const done = (text) => { note.textContent = text; row.querySelectorAll("button").forEach((b) => (b.disabled = true)); };
+      if (c.state === "dispatched") {
+        const reason = el("input", { placeholder: t("reason"), maxlength: "2000", class: "reason" });
+        const accept = el("button", { type: "button", class: "accept" }, t("accept"));
+        const decline = el("button", { type: "button", class: "decline" }, t("decline"));
+        accept.addEventListener("click", async () => { await caseAction(c, "accept", { body: {} }); done(t("queued")); });
+        decline.addEventListener("click", async () => {
+          if (!reason.value.trim()) return void (note.textContent = t("need_reason"));
+          await caseAction(c, "decline", { body: { note: reason.value.trim() } });
+          done(t("queued"));
+        });
+        row.append(el("div", { class: "actions" }, accept, reason, decline));
+      } else if (c.state === "in_progress") {
+        const photo = el("input", { type: "file", accept: "image/*", capture: "environment", class: "after-photo", "aria-label": t("after_photo") });
+        const resolve = el("button", { type: "button", class: "resolve" }, t("resolve"));
+        resolve.addEventListener("click", async () => {
+          if (!photo.files.length) return void (note.textContent = t("need_photo"));
+          const [blob] = await compress([photo.files[0]]);
+          const seq = await outbox.add({ type: "photo", user: user(), path: `/v1/events/${c.id}/photos?stage=after`, blob, contentType: blob.type || "image/jpeg" });
+          await caseAction(c, "resolve", { body: {}, after: seq });
+          done(t("queued"));
+        });
+        row.append(el("div", { class: "actions" }, el("label", {}, t("after_photo"), " ", photo), resolve));
+      }
+      row.append(note);
+      list.append(row);
+    }
+  }
+
+  // --- the outbox -----------------------------------------------------------------------------------
+  async function showOutbox() {
+    if (!user()) return;
+    const counts = await outbox.counts(user());
+    $("waiting-count").textContent = counts.waiting + counts.refused;
+    $("outbox-summary").textContent = t("outbox_summary", { w: counts.waiting, r: counts.refused, s: counts.sent });
+    if ($("outbox").hidden) return;
+    const items = await outbox.list(user());
+    const list = $("outbox-list");
+    list.replaceChildren();
+    for (const item of items.reverse()) {
+      const kind = item.type === "event" ? `kind_${item.body.kind}` : `kind_${item.type}`;
+      const what = item.type === "transition" ? `${t(kind)}: ${item.body.action}` : t(kind);
+      const li = el("li", { class: `item ${item.state}`, "data-seq": item.seq, "data-id": item.body ? item.body.id : "" },
+        el("strong", {}, what), " · ", t(`st_${item.state}`), " · ", localTime(item.createdAt));
+      if (item.body && item.body.description) li.append(el("p", {}, item.body.description));
+      if (item.state === "waiting" && item.attempts) {
+        li.append(el("p", { class: "note" }, `${t("tries", { n: item.attempts })} · ${t("next_try", { t: localTime(item.nextAt) })}`));
+      }
+      if (item.error) li.append(el("p", { class: item.state === "refused" ? "error" : "note", role: "alert" }, item.error));
+      if (item.state === "refused") {
+        const again = el("button", { type: "button", class: "correct" }, item.type === "event" ? t("edit") : t("retry"));
+        again.addEventListener("click", () => (item.type === "event" ? edit(item) : outbox.resend(item.seq)));
+        const drop = el("button", { type: "button", class: "discard" }, t("discard"));
+        drop.addEventListener("click", () => confirm(t("confirm_discard")) && outbox.discard(item.seq));
+        li.append(el("div", { class: "actions" }, again, drop));
+      }
+      list.append(li);
+    }
+  }
+
+  // --- the page -------------------------------------------------------------------------------------
+  function show(tab) {
+    document.querySelectorAll("main > section.tab").forEach((s) => (s.hidden = s.id !== tab));
+    document.querySelectorAll("nav button").forEach((b) => b.classList.toggle("active", b.dataset.tab === tab));
+    if (tab === "report" || tab === "day") setTimeout(fit, 0);
+    if (tab === "cases") showCases();
+    if (tab === "outbox") showOutbox();
+  }
+  function network() {
+    $("net").textContent = navigator.onLine ? t("online") : t("offline");
+    $("net").className = navigator.onLine ? "net on" : "net off";
+  }
+
+  let started = false;
+  async function start() {
+    $("main").hidden = false;
+    if (!started) {
+      started = true;
+      maps();
+      watchPosition();
+    }
+    const [grid, categories] = await Promise.all([api("/v1/me/grid"), api("/v1/categories")]);
+    if (grid) state.grid = grid;
+    if (categories) state.categories = categories;
+    fillCategories();
+    showGrid();
+    await Promise.all([patrolStatus(), showVisits(), showOutbox()]);
+    state.ready = true;
+  }
+
+  document.querySelectorAll("[data-tab]").forEach((b) => b.addEventListener("click", () => show(b.dataset.tab)));
+  $("lang").addEventListener("click", () => {
+    state.lang = state.lang === "zh" ? "en" : "zh";
+    localStorage.setItem(LANG, state.lang);
+    translate();
+    showOutbox();
+  });
+  $("signin-form").addEventListener("submit", signIn);
+  $("checkin").addEventListener("click", checkIn);
+  $("report-form").addEventListener("submit", saveReport);
+  $("photos").addEventListener("change", (e) => takePhotos(e.target));
+  $("category-search").addEventListener("input", fillCategories);
+  $("lon").addEventListener("change", coordsFromInputs);
+  $("lat").addEventListener("change", coordsFromInputs);
+  $("cases-refresh").addEventListener("click", showCases);
+  window.addEventListener("online", network);
+  window.addEventListener("offline", network);
+  outbox.onChange(() => { showOutbox(); });
+
+  if ("serviceWorker" in navigator) {
+    navigator.serviceWorker.register("/app/sw.js", { scope: "/app/" });
+    // On the first visit the page loads before its service worker: once it takes over, read the data
+    // again through it, so its copy holds the grid, the categories and the cases for offline use.
+    if (navigator.serviceWorker.controller) state.swReady = true;
+    else {
+      navigator.serviceWorker.addEventListener("controllerchange", async () => {
+        if (user() && token()) await Promise.all([start(), showCases()]);
+        state.swReady = true;
+      }, { once: true });
+    }
+  }
+  translate();
+  network();
+  outbox.prune();
+  if (!user()) askToSignIn(false);
+  else {
+    if (!token()) askToSignIn(true);
+    start().then(() => outbox.pump());
+  }
+})();

@@ -1,0 +1,28 @@
+"""JSON answers with an ETag, so a phone can keep its copy and ask only whether it changed (304)."""
+
+import hashlib
+import json
+from typing import Any
+
+from fastapi import Request, Response
+
+NOT_MODIFIED: dict[int | str, dict[str, Any]] = {
+    304: {"description": "Not modified: the copy named by If-None-Match is current"}
+}
+
+
+def etag_of(payload: Any) -> str:
+    """A strong ETag of the canonical JSON of ``payload``."""
+    canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    return '"' + hashlib.sha256(canonical.encode()).hexdigest()[:32] + '"'
+
+
+def etagged(request: Request, payload: Any, cache_control: str = "private, no-cache") -> Response:
+    """``payload`` as JSON with its ETag; 304 with no body when the caller's If-None-Match names it."""
+    tag = etag_of(payload)
+    headers = {"ETag": tag, "Cache-Control": cache_control}
+    sent = {t.strip() for t in request.headers.get("if-none-match", "").split(",")}
+    if tag in sent or "*" in sent:
+        return Response(status_code=304, headers=headers)
+    body = json.dumps(payload, ensure_ascii=False, default=str)
+    return Response(body, media_type="application/json", headers=headers)

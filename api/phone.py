@@ -1,0 +1,175 @@
+"""The gridworker's phone app at ``/app/``, and the data it keeps for working offline.
+
+Its shell, service worker, manifest and libraries come from this machine; the data is the user's own grid
+and the cases given to them.
+"""
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from sqlalchemy import text
+
+from api.auth import PrincipalDep, authorize
+from api.cases import CASE_FIELDS, case_json
+from api.deps import EngineDep, SettingsDep
+from api.errors import NotFound, responses
+from api.etags import NOT_MODIFIED, etagged
+from geo.areas import area_feature, area_info
+from streams.schema import MAX_ATTACHMENTS, MAX_DESCRIPTION, SCHEMA_VERSION
+
+SHELL_DIR = Path(__file__).with_name("app_shell")
+STATIC_DIR = SHELL_DIR / "static"
+NODE_MODULES = Path(__file__).resolve().parents[1] / "maps" / "assets" / "node_modules"
+WORKBOX_MODULES = ("core", "precaching", "routing", "strategies")
+# The npm files the app loads, by the name it asks for (Workbox's loader asks for workbox-<module>.prod.js).
+LIBS: dict[str, str] = {
+    "dexie.min.js": "dexie/dist/dexie.min.js",
+    "browser-image-compression.js": "browser-image-compression/dist/browser-image-compression.js",
+    "pointInPolygon.min.js": "point-in-polygon-hao/dist/pointInPolygon.min.js",
+    "workbox-sw.js": "workbox-sw/build/workbox-sw.js",
+    **{f"workbox-{m}.prod.js": f"workbox-{m}/build/workbox-{m}.prod.js" for m in WORKBOX_MODULES},
+}
+LIB_NAME = "^(" + "|".join(name.replace(".", r"\.") for name in LIBS) + ")$"
+LEAFLET = ("leaflet.js", "leaflet.css", *(f"images/marker-{n}.png" for n in ("icon", "icon-2x", "shadow")))
+SHELL_FILES = ("app.js", "outbox.js", "app.css", "icon-192.png", "icon-512.png")
+MY_CASES = 200  # at most this many open cases are sent to the phone, soonest deadline first
+_PAGES = Environment(loader=FileSystemLoader(SHELL_DIR), autoescape=select_autoescape(["html"]))
+
+public = APIRouter(tags=["app"])  # the shell loads before signing in, and from the phone's cache
+router = APIRouter(tags=["app"], dependencies=[Depends(authorize)], responses=responses(401, 403, 422, 503))
+
+
+def _digest(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()[:16]
+
+
+@cache
+def shell() -> str:
+    """The app's one page: the same for every user, so the service worker can keep it."""
+    return _PAGES.get_template("index.html").render(
+        schema_version=SCHEMA_VERSION, max_photos=MAX_ATTACHMENTS, max_description=MAX_DESCRIPTION
+    )
+
+
+@cache
+def precache() -> list[dict[str, str]]:
+    """What the service worker keeps for working offline, each with a revision (a digest of its content)."""
+    files = {f"/app/static/{name}": STATIC_DIR / name for name in SHELL_FILES}
+    files |= {f"/static/leaflet/{name}": NODE_MODULES / "leaflet" / "dist" / name for name in LEAFLET}
+    files |= {f"/app/lib/{name}": NODE_MODULES / path for name, path in LIBS.items() if name != "workbox-sw.js"}
+    entries = [{"url": url, "revision": _digest(path.read_bytes())} for url, path in files.items()]
+    entries.append({"url": "/app/", "revision": _digest(shell().encode())})
+    entries.append({"url": "/app/manifest.webmanifest", "revision": _digest(json.dumps(MANIFEST).encode())})
+    return entries
+
+
+MANIFEST: dict[str, Any] = {
+    "name": "gridgov 网格员",
+    "short_name": "网格员",
+    "description": "巡查、上报、案件处置，离线可用 · Patrols, reports and cases, offline first",
+    "lang": "zh-CN",
+    "start_url": "/app/",
+    "scope": "/app/",
+    "display": "standalone",
+    "orientation": "portrait",
+    "background_color": "#ffffff",
+    "theme_color": "#0b5cad",
+    "icons": [
+        {"src": "/app/static/icon-192.png", "sizes": "192x192", "type": "image/png"},
+        {"src": "/app/static/icon-512.png", "sizes": "512x512", "type": "image/png", "purpose": "any maskable"},
+    ],
+}
+
+
+def mount_shell(app: FastAPI) -> None:
+    """Serve the app's own scripts, styles and icons."""
+    app.include_router(public)
+    app.mount("/app/static", StaticFiles(directory=STATIC_DIR), name="app")
+
+
+@public.get("/app", response_class=RedirectResponse, status_code=307)
+def app_root() -> RedirectResponse:
+    """The app lives at ``/app/`` (the service worker's scope)."""
+    return RedirectResponse("/app/", status_code=307)
+
+
+@public.get("/app/", response_class=Response, responses={200: {"content": {"text/html": {}}}})
+def app_page() -> Response:
+    """The phone app's page (signing in happens inside it)."""
+    return Response(shell(), media_type="text/html", headers={"Cache-Control": "no-cache"})
+
+
+@public.get("/app/sw.js", response_class=Response, responses={200: {"content": {"text/javascript": {}}}})
+def service_worker() -> Response:
+    """The service worker: Workbox precaching of the shell, and the user's data network-first."""
+    script = _PAGES.get_template("sw.js").render(precache=json.dumps(precache()))
+    return Response(script, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
+
+
+@public.get(
+    "/app/manifest.webmanifest",
+    response_class=Response,
+    responses={200: {"content": {"application/manifest+json": {}}}},
+)
+def manifest() -> Response:
+    """The web app manifest (name, icons, start URL): what makes the app installable."""
+    return Response(json.dumps(MANIFEST, ensure_ascii=False), media_type="application/manifest+json")
+
+
+@public.get(
+    "/app/lib/{name}",
+    response_class=FileResponse,
+    responses={200: {"content": {"text/javascript": {}}}, **responses(404, 422)},
+)
+def library(name: Annotated[str, PathParam(pattern=LIB_NAME)]) -> FileResponse:
+    """A library of the app from the npm registry, as installed by ``make install`` (Dexie, Workbox…)."""
+    path = NODE_MODULES / LIBS[name]
+    if not path.is_file():
+        raise NotFound(f"{name} is not installed here; run `make install`")
+    return FileResponse(path, media_type="text/javascript")
+
+
+@router.get("/v1/me/grid", response_model=dict[str, Any], responses={**responses(404), **NOT_MODIFIED})
+def my_grid(request: Request, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep) -> Response:
+    """Your own grid as a GeoJSON Feature (outline, name, community), with an ETag.
+
+    ``tolerance_m`` is how far outside it an event is still taken as yours.
+    """
+    with engine.connect() as conn:
+        grid = area_feature(conn, principal.scope)
+        community = area_info(conn, grid["properties"]["parent_code"]) if grid else None
+    if grid is None:
+        raise NotFound(f"your grid {principal.scope} is not in the active boundary set; ask your administrator")
+    grid["properties"]["community_name"] = community[0] if community else None
+    grid["properties"]["tolerance_m"] = settings.locate.locate_tolerance_m
+    return etagged(request, grid)
+
+
+@router.get("/v1/me/cases")
+def my_cases(engine: EngineDep, principal: PrincipalDep) -> dict[str, Any]:
+    """The open cases given to you (to sign for, in hand, waiting for verification), soonest deadline first.
+
+    Each has the report's description and place. At most 200.
+    """
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                f"SELECT {CASE_FIELDS}, e.description, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat"
+                ' FROM "case" c JOIN event e ON e.id = c.id'
+                " WHERE c.assignee = :me AND c.closed_at IS NULL"
+                " AND c.state IN ('dispatched', 'in_progress', 'resolved')"
+                " ORDER BY c.deadline NULLS LAST, c.id LIMIT :limit"
+            ),
+            {"me": principal.username, "limit": MY_CASES},
+        ).all()
+    now = datetime.now(UTC)
+    return {"cases": [case_json(r, now) for r in rows]}

@@ -1,0 +1,302 @@
+"""The gridworker's phone app in Debian's Chromium (phone viewport, fixed position), on the real services.
+
+Offline is real: the API server is stopped as well as the browser's network switched off.
+"""
+
+import io
+import os
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from sqlalchemy import Engine, text
+
+from api.access import Role
+from api.app import create_app
+from api.settings import Settings
+from tests.conftest import TEST_PASSWORD, SignIn
+from tests.pipeline_fixtures import event_body, grid_point, running_worker, wait_recorded
+from tests.server import free_port, serve
+from tests.test_map_browser import ARGS, CHROMIUM
+
+SCREENSHOTS = os.environ.get("GRIDGOV_SCREENSHOTS")
+PHONE = {"width": 360, "height": 800}
+WAIT_MS = 60_000
+
+
+class Api:
+    """The API on a fixed port, stopped and started again like a server the phone loses and finds."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self._stack: ExitStack | None = None
+
+    def start(self) -> None:
+        self._stack = ExitStack()
+        self._stack.enter_context(serve(create_app(self.settings), self.port))
+
+    def stop(self) -> None:
+        assert self._stack is not None
+        self._stack.close()
+        self._stack = None
+
+
+@pytest.fixture(scope="module")
+def api(settings: Settings, demo_city: Engine) -> Iterator[Api]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: `make browser` installs Debian's chromium")
+    server = Api(settings)
+    with running_worker(settings, demo_city, "app-browser-test"):
+        server.start()
+        try:
+            yield server
+        finally:
+            if server._stack is not None:
+                server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        yield _launch(p)
+
+
+def _launch(p: Playwright) -> Browser:
+    return p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+
+
+def _phone(browser: Browser, lon: float, lat: float, accuracy: float = 12) -> BrowserContext:
+    return browser.new_context(
+        viewport=PHONE,
+        is_mobile=True,
+        has_touch=True,
+        geolocation={"longitude": lon, "latitude": lat, "accuracy": accuracy},
+        permissions=["geolocation"],
+        locale="zh-CN",
+        service_workers="allow",
+    )
+
+
+class Watch:
+    """Every request of a context, and the script errors of its pages."""
+
+    def __init__(self, context: BrowserContext) -> None:
+        self.urls: list[str] = []
+        self.errors: list[str] = []
+        context.on("request", lambda r: self.urls.append(r.url))
+
+    def page(self, context: BrowserContext) -> Page:
+        page = context.new_page()
+        page.on("pageerror", lambda e: self.errors.append(f"script error: {e}"))
+        return page
+
+    def outside(self, base: str) -> list[str]:
+        return [u for u in self.urls if not u.startswith(base) and not u.startswith(("data:", "blob:"))]
+
+
+def _screenshot(page: Page, name: str) -> None:
+    if SCREENSHOTS:
+        page.screenshot(path=str(Path(SCREENSHOTS) / name))
+
+
+def _sign_in(page: Page, username: str) -> None:
+    page.fill("#signin-form input[name=username]", username)
+    page.fill("#signin-form input[name=password]", TEST_PASSWORD)
+    page.click("#signin-form button[type=submit]")
+    page.wait_for_function("window.gridgov.ready && document.getElementById('signin').hidden", timeout=WAIT_MS)
+
+
+def _open(page: Page, base: str, username: str) -> None:
+    """First visit: sign in, and wait until the service worker holds the shell and the user's data."""
+    page.goto(f"{base}/app", wait_until="load")
+    assert page.url == f"{base}/app/"
+    _sign_in(page, username)
+    page.wait_for_function("window.gridgov.swReady && navigator.serviceWorker.controller", timeout=WAIT_MS)
+    page.wait_for_function("window.gridgov.position && window.gridgov.grid", timeout=WAIT_MS)
+
+
+def _waiting(page: Page) -> int:
+    return int(page.inner_text("#waiting-count"))
+
+
+def _wait_waiting(page: Page, n: int) -> None:
+    page.wait_for_function(f"document.getElementById('waiting-count').textContent === '{n}'", timeout=WAIT_MS)
+
+
+def _jpeg(seed: int) -> dict[str, Any]:
+    image = Image.effect_noise((1200, 900), 40 + seed).convert("RGB")
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    return {"name": f"photo-{seed}.jpg", "mimeType": "image/jpeg", "buffer": out.getvalue()}
+
+
+def _report(page: Page, category: str, description: str, photo: dict[str, Any] | None = None) -> None:
+    page.click("nav button[data-tab=report]")
+    page.fill("#category-search", category)
+    page.select_option("#category", category)
+    page.fill("#description", description)
+    if photo:
+        page.set_input_files("#photos", files=[photo])  # type: ignore[list-item]
+        page.wait_for_function("document.getElementById('photo-count').textContent.includes('1')", timeout=WAIT_MS)
+    page.click("#report-submit")
+    page.wait_for_function("document.getElementById('report-message').textContent !== ''", timeout=WAIT_MS)
+
+
+def wait_recorded_by(engine: Engine, reporter: str, n: int) -> list[dict[str, Any]]:
+    """The events of ``reporter`` once there are ``n`` of them (the pipeline records them a moment later)."""
+    deadline = time.monotonic() + 60
+    while len(found := _events(engine, reporter)) < n and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return found
+
+
+def _events(engine: Engine, reporter: str) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                "SELECT e.id::text AS id, e.kind, e.category, e.grid_code, e.description,"
+                " (SELECT count(*) FROM photo p WHERE p.event_id = e.id) AS photos"
+                " FROM event e WHERE e.reporter = :who ORDER BY e.occurred_at"
+            ),
+            {"who": reporter},
+        ).mappings()
+        return [dict(r) for r in rows]
+
+
+def test_offline_check_in_and_reports_arrive_exactly_once(
+    api: Api, browser: Browser, demo_city: Engine, sign_in: SignIn
+) -> None:
+    grid, lon, lat = grid_point(demo_city, 121)
+    sign_in("app-gw-offline", Role.GRIDWORKER, grid)
+    context = _phone(browser, lon, lat)
+    watch = Watch(context)
+    page = watch.page(context)
+    _open(page, api.base, "app-gw-offline")
+    manifest = context.request.get(f"{api.base}/app/manifest.webmanifest")
+    assert manifest.ok and manifest.json()["start_url"] == "/app/"
+    assert page.evaluate("navigator.serviceWorker.getRegistration('/app/').then(r => !!r && !!r.active)")
+    assert page.inner_text("#gps-warning") == ""  # inside the grid, ±12 m
+    _screenshot(page, "app-day.png")
+
+    api.stop()  # no network at all: the server is gone and the browser is offline
+    context.set_offline(True)
+    page.click("#checkin")
+    _report(page, "0102", "路边暴露垃圾（离线 1）")
+    _report(page, "8201", "井盖缺失破损（离线 2）")
+    _report(page, "0102", "垃圾桶满溢（离线 3，带照片）", _jpeg(1))
+    _screenshot(page, "app-report.png")
+    _wait_waiting(page, 5)  # four events and a photo
+    reloaded = page.reload(wait_until="load")
+    assert reloaded is not None and reloaded.from_service_worker  # the shell comes from its cache
+    page.wait_for_function("window.gridgov.ready", timeout=WAIT_MS)
+    assert _waiting(page) == 5 and page.inner_text("#grid-name") != ""
+    page.click("nav button[data-tab=outbox]")
+    page.wait_for_selector("#outbox-list li.waiting")
+    _screenshot(page, "app-outbox.png")
+
+    # The token expires while the phone is offline: the app asks to sign in again and keeps the outbox.
+    page.evaluate(
+        "(() => { const s = JSON.parse(localStorage.getItem('gridgov.session'));"
+        " s.expiresAt = Date.now() - 1000; localStorage.setItem('gridgov.session', JSON.stringify(s)); })()"
+    )
+    page.reload(wait_until="load")
+    page.wait_for_selector("#signin:not([hidden])")
+    assert "5" in page.inner_text("#signin-note") and _waiting(page) == 5
+
+    api.start()
+    context.set_offline(False)
+    _sign_in(page, "app-gw-offline")
+    _wait_waiting(page, 0)
+    events = _events(demo_city, "app-gw-offline")
+    assert sorted(e["kind"] for e in events) == ["incident", "incident", "incident", "patrol"]
+    assert {e["grid_code"] for e in events} == {grid}
+    assert [e["photos"] for e in events if "带照片" in e["description"]] == [1]
+    assert sum(e["photos"] for e in events) == 1
+    context.close()
+    assert watch.outside(api.base) == [] and watch.errors == []
+
+
+def test_a_refused_item_shows_why_and_does_not_hold_back_the_rest(
+    api: Api, browser: Browser, demo_city: Engine, sign_in: SignIn
+) -> None:
+    grid, lon, lat = grid_point(demo_city, 122)
+    _, far_lon, far_lat = grid_point(demo_city, 10)
+    sign_in("app-gw-refused", Role.GRIDWORKER, grid)
+    context = _phone(browser, lon, lat)
+    watch = Watch(context)
+    page = watch.page(context)
+    _open(page, api.base, "app-gw-refused")
+    context.set_offline(True)  # both go in the outbox before either is sent
+    page.click("nav button[data-tab=report]")
+    page.fill("#lon", f"{far_lon:.6f}")
+    page.fill("#lat", f"{far_lat:.6f}")
+    _report(page, "8201", "放错位置的上报")
+    page.fill("#lon", f"{lon:.6f}")
+    page.fill("#lat", f"{lat:.6f}")
+    _report(page, "8201", "正确的上报")
+    context.set_offline(False)
+    page.click("nav button[data-tab=outbox]")
+    page.wait_for_selector("#outbox-list li.refused", timeout=WAIT_MS)
+    _wait_waiting(page, 1)  # the refused one; the one behind it went
+    shown = page.inner_text("#outbox-list li.refused .error")
+    assert "outside your grid" in shown and grid in shown
+    assert [e["description"] for e in wait_recorded_by(demo_city, "app-gw-refused", 1)] == ["正确的上报"]
+    refused_id = page.get_attribute("#outbox-list li.refused", "data-id")
+
+    page.click("#outbox-list li.refused button.correct")
+    assert page.input_value("#description") == "放错位置的上报"
+    page.fill("#lon", f"{lon:.6f}")
+    page.fill("#lat", f"{lat:.6f}")
+    page.click("#report-submit")
+    _wait_waiting(page, 0)
+    events = wait_recorded_by(demo_city, "app-gw-refused", 2)
+    assert sorted(e["description"] for e in events) == sorted(["正确的上报", "放错位置的上报"])
+    assert [e["id"] for e in events].count(refused_id) == 1 and {e["grid_code"] for e in events} == {grid}
+    context.close()
+    assert watch.outside(api.base) == [] and watch.errors == []
+
+
+def test_a_dispatched_case_is_signed_for_and_resolved_with_an_after_photo(
+    api: Api, browser: Browser, demo_city: Engine, sign_in: SignIn
+) -> None:
+    grid, lon, lat = grid_point(demo_city, 123)
+    worker = sign_in("app-gw-case", Role.GRIDWORKER, grid)
+    community = sign_in("app-community", Role.COMMUNITY, grid[:12])
+    body = event_body(lon, lat, category="8203") | {"reporter": "app-gw-case", "description": "人行道破损"}
+    assert httpx.post(f"{api.base}/v1/events", json=body, headers=worker, timeout=10).status_code == 202
+    assert wait_recorded(demo_city, [body["id"]])
+    for action in ({"action": "file"}, {"action": "dispatch", "assignee": "app-gw-case"}):
+        response = httpx.post(f"{api.base}/v1/cases/{body['id']}/transitions", json=action, headers=community)
+        assert response.status_code == 200, response.text
+    context = _phone(browser, lon, lat)
+    watch = Watch(context)
+    page = watch.page(context)
+    _open(page, api.base, "app-gw-case")
+    page.click("nav button[data-tab=cases]")
+    row = f"#case-list li[data-case='{body['id']}']"
+    page.click(f"{row} button.accept")
+    page.wait_for_selector(f"{row} button.accept[disabled]")  # in the outbox
+    _wait_waiting(page, 0)
+    page.click("#cases-refresh")
+    page.set_input_files(f"{row} input.after-photo", files=[_jpeg(2)])  # type: ignore[list-item]
+    page.click(f"{row} button.resolve")
+    page.wait_for_selector(f"{row} button.resolve[disabled]")
+    _wait_waiting(page, 0)
+    case = httpx.get(f"{api.base}/v1/cases/{body['id']}", headers=community).json()
+    assert case["state"] == "resolved"
+    assert [(h["action"], h["actor"]) for h in case["history"]][-2:] == [
+        ("accept", "app-gw-case"),
+        ("resolve", "app-gw-case"),
+    ]
+    photos = httpx.get(f"{api.base}/v1/events/{body['id']}/photos", headers=community).json()
+    assert [p["stage"] for p in photos] == ["after"] and photos[0]["uploaded_by"] == "app-gw-case"
+    context.close()
+    assert watch.outside(api.base) == [] and watch.errors == []
