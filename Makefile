@@ -47,9 +47,9 @@ test: install browser ## Start test services on their own ports and run the whol
 	$(TEST_ENV) $(BIN)/gridgov services up
 	$(TEST_ENV) $(BIN)/pytest; rc=$$?; $(TEST_ENV) $(BIN)/gridgov services down; exit $$rc
 
-screenshots: install browser ## Write docs/map-city.png and docs/map-street.png from the browser test
+screenshots: install browser ## Write the map's and the phone app's screenshots in docs/ from the browser tests
 	$(TEST_ENV) $(BIN)/gridgov services up
-	$(TEST_ENV) GRIDGOV_SCREENSHOTS=$(CURDIR)/docs $(BIN)/pytest tests/test_map_browser.py; rc=$$?; \
+	$(TEST_ENV) GRIDGOV_SCREENSHOTS=$(CURDIR)/docs $(BIN)/pytest tests/test_map_browser.py tests/test_app_browser.py; rc=$$?; \
 		$(TEST_ENV) $(BIN)/gridgov services down; exit $$rc
 
 lint: install ## ruff and mypy

@@ -99,7 +99,8 @@ def run() -> None:
             stop.wait(0.2)
         if not stop.is_set():
             console.print(
-                f"[bold green]ready[/]\n  live map: {base}/map\n  API docs: {base}/docs\n"
+                f"[bold green]ready[/]\n  live map: {base}/map\n"
+                f"  phone app: {base}/app/ (a gridworker: gw-<grid code>)\n  API docs: {base}/docs\n"
                 f"  sign in:  commander, district, street, community, department, unit-1, admin or gw-<grid code>,"
                 f" password {DEMO_PASSWORD}\n"
                 f"  token:    curl -d 'username=district&password={DEMO_PASSWORD}' {base}/v1/token\n"

@@ -138,7 +138,7 @@ def _jpeg(seed: int) -> dict[str, Any]:
     return {"name": f"photo-{seed}.jpg", "mimeType": "image/jpeg", "buffer": out.getvalue()}
 
 
-def _report(page: Page, category: str, description: str, photo: dict[str, Any] | None = None) -> None:
+def _report(page: Page, category: str, description: str, photo: dict[str, Any] | None = None, shot: str = "") -> None:
     page.click("nav button[data-tab=report]")
     page.fill("#category-search", category)
     page.select_option("#category", category)
@@ -146,6 +146,9 @@ def _report(page: Page, category: str, description: str, photo: dict[str, Any] |
     if photo:
         page.set_input_files("#photos", files=[photo])  # type: ignore[list-item]
         page.wait_for_function("document.getElementById('photo-count').textContent.includes('1')", timeout=WAIT_MS)
+    if shot:
+        page.evaluate("window.scrollTo(0, 0)")
+        _screenshot(page, shot)
     page.click("#report-submit")
     page.wait_for_function("document.getElementById('report-message').textContent !== ''", timeout=WAIT_MS)
 
@@ -191,8 +194,7 @@ def test_offline_check_in_and_reports_arrive_exactly_once(
     page.click("#checkin")
     _report(page, "0102", "路边暴露垃圾（离线 1）")
     _report(page, "8201", "井盖缺失破损（离线 2）")
-    _report(page, "0102", "垃圾桶满溢（离线 3，带照片）", _jpeg(1))
-    _screenshot(page, "app-report.png")
+    _report(page, "0102", "垃圾桶满溢（离线 3，带照片）", _jpeg(1), shot="app-report.png")
     _wait_waiting(page, 5)  # four events and a photo
     reloaded = page.reload(wait_until="load")
     assert reloaded is not None and reloaded.from_service_worker  # the shell comes from its cache
@@ -298,5 +300,38 @@ def test_a_dispatched_case_is_signed_for_and_resolved_with_an_after_photo(
     ]
     photos = httpx.get(f"{api.base}/v1/events/{body['id']}/photos", headers=community).json()
     assert [p["stage"] for p in photos] == ["after"] and photos[0]["uploaded_by"] == "app-gw-case"
+    context.close()
+    assert watch.outside(api.base) == [] and watch.errors == []
+
+
+def test_a_503_is_waited_out_for_its_retry_after_and_the_waits_grow_with_jitter(
+    api: Api, browser: Browser, demo_city: Engine, sign_in: SignIn
+) -> None:
+    grid, lon, lat = grid_point(demo_city, 126)
+    sign_in("app-gw-busy", Role.GRIDWORKER, grid)
+    context = _phone(browser, lon, lat)
+    watch = Watch(context)
+    page = watch.page(context)
+    _open(page, api.base, "app-gw-busy")
+    # delay(attempts, retry_after_s, random): half of 2 s × 2^(attempts-1) fixed, half random; at most 300 s.
+    waits = page.evaluate(
+        "[[1, 0, 0], [1, 0, 0.5], [4, 0, 0.5], [4, 0, 0.999], [12, 0, 1], [1, 120, 0], [4, 3, 0.5]]"
+        ".map(a => window.gridgovOutbox.delay(...a))"
+    )
+    assert waits == pytest.approx([1, 1.5, 12, 15.992, 300, 120, 12])
+    tries: list[float] = []
+
+    def busy_once(route: Any) -> None:  # the API's answer when it cannot take events now
+        tries.append(time.monotonic())
+        if len(tries) == 1:
+            route.fulfill(status=503, headers={"Retry-After": "3"}, json={"message": "the broker is unavailable"})
+        else:
+            route.continue_()
+
+    page.route("**/v1/events", busy_once)
+    page.click("#checkin")
+    _wait_waiting(page, 0)
+    assert len(tries) == 2 and tries[1] - tries[0] >= 3  # not before Retry-After
+    assert [e["kind"] for e in wait_recorded_by(demo_city, "app-gw-busy", 1)] == ["patrol"]
     context.close()
     assert watch.outside(api.base) == [] and watch.errors == []
