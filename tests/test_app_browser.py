@@ -149,8 +149,9 @@ def _report(page: Page, category: str, description: str, photo: dict[str, Any] |
     if shot:
         page.evaluate("window.scrollTo(0, 0)")
         _screenshot(page, shot)
+    before = _waiting(page)
     page.click("#report-submit")
-    page.wait_for_function("document.getElementById('report-message').textContent !== ''", timeout=WAIT_MS)
+    page.wait_for_function(f"Number(document.getElementById('waiting-count').textContent) > {before}")
 
 
 def wait_recorded_by(engine: Engine, reporter: str, n: int) -> list[dict[str, Any]]:
