@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,10 @@ from sqlalchemy import Engine, text
 from api.access import Role
 from api.app import create_app
 from api.settings import Settings
+from registers.ids import check_digit
 from tests.conftest import TEST_PASSWORD, SignIn
 from tests.pipeline_fixtures import event_body, grid_point, running_worker, wait_recorded
+from tests.registers_fixtures import add_household
 from tests.server import free_port, serve
 from tests.test_map_browser import ARGS, CHROMIUM
 
@@ -64,24 +67,36 @@ def api(settings: Settings, demo_city: Engine) -> Iterator[Api]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def playwright() -> Iterator[Playwright]:
     with sync_playwright() as p:
-        yield _launch(p)
+        yield p
 
 
-def _launch(p: Playwright) -> Browser:
-    return p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Browser:
+    return playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+
+
+def _phone_options(lon: float, lat: float, accuracy: float = 12) -> dict[str, Any]:
+    return {
+        "viewport": PHONE,
+        "is_mobile": True,
+        "has_touch": True,
+        "geolocation": {"longitude": lon, "latitude": lat, "accuracy": accuracy},
+        "permissions": ["geolocation"],
+        "locale": "zh-CN",
+        "service_workers": "allow",
+    }
 
 
 def _phone(browser: Browser, lon: float, lat: float, accuracy: float = 12) -> BrowserContext:
-    return browser.new_context(
-        viewport=PHONE,
-        is_mobile=True,
-        has_touch=True,
-        geolocation={"longitude": lon, "latitude": lat, "accuracy": accuracy},
-        permissions=["geolocation"],
-        locale="zh-CN",
-        service_workers="allow",
+    return browser.new_context(**_phone_options(lon, lat, accuracy))
+
+
+def _phone_browser(playwright: Playwright, profile: Path, lon: float, lat: float) -> BrowserContext:
+    """A phone's browser with a profile on disk: closed and opened again, it keeps what it stored."""
+    return playwright.chromium.launch_persistent_context(
+        profile, executable_path=CHROMIUM, args=ARGS, **_phone_options(lon, lat)
     )
 
 
@@ -91,6 +106,9 @@ class Watch:
     def __init__(self, context: BrowserContext) -> None:
         self.urls: list[str] = []
         self.errors: list[str] = []
+        self.follow(context)
+
+    def follow(self, context: BrowserContext) -> None:
         context.on("request", lambda r: self.urls.append(r.url))
 
     def page(self, context: BrowserContext) -> Page:
@@ -131,8 +149,8 @@ def _wait_waiting(page: Page, n: int) -> None:
     page.wait_for_function(f"document.getElementById('waiting-count').textContent === '{n}'", timeout=WAIT_MS)
 
 
-def _jpeg(seed: int) -> dict[str, Any]:
-    image = Image.effect_noise((1200, 900), 40 + seed).convert("RGB")
+def _jpeg(seed: int, size: tuple[int, int] = (1200, 900)) -> dict[str, Any]:
+    image = Image.effect_noise(size, 40 + seed).convert("RGB")
     out = io.BytesIO()
     image.save(out, "JPEG", quality=90)
     return {"name": f"photo-{seed}.jpg", "mimeType": "image/jpeg", "buffer": out.getvalue()}
@@ -166,7 +184,7 @@ def _events(engine: Engine, reporter: str) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         rows = conn.execute(
             text(
-                "SELECT e.id::text AS id, e.kind, e.category, e.grid_code, e.description,"
+                "SELECT e.id::text AS id, e.kind, e.category, e.grid_code, e.description, e.household,"
                 " (SELECT count(*) FROM photo p WHERE p.event_id = e.id) AS photos"
                 " FROM event e WHERE e.reporter = :who ORDER BY e.occurred_at"
             ),
@@ -176,11 +194,11 @@ def _events(engine: Engine, reporter: str) -> list[dict[str, Any]]:
 
 
 def test_offline_check_in_and_reports_arrive_exactly_once(
-    api: Api, browser: Browser, demo_city: Engine, sign_in: SignIn
+    api: Api, playwright: Playwright, demo_city: Engine, sign_in: SignIn, tmp_path: Path
 ) -> None:
     grid, lon, lat = grid_point(demo_city, 121)
     sign_in("app-gw-offline", Role.GRIDWORKER, grid)
-    context = _phone(browser, lon, lat)
+    context = _phone_browser(playwright, tmp_path, lon, lat)
     watch = Watch(context)
     page = watch.page(context)
     _open(page, api.base, "app-gw-offline")
@@ -188,6 +206,7 @@ def test_offline_check_in_and_reports_arrive_exactly_once(
     assert manifest.ok and manifest.json()["start_url"] == "/app/"
     assert page.evaluate("navigator.serviceWorker.getRegistration('/app/').then(r => !!r && !!r.active)")
     assert page.inner_text("#gps-warning") == ""  # inside the grid, ±12 m
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]  # nothing sticks out
     _screenshot(page, "app-day.png")
 
     api.stop()  # no network at all: the server is gone and the browser is offline
@@ -195,7 +214,7 @@ def test_offline_check_in_and_reports_arrive_exactly_once(
     page.click("#checkin")
     _report(page, "0102", "路边暴露垃圾（离线 1）")
     _report(page, "8201", "井盖缺失破损（离线 2）")
-    _report(page, "0102", "垃圾桶满溢（离线 3，带照片）", _jpeg(1), shot="app-report.png")
+    _report(page, "0102", "垃圾桶满溢（离线 3，带照片）", _jpeg(1, (2400, 1800)), shot="app-report.png")
     _wait_waiting(page, 5)  # four events and a photo
     reloaded = page.reload(wait_until="load")
     assert reloaded is not None and reloaded.from_service_worker  # the shell comes from its cache
@@ -205,14 +224,21 @@ def test_offline_check_in_and_reports_arrive_exactly_once(
     page.wait_for_selector("#outbox-list li.waiting")
     _screenshot(page, "app-outbox.png")
 
-    # The token expires while the phone is offline: the app asks to sign in again and keeps the outbox.
+    # The browser is closed and opened again, still offline, and the token expired meanwhile:
+    # the app opens from its cache, asks to sign in again and keeps the outbox.
     page.evaluate(
         "(() => { const s = JSON.parse(localStorage.getItem('gridgov.session'));"
         " s.expiresAt = Date.now() - 1000; localStorage.setItem('gridgov.session', JSON.stringify(s)); })()"
     )
-    page.reload(wait_until="load")
+    context.close()
+    context = _phone_browser(playwright, tmp_path, lon, lat)
+    context.set_offline(True)
+    watch.follow(context)
+    page = watch.page(context)
+    page.goto(f"{api.base}/app/", wait_until="load")
     page.wait_for_selector("#signin:not([hidden])")
-    assert "5" in page.inner_text("#signin-note") and _waiting(page) == 5
+    page.wait_for_function("document.getElementById('signin-note').textContent.includes('5')")
+    assert _waiting(page) == 5
 
     api.start()
     context.set_offline(False)
@@ -223,6 +249,12 @@ def test_offline_check_in_and_reports_arrive_exactly_once(
     assert {e["grid_code"] for e in events} == {grid}
     assert [e["photos"] for e in events if "带照片" in e["description"]] == [1]
     assert sum(e["photos"] for e in events) == 1
+    with demo_city.connect() as conn:  # resized on the phone before it was sent
+        width, height = conn.execute(
+            text("SELECT p.width, p.height FROM photo p JOIN event e ON e.id = p.event_id WHERE e.reporter = :who"),
+            {"who": "app-gw-offline"},
+        ).one()
+    assert max(width, height) <= 1600 and abs(width / height - 4 / 3) < 0.01
     context.close()
     assert watch.outside(api.base) == [] and watch.errors == []
 
@@ -237,6 +269,11 @@ def test_a_refused_item_shows_why_and_does_not_hold_back_the_rest(
     watch = Watch(context)
     page = watch.page(context)
     _open(page, api.base, "app-gw-refused")
+    context.set_geolocation({"longitude": far_lon, "latitude": far_lat, "accuracy": 80})
+    page.wait_for_function("document.getElementById('gps-warning').textContent.includes('80')", timeout=WAIT_MS)
+    assert "不在本网格内" in page.inner_text("#gps-warning")  # and poor accuracy: ±80 m
+    context.set_geolocation({"longitude": lon, "latitude": lat, "accuracy": 10})
+    page.wait_for_function("document.getElementById('gps-warning').textContent === ''", timeout=WAIT_MS)
     context.set_offline(True)  # both go in the outbox before either is sent
     page.click("nav button[data-tab=report]")
     page.fill("#lon", f"{far_lon:.6f}")
@@ -267,40 +304,63 @@ def test_a_refused_item_shows_why_and_does_not_hold_back_the_rest(
     assert watch.outside(api.base) == [] and watch.errors == []
 
 
-def test_a_dispatched_case_is_signed_for_and_resolved_with_an_after_photo(
-    api: Api, browser: Browser, demo_city: Engine, sign_in: SignIn
+def test_cases_given_to_the_gridworker_are_signed_for_resolved_and_returned_and_visits_recorded(
+    api: Api, browser: Browser, demo_city: Engine, sign_in: SignIn, settings: Settings
 ) -> None:
     grid, lon, lat = grid_point(demo_city, 123)
     worker = sign_in("app-gw-case", Role.GRIDWORKER, grid)
     community = sign_in("app-community", Role.COMMUNITY, grid[:12])
-    body = event_body(lon, lat, category="8203") | {"reporter": "app-gw-case", "description": "人行道破损"}
-    assert httpx.post(f"{api.base}/v1/events", json=body, headers=worker, timeout=10).status_code == 202
-    assert wait_recorded(demo_city, [body["id"]])
-    for action in ({"action": "file"}, {"action": "dispatch", "assignee": "app-gw-case"}):
-        response = httpx.post(f"{api.base}/v1/cases/{body['id']}/transitions", json=action, headers=community)
-        assert response.status_code == 200, response.text
+    first17 = "11010519480808123"
+    household = add_household(
+        demo_city,
+        settings,
+        grid,
+        (lon, lat),
+        "0301",
+        [("独居老人", first17 + check_digit(first17), ())],
+        date(2026, 1, 1),
+    )
+
+    def dispatched(description: str) -> str:
+        body = event_body(lon, lat, category="8203") | {"reporter": "app-gw-case", "description": description}
+        assert httpx.post(f"{api.base}/v1/events", json=body, headers=worker, timeout=10).status_code == 202
+        assert wait_recorded(demo_city, [body["id"]])
+        for action in ({"action": "file"}, {"action": "dispatch", "assignee": "app-gw-case"}):
+            response = httpx.post(f"{api.base}/v1/cases/{body['id']}/transitions", json=action, headers=community)
+            assert response.status_code == 200, response.text
+        return str(body["id"])
+
+    fixed, returned = dispatched("人行道破损"), dispatched("不属本网格的道路")
     context = _phone(browser, lon, lat)
     watch = Watch(context)
     page = watch.page(context)
     _open(page, api.base, "app-gw-case")
+    page.click(f"#visits li[data-household='{household}'] button")  # due: never visited
     page.click("nav button[data-tab=cases]")
-    row = f"#case-list li[data-case='{body['id']}']"
+    row, other = f"#case-list li[data-case='{fixed}']", f"#case-list li[data-case='{returned}']"
     page.click(f"{row} button.accept")
     page.wait_for_selector(f"{row} button.accept[disabled]")  # in the outbox
+    page.click(f"{other} button.decline")  # no reason yet: asked for one, nothing queued
+    assert page.inner_text(f"{other} p.note") != "" and not page.is_disabled(f"{other} button.decline")
+    page.fill(f"{other} input.reason", "道路属市政养护单位，非本网格")
+    page.click(f"{other} button.decline")
+    page.wait_for_selector(f"{other} button.decline[disabled]")
     _wait_waiting(page, 0)
     page.click("#cases-refresh")
     page.set_input_files(f"{row} input.after-photo", files=[_jpeg(2)])  # type: ignore[list-item]
     page.click(f"{row} button.resolve")
     page.wait_for_selector(f"{row} button.resolve[disabled]")
     _wait_waiting(page, 0)
-    case = httpx.get(f"{api.base}/v1/cases/{body['id']}", headers=community).json()
+    case = httpx.get(f"{api.base}/v1/cases/{fixed}", headers=community).json()
     assert case["state"] == "resolved"
-    assert [(h["action"], h["actor"]) for h in case["history"]][-2:] == [
-        ("accept", "app-gw-case"),
-        ("resolve", "app-gw-case"),
-    ]
-    photos = httpx.get(f"{api.base}/v1/events/{body['id']}/photos", headers=community).json()
+    actions = [(h["action"], h["actor"]) for h in case["history"]][-2:]
+    assert actions == [("accept", "app-gw-case"), ("resolve", "app-gw-case")]
+    photos = httpx.get(f"{api.base}/v1/events/{fixed}/photos", headers=community).json()
     assert [p["stage"] for p in photos] == ["after"] and photos[0]["uploaded_by"] == "app-gw-case"
+    back = httpx.get(f"{api.base}/v1/cases/{returned}", headers=community).json()
+    assert back["state"] == "filed" and back["history"][-1]["note"] == "道路属市政养护单位，非本网格"
+    visits = [e for e in wait_recorded_by(demo_city, "app-gw-case", 3) if e["kind"] == "visit"]
+    assert [v["household"] for v in visits] == [household]
     context.close()
     assert watch.outside(api.base) == [] and watch.errors == []
 

@@ -276,7 +276,7 @@
         outbox.pump();
       });
       const when = h.status === "overdue" || due.overdue.includes(h) ? t("overdue") : t("due_by", { d: h.due_by });
-      list.append(el("li", {}, el("span", {}, `${h.address} · ${when}`), button));
+      list.append(el("li", { "data-household": h.household }, el("span", {}, `${h.address} · ${when}`), button));
     }
   }
 
