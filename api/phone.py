@@ -41,6 +41,11 @@ LIBS: dict[str, str] = {
 LIB_NAME = "^(" + "|".join(name.replace(".", r"\.") for name in LIBS) + ")$"
 LEAFLET = ("leaflet.js", "leaflet.css", *(f"images/marker-{n}.png" for n in ("icon", "icon-2x", "shadow")))
 SHELL_FILES = ("app.js", "outbox.js", "app.css", "icon-192.png", "icon-512.png")
+# The page may load and reach nothing but this site (Leaflet sets inline styles; photos are shown as blobs).
+SHELL_POLICY = {
+    "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';"
+    " img-src 'self' data: blob:; connect-src 'self'; worker-src 'self'; frame-ancestors 'none'"
+}
 MY_CASES = 200  # at most this many open cases are sent to the phone, soonest deadline first
 _PAGES = Environment(loader=FileSystemLoader(SHELL_DIR), autoescape=select_autoescape(["html"]))
 
@@ -105,7 +110,7 @@ def app_root() -> RedirectResponse:
 @public.get("/app/", response_class=Response, responses={200: {"content": {"text/html": {}}}})
 def app_page() -> Response:
     """The phone app's page (signing in happens inside it)."""
-    return Response(shell(), media_type="text/html", headers={"Cache-Control": "no-cache"})
+    return Response(shell(), media_type="text/html", headers={"Cache-Control": "no-cache", **SHELL_POLICY})
 
 
 @public.get("/app/sw.js", response_class=Response, responses={200: {"content": {"text/javascript": {}}}})

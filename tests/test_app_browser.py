@@ -86,6 +86,7 @@ def _phone_options(lon: float, lat: float, accuracy: float = 12) -> dict[str, An
         "permissions": ["geolocation"],
         "locale": "zh-CN",
         "service_workers": "allow",
+        "bypass_csp": True,  # Playwright's waits evaluate strings; the page's own policy has a test of its own
     }
 
 
@@ -139,6 +140,11 @@ def _open(page: Page, base: str, username: str) -> None:
     _sign_in(page, username)
     page.wait_for_function("window.gridgov.swReady && navigator.serviceWorker.controller", timeout=WAIT_MS)
     page.wait_for_function("window.gridgov.position && window.gridgov.grid", timeout=WAIT_MS)
+
+
+def _check_in(page: Page) -> None:
+    page.click("#checkin")
+    page.wait_for_function("document.getElementById('checkin-note').textContent !== ''")  # in the outbox
 
 
 def _waiting(page: Page) -> int:
@@ -211,7 +217,7 @@ def test_offline_check_in_and_reports_arrive_exactly_once(
 
     api.stop()  # no network at all: the server is gone and the browser is offline
     context.set_offline(True)
-    page.click("#checkin")
+    _check_in(page)
     _report(page, "0102", "路边暴露垃圾（离线 1）")
     _report(page, "8201", "井盖缺失破损（离线 2）")
     _report(page, "0102", "垃圾桶满溢（离线 3，带照片）", _jpeg(1, (2400, 1800)), shot="app-report.png")
@@ -389,10 +395,30 @@ def test_a_503_is_waited_out_for_its_retry_after_and_the_waits_grow_with_jitter(
         else:
             route.continue_()
 
-    page.route("**/v1/events", busy_once)
-    page.click("#checkin")
+    context.route("**/v1/events", busy_once)  # the context: it sees what passes through the service worker too
+    _check_in(page)
     _wait_waiting(page, 0)
     assert len(tries) == 2 and tries[1] - tries[0] >= 3  # not before Retry-After
     assert [e["kind"] for e in wait_recorded_by(demo_city, "app-gw-busy", 1)] == ["patrol"]
     context.close()
     assert watch.outside(api.base) == [] and watch.errors == []
+
+
+def test_the_pages_policy_lets_it_reach_this_site_alone(
+    api: Api, browser: Browser, demo_city: Engine, sign_in: SignIn
+) -> None:
+    grid, lon, lat = grid_point(demo_city, 127)
+    sign_in("app-gw-policy", Role.GRIDWORKER, grid)
+    context = browser.new_context(**(_phone_options(lon, lat) | {"bypass_csp": False}))
+    page = context.new_page()
+    refused: list[str] = []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    page.goto(f"{api.base}/app/", wait_until="load")
+    page.fill("#signin-form input[name=username]", "app-gw-policy")
+    page.fill("#signin-form input[name=password]", TEST_PASSWORD)
+    page.click("#signin-form button[type=submit]")
+    page.wait_for_selector(".leaflet-interactive")  # the grid's outline is drawn
+    assert refused == []  # the app itself needs nothing the policy forbids
+    outcome = page.evaluate("fetch('http://198.51.100.7/').then(() => 'reached', () => 'refused')")
+    assert outcome == "refused" and any("connect-src" in r for r in refused)
+    context.close()

@@ -36,6 +36,7 @@ def test_the_shell_its_worker_and_every_file_it_keeps_are_served(client: TestCli
     page = client.get("/app/")
     assert page.status_code == 200 and 'rel="manifest" href="/app/manifest.webmanifest"' in page.text
     assert 'data-max-photos="10"' in page.text and 'data-schema-version="2"' in page.text
+    assert "default-src 'self'" in page.headers["content-security-policy"]  # the page reaches nothing else
     worker = client.get("/app/sw.js")
     assert worker.headers["content-type"].startswith("text/javascript")
     listed = re.findall(r'"url": "([^"]+)"', worker.text)
