@@ -23,12 +23,13 @@ from api.cases import CASE_FIELDS, case_json
 from api.deps import EngineDep, SettingsDep
 from api.errors import NotFound, responses
 from api.etags import NOT_MODIFIED, etagged
+from api.map_pages import LEAFLET_DIR
 from geo.areas import area_feature, area_info
 from streams.schema import MAX_ATTACHMENTS, MAX_DESCRIPTION, SCHEMA_VERSION
 
 SHELL_DIR = Path(__file__).with_name("app_shell")
 STATIC_DIR = SHELL_DIR / "static"
-NODE_MODULES = Path(__file__).resolve().parents[1] / "maps" / "assets" / "node_modules"
+NODE_MODULES = LEAFLET_DIR.parents[1]  # maps/assets/node_modules: every front-end package from npm
 WORKBOX_MODULES = ("core", "precaching", "routing", "strategies")
 # The npm files the app loads, by the name it asks for (Workbox's loader asks for workbox-<module>.prod.js).
 LIBS: dict[str, str] = {
@@ -69,7 +70,7 @@ def shell() -> str:
 def precache() -> list[dict[str, str]]:
     """What the service worker keeps for working offline, each with a revision (a digest of its content)."""
     files = {f"/app/static/{name}": STATIC_DIR / name for name in SHELL_FILES}
-    files |= {f"/static/leaflet/{name}": NODE_MODULES / "leaflet" / "dist" / name for name in LEAFLET}
+    files |= {f"/static/leaflet/{name}": LEAFLET_DIR / name for name in LEAFLET}
     files |= {f"/app/lib/{name}": NODE_MODULES / path for name, path in LIBS.items() if name != "workbox-sw.js"}
     entries = [{"url": url, "revision": _digest(path.read_bytes())} for url, path in files.items()]
     entries.append({"url": "/app/", "revision": _digest(shell().encode())})
