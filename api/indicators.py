@@ -4,11 +4,13 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from sqlalchemy import Connection
 
+from api.access import Principal
 from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, RulesDep
 from api.errors import InvalidInput, NotFound, responses
-from cases.indicators import indicators
+from cases.indicators import category_mix, daily, indicators
 from geo.areas import area_info, child_names
 from geo.levels import AREA_CODE
 
@@ -19,33 +21,53 @@ MAX_DAYS = 366
 FIRST_DAY, LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
 
 
-@router.get("/indicators")
-def get_indicators(
-    engine: EngineDep,
-    principal: PrincipalDep,
-    rules: RulesDep,
-    area: Annotated[str, Query(pattern=AREA_CODE, description="Area code")],
-    from_: Annotated[date, Query(alias="from", ge=FIRST_DAY, le=LAST_DAY, description="First day (local), inclusive")],
-    to: Annotated[date, Query(ge=FIRST_DAY, le=LAST_DAY, description="Last day (local), inclusive")],
-) -> dict[str, Any]:
-    """Indicators of an area in your scope and of each child, over whole local days; definitions in the README."""
+AreaParam = Annotated[str, Query(pattern=AREA_CODE, description="Area code")]
+FromParam = Annotated[date, Query(alias="from", ge=FIRST_DAY, le=LAST_DAY, description="First day (local), inclusive")]
+ToParam = Annotated[date, Query(ge=FIRST_DAY, le=LAST_DAY, description="Last day (local), inclusive")]
+
+
+def _area_name(conn: Connection, principal: Principal, area: str, from_: date, to: date) -> str:
+    """The area's name, if it is in the caller's scope and the range is whole (422, 404 otherwise)."""
     days = (to - from_).days + 1
     if days < 1 or days > MAX_DAYS:
         raise InvalidInput(f"from must not be after to, and the range at most {MAX_DAYS} days")
+    info = area_info(conn, area) if principal.sees_area(area) else None
+    if info is None:
+        raise NotFound(f"no area with code {area} in the active boundary set")
+    return info[0]
+
+
+@router.get("/indicators")
+def get_indicators(
+    engine: EngineDep, principal: PrincipalDep, rules: RulesDep, area: AreaParam, from_: FromParam, to: ToParam
+) -> dict[str, Any]:
+    """Indicators of an area in your scope and of each child, over whole local days; definitions in the README."""
     now = datetime.now(UTC)
     with engine.connect() as conn:
-        info = area_info(conn, area) if principal.sees_area(area) else None
-        if info is None:
-            raise NotFound(f"no area with code {area} in the active boundary set")
+        name = _area_name(conn, principal, area, from_, to)
         children = child_names(conn, area)
-        result = {
-            "area": area,
-            "name": info[0],
-            "from": from_,
-            "to": to,
-            **indicators(conn, area, from_, to, rules, now),
-        }
+        result = {"area": area, "name": name, "from": from_, "to": to, **indicators(conn, area, from_, to, rules, now)}
         result["children"] = [
             {"area": code, "name": name, **indicators(conn, code, from_, to, rules, now)} for code, name in children
         ]
     return result
+
+
+@router.get("/indicators/daily")
+def get_daily(
+    engine: EngineDep, principal: PrincipalDep, rules: RulesDep, area: AreaParam, from_: FromParam, to: ToParam
+) -> dict[str, Any]:
+    """Reports received and cases closed on each local day of the range (the screen's trend)."""
+    with engine.connect() as conn:
+        _area_name(conn, principal, area, from_, to)
+        return {"area": area, "days": daily(conn, area, from_, to, rules)}
+
+
+@router.get("/indicators/categories")
+def get_category_mix(
+    engine: EngineDep, principal: PrincipalDep, rules: RulesDep, area: AreaParam, from_: FromParam, to: ToParam
+) -> dict[str, Any]:
+    """Reports received over the range by category group, most first (the screen's category mix)."""
+    with engine.connect() as conn:
+        _area_name(conn, principal, area, from_, to)
+        return {"area": area, "groups": category_mix(conn, area, from_, to, rules)}

@@ -15,12 +15,14 @@ from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, LiveDep, RulesDep, SettingsDep, VisitRulesDep
 from api.errors import NotFound, responses
 from api.mapdata import boundaries, escalated_cases, grid_metric, heat_cell, heat_points, overlay_grids, window_start
+from cases.categories import default_categories
 from cases.rules import Rules
 from geo.areas import Bounds, area_info, first_district
 from geo.demo import DEMO_DISTRICT
 from geo.levels import AREA_CODE
 from geo.overlays import LAYERS
 from maps.city_map import MapData, Metric, Window, escalations_page, render
+from maps.screen import screen_page
 from registers.cadence import VisitRules
 from registers.visits import overdue_per_grid
 
@@ -28,6 +30,7 @@ router = APIRouter(tags=["map"], dependencies=[Depends(authorize)], responses=re
 Lang = Literal["zh", "en"]
 AreaQuery = Annotated[str | None, Query(pattern=AREA_CODE, description="Street or community code")]
 LEAFLET_DIR = Path(__file__).resolve().parents[1] / "maps" / "assets" / "node_modules" / "leaflet" / "dist"
+ECHARTS_DIR = LEAFLET_DIR.parents[1] / "echarts" / "dist"
 FOLIUM_DIR = Path(folium.__file__).parent / "templates"
 LIVE_DIR = Path(__file__).resolve().parents[1] / "maps" / "static"
 
@@ -46,6 +49,7 @@ def mount_assets(app: FastAPI) -> None:
     """Serve Leaflet, folium's heat plugin, our script and the icon from this machine."""
     app.include_router(public)
     app.mount("/static/leaflet", StaticFiles(directory=LEAFLET_DIR, check_dir=False), name="leaflet")
+    app.mount("/static/echarts", StaticFiles(directory=ECHARTS_DIR, check_dir=False), name="echarts")
     app.mount("/static/folium", StaticFiles(directory=FOLIUM_DIR), name="folium")
     app.mount("/static/maps", StaticFiles(directory=LIVE_DIR), name="maps")
 
@@ -108,6 +112,20 @@ def get_map(
             tile_url=settings.api.tile_url,
         )
     return render(data)
+
+
+@router.get("/screen", response_class=HTMLResponse)
+def get_screen(
+    engine: EngineDep, principal: PrincipalDep, rules: RulesDep, area: AreaQuery = None, lang: Lang = "zh"
+) -> str:
+    """The command centre's wall screen (1920×1080) of an area: tiles, map, live ticker, trends, ranking, mix.
+
+    Its numbers are those of ``GET /v1/indicators`` for the area and today (local).
+    """
+    with engine.connect() as conn:
+        code, name, bounds = _scope(conn, area, principal)
+    names = {c.code: (c.name if lang == "zh" else c.name_en) for c in default_categories().values()}
+    return screen_page(code, name, bounds, str(rules.calendar.tz), names, lang)
 
 
 @router.get("/escalations", response_class=HTMLResponse)

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from cases.categories import default_categories
 from cases.rules import Rules
 
 # A case counts in the area of its grid; one in a coverage gap (no grid), in the area that holds it.
@@ -89,6 +90,25 @@ _RATINGS = f"""
 SELECT count(*), avg(r.score) FROM rating r JOIN "case" c ON c.id = r.case_id
 WHERE {_IN_AREA} AND r.rated_at >= :from AND r.rated_at < :to
 """
+_OPEN = f"""
+SELECT count(*) FROM "case" c
+WHERE {_IN_AREA} AND c.filed_at IS NOT NULL AND c.filed_at < least(:to, :now)
+  AND c.state NOT IN ('refused', 'voided', 'merged') AND (c.closed_at IS NULL OR c.closed_at >= least(:to, :now))
+"""
+_DAILY = f"""
+SELECT d.day::date AS day,
+       (SELECT count(*) FROM "case" c WHERE {_IN_AREA}
+          AND (c.opened_at AT TIME ZONE :tz)::date = d.day::date) AS received,
+       (SELECT count(*) FROM "case" c WHERE {_IN_AREA} AND c.state = 'closed'
+          AND (c.closed_at AT TIME ZONE :tz)::date = d.day::date) AS closed
+FROM generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 day') AS d(day)
+ORDER BY d.day
+"""
+_MIX = f"""
+SELECT c.category, count(*) FROM "case" c
+WHERE {_IN_AREA} AND c.opened_at >= :from AND c.opened_at < :to
+GROUP BY c.category
+"""
 _GRIDS = """
 SELECT count(*) FROM active_area a
 WHERE a.level = 'grid' AND a.code LIKE :prefix
@@ -119,10 +139,7 @@ def working_days(rules: Rules, first: date, last: date) -> list[date]:
 
 def indicators(conn: Connection, code: str, first: date, last: date, rules: Rules, now: datetime) -> dict[str, Any]:
     """The indicators of one area over the local days ``first`` to ``last``, inclusive."""
-    tz = rules.calendar.tz
-    start = datetime.combine(first, datetime.min.time(), tz)
-    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tz)
-    params = {"prefix": code + "%", "from": start, "to": end, "tz": str(tz), "now": now}
+    params = _span(code, first, last, rules) | {"now": now}
     c = conn.execute(text(_CASES), params).one()._mapping
     checks, failed = conn.execute(text(_CHECKS), params).one()
     hours = [
@@ -148,6 +165,7 @@ def indicators(conn: Connection, code: str, first: date, last: date, rules: Rule
     p90 = percentile(hours, 0.9)
     return {
         "received": c["received"],
+        "open": conn.execute(text(_OPEN), params).scalar_one(),
         "received_outside_grids": c["outside_grids"],
         "filed": c["filed"],
         "not_filed": {"refused": c["refused"], "voided": c["voided"], "merged": c["merged"]},
@@ -173,3 +191,27 @@ def indicators(conn: Connection, code: str, first: date, last: date, rules: Rule
         "satisfaction": None if mean_score is None else round(float(mean_score), 3),
         "units": units,
     }
+
+
+def _span(code: str, first: date, last: date, rules: Rules) -> dict[str, Any]:
+    tz = rules.calendar.tz
+    start = datetime.combine(first, datetime.min.time(), tz)
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tz)
+    return {"prefix": code + "%", "from": start, "to": end, "tz": str(tz), "first": first, "last": last}
+
+
+def daily(conn: Connection, code: str, first: date, last: date, rules: Rules) -> list[dict[str, Any]]:
+    """Each local day from ``first`` to ``last``: reports received (cases opened) and cases closed that day."""
+    rows = conn.execute(text(_DAILY), _span(code, first, last, rules)).all()
+    return [{"day": day, "received": received, "closed": closed} for day, received, closed in rows]
+
+
+def category_mix(conn: Connection, code: str, first: date, last: date, rules: Rules) -> list[dict[str, Any]]:
+    """Reports received over the days, by category group, most first."""
+    groups: dict[str, dict[str, Any]] = {}
+    known = default_categories()
+    for category, n in conn.execute(text(_MIX), _span(code, first, last, rules)).all():
+        c = known.get(category)
+        key, name = (c.group, c.group_name) if c else ("unknown", category)
+        groups.setdefault(key, {"group": key, "group_name": name, "received": 0})["received"] += n
+    return sorted(groups.values(), key=lambda g: (-g["received"], g["group"]))

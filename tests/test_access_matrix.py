@@ -412,6 +412,9 @@ CALLS: dict[str, Call] = {
             {"params": {"area": city.area(role, inside), "from": "2026-11-01", "to": "2026-11-02"}},
         )
     ),
+    "GET /v1/indicators/daily": Call(_path("/v1/indicators/daily?area={area}&from=2026-11-01&to=2026-11-07")),
+    "GET /v1/indicators/categories": Call(_path("/v1/indicators/categories?area={area}&from=2026-11-01&to=2026-11-07")),
+    "GET /screen": Call(_path("/screen?area={area}")),
     "GET /map": Call(_path("/map?area={area}")),
     "GET /escalations": Call(_path("/escalations?area={area}")),
     "GET /v1/map/grids": Call(_path("/v1/map/grids?area={area}")),

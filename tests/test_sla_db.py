@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -396,8 +397,8 @@ def test_the_outbox_produces_each_transition_exactly_once_across_a_leader_crash(
     while second.publish():
         pass
     topics = Topics.from_prefix(kafka.topic_prefix)
-    escalations = _read_all(kafka, topics.escalations)
-    transitions = _read_all(kafka, topics.transitions)
+    escalations = _read_all(kafka, topics.escalations, 20)
+    transitions = _read_all(kafka, topics.transitions, 20)
     assert pending == 20 - 7
     assert sorted(escalations) == sorted(set(escalations)) and len(escalations) == 20
     assert sorted(transitions) == sorted(set(transitions)) and len(transitions) == 20
@@ -426,19 +427,26 @@ def _produce_without_flagging(outbox: Outbox) -> None:
     outbox.producer.publish(records)
 
 
-def _read_all(kafka: object, topic: str) -> list[int]:
-    """Every transition id on ``topic``, read without a group from the start to the end."""
+def _read_all(kafka: object, topic: str, expected: int) -> list[int]:
+    """Every transition id on ``topic``, read without a group from the start.
+
+    Reads until ``expected`` ids have come (or 20 s), then a second more, so that a duplicate would show:
+    a record acknowledged by the broker may reach readers a moment later.
+    """
     from kafka import TopicPartition
 
     reader = consumer(kafka, None)  # type: ignore[arg-type]
     partitions = [TopicPartition(topic, p) for p in sorted(reader.partitions_for_topic(topic) or [])]
     reader.assign(partitions)
     reader.seek_to_beginning(*partitions)
-    ends = reader.end_offsets(partitions)
     ids: list[int] = []
-    while any(reader.position(tp) < ends[tp] for tp in partitions):
-        for records in reader.poll(timeout_ms=500).values():
+    deadline = time.monotonic() + 20
+    extra: float | None = None
+    while time.monotonic() < (extra or deadline):
+        for records in reader.poll(timeout_ms=200).values():
             ids += [json.loads(r.value)["transition_id"] for r in records]
+        if extra is None and len(ids) >= expected:
+            extra = time.monotonic() + 1
     reader.close()
     return ids
 

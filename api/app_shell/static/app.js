@@ -209,6 +209,7 @@
     const first = !state.position;
     state.position = { lon, lat, accuracy };
     const at = [lat, lon];
+    if (first && !state.grid) dayMap.setView(at, 16); // no grid yet: at least where the user is
     if (!gpsMarker) {
       gpsCircle = L.circle(at, { radius: accuracy, color: "#2a9d8f", weight: 1 }).addTo(dayMap);
       gpsMarker = L.circleMarker(at, { radius: 6, color: "#fff", fillColor: "#2a9d8f", fillOpacity: 1 }).addTo(dayMap);

@@ -1,0 +1,36 @@
+"""The command centre's wall screen: the page; its script draws the numbers the API gives it."""
+
+from typing import Any
+
+from maps.templating import labels, page
+
+# The tiles, in order; each is a field of GET /v1/indicators for the area and today (screen.js reads them).
+TILES = (
+    "received_today",
+    "open",
+    "overdue",
+    "closure_rate",
+    "on_time_closure_rate",
+    "in_grid_closure_rate_minor",
+    "patrol_coverage",
+)
+
+SCRIPT_LABELS = ("received", "closed", "overdue", "on_time_closure_rate", "new_report", "escalated", "offline")
+
+
+def screen_page(
+    area: str, area_name: str, bounds: tuple[float, float, float, float], tz: str, categories: dict[str, str], lang: str
+) -> str:
+    """The 1920×1080 dark screen of ``area``; ``categories`` names each category code for the ticker."""
+    text = labels(lang)
+    config: dict[str, Any] = {
+        "area": area,
+        "bounds": bounds,
+        "tz": tz,
+        "categories": categories,
+        "labels": {
+            k: text[k]
+            for k in ("received", "closed", "overdue", "on_time_closure_rate", "new_report", "escalated", "offline")
+        },
+    }
+    return page("screen.html", area=area, area_name=area_name, lang=lang, labels=text, tiles=TILES, config=config)

@@ -1,0 +1,108 @@
+"""The command centre's wall screen in Debian's Chromium at 1920×1080 (and a 1366×768 laptop), on the real services."""
+
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import httpx
+import pytest
+from playwright.sync_api import sync_playwright
+from sqlalchemy import Engine
+
+from api.access import Role
+from api.app import create_app
+from api.settings import Settings
+from maps.screen import TILES
+from tests.conftest import TEST_PASSWORD, SignIn
+from tests.pipeline_fixtures import event_body, grid_point, running_worker, wait_recorded
+from tests.server import serve
+from tests.test_map_browser import ARGS, CHROMIUM, SCREENSHOTS
+
+STREET_GRID = 130  # the screen shows this grid's street; the test's reports are posted in it
+FIELDS = {"received_today": "received"}  # the tile's field of /v1/indicators where the names differ
+
+
+@pytest.fixture(scope="module")
+def server(settings: Settings, demo_city: Engine) -> Iterator[str]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: `make browser` installs Debian's chromium")
+    with running_worker(settings, demo_city, "screen-test"), serve(create_app(settings)) as base:
+        yield base
+
+
+def _shown(key: str, value: float | None) -> str:
+    if value is None:
+        return "—"
+    return (
+        f"{value * 100:.1f}%"
+        if key.endswith("_rate") or key.endswith("_minor") or key.endswith("coverage")
+        else str(value)
+    )
+
+
+def test_the_screen_shows_todays_indicators_and_a_live_ticker(server: str, demo_city: Engine, sign_in: SignIn) -> None:
+    grid, lon, lat = grid_point(demo_city, STREET_GRID)
+    street = grid[:9]
+    poster = sign_in("screen-gw", Role.GRIDWORKER, grid)
+    viewer = sign_in("screen-viewer", Role.DISTRICT, grid[:6])
+    bodies = [event_body(lon, lat, category=c) | {"reporter": "screen-gw"} for c in ("0102", "8202", "8401")]
+    for body in bodies:
+        assert httpx.post(f"{server}/v1/events", json=body, headers=poster, timeout=10).status_code == 202
+    assert len(wait_recorded(demo_city, [b["id"] for b in bodies])) == 3
+    requests: list[str] = []
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1920, "height": 1080})
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("pageerror", lambda e: errors.append(f"script error: {e}"))
+        page.on("console", lambda m: errors.append(f"console: {m.text}") if m.type == "error" else None)
+        page.goto(f"{server}/screen?area={street}", wait_until="load")
+        page.fill("input[name=username]", "screen-viewer")
+        page.fill("input[name=password]", TEST_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_function("window.gridgovScreen && window.gridgovScreen.refreshed >= 1", timeout=30_000)
+        page.wait_for_function("window.gridgovScreen.connected", timeout=15_000)
+        shown = page.evaluate("window.gridgovScreen")
+        day = datetime.now(ZoneInfo("Asia/Shanghai")).date().isoformat()
+        assert shown["day"] == day
+        api = httpx.get(
+            f"{server}/v1/indicators", params={"area": street, "from": day, "to": day}, headers=viewer
+        ).json()
+        assert api["received"] >= 3 and api["open"] is not None
+        for key in TILES:
+            expected = api[FIELDS.get(key, key)]
+            assert shown["tiles"][key] == expected, key
+            tile = page.locator(f"[data-tile={key}]")
+            assert tile.inner_text() == _shown(key, expected), key
+            box = tile.bounding_box()
+            assert box is not None and box["x"] >= 0 and box["y"] >= 0
+            assert box["x"] + box["width"] <= 1920 and box["y"] + box["height"] <= 1080, key
+        for chart in ("ranking", "mix", "trend7", "trend30"):
+            assert page.locator(f"#{chart} canvas").count() == 1, chart
+        if SCREENSHOTS:
+            page.screenshot(path=str(Path(SCREENSHOTS) / "screen.png"))
+
+        time.sleep(1.0)  # the feed reads from the topics' ends: let it take its position
+        seen = page.evaluate("window.gridgovScreen.ticker")
+        body = event_body(lon, lat, category="8203") | {"reporter": "screen-gw"}
+        start = time.monotonic()
+        assert httpx.post(f"{server}/v1/events", json=body, headers=poster, timeout=10).status_code == 202
+        page.wait_for_function(
+            f"window.gridgovScreen.ticker > {seen} && window.gridgovScreen.lastReport === '{body['id']}'",
+            timeout=20_000,
+        )
+        reached = time.monotonic() - start
+        assert "道路破损" in page.inner_text("#ticker li:first-child")
+
+        page.set_viewport_size({"width": 1366, "height": 768})  # a laptop: every tile still on the screen
+        page.wait_for_timeout(300)
+        for key in TILES:
+            box = page.locator(f"[data-tile={key}]").bounding_box()
+            assert box is not None and box["y"] + box["height"] <= 768 and box["x"] + box["width"] <= 1366, key
+        browser.close()
+    assert [u for u in requests if not u.startswith(server) and not u.startswith("data:")] == []
+    assert [e for e in errors if "/v1/live" not in e] == []
+    print(f"report on the ticker {reached:.2f} s after the POST")
