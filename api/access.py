@@ -190,6 +190,7 @@ POLICY: dict[str, frozenset[Role]] = {
     "GET /v1/cases": CASE_READERS,
     "GET /v1/cases/{case_id}": CASE_READERS,
     "GET /v1/cases/{case_id}/duplicates": SUPERVISORS,
+    "GET /v1/cases/{case_id}/actions": CASE_READERS,
     "POST /v1/cases/{case_id}/transitions": CASE_ACTORS,
     "GET /v1/indicators": MAP_READERS,
     "GET /v1/indicators/daily": MAP_READERS,

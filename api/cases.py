@@ -15,9 +15,9 @@ from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, RulesDep
 from api.errors import Forbidden, InvalidInput, NotFound, responses
 from api.photos import after_photo_rule
-from cases.loop import CLOCK_ACTIONS, Action, State
-from cases.rules import Level
-from cases.store import transition
+from cases.loop import CLOCK_ACTIONS, REASONED, Action, State, allowed_actions
+from cases.rules import Level, Rules
+from cases.store import loop_case, transition
 from geo.levels import AREA_CODE
 from streams.schema import NoNul
 
@@ -102,6 +102,53 @@ def _case_in_scope(engine: EngineDep, case_id: UUID, principal: Principal) -> An
         return _scoped_case(conn, case_id, principal)
 
 
+def refusal(principal: Principal, action: Action, row: Any, rules: Rules) -> str | None:
+    """Why the caller may not take ``action`` on the case ``row`` (None: they may; the loop checks the state)."""
+    if not principal.may_take(action) and not principal.may_verify(action, row.grid_code, row.assignee):
+        return f"a {principal.role.value} may not {action.value} a case"
+    if action in DECISIONS:
+        level = Level(row.level)
+        kind = row.request_kind or "suspension"  # resume ends a suspension
+        approver = rules.limits_of(kind).approver
+        if not principal.may_decide(level, approver):
+            who = "the district" if approver == "district" else "the level above it"
+            return f"{kind} requests on a case held at {level.value} level are decided by {who}"
+    return None
+
+
+# What an action needs besides a note (the workbench asks for these).
+ACTION_FIELDS = {
+    Action.DISPATCH: ["assignee"],
+    Action.EXTEND: ["length"],
+    Action.SUSPEND: ["length"],
+    Action.MERGE: ["into"],
+}
+
+
+def _actions(engine: Engine, case_id: UUID, principal: Principal, rules: Rules) -> dict[str, Any]:
+    with engine.connect() as conn:
+        row = _scoped_case(conn, case_id, principal)
+        case = loop_case(conn, case_id, rules)
+    possible = [Action(a) for a in allowed_actions(case)] if case else []
+    mine = [a for a in possible if refusal(principal, a, row, rules) is None]
+    return {
+        "state": row.state,
+        "actions": [
+            {"action": a.value, "reason_required": a in REASONED, "fields": ACTION_FIELDS.get(a, [])} for a in mine
+        ],
+    }
+
+
+@router.get("/cases/{case_id}/actions", responses=responses(404))
+def get_actions(case_id: UUID, engine: EngineDep, rules: RulesDep, principal: PrincipalDep) -> dict[str, Any]:
+    """The actions you may take on the case now: those its state allows, narrowed by your role and level.
+
+    Each says whether it needs a reason (``note``) and which other fields it takes. The workbench offers
+    these and only these; ``POST /v1/cases/{id}/transitions`` applies the same rules.
+    """
+    return _actions(engine, case_id, principal, rules)
+
+
 @router.post("/cases/{case_id}/transitions", responses=responses(400, 404, 409))
 async def post_transition(
     case_id: UUID, body: TransitionIn, engine: EngineDep, rules: RulesDep, principal: PrincipalDep
@@ -114,15 +161,9 @@ async def post_transition(
     if body.action in CLOCK_ACTIONS:
         raise InvalidInput(f"{body.action.value} is done by the SLA clock, not by people")
     row = await run_in_threadpool(_case_in_scope, engine, case_id, principal)
-    level = Level(row.level)
-    if not principal.may_take(body.action) and not principal.may_verify(body.action, row.grid_code, row.assignee):
-        raise Forbidden(f"a {principal.role.value} may not {body.action.value} a case")
-    if body.action in DECISIONS:
-        kind = row.request_kind or "suspension"  # resume ends a suspension
-        approver = rules.limits_of(kind).approver
-        if not principal.may_decide(level, approver):
-            who = "the district" if approver == "district" else "the level above it"
-            raise Forbidden(f"{kind} requests on a case held at {level.value} level are decided by {who}")
+    refused = refusal(principal, body.action, row, rules)
+    if refused:
+        raise Forbidden(refused)
     await run_in_threadpool(
         partial(
             transition,

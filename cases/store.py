@@ -62,6 +62,12 @@ def loop_cases() -> Any:
     return select(*LOOP_COLUMNS, _REPORTER)
 
 
+def loop_case(conn: Connection, case_id: uuid.UUID, rules: Rules) -> Case | None:
+    """The loop's view of the case ``case_id``, if it exists."""
+    row = conn.execute(loop_cases().where(case_table.c.id == case_id)).one_or_none()
+    return None if row is None else case_from_row(row, rules)
+
+
 def case_from_row(row: Any, rules: Rules) -> Case:
     """The loop's view of a case row."""
     request = None

@@ -404,6 +404,7 @@ CALLS: dict[str, Call] = {
     "GET /v1/cases": Call(_list_cases, check=_cases_listed),
     "GET /v1/cases/{case_id}": Call(_path("/v1/cases/{id}")),
     "GET /v1/cases/{case_id}/duplicates": Call(_path("/v1/cases/{id}/duplicates")),
+    "GET /v1/cases/{case_id}/actions": Call(_path("/v1/cases/{id}/actions")),
     "POST /v1/cases/{case_id}/transitions": Call(_transition),
     "GET /v1/indicators": Call(
         lambda city, role, user, inside: (

@@ -486,7 +486,9 @@
     state.lang = state.lang === "zh" ? "en" : "zh";
     localStorage.setItem(LANG, state.lang);
     translate();
-    showOutbox();
+    network();
+    showGrid();
+    if (user()) Promise.all([patrolStatus(), showVisits(), showCases(), showOutbox()]);
   });
   $("signin-form").addEventListener("submit", signIn);
   $("checkin").addEventListener("click", checkIn);

@@ -1,0 +1,65 @@
+"""``GET /v1/cases/{id}/actions``: what this user may do to the case now, worked out by hand per state and role."""
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from api.access import Role
+from api.app import create_app
+from api.settings import Settings
+from tests.conftest import SignIn
+from tests.pipeline_fixtures import event_body, grid_point
+from tests.registers_fixtures import write_event
+
+GRID = 129  # a demo grid used by no other test
+
+
+@pytest.fixture(scope="module")
+def client(settings: Settings, demo_city: Engine) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def _actions(client: TestClient, case: str, headers: dict[str, str]) -> list[str]:
+    response = client.get(f"/v1/cases/{case}/actions", headers=headers)
+    assert response.status_code == 200, response.text
+    return [a["action"] for a in response.json()["actions"]]
+
+
+def _act(client: TestClient, case: str, headers: dict[str, str], **body: str) -> None:
+    response = client.post(f"/v1/cases/{case}/transitions", json=body, headers=headers)
+    assert response.status_code == 200, response.text
+
+
+def test_the_actions_offered_are_those_of_the_state_narrowed_by_role_and_level(
+    client: TestClient, demo_city: Engine, sign_in: SignIn
+) -> None:
+    grid, lon, lat = grid_point(demo_city, GRID)
+    worker = sign_in("actions-gw", Role.GRIDWORKER, grid)
+    community = sign_in("actions-community", Role.COMMUNITY, grid[:12])
+    commander = sign_in("actions-commander", Role.COMMANDER, "")
+    case = str(write_event(demo_city, event_body(lon, lat, category="8203", reporter="actions-gw"), datetime.now(UTC)))
+
+    # Reported: intake is the supervisor's (file, refuse, void, merge, or dispatch at once).
+    assert _actions(client, case, community) == ["dispatch", "file", "merge", "refuse", "void"]
+    assert _actions(client, case, worker) == []  # a gridworker handles cases, does not take reports in
+    assert _actions(client, case, commander) == []  # the commander watches
+    offered = {a["action"]: a for a in client.get(f"/v1/cases/{case}/actions", headers=community).json()["actions"]}
+    assert offered["refuse"]["reason_required"] and not offered["file"]["reason_required"]
+    assert offered["dispatch"]["fields"] == ["assignee"] and offered["merge"]["fields"] == ["into"]
+
+    _act(client, case, community, action="file")
+    # Filed at grid level: anyone holding it may sign for it, whistle it up, or ask for time; only the
+    # supervisor dispatches.
+    assert _actions(client, case, community) == ["accept", "dispatch", "escalate", "extend", "suspend"]
+    assert _actions(client, case, worker) == ["accept", "escalate", "extend", "suspend"]
+
+    _act(client, case, worker, action="accept")
+    _act(client, case, worker, action="extend", note="材料未到", length="1d")
+    # An extension is pending: decided by the level above the grid, never by who asked.
+    assert _actions(client, case, community) == ["approve", "escalate", "refuse_request", "resolve"]
+    assert _actions(client, case, worker) == ["escalate", "resolve"]
+    assert client.get("/v1/cases/00000000-0000-4000-8000-000000000000/actions", headers=community).status_code == 404
