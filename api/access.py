@@ -160,6 +160,7 @@ MAP_READERS = REPORTERS | {Role.COMMANDER}
 ADMINS = frozenset({Role.ADMIN})
 REQUEST_READERS = SUPERVISORS | {Role.COMMANDER, Role.RESIDENT, Role.VOLUNTEER}
 PHOTO_TAKERS = CASE_ACTORS | {Role.RESIDENT, Role.VOLUNTEER}
+WORKBENCH = SUPERVISORS | {Role.DEPARTMENT}  # who works cases at a desk: queues, case pages, the inbox
 REGISTER_READERS = REPORTERS  # the grid's people: gridworkers and supervisors, in their own area
 
 # Every route of the API and who may call it; the app refuses to start with a route missing here.
@@ -196,6 +197,9 @@ POLICY: dict[str, frozenset[Role]] = {
     "GET /v1/indicators/daily": MAP_READERS,
     "GET /v1/indicators/categories": MAP_READERS,
     "GET /screen": MAP_READERS,
+    "GET /work": WORKBENCH,
+    "GET /work/cases/{case_id}": WORKBENCH,
+    "GET /v1/work/queue": WORKBENCH,
     "GET /map": MAP_READERS,
     "GET /escalations": MAP_READERS,
     "GET /v1/map/grids": MAP_READERS,

@@ -22,6 +22,7 @@ from api import (
     resident_requests,
     users,
     visits,
+    workbench,
     worklogs,
 )
 from api.access import route_key, unruled
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
         visits,
         registers,
         worklogs,
+        workbench,
         map_pages,
         phone,
         users,

@@ -125,7 +125,8 @@ ACTION_FIELDS = {
 }
 
 
-def _actions(engine: Engine, case_id: UUID, principal: Principal, rules: Rules) -> dict[str, Any]:
+def case_actions(engine: Engine, case_id: UUID, principal: Principal, rules: Rules) -> dict[str, Any]:
+    """The actions the caller may take on the case now, each with its needs (404 outside their scope)."""
     with engine.connect() as conn:
         row = _scoped_case(conn, case_id, principal)
         case = loop_case(conn, case_id, rules)
@@ -146,7 +147,7 @@ def get_actions(case_id: UUID, engine: EngineDep, rules: RulesDep, principal: Pr
     Each says whether it needs a reason (``note``) and which other fields it takes. The workbench offers
     these and only these; ``POST /v1/cases/{id}/transitions`` applies the same rules.
     """
-    return _actions(engine, case_id, principal, rules)
+    return case_actions(engine, case_id, principal, rules)
 
 
 @router.post("/cases/{case_id}/transitions", responses=responses(400, 404, 409))
@@ -200,7 +201,7 @@ def get_duplicates(case_id: UUID, engine: EngineDep, rules: RulesDep, principal:
         _scoped_case(conn, case_id, principal)
         rows = conn.execute(
             text(
-                "SELECT c.id::text AS id, c.state, c.opened_at,"
+                "SELECT c.id::text AS id, c.state, c.opened_at, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat,"
                 " round(ST_Distance(e.geom::geography, r.geom::geography)) AS distance_m"
                 ' FROM "case" own JOIN event r ON r.id = own.id'
                 ' JOIN "case" c ON c.category = own.category AND c.id <> own.id AND c.closed_at IS NULL'

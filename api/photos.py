@@ -89,7 +89,8 @@ async def post_photo(
     return dict(row._mapping)
 
 
-def _photos(engine: Engine, event_id: UUID, principal: Principal) -> list[dict[str, Any]]:
+def photo_list(engine: Engine, event_id: UUID, principal: Principal) -> list[dict[str, Any]]:
+    """The photos of an event or case in the caller's scope (404 otherwise), oldest first."""
     with engine.connect() as conn:
         event_in_scope(conn, event_id, principal)
         rows = conn.execute(
@@ -101,7 +102,7 @@ def _photos(engine: Engine, event_id: UUID, principal: Principal) -> list[dict[s
 @router.get("/events/{event_id}/photos", responses=responses(404))
 def get_photos(event_id: UUID, engine: EngineDep, principal: PrincipalDep) -> list[dict[str, Any]]:
     """The photos of an event or case in your scope, with their EXIF comparison."""
-    return _photos(engine, event_id, principal)
+    return photo_list(engine, event_id, principal)
 
 
 @router.get(

@@ -1,0 +1,143 @@
+"""The workbench of supervisors and departments (``/work``): queues with counts, a case page, their data.
+
+The case page offers what ``GET /v1/cases/{id}/actions`` allows and posts transitions with the token it
+was served with (the cookie alone never changes anything).
+"""
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
+from sqlalchemy import text
+
+from api.access import PLACE_SQL, Principal
+from api.auth import COOKIE, PrincipalDep, authorize
+from api.cases import CASE_FIELDS, case_actions, case_json, read_case, select_page
+from api.deps import EngineDep, RulesDep
+from api.errors import responses
+from api.photos import photo_list
+from cases.categories import default_categories
+from cases.rules import Level, Rules
+from geo.areas import area_feature
+from geo.levels import AREA_CODE
+from maps.workbench import case_page, work_page
+
+router = APIRouter(tags=["workbench"], dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422, 503))
+OVERDUE_SQL = "(c.overdue OR (c.closed_at IS NULL AND c.paused_at IS NULL AND c.deadline <= :now))"
+# The queues, as a grid centre names them, and which cases each holds.
+TABS: dict[str, str] = {
+    "intake": "c.state = 'reported'",  # 待受理
+    "dispatch": "c.state = 'filed'",  # 待派遣
+    "in_hand": "c.state IN ('dispatched', 'in_progress')",  # 处置中
+    "verify": "c.state = 'resolved'",  # 待核查
+    "requests": "c.request_kind IS NOT NULL AND c.closed_at IS NULL",  # 延期/挂账申请
+    "overdue": f"c.closed_at IS NULL AND c.state NOT IN ('refused', 'voided', 'merged') AND {OVERDUE_SQL}",  # 已超期
+}
+Tab = Literal["intake", "dispatch", "in_hand", "verify", "requests", "overdue"]
+Lang = Literal["zh", "en"]
+PAGE = 50
+
+
+def queue_counts(engine: Any, principal: Principal, now: datetime) -> dict[str, int]:
+    """How many cases of the caller's scope each queue holds now."""
+    scope_sql, scope_params = principal.case_filter()
+    params: dict[str, Any] = dict(scope_params)
+    counts = ", ".join(f"count(*) FILTER (WHERE {where}) AS {tab}" for tab, where in TABS.items())
+    with engine.connect() as conn:
+        row = conn.execute(text(f'SELECT {counts} FROM "case" c WHERE {scope_sql}'), params | {"now": now}).one()
+    return {tab: int(n) for tab, n in row._mapping.items()}
+
+
+def remaining(rules: Rules, category: str, deadline: datetime | None, now: datetime) -> float | None:
+    """Seconds left until ``deadline`` on the case's own clock (working or calendar); negative when past."""
+    if deadline is None:
+        return None
+    if deadline >= now:
+        return rules.elapsed(category, now, deadline).total_seconds()
+    return -rules.elapsed(category, deadline, now).total_seconds()
+
+
+@router.get("/v1/work/queue")
+def get_queue(
+    engine: EngineDep,
+    rules: RulesDep,
+    principal: PrincipalDep,
+    tab: Tab = "intake",
+    level: Level | None = None,
+    group: Annotated[str | None, Query(pattern=r"^[a-z_]{1,40}$", description="Category group")] = None,
+    grid: Annotated[str | None, Query(pattern=AREA_CODE, description="Grid or area code")] = None,
+    overdue: bool | None = None,
+    due_within_h: Annotated[float | None, Query(gt=0, le=24 * 366, description="Due within this many hours")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = PAGE,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> dict[str, Any]:
+    """One queue of the caller's cases, soonest deadline first, with the count of every queue.
+
+    Each case has ``remaining_s``: the time left to its deadline on its own clock (working time for a
+    working-clock category), negative when it has passed.
+    """
+    now = datetime.now(UTC)
+    scope_sql, scope_params = principal.case_filter()
+    where = [scope_sql, TABS[tab]]
+    params: dict[str, Any] = scope_params | {"now": now, "limit": limit, "offset": offset}
+    if level:
+        where.append("c.level = :level")
+        params["level"] = level.value
+    if group:
+        where.append("c.category = ANY(:codes)")
+        params["codes"] = [c.code for c in default_categories().values() if c.group == group]
+    if grid:
+        where.append(f"{PLACE_SQL} LIKE :grid")
+        params["grid"] = grid + "%"
+    if overdue is not None:
+        where.append(OVERDUE_SQL if overdue else f"NOT {OVERDUE_SQL}")
+    if due_within_h:
+        where.append("c.deadline <= :soon")
+        params["soon"] = now + timedelta(hours=due_within_h)
+    total, rows = select_page(engine, CASE_FIELDS, '"case" c', where, "c.deadline NULLS LAST, c.id", params)
+    cases = [case_json(r, now) | {"remaining_s": remaining(rules, r.category, r.deadline, now)} for r in rows]
+    return {"tab": tab, "total": total, "counts": queue_counts(engine, principal, now), "cases": cases}
+
+
+def _token(request: Request) -> str:
+    """The caller's token, for the page's own requests (a page is served only with a valid one)."""
+    header = request.headers.get("authorization", "")
+    return header.removeprefix("Bearer ").strip() or request.cookies.get(COOKIE, "")
+
+
+@router.get("/work", response_class=HTMLResponse)
+def get_work(request: Request, principal: PrincipalDep, lang: Lang = "zh") -> str:
+    """The workbench: queues with counts, filters, and several cases dispatched at once."""
+    groups = sorted({(c.group, c.group_name) for c in default_categories().values()})
+    return work_page(principal.username, principal.role.value, _token(request), tuple(TABS), groups, lang)
+
+
+@router.get("/work/cases/{case_id}", response_class=HTMLResponse)
+def get_case_page(
+    case_id: UUID, request: Request, engine: EngineDep, rules: RulesDep, principal: PrincipalDep, lang: Lang = "zh"
+) -> str:
+    """One case: where it is, its photos, its stage deadlines, its history, and the actions open to you."""
+    case = read_case(engine, case_id, principal)
+    tz = rules.calendar.tz
+    for entry in case["history"]:
+        entry["at"] = entry["at"].astimezone(tz)
+        entry["deadline"] = entry["deadline"].astimezone(tz) if entry["deadline"] else None
+    if case["deadline"]:
+        case["deadline"] = f"{case['deadline'].astimezone(tz):%Y-%m-%d %H:%M}"
+    with engine.connect() as conn:
+        grid = area_feature(conn, case["grid_code"]) if case["grid_code"] else None
+        place = conn.execute(
+            text("SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat, description FROM event WHERE id = :id"), {"id": case_id}
+        ).one()
+    names = {c.code: (c.name if lang == "zh" else c.name_en) for c in default_categories().values()}
+    return case_page(
+        case | {"lon": place.lon, "lat": place.lat, "description": place.description},
+        grid,
+        names.get(case["category"], case["category"]),
+        photo_list(engine, case_id, principal),
+        case_actions(engine, case_id, principal, rules)["actions"],
+        _token(request),
+        lang,
+    )

@@ -1,0 +1,56 @@
+// One case on the workbench: its place on a small map (with the grid's outline and, when it may be merged,
+// the proposed duplicates), and the forms of the actions open to the user. Refusals show in place.
+"use strict";
+(function () {
+  const cfg = JSON.parse(document.getElementById("case-config").textContent);
+  const text = cfg.labels;
+  const headers = { Authorization: `Bearer ${cfg.token}` };
+  // The server's message, after a line in the user's language saying what kind of refusal it is.
+  const refusal = async (r) => `${text[`w_err_${r.status}`] || text.w_err} ${(await r.json().catch(() => ({}))).message || r.status}`;
+  const state = { done: 0 };
+  window.gridgovCase = state;
+
+  const map = L.map("map", { attributionControl: false }).setView([cfg.case.lat, cfg.case.lon], 16);
+  if (cfg.grid) map.fitBounds(L.geoJSON(cfg.grid, { style: { color: "#0b5cad", weight: 2, fillOpacity: 0.05 } }).addTo(map).getBounds());
+  L.circleMarker([cfg.case.lat, cfg.case.lon], { radius: 8, color: "#c1121f", fillOpacity: 0.9 }).addTo(map);
+
+  const merge = document.querySelector("form[data-action=merge] select");
+  if (merge) {
+    fetch(`/v1/cases/${cfg.case.id}/duplicates`, { headers }).then((r) => r.json()).then((found) => {
+      for (const c of found.candidates || []) {
+        merge.append(new Option(`${c.id.slice(0, 8)} · ${c.distance_m} m`, c.id));
+        L.circleMarker([c.lat, c.lon], { radius: 7, color: "#f0a500", fillOpacity: 0.8 })
+          .bindTooltip(`${c.id.slice(0, 8)} · ${c.distance_m} m`).addTo(map);
+      }
+    });
+  }
+
+  async function act(event) {
+    event.preventDefault();
+    const form = event.target;
+    const error = form.querySelector(".error");
+    const data = new FormData(form);
+    const note = (data.get("note") || "").trim();
+    if (form.dataset.reason === "true" && !note) return void (error.textContent = text.w_need_reason);
+    error.textContent = "";
+    const photo = data.get("photo");
+    if (photo && photo.size) {
+      const upload = await fetch(`/v1/events/${cfg.case.id}/photos?stage=after`, {
+        method: "POST", headers: { ...headers, "Content-Type": photo.type || "image/jpeg" }, body: photo,
+      });
+      if (!upload.ok) return void (error.textContent = await refusal(upload));
+    }
+    const body = { action: form.dataset.action, note };
+    for (const field of ["assignee", "length", "into"]) {
+      const value = (data.get(field) || "").trim();
+      if (value) body[field] = value;
+    }
+    const response = await fetch(`/v1/cases/${cfg.case.id}/transitions`, {
+      method: "POST", headers: { ...headers, "Content-Type": "application/json" }, body: JSON.stringify(body),
+    });
+    if (!response.ok) return void (error.textContent = await refusal(response));
+    state.done += 1;
+    location.reload();
+  }
+  document.querySelectorAll("form.action").forEach((f) => f.addEventListener("submit", act));
+})();

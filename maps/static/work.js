@@ -1,0 +1,113 @@
+// The workbench's queues: counts on every tab, filters, paging, a countdown on each case's own clock, and
+// several cases dispatched at once. Updates live (server push from /v1/live, or every 20 s without it).
+"use strict";
+(function () {
+  const cfg = JSON.parse(document.getElementById("work-config").textContent);
+  const text = cfg.labels;
+  const PAGE = 50;
+  const state = { tab: "intake", offset: 0, total: 0, counts: {}, rows: [], loaded: 0 };
+  window.gridgovWork = state;
+  const $ = (id) => document.getElementById(id);
+  const headers = { Authorization: `Bearer ${cfg.token}` };
+  // The server's message, after a line in the user's language saying what kind of refusal it is.
+  const refusal = async (r) => `${text[`w_err_${r.status}`] || text.w_err} ${(await r.json().catch(() => ({}))).message || r.status}`;
+  const say = (s, vars) => Object.entries(vars || {}).reduce((t, [k, v]) => t.replace(`{${k}}`, v), text[s] || s);
+
+  function span(seconds) {
+    const s = Math.abs(seconds);
+    const h = Math.floor(s / 3600);
+    const m = Math.floor((s % 3600) / 60);
+    return h >= 24 ? `${Math.floor(h / 24)}d ${h % 24}h` : `${h}h ${String(m).padStart(2, "0")}m`;
+  }
+  function cell(content, cls) {
+    const td = document.createElement("td");
+    if (cls) td.className = cls;
+    td.append(content);
+    return td;
+  }
+  function query() {
+    const params = new URLSearchParams({ tab: state.tab, limit: PAGE, offset: state.offset });
+    for (const [k, v] of new FormData($("filters"))) if (v !== "") params.set(k, v);
+    return params;
+  }
+  async function load() {
+    const response = await fetch(`/v1/work/queue?${query()}`, { headers });
+    if (response.status === 401) return void (location.href = `/login?next=${encodeURIComponent(location.pathname)}`);
+    const body = await response.json();
+    if (!response.ok) return void ($("message").textContent = body.message);
+    $("message").textContent = "";
+    Object.assign(state, { total: body.total, counts: body.counts, rows: body.cases, loaded: state.loaded + 1 });
+    for (const [tab, n] of Object.entries(body.counts)) document.querySelector(`[data-count="${tab}"]`).textContent = n;
+    const rows = $("rows");
+    rows.replaceChildren();
+    for (const c of body.cases) {
+      const tr = document.createElement("tr");
+      tr.dataset.case = c.id;
+      const box = document.createElement("input");
+      box.type = "checkbox";
+      box.className = "pick";
+      box.value = c.id;
+      box.setAttribute("aria-label", c.id);
+      const link = document.createElement("a");
+      link.href = `/work/cases/${c.id}`;
+      link.textContent = c.id.slice(0, 8);
+      const left = c.remaining_s === null ? "" : c.remaining_s < 0 ? say("w_overdue_by", { t: span(c.remaining_s) }) : say("w_left", { t: span(c.remaining_s) });
+      tr.append(cell(box), cell(link), cell(c.category), cell(text[`st_${c.state}`] || c.state),
+        cell(text[`lv_${c.level}`] || c.level), cell(c.grid_code || ""),
+        cell(c.deadline ? new Date(c.deadline).toLocaleString() : ""), cell(left, c.remaining_s < 0 ? "late" : ""),
+        cell(document.createElement("span"), "row-message"));
+      rows.append(tr);
+    }
+    if (!body.cases.length) rows.append(Object.assign(document.createElement("tr"), { textContent: say("w_none") }));
+    $("range").textContent = `${body.total ? state.offset + 1 : 0}–${state.offset + body.cases.length} / ${say("w_total", { n: body.total })}`;
+    $("prev").disabled = state.offset === 0;
+    $("next").disabled = state.offset + PAGE >= body.total;
+  }
+  function show(tab) {
+    state.tab = tab;
+    state.offset = 0;
+    document.querySelectorAll("[data-tab]").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.tab === tab)));
+    load();
+  }
+  async function dispatchSelected(event) {
+    event.preventDefault();
+    const assignee = new FormData($("batch")).get("assignee").trim();
+    let done = 0;
+    for (const box of document.querySelectorAll(".pick:checked")) {
+      const response = await fetch(`/v1/cases/${box.value}/transitions`, {
+        method: "POST",
+        headers: { ...headers, "Content-Type": "application/json" },
+        body: JSON.stringify({ action: "dispatch", ...(assignee ? { assignee } : {}) }),
+      });
+      const row = box.closest("tr").querySelector(".row-message");
+      if (response.ok) done += 1;
+      else row.textContent = await refusal(response);
+    }
+    $("message").textContent = say("w_dispatched", { n: done });
+    await load();
+  }
+
+  let pending = null;
+  function soon() {
+    clearTimeout(pending);
+    pending = setTimeout(load, 500);
+  }
+  function live() {
+    const source = new EventSource("/v1/live");
+    source.onmessage = soon;
+    source.onerror = () => {
+      if (source.readyState === EventSource.CLOSED) setTimeout(live, 5000);
+    };
+  }
+
+  document.querySelectorAll("[data-tab]").forEach((b) => b.addEventListener("click", () => show(b.dataset.tab)));
+  $("filters").addEventListener("submit", (e) => { e.preventDefault(); state.offset = 0; load(); });
+  $("prev").addEventListener("click", () => { state.offset = Math.max(0, state.offset - PAGE); load(); });
+  $("next").addEventListener("click", () => { state.offset += PAGE; load(); });
+  $("select-all").addEventListener("change", (e) => document.querySelectorAll(".pick").forEach((b) => (b.checked = e.target.checked)));
+  $("batch").addEventListener("submit", dispatchSelected);
+  if (cfg.role === "department") setInterval(load, 20000); // the live feed is the supervisors'
+  else live();
+  setInterval(load, 60000); // the countdowns
+  show(cfg.role === "department" ? "in_hand" : "intake");
+})();

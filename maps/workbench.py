@@ -1,0 +1,54 @@
+"""The workbench pages of supervisors and departments: the queues and one case (rendered as handed over)."""
+
+from typing import Any
+
+from maps.templating import labels, page
+
+# What each action is called on the buttons (labels act_<action>), in the order the case page offers them.
+ACTION_ORDER = (
+    "file", "dispatch", "merge", "refuse", "void", "accept", "decline", "resolve", "verify",
+    "reject_resolution", "escalate", "extend", "suspend", "approve", "refuse_request", "resume",
+)  # fmt: skip
+
+
+def work_page(
+    username: str, role: str, token: str, tabs: tuple[str, ...], groups: list[tuple[str, str]], lang: str
+) -> str:
+    """The queues: tabs with counts, filters, the list (soonest deadline first), several cases dispatched at once."""
+    text = labels(lang)
+    config = {
+        "token": token,
+        "role": role,
+        "labels": {k: v for k, v in text.items() if k.startswith(("st_", "lv_", "w_"))},
+    }
+    return page("work.html", lang=lang, labels=text, username=username, tabs=tabs, groups=groups, config=config)
+
+
+def case_page(
+    case: dict[str, Any],
+    grid: dict[str, Any] | None,
+    category_name: str,
+    photos: list[dict[str, Any]],
+    actions: list[dict[str, Any]],
+    token: str,
+    lang: str,
+) -> str:
+    """One case: a small map with its grid, photos, description, stage deadlines, history, and its actions."""
+    text = labels(lang)
+    offered = sorted(actions, key=lambda a: ACTION_ORDER.index(a["action"]) if a["action"] in ACTION_ORDER else 99)
+    config = {
+        "token": token,
+        "case": {"id": case["id"], "lon": case["lon"], "lat": case["lat"]},
+        "grid": grid,
+        "labels": {k: v for k, v in text.items() if k.startswith("w_")},
+    }
+    return page(
+        "case.html",
+        lang=lang,
+        labels=text,
+        case=case,
+        category_name=category_name,
+        photos=photos,
+        actions=offered,
+        config=config,
+    )

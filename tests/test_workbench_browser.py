@@ -1,0 +1,199 @@
+"""The workbench in Debian's Chromium at 1366×768, on the real services: a community supervisor works cases
+through the page's buttons, a gridworker through the API; a department signs for and returns its cases."""
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from PIL import Image
+from playwright.sync_api import Page, sync_playwright
+from sqlalchemy import Engine
+
+from api.access import Role
+from api.app import create_app
+from api.settings import Settings
+from cases.clock import start_clocks
+from tests.conftest import TEST_PASSWORD, SignIn
+from tests.pipeline_fixtures import event_body, grid_point, running_worker, wait_recorded
+from tests.server import serve
+from tests.test_map_browser import ARGS, CHROMIUM, SCREENSHOTS
+
+GRID = 131  # a demo grid used by no other test
+
+
+@pytest.fixture(scope="module")
+def server(settings: Settings, demo_city: Engine) -> Iterator[str]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Chromium is missing: `make browser` installs Debian's chromium")
+    with running_worker(settings, demo_city, "workbench-test"), serve(create_app(settings)) as base:
+        yield base
+
+
+def _photo() -> bytes:
+    out = io.BytesIO()
+    Image.effect_noise((320, 240), 50).convert("RGB").save(out, "JPEG")
+    return out.getvalue()
+
+
+def _report(base: str, engine: Engine, headers: dict[str, str], reporter: str, category: str, text: str) -> str:
+    _, lon, lat = grid_point(engine, GRID)
+    body = event_body(lon, lat, category=category) | {"reporter": reporter, "description": text}
+    assert httpx.post(f"{base}/v1/events", json=body, headers=headers, timeout=10).status_code == 202
+    assert wait_recorded(engine, [body["id"]])
+    return str(body["id"])
+
+
+def _api(base: str, case: str, headers: dict[str, str], **body: str) -> dict[str, Any]:
+    response = httpx.post(f"{base}/v1/cases/{case}/transitions", json=body, headers=headers, timeout=10)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def _state(base: str, case: str, headers: dict[str, str]) -> str:
+    return str(httpx.get(f"{base}/v1/cases/{case}", headers=headers, timeout=10).json()["state"])
+
+
+def _sign_in(page: Page, base: str, username: str) -> None:
+    page.goto(f"{base}/work", wait_until="load")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", TEST_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{base}/work")
+    page.wait_for_function("window.gridgovWork && window.gridgovWork.loaded >= 1")
+
+
+def _act(page: Page, base: str, case: str, action: str, **fields: str) -> None:
+    """On the case's page, fill the action's form and submit it; the page reloads when it is done."""
+    page.goto(f"{base}/work/cases/{case}", wait_until="load")
+    form = f"form[data-action={action}]"
+    for name, value in fields.items():
+        page.fill(f"{form} [name={name}]", value)
+    with page.expect_navigation():
+        page.click(f"{form} button")
+
+
+def test_a_community_supervisor_works_cases_from_the_page(server: str, demo_city: Engine, sign_in: SignIn) -> None:
+    grid = grid_point(demo_city, GRID)[0]
+    worker = sign_in("wb-gw", Role.GRIDWORKER, grid)
+    supervisor = sign_in("wb-community", Role.COMMUNITY, grid[:12])
+    other = sign_in("wb-other-community", Role.COMMUNITY, "321111001002")  # another community
+    first = _report(server, demo_city, worker, "wb-gw", "8203", "人行道砖块松动")
+    second = _report(server, demo_city, worker, "wb-gw", "8203", "路面坑槽")
+    third = _report(server, demo_city, worker, "wb-gw", "8203", "路缘石破损")
+    errors: list[str] = []
+    requests: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("pageerror", lambda e: errors.append(f"script error: {e}"))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        _sign_in(page, server, "wb-community")
+        listed = page.evaluate("window.gridgovWork.rows.map(r => r.id)")
+        assert {first, second, third} <= set(listed)
+        assert int(page.inner_text("[data-count=intake]")) >= 3
+        if SCREENSHOTS:
+            page.screenshot(path=str(Path(SCREENSHOTS) / "workbench.png"))
+
+        # Take the first in, dispatch it to the gridworker; they fix it through the API; verify it.
+        _act(page, server, first, "file")
+        _act(page, server, first, "dispatch", assignee="wb-gw")
+        assert _state(server, first, supervisor) == "dispatched"
+        _api(server, first, worker, action="accept")
+        upload = httpx.post(f"{server}/v1/events/{first}/photos?stage=after", content=_photo(), headers=worker)
+        assert upload.status_code == 201
+        _api(server, first, worker, action="resolve", note="已修复")
+        page.goto(f"{server}/work/cases/{first}", wait_until="load")
+        assert page.locator(".photos figure").count() == 1  # the after photo, on the case page
+        if SCREENSHOTS:
+            page.screenshot(path=str(Path(SCREENSHOTS) / "workbench-case.png"))
+        _act(page, server, first, "verify")
+        assert _state(server, first, supervisor) == "closed"
+        assert "核查通过" in page.inner_text("#history")
+
+        # The second and third: taken in, then dispatched together from the queue.
+        _act(page, server, second, "file")
+        _act(page, server, third, "file")
+        page.goto(f"{server}/work", wait_until="load")
+        page.click("[data-tab=dispatch]")
+        page.wait_for_function("window.gridgovWork.rows.length >= 2 && window.gridgovWork.tab === 'dispatch'")
+        for case in (second, third):
+            page.check(f"tr[data-case='{case}'] input.pick")
+        page.fill("#batch [name=assignee]", "wb-gw")
+        page.click("#batch button")
+        page.wait_for_function("document.getElementById('message').textContent.includes('2')")
+        assert _state(server, second, supervisor) == _state(server, third, supervisor) == "dispatched"
+
+        # The second comes back fixed and is sent back for rework; then an extension is asked and approved.
+        _api(server, second, worker, action="accept")
+        httpx.post(f"{server}/v1/events/{second}/photos?stage=after", content=_photo(), headers=worker)
+        _api(server, second, worker, action="resolve", note="已填补")
+        _act(page, server, second, "reject_resolution", note="仍有积水，重新处理")
+        assert _state(server, second, supervisor) == "in_progress"
+        _api(server, second, worker, action="extend", note="需等沥青", length="1d")
+        page.goto(f"{server}/work", wait_until="load")
+        assert int(page.inner_text("[data-count=requests]")) >= 1
+        _act(page, server, second, "approve")
+        case = httpx.get(f"{server}/v1/cases/{second}", headers=supervisor).json()
+        assert case["extensions"] == 1 and case["history"][-1]["action"] == "approve"
+
+        # Refusals show in place: a reason the rules require, and what the server refuses.
+        page.goto(f"{server}/work/cases/{third}", wait_until="load")
+        assert page.locator("form[data-action=file]").count() == 0  # no longer open to it: only what applies now
+        page.fill("form[data-action=extend] [name=length]", "99d")
+        page.click("form[data-action=extend] button")
+        page.wait_for_function("document.querySelector('form[data-action=extend] .error').textContent !== ''")
+        assert page.inner_text("form[data-action=extend] .error") == "请填写理由"
+        page.fill("form[data-action=extend] [name=note]", "等待材料")
+        page.click("form[data-action=extend] button")
+        page.wait_for_function(
+            "(t => t !== '' && t !== '请填写理由')"
+            "(document.querySelector('form[data-action=extend] .error').textContent)"
+        )
+        shown = page.inner_text("form[data-action=extend] .error")  # in Chinese, then the server's own words
+        assert shown.startswith("规则不允许此操作") and "longer than 10 days" in shown
+        assert _state(server, third, supervisor) == "dispatched"
+        browser.close()
+    for tab in ("intake", "dispatch", "in_hand", "verify", "requests", "overdue"):  # another community sees none
+        queue = httpx.get(f"{server}/v1/work/queue", params={"tab": tab, "limit": 500}, headers=other).json()
+        assert {c["id"] for c in queue["cases"]} & {first, second, third} == set(), tab
+    assert [u for u in requests if not u.startswith(server) and not u.startswith("data:")] == []
+    provoked = "the server responded with a status of 409"  # the refused extension above
+    assert [e for e in errors if "/v1/live" not in e and provoked not in e] == []
+
+
+def test_a_department_signs_for_an_urgent_case_and_returns_another(
+    server: str, demo_city: Engine, sign_in: SignIn, settings: Settings
+) -> None:
+    grid = grid_point(demo_city, GRID)[0]
+    worker = sign_in("wb-gw2", Role.GRIDWORKER, grid)
+    unit = sign_in("wb-fire", Role.DEPARTMENT, "消防救援大队")
+    signed = _report(server, demo_city, worker, "wb-gw2", "8301", "消防通道被车辆堵塞")
+    returned = _report(server, demo_city, worker, "wb-gw2", "8301", "楼道堆放杂物")
+    start_clocks(demo_city, settings.rules())  # urgent: sent straight to the unit (直派)
+    assert _state(server, signed, unit) == _state(server, returned, unit) == "dispatched"
+    errors: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        page.on("pageerror", lambda e: errors.append(f"script error: {e}"))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        _sign_in(page, server, "wb-fire")
+        rows = page.evaluate("window.gridgovWork.rows")
+        mine = {r["id"]: r for r in rows}
+        assert {signed, returned} <= set(mine) and mine[signed]["remaining_s"] is not None
+        assert "h" in page.inner_text(f"tr[data-case='{signed}']")  # the countdown
+        _act(page, server, signed, "accept")
+        assert _state(server, signed, unit) == "in_progress"
+        page.goto(f"{server}/work/cases/{returned}", wait_until="load")
+        page.click("form[data-action=decline] button")  # no reason: asked for one
+        assert page.inner_text("form[data-action=decline] .error") == "请填写理由"
+        _act(page, server, returned, "decline", note="非消防职责，属物业管理")
+        browser.close()
+    case = httpx.get(f"{server}/v1/cases/{returned}", headers=worker).json()
+    assert case["state"] == "filed" and case["history"][-1]["note"] == "非消防职责，属物业管理"
+    assert errors == []
