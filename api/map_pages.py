@@ -15,7 +15,7 @@ from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, LiveDep, RulesDep, SettingsDep, VisitRulesDep
 from api.errors import NotFound, responses
 from api.mapdata import boundaries, escalated_cases, grid_metric, heat_cell, heat_points, overlay_grids, window_start
-from cases.categories import default_categories
+from cases.categories import category_names
 from cases.rules import Rules
 from geo.areas import Bounds, area_info, first_district
 from geo.demo import DEMO_DISTRICT
@@ -124,8 +124,7 @@ def get_screen(
     """
     with engine.connect() as conn:
         code, name, bounds = _scope(conn, area, principal)
-    names = {c.code: (c.name if lang == "zh" else c.name_en) for c in default_categories().values()}
-    return screen_page(code, name, bounds, str(rules.calendar.tz), names, lang)
+    return screen_page(code, name, bounds, str(rules.calendar.tz), category_names(lang), lang)
 
 
 @router.get("/escalations", response_class=HTMLResponse)

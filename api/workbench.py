@@ -18,7 +18,7 @@ from api.cases import CASE_FIELDS, case_actions, case_json, read_case, select_pa
 from api.deps import EngineDep, RulesDep
 from api.errors import responses
 from api.photos import photo_list
-from cases.categories import default_categories
+from cases.categories import category_names, default_categories
 from cases.rules import Level, Rules
 from geo.areas import area_feature
 from geo.levels import AREA_CODE
@@ -111,7 +111,9 @@ def _token(request: Request) -> str:
 def get_work(request: Request, principal: PrincipalDep, lang: Lang = "zh") -> str:
     """The workbench: queues with counts, filters, and several cases dispatched at once."""
     groups = sorted({(c.group, c.group_name) for c in default_categories().values()})
-    return work_page(principal.username, principal.role.value, _token(request), tuple(TABS), groups, lang)
+    return work_page(
+        principal.username, principal.role.value, _token(request), tuple(TABS), groups, category_names(lang), lang
+    )
 
 
 @router.get("/work/cases/{case_id}", response_class=HTMLResponse)
@@ -131,7 +133,7 @@ def get_case_page(
         place = conn.execute(
             text("SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat, description FROM event WHERE id = :id"), {"id": case_id}
         ).one()
-    names = {c.code: (c.name if lang == "zh" else c.name_en) for c in default_categories().values()}
+    names = category_names(lang)
     return case_page(
         case | {"lon": place.lon, "lat": place.lat, "description": place.description},
         grid,

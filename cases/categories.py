@@ -66,3 +66,8 @@ def renamed_codes() -> dict[str, Category]:
 
 
 REQUEST_GROUP = "resident_services"  # the categories of resident requests (居民点单)
+
+
+def category_names(lang: str) -> dict[str, str]:
+    """Each category code's name in ``lang`` (``zh``, else English)."""
+    return {c.code: (c.name if lang == "zh" else c.name_en) for c in default_categories().values()}

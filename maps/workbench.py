@@ -12,7 +12,13 @@ ACTION_ORDER = (
 
 
 def work_page(
-    username: str, role: str, token: str, tabs: tuple[str, ...], groups: list[tuple[str, str]], lang: str
+    username: str,
+    role: str,
+    token: str,
+    tabs: tuple[str, ...],
+    groups: list[tuple[str, str]],
+    categories: dict[str, str],
+    lang: str,
 ) -> str:
     """The queues: tabs with counts, filters, the list (soonest deadline first), several cases dispatched at once."""
     text = labels(lang)
