@@ -26,6 +26,7 @@ def work_page(
         "token": token,
         "role": role,
         "labels": {k: v for k, v in text.items() if k.startswith(("st_", "lv_", "w_"))},
+        "categories": categories,
     }
     return page("work.html", lang=lang, labels=text, username=username, tabs=tabs, groups=groups, config=config)
 

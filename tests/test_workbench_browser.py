@@ -120,7 +120,9 @@ def test_a_community_supervisor_works_cases_from_the_page(server: str, demo_city
         _act(page, server, third, "file")
         page.goto(f"{server}/work", wait_until="load")
         page.click("[data-tab=dispatch]")
-        page.wait_for_function("window.gridgovWork.rows.length >= 2 && window.gridgovWork.tab === 'dispatch'")
+        page.wait_for_function(
+            f"(ids => ['{second}', '{third}'].every(id => ids.includes(id)))(window.gridgovWork.rows.map(r => r.id))"
+        )
         for case in (second, third):
             page.check(f"tr[data-case='{case}'] input.pick")
         page.fill("#batch [name=assignee]", "wb-gw")
