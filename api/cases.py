@@ -24,6 +24,8 @@ from streams.schema import NoNul
 router = APIRouter(
     prefix="/v1", tags=["cases"], dependencies=[Depends(authorize)], responses=responses(401, 403, 422, 503)
 )
+# A case past its deadline now (not paused), or one the clock has marked overdue: SQL on ``"case" c``.
+OVERDUE_SQL = "(c.overdue OR (c.closed_at IS NULL AND c.paused_at IS NULL AND c.deadline <= :now))"
 PERSON_ACTIONS = [a for a in Action if a not in CLOCK_ACTIONS]
 CASE_FIELDS = (
     "c.id, c.category, c.sla_class, c.state, c.level, c.grid_code, c.community_code, c.street_code, c.district_code,"
@@ -246,9 +248,8 @@ def list_cases(
     if category:
         where.append("c.category = :category")
         params["category"] = category
-    overdue_sql = "(c.overdue OR (c.closed_at IS NULL AND c.paused_at IS NULL AND c.deadline <= :now))"
     if overdue is not None:
-        where.append(overdue_sql if overdue else f"NOT {overdue_sql}")
+        where.append(OVERDUE_SQL if overdue else f"NOT {OVERDUE_SQL}")
     order = "c.closed_at IS NOT NULL, c.deadline NULLS LAST, c.id"
     total, rows = select_page(engine, CASE_FIELDS, '"case" c', where, order, params)
     return {"total": total, "cases": [case_json(r, params["now"]) for r in rows]}

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from api.access import PLACE_SQL, Principal
 from api.auth import COOKIE, PrincipalDep, authorize
-from api.cases import CASE_FIELDS, case_actions, case_json, read_case, select_page
+from api.cases import CASE_FIELDS, OVERDUE_SQL, case_actions, case_json, read_case, select_page
 from api.deps import EngineDep, RulesDep
 from api.errors import responses
 from api.photos import photo_list
@@ -25,7 +25,6 @@ from geo.levels import AREA_CODE
 from maps.workbench import case_page, work_page
 
 router = APIRouter(tags=["workbench"], dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422, 503))
-OVERDUE_SQL = "(c.overdue OR (c.closed_at IS NULL AND c.paused_at IS NULL AND c.deadline <= :now))"
 # The queues, as a grid centre names them, and which cases each holds.
 TABS: dict[str, str] = {
     "intake": "c.state = 'reported'",  # 待受理

@@ -93,6 +93,9 @@ def test_a_community_supervisor_works_cases_from_the_page(server: str, demo_city
         page.on("pageerror", lambda e: errors.append(f"script error: {e}"))
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         _sign_in(page, server, "wb-community")
+        page.fill("#filters [name=grid]", grid)  # other tests leave cases in this community
+        page.click("#filters button")
+        page.wait_for_function("window.gridgovWork.loaded >= 2")
         listed = page.evaluate("window.gridgovWork.rows.map(r => r.id)")
         assert {first, second, third} <= set(listed)
         assert int(page.inner_text("[data-count=intake]")) >= 3
@@ -119,12 +122,17 @@ def test_a_community_supervisor_works_cases_from_the_page(server: str, demo_city
         _act(page, server, second, "file")
         _act(page, server, third, "file")
         page.goto(f"{server}/work", wait_until="load")
+        page.fill("#filters [name=grid]", grid)
         page.click("[data-tab=dispatch]")
         page.wait_for_function(
             f"(ids => ['{second}', '{third}'].every(id => ids.includes(id)))(window.gridgovWork.rows.map(r => r.id))"
         )
         for case in (second, third):
             page.check(f"tr[data-case='{case}'] input.pick")
+        loads = page.evaluate("window.gridgovWork.loaded")
+        page.click("#filters button")  # the list is drawn again (as the live feed does): the ticks stay
+        page.wait_for_function(f"window.gridgovWork.loaded > {loads}")
+        assert page.is_checked(f"tr[data-case='{second}'] input.pick")
         page.fill("#batch [name=assignee]", "wb-gw")
         page.click("#batch button")
         page.wait_for_function("document.getElementById('message').textContent.includes('2')")

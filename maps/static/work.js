@@ -6,6 +6,7 @@
   const text = cfg.labels;
   const PAGE = 50;
   const state = { tab: "intake", offset: 0, total: 0, counts: {}, rows: [], loaded: 0 };
+  const selected = new Set(); // kept across live refreshes of the list
   window.gridgovWork = state;
   const $ = (id) => document.getElementById(id);
   const headers = { Authorization: `Bearer ${cfg.token}` };
@@ -48,6 +49,8 @@
       box.className = "pick";
       box.value = c.id;
       box.setAttribute("aria-label", c.id);
+      box.checked = selected.has(c.id);
+      box.addEventListener("change", () => (box.checked ? selected.add(c.id) : selected.delete(c.id)));
       const link = document.createElement("a");
       link.href = `/work/cases/${c.id}`;
       link.textContent = c.id.slice(0, 8);
@@ -73,18 +76,24 @@
     event.preventDefault();
     const assignee = new FormData($("batch")).get("assignee").trim();
     let done = 0;
-    for (const box of document.querySelectorAll(".pick:checked")) {
-      const response = await fetch(`/v1/cases/${box.value}/transitions`, {
+    const messages = {};
+    for (const id of [...selected]) {
+      const response = await fetch(`/v1/cases/${id}/transitions`, {
         method: "POST",
         headers: { ...headers, "Content-Type": "application/json" },
         body: JSON.stringify({ action: "dispatch", ...(assignee ? { assignee } : {}) }),
       });
-      const row = box.closest("tr").querySelector(".row-message");
-      if (response.ok) done += 1;
-      else row.textContent = await refusal(response);
+      if (response.ok) {
+        done += 1;
+        selected.delete(id);
+      } else messages[id] = await refusal(response);
     }
-    $("message").textContent = say("w_dispatched", { n: done });
     await load();
+    $("message").textContent = say("w_dispatched", { n: done });
+    for (const [id, text] of Object.entries(messages)) {
+      const row = document.querySelector(`tr[data-case="${id}"] .row-message`);
+      if (row) row.textContent = text;
+    }
   }
 
   let pending = null;
@@ -104,7 +113,11 @@
   $("filters").addEventListener("submit", (e) => { e.preventDefault(); state.offset = 0; load(); });
   $("prev").addEventListener("click", () => { state.offset = Math.max(0, state.offset - PAGE); load(); });
   $("next").addEventListener("click", () => { state.offset += PAGE; load(); });
-  $("select-all").addEventListener("change", (e) => document.querySelectorAll(".pick").forEach((b) => (b.checked = e.target.checked)));
+  $("select-all").addEventListener("change", (e) =>
+    document.querySelectorAll(".pick").forEach((b) => {
+      b.checked = e.target.checked;
+      b.dispatchEvent(new Event("change"));
+    }));
   $("batch").addEventListener("submit", dispatchSelected);
   if (cfg.role === "department") setInterval(load, 20000); // the live feed is the supervisors'
   else live();
