@@ -249,8 +249,8 @@ def test_offline_check_in_and_reports_arrive_exactly_once(
     api.start()
     context.set_offline(False)
     _sign_in(page, "app-gw-offline")
-    _wait_waiting(page, 0)
-    events = _events(demo_city, "app-gw-offline")
+    _wait_waiting(page, 0)  # all accepted; the pipeline records them a moment later
+    events = wait_recorded_by(demo_city, "app-gw-offline", 4)
     assert sorted(e["kind"] for e in events) == ["incident", "incident", "incident", "patrol"]
     assert {e["grid_code"] for e in events} == {grid}
     assert [e["photos"] for e in events if "带照片" in e["description"]] == [1]
