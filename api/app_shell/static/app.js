@@ -312,7 +312,11 @@
     return valid ? { lon, lat } : null;
   }
   async function compress(files) {
-    const options = { maxSizeMB: 1, maxWidthOrHeight: 1600, useWebWorker: false, preserveExif: true, fileType: "image/jpeg" };
+    // No worker, and were one used, the library from this site (its default is a CDN).
+    const options = {
+      maxSizeMB: 1, maxWidthOrHeight: 1600, useWebWorker: false, libURL: "/app/lib/browser-image-compression.js",
+      preserveExif: true, fileType: "image/jpeg",
+    };
     const out = [];
     for (const file of files) out.push(await window.imageCompression(file, options));
     return out;
