@@ -203,6 +203,8 @@ POLICY: dict[str, frozenset[Role]] = {
     "GET /map": MAP_READERS,
     "GET /escalations": MAP_READERS,
     "GET /v1/map/grids": MAP_READERS,
+    "GET /v1/map/values": MAP_READERS,
+    "GET /v1/map/tiles/{z}/{x}/{y}.mvt": MAP_READERS,
     "GET /v1/map/overlays/{layer}": MAP_READERS,
     "GET /v1/map/heat": MAP_READERS,
     "GET /v1/map/escalations": MAP_READERS,

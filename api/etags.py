@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request, Response
@@ -19,10 +20,19 @@ def etag_of(payload: Any) -> str:
 
 def etagged(request: Request, payload: Any, cache_control: str = "private, no-cache") -> Response:
     """``payload`` as JSON with its ETag; 304 with no body when the caller's If-None-Match names it."""
-    tag = etag_of(payload)
+
+    def body() -> bytes:
+        return json.dumps(payload, ensure_ascii=False, default=str).encode()
+
+    return tagged(request, etag_of(payload), body, "application/json", cache_control)
+
+
+def tagged(
+    request: Request, tag: str, body: Callable[[], bytes], media_type: str, cache_control: str = "private, no-cache"
+) -> Response:
+    """The answer named by ``tag``: 304 when If-None-Match names it (``body`` is then not built), else ``body()``."""
     headers = {"ETag": tag, "Cache-Control": cache_control}
     sent = {t.strip() for t in request.headers.get("if-none-match", "").split(",")}
     if tag in sent or "*" in sent:
         return Response(status_code=304, headers=headers)
-    body = json.dumps(payload, ensure_ascii=False, default=str)
-    return Response(body, media_type="application/json", headers=headers)
+    return Response(body(), media_type=media_type, headers=headers)

@@ -3,21 +3,37 @@
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 import folium
-from fastapi import APIRouter, Depends, FastAPI, Query
-from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Connection
 
 from api.access import Principal
 from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, LiveDep, RulesDep, SettingsDep, VisitRulesDep
-from api.errors import NotFound, responses
-from api.mapdata import boundaries, escalated_cases, grid_metric, heat_cell, heat_points, overlay_grids, window_start
+from api.errors import InvalidInput, NotFound, responses
+from api.etags import NOT_MODIFIED, etag_of, tagged
+from api.mapdata import (
+    COUNTS,
+    MAX_ZOOM,
+    boundaries,
+    escalated_cases,
+    grid_metric,
+    grid_tile,
+    grid_values,
+    heat_cell,
+    heat_points,
+    overlay_grids,
+    window_start,
+)
 from cases.categories import category_names
 from cases.rules import Rules
 from geo.areas import Bounds, area_info, first_district
+from geo.boundaries import active_generation
 from geo.demo import DEMO_DISTRICT
 from geo.levels import AREA_CODE
 from geo.overlays import LAYERS
@@ -31,6 +47,8 @@ Lang = Literal["zh", "en"]
 AreaQuery = Annotated[str | None, Query(pattern=AREA_CODE, description="Street or community code")]
 LEAFLET_DIR = Path(__file__).resolve().parents[1] / "maps" / "assets" / "node_modules" / "leaflet" / "dist"
 ECHARTS_DIR = LEAFLET_DIR.parents[1] / "echarts" / "dist"
+PROTOMAPS_DIR = LEAFLET_DIR.parents[1] / "protomaps-leaflet" / "dist"
+MVT = "application/vnd.mapbox-vector-tile"
 FOLIUM_DIR = Path(folium.__file__).parent / "templates"
 LIVE_DIR = Path(__file__).resolve().parents[1] / "maps" / "static"
 
@@ -50,6 +68,7 @@ def mount_assets(app: FastAPI) -> None:
     app.include_router(public)
     app.mount("/static/leaflet", StaticFiles(directory=LEAFLET_DIR, check_dir=False), name="leaflet")
     app.mount("/static/echarts", StaticFiles(directory=ECHARTS_DIR, check_dir=False), name="echarts")
+    app.mount("/static/protomaps", StaticFiles(directory=PROTOMAPS_DIR, check_dir=False), name="protomaps")
     app.mount("/static/folium", StaticFiles(directory=FOLIUM_DIR), name="folium")
     app.mount("/static/maps", StaticFiles(directory=LIVE_DIR), name="maps")
 
@@ -69,15 +88,19 @@ def _scope(conn: Any, area: str | None, principal: Principal) -> tuple[str, str,
     return code, info[0], info[1]
 
 
-def _grids(
+def _values(
     conn: Connection, metric: str, code: str, now: datetime, rules: Rules, visit_rules: VisitRules
-) -> dict[str, Any]:
-    """The grid layer of a metric: from the cases and events, or (overdue visits) from the registers."""
+) -> dict[str, float]:
+    """The metric per grid: from the cases and events, or (overdue visits) from the registers."""
     today = window_start("today", now, rules.calendar.tz)
     counted = None
     if metric == "overdue_visits":
         counted = overdue_per_grid(conn, code, today.date(), visit_rules, rules.calendar.tz)
-    return grid_metric(conn, metric, code, now, today, counted)
+    return grid_values(conn, metric, code, now, today, counted)
+
+
+def _query(area: str | None, **params: str) -> str:
+    return urlencode(({"area": area} if area else {}) | params)
 
 
 @router.get("/map", response_class=HTMLResponse)
@@ -105,7 +128,10 @@ def get_map(
             window=window,
             lang=lang,
             area=area,
-            grids=_grids(conn, metric, code, now, rules, visit_rules),
+            tiles="/v1/map/tiles/{z}/{x}/{y}.mvt?" + _query(area),
+            values=_values(conn, metric, code, now, rules, visit_rules),
+            values_url="/v1/map/values?" + _query(area, metric=metric),
+            missing=0.0 if metric in COUNTS else None,
             context=[(k, c) for k, c in context if c["features"]],
             heat=heat_points(conn, code, window_start(window, now, rules.calendar.tz), heat_cell(bounds)),
             escalations=escalated_cases(conn, code, now),
@@ -146,10 +172,53 @@ def get_grid_layer(
     metric: Metric = "open_cases",
 ) -> dict[str, Any]:
     """Grids with the metric as ``properties.value`` (GeoJSON, simplified geometry)."""
-    now = datetime.now(UTC)
     with engine.connect() as conn:
         code, _, _ = _scope(conn, area, principal)
-        return _grids(conn, metric, code, now, rules, visit_rules)
+        return grid_metric(conn, metric, code, _values(conn, metric, code, datetime.now(UTC), rules, visit_rules))
+
+
+@router.get("/v1/map/values", response_model=dict[str, Any])
+def get_grid_values(
+    engine: EngineDep,
+    rules: RulesDep,
+    visit_rules: VisitRulesDep,
+    principal: PrincipalDep,
+    area: AreaQuery = None,
+    metric: Metric = "open_cases",
+) -> dict[str, Any]:
+    """The metric per grid code, for the grids of the tiles: ``values`` names the grids that have one.
+
+    A grid not named has 0 for a count (``missing`` is 0) and no value for a rate (``missing`` is null).
+    """
+    with engine.connect() as conn:
+        code, _, _ = _scope(conn, area, principal)
+        values = _values(conn, metric, code, datetime.now(UTC), rules, visit_rules)
+    return {"area": code, "metric": metric, "missing": 0.0 if metric in COUNTS else None, "values": values}
+
+
+TileZ = Annotated[int, PathParam(ge=0, le=MAX_ZOOM, description=f"Zoom, 0 to {MAX_ZOOM}")]
+TileXY = Annotated[int, PathParam(ge=0, description="Column or row, 0 to 2^z - 1")]
+
+
+@router.get(
+    "/v1/map/tiles/{z}/{x}/{y}.mvt",
+    response_class=Response,
+    responses={200: {"content": {MVT: {}}, "description": "A Mapbox Vector Tile, layer grids"}, **NOT_MODIFIED},
+)
+def get_grid_tile(
+    request: Request, engine: EngineDep, principal: PrincipalDep, z: TileZ, x: TileXY, y: TileXY, area: AreaQuery = None
+) -> Response:
+    """The grids of the area in one web-mercator tile (Mapbox Vector Tile, layer ``grids``: code, name).
+
+    As tipg, martin and pg_tileserv serve them: clipped and quantised by PostGIS (``ST_AsMVT``). Empty
+    where the area has no grid. The ETag names the boundary set: a new one changes every tile.
+    """
+    if x >= 2**z or y >= 2**z:
+        raise InvalidInput(f"tile {z}/{x}/{y} does not exist: at zoom {z}, x and y run from 0 to {2**z - 1}")
+    with engine.connect() as conn:
+        code, _, _ = _scope(conn, area, principal)
+        tag = etag_of(["grids", active_generation(conn), code, z, x, y])
+        return tagged(request, tag, lambda: grid_tile(conn, code, z, x, y), MVT, "private, max-age=60")
 
 
 @router.get("/v1/map/overlays/{layer}", response_model=dict[str, Any])

@@ -8,9 +8,13 @@ from sqlalchemy import Connection, text
 
 from cases.categories import default_categories
 
+TILE_EXTENT = 4096  # vector tile coordinates per side (the MVT default)
+TILE_BUFFER = 64  # of them beyond the edge, so outlines do not stop at a tile's border
+MAX_ZOOM = 22
+NAMED_ZOOM = 12  # tiles from this zoom carry the grids' names too (for the tooltip); below, the code alone
 SIMPLIFY_DEG = 0.00005  # about 5 m: invisible at city zoom, a fraction of the vertices
 HEAT_CELL_DEG = 0.0005  # incidents are summed per ~50 m cell, or coarser so that
-MAX_HEAT_CELLS = 20_000  # a whole city's heat map stays within this many points
+MAX_HEAT_CELLS = 5_000  # a whole city's heat map stays within this many points (~18 px apart on a wall)
 WINDOWS = {"hour": timedelta(hours=1), "today": None, "7d": timedelta(days=7)}
 
 
@@ -74,10 +78,10 @@ _METRIC_SQL = {
 COUNTS = ("open_cases", "overdue_cases", "patrolled_today", "overdue_visits")  # a grid without any has 0
 
 
-def grid_metric(
+def grid_values(
     conn: Connection, metric: str, prefix: str, now: datetime, today: datetime, counted: dict[str, int] | None = None
-) -> dict[str, Any]:
-    """Grids under ``prefix`` with ``properties.value`` = the metric (simplified geometry).
+) -> dict[str, float]:
+    """The metric of the grids under ``prefix`` that have a value; a count's are int, and a grid not named has 0.
 
     ``counted`` gives the values of a metric computed elsewhere (overdue visits, from the registers).
     """
@@ -85,13 +89,39 @@ def grid_metric(
     if metric in _METRIC_SQL:
         params = {"prefix": prefix + "%", "now": now, "since": now - timedelta(days=30), "today": today}
         values = dict(conn.execute(text(_METRIC_SQL[metric]), params).all())
+    if metric in COUNTS:
+        return {code: int(value) for code, value in values.items() if value}
+    return {code: round(float(value), 3) for code, value in values.items() if value is not None}
+
+
+def grid_metric(conn: Connection, metric: str, prefix: str, values: dict[str, float]) -> dict[str, Any]:
+    """Grids under ``prefix`` with ``properties.value`` = the metric (simplified geometry)."""
     collection = boundaries(conn, "grid", prefix)
     for feature in collection["features"]:
         value = values.get(feature["id"])
-        if metric in COUNTS:
-            value = float(value or 0)
-        feature["properties"]["value"] = None if value is None else round(float(value), 3)
+        feature["properties"]["value"] = float(value or 0) if metric in COUNTS else value
     return collection
+
+
+# The grids of one web-mercator tile as a Mapbox Vector Tile, as tipg and martin serve them: clipped and
+# quantised to the tile by ST_AsMVTGeom, found through the GiST index. Layer "grids": the feature id is the
+# grid's code (15 digits: exact in a JavaScript number, and no string to decode); the name from NAMED_ZOOM.
+_GRID_TILE_SQL = """
+WITH tile AS (SELECT ST_TileEnvelope(:z, :x, :y) AS envelope)
+SELECT ST_AsMVT(t, 'grids', :extent, 'geom', 'id') FROM (
+  SELECT a.code::bigint AS id, CASE WHEN :z >= :named THEN a.name END AS name,
+    ST_AsMVTGeom(ST_Transform(a.geom, 3857), tile.envelope, :extent, :buffer, true) AS geom
+  FROM active_area a, tile
+  WHERE a.level = 'grid' AND a.code LIKE :prefix AND a.geom && ST_Transform(tile.envelope, 4326)
+) t WHERE t.geom IS NOT NULL
+"""
+
+
+def grid_tile(conn: Connection, prefix: str, z: int, x: int, y: int) -> bytes:
+    """The grids under ``prefix`` in tile ``z/x/y`` (empty bytes when there are none)."""
+    params = {"z": z, "x": x, "y": y, "prefix": prefix + "%", "extent": TILE_EXTENT, "buffer": TILE_BUFFER}
+    params["named"] = NAMED_ZOOM
+    return bytes(conn.execute(text(_GRID_TILE_SQL), params).scalar_one() or b"")
 
 
 def heat_cell(bounds: tuple[float, float, float, float]) -> float:
@@ -111,7 +141,7 @@ def heat_points(
         ),
         {"cell": cell, "prefix": prefix + "%", "since": since},
     ).all()
-    return [(float(lat), float(lon), float(n)) for lat, lon, n in rows]
+    return [(round(float(lat), 5), round(float(lon), 5), int(n)) for lat, lon, n in rows]  # 5 decimals: 1 m
 
 
 def escalated_cases(conn: Connection, prefix: str, now: datetime, limit: int = 2000) -> list[dict[str, Any]]:

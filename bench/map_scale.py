@@ -2,22 +2,30 @@
 
     python bench/map_scale.py [--side 100] [--events 100000]
 
-Prints what the browser receives (bytes of the page and of each data endpoint),
-how long the server takes to build them, and how long headless Chromium takes to
-load and draw the page; baseline: the same page for the 334-grid demo city.
+For the 334-grid demo city and for a synthetic district of side×side grids, prints what headless
+Chromium receives on a first load (the page; the data it fetches: vector tiles, values; scripts and
+CSS apart, as a browser keeps them) and how long it takes from navigation until the grids are drawn,
+for the previous method (every grid inline as GeoJSON, as the page was built before the vector
+tiles; the baseline, measured in the same run) and for the page as it is, with the ratio of the two.
 """
 
 import argparse
 import json
 import random
+import re
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
+import folium
 import geopandas as gpd
+import httpx
 from fastapi.testclient import TestClient
+from folium.plugins import HeatMap
+from playwright.sync_api import sync_playwright
 from shapely.geometry import box
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -25,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from api.access import Role  # noqa: E402
 from api.app import create_app  # noqa: E402
 from api.settings import Settings  # noqa: E402
-from bench.prepare import bench_headers  # noqa: E402
+from bench.prepare import bench_headers, serve  # noqa: E402
 from cli.local import postgres  # noqa: E402
 from cli.local.scratch import drop_database, fresh_database  # noqa: E402
 from db.engine import make_engine  # noqa: E402
@@ -34,11 +42,14 @@ from geo.demo import load_demo  # noqa: E402
 from geo.levels import Level  # noqa: E402
 from geo.locator import Locator  # noqa: E402
 from geo.validate import COLUMNS  # noqa: E402
+from maps import city_map  # noqa: E402
 from streams import stages  # noqa: E402
 from streams.schema import Event, Received  # noqa: E402
 from streams.writer import write_events  # noqa: E402
+from tests.test_map_browser import ARGS, CHROMIUM  # noqa: E402
 
 X0, Y0, CELL = 119.0, 32.0, 0.004  # ~380 m × 440 m grids
+API_PORT = 18_771
 
 
 def synthetic_city(side: int) -> dict[Level, gpd.GeoDataFrame]:
@@ -114,68 +125,142 @@ def add_incidents(engine: object, side: int, n: int) -> None:
         write_events(engine, stages.locate(decoded, index))  # type: ignore[arg-type]
 
 
-def measure(settings: Settings, area: str) -> dict[str, float]:
-    from playwright.sync_api import sync_playwright
+def previous_page(client: TestClient, area: str) -> str:
+    """The page as the previous version built it: every grid inline as GeoJSON (folium), heat points inline.
 
-    out: dict[str, float] = {}
-    with TestClient(create_app(settings)) as client:
-        client.headers.update(bench_headers(settings, "bench-commander", Role.COMMANDER, ""))
-        for name, path in (
-            ("page", f"/map?area={area}&window=hour"),
-            ("grids", f"/v1/map/grids?area={area}"),
-            ("heat", f"/v1/map/heat?area={area}&window=hour"),
-        ):
+    The same layers and styles as the tiled page; only the way the grids reach the browser differs.
+    """
+    page = client.get(f"/map?area={area}&window=hour").text
+    grids = client.get(f"/v1/map/grids?area={area}").json()
+    top = max((f["properties"]["value"] for f in grids["features"]), default=0.0) or 1.0
+    m = folium.Map(tiles=None, prefer_canvas=True)
+    m.default_js = [("leaflet", city_map.LEAFLET_JS)]
+    m.default_css = [("leaflet_css", city_map.LEAFLET_CSS)]
+    folium.GeoJson(
+        grids,
+        style_function=lambda f: {
+            "fillColor": city_map.PALETTE[min(5, int(6 * f["properties"]["value"] / top))],
+            "color": "#777",
+            "weight": 0.5,
+            "fillOpacity": 0.65,
+        },
+        tooltip=folium.GeoJsonTooltip(fields=["name", "code", "value"]),
+    ).add_to(m)
+    m.fit_bounds(_bounds(page))
+    heat = client.get(f"/v1/map/heat?area={area}&window=hour").json()
+    points = [[*f["geometry"]["coordinates"][::-1], f["properties"]["count"]] for f in heat["features"]]
+    HeatMap(points).add_to(m)  # type: ignore[no-untyped-call]
+    rendered: str = m.get_root().render()
+    return rendered.replace(
+        "https://cdn.jsdelivr.net/gh/python-visualization/folium@main/folium/templates/", "/static/folium/"
+    )
+
+
+def _bounds(page: str) -> list[list[float]]:
+    match = re.search(r"fitBounds\(\s*(\[\[.*?\]\])", page, re.S)
+    assert match, "the page fits no bounds"
+    bounds: list[list[float]] = json.loads(match.group(1))
+    return bounds
+
+
+def measure(settings: Settings, area: str) -> dict[str, dict[str, float]]:
+    """Bytes the browser receives on a first load and ms until the grids are drawn: before and now.
+
+    The API runs in its own process (as it does in production) and has answered a few requests first.
+    """
+    headers = bench_headers(settings, "bench-commander", Role.COMMANDER, "")
+    server = serve("api.app:create_app", settings, API_PORT)
+    base = f"http://127.0.0.1:{API_PORT}"
+    out: dict[str, dict[str, float]] = {}
+    try:
+        with TestClient(create_app(settings)) as client, sync_playwright() as p:
+            client.headers.update(headers)
             start = time.perf_counter()
-            response = client.get(path)
-            out[f"{name} ms"] = (time.perf_counter() - start) * 1000
-            out[f"{name} bytes"] = len(response.content)
-        page_html = client.get(f"/map?area={area}&window=hour").text
-    with sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path="/usr/bin/chromium",
-            args=[
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
-        page = browser.new_page(viewport={"width": 1600, "height": 1000})
-        page.route("**/v1/live*", lambda route: route.abort())
-        page.route("**/static/**", lambda route: route.fulfill(path=_static(route.request.url)))
-        start = time.perf_counter()
-        page.set_content(page_html, wait_until="load")
-        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-        out["browser load+draw ms"] = (time.perf_counter() - start) * 1000
-        out["browser JS heap MB"] = page.evaluate("performance.memory ? performance.memory.usedJSHeapSize : 0") / 1e6
-        browser.close()
+            before_html = previous_page(client, area)
+            built = {"before": (time.perf_counter() - start) * 1000, "now": _timed(client, _page_path(area))}
+            _warm(base, headers)
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            for label, path, drawn in (
+                ("before: GeoJSON in the page", "/previous", "true"),
+                ("now: vector tiles", _page_path(area), "window[GRIDGOV.grids].drawn"),
+            ):
+                context = browser.new_context(viewport={"width": 1600, "height": 1000}, extra_http_headers=headers)
+                page = context.new_page()
+                if path == "/previous":  # only this page is intercepted: a route pauses every request it matches
+                    page.route(base + path, lambda route: route.fulfill(body=before_html, content_type="text/html"))
+                page.goto(base + path, wait_until="load")
+                page.wait_for_function(drawn, timeout=60_000)
+                page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+                timing = page.evaluate(TIMING)
+                page_bytes = len(before_html.encode()) if path == "/previous" else timing["page"]
+                out[label] = {
+                    "page build ms (server)": built["before" if path == "/previous" else "now"],
+                    "load+draw ms": timing["drawn"],
+                    "draw after the page came ms": timing["drawn"] - timing["arrived"],
+                    "page bytes": page_bytes,
+                    "data bytes (tiles, values)": timing["data"],
+                    "first load bytes": page_bytes + timing["data"],
+                    "scripts, css bytes (cached)": timing["scripts"],
+                    "JS heap MB": timing["heap"] / 1e6,
+                }
+                context.close()
+            browser.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
     return out
 
 
-def _static(url: str) -> str:
-    from api.map_pages import FOLIUM_DIR, LEAFLET_DIR, LIVE_DIR
+# Read in the page once the grids are drawn (no driver round trip while it loads): ms since the navigation
+# began, when the page had arrived, and the bytes that came over the wire (compressed) by kind.
+TIMING = """() => {
+  const drawn = performance.now(), nav = performance.getEntriesByType("navigation")[0];
+  const sum = (test) => performance.getEntriesByType("resource").filter((e) => test(new URL(e.name).pathname))
+    .reduce((n, e) => n + e.encodedBodySize, 0);
+  return {drawn, arrived: nav.responseEnd, page: nav.encodedBodySize, data: sum((p) => p.startsWith("/v1/map/")),
+          scripts: sum((p) => p.startsWith("/static/")),
+          heap: performance.memory ? performance.memory.usedJSHeapSize : 0};
+}"""
 
-    path = url.split("/static/", 1)[1]
-    kind, name = path.split("/", 1)
-    return str({"leaflet": LEAFLET_DIR, "folium": FOLIUM_DIR, "maps": LIVE_DIR}[kind] / name)
+
+def _page_path(area: str) -> str:
+    return f"/map?area={area}&window=hour"
+
+
+def _warm(base: str, headers: dict[str, str]) -> None:
+    """A server that has been up a while: its live feed reads already (it starts with the first page that
+    listens), and twelve requests, six at a time, have opened the connections a browser's six will use."""
+    with httpx.stream("GET", f"{base}/v1/live", headers=headers, timeout=30) as feed:
+        next(feed.iter_lines())
+        time.sleep(2)
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda _: httpx.get(f"{base}/v1/me", headers=headers, timeout=30), range(12)))
+
+
+def _timed(client: TestClient, path: str) -> float:
+    start = time.perf_counter()
+    client.get(path)
+    return (time.perf_counter() - start) * 1000
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--side", type=int, default=100)
-    parser.add_argument("--events", type=int, default=100_000)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--side", type=int, default=100, help="grids per side of the synthetic district")
+    parser.add_argument("--events", type=int, default=100_000, help="incidents in the heat map's hour")
     args = parser.parse_args()
+    if args.side < 10 or args.side % 10 or args.events < 0:
+        parser.error("--side must be a multiple of 10 (communities of 10×10 grids), --events at least 0")
     base = Settings()
     postgres.up(base)
-    results = {}
-    for label, build in (("demo city (334 grids)", None), (f"{args.side**2:,} grids, {args.events:,} incidents", 1)):
+    results: dict[str, dict[str, dict[str, float]]] = {}
+    for label, build in (
+        ("demo city (334 grids)", False),
+        (f"{args.side**2:,} grids, {args.events:,} incidents", True),
+    ):
         settings = fresh_database(base, "gridgov_mapbench")
         engine = make_engine(settings.database.url)
         try:
-            if build is None:
+            if not build:
                 load_demo(engine)
                 area = "321111"
             else:
@@ -187,10 +272,14 @@ def main() -> None:
         finally:
             engine.dispose()
             drop_database(settings)
-    keys = list(next(iter(results.values())))
-    print(f"{'':28}" + "".join(f"{k:>24}" for k in results))
-    for key in keys:
-        print(f"{key:28}" + "".join(f"{r[key]:>24,.0f}" for r in results.values()))
+    for city, methods in results.items():
+        before, now = methods.values()
+        print(f"\n{city}")
+        print(f"{'':30}" + "".join(f"{k:>30}" for k in methods) + f"{'now / before':>14}")
+        for key in before:
+            ratio = now[key] / before[key] if before[key] else float("nan")
+            print(f"{key:30}{before[key]:>30,.1f}{now[key]:>30,.1f}{ratio:>14.3f}")
+    print("\ntargets at 10,000 grids: first load (page + data) <= 1,000,000 bytes, load+draw <= 400 ms")
 
 
 if __name__ == "__main__":

@@ -48,6 +48,8 @@ from bench.prepare import (  # noqa: E402
     drop,
     event_dict,
     received_bytes,
+    serve,
+    worker_env,
 )
 from db.engine import make_engine  # noqa: E402
 from geo.locator import Locator  # noqa: E402
@@ -83,15 +85,6 @@ def fill_raw(settings: Settings, messages: list[tuple[bytes, bytes]]) -> None:
         client.send(topic, key=key, value=value)
     client.flush()
     client.close()
-
-
-def worker_env(settings: Settings) -> dict[str, str]:
-    return os.environ | {
-        "GRIDGOV_DATABASE_URL": settings.database.url,
-        "GRIDGOV_TOPIC_PREFIX": settings.kafka.topic_prefix,
-        "GRIDGOV_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
-        "GRIDGOV_EVENT_POSTS_PER_MINUTE": "0",  # the benchmark posts as one user
-    }
 
 
 def workers_rate(n_workers: int, messages: list[tuple[bytes, bytes]]) -> tuple[float, dict[str, float]]:
@@ -257,34 +250,6 @@ def null_app() -> object:
     return create_app(settings, producer=NullProducer(settings.kafka))
 
 
-def serve(factory: str, settings: Settings, port: int) -> subprocess.Popen[bytes]:
-    """The app in its own process, so the load generator does not share its interpreter."""
-    root = Path(__file__).resolve().parents[1]
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "--factory",
-            f"bench.pipeline:{factory}",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ],
-        env=worker_env(settings),
-        cwd=root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    while True:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code in (200, 503):
-                return server
-        except httpx.HTTPError:
-            time.sleep(0.2)
-
-
 class Poster:
     """A lean HTTP/1.1 client on keep-alive connections: the load generator must not eat the
     cores the platform runs on (httpx took ~0.6 of a core at 1,000 posts/s on this machine)."""
@@ -352,7 +317,7 @@ def single_rates(settings: Settings, points: list[tuple[float, float]]) -> dict[
     results = {}
     headers = bench_headers(settings)
     for name, factory in (("grouped", "kafka_app"), ("one at a time", "per_post_app"), ("bare FastAPI", "bare_app")):
-        server = serve(factory, settings, 18_767)
+        server = serve(f"bench.pipeline:{factory}", settings, 18_767)
         try:
             bodies = [json.dumps(event_dict(rng, points)).encode() for _ in range(20_000)]
             asyncio.run(_load(18_767, bodies, 1, 64, 1, headers))  # warm up: connections, caches, the JIT-less paths
@@ -369,7 +334,7 @@ def ingest_rates(settings: Settings, points: list[tuple[float, float]]) -> dict[
     results = {}
     headers = bench_headers(settings)
     for name, factory in (("kafka", "kafka_app"), ("no-kafka", "null_app")):
-        server = serve(factory, settings, 18_765)
+        server = serve(f"bench.pipeline:{factory}", settings, 18_765)
         try:
             bodies = [json.dumps(event_dict(rng, points)).encode() for _ in range(20_000)]
             results[f"{name} single"] = asyncio.run(_load(18_765, bodies, 1, 16, 6, headers))

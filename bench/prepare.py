@@ -4,10 +4,15 @@ import dataclasses
 import json
 import os
 import random
+import subprocess
+import sys
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
+import httpx
 import shapely
 
 from api.access import Principal, Role
@@ -130,3 +135,34 @@ class CpuMeter:
     def used(start: dict[str, dict[int, float]], end: dict[str, dict[int, float]]) -> dict[str, float]:
         """CPU seconds each group used between two readings (by the processes alive at the second)."""
         return {name: sum(t - start[name].get(p, 0.0) for p, t in end[name].items()) for name in end}
+
+
+def worker_env(settings: Settings) -> dict[str, str]:
+    """The environment of a process (API, worker) on the benchmark's database and topics."""
+    return os.environ | {
+        "GRIDGOV_DATABASE_URL": settings.database.url,
+        "GRIDGOV_TOPIC_PREFIX": settings.kafka.topic_prefix,
+        "GRIDGOV_KAFKA_BOOTSTRAP_SERVERS": settings.kafka.bootstrap_servers,
+        "GRIDGOV_EVENT_POSTS_PER_MINUTE": "0",  # the benchmark posts as one user
+    }
+
+
+def serve(factory: str, settings: Settings, port: int) -> subprocess.Popen[bytes]:
+    """The app of ``factory`` (``module:function``) in its own process, so that the load generator or
+    the browser's driver does not share its interpreter; returns once it answers ``/health``."""
+    root = Path(__file__).resolve().parents[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "--factory", factory, "--port", str(port), "--log-level", "warning"],
+        env=worker_env(settings),
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code in (200, 503):
+                return server
+        except httpx.HTTPError:
+            if server.poll() is not None:
+                raise RuntimeError(f"the API ({factory}) did not start") from None
+            time.sleep(0.2)

@@ -5,7 +5,9 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 import folium
+from folium.elements import JSCSSMixin
 from folium.plugins import HeatMap
+from folium.template import Template
 
 from maps.templating import labels, page
 
@@ -14,6 +16,11 @@ LEAFLET_JS = f"{ASSETS}/leaflet/leaflet.js"
 LEAFLET_CSS = f"{ASSETS}/leaflet/leaflet.css"
 HEAT_JS = f"{ASSETS}/folium/leaflet_heat.min.js"
 LIVE_JS = f"{ASSETS}/maps/live.js"
+PROTOMAPS_JS = f"{ASSETS}/protomaps/protomaps-leaflet.js"
+GRIDS_JS = f"{ASSETS}/maps/gridtiles.js"
+NO_VALUE = "#cccccc"
+MAX_DATA_ZOOM = 16  # deeper zooms scale these tiles: a grid (~300 m) has every vertex by then
+LEVEL_DIFF = 2  # a data tile of zoom z - 2 paints 4×4 screen tiles: a wall screen's view in a few requests
 ICON = f"{ASSETS}/maps/icon.svg"
 # Light to dark red: six classes of the selected metric.
 PALETTE = ["#fff5f0", "#fdd0bc", "#fc9272", "#f44d38", "#c5161c", "#67000d"]
@@ -40,7 +47,10 @@ class MapData:
 
     area_name: str
     bounds: tuple[float, float, float, float]  # lon/lat min, max
-    grids: dict[str, Any]  # FeatureCollection with properties.value (the metric)
+    tiles: str  # URL template of the grids' vector tiles ({z}/{x}/{y})
+    values: dict[str, float]  # the metric per grid code
+    values_url: str  # where the page fetches them again
+    missing: float | None  # the value of a grid not in ``values``: 0 for a count, none for a rate
     context: list[tuple[str, dict[str, Any]]]  # (label key, FeatureCollection): streets, communities, overlay grids
     heat: list[tuple[float, float, float]]  # lat, lon, weight
     escalations: list[dict[str, Any]]
@@ -57,10 +67,30 @@ def _classes(values: list[float]) -> list[float]:
     return [top * i / len(PALETTE) for i in range(1, len(PALETTE))]
 
 
-def _colour(value: float | None, breaks: list[float]) -> str:
-    if value is None:
-        return "#cccccc"
-    return PALETTE[sum(value > b for b in breaks)]
+class GridTiles(JSCSSMixin, folium.map.Layer):
+    """The grid layer from vector tiles, coloured by value in the browser (maps/static/gridtiles.js)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = gridgovGrids({{ this.options|tojson }});
+            {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+    default_js = [("protomaps-leaflet", PROTOMAPS_JS), ("gridgov-grids", GRIDS_JS)]
+
+    def __init__(self, name: str, options: dict[str, Any]) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=True)
+        self._name = "GridTiles"
+        self.options = options
+
+
+def grid_style(metric: str, values: dict[str, float]) -> dict[str, Any]:
+    """Breaks and colours of the metric: six classes up to the largest value; a grid not patrolled is dark."""
+    if metric == "patrolled_today":  # a grid nobody patrolled is the alarm
+        return {"breaks": [0.5], "classes": [PALETTE[-1], PALETTE[0]], "none": NO_VALUE}
+    return {"breaks": _classes(list(values.values())), "classes": PALETTE, "none": NO_VALUE}
 
 
 def _legend(title: str, breaks: list[float], metric: str, text: dict[str, str]) -> str:
@@ -109,7 +139,7 @@ def render(data: MapData, max_live_points: int = 5000) -> str:
     """The complete HTML page."""
     text = labels(data.lang)
     xmin, ymin, xmax, ymax = data.bounds
-    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True)
+    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True, fade_animation=False)
     # Only local assets: Leaflet from the npm registry, the heat plugin from folium's wheel.
     m.default_js = [("leaflet", LEAFLET_JS)]
     m.default_css = [("leaflet_css", LEAFLET_CSS)]
@@ -117,25 +147,23 @@ def render(data: MapData, max_live_points: int = 5000) -> str:
         folium.TileLayer(data.tile_url, attr="tiles", name="base").add_to(m)
     m.fit_bounds([[ymin, xmin], [ymax, xmax]])
 
-    values = [f["properties"]["value"] for f in data.grids["features"] if f["properties"]["value"] is not None]
-    breaks = [0.5] if data.metric == "patrolled_today" else _classes(values)
-    for feature in data.grids["features"]:
-        value = feature["properties"]["value"]
-        if data.metric == "patrolled_today":  # a grid nobody patrolled is the alarm
-            feature["properties"]["colour"] = PALETTE[0] if value else PALETTE[-1]
-        else:
-            feature["properties"]["colour"] = _colour(value, breaks)
-    folium.GeoJson(
-        data.grids,
-        name=text["grids"],
-        style_function=lambda f: {
-            "fillColor": f["properties"]["colour"],
-            "color": "#777",
-            "weight": 0.5,
-            "fillOpacity": 0.65,
+    style = grid_style(data.metric, data.values)
+    grids = GridTiles(
+        text["grids"],
+        {
+            "url": data.tiles,
+            "values": data.values,
+            "missing": data.missing,
+            "opacity": 0.65,
+            "stroke": "#777",
+            "width": 0.5,
+            "maxDataZoom": MAX_DATA_ZOOM,
+            "levelDiff": LEVEL_DIFF,
+            "bounds": [[ymin, xmin], [ymax, xmax]],  # no request for the tiles around the area
+            **style,
         },
-        tooltip=folium.GeoJsonTooltip(fields=["name", "code", "value"], aliases=[text["grid"], "", text[data.metric]]),
-    ).add_to(m)
+    )
+    grids.add_to(m)
     for key, collection in data.context:
         folium.GeoJson(
             collection,
@@ -143,8 +171,8 @@ def render(data: MapData, max_live_points: int = 5000) -> str:
             style_function=lambda f, style=CONTEXT_STYLES[key]: style,
             tooltip=folium.GeoJsonTooltip(fields=["name", "code"], aliases=["", ""]) if key in OVERLAYS else None,
         ).add_to(m)
-    points = [list(p) for p in data.heat]
-    heat = HeatMap(points, name=text["heat"], radius=14, blur=18, min_opacity=0.3)  # type: ignore[no-untyped-call]
+    points = [list(p) for p in data.heat]  # in the config once: live.js hands them to the layer with the live ones
+    heat = HeatMap([], name=text["heat"], radius=14, blur=18, min_opacity=0.3)  # type: ignore[no-untyped-call]
     heat.default_js = [("leaflet-heat.js", HEAT_JS)]
     heat.add_to(m)
     # Markers are drawn by live.js (as live ones are): folium's HTML popups would need jQuery from a CDN.
@@ -154,9 +182,13 @@ def render(data: MapData, max_live_points: int = 5000) -> str:
     root: Any = m.get_root()
     root.header.add_child(folium.Element(f'<link rel="icon" href="{ICON}" type="image/svg+xml">'))
     root.html.add_child(folium.Element(_title(data, text)))
-    root.html.add_child(folium.Element(_legend(text[data.metric], breaks, data.metric, text)))
+    root.html.add_child(folium.Element(_legend(text[data.metric], style["breaks"], data.metric, text)))
     config = {
         "map": m.get_name(),
+        "grids": grids.get_name(),
+        "values": data.values_url,
+        "metricLabel": text[data.metric],
+        "rate": data.metric == "in_grid_closure_rate",
         "heat": heat.get_name(),
         "escalations": escalated.get_name(),
         "area": data.area or "",

@@ -1,13 +1,18 @@
 """The map page as rendered HTML, and its data endpoints."""
 
+import math
 import re
 from collections.abc import Iterator
 from datetime import datetime
+from itertools import product
 from zoneinfo import ZoneInfo
 
+import mapbox_vector_tile
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from pyproj import Transformer
+from shapely.geometry import Point, Polygon
+from sqlalchemy import Engine, text
 
 from api.access import Role
 from api.app import create_app
@@ -15,6 +20,7 @@ from api.settings import Settings
 from cases.clock import escalate_breaches, start_clocks
 from cases.rules import load_rules
 from tests.conftest import SignIn
+from tests.pipeline_fixtures import grid_point
 from tests.test_sla_db import record
 
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']\s*(?:https?:)?//""", re.IGNORECASE)
@@ -80,6 +86,82 @@ def test_data_endpoints_are_geojson(client: TestClient) -> None:
     assert heat["type"] == "FeatureCollection"
     escalated = client.get("/v1/map/escalations").json()
     assert client.case in [f["id"] for f in escalated["features"]]  # type: ignore[attr-defined]
+
+
+def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    n = 2**z
+    return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+
+
+def _grid_shapes(tile: bytes, z: int, x: int, y: int, names: dict[str, str | None]) -> dict[str, Polygon]:
+    """The tile's grids as lon/lat polygons (tile coordinates taken back through web mercator); ``names`` too."""
+    layer = mapbox_vector_tile.decode(tile)["grids"]
+    size = 2 * math.pi * 6378137 / 2**z
+    west, north = -math.pi * 6378137 + x * size, math.pi * 6378137 - y * size
+    back = Transformer.from_crs(3857, 4326, always_xy=True)
+
+    def lonlat(px: float, py: float) -> tuple[float, float]:  # py counts up from the tile's bottom
+        lon, lat = back.transform(west + px / layer["extent"] * size, north - size + py / layer["extent"] * size)
+        return lon, lat
+
+    shapes = {}
+    names.clear()
+    for feature in layer["features"]:
+        geometry = feature["geometry"]
+        rings = geometry["coordinates"] if geometry["type"] == "Polygon" else geometry["coordinates"][0]
+        shapes[str(feature["id"])] = Polygon([lonlat(*p) for p in rings[0]])  # the id is the code
+        names[str(feature["id"])] = feature["properties"].get("name")
+    return shapes
+
+
+def test_grids_come_as_vector_tiles_from_postgis(client: TestClient, demo_city: Engine) -> None:
+    code, lon, lat = grid_point(demo_city, 12)
+    with demo_city.connect() as conn:
+        grids, west, south, east, north = conn.execute(
+            text(
+                "SELECT count(*), ST_XMin(ST_Extent(geom)), ST_YMin(ST_Extent(geom)), ST_XMax(ST_Extent(geom)),"
+                " ST_YMax(ST_Extent(geom)) FROM active_area WHERE level = 'grid'"
+            )
+        ).one()
+    (x0, y0), (x1, y1) = _tile_of(west, north, 9), _tile_of(east, south, 9)
+    names: dict[str, str | None] = {}
+    seen: set[str] = set()  # the whole city at zoom 9: every grid in the tiles over it, none lost to quantising
+    for x, y in product(range(x0, x1 + 1), range(y0, y1 + 1)):
+        whole = client.get(f"/v1/map/tiles/9/{x}/{y}.mvt")  # the commander's default area: the demo district
+        assert whole.status_code == 200 and whole.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+        seen |= set(_grid_shapes(whole.content, 9, x, y, names))
+        assert set(names.values()) == {None}  # a city view needs the codes alone
+    assert len(seen) == grids
+
+    x, y = _tile_of(lon, lat, 15)
+    tile = client.get(f"/v1/map/tiles/15/{x}/{y}.mvt")
+    shapes = _grid_shapes(tile.content, 15, x, y, names)
+    assert shapes[code].buffer(1e-6).contains(Point(lon, lat))  # the grid is drawn where it lies
+    with demo_city.connect() as conn:
+        name = conn.execute(text("SELECT name FROM active_area WHERE code = :c"), {"c": code}).scalar_one()
+    assert names[code] == name  # close up, the tooltip names it
+    street = client.get(f"/v1/map/tiles/15/{x}/{y}.mvt", params={"area": code[:9]})
+    assert set(_grid_shapes(street.content, 15, x, y, names)) == {c for c in shapes if c.startswith(code[:9])}
+
+    again = client.get(f"/v1/map/tiles/15/{x}/{y}.mvt", headers={"If-None-Match": tile.headers["etag"]})
+    assert again.status_code == 304 and again.content == b""  # same boundary set: the browser keeps its copy
+    empty = client.get("/v1/map/tiles/15/0/0.mvt")  # the sea off Antarctica: no grid
+    assert empty.status_code == 200 and empty.content == b""
+    wrong = client.get("/v1/map/tiles/3/8/0.mvt")
+    assert wrong.status_code == 422 and "x and y run from 0 to 7" in wrong.json()["message"]
+    assert client.get("/v1/map/tiles/23/0/0.mvt").status_code == 422
+    assert client.get("/v1/map/tiles/15/0/0.mvt", params={"area": "999999"}).status_code == 404
+
+
+def test_grid_values_name_the_grids_with_a_value(client: TestClient, demo_city: Engine) -> None:
+    code, _, _ = grid_point(demo_city, 12)
+    values = client.get("/v1/map/values", params={"metric": "open_cases"}).json()
+    layer = client.get("/v1/map/grids", params={"metric": "open_cases"}).json()
+    counted = {f["id"]: f["properties"]["value"] for f in layer["features"]}
+    assert values["missing"] == 0.0 and values["values"][code] >= 1  # the escalated case is open
+    assert values["values"] == {c: v for c, v in counted.items() if v}  # a grid not named has 0
+    rates = client.get("/v1/map/values", params={"metric": "in_grid_closure_rate"}).json()
+    assert rates["missing"] is None
 
 
 def test_the_supervisors_escalation_list(client: TestClient) -> None:

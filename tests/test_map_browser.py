@@ -45,6 +45,17 @@ def server(settings: Settings, demo_city: Engine) -> Iterator[str]:
         yield base
 
 
+def _hover(page: Page, lon: float, lat: float) -> None:
+    x, y = page.evaluate(
+        "([lat, lon]) => { const p = window[GRIDGOV.map].latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }",
+        [lat, lon],
+    )
+    box = page.locator(".folium-map").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + x, box["y"] + y)
+    page.wait_for_selector(".leaflet-tooltip", timeout=5_000)
+
+
 def test_a_posted_incident_shows_on_the_map_without_reload(server: str, demo_city: Engine, sign_in: SignIn) -> None:
     poster = sign_in("gw-test", Role.DISTRICT, "321111")
     sign_in("district-viewer", Role.DISTRICT, "321111")
@@ -65,6 +76,11 @@ def test_a_posted_incident_shows_on_the_map_without_reload(server: str, demo_cit
         page.click("button[type=submit]")
         page.wait_for_url(f"{server}/map")
         page.wait_for_function("window.gridgovLive && window.gridgovLive.connected", timeout=15_000)
+        page.wait_for_function("window[GRIDGOV.grids].drawn", timeout=15_000)  # every vector tile painted
+        code, lon, lat = grid_point(demo_city, 40)
+        _hover(page, lon, lat)
+        tooltip = page.locator(".leaflet-tooltip").inner_text()
+        assert code in tooltip and "未结案件" in tooltip, tooltip  # the grid under the pointer, from the tile
         time.sleep(1.0)  # the feed reads from the topics' ends: let it take its position
         _, lon, lat = grid_point(demo_city, 77)
         start = time.monotonic()

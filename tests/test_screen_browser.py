@@ -80,6 +80,10 @@ def test_the_screen_shows_todays_indicators_and_a_live_ticker(server: str, demo_
             box = tile.bounding_box()
             assert box is not None and box["x"] >= 0 and box["y"] >= 0
             assert box["x"] + box["width"] <= 1920 and box["y"] + box["height"] <= 1080, key
+        page.wait_for_function("window.gridgovScreenGrids.drawn", timeout=15_000)  # the grids' vector tiles
+        values = httpx.get(f"{server}/v1/map/values", params={"area": street}, headers=viewer).json()["values"]
+        under = page.evaluate("([lat, lon]) => window.gridgovScreenGrids.gridAt(L.latLng(lat, lon))", [lat, lon])
+        assert under["code"] == grid and under["value"] == values[grid] >= 3  # the three reports are open cases
         for chart in ("ranking", "mix", "trend7", "trend30"):
             assert page.locator(f"#{chart} canvas").count() == 1, chart
         if SCREENSHOTS:

@@ -11,6 +11,23 @@ window.addEventListener("load", function () {
   var byCase = {};
   var state = (window.gridgovLive = { count: 0, escalations: 0, connected: false, points: 0 });
   var badge = document.getElementById("gridgov-live");
+  var grids = window[cfg.grids];
+  var VALUES_MS = 60000; // the grids' numbers are fetched again each minute (the tiles stay)
+
+  grids.followWithTooltip(map, cfg.metricLabel, function (v) {
+    if (v === null || v === undefined) return "—";
+    return cfg.rate ? Math.round(v * 100) + "%" : String(v);
+  });
+  function refreshValues() {
+    fetch(cfg.values, { credentials: "same-origin" })
+      .then(function (response) { return response.ok ? response.json() : null; })
+      .then(function (body) {
+        if (body) grids.setValues(body.values);
+      })
+      .catch(function () {}) // the API is away: the next minute tries again
+      .then(function () { setTimeout(refreshValues, VALUES_MS); });
+  }
+  setTimeout(refreshValues, VALUES_MS);
 
   function redraw() {
     heat.setLatLngs(cfg.base.concat(live));
@@ -91,5 +108,6 @@ window.addEventListener("load", function () {
       .bindPopup(m.popup)
       .addTo(escalations);
   });
+  redraw(); // the heat of the window so far, from the page
   connect();
 });

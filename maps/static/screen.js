@@ -91,19 +91,26 @@
   }
 
   // --- the map ------------------------------------------------------------------------------------
-  const map = L.map("map", { preferCanvas: true, attributionControl: false, zoomSnap: 0.25 });
-  map.fitBounds([[cfg.bounds[1], cfg.bounds[0]], [cfg.bounds[3], cfg.bounds[2]]]);
-  const grids = L.geoJSON(null, { style: (f) => gridStyle(f.properties.value) }).addTo(map);
+  const map = L.map("map", { preferCanvas: true, attributionControl: false, zoomSnap: 0.25, fadeAnimation: false });
+  const bounds = [[cfg.bounds[1], cfg.bounds[0]], [cfg.bounds[3], cfg.bounds[2]]];
+  map.fitBounds(bounds);
+  // Open cases per grid: the geometry from vector tiles (fetched once), the numbers with each refresh.
+  const grids = gridgovGrids({
+    url: `/v1/map/tiles/{z}/{x}/{y}.mvt?area=${cfg.area}`,
+    values: {},
+    missing: 0,
+    breaks: [0, 1, 3, 6], // none, one, two or three, four to six, more
+    classes: ["#163a5f", "#1f6f8b", "#f0a500", "#e4572e", "#c1121f"],
+    none: "#163a5f",
+    opacity: 0.75,
+    stroke: "#2c5282",
+    width: 0.6,
+    maxDataZoom: 16,
+    levelDiff: 2,
+    bounds: bounds,
+  }).addTo(map);
+  window.gridgovScreenGrids = grids;
   const points = L.layerGroup().addTo(map);
-  const COLOURS = ["#163a5f", "#1f6f8b", "#f0a500", "#e4572e", "#c1121f"];
-  function gridStyle(value) {
-    const band = !value ? 0 : value === 1 ? 1 : value <= 3 ? 2 : value <= 6 ? 3 : 4;
-    return { color: "#2c5282", weight: 0.6, fillColor: COLOURS[band], fillOpacity: 0.75 };
-  }
-  function drawGrids(collection) {
-    grids.clearLayers();
-    grids.addData(collection);
-  }
   function point(lat, lon, colour) {
     L.circleMarker([lat, lon], { radius: 5, color: colour, weight: 1, fillOpacity: 0.9 }).addTo(points);
     const all = points.getLayers();
@@ -118,14 +125,14 @@
         get(`/v1/indicators/daily?${q(day(6), today)}`),
         get(`/v1/indicators/daily?${q(day(29), today)}`),
         get(`/v1/indicators/categories?${q(today, today)}`),
-        get(`/v1/map/grids?area=${cfg.area}&metric=open_cases`),
+        get(`/v1/map/values?area=${cfg.area}&metric=open_cases`),
       ]);
       tiles(ind);
       ranking(ind.children);
       trend(charts.trend7, week.days);
       trend(charts.trend30, month.days);
       mix(categories.groups);
-      drawGrids(layer);
+      grids.setValues(layer.values);
       state.day = today;
       state.refreshed += 1;
       setTimeout(refresh, REFRESH_MS);

@@ -1,0 +1,106 @@
+// The grid layer of the map pages: geometry from vector tiles (GET /v1/map/tiles/{z}/{x}/{y}.mvt), drawn on
+// canvas by protomaps-leaflet, coloured by one value per grid code that the page sets and refreshes
+// (GET /v1/map/values). A city of 10,000 grids costs a few tiles, not a GeoJSON of every vertex.
+// options: url, values {code: number}, missing (the value of a grid not named: 0 for counts, null),
+// breaks [b1 < b2 …] and classes [colour of v <= b1, of b1 < v <= b2, …], none (colour of null),
+// opacity, stroke, width, maxDataZoom, levelDiff, bounds (no tile is asked for outside them).
+// A tile names each grid by its feature id (the 15-digit code, exact as a JS number) and, from data
+// zoom 12 on, by name (api/mapdata.py NAMED_ZOOM). The grids are painted one colour class at a time, so
+// the canvas state changes seven times a tile, not once a grid; outlines from OUTLINE_ZOOM, where a grid
+// is big enough to need one.
+window.gridgovGrids = function (options) {
+  "use strict";
+  var OUTLINE_ZOOM = 13;
+  var values = options.values || {};
+  var classes = {}; // code → colour class, for the values now shown
+  var value = function (code) {
+    return Object.prototype.hasOwnProperty.call(values, code) ? values[code] : options.missing;
+  };
+  var classOf = function (code) {
+    if (classes[code] === undefined) {
+      var v = value(code);
+      var k = 0;
+      if (v === null || v === undefined) k = options.classes.length; // the colour of no value
+      else while (k < options.breaks.length && v > options.breaks[k]) k += 1;
+      classes[code] = k;
+    }
+    return classes[code];
+  };
+  var layer = protomapsL.leafletLayer({
+    url: options.url,
+    attribution: "",
+    maxDataZoom: options.maxDataZoom,
+    levelDiff: options.levelDiff,
+    bounds: options.bounds,
+    paintRules: options.classes
+      .concat([options.none])
+      .map(function (fill, k) {
+        return {
+          dataLayer: "grids",
+          filter: function (z, f) { return classOf(String(f.id)) === k; },
+          symbolizer: new protomapsL.PolygonSymbolizer({ fill: fill, opacity: options.opacity }),
+        };
+      })
+      .concat([
+        {
+          dataLayer: "grids",
+          minzoom: OUTLINE_ZOOM,
+          symbolizer: new protomapsL.LineSymbolizer({ color: options.stroke, width: options.width }),
+        },
+      ]),
+  });
+  layer.drawn = false;
+  layer.on("load", function () { // every visible tile fetched and painted
+    if (!layer.drawn) layer.drawnAt = performance.now();
+    layer.drawn = true;
+  });
+
+  // New values (the same codes, new numbers): repaint the tiles already here, fetch nothing.
+  layer.setValues = function (next) {
+    values = next;
+    classes = {};
+    layer.rerenderTiles();
+  };
+
+  // The grid under a point: {code, name, value}, or null.
+  layer.gridAt = function (latlng) {
+    var found = null;
+    layer.queryTileFeaturesDebug(latlng.lng, latlng.lat, 0).forEach(function (hits) {
+      hits.forEach(function (hit) {
+        if (hit.layerName === "grids") found = hit.feature;
+      });
+    });
+    if (!found) return null;
+    var code = String(found.id);
+    return { code: code, name: found.props.name || "", value: value(code) };
+  };
+
+  // A tooltip that follows the pointer: grid name and code, then "label: value" (text, never HTML).
+  layer.followWithTooltip = function (map, label, format) {
+    var describe = function (grid) {
+      var box = document.createElement("div");
+      var name = document.createElement("b");
+      name.textContent = grid.name;
+      box.append(name, " " + grid.code, document.createElement("br"), label + ": " + format(grid.value));
+      return box;
+    };
+    var tooltip = L.tooltip({ sticky: true, direction: "top", offset: [0, -8] });
+    var pending = null;
+    map.on("mousemove", function (e) {
+      pending = e.latlng;
+      window.requestAnimationFrame(function () {
+        if (!pending || !map.hasLayer(layer)) return;
+        var grid = layer.gridAt(pending);
+        pending = null;
+        if (!grid) {
+          map.closeTooltip(tooltip);
+          return;
+        }
+        tooltip.setLatLng(e.latlng).setContent(describe(grid));
+        if (!map.hasLayer(tooltip)) map.openTooltip(tooltip);
+      });
+    });
+    map.on("mouseout", function () { map.closeTooltip(tooltip); });
+  };
+  return layer;
+};
