@@ -209,6 +209,7 @@ POLICY: dict[str, frozenset[Role]] = {
     "GET /v1/map/heat": MAP_READERS,
     "GET /v1/map/escalations": MAP_READERS,
     "GET /v1/live": MAP_READERS,
+    "GET /v1/work/live": WORKBENCH,
     "POST /v1/requests": frozenset({Role.RESIDENT}),
     "GET /v1/requests": REQUEST_READERS,
     "GET /v1/requests/{request_id}": REQUEST_READERS,

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from fastapi.responses import StreamingResponse
 from kafka import TopicPartition
 from kafka.errors import KafkaError
 
@@ -21,11 +22,18 @@ QUEUE_LIMIT = 2000  # per client; a client that falls behind loses the oldest ne
 
 @dataclass(frozen=True)
 class Subscriber:
-    """One open page: where to deliver, and which area it shows."""
+    """One open page: where to deliver, and what it shows: an area, or one department's cases."""
 
     loop: asyncio.AbstractEventLoop
     queue: "asyncio.Queue[dict[str, Any]]"
     prefix: str
+    department: str | None = None
+
+    def wants(self, message: dict[str, Any]) -> bool:
+        """An area's page: what happens in its grids; a department's inbox: its cases' transitions."""
+        if self.department is not None:
+            return message.get("department") == self.department
+        return (message.get("grid") or "").startswith(self.prefix)
 
 
 def to_messages(topic: str, topics: Topics, value: bytes) -> list[dict[str, Any]]:
@@ -57,6 +65,7 @@ def to_messages(topic: str, topics: Topics, value: bytes) -> list[dict[str, Any]
             "lat": body.get("lat"),
             "lon": body.get("lon"),
             "action": body["action"],
+            "department": body.get("department"),
         }
     ]
 
@@ -72,9 +81,9 @@ class LiveFeed:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def subscribe(self, prefix: str) -> Subscriber:
-        """Register a client; starts the reader on first use."""
-        subscriber = Subscriber(asyncio.get_running_loop(), asyncio.Queue(QUEUE_LIMIT), prefix)
+    def subscribe(self, prefix: str, department: str | None = None) -> Subscriber:
+        """Register a client (an area's page, or a department's inbox); starts the reader on first use."""
+        subscriber = Subscriber(asyncio.get_running_loop(), asyncio.Queue(QUEUE_LIMIT), prefix, department)
         with self._lock:
             self._subscribers.add(subscriber)
             if self._thread is None:
@@ -114,9 +123,8 @@ class LiveFeed:
             reader.close()
 
     def _deliver(self, message: dict[str, Any]) -> None:
-        grid = message.get("grid") or ""
         with self._lock:
-            targets = [s for s in self._subscribers if grid.startswith(s.prefix)]
+            targets = [s for s in self._subscribers if s.wants(message)]
         for subscriber in targets:
             subscriber.loop.call_soon_threadsafe(_put, subscriber.queue, message)
 
@@ -142,3 +150,12 @@ def _put(queue: "asyncio.Queue[dict[str, Any]]", message: dict[str, Any]) -> Non
     if queue.full():
         queue.get_nowait()
     queue.put_nowait(message)
+
+
+def event_stream(feed: LiveFeed, subscriber: Subscriber) -> StreamingResponse:
+    """The server-sent-event answer for one subscriber (never buffered by a proxy)."""
+    return StreamingResponse(
+        feed.stream(subscriber),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -17,6 +17,7 @@ from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, LiveDep, RulesDep, SettingsDep, VisitRulesDep
 from api.errors import InvalidInput, NotFound, responses
 from api.etags import NOT_MODIFIED, etag_of, tagged
+from api.live import event_stream
 from api.mapdata import (
     COUNTS,
     MAX_ZOOM,
@@ -274,9 +275,4 @@ async def live(feed: LiveDep, principal: PrincipalDep, area: AreaQuery = None) -
     prefix = area or principal.area or ""
     if not principal.sees_area(prefix):
         raise NotFound(f"no area with code {prefix} in your scope")
-    subscriber = feed.subscribe(prefix)
-    return StreamingResponse(
-        feed.stream(subscriber),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    return event_stream(feed, feed.subscribe(prefix))

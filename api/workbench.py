@@ -9,14 +9,15 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, StreamingResponse
 from sqlalchemy import text
 
-from api.access import PLACE_SQL, Principal
+from api.access import PLACE_SQL, Principal, Role
 from api.auth import COOKIE, PrincipalDep, authorize
 from api.cases import CASE_FIELDS, OVERDUE_SQL, case_actions, case_json, read_case, select_page
-from api.deps import EngineDep, RulesDep
+from api.deps import EngineDep, LiveDep, RulesDep
 from api.errors import responses
+from api.live import event_stream
 from api.photos import photo_list
 from cases.categories import category_names, default_categories
 from cases.rules import Level, Rules
@@ -142,3 +143,15 @@ def get_case_page(
         _token(request),
         lang,
     )
+
+
+@router.get("/v1/work/live", response_class=StreamingResponse)
+async def work_live(feed: LiveDep, principal: PrincipalDep) -> StreamingResponse:
+    """Server-sent events that change your queues; the workbench reloads its list on each.
+
+    A supervisor's: what happens in their area (reports, transitions, escalations). A department's: the
+    transitions of its cases, wherever they lie.
+    """
+    if principal.role is Role.DEPARTMENT:
+        return event_stream(feed, feed.subscribe("", department=principal.scope))
+    return event_stream(feed, feed.subscribe(principal.area or ""))

@@ -428,6 +428,7 @@ CALLS: dict[str, Call] = {
     "GET /v1/map/heat": Call(_path("/v1/map/heat?area={area}")),
     "GET /v1/map/escalations": Call(_path("/v1/map/escalations?area={area}")),
     "GET /v1/live": Call(_path("/v1/live?area={area}")),
+    "GET /v1/work/live": Call(_plain("GET", "/v1/work/live"), scoped=False),
     "POST /v1/requests": Call(_new_request, ok=202, scoped=False),
     "GET /v1/requests": Call(_list_requests, check=_requests_listed),
     "GET /v1/requests/{request_id}": Call(
@@ -500,7 +501,7 @@ def city(demo_city: Engine, sign_in: SignIn, settings: Settings) -> City:
 
 def _send(client: httpx.Client, method: str, path: str, kwargs: dict[str, Any]) -> httpx.Response:
     kwargs = {k: v for k, v in kwargs.items() if not k.startswith("_")}
-    if path.startswith("/v1/live"):
+    if path.startswith(("/v1/live", "/v1/work/live")):
         with client.stream(method, path, **kwargs) as response:
             if response.status_code == 200:
                 assert next(response.iter_lines()).startswith("retry:")

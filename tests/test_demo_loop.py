@@ -60,11 +60,10 @@ def test_a_minute_of_the_simulated_city_closes_cases_in_the_grid_with_reworks_an
         assert stats.accepted > 100
         today = datetime.now(rules.calendar.tz).date().isoformat()
         with TestClient(create_app(settings)) as client:
-            response = client.get(
-                "/v1/indicators",
-                params={"area": DEMO_DISTRICT, "from": today, "to": today},
-                headers=_district(settings, engine),
-            )
+            client.headers.update(_district(settings, engine))
+            response = client.get("/v1/indicators", params={"area": DEMO_DISTRICT, "from": today, "to": today})
+            listed = client.get("/v1/map/escalations").json()["features"]
+            page = client.get("/escalations").text
         body = response.json()
         with engine.connect() as conn:
             visits = conn.execute(
@@ -74,6 +73,12 @@ def test_a_minute_of_the_simulated_city_closes_cases_in_the_grid_with_reworks_an
                 )
             ).scalar_one()
             due = due_visits(conn, DEMO_DISTRICT, first_day, settings.visit_rules(), rules.calendar.tz)
+            escalated = conn.execute(
+                text(
+                    'SELECT count(*) FROM "case" WHERE closed_at IS NULL'
+                    " AND (escalations > 0 OR overdue OR deadline <= now())"
+                )
+            ).scalar_one()
     finally:
         stop.set()
         engine.dispose()
@@ -85,6 +90,8 @@ def test_a_minute_of_the_simulated_city_closes_cases_in_the_grid_with_reworks_an
     assert 0 < body["on_time_closure_rate"] < 1
     assert sum(body["not_filed"].values()) > 0
     assert sum(body["escalations"].values()) > 0
+    assert escalated > 0 and len(listed) == escalated  # the supervisors' list holds every open escalated case
+    assert f"({escalated})" in page
     assert visits > 0  # the simulator visits the households of the register
     overdue = sum(d.status == "overdue" for d in due)
     assert 0 < overdue < len(due) / 5  # a few overdue: those not visited last period

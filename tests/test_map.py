@@ -206,3 +206,21 @@ def test_feed_messages_from_each_topic() -> None:
         "lat": 32.2,
         "lon": 119.4,
     }
+
+
+def test_a_department_hears_its_own_cases_and_an_area_its_grids() -> None:
+    import asyncio
+
+    from api.live import Subscriber
+
+    loop = asyncio.new_event_loop()
+    try:
+        area = Subscriber(loop, asyncio.Queue(), "321111002")
+        unit = Subscriber(loop, asyncio.Queue(), "", department="消防救援大队")
+    finally:
+        loop.close()
+    theirs = {"type": "transition", "grid": "321111001001001", "department": "消防救援大队"}
+    located = {"type": "located", "grid": "321111002001001"}
+    assert unit.wants(theirs) and not unit.wants(theirs | {"department": "城管执法大队"})
+    assert not unit.wants(located)  # a report is not yet anybody's case
+    assert area.wants(located) and not area.wants(theirs)  # the case lies in another street

@@ -16,6 +16,8 @@ from api.access import Role
 from api.app import create_app
 from api.settings import Settings
 from cases.clock import start_clocks
+from streams.outbox import Outbox
+from streams.producer import EventProducer
 from tests.conftest import TEST_PASSWORD, SignIn
 from tests.pipeline_fixtures import event_body, grid_point, running_worker, wait_recorded
 from tests.server import serve
@@ -203,6 +205,22 @@ def test_a_department_signs_for_an_urgent_case_and_returns_another(
         page.click("form[data-action=decline] button")  # no reason: asked for one
         assert page.inner_text("form[data-action=decline] .error") == "请填写理由"
         _act(page, server, returned, "decline", note="非消防职责，属物业管理")
+
+        # Pushed, not polled: a new urgent case reaches the open inbox through the department's live feed.
+        page.goto(f"{server}/work", wait_until="load")
+        page.wait_for_function("window.gridgovWork && window.gridgovWork.rows.length > 0", timeout=15_000)
+        page.wait_for_timeout(1500)  # the feed reads from the topics' ends: let it take its position
+        third = _report(server, demo_city, worker, "wb-gw2", "8301", "消防栓被圈占")
+        start_clocks(demo_city, settings.rules())
+        producer = EventProducer(settings.kafka)
+        outbox = Outbox(demo_city, settings.kafka, producer)
+        try:
+            while outbox.publish():  # what the engine's tick does: the transitions go to Kafka
+                pass
+        finally:
+            outbox.close()
+            producer.close()
+        page.wait_for_selector(f"tr[data-case='{third}']", timeout=10_000)  # the page reloads each minute only
         browser.close()
     case = httpx.get(f"{server}/v1/cases/{returned}", headers=worker).json()
     assert case["state"] == "filed" and case["history"][-1]["note"] == "非消防职责，属物业管理"

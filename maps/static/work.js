@@ -102,7 +102,7 @@
     pending = setTimeout(load, 500);
   }
   function live() {
-    const source = new EventSource("/v1/live");
+    const source = new EventSource("/v1/work/live"); // a supervisor's area, or a department's own cases
     source.onmessage = soon;
     source.onerror = () => {
       if (source.readyState === EventSource.CLOSED) setTimeout(live, 5000);
@@ -119,8 +119,7 @@
       b.dispatchEvent(new Event("change"));
     }));
   $("batch").addEventListener("submit", dispatchSelected);
-  if (cfg.role === "department") setInterval(load, 20000); // the live feed is the supervisors'
-  else live();
+  live();
   setInterval(load, 60000); // the countdowns
   show(cfg.role === "department" ? "in_hand" : "intake");
 })();
