@@ -209,10 +209,11 @@ TileXY = Annotated[int, PathParam(ge=0, description="Column or row, 0 to 2^z - 1
 def get_grid_tile(
     request: Request, engine: EngineDep, principal: PrincipalDep, z: TileZ, x: TileXY, y: TileXY, area: AreaQuery = None
 ) -> Response:
-    """The grids of the area in one web-mercator tile (Mapbox Vector Tile, layer ``grids``: code, name).
+    """The grids of the area in one web-mercator tile: a Mapbox Vector Tile, layer ``grids``.
 
-    As tipg, martin and pg_tileserv serve them: clipped and quantised by PostGIS (``ST_AsMVT``). Empty
-    where the area has no grid. The ETag names the boundary set: a new one changes every tile.
+    As tipg, martin and pg_tileserv serve them: clipped and quantised by PostGIS (``ST_AsMVT``). A
+    feature's id is its grid's code; from zoom 12 it has the grid's ``name`` too. Empty where the area
+    has no grid. The ETag names the boundary set (304 while it is current; a new one changes every tile).
     """
     if x >= 2**z or y >= 2**z:
         raise InvalidInput(f"tile {z}/{x}/{y} does not exist: at zoom {z}, x and y run from 0 to {2**z - 1}")

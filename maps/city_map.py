@@ -19,8 +19,6 @@ LIVE_JS = f"{ASSETS}/maps/live.js"
 PROTOMAPS_JS = f"{ASSETS}/protomaps/protomaps-leaflet.js"
 GRIDS_JS = f"{ASSETS}/maps/gridtiles.js"
 NO_VALUE = "#cccccc"
-MAX_DATA_ZOOM = 16  # deeper zooms scale these tiles: a grid (~300 m) has every vertex by then
-LEVEL_DIFF = 2  # a data tile of zoom z - 2 paints 4×4 screen tiles: a wall screen's view in a few requests
 ICON = f"{ASSETS}/maps/icon.svg"
 # Light to dark red: six classes of the selected metric.
 PALETTE = ["#fff5f0", "#fdd0bc", "#fc9272", "#f44d38", "#c5161c", "#67000d"]
@@ -86,7 +84,7 @@ class GridTiles(JSCSSMixin, folium.map.Layer):
         self.options = options
 
 
-def grid_style(metric: str, values: dict[str, float]) -> dict[str, Any]:
+def _grid_style(metric: str, values: dict[str, float]) -> dict[str, Any]:
     """Breaks and colours of the metric: six classes up to the largest value; a grid not patrolled is dark."""
     if metric == "patrolled_today":  # a grid nobody patrolled is the alarm
         return {"breaks": [0.5], "classes": [PALETTE[-1], PALETTE[0]], "none": NO_VALUE}
@@ -147,7 +145,7 @@ def render(data: MapData, max_live_points: int = 5000) -> str:
         folium.TileLayer(data.tile_url, attr="tiles", name="base").add_to(m)
     m.fit_bounds([[ymin, xmin], [ymax, xmax]])
 
-    style = grid_style(data.metric, data.values)
+    style = _grid_style(data.metric, data.values)
     grids = GridTiles(
         text["grids"],
         {
@@ -157,8 +155,6 @@ def render(data: MapData, max_live_points: int = 5000) -> str:
             "opacity": 0.65,
             "stroke": "#777",
             "width": 0.5,
-            "maxDataZoom": MAX_DATA_ZOOM,
-            "levelDiff": LEVEL_DIFF,
             "bounds": [[ymin, xmin], [ymax, xmax]],  # no request for the tiles around the area
             **style,
         },

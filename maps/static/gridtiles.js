@@ -3,7 +3,7 @@
 // (GET /v1/map/values). A city of 10,000 grids costs a few tiles, not a GeoJSON of every vertex.
 // options: url, values {code: number}, missing (the value of a grid not named: 0 for counts, null),
 // breaks [b1 < b2 …] and classes [colour of v <= b1, of b1 < v <= b2, …], none (colour of null),
-// opacity, stroke, width, maxDataZoom, levelDiff, bounds (no tile is asked for outside them).
+// opacity, stroke, width, bounds (no tile is asked for outside them).
 // A tile names each grid by its feature id (the 15-digit code, exact as a JS number) and, from data
 // zoom 12 on, by name (api/mapdata.py NAMED_ZOOM). The grids are painted one colour class at a time, so
 // the canvas state changes seven times a tile, not once a grid; outlines from OUTLINE_ZOOM, where a grid
@@ -11,6 +11,8 @@
 window.gridgovGrids = function (options) {
   "use strict";
   var OUTLINE_ZOOM = 13;
+  var MAX_DATA_ZOOM = 16; // deeper zooms scale these tiles: a grid (~300 m) has every vertex by then
+  var LEVEL_DIFF = 2; // a data tile of zoom z - 2 paints 4×4 screen tiles: a wall's view in a few requests
   var values = options.values || {};
   var classes = {}; // code → colour class, for the values now shown
   var value = function (code) {
@@ -29,8 +31,8 @@ window.gridgovGrids = function (options) {
   var layer = protomapsL.leafletLayer({
     url: options.url,
     attribution: "",
-    maxDataZoom: options.maxDataZoom,
-    levelDiff: options.levelDiff,
+    maxDataZoom: MAX_DATA_ZOOM,
+    levelDiff: LEVEL_DIFF,
     bounds: options.bounds,
     paintRules: options.classes
       .concat([options.none])

@@ -105,8 +105,6 @@
     opacity: 0.75,
     stroke: "#2c5282",
     width: 0.6,
-    maxDataZoom: 16,
-    levelDiff: 2,
     bounds: bounds,
   }).addTo(map);
   window.gridgovScreenGrids = grids;
