@@ -83,12 +83,13 @@ def test_the_map_draws_each_overlay_layer_under_its_own_name() -> None:
         feature = {"type": "Feature", "id": code, "properties": {"code": code, "name": code}}
         return {"type": "FeatureCollection", "features": [feature | {"geometry": mapping(shape)}]}
 
-    grid = collection(G1, GRIDS.geometry.iloc[0])
-    grid["features"][0]["properties"]["value"] = 1.0  # type: ignore[index]
     data = MapData(
         area_name="test",
         bounds=(X0, Y0, X0 + 0.02, Y0 + 0.02),
-        grids=grid,
+        tiles="/v1/map/tiles/{z}/{x}/{y}.mvt",
+        values={G1: 1.0},
+        values_url="/v1/map/values",
+        missing=0.0,
         context=[
             ("party_grids", collection("DJ" + C + "801", GRIDS.geometry.iloc[0])),
             ("special_grids", collection("ZS" + C + "901", PARK_SHAPE)),
