@@ -120,8 +120,7 @@ SELECT ST_AsMVT(t, 'grids', :extent, 'geom', 'id') FROM (
 def grid_tile(conn: Connection, prefix: str, z: int, x: int, y: int) -> bytes:
     """The grids under ``prefix`` in tile ``z/x/y`` (empty bytes when there are none)."""
     params = {"z": z, "x": x, "y": y, "prefix": prefix + "%", "extent": TILE_EXTENT, "buffer": TILE_BUFFER}
-    params["named"] = NAMED_ZOOM
-    return bytes(conn.execute(text(_GRID_TILE_SQL), params).scalar_one() or b"")
+    return bytes(conn.execute(text(_GRID_TILE_SQL), params | {"named": NAMED_ZOOM}).scalar_one() or b"")
 
 
 def heat_cell(bounds: tuple[float, float, float, float]) -> float:
