@@ -30,6 +30,7 @@ class Habits:
     """How often each choice is made, per case and round."""
 
     act: float = 0.35  # a case is looked at this round (else it waits: deadlines pass)
+    act_escalated: float = 0.05  # a case whistled up is looked at less often: the levels above answer later
     refuse: float = 0.04
     void: float = 0.03
     merge: float = 0.06  # asked for duplicates; merged when there is a candidate
@@ -119,7 +120,8 @@ class Casework:
         )
         response.raise_for_status()
         cases: list[dict[str, Any]] = response.json()["cases"]
-        return [c for c in cases if self.rng.random() < self.habits.act]
+        habits = self.habits
+        return [c for c in cases if self.rng.random() < (habits.act_escalated if c["escalations"] else habits.act)]
 
     def _act(self, case: dict[str, Any], user: str, action: str, **body: Any) -> int:
         response = self.client.post(

@@ -100,6 +100,7 @@ def run() -> None:
         if not stop.is_set():
             console.print(
                 f"[bold green]ready[/]\n  live map: {base}/map\n"
+                f"  wall screen: {base}/screen\n  workbench: {base}/work (supervisors, departments)\n"
                 f"  phone app: {base}/app/ (a gridworker: gw-<grid code>)\n  API docs: {base}/docs\n"
                 f"  sign in:  commander, district, street, community, department, unit-1, admin or gw-<grid code>,"
                 f" password {DEMO_PASSWORD}\n"
