@@ -149,11 +149,11 @@ def previous_page(client: TestClient, area: str) -> str:
     m.fit_bounds(_bounds(page))
     heat = client.get(f"/v1/map/heat?area={area}&window=hour").json()
     points = [[*f["geometry"]["coordinates"][::-1], f["properties"]["count"]] for f in heat["features"]]
-    HeatMap(points).add_to(m)  # type: ignore[no-untyped-call]
+    heat_layer = HeatMap(points, radius=14, blur=18, min_opacity=0.3)  # type: ignore[no-untyped-call]
+    heat_layer.default_js = [("leaflet-heat.js", city_map.HEAT_JS)]  # this site's copy, as the page has it
+    heat_layer.add_to(m)
     rendered: str = m.get_root().render()
-    return rendered.replace(
-        "https://cdn.jsdelivr.net/gh/python-visualization/folium@main/folium/templates/", "/static/folium/"
-    )
+    return rendered
 
 
 def _bounds(page: str) -> list[list[float]]:
@@ -279,7 +279,7 @@ def main() -> None:
         for key in before:
             ratio = now[key] / before[key] if before[key] else float("nan")
             print(f"{key:30}{before[key]:>30,.1f}{now[key]:>30,.1f}{ratio:>14.3f}")
-    print("\ntargets at 10,000 grids: first load (page + data) <= 1,000,000 bytes, load+draw <= 400 ms")
+    print("\ntargets at 10,000 grids: first load (page + data) <= 1,000,000 bytes, drawn <= 400 ms after the page came")
 
 
 if __name__ == "__main__":
