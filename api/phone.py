@@ -34,7 +34,7 @@ WORKBOX_MODULES = ("core", "precaching", "routing", "strategies")
 # The npm files the app loads, by the name it asks for (Workbox's loader asks for workbox-<module>.prod.js).
 LIBS: dict[str, str] = {
     "dexie.min.js": "dexie/dist/dexie.min.js",
-    "browser-image-compression.js": "browser-image-compression/dist/browser-image-compression.js",
+    "compressor.min.js": "compressorjs/dist/compressor.min.js",
     "pointInPolygon.min.js": "point-in-polygon-hao/dist/pointInPolygon.min.js",
     "workbox-sw.js": "workbox-sw/build/workbox-sw.js",
     **{f"workbox-{m}.prod.js": f"workbox-{m}/build/workbox-{m}.prod.js" for m in WORKBOX_MODULES},
