@@ -19,7 +19,6 @@ from api.errors import InvalidInput, NotFound, responses
 from api.etags import NOT_MODIFIED, etag_of, tagged
 from api.live import event_stream
 from api.mapdata import (
-    COUNTS,
     MAX_ZOOM,
     boundaries,
     escalated_cases,
@@ -28,6 +27,7 @@ from api.mapdata import (
     grid_values,
     heat_cell,
     heat_points,
+    missing_value,
     overlay_grids,
     window_start,
 )
@@ -132,7 +132,7 @@ def get_map(
             tiles="/v1/map/tiles/{z}/{x}/{y}.mvt?" + _query(area),
             values=_values(conn, metric, code, now, rules, visit_rules),
             values_url="/v1/map/values?" + _query(area, metric=metric),
-            missing=0.0 if metric in COUNTS else None,
+            missing=missing_value(metric),
             context=[(k, c) for k, c in context if c["features"]],
             heat=heat_points(conn, code, window_start(window, now, rules.calendar.tz), heat_cell(bounds)),
             escalations=escalated_cases(conn, code, now),
@@ -194,7 +194,7 @@ def get_grid_values(
     with engine.connect() as conn:
         code, _, _ = _scope(conn, area, principal)
         values = _values(conn, metric, code, datetime.now(UTC), rules, visit_rules)
-    return {"area": code, "metric": metric, "missing": 0.0 if metric in COUNTS else None, "values": values}
+    return {"area": code, "metric": metric, "missing": missing_value(metric), "values": values}
 
 
 TileZ = Annotated[int, PathParam(ge=0, le=MAX_ZOOM, description=f"Zoom, 0 to {MAX_ZOOM}")]

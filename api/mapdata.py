@@ -94,6 +94,11 @@ def grid_values(
     return {code: round(float(value), 3) for code, value in values.items() if value is not None}
 
 
+def missing_value(metric: str) -> float | None:
+    """The value of a grid that ``grid_values`` leaves out: 0 for a count, none for a rate."""
+    return 0.0 if metric in COUNTS else None
+
+
 def grid_metric(conn: Connection, metric: str, prefix: str, values: dict[str, float]) -> dict[str, Any]:
     """Grids under ``prefix`` with ``properties.value`` = the metric (simplified geometry)."""
     collection = boundaries(conn, "grid", prefix)
