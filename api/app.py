@@ -33,6 +33,7 @@ from api.intake import Intake
 from api.live import LiveFeed
 from api.ratelimit import RateLimiter
 from api.settings import Settings
+from api.tilecache import TileCache
 from db.engine import make_engine
 from geo.locator import Locator
 from registers.protect import Protector
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
             app.state.engine, settings.locate.locate_tolerance_m, settings.locate.locate_refresh_s
         )
         app.state.live = LiveFeed(settings.kafka)
+        app.state.tiles = TileCache(int(settings.api.tile_cache_mb * 1024 * 1024))
         topics = Topics.from_prefix(settings.kafka.topic_prefix)
         app.state.lag_probe = LagProbe(settings.kafka, settings.kafka.topic_prefix + GROUP, topics.raw)
         app.state.metrics = metrics.registry(

@@ -11,6 +11,7 @@ from api.intake import Intake
 from api.live import LiveFeed
 from api.ratelimit import RateLimiter
 from api.settings import Settings
+from api.tilecache import TileCache
 from cases.rules import Rules
 from geo.locator import Locator
 from registers.cadence import VisitRules
@@ -38,6 +39,7 @@ VisitRulesDep = Annotated[VisitRules, Depends(_state("visit_rules"))]
 ProtectorDep = Annotated[Protector, Depends(_state("protector"))]
 SettingsDep = Annotated[Settings, Depends(_state("settings"))]
 UsersDep = Annotated[UserCache, Depends(_state("users"))]
+TileCacheDep = Annotated[TileCache, Depends(_state("tiles"))]
 LiveDep = Annotated[LiveFeed, Depends(_state("live"))]
 PostLimiterDep = Annotated[RateLimiter, Depends(_state("limiter"))]
 SignInLimiterDep = Annotated[RateLimiter, Depends(_state("sign_in_limiter"))]

@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 
 from api.access import Principal
 from api.auth import PrincipalDep, authorize
-from api.deps import EngineDep, LiveDep, RulesDep, SettingsDep, VisitRulesDep
+from api.deps import EngineDep, LiveDep, RulesDep, SettingsDep, TileCacheDep, VisitRulesDep
 from api.errors import InvalidInput, NotFound, responses
 from api.etags import NOT_MODIFIED, etag_of, tagged
 from api.live import event_stream
@@ -207,20 +207,32 @@ TileXY = Annotated[int, PathParam(ge=0, description="Column or row, 0 to 2^z - 1
     responses={200: {"content": {MVT: {}}, "description": "A Mapbox Vector Tile, layer grids"}, **NOT_MODIFIED},
 )
 def get_grid_tile(
-    request: Request, engine: EngineDep, principal: PrincipalDep, z: TileZ, x: TileXY, y: TileXY, area: AreaQuery = None
+    request: Request,
+    engine: EngineDep,
+    tiles: TileCacheDep,
+    principal: PrincipalDep,
+    z: TileZ,
+    x: TileXY,
+    y: TileXY,
+    area: AreaQuery = None,
 ) -> Response:
     """The grids of the area in one web-mercator tile: a Mapbox Vector Tile, layer ``grids``.
 
     As tipg, martin and pg_tileserv serve them: clipped and quantised by PostGIS (``ST_AsMVT``). A
     feature's id is its grid's code; from zoom 12 it has the grid's ``name`` too. Empty where the area
-    has no grid. The ETag names the boundary set (304 while it is current; a new one changes every tile).
+    has no grid. The ETag names the boundary set (304 while it is current; a new one changes every tile),
+    and so does the key of the server's copy (api/tilecache.py).
     """
     if x >= 2**z or y >= 2**z:
         raise InvalidInput(f"tile {z}/{x}/{y} does not exist: at zoom {z}, x and y run from 0 to {2**z - 1}")
     with engine.connect() as conn:
         code, _, _ = _scope(conn, area, principal)
-        tag = etag_of(["grids", active_generation(conn), code, z, x, y])
-        return tagged(request, tag, lambda: grid_tile(conn, code, z, x, y), MVT, "private, max-age=60")
+        key = ("grids", active_generation(conn), code, z, x, y)
+
+        def body() -> bytes:
+            return tiles.get(key, lambda: grid_tile(conn, code, z, x, y))
+
+        return tagged(request, etag_of(list(key)), body, MVT, "private, max-age=60")
 
 
 @router.get("/v1/map/overlays/{layer}", response_model=dict[str, Any])

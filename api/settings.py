@@ -29,6 +29,7 @@ class ApiSettings(BaseSettings):
     api_port: int = 8000
     secret_key: str = DEVELOPMENT_SECRET
     tile_url: str | None = None
+    tile_cache_mb: float = Field(default=64.0, ge=0)  # vector tiles of the grids kept in memory (0: none)
     max_event_bytes: int = 32 * 1024
     max_batch_bytes: int = 4 * 1024 * 1024
     max_photo_bytes: int = 5 * 1024 * 1024

@@ -1,5 +1,6 @@
 """What the pipeline tests share: event bodies, waiting for rows, workers in a thread or a process."""
 
+import math
 import os
 import random
 import subprocess
@@ -166,3 +167,9 @@ class Load:
         while len(self.accepted) < target and time.monotonic() < deadline:
             time.sleep(0.05)
         assert len(self.accepted) >= target, f"load stalled; answers {self.statuses[-5:]}"
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    """The web-mercator tile (x, y) of zoom ``z`` that holds the point."""
+    n = 2**z
+    return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)

@@ -20,7 +20,7 @@ from api.settings import Settings
 from cases.clock import escalate_breaches, start_clocks
 from cases.rules import load_rules
 from tests.conftest import SignIn
-from tests.pipeline_fixtures import grid_point
+from tests.pipeline_fixtures import grid_point, tile_of
 from tests.test_sla_db import record
 
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']\s*(?:https?:)?//""", re.IGNORECASE)
@@ -88,11 +88,6 @@ def test_data_endpoints_are_geojson(client: TestClient) -> None:
     assert client.case in [f["id"] for f in escalated["features"]]  # type: ignore[attr-defined]
 
 
-def _tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
-    n = 2**z
-    return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
-
-
 def _grid_shapes(tile: bytes, z: int, x: int, y: int, names: dict[str, str | None]) -> dict[str, Polygon]:
     """The tile's grids as lon/lat polygons (tile coordinates taken back through web mercator); ``names`` too."""
     layer = mapbox_vector_tile.decode(tile)["grids"]
@@ -123,7 +118,7 @@ def test_grids_come_as_vector_tiles_from_postgis(client: TestClient, demo_city: 
                 " ST_YMax(ST_Extent(geom)) FROM active_area WHERE level = 'grid'"
             )
         ).one()
-    (x0, y0), (x1, y1) = _tile_of(west, north, 9), _tile_of(east, south, 9)
+    (x0, y0), (x1, y1) = tile_of(west, north, 9), tile_of(east, south, 9)
     names: dict[str, str | None] = {}
     seen: set[str] = set()  # the whole city at zoom 9: every grid in the tiles over it, none lost to quantising
     for x, y in product(range(x0, x1 + 1), range(y0, y1 + 1)):
@@ -133,7 +128,7 @@ def test_grids_come_as_vector_tiles_from_postgis(client: TestClient, demo_city: 
         assert set(names.values()) == {None}  # a city view needs the codes alone
     assert len(seen) == grids
 
-    x, y = _tile_of(lon, lat, 15)
+    x, y = tile_of(lon, lat, 15)
     tile = client.get(f"/v1/map/tiles/15/{x}/{y}.mvt")
     shapes = _grid_shapes(tile.content, 15, x, y, names)
     assert shapes[code].buffer(1e-6).contains(Point(lon, lat))  # the grid is drawn where it lies

@@ -32,6 +32,28 @@ def server(settings: Settings, demo_city: Engine) -> Iterator[str]:
         yield base
 
 
+# The screen's grid colours (maps/static/screen.js): a grid of v open cases has the colour of the first break
+# it does not exceed.
+SCREEN_BREAKS = [0, 1, 3, 6]
+SCREEN_CLASSES = ["#163a5f", "#1f6f8b", "#f0a500", "#e4572e", "#c1121f"]
+# The pixel of the grid layer's own canvas (not the points over it) at a lat/lon: [r, g, b, a].
+PIXEL = """([lat, lon]) => {
+  const grids = window.gridgovScreenGrids, map = grids._map;
+  const at = map.latLngToContainerPoint(L.latLng(lat, lon)), box = map.getContainer().getBoundingClientRect();
+  const x = box.left + at.x, y = box.top + at.y;
+  const inside = (r) => r.left <= x && x < r.right && r.top <= y && y < r.bottom;
+  const tile = [...grids.getContainer().querySelectorAll("canvas")].find((c) => inside(c.getBoundingClientRect()));
+  const rect = tile.getBoundingClientRect();
+  const px = Math.floor(((x - rect.left) * tile.width) / rect.width);
+  const py = Math.floor(((y - rect.top) * tile.height) / rect.height);
+  return Array.from(tile.getContext("2d").getImageData(px, py, 1, 1).data);
+}"""
+
+
+def _rgb(colour: str) -> tuple[int, int, int]:
+    return int(colour[1:3], 16), int(colour[3:5], 16), int(colour[5:7], 16)
+
+
 def _shown(key: str, value: float | None) -> str:
     if value is None:
         return "—"
@@ -84,6 +106,12 @@ def test_the_screen_shows_todays_indicators_and_a_live_ticker(server: str, demo_
         values = httpx.get(f"{server}/v1/map/values", params={"area": street}, headers=viewer).json()["values"]
         under = page.evaluate("([lat, lon]) => window.gridgovScreenGrids.gridAt(L.latLng(lat, lon))", [lat, lon])
         assert under["code"] == grid and under["value"] == values[grid] >= 3  # the three reports are open cases
+        page.wait_for_function("window.gridgovScreen.refreshed >= 1")  # the values are on the map, painted again
+        page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+        r, g, b, a = page.evaluate(PIXEL, [lat, lon])
+        colour = SCREEN_CLASSES[sum(values[grid] > edge for edge in SCREEN_BREAKS)]
+        assert [abs(x - y) <= 2 for x, y in zip((r, g, b), _rgb(colour), strict=True)] == [True] * 3, (r, g, b, colour)
+        assert abs(a - 0.75 * 255) <= 2  # the grid's own colour class, painted at the layer's opacity
         for chart in ("ranking", "mix", "trend7", "trend30"):
             assert page.locator(f"#{chart} canvas").count() == 1, chart
         if SCREENSHOTS:

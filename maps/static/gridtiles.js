@@ -5,16 +5,17 @@
 // breaks [b1 < b2 …] and classes [colour of v <= b1, of b1 < v <= b2, …], none (colour of null),
 // opacity, stroke, width, bounds (no tile is asked for outside them).
 // A tile names each grid by its feature id (the 15-digit code, exact as a JS number) and, from data
-// zoom 12 on, by name (api/mapdata.py NAMED_ZOOM). The grids are painted one colour class at a time, so
-// the canvas state changes seven times a tile, not once a grid; outlines from OUTLINE_ZOOM, where a grid
-// is big enough to need one.
+// zoom 12 on, by name (api/mapdata.py NAMED_ZOOM). The grids are painted one colour class at a time;
+// outlines from OUTLINE_ZOOM, where a grid is big enough to need one.
 window.gridgovGrids = function (options) {
   "use strict";
   var OUTLINE_ZOOM = 13;
   var MAX_DATA_ZOOM = 16; // deeper zooms scale these tiles: a grid (~300 m) has every vertex by then
+  var TILE_DELAY_MS = 0.01; // between painting a tile and the next one out (the library's 3 ms; 0 means 3)
   var LEVEL_DIFF = 2; // a data tile of zoom z - 2 paints 4×4 screen tiles: a wall's view in a few requests
   var values = options.values || {};
   var classes = {}; // code → colour class, for the values now shown
+  var version = 0; // of the values: a feature's kept class is good while it is the same
   var value = function (code) {
     return Object.prototype.hasOwnProperty.call(values, code) ? values[code] : options.missing;
   };
@@ -28,28 +29,63 @@ window.gridgovGrids = function (options) {
     }
     return classes[code];
   };
+  // One rule paints every grid: draw() adds a grid's rings to the path of its colour class, and the rule after
+  // it fills each path once and strokes the outlines (a canvas fill per colour and tile, not per grid).
+  // draw() is called inside the tile's transform; the paths are filled in the same one.
+  var painter = {
+    paths: null,
+    before: function (ctx, z) {
+      painter.flush(ctx);
+      painter.z = z;
+    },
+    draw: function (ctx, geom, z, f) {
+      if (f.classed !== version) { // a grid's class, kept on the feature until the values change
+        f.colourClass = classOf(String(f.id));
+        f.classed = version;
+      }
+      if (!painter.paths) {
+        painter.paths = {};
+        painter.matrix = ctx.getTransform();
+      }
+      var path = painter.paths[f.colourClass] || (painter.paths[f.colourClass] = new Path2D());
+      geom.forEach(function (ring) {
+        path.moveTo(ring[0].x, ring[0].y);
+        for (var i = 1; i < ring.length; i += 1) path.lineTo(ring[i].x, ring[i].y);
+        path.closePath();
+      });
+    },
+    flush: function (ctx) {
+      if (!painter.paths) return;
+      var paths = painter.paths;
+      var colours = options.classes.concat([options.none]);
+      ctx.save();
+      ctx.setTransform(painter.matrix);
+      ctx.globalAlpha = options.opacity;
+      Object.keys(paths).forEach(function (k) {
+        ctx.fillStyle = colours[k];
+        ctx.fill(paths[k]);
+      });
+      if (painter.z >= OUTLINE_ZOOM) {
+        ctx.globalAlpha = 1;
+        ctx.strokeStyle = options.stroke;
+        ctx.lineWidth = options.width;
+        Object.keys(paths).forEach(function (k) { ctx.stroke(paths[k]); });
+      }
+      ctx.restore();
+      painter.paths = null;
+    },
+  };
   var layer = protomapsL.leafletLayer({
     url: options.url,
     attribution: "",
     maxDataZoom: MAX_DATA_ZOOM,
     levelDiff: LEVEL_DIFF,
+    tileDelay: TILE_DELAY_MS,
     bounds: options.bounds,
-    paintRules: options.classes
-      .concat([options.none])
-      .map(function (fill, k) {
-        return {
-          dataLayer: "grids",
-          filter: function (z, f) { return classOf(String(f.id)) === k; },
-          symbolizer: new protomapsL.PolygonSymbolizer({ fill: fill, opacity: options.opacity }),
-        };
-      })
-      .concat([
-        {
-          dataLayer: "grids",
-          minzoom: OUTLINE_ZOOM,
-          symbolizer: new protomapsL.LineSymbolizer({ color: options.stroke, width: options.width }),
-        },
-      ]),
+    paintRules: [
+      { dataLayer: "grids", symbolizer: painter },
+      { dataLayer: "grids", filter: function () { return false; }, symbolizer: { before: painter.flush, draw: function () {} } },
+    ],
   });
   layer.drawn = false;
   layer.on("load", function () { // every visible tile fetched and painted
@@ -61,6 +97,7 @@ window.gridgovGrids = function (options) {
   layer.setValues = function (next) {
     values = next;
     classes = {};
+    version += 1;
     layer.rerenderTiles();
   };
 

@@ -108,6 +108,8 @@ window.addEventListener("load", function () {
       .bindPopup(m.popup)
       .addTo(escalations);
   });
-  redraw(); // the heat of the window so far, from the page
+  // The heat of the window so far (from the page) once the grids are painted: the grids come first.
+  if (grids.drawn) redraw();
+  else grids.once("load", redraw);
   connect();
 });
