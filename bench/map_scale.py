@@ -13,6 +13,7 @@ import argparse
 import json
 import random
 import re
+import statistics
 import sys
 import time
 import uuid
@@ -25,7 +26,7 @@ import geopandas as gpd
 import httpx
 from fastapi.testclient import TestClient
 from folium.plugins import HeatMap
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Browser, sync_playwright
 from shapely.geometry import box
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -166,14 +167,14 @@ def _bounds(page: str) -> list[list[float]]:
 VISITS = ("first visit", "returning")
 
 
-def measure(settings: Settings, area: str, street: str) -> dict[str, dict[str, dict[str, float]]]:
+def measure(settings: Settings, area: str, street: str, runs: int) -> dict[str, dict[str, dict[str, float]]]:
     """Bytes the browser receives on a first load and ms until the grids are drawn: before and now.
 
     The API runs in its own process (as it does in production) and has answered a few requests first.
-    Each method is opened twice, each time in a new browser context: a first visit (nothing cached: a
-    new browser, a server that has built no tile yet) and a returning one (the browser has the scripts
-    from the street's map opened just before, as the first-load bytes assume; the server has the
-    tiles someone opened before).
+    Each method is opened as a first visit (a new browser context, nothing cached; the first of the
+    runs finds a server that has built no tile yet, printed apart) and as a returning one (a new context that opened
+    the street's map just before, so the browser has the scripts, as the first-load bytes assume; the
+    server has the tiles someone opened before), ``runs`` times each; the median of each figure.
     """
     headers = bench_headers(settings, "bench-commander", Role.COMMANDER, "")
     server = serve("api.app:create_app", settings, API_PORT)
@@ -192,36 +193,48 @@ def measure(settings: Settings, area: str, street: str) -> dict[str, dict[str, d
                     ("before: GeoJSON in the page", "/previous", "true"),
                     ("now: vector tiles", _page_path(area), "window[GRIDGOV.grids].drawn"),
                 ):
-                    context = browser.new_context(viewport={"width": 1600, "height": 1000}, extra_http_headers=headers)
-                    page = context.new_page()
-                    if path == "/previous":  # only this page is intercepted: a route pauses every request it matches
-                        page.route(base + path, lambda route: route.fulfill(body=before_html, content_type="text/html"))
-                    if visit == "returning":
-                        page.goto(base + _page_path(street), wait_until="load")
-                        page.wait_for_function("window[GRIDGOV.grids].drawn", timeout=60_000)
-                    page.goto(base + path, wait_until="load")
-                    page.wait_for_function(drawn, timeout=60_000)
-                    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
-                    timing = page.evaluate(TIMING)
-                    page_bytes = len(before_html.encode()) if path == "/previous" else timing["page"]
-                    data_came = max(timing["arrived"], timing["data_came"])  # the page's data came with it before
-                    out[visit][label] = {
-                        "page build ms (server)": built["before" if path == "/previous" else "now"],
-                        "load+draw ms": timing["drawn"],
-                        "draw after the page came ms": timing["drawn"] - timing["arrived"],
-                        "draw after the data came ms": timing["drawn"] - data_came,
-                        "page bytes": page_bytes,
-                        "data bytes (tiles, values)": timing["data"],
-                        "first load bytes": page_bytes + timing["data"],
-                        "scripts, css bytes (cached)": timing["scripts"],
-                        "JS heap MB": timing["heap"] / 1e6,
-                    }
-                    context.close()
+                    figures = [
+                        _open(browser, base, headers, path, drawn, visit, street, before_html) for _ in range(runs)
+                    ]
+                    out[visit][label] = {key: statistics.median(f[key] for f in figures) for key in figures[0]}
+                    out[visit][label]["page build ms (server)"] = built["before" if path == "/previous" else "now"]
+                    if visit == VISITS[0]:  # the server's first map of the area: it builds its tiles then
+                        out[visit][label]["draw after the page came, 1st"] = figures[0]["draw after the page came ms"]
             browser.close()
     finally:
         server.terminate()
         server.wait(timeout=30)
     return out
+
+
+def _open(
+    browser: Browser, base: str, headers: dict[str, str], path: str, drawn: str, visit: str, street: str, html: str
+) -> dict[str, float]:
+    """Open ``path`` in a new context (after the street's map for a returning visit): its figures."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1000}, extra_http_headers=headers)
+    page = context.new_page()
+    if path == "/previous":  # only this page is intercepted: a route pauses every request it matches
+        page.route(base + path, lambda route: route.fulfill(body=html, content_type="text/html"))
+    if visit == "returning":
+        page.goto(base + _page_path(street), wait_until="load")
+        page.wait_for_function("window[GRIDGOV.grids].drawn", timeout=60_000)
+    page.goto(base + path, wait_until="load")
+    page.wait_for_function(drawn, timeout=60_000)
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    timing = page.evaluate(TIMING)
+    context.close()
+    page_bytes = len(html.encode()) if path == "/previous" else timing["page"]
+    data_came = max(timing["arrived"], timing["data_came"])  # before, the data came with the page
+    return {
+        "load+draw ms": timing["drawn"],
+        "draw after the page came ms": timing["drawn"] - timing["arrived"],
+        "draw after the data came ms": timing["drawn"] - data_came,
+        "page bytes": page_bytes,
+        "data bytes (tiles, values)": timing["data"],
+        "first load bytes": page_bytes + timing["data"],
+        "scripts, css bytes (cached)": timing["scripts"],
+        "JS heap MB": timing["heap"] / 1e6,
+    }
 
 
 # Read in the page once the grids are drawn (no driver round trip while it loads): ms since the navigation
@@ -263,9 +276,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--side", type=int, default=100, help="grids per side of the synthetic district")
     parser.add_argument("--events", type=int, default=100_000, help="incidents in the heat map's hour")
+    parser.add_argument("--runs", type=int, default=5, help="openings of each page per kind of visit (median)")
     args = parser.parse_args()
-    if args.side < 10 or args.side % 10 or args.events < 0:
-        parser.error("--side must be a multiple of 10 (communities of 10×10 grids), --events at least 0")
+    if args.side < 10 or args.side % 10 or args.events < 0 or args.runs < 1:
+        parser.error(
+            "--side must be a multiple of 10 (communities of 10×10 grids), --events at least 0, --runs 1 or more"
+        )
     base = Settings()
     postgres.up(base)
     results: dict[str, dict[str, dict[str, dict[str, float]]]] = {}
@@ -284,7 +300,7 @@ def main() -> None:
                     import_layer(engine, frame, level, source="bench")
                 add_incidents(engine, args.side, args.events)
                 area, street = "999001", "999001001"
-            results[label] = measure(settings, area, street)
+            results[label] = measure(settings, area, street, args.runs)
         finally:
             engine.dispose()
             drop_database(settings)

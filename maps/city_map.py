@@ -1,6 +1,5 @@
 """The command-centre map as a folium page, from data it is handed; every asset is local."""
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -9,7 +8,7 @@ from folium.elements import JSCSSMixin
 from folium.plugins import HeatMap
 from folium.template import Template
 
-from maps.templating import labels, page
+from maps.templating import labels, page, script_data
 
 ASSETS = "/static"
 LEAFLET_JS = f"{ASSETS}/leaflet/leaflet.js"
@@ -71,17 +70,19 @@ class GridTiles(JSCSSMixin, folium.map.Layer):
     _template = Template(
         """
         {% macro script(this, kwargs) %}
-            var {{ this.get_name() }} = gridgovGrids({{ this.options|tojson }});
+            var {{ this.get_name() }} = gridgovGrids(
+                Object.assign({{ this.options|tojson }}, {values: {{ this.values }}}));
             {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
         {% endmacro %}
         """
     )
     default_js = [("protomaps-leaflet", PROTOMAPS_JS), ("gridgov-grids", GRIDS_JS)]
 
-    def __init__(self, name: str, options: dict[str, Any]) -> None:
+    def __init__(self, name: str, options: dict[str, Any], values: dict[str, float]) -> None:
         super().__init__(name=name, overlay=True, control=True, show=True)
         self._name = "GridTiles"
         self.options = options
+        self.values = script_data(values)  # a value per grid: the page's largest part
 
 
 def _grid_style(metric: str, values: dict[str, float]) -> dict[str, Any]:
@@ -150,7 +151,6 @@ def render(data: MapData, max_live_points: int = 5000) -> str:
         text["grids"],
         {
             "url": data.tiles,
-            "values": data.values,
             "missing": data.missing,
             "opacity": 0.65,
             "stroke": "#777",
@@ -158,6 +158,7 @@ def render(data: MapData, max_live_points: int = 5000) -> str:
             "bounds": [[ymin, xmin], [ymax, xmax]],  # no request for the tiles around the area
             **style,
         },
+        data.values,
     )
     grids.add_to(m)
     for key, collection in data.context:
@@ -194,7 +195,7 @@ def render(data: MapData, max_live_points: int = 5000) -> str:
         "lang": data.lang,
     }
     root.html.add_child(
-        folium.Element(f'<script>window.GRIDGOV = {json.dumps(config)};</script><script src="{LIVE_JS}"></script>')
+        folium.Element(f'<script>window.GRIDGOV = {script_data(config)};</script><script src="{LIVE_JS}"></script>')
     )
     rendered: str = root.render()
     return rendered

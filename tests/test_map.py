@@ -1,5 +1,6 @@
 """The map page as rendered HTML, and its data endpoints."""
 
+import json
 import math
 import re
 from collections.abc import Iterator
@@ -51,9 +52,13 @@ def test_the_page_has_every_layer_and_no_asset_from_outside(client: TestClient) 
         "/static/maps/live.js",
         "/static/leaflet/leaflet.js",
         "/static/folium/leaflet_heat.min.js",
-        '"markers": [{',
     ):
         assert fragment in page, fragment
+    config = re.search(r'window.GRIDGOV = JSON.parse\(("(?:[^"\\]|\\.)*")\)', page)
+    assert config, "the page has no configuration for live.js"
+    assert "</" not in config.group(1)  # nothing in the data can end the script
+    markers = json.loads(json.loads(config.group(1)))["markers"]
+    assert [m["id"] for m in markers] == [client.case]  # type: ignore[attr-defined]
     assert not EXTERNAL.findall(page), EXTERNAL.findall(page)
     assert "$(" not in page  # no jQuery: it would come from a CDN
     assert client.case in page  # type: ignore[attr-defined]  # the escalated case's popup links to its JSON

@@ -48,11 +48,12 @@ window.gridgovGrids = function (options) {
         painter.matrix = ctx.getTransform();
       }
       var path = painter.paths[f.colourClass] || (painter.paths[f.colourClass] = new Path2D());
-      geom.forEach(function (ring) {
+      for (var r = 0; r < geom.length; r += 1) {
+        var ring = geom[r];
         path.moveTo(ring[0].x, ring[0].y);
         for (var i = 1; i < ring.length; i += 1) path.lineTo(ring[i].x, ring[i].y);
         path.closePath();
-      });
+      }
     },
     flush: function (ctx) {
       if (!painter.paths) return;
