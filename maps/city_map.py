@@ -161,15 +161,19 @@ def render(data: MapData, max_live_points: int = 5000) -> str:
         data.values,
     )
     grids.add_to(m)
-    for key, collection in data.context:
+    # The outlines around the grids, and the heat below, join the map once the grids are painted (live.js).
+    later = [
         folium.GeoJson(
             collection,
             name=text[key],
             style_function=lambda f, style=CONTEXT_STYLES[key]: style,
             tooltip=folium.GeoJsonTooltip(fields=["name", "code"], aliases=["", ""]) if key in OVERLAYS else None,
+            show=False,
         ).add_to(m)
+        for key, collection in data.context
+    ]
     points = [list(p) for p in data.heat]  # in the config once: live.js hands them to the layer with the live ones
-    heat = HeatMap([], name=text["heat"], radius=14, blur=18, min_opacity=0.3)  # type: ignore[no-untyped-call]
+    heat = HeatMap([], name=text["heat"], radius=14, blur=18, min_opacity=0.3, show=False)  # type: ignore[no-untyped-call]
     heat.default_js = [("leaflet-heat.js", HEAT_JS)]
     heat.add_to(m)
     # Markers are drawn by live.js (as live ones are): folium's HTML popups would need jQuery from a CDN.
@@ -187,6 +191,7 @@ def render(data: MapData, max_live_points: int = 5000) -> str:
         "metricLabel": text[data.metric],
         "rate": data.metric == "in_grid_closure_rate",
         "heat": heat.get_name(),
+        "later": [layer.get_name() for layer in later],
         "escalations": escalated.get_name(),
         "area": data.area or "",
         "base": points,

@@ -14,24 +14,38 @@ window.gridgovGrids = function (options) {
   var TILE_DELAY_MS = 0.01; // between painting a tile and the next one out (the library's 3 ms; 0 means 3)
   var LEVEL_DIFF = 2; // a data tile of zoom z - 2 paints 4×4 screen tiles: a wall's view in a few requests
   var values = options.values || {};
-  var classes = {}; // code → colour class, for the values now shown
-  var version = 0; // of the values: a feature's kept class is good while it is the same
   var value = function (code) {
     return Object.prototype.hasOwnProperty.call(values, code) ? values[code] : options.missing;
   };
-  var classOf = function (code) {
-    if (classes[code] === undefined) {
-      var v = value(code);
-      var k = 0;
-      if (v === null || v === undefined) k = options.classes.length; // the colour of no value
-      else while (k < options.breaks.length && v > options.breaks[k]) k += 1;
-      classes[code] = k;
-    }
-    return classes[code];
+  var classFor = function (v) {
+    if (v === null || v === undefined) return options.classes.length; // the colour of no value
+    var k = 0;
+    while (k < options.breaks.length && v > options.breaks[k]) k += 1;
+    return k;
   };
+  var classes; // grid code, as a number (a tile's feature id) → colour class, for the values now shown
+  var missingClass; // of a grid the values do not name
+  var version = 0; // of the values: a feature's kept class is good while it is the same
+  var classify = function () {
+    classes = new Map();
+    Object.keys(values).forEach(function (code) { classes.set(Number(code), classFor(values[code])); });
+    missingClass = classFor(options.missing);
+    version += 1;
+  };
+  classify();
   // One rule paints every grid: draw() adds a grid's rings to the path of its colour class, and the rule after
   // it fills each path once and strokes the outlines (a canvas fill per colour and tile, not per grid).
   // draw() is called inside the tile's transform; the paths are filled in the same one.
+  var outline = function (geom) {
+    var path = new Path2D();
+    for (var r = 0; r < geom.length; r += 1) {
+      var ring = geom[r];
+      path.moveTo(ring[0].x, ring[0].y);
+      for (var i = 1; i < ring.length; i += 1) path.lineTo(ring[i].x, ring[i].y);
+      path.closePath();
+    }
+    return path;
+  };
   var painter = {
     paths: null,
     before: function (ctx, z) {
@@ -40,7 +54,8 @@ window.gridgovGrids = function (options) {
     },
     draw: function (ctx, geom, z, f) {
       if (f.classed !== version) { // a grid's class, kept on the feature until the values change
-        f.colourClass = classOf(String(f.id));
+        var k = classes.get(f.id);
+        f.colourClass = k === undefined ? missingClass : k;
         f.classed = version;
       }
       if (!painter.paths) {
@@ -48,12 +63,8 @@ window.gridgovGrids = function (options) {
         painter.matrix = ctx.getTransform();
       }
       var path = painter.paths[f.colourClass] || (painter.paths[f.colourClass] = new Path2D());
-      for (var r = 0; r < geom.length; r += 1) {
-        var ring = geom[r];
-        path.moveTo(ring[0].x, ring[0].y);
-        for (var i = 1; i < ring.length; i += 1) path.lineTo(ring[i].x, ring[i].y);
-        path.closePath();
-      }
+      if (geom !== f.geom) path.addPath(outline(geom)); // over-zoomed: the library scaled a copy
+      else path.addPath(f.outline || (f.outline = outline(geom))); // a grid on several screen tiles: built once
     },
     flush: function (ctx) {
       if (!painter.paths) return;
@@ -97,8 +108,7 @@ window.gridgovGrids = function (options) {
   // New values (the same codes, new numbers): repaint the tiles already here, fetch nothing.
   layer.setValues = function (next) {
     values = next;
-    classes = {};
-    version += 1;
+    classify();
     layer.rerenderTiles();
   };
 

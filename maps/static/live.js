@@ -108,8 +108,17 @@ window.addEventListener("load", function () {
       .bindPopup(m.popup)
       .addTo(escalations);
   });
-  // The heat of the window so far (from the page) once the grids are painted: the grids come first.
-  if (grids.drawn) redraw();
-  else grids.once("load", redraw);
+  // The grids are painted first; then the outlines of streets and communities (and overlays) and the heat
+  // of the window so far (from the page), each drawn once.
+  function showTheRest() {
+    cfg.later.forEach(function (name) { map.addLayer(window[name]); });
+    redraw();
+    map.addLayer(heat);
+    window.requestAnimationFrame(function () { // the outlines' canvas draws in this frame
+      state.allDrawnAt = performance.now();
+    });
+  }
+  if (grids.drawn) showTheRest();
+  else grids.once("load", showTheRest);
   connect();
 });
