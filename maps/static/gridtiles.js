@@ -33,9 +33,6 @@ window.gridgovGrids = function (options) {
     version += 1;
   };
   classify();
-  // One rule paints every grid: draw() adds a grid's rings to the path of its colour class, and the rule after
-  // it fills each path once and strokes the outlines (a canvas fill per colour and tile, not per grid).
-  // draw() is called inside the tile's transform; the paths are filled in the same one.
   var outline = function (geom) {
     var path = new Path2D();
     for (var r = 0; r < geom.length; r += 1) {
@@ -46,6 +43,9 @@ window.gridgovGrids = function (options) {
     }
     return path;
   };
+  // One rule paints every grid: draw() adds a grid's rings to the path of its colour class, and the rule after
+  // it fills each path once and strokes the outlines (a canvas fill per colour and tile, not per grid).
+  // draw() is called inside the tile's transform; the paths are filled in the same one.
   var painter = {
     paths: null,
     before: function (ctx, z) {
@@ -96,6 +96,7 @@ window.gridgovGrids = function (options) {
     bounds: options.bounds,
     paintRules: [
       { dataLayer: "grids", symbolizer: painter },
+      // draws nothing: it comes after the painter's rule on every tile, so its before() fills what that one drew
       { dataLayer: "grids", filter: function () { return false; }, symbolizer: { before: painter.flush, draw: function () {} } },
     ],
   });
