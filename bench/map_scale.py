@@ -172,9 +172,10 @@ def measure(settings: Settings, area: str, street: str, runs: int) -> dict[str, 
 
     The API runs in its own process (as it does in production) and has answered a few requests first.
     Each method is opened as a first visit (a new browser context, nothing cached; the first of the
-    runs finds a server that has built no tile yet, printed apart) and as a returning one (a new context that opened
-    the street's map just before, so the browser has the scripts, as the first-load bytes assume; the
-    server has the tiles someone opened before), ``runs`` times each; the median of each figure.
+    runs finds a server that has built no tile yet, printed apart) and as a returning one (a new
+    context that opened the street's map just before, so the browser has the scripts, as the
+    first-load bytes assume; the server has the tiles someone opened before), ``runs`` times each;
+    the median of each figure.
     """
     headers = bench_headers(settings, "bench-commander", Role.COMMANDER, "")
     server = serve("api.app:create_app", settings, API_PORT)
