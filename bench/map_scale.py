@@ -1,12 +1,13 @@
 """The map at city scale: 10,000 grids and 100,000 incidents in the window.
 
-    python bench/map_scale.py [--side 100] [--events 100000]
+    python bench/map_scale.py [--side 100] [--events 100000] [--runs 5]
 
 For the 334-grid demo city and for a synthetic district of side×side grids, prints what headless
 Chromium receives on a first load (the page; the data it fetches: vector tiles, values; scripts and
-CSS apart, as a browser keeps them) and how long it takes from navigation until the grids are drawn,
-for the previous method (every grid inline as GeoJSON, as the page was built before the vector
-tiles; the baseline, measured in the same run) and for the page as it is, with the ratio of the two.
+CSS apart, as a browser keeps them) and how long it takes until the grids (and every layer) are
+drawn, on a first visit and on a returning one (medians of ``--runs``), for the previous method
+(every grid inline as GeoJSON, as the page was built before the vector tiles; the baseline,
+measured in the same run) and for the page as it is, with the ratio of the two.
 """
 
 import argparse
