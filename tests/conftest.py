@@ -130,12 +130,18 @@ def demo_city(engine: Engine) -> Engine:
 
 
 @pytest.fixture
-def scratch_engine(base_settings: Settings, database_url: str) -> Iterator[Engine]:
-    """A database of its own for one test (hand-made boundary sets), dropped afterwards."""
+def scratch_settings(base_settings: Settings, database_url: str) -> Iterator[Settings]:
+    """Settings of a database of its own for one test (hand-made boundary sets), dropped afterwards."""
     if not base_settings.database.is_local:
         pytest.skip("scratch databases need the local cluster")
     fresh = fresh_database(base_settings, "gridgov_scratch")
-    engine = make_engine(fresh.database.url)
+    yield fresh
+    drop_database(fresh)
+
+
+@pytest.fixture
+def scratch_engine(scratch_settings: Settings) -> Iterator[Engine]:
+    """An engine on the test's own database (``scratch_settings``)."""
+    engine = make_engine(scratch_settings.database.url)
     yield engine
     engine.dispose()
-    drop_database(fresh)

@@ -1,11 +1,11 @@
 """The server's copy of the grid tiles: bounded, and never older than the boundary set."""
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import mapbox_vector_tile
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from api.access import Principal, Role
 from api.accounts import add_users
@@ -13,8 +13,6 @@ from api.app import create_app
 from api.auth import issue_token
 from api.settings import Settings
 from api.tilecache import TileCache
-from cli.local.scratch import drop_database, fresh_database
-from db.engine import make_engine
 from geo.boundaries import FieldMap, import_layer, read_layer
 from geo.demo import DEMO_DIR, load_demo
 from geo.levels import Level
@@ -42,19 +40,14 @@ def test_the_least_recently_used_tiles_go_first_and_the_cache_holds_its_size() -
 
 
 @pytest.fixture
-def city(base_settings: Settings, database_url: str) -> Iterator[Settings]:
-    if not base_settings.database.is_local:
-        pytest.skip("scratch databases need the local cluster")
-    settings = fresh_database(base_settings, "gridgov_tiles")
-    engine = make_engine(settings.database.url)
-    load_demo(engine)
-    add_users(engine, [("commander", Role.COMMANDER, "*")], "tile-password")
-    engine.dispose()
-    yield settings
-    drop_database(settings)
+def city(scratch_settings: Settings, scratch_engine: Engine) -> Settings:
+    """The demo city in a database of the test's own, and a commander."""
+    load_demo(scratch_engine)
+    add_users(scratch_engine, [("commander", Role.COMMANDER, "*")], "tile-password")
+    return scratch_settings
 
 
-def test_a_new_boundary_set_is_never_answered_from_the_cache(city: Settings) -> None:
+def test_a_new_boundary_set_is_never_answered_from_the_cache(city: Settings, scratch_engine: Engine) -> None:
     token = issue_token(city.api.secret_key, Principal("commander", Role.COMMANDER, "*"), timedelta(hours=1))
     grids = read_layer(DEMO_DIR / "grids.geojson", Level.GRID, FieldMap())
     x, y = tile_of(*grids.geometry.iloc[0].representative_point().coords[0], 15)
@@ -64,9 +57,7 @@ def test_a_new_boundary_set_is_never_answered_from_the_cache(city: Settings) -> 
         first = client.get(path)
         assert client.get(path).content == first.content and client.app.state.tiles.hits == 1  # type: ignore[attr-defined]
         grids["name"] = grids["name"] + "（新）"  # the district renames its grids: a new generation
-        engine = make_engine(city.database.url)
-        import_layer(engine, grids, Level.GRID, source="test:renamed")
-        engine.dispose()
+        import_layer(scratch_engine, grids, Level.GRID, source="test:renamed")
         renamed = client.get(path)
     assert renamed.headers["etag"] != first.headers["etag"]
     names = {f["properties"]["name"] for f in mapbox_vector_tile.decode(renamed.content)["grids"]["features"]}

@@ -46,6 +46,7 @@ window.gridgovGrids = function (options) {
   // One rule paints every grid: draw() adds a grid's rings to the path of its colour class, and the rule after
   // it fills each path once and strokes the outlines (a canvas fill per colour and tile, not per grid).
   // draw() is called inside the tile's transform; the paths are filled in the same one.
+  var colours = options.classes.concat([options.none]); // by colour class
   var painter = {
     paths: null,
     before: function (ctx, z) {
@@ -69,7 +70,6 @@ window.gridgovGrids = function (options) {
     flush: function (ctx) {
       if (!painter.paths) return;
       var paths = painter.paths;
-      var colours = options.classes.concat([options.none]);
       ctx.save();
       ctx.setTransform(painter.matrix);
       ctx.globalAlpha = options.opacity;
