@@ -1,5 +1,6 @@
 """The command-centre map page, the supervisors' escalation list, and the GeoJSON behind them."""
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -31,6 +32,7 @@ from api.mapdata import (
     overlay_grids,
     window_start,
 )
+from api.settings import Settings
 from cases.categories import category_names
 from cases.rules import Rules
 from geo.areas import Bounds, area_info, first_district
@@ -38,7 +40,7 @@ from geo.boundaries import active_generation
 from geo.demo import DEMO_DISTRICT
 from geo.levels import AREA_CODE
 from geo.overlays import LAYERS
-from maps.city_map import MapData, Metric, Window, escalations_page, render
+from maps.city_map import MapData, Metric, Window, escalations_page, page_head, render
 from maps.screen import screen_page
 from registers.cadence import VisitRules
 from registers.visits import overdue_per_grid
@@ -104,6 +106,40 @@ def _query(area: str | None, **params: str) -> str:
     return urlencode(({"area": area} if area else {}) | params)
 
 
+def _map_data(
+    conn: Connection,
+    code: str,
+    name: str,
+    bounds: Bounds,
+    area: str | None,
+    metric: Metric,
+    window: Window,
+    lang: str,
+    settings: Settings,
+    rules: Rules,
+    visit_rules: VisitRules,
+) -> MapData:
+    now = datetime.now(UTC)
+    context = [("streets", boundaries(conn, "street", code)), ("communities", boundaries(conn, "community", code))]
+    context += [(f"{layer}_grids", overlay_grids(conn, layer, code)) for layer in LAYERS]
+    return MapData(
+        area_name=name,
+        bounds=bounds,
+        metric=metric,
+        window=window,
+        lang=lang,
+        area=area,
+        tiles="/v1/map/tiles/{z}/{x}/{y}.mvt?" + _query(area),
+        values=_values(conn, metric, code, now, rules, visit_rules),
+        values_url="/v1/map/values?" + _query(area, metric=metric),
+        missing=missing_value(metric),
+        context=[(k, c) for k, c in context if c["features"]],
+        heat=heat_points(conn, code, window_start(window, now, rules.calendar.tz), heat_cell(bounds)),
+        escalations=escalated_cases(conn, code, now),
+        tile_url=settings.api.tile_url,
+    )
+
+
 @router.get("/map", response_class=HTMLResponse)
 def get_map(
     engine: EngineDep,
@@ -115,30 +151,21 @@ def get_map(
     metric: Metric = "open_cases",
     window: Window = "today",
     lang: Lang = "zh",
-) -> str:
-    """The live command-centre map of the city, or of one street or community (``?area=``)."""
-    now = datetime.now(UTC)
-    with engine.connect() as conn:
+) -> StreamingResponse:
+    """The live command-centre map of the city, or of one street or community (``?area=``).
+
+    The page's head goes out at once, before the data is read: the browser fetches its scripts meanwhile.
+    """
+    with engine.connect() as conn:  # an area out of reach, or no database, is answered before the first byte
         code, name, bounds = _scope(conn, area, principal)
-        context = [("streets", boundaries(conn, "street", code)), ("communities", boundaries(conn, "community", code))]
-        context += [(f"{layer}_grids", overlay_grids(conn, layer, code)) for layer in LAYERS]
-        data = MapData(
-            area_name=name,
-            bounds=bounds,
-            metric=metric,
-            window=window,
-            lang=lang,
-            area=area,
-            tiles="/v1/map/tiles/{z}/{x}/{y}.mvt?" + _query(area),
-            values=_values(conn, metric, code, now, rules, visit_rules),
-            values_url="/v1/map/values?" + _query(area, metric=metric),
-            missing=missing_value(metric),
-            context=[(k, c) for k, c in context if c["features"]],
-            heat=heat_points(conn, code, window_start(window, now, rules.calendar.tz), heat_cell(bounds)),
-            escalations=escalated_cases(conn, code, now),
-            tile_url=settings.api.tile_url,
-        )
-    return render(data)
+
+    def parts() -> Iterator[str]:
+        yield page_head()
+        with engine.connect() as conn:
+            data = _map_data(conn, code, name, bounds, area, metric, window, lang, settings, rules, visit_rules)
+        yield render(data)
+
+    return StreamingResponse(parts(), media_type="text/html")
 
 
 @router.get("/screen", response_class=HTMLResponse)

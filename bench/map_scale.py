@@ -193,7 +193,7 @@ def measure(settings: Settings, area: str, street: str, runs: int) -> dict[str, 
             for visit in VISITS:
                 for label, path, drawn in (
                     ("before: GeoJSON in the page", "/previous", "true"),
-                    ("now: vector tiles", _page_path(area), "window[GRIDGOV.grids].drawn"),
+                    ("now: vector tiles", _page_path(area), "window[GRIDGOV.grids].shownAt"),
                 ):
                     figures = [
                         _open(browser, base, headers, path, drawn, visit, street, before_html) for _ in range(runs)
@@ -222,10 +222,12 @@ def _open(
         page.wait_for_function("window[GRIDGOV.grids].drawn", timeout=60_000)
     page.goto(base + path, wait_until="load")
     page.wait_for_function(drawn, timeout=60_000)
-    grids_at = page.evaluate(ON_SCREEN)
-    if path != "/previous":  # the page draws the other layers once the grids are painted
+    if path == "/previous":  # on the screen two frames after the page's load
+        grids_at = all_at = page.evaluate(ON_SCREEN)
+    else:  # the page marks it: two frames after the grids were painted, and after the other layers were
+        grids_at = page.evaluate(drawn)
         page.wait_for_function("window.gridgovLive && window.gridgovLive.allDrawnAt", timeout=60_000)
-    all_at = page.evaluate(ON_SCREEN)
+        all_at = page.evaluate("window.gridgovLive.allDrawnAt")
     timing = page.evaluate(TIMING)
     context.close()
     page_bytes = len(html.encode()) if path == "/previous" else timing["page"]
@@ -243,7 +245,8 @@ def _open(
     }
 
 
-# When what is drawn is on the screen: two frames later (Leaflet's canvas draws in the next one).
+# When what is drawn is on the screen: two frames later (Leaflet's canvas draws in the next one), as the
+# page marks the grids' (gridtiles.js ``shownAt``) and the other layers' (live.js ``allDrawnAt``).
 ON_SCREEN = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(performance.now()))))"
 
 # Read in the page once everything is drawn: when the page had arrived and when the last tile had (ms

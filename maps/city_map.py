@@ -1,10 +1,13 @@
-"""The command-centre map as a folium page, from data it is handed; every asset is local."""
+"""The command-centre map as a folium page, from data it is handed; every asset is local.
+
+A page is sent in two parts: ``page_head()``, the same for every map, goes out before the data is
+read, so that the browser fetches and runs the scripts while the server builds ``render(data)``.
+"""
 
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 import folium
-from folium.elements import JSCSSMixin
 from folium.plugins import HeatMap
 from folium.template import Template
 
@@ -19,6 +22,8 @@ PROTOMAPS_JS = f"{ASSETS}/protomaps/protomaps-leaflet.js"
 GRIDS_JS = f"{ASSETS}/maps/gridtiles.js"
 NO_VALUE = "#cccccc"
 ICON = f"{ASSETS}/maps/icon.svg"
+SCRIPTS = (LEAFLET_JS, PROTOMAPS_JS, GRIDS_JS, HEAT_JS)  # in the page's head, in this order
+FOLIUM_START = "<!DOCTYPE html>\n<html>\n<head>"  # what page_head() stands for in folium's document
 # Light to dark red: six classes of the selected metric.
 PALETTE = ["#fff5f0", "#fdd0bc", "#fc9272", "#f44d38", "#c5161c", "#67000d"]
 
@@ -64,7 +69,7 @@ def _classes(values: list[float]) -> list[float]:
     return [top * i / len(PALETTE) for i in range(1, len(PALETTE))]
 
 
-class GridTiles(JSCSSMixin, folium.map.Layer):
+class GridTiles(folium.map.Layer):
     """The grid layer from vector tiles, coloured by value in the browser (maps/static/gridtiles.js)."""
 
     _template = Template(
@@ -76,7 +81,6 @@ class GridTiles(JSCSSMixin, folium.map.Layer):
         {% endmacro %}
         """
     )
-    default_js = [("protomaps-leaflet", PROTOMAPS_JS), ("gridgov-grids", GRIDS_JS)]
 
     def __init__(self, name: str, options: dict[str, Any], values: dict[str, float]) -> None:
         super().__init__(name=name, overlay=True, control=True, show=True)
@@ -134,14 +138,21 @@ def _popup(case: dict[str, Any], text: dict[str, str]) -> str:
     return page("popup.html", rows=rows, case_id=case["id"], labels=text)
 
 
+def page_head() -> str:
+    """The start of every map page: the head's scripts and style sheet.
+
+    Only local assets: Leaflet and protomaps-leaflet from the npm registry, the heat plugin from folium's wheel.
+    """
+    return page("map_head.html", icon=ICON, css=LEAFLET_CSS, scripts=SCRIPTS)
+
+
 def render(data: MapData, max_live_points: int = 5000) -> str:
-    """The complete HTML page."""
+    """The rest of the page, after ``page_head()``."""
     text = labels(data.lang)
     xmin, ymin, xmax, ymax = data.bounds
     m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True, fade_animation=False)
-    # Only local assets: Leaflet from the npm registry, the heat plugin from folium's wheel.
-    m.default_js = [("leaflet", LEAFLET_JS)]
-    m.default_css = [("leaflet_css", LEAFLET_CSS)]
+    m.default_js = []  # every script is in page_head()
+    m.default_css = []
     if data.tile_url:
         folium.TileLayer(data.tile_url, attr="tiles", name="base").add_to(m)
     m.fit_bounds([[ymin, xmin], [ymax, xmax]])
@@ -174,14 +185,13 @@ def render(data: MapData, max_live_points: int = 5000) -> str:
     ]
     points = [list(p) for p in data.heat]  # in the config once: live.js hands them to the layer with the live ones
     heat = HeatMap([], name=text["heat"], radius=14, blur=18, min_opacity=0.3, show=False)  # type: ignore[no-untyped-call]
-    heat.default_js = [("leaflet-heat.js", HEAT_JS)]
+    heat.default_js = []
     heat.add_to(m)
     # Markers are drawn by live.js (as live ones are): folium's HTML popups would need jQuery from a CDN.
     escalated = folium.FeatureGroup(name=text["escalations"]).add_to(m)
     markers = [{"id": c["id"], "lat": c["lat"], "lon": c["lon"], "popup": _popup(c, text)} for c in data.escalations]
     folium.LayerControl(collapsed=False).add_to(m)
     root: Any = m.get_root()
-    root.header.add_child(folium.Element(f'<link rel="icon" href="{ICON}" type="image/svg+xml">'))
     root.html.add_child(folium.Element(_title(data, text)))
     root.html.add_child(folium.Element(_legend(text[data.metric], style["breaks"], data.metric, text)))
     config = {
@@ -203,7 +213,9 @@ def render(data: MapData, max_live_points: int = 5000) -> str:
         folium.Element(f'<script>window.GRIDGOV = {script_data(config)};</script><script src="{LIVE_JS}"></script>')
     )
     rendered: str = root.render()
-    return rendered
+    if not rendered.startswith(FOLIUM_START):
+        raise RuntimeError(f"folium's page no longer starts with {FOLIUM_START!r}: page_head() cannot stand for it")
+    return rendered.removeprefix(FOLIUM_START)
 
 
 def escalations_page(area_name: str, cases: list[dict[str, Any]], lang: str = "zh") -> str:

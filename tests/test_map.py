@@ -8,6 +8,7 @@ from datetime import datetime
 from itertools import product
 from zoneinfo import ZoneInfo
 
+import httpx
 import mapbox_vector_tile
 import pytest
 from fastapi.testclient import TestClient
@@ -20,8 +21,10 @@ from api.app import create_app
 from api.settings import Settings
 from cases.clock import escalate_breaches, start_clocks
 from cases.rules import load_rules
+from maps.city_map import SCRIPTS, page_head
 from tests.conftest import SignIn
 from tests.pipeline_fixtures import grid_point, tile_of
+from tests.server import serve
 from tests.test_sla_db import record
 
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']\s*(?:https?:)?//""", re.IGNORECASE)
@@ -62,6 +65,25 @@ def test_the_page_has_every_layer_and_no_asset_from_outside(client: TestClient) 
     assert not EXTERNAL.findall(page), EXTERNAL.findall(page)
     assert "$(" not in page  # no jQuery: it would come from a CDN
     assert client.case in page  # type: ignore[attr-defined]  # the escalated case's popup links to its JSON
+
+
+def test_the_head_goes_out_before_the_data_is_read(settings: Settings, demo_city: Engine, sign_in: SignIn) -> None:
+    headers = sign_in("commander", Role.COMMANDER, "")
+    with (
+        serve(create_app(settings)) as base,
+        httpx.Client(base_url=base, headers=headers, timeout=30) as http,
+        demo_city.connect() as lock,
+    ):
+        lock.execute(text('LOCK TABLE "case" IN ACCESS EXCLUSIVE MODE'))  # the page's data waits for it
+        with http.stream("GET", "/map") as response:
+            assert response.status_code == 200
+            chunks = response.iter_text()
+            assert next(chunks) == page_head()  # the browser fetches the scripts while the server reads
+            lock.rollback()
+            page = page_head() + "".join(chunks)
+    assert "网格化治理指挥中心" in page and page.rstrip().endswith("</html>")
+    for script in SCRIPTS:  # each once: folium's document adds none of its own
+        assert page.count(f'<script src="{script}">') == 1, script
 
 
 def test_assets_are_served_by_the_app(client: TestClient) -> None:

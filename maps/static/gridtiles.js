@@ -33,16 +33,6 @@ window.gridgovGrids = function (options) {
     version += 1;
   };
   classify();
-  var outline = function (geom) {
-    var path = new Path2D();
-    for (var r = 0; r < geom.length; r += 1) {
-      var ring = geom[r];
-      path.moveTo(ring[0].x, ring[0].y);
-      for (var i = 1; i < ring.length; i += 1) path.lineTo(ring[i].x, ring[i].y);
-      path.closePath();
-    }
-    return path;
-  };
   // One rule paints every grid: draw() adds a grid's rings to the path of its colour class, and the rule after
   // it fills each path once and strokes the outlines (a canvas fill per colour and tile, not per grid).
   // draw() is called inside the tile's transform; the paths are filled in the same one.
@@ -64,8 +54,12 @@ window.gridgovGrids = function (options) {
         painter.matrix = ctx.getTransform();
       }
       var path = painter.paths[f.colourClass] || (painter.paths[f.colourClass] = new Path2D());
-      if (geom !== f.geom) path.addPath(outline(geom)); // over-zoomed: the library scaled a copy
-      else path.addPath(f.outline || (f.outline = outline(geom))); // a grid on several screen tiles: built once
+      for (var r = 0; r < geom.length; r += 1) { // the grid's rings, straight into its class's path
+        var ring = geom[r];
+        path.moveTo(ring[0].x, ring[0].y);
+        for (var i = 1; i < ring.length; i += 1) path.lineTo(ring[i].x, ring[i].y);
+        path.closePath();
+      }
     },
     flush: function (ctx) {
       if (!painter.paths) return;
@@ -100,9 +94,19 @@ window.gridgovGrids = function (options) {
       { dataLayer: "grids", filter: function () { return false; }, symbolizer: { before: painter.flush, draw: function () {} } },
     ],
   });
+  // "load": every visible tile fetched and painted; "shown", once: two frames later, when the first view is on
+  // the screen (its canvas tiles are composited in the next frame), the moment to add what can wait.
   layer.drawn = false;
-  layer.on("load", function () { // every visible tile fetched and painted
-    if (!layer.drawn) layer.drawnAt = performance.now();
+  layer.on("load", function () {
+    if (!layer.drawn) {
+      layer.drawnAt = performance.now();
+      window.requestAnimationFrame(function () {
+        window.requestAnimationFrame(function () {
+          layer.shownAt = performance.now();
+          layer.fire("shown");
+        });
+      });
+    }
     layer.drawn = true;
   });
 
