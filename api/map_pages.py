@@ -102,6 +102,10 @@ def _values(
     return grid_values(conn, metric, code, now, today, counted)
 
 
+def _tiles(area: str | None) -> str:
+    return "/v1/map/tiles/{z}/{x}/{y}.mvt?" + _query(area)
+
+
 def _query(area: str | None, **params: str) -> str:
     return urlencode(({"area": area} if area else {}) | params)
 
@@ -129,7 +133,7 @@ def _map_data(
         window=window,
         lang=lang,
         area=area,
-        tiles="/v1/map/tiles/{z}/{x}/{y}.mvt?" + _query(area),
+        tiles=_tiles(area),
         values=_values(conn, metric, code, now, rules, visit_rules),
         values_url="/v1/map/values?" + _query(area, metric=metric),
         missing=missing_value(metric),
@@ -160,7 +164,7 @@ def get_map(
         code, name, bounds = _scope(conn, area, principal)
 
     def parts() -> Iterator[str]:
-        yield page_head()
+        yield page_head(_tiles(area), bounds)
         with engine.connect() as conn:
             data = _map_data(conn, code, name, bounds, area, metric, window, lang, settings, rules, visit_rules)
         yield render(data)

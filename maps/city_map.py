@@ -64,6 +64,12 @@ class MapData:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def _latlng(bounds: tuple[float, float, float, float]) -> list[list[float]]:
+    """Bounds (lon/lat min, max) as Leaflet takes them: [[south, west], [north, east]]."""
+    xmin, ymin, xmax, ymax = bounds
+    return [[ymin, xmin], [ymax, xmax]]
+
+
 def _classes(values: list[float]) -> list[float]:
     top = max(values, default=0.0) or 1.0
     return [top * i / len(PALETTE) for i in range(1, len(PALETTE))]
@@ -138,24 +144,24 @@ def _popup(case: dict[str, Any], text: dict[str, str]) -> str:
     return page("popup.html", rows=rows, case_id=case["id"], labels=text)
 
 
-def page_head() -> str:
-    """The start of every map page: the head's scripts and style sheet.
+def page_head(tiles: str, bounds: tuple[float, float, float, float]) -> str:
+    """The start of a map page: the head's scripts and style sheet, and the fetch of the first view's grid tiles.
 
     Only local assets: Leaflet and protomaps-leaflet from the npm registry, the heat plugin from folium's wheel.
+    ``tiles`` and ``bounds`` (lon/lat min, max) are those ``render`` is given in ``MapData``.
     """
-    return page("map_head.html", icon=ICON, css=LEAFLET_CSS, scripts=SCRIPTS)
+    return page("map_head.html", icon=ICON, css=LEAFLET_CSS, scripts=SCRIPTS, tiles=tiles, bounds=_latlng(bounds))
 
 
 def render(data: MapData, max_live_points: int = 5000) -> str:
     """The rest of the page, after ``page_head()``."""
     text = labels(data.lang)
-    xmin, ymin, xmax, ymax = data.bounds
     m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True, fade_animation=False)
     m.default_js = []  # every script is in page_head()
     m.default_css = []
     if data.tile_url:
         folium.TileLayer(data.tile_url, attr="tiles", name="base").add_to(m)
-    m.fit_bounds([[ymin, xmin], [ymax, xmax]])
+    m.fit_bounds(_latlng(data.bounds))  # as gridgovPrefetch in page_head() expects
 
     style = _grid_style(data.metric, data.values)
     grids = GridTiles(
@@ -166,7 +172,7 @@ def render(data: MapData, max_live_points: int = 5000) -> str:
             "opacity": 0.65,
             "stroke": "#777",
             "width": 0.5,
-            "bounds": [[ymin, xmin], [ymax, xmax]],  # no request for the tiles around the area
+            "bounds": _latlng(data.bounds),  # no request for the tiles around the area
             **style,
         },
         data.values,

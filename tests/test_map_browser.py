@@ -45,6 +45,16 @@ def server(settings: Settings, demo_city: Engine) -> Iterator[str]:
         yield base
 
 
+# The data tiles (z/x/y) the grid layer's screen tiles are painted from.
+DATA_TILES = """() => {
+  const layer = window[GRIDGOV.grids], view = layer.views.get("");
+  return Object.values(layer._tiles).map((t) => {
+    const d = view.dataTileForDisplayTile(t.coords).dataTile;
+    return `${d.z}/${d.x}/${d.y}`;
+  });
+}"""
+
+
 def _hover(page: Page, lon: float, lat: float) -> None:
     x, y = page.evaluate(
         "([lat, lon]) => { const p = window[GRIDGOV.map].latLngToContainerPoint([lat, lon]); return [p.x, p.y]; }",
@@ -77,6 +87,9 @@ def test_a_posted_incident_shows_on_the_map_without_reload(server: str, demo_cit
         page.wait_for_url(f"{server}/map")
         page.wait_for_function("window.gridgovLive && window.gridgovLive.connected", timeout=15_000)
         page.wait_for_function("window[GRIDGOV.grids].drawn", timeout=15_000)  # every vector tile painted
+        fetched = [r.url.split("/v1/map/tiles/")[1].split(".mvt")[0] for r in requests if "/v1/map/tiles/" in r.url]
+        # the head fetched the first view's tiles, which the layer then painted: none twice, none in vain
+        assert sorted(fetched) == sorted(set(page.evaluate(DATA_TILES))), fetched
         code, lon, lat = grid_point(demo_city, 40)
         _hover(page, lon, lat)
         tooltip = page.locator(".leaflet-tooltip").inner_text()
