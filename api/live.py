@@ -18,6 +18,8 @@ from streams.topics import Topics
 
 log = logging.getLogger(__name__)
 QUEUE_LIMIT = 2000  # per client; a client that falls behind loses the oldest news, not the server's memory
+HEARTBEAT_S = 15  # a comment line this often keeps proxies from closing a quiet stream
+READY_POLL_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,11 @@ def to_messages(topic: str, topics: Topics, value: bytes) -> list[dict[str, Any]
 
 
 class LiveFeed:
-    """Reads the located, transitions and escalations topics from their ends (no group) and fans out."""
+    """Reads the located, transitions and escalations topics from their ends (no group) and fans out.
+
+    A stream's first event after the reader has found those ends is ``event: ready``: what happens from
+    then on reaches the client (a page shows itself live only then).
+    """
 
     def __init__(self, settings: KafkaSettings) -> None:
         self.settings = settings
@@ -80,6 +86,7 @@ class LiveFeed:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._positioned = threading.Event()
 
     def subscribe(self, prefix: str, department: str | None = None) -> Subscriber:
         """Register a client (an area's page, or a department's inbox); starts the reader on first use."""
@@ -114,12 +121,16 @@ class LiveFeed:
             ]
             reader.assign(partitions)
             reader.seek_to_end(*partitions)
+            for tp in partitions:  # the ends now, not at the first poll: nothing after "ready" is missed
+                reader.position(tp)
+            self._positioned.set()
             while not self._stop.is_set():
                 for tp, records in reader.poll(timeout_ms=200).items():
                     for record in records:
                         for message in to_messages(tp.topic, self.topics, record.value):
                             self._deliver(message)
         finally:
+            self._positioned.clear()
             reader.close()
 
     def _deliver(self, message: dict[str, Any]) -> None:
@@ -132,9 +143,17 @@ class LiveFeed:
         """Server-sent events for one client, with a heartbeat so proxies keep the line open."""
         try:
             yield "retry: 2000\n\n"
+            waited = 0.0
+            while not self._positioned.is_set():  # the reader is still finding the topics' ends
+                await asyncio.sleep(READY_POLL_S)
+                waited += READY_POLL_S
+                if waited >= HEARTBEAT_S:
+                    waited = 0.0
+                    yield ": heartbeat\n\n"
+            yield "event: ready\ndata: {}\n\n"
             while True:
                 try:
-                    message = await asyncio.wait_for(subscriber.queue.get(), timeout=15)
+                    message = await asyncio.wait_for(subscriber.queue.get(), timeout=HEARTBEAT_S)
                     yield f"data: {json.dumps(message, ensure_ascii=False)}\n\n"
                 except TimeoutError:
                     yield ": heartbeat\n\n"

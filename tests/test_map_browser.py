@@ -85,6 +85,7 @@ def test_a_posted_incident_shows_on_the_map_without_reload(server: str, demo_cit
         page.fill("input[name=password]", TEST_PASSWORD)
         page.click("button[type=submit]")
         page.wait_for_url(f"{server}/map")
+        # connected: the feed has found the topics' ends ("ready"), so what is posted now reaches the page
         page.wait_for_function("window.gridgovLive && window.gridgovLive.connected", timeout=15_000)
         page.wait_for_function("window[GRIDGOV.grids].drawn", timeout=15_000)  # every vector tile painted
         fetched = [r.url.split("/v1/map/tiles/")[1].split(".mvt")[0] for r in requests if "/v1/map/tiles/" in r.url]
@@ -94,7 +95,6 @@ def test_a_posted_incident_shows_on_the_map_without_reload(server: str, demo_cit
         _hover(page, lon, lat)
         tooltip = page.locator(".leaflet-tooltip").inner_text()
         assert code in tooltip and "未结案件" in tooltip, tooltip  # the grid under the pointer, from the tile
-        time.sleep(1.0)  # the feed reads from the topics' ends: let it take its position
         _, lon, lat = grid_point(demo_city, 77)
         start = time.monotonic()
         response = httpx.post(

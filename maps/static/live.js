@@ -71,10 +71,10 @@ window.addEventListener("load", function () {
 
   function connect() {
     var source = new EventSource("/v1/live" + (cfg.area ? "?area=" + encodeURIComponent(cfg.area) : ""));
-    source.onopen = function () {
+    source.addEventListener("ready", function () { // the feed reads: from now on nothing is missed
       state.connected = true;
       if (badge) badge.style.color = "#2e7d32";
-    };
+    });
     source.onmessage = function (message) {
       var e = JSON.parse(message.data);
       if (e.type === "located") onLocated(e);

@@ -170,7 +170,7 @@
   }
   function connect() {
     const source = new EventSource(`/v1/live?area=${cfg.area}`);
-    source.onopen = () => { state.connected = true; status(); };
+    source.addEventListener("ready", () => { state.connected = true; status(); }); // the feed reads: nothing missed
     source.onmessage = onMessage;
     source.onerror = () => {
       state.connected = false;
