@@ -32,7 +32,6 @@ from api.mapdata import (
     overlay_grids,
     window_start,
 )
-from api.settings import Settings
 from cases.categories import category_names
 from cases.rules import Rules
 from geo.areas import Bounds, area_info, first_district
@@ -102,46 +101,15 @@ def _values(
     return grid_values(conn, metric, code, now, today, counted)
 
 
+OUTLINED = (("streets", "street"), ("communities", "community"))  # the map's outlines around the grids
+
+
 def _tiles(area: str | None) -> str:
     return "/v1/map/tiles/{z}/{x}/{y}.mvt?" + _query(area)
 
 
 def _query(area: str | None, **params: str) -> str:
     return urlencode(({"area": area} if area else {}) | params)
-
-
-def _map_data(
-    conn: Connection,
-    code: str,
-    name: str,
-    bounds: Bounds,
-    area: str | None,
-    metric: Metric,
-    window: Window,
-    lang: str,
-    settings: Settings,
-    rules: Rules,
-    visit_rules: VisitRules,
-) -> MapData:
-    now = datetime.now(UTC)
-    context = [("streets", boundaries(conn, "street", code)), ("communities", boundaries(conn, "community", code))]
-    context += [(f"{layer}_grids", overlay_grids(conn, layer, code)) for layer in LAYERS]
-    return MapData(
-        area_name=name,
-        bounds=bounds,
-        metric=metric,
-        window=window,
-        lang=lang,
-        area=area,
-        tiles=_tiles(area),
-        values=_values(conn, metric, code, now, rules, visit_rules),
-        values_url="/v1/map/values?" + _query(area, metric=metric),
-        missing=missing_value(metric),
-        context=[(k, c) for k, c in context if c["features"]],
-        heat=heat_points(conn, code, window_start(window, now, rules.calendar.tz), heat_cell(bounds)),
-        escalations=escalated_cases(conn, code, now),
-        tile_url=settings.api.tile_url,
-    )
 
 
 @router.get("/map", response_class=HTMLResponse)
@@ -165,8 +133,26 @@ def get_map(
 
     def parts() -> Iterator[str]:
         yield page_head(_tiles(area), bounds)
+        now = datetime.now(UTC)
         with engine.connect() as conn:
-            data = _map_data(conn, code, name, bounds, area, metric, window, lang, settings, rules, visit_rules)
+            context = [(key, boundaries(conn, level, code)) for key, level in OUTLINED]
+            context += [(f"{layer}_grids", overlay_grids(conn, layer, code)) for layer in LAYERS]
+            data = MapData(
+                area_name=name,
+                bounds=bounds,
+                metric=metric,
+                window=window,
+                lang=lang,
+                area=area,
+                tiles=_tiles(area),
+                values=_values(conn, metric, code, now, rules, visit_rules),
+                values_url="/v1/map/values?" + _query(area, metric=metric),
+                missing=missing_value(metric),
+                context=[(k, c) for k, c in context if c["features"]],
+                heat=heat_points(conn, code, window_start(window, now, rules.calendar.tz), heat_cell(bounds)),
+                escalations=escalated_cases(conn, code, now),
+                tile_url=settings.api.tile_url,
+            )
         yield render(data)
 
     return StreamingResponse(parts(), media_type="text/html")

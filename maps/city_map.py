@@ -1,7 +1,8 @@
 """The command-centre map as a folium page, from data it is handed; every asset is local.
 
-A page is sent in two parts: ``page_head()``, the same for every map, goes out before the data is
-read, so that the browser fetches and runs the scripts while the server builds ``render(data)``.
+A page is sent in two parts: ``page_head(tiles, bounds)`` goes out before the data is read, so that
+the browser fetches and runs the scripts, and fetches the grid tiles of its first view, while the
+server builds ``render(data)``.
 """
 
 from dataclasses import dataclass, field
