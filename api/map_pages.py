@@ -104,10 +104,6 @@ def _values(
 OUTLINED = (("streets", "street"), ("communities", "community"))  # the map's outlines around the grids
 
 
-def _tiles(area: str | None) -> str:
-    return "/v1/map/tiles/{z}/{x}/{y}.mvt?" + _query(area)
-
-
 def _query(area: str | None, **params: str) -> str:
     return urlencode(({"area": area} if area else {}) | params)
 
@@ -131,8 +127,11 @@ def get_map(
     with engine.connect() as conn:  # an area out of reach, or no database, is answered before the first byte
         code, name, bounds = _scope(conn, area, principal)
 
+    # The head fetches the first view's tiles by this url; the grid layer of the same url then finds them.
+    tiles = "/v1/map/tiles/{z}/{x}/{y}.mvt?" + _query(area)
+
     def parts() -> Iterator[str]:
-        yield page_head(_tiles(area), bounds)
+        yield page_head(tiles, bounds)
         now = datetime.now(UTC)
         with engine.connect() as conn:
             context = [(key, boundaries(conn, level, code)) for key, level in OUTLINED]
@@ -144,7 +143,7 @@ def get_map(
                 window=window,
                 lang=lang,
                 area=area,
-                tiles=_tiles(area),
+                tiles=tiles,
                 values=_values(conn, metric, code, now, rules, visit_rules),
                 values_url="/v1/map/values?" + _query(area, metric=metric),
                 missing=missing_value(metric),

@@ -19,10 +19,6 @@
   var MAX_ZOOM = 18; // the map's (folium's default)
   var prefetched = {}; // url → the library's views (sources and their tile caches) holding the first tiles
 
-  var viewsOf = function (url) {
-    return protomapsL.sourcesToViews({ url: url, maxDataZoom: MAX_DATA_ZOOM, levelDiff: LEVEL_DIFF });
-  };
-
   window.gridgovPrefetch = function (url, bounds) {
     var crs = L.CRS.EPSG3857;
     var box = L.latLngBounds(bounds);
@@ -33,7 +29,8 @@
     if (z < 0) return;
     var nw = crs.latLngToPoint(box.getNorthWest(), z).divideBy(256).floor();
     var se = crs.latLngToPoint(box.getSouthEast(), z).divideBy(256).floor();
-    var views = (prefetched[url] = viewsOf(url));
+    var views = protomapsL.sourcesToViews({ url: url, maxDataZoom: MAX_DATA_ZOOM, levelDiff: LEVEL_DIFF });
+    prefetched[url] = views;
     var cache = views.get("").tileCache;
     for (var x = nw.x; x <= se.x; x += 1) {
       for (var y = nw.y; y <= se.y; y += 1) cache.get({ z: z, x: x, y: y }).catch(function () {});
