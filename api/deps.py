@@ -1,6 +1,7 @@
 """Dependencies that routes receive through ``Annotated`` aliases, taken from ``app.state``."""
 
 from collections.abc import Awaitable, Callable
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -43,3 +44,12 @@ TileCacheDep = Annotated[TileCache, Depends(_state("tiles"))]
 LiveDep = Annotated[LiveFeed, Depends(_state("live"))]
 PostLimiterDep = Annotated[RateLimiter, Depends(_state("limiter"))]
 SignInLimiterDep = Annotated[RateLimiter, Depends(_state("sign_in_limiter"))]
+
+
+def _today(request: Request) -> date:
+    """Today in the city's time zone (the rules' ``timezone``)."""
+    rules: Rules = request.app.state.rules
+    return datetime.now(rules.calendar.tz).date()
+
+
+TodayDep = Annotated[date, Depends(_today)]

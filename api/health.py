@@ -12,6 +12,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.deps import EngineDep, LagProbeDep, ProducerDep, RulesDep, SettingsDep
 from api.settings import Settings
+from streams.sla import ClockVerdict, clock_figures, judge_clock
 from streams.watch import Freshness, LagProbe, Verdict, database_figures, judge
 
 router = APIRouter(tags=["health"])
@@ -42,6 +43,17 @@ class PipelineHealth(BaseModel):
     workers: int = 0
 
 
+class ClockHealth(BaseModel):
+    """Whether the SLA clock ticks and publishes (thresholds ``GRIDGOV_CLOCK_*_AFTER_S``); skipped cases by id."""
+
+    status: ClockVerdict
+    detail: str
+    since_tick_s: float | None = None
+    oldest_unpublished_s: float | None = None
+    skipped: int = 0
+    failures: int = 0
+
+
 class Health(BaseModel):
     """The API's dependencies and the overall state."""
 
@@ -49,6 +61,7 @@ class Health(BaseModel):
     database: ServiceHealth
     broker: ServiceHealth
     pipeline: PipelineHealth
+    clock: ClockHealth
     calendar: CalendarHealth
 
 
@@ -76,6 +89,23 @@ def _pipeline(engine: Engine, probe: LagProbe, settings: Settings) -> PipelineHe
     )
 
 
+def _clock(engine: Engine, settings: Settings) -> ClockHealth:
+    try:
+        with engine.connect() as conn:
+            figures = clock_figures(conn)
+    except SQLAlchemyError as exc:
+        return ClockHealth(status="unknown", detail=f"cannot be measured: {type(exc).__name__}")
+    verdict, why = judge_clock(figures, settings.sla.clock_degraded_after_s, settings.sla.clock_failing_after_s)
+    return ClockHealth(
+        status=verdict,
+        detail=why,
+        since_tick_s=figures.since_tick_s,
+        oldest_unpublished_s=figures.oldest_unpublished_s,
+        skipped=figures.skipped,
+        failures=figures.failures,
+    )
+
+
 def _database(engine: EngineDep) -> ServiceHealth:
     try:
         with engine.connect() as conn:
@@ -94,21 +124,24 @@ async def get_health(
     settings: SettingsDep,
     response: Response,
 ) -> Health:
-    """Database, broker and pipeline status, and the calendar's reach.
+    """Database, broker, pipeline and clock status, and the calendar's reach.
 
     ``status`` is ``failing`` (503) when the database or the broker is down or the
-    pipeline is failing; ``degraded`` (200) when the pipeline is behind.
+    pipeline is failing; ``degraded`` (200) when the pipeline is behind or the clock is
+    degraded or failing (this API still answers: taking it out of service would not help
+    the clock, so the clock's own ``status`` says how bad it is).
     """
     database = await run_in_threadpool(_database, engine)
     broker_up, detail = await run_in_threadpool(producer.check)
     broker = ServiceHealth(status="up" if broker_up else "down", detail=detail)
     pipeline = await run_in_threadpool(_pipeline, engine, probe, settings)
+    clock = await run_in_threadpool(_clock, engine, settings)
     status: Literal["ok", "degraded", "failing"] = "ok"
     if database.status == "down" or broker.status == "down" or pipeline.status == "failing":
         status = "failing"
         response.status_code = 503
-    elif pipeline.status != "ok":
+    elif pipeline.status != "ok" or clock.status in ("degraded", "failing"):
         status = "degraded"
     today = datetime.now(rules.calendar.tz).date()
     calendar = CalendarHealth.model_validate(rules.calendar.coverage(today))
-    return Health(status=status, database=database, broker=broker, pipeline=pipeline, calendar=calendar)
+    return Health(status=status, database=database, broker=broker, pipeline=pipeline, clock=clock, calendar=calendar)

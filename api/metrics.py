@@ -5,7 +5,8 @@ in each process; with ``gridgov api --workers N`` they go through prometheus-cli
 multiprocess directory (``PROMETHEUS_MULTIPROC_DIR``) and are summed at scrape. The
 pipeline's are read at scrape time from where they live: recorded and reconciled from
 ``pipeline_counter``, escalations from ``case_transition``, the oldest unrecorded event
-from ``event_receipt``, lag and dead letters from the broker.
+from ``event_receipt``, the clock's ticks, failed jobs, skipped cases and outbox lag from
+``clock_member``, ``clock_skip`` and ``case_transition``, lag and dead letters from the broker.
 """
 
 import logging
@@ -23,6 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import REFUSALS
+from streams.sla import ClockFigures, clock_figures
 from streams.watch import OLDEST_UNRECORDED, LagProbe
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,7 @@ class PipelineCollector:
                         f" ({OLDEST_UNRECORDED}) AS oldest"
                     )
                 ).one()
+                clock = clock_figures(conn)
             yield CounterMetricFamily("gridgov_events_recorded", "Events recorded in PostgreSQL", row.recorded or 0)
             yield CounterMetricFamily(
                 "gridgov_events_reconciled", "Accepted events sent again by reconciliation", row.reconciled or 0
@@ -99,6 +102,7 @@ class PipelineCollector:
                 "Age of the oldest accepted event not yet recorded (0 when none waits)",
                 float(row.oldest or 0),
             )
+            yield from _clock_families(clock)
         except SQLAlchemyError as exc:
             log.warning("metrics: database figures left out (%s)", type(exc).__name__)
         try:
@@ -113,6 +117,18 @@ class PipelineCollector:
             )
         except (KafkaError, LookupError) as exc:
             log.warning("metrics: broker figures left out (%s)", type(exc).__name__)
+
+
+def _clock_families(clock: ClockFigures) -> Iterator[Metric]:
+    yield CounterMetricFamily("gridgov_clock_ticks", "SLA clock ticks finished (clocks running now)", clock.ticks)
+    yield CounterMetricFamily("gridgov_clock_failures", "SLA clock jobs that failed in a tick", clock.failures)
+    yield GaugeMetricFamily("gridgov_clock_skipped_cases", "Open cases a clock job skipped", clock.skipped)
+    yield GaugeMetricFamily(
+        "gridgov_outbox_lag_seconds",
+        "Age of the oldest case transition not yet produced to Kafka (0 when none waits)",
+        clock.oldest_unpublished_s or 0.0,
+    )
+    yield GaugeMetricFamily("gridgov_outbox_waiting", "Case transitions not yet produced to Kafka", clock.unpublished)
 
 
 def registry(pipeline: PipelineCollector) -> CollectorRegistry:

@@ -5,7 +5,7 @@ gridworker and its community's supervisors; each person they read unmasked is a 
 ``GET /v1/pii-access``, with the purpose the caller gave.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Row, text
 from api.access import Principal
 from api.accounts import USERNAME
 from api.auth import PrincipalDep, authorize
-from api.deps import EngineDep, ProtectorDep, VisitRulesDep
+from api.deps import EngineDep, ProtectorDep, TodayDep, VisitRulesDep
 from api.errors import InvalidInput, NotFound, responses
 from registers import people
 from registers.ids import id_problem, normalise_id
@@ -38,10 +38,10 @@ Purpose = Annotated[
 
 
 def _people(
-    conn: Connection, rows: list[Row[Any]], principal: Principal, protector: Protector, purpose: str
+    conn: Connection, rows: list[Row[Any]], principal: Principal, protector: Protector, purpose: str, today: date
 ) -> list[dict[str, Any]]:
     """The people as this caller may see them; a log row for each one shown unmasked."""
-    shown = [people.person_json(r, protector, principal.sees_unmasked(r.grid_code)) for r in rows]
+    shown = [people.person_json(r, protector, principal.sees_unmasked(r.grid_code), today) for r in rows]
     opened = [p["id"] for p in shown if not p["masked"]]
     if opened:
         log_access(conn, principal.username, principal.role.value, "read", purpose, opened)
@@ -55,6 +55,7 @@ def get_household(
     principal: PrincipalDep,
     protector: ProtectorDep,
     visit_rules: VisitRulesDep,
+    today: TodayDep,
     purpose: Purpose = "走访服务 (visit)",
 ) -> dict[str, Any]:
     """A household in your area with its building and its people (numbers masked unless you are its grid's staff)."""
@@ -64,7 +65,7 @@ def get_household(
             raise NotFound(f"no household {household_id} in your area")
         household = dict(row._mapping)
         household["cadence"] = visit_rules.cadence_of(row.tags).value
-        household["people"] = _people(conn, people.members(conn, household_id), principal, protector, purpose)
+        household["people"] = _people(conn, people.members(conn, household_id), principal, protector, purpose, today)
     return household
 
 
@@ -74,6 +75,7 @@ def get_person(
     engine: EngineDep,
     principal: PrincipalDep,
     protector: ProtectorDep,
+    today: TodayDep,
     purpose: Purpose = "查看 (view)",
 ) -> dict[str, Any]:
     """A person of your area."""
@@ -81,7 +83,7 @@ def get_person(
         row = people.person(conn, person_id)
         if row is None or not principal.sees_area(row.grid_code):
             raise NotFound(f"no person {person_id} in your area")
-        return _people(conn, [row], principal, protector, purpose)[0]
+        return _people(conn, [row], principal, protector, purpose, today)[0]
 
 
 class SearchIn(BaseModel):
@@ -93,7 +95,7 @@ class SearchIn(BaseModel):
 
 @router.post("/people/search", responses=responses(400))
 def search_people(
-    body: SearchIn, engine: EngineDep, principal: PrincipalDep, protector: ProtectorDep
+    body: SearchIn, engine: EngineDep, principal: PrincipalDep, protector: ProtectorDep, today: TodayDep
 ) -> dict[str, Any]:
     """The person of your area with this ID number, found by its keyed hash (the number is never stored plain)."""
     id_number = normalise_id(body.id_number)
@@ -104,7 +106,7 @@ def search_people(
         row = people.find(conn, protector.search_hash(id_number))
         found = row is not None and principal.sees_area(row.grid_code)
         log_access(conn, principal.username, principal.role.value, "search", body.purpose, rows=int(found))
-        people_found = _people(conn, [row], principal, protector, body.purpose) if found and row else []
+        people_found = _people(conn, [row], principal, protector, body.purpose, today) if found and row else []
     return {"people": people_found}
 
 

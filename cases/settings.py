@@ -1,5 +1,6 @@
 """Where the SLA rules are and how often the clock looks."""
 
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -11,3 +12,12 @@ class SlaSettings(BaseSettings):
     sla_rules_file: str | None = None  # default: cases/data/sla_rules.yaml
     workdays_file: str | None = None  # official working days for years chinesecalendar lacks
     sla_tick_s: float = 2.0
+    # /health judges the clock by its last finished tick and its oldest unpublished transition.
+    clock_degraded_after_s: float = Field(default=30.0, gt=0)
+    clock_failing_after_s: float = Field(default=120.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> "SlaSettings":
+        if self.clock_failing_after_s <= self.clock_degraded_after_s:
+            raise ValueError("GRIDGOV_CLOCK_FAILING_AFTER_S must be larger than GRIDGOV_CLOCK_DEGRADED_AFTER_S")
+        return self

@@ -241,6 +241,7 @@ case_transition = Table(
     Column("published", Boolean, server_default=text("false"), nullable=False),
     # NULL: not an escalation; false: still to be produced to the escalations topic.
     Column("escalation_published", Boolean),
+    now_column("recorded_at"),  # when it was written (``at`` is when it happened: a breach's missed deadline)
     UniqueConstraint("case_id", "seq", name="uq_case_transition_case_seq"),
     # A level is reached by escalation at most once: the clock can never record it twice.
     Index(
@@ -250,8 +251,32 @@ case_transition = Table(
         unique=True,
         postgresql_where=text("action IN ('escalate', 'auto_escalate')"),
     ),
-    Index("uq_case_transition_overdue", "case_id", unique=True, postgresql_where=text("action = 'overdue'")),
+    # Each missed deadline at the top is recorded once (``at`` is the deadline that was missed).
+    Index("uq_case_transition_overdue", "case_id", "at", unique=True, postgresql_where=text("action = 'overdue'")),
     Index("ix_case_transition_unpublished", "id", postgresql_where=text("NOT published OR NOT escalation_published")),
+)
+
+# One row per running SLA clock: when its last tick finished, and how its ticks went (read by /health, /metrics).
+clock_member = Table(
+    "clock_member",
+    metadata,
+    Column("member", Text, primary_key=True),
+    _at("started_at", nullable=False),
+    _at("ticked_at"),  # the last tick that finished, whether or not each job in it succeeded
+    Column("ticks", BigInteger, server_default="0", nullable=False),
+    Column("failures", BigInteger, server_default="0", nullable=False),  # jobs that failed, counted per tick
+    Column("last_error", Text),
+)
+
+# A case one clock job could not handle: skipped until the case changes (its version moves on).
+clock_skip = Table(
+    "clock_skip",
+    metadata,
+    Column("case_id", UUID(as_uuid=True), ForeignKey("case.id"), primary_key=True),
+    Column("version", Integer, nullable=False),  # the case's version when it failed
+    Column("job", String(32), nullable=False),
+    Column("error", Text, nullable=False),
+    _at("at", nullable=False),
 )
 
 patrol_breach = Table(

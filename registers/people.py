@@ -1,9 +1,11 @@
 """Reading households and people: masked by default, opened only for those who may see the numbers."""
 
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, Row, text
 
+from registers.ids import age_band
 from registers.protect import Protector
 from registers.store import ID_COLUMN, PHONE_COLUMN
 
@@ -40,9 +42,13 @@ def find(conn: Connection, id_hash: str) -> Row[Any] | None:
     return conn.execute(text(f"{_PERSON} WHERE p.id_hash = :h"), {"h": id_hash}).one_or_none()
 
 
-def person_json(row: Row[Any], protector: Protector, unmasked: bool) -> dict[str, Any]:
-    """A person as the API shows them: ``masked`` says whether the numbers are masked."""
-    return {
+def person_json(row: Row[Any], protector: Protector, unmasked: bool, today: date) -> dict[str, Any]:
+    """A person as the API shows them: ``masked`` says whether the numbers are masked.
+
+    Masked, nothing derived from the hidden digits is shown: the birth date (digits 7-14 of
+    the ID number) gives way to an age band, so no field or combination rebuilds the number.
+    """
+    shown = {
         "id": row.id,
         "household": row.household_id,
         "grid": row.grid_code,
@@ -52,8 +58,11 @@ def person_json(row: Row[Any], protector: Protector, unmasked: bool) -> dict[str
         if row.phone_sealed
         else None,
         "masked": not unmasked,
-        "birth_date": row.birth_date,
+        "age_band": age_band(row.birth_date, today),
         "relation": row.relation,
         "tags": list(row.tags),
         "synthetic": row.synthetic,
     }
+    if unmasked:
+        shown["birth_date"] = row.birth_date
+    return shown

@@ -71,7 +71,12 @@ def reconcile(
                 {"ids": [r.id for r in rows]},
             )
             count(conn, "reconciled", len(rows))
-            log.warning("reconciled %d accepted event(s) the broker had not delivered: sent again", len(rows))
+            log.warning(
+                "sent again %d accepted event(s) still unrecorded %.0f s or more after they were received"
+                " (lost by the broker, or waiting behind a slow or restarting worker: the worker records each once)",
+                len(rows),
+                after.total_seconds(),
+            )
     return Reconciled(dropped, len(rows))
 
 
