@@ -2,7 +2,7 @@
 
 import csv
 import io
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
@@ -105,7 +105,7 @@ def get_closeout(
     if not principal.sees_area(community):
         raise NotFound(f"no community {community} in your area")
     with engine.connect() as conn:
-        closeout = weekly_closeout(conn, community, parsed, rules.calendar.tz)
+        closeout = weekly_closeout(conn, community, parsed, rules, datetime.now(UTC))
     if format == "json":
         return closeout
     header = ["id", "category", "grid", "reporter", "opened_at", "ended_at", "state", "outcome", "reworks"]

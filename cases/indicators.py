@@ -1,8 +1,10 @@
 """The practice's indicators of an area over a period, as the README defines them.
 
-A case counts in 应结案数 (``due``) when its deadline (after any extension) falls in the
-period and it is not suspended now; 结案数 and 按期结案数 count only due cases, so both
-rates lie between 0 and 1.
+A case counts in 应结案数 (``due``) in the one period that holds its ``counted_at``: its due
+moment (the fix deadline set at filing, moved only by extensions and suspensions approved in
+time), or its close when that came first (``cases.assessment``). 结案数 and 按期结案数 count
+only due cases, so both rates lie between 0 and 1. Everything is read as of the period's
+end (or now, for a period not over yet), so a past period reads the same on any later day.
 """
 
 from datetime import date, datetime, timedelta
@@ -18,32 +20,35 @@ _IN_AREA = (
     "(c.grid_code LIKE :prefix OR (c.grid_code IS NULL"
     " AND coalesce(c.community_code, c.street_code, c.district_code) LIKE :prefix))"
 )
+# Each case once: received in the period (``rec``), and due in it (``due``: its counted_at lies in it,
+# see cases.assessment); what happened to it is read as of the period's end (``asof``; now, if sooner).
 _CASES = f"""
 SELECT
-  count(*) FILTER (WHERE c.opened_at >= :from AND c.opened_at < :to) AS received,
-  count(*) FILTER (WHERE c.opened_at >= :from AND c.opened_at < :to AND c.filed_at IS NOT NULL) AS filed,
-  count(*) FILTER (WHERE c.opened_at >= :from AND c.opened_at < :to AND c.state = 'refused') AS refused,
-  count(*) FILTER (WHERE c.opened_at >= :from AND c.opened_at < :to AND c.state = 'voided') AS voided,
-  count(*) FILTER (WHERE c.opened_at >= :from AND c.opened_at < :to AND c.state = 'merged') AS merged,
-  count(*) FILTER (WHERE c.opened_at >= :from AND c.opened_at < :to AND c.grid_code IS NULL) AS outside_grids,
-  count(*) FILTER (WHERE c.sla_class = 'minor' AND c.opened_at >= :from AND c.opened_at < :to) AS minor,
-  count(*) FILTER (WHERE c.sla_class = 'minor' AND c.opened_at >= :from AND c.opened_at < :to
-                   AND c.state = 'closed' AND c.level = 'grid' AND c.escalations = 0) AS minor_closed_in_grid,
+  count(*) FILTER (WHERE rec) AS received,
+  count(*) FILTER (WHERE rec AND c.filed_at < :asof) AS filed,
+  count(*) FILTER (WHERE rec AND c.state = 'refused' AND c.closed_at < :asof) AS refused,
+  count(*) FILTER (WHERE rec AND c.state = 'voided' AND c.closed_at < :asof) AS voided,
+  count(*) FILTER (WHERE rec AND c.state = 'merged' AND c.closed_at < :asof) AS merged,
+  count(*) FILTER (WHERE rec AND c.grid_code IS NULL) AS outside_grids,
+  count(*) FILTER (WHERE rec AND c.sla_class = 'minor') AS minor,
+  count(*) FILTER (WHERE rec AND c.sla_class = 'minor' AND closed AND c.level = 'grid' AND c.escalations = 0)
+    AS minor_closed_in_grid,
   count(*) FILTER (WHERE due) AS due,
-  count(*) FILTER (WHERE due AND c.state = 'closed') AS closed,
-  count(*) FILTER (WHERE due AND c.closed_on_time) AS closed_on_time,
-  count(*) FILTER (WHERE due AND NOT coalesce(c.closed_on_time, false) AND c.deadline <= :now) AS overdue,
-  count(*) FILTER (WHERE due AND c.extensions > 0) AS extended,
+  count(*) FILTER (WHERE due AND closed) AS closed,
+  count(*) FILTER (WHERE due AND closed AND on_time) AS closed_on_time,
+  count(*) FILTER (WHERE due AND NOT (closed AND on_time) AND c.due_at <= :asof) AS overdue,
+  count(*) FILTER (WHERE due AND c.extended_at < :asof) AS extended,
   count(*) FILTER (WHERE due AND c.sla_class = 'urgent') AS urgent_due,
-  count(*) FILTER (WHERE due AND c.sla_class = 'urgent' AND c.closed_on_time) AS urgent_closed_on_time
+  count(*) FILTER (WHERE due AND c.sla_class = 'urgent' AND closed AND on_time) AS urgent_closed_on_time
 FROM (
   SELECT c.*,
-         c.deadline >= :from AND c.deadline < :to AND c.filed_at IS NOT NULL
-           AND c.state NOT IN ('refused', 'voided', 'merged')
-           AND NOT (c.paused_at IS NOT NULL AND c.pause_kind = 'suspension') AS due
+         c.opened_at >= :from AND c.opened_at < :to AS rec,
+         coalesce(c.counted_at >= :from AND c.counted_at < :to, false) AS due,
+         coalesce(c.state = 'closed' AND c.closed_at < :asof, false) AS closed,
+         coalesce(c.resolved_at <= c.due_at, false) AS on_time
   FROM "case" c
   WHERE {_IN_AREA}
-    AND ((c.opened_at >= :from AND c.opened_at < :to) OR (c.deadline >= :from AND c.deadline < :to))
+    AND ((c.opened_at >= :from AND c.opened_at < :to) OR (c.counted_at >= :from AND c.counted_at < :to))
 ) c
 """
 _CHECKS = f"""
@@ -64,19 +69,23 @@ _PATROL_DAYS = """
 SELECT DISTINCT e.grid_code, (e.occurred_at AT TIME ZONE :tz)::date AS day FROM event e
 WHERE e.kind = 'patrol' AND e.grid_code LIKE :prefix AND e.occurred_at >= :from AND e.occurred_at < :to
 """
+# Per responsible unit: each case sent to it in the period counts once (the clock's sign_in_overdue is no
+# dispatch), signed on time when its first sign-in after that came by the sign-in deadline; and its checks.
 _UNITS = f"""
 SELECT unit, sum(dispatched) AS dispatched, sum(signed_on_time) AS signed_on_time,
        sum(checks) AS checks, sum(failed) AS failed
 FROM (
-  SELECT c.department AS unit, 1 AS dispatched, (s.at IS NOT NULL AND s.at <= d.deadline)::int AS signed_on_time,
-         0 AS checks, 0 AS failed
-  FROM case_transition d JOIN "case" c ON c.id = d.case_id
-  LEFT JOIN LATERAL (
-    SELECT a.at FROM case_transition a WHERE a.case_id = d.case_id AND a.seq > d.seq AND a.action = 'accept'
-    ORDER BY a.seq LIMIT 1
-  ) s ON true
-  WHERE {_IN_AREA} AND d.to_state = 'dispatched' AND d.to_level = 'department'
-    AND d.at >= :from AND d.at < :to
+  SELECT unit, 1 AS dispatched, coalesce(signed_at <= sign_due, false)::int AS signed_on_time, 0 AS checks,
+         0 AS failed
+  FROM (
+    SELECT DISTINCT ON (d.case_id) c.department AS unit, d.deadline AS sign_due,
+           (SELECT min(a.at) FROM case_transition a WHERE a.case_id = d.case_id AND a.seq > d.seq
+              AND a.action = 'accept' AND a.at < :asof) AS signed_at
+    FROM case_transition d JOIN "case" c ON c.id = d.case_id
+    WHERE {_IN_AREA} AND d.action IN ('dispatch', 'auto_intake') AND d.to_state = 'dispatched'
+      AND d.to_level = 'department' AND d.at >= :from AND d.at < :to
+    ORDER BY d.case_id, d.seq
+  ) first_dispatch
   UNION ALL
   SELECT c.department, 0, 0, 1, (t.action = 'reject_resolution')::int
   FROM case_transition t JOIN "case" c ON c.id = t.case_id
@@ -140,6 +149,7 @@ def working_days(rules: Rules, first: date, last: date) -> list[date]:
 def indicators(conn: Connection, code: str, first: date, last: date, rules: Rules, now: datetime) -> dict[str, Any]:
     """The indicators of one area over the local days ``first`` to ``last``, inclusive."""
     params = _span(code, first, last, rules) | {"now": now}
+    params["asof"] = min(params["to"], now)
     c = conn.execute(text(_CASES), params).one()._mapping
     checks, failed = conn.execute(text(_CHECKS), params).one()
     hours = [

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, text, update
 
+from cases.assessment import Standing, next_standing, on_time
 from cases.errors import CaseNotFound, InvalidLength, NotAllowed
 from cases.loop import ENDED, NOT_CASES, OPEN, Action, Case, Request, State, apply
 from cases.rules import Level, Limit, Rules, RulesError, Stage
@@ -51,6 +52,10 @@ LOOP_COLUMNS = [
         "dispatched_from",
     )
 ]
+
+
+# The assessment's columns (cases.assessment.Standing), in its field order.
+STANDING_COLUMNS = ("due_at", "resolved_at", "counted_at", "extended_at")
 
 
 # Who reported the case: the finder who holds a report handled on the spot.
@@ -108,8 +113,12 @@ def store_transition(
     at: datetime,
     rules: Rules,
 ) -> None:
-    """Store the transition and the case after it (the caller holds the case row lock)."""
+    """Store the transition and the case after it, with its assessment columns (the caller holds the row lock)."""
     escalation = action in ESCALATIONS
+    stored = conn.execute(
+        select(*(case_table.c[name] for name in STANDING_COLUMNS)).where(case_table.c.id == case_id)
+    ).one()
+    standing = next_standing(Standing(*stored), before, after, action, at, rules)
     conn.execute(
         text(
             "INSERT INTO case_transition (case_id, seq, action, actor, note, at, from_state, to_state, from_level,"
@@ -144,8 +153,8 @@ def store_transition(
             " department = CASE WHEN :is_department THEN :department ELSE department END,"
             " filed_at = CASE WHEN filed_at IS NULL AND :filed THEN :at ELSE filed_at END,"
             " closed_at = CASE WHEN :ending THEN :at ELSE closed_at END,"
-            " closed_on_time = CASE WHEN :closing THEN :on_time AND NOT EXISTS (SELECT 1 FROM case_transition b"
-            " WHERE b.case_id = :id AND b.action = 'auto_escalate') ELSE closed_on_time END"
+            " closed_on_time = CASE WHEN :closing THEN :on_time ELSE closed_on_time END,"
+            " due_at = :due_at, resolved_at = :resolved_at, counted_at = :counted_at, extended_at = :extended_at"
             " WHERE id = :id"
         ),
         {
@@ -172,7 +181,11 @@ def store_transition(
             "ending": after.state in ENDED and before.state not in ENDED,
             "closing": closing,
             "at": at,
-            "on_time": closing and not before.overdue and (before.deadline is None or at <= before.deadline),
+            "on_time": closing and on_time(standing),
+            "due_at": standing.due_at,
+            "resolved_at": standing.resolved_at,
+            "counted_at": standing.counted_at,
+            "extended_at": standing.extended_at,
         },
     )
 

@@ -13,6 +13,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, text
 
 from cases.categories import default_categories
+from cases.indicators import indicators
+from cases.rules import Rules
 
 _EVENTS = """
 SELECT e.id::text AS id, e.kind, e.category, e.occurred_at, e.grid_code, e.household, c.state AS case_state
@@ -34,6 +36,8 @@ WHERE t.to_state IN ('closed', 'refused', 'voided', 'merged') AND t.at >= :from 
 ORDER BY t.at, c.id
 """
 KINDS = ("patrol", "incident", "visit", "request")
+# The week's indicators a close-out repeats (the same numbers as GET /v1/indicators for the week).
+CLOSEOUT_FIGURES = ("due", "closed", "closed_on_time", "overdue", "closure_rate", "on_time_closure_rate")
 
 
 def _span(first: date, days: int, tz: ZoneInfo) -> dict[str, datetime]:
@@ -109,8 +113,13 @@ def outcome(case: dict[str, Any]) -> str:
     return f"{word}: {case['note']}"
 
 
-def weekly_closeout(conn: Connection, community: str, week: Week, tz: ZoneInfo) -> dict[str, Any]:
-    """The cases of ``community`` that ended in ``week``, each with its outcome, and each reporter's own list."""
+def weekly_closeout(conn: Connection, community: str, week: Week, rules: Rules, now: datetime) -> dict[str, Any]:
+    """The cases of ``community`` that ended in ``week``, each with its outcome, and each reporter's own list.
+
+    The counts are the week's indicators (the one definition: ``cases.indicators``), and
+    ``ended`` the cases listed.
+    """
+    tz = rules.calendar.tz
     rows = conn.execute(text(_ENDED), {"prefix": community + "%", **_span(week.monday, 7, tz)}).all()
     names = default_categories()
     cases = []
@@ -120,6 +129,7 @@ def weekly_closeout(conn: Connection, community: str, week: Week, tz: ZoneInfo) 
         case["category_name"] = category.name if category else case["category"]
         case["outcome"] = outcome(case)
         cases.append(case)
+    figures = indicators(conn, community, week.monday, week.monday + timedelta(days=6), rules, now)
     reporters: dict[str, list[dict[str, Any]]] = {}
     for case in cases:
         reporters.setdefault(case["reporter"], []).append({"id": case["id"], "outcome": case["outcome"]})
@@ -128,11 +138,7 @@ def weekly_closeout(conn: Connection, community: str, week: Week, tz: ZoneInfo) 
         "week": week.name,
         "from": week.monday,
         "to": week.monday + timedelta(days=6),
-        "counts": {
-            "ended": len(cases),
-            "closed": sum(c["state"] == "closed" for c in cases),
-            "closed_on_time": sum(bool(c["closed_on_time"]) and c["state"] == "closed" for c in cases),
-        },
+        "counts": {"ended": len(cases)} | {key: figures[key] for key in CLOSEOUT_FIGURES},
         "cases": cases,
         "feedback": [{"reporter": who, "cases": theirs} for who, theirs in sorted(reporters.items())],
     }

@@ -180,7 +180,15 @@ case = Table(
     Column("merged_into", UUID(as_uuid=True)),
     _at("filed_at"),
     Column("dispatched_from", String(16)),  # the level that dispatched the case now waiting for sign-in
+    # The assessment (cases.assessment): the due moment, the last resolution, the moment that places the
+    # case in a period (NULL: in none yet), the first extension that moved the due moment.
+    _at("due_at"),
+    _at("resolved_at"),
+    _at("counted_at"),
+    _at("extended_at"),
     Index("ix_case_state_level", "state", "level"),
+    Index("ix_case_opened_at", "opened_at"),
+    Index("ix_case_counted_at", "counted_at", postgresql_where=text("counted_at IS NOT NULL")),
     Index("ix_case_grid", "grid_code"),
     Index("ix_case_special_code", "special_code", postgresql_where=text("special_code IS NOT NULL")),
     Index("ix_case_deadline", "deadline", postgresql_where=text("closed_at IS NULL")),
