@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
 
 from api import (
+    appeals,
     areas,
     auth,
     cases,
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
         areas,
         photos,
         cases,
+        appeals,
         resident_requests,
         indicators,
         visits,

@@ -158,8 +158,9 @@ async def post_transition(
 ) -> dict[str, Any]:
     """Move a case through the loop as yourself; 409 lists the actions allowed in its current state.
 
-    Gridworkers may accept, resolve, escalate, suspend and resume; dispatching, verifying, rejecting a
-    resolution, closing and extending need a supervisor or the department holding the case.
+    Gridworkers and departments may accept, decline, resolve, escalate, and ask for an extension or a
+    suspension; a gridworker may also verify or send back work someone else did in their grid.
+    Intake, dispatch and deciding requests need a supervisor.
     """
     if body.action in CLOCK_ACTIONS:
         raise InvalidInput(f"{body.action.value} is done by the SLA clock, not by people")

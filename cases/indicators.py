@@ -1,5 +1,9 @@
 """The practice's indicators of an area over a period, as the README defines them.
 
+A late case whose appeal (超时申诉) was upheld counts as closed on time; ``closed_on_time_raw``
+keeps the count without appeals. An appeal decided later is the one thing that changes a
+past period.
+
 A case counts in 应结案数 (``due``) in the one period that holds its ``counted_at``: its due
 moment (the fix deadline set at filing, moved only by extensions and suspensions approved in
 time), or its close when that came first (``cases.assessment``). 结案数 and 按期结案数 count
@@ -36,6 +40,8 @@ SELECT
   count(*) FILTER (WHERE due) AS due,
   count(*) FILTER (WHERE due AND closed) AS closed,
   count(*) FILTER (WHERE due AND closed AND on_time) AS closed_on_time,
+  count(*) FILTER (WHERE due AND closed AND raw_on_time) AS closed_on_time_raw,
+  count(*) FILTER (WHERE due AND closed AND upheld) AS appeals_upheld,
   count(*) FILTER (WHERE due AND NOT (closed AND on_time) AND c.due_at <= :asof) AS overdue,
   count(*) FILTER (WHERE due AND c.extended_at < :asof) AS extended,
   count(*) FILTER (WHERE due AND c.sla_class = 'urgent') AS urgent_due,
@@ -45,8 +51,10 @@ FROM (
          c.opened_at >= :from AND c.opened_at < :to AS rec,
          coalesce(c.counted_at >= :from AND c.counted_at < :to, false) AS due,
          coalesce(c.state = 'closed' AND c.closed_at < :asof, false) AS closed,
-         coalesce(c.resolved_at <= c.due_at, false) AS on_time
-  FROM "case" c
+         coalesce(c.resolved_at <= c.due_at, false) AS raw_on_time,
+         coalesce(c.resolved_at <= c.due_at, false) OR coalesce(a.upheld, false) AS on_time,
+         coalesce(a.upheld, false) AS upheld
+  FROM "case" c LEFT JOIN appeal a ON a.case_id = c.id
   WHERE {_IN_AREA}
     AND ((c.opened_at >= :from AND c.opened_at < :to) OR (c.counted_at >= :from AND c.counted_at < :to))
 ) c
@@ -182,6 +190,8 @@ def indicators(conn: Connection, code: str, first: date, last: date, rules: Rule
         "due": c["due"],
         "closed": c["closed"],
         "closed_on_time": c["closed_on_time"],
+        "closed_on_time_raw": c["closed_on_time_raw"],
+        "appeals_upheld": c["appeals_upheld"],
         "overdue": c["overdue"],
         "closure_rate": ratio(c["closed"], c["due"]),
         "on_time_closure_rate": ratio(c["closed_on_time"], c["due"]),

@@ -117,6 +117,14 @@ class ApprovalLimits:
 
 
 @dataclass(frozen=True)
+class AppealRules:
+    """Appeals against a timeout (超时申诉): how long after a late close one may be lodged, and who decides."""
+
+    within: timedelta = timedelta(days=5)
+    decider: str = "district"  # the level whose supervisors decide: street or district
+
+
+@dataclass(frozen=True)
 class DuplicateWindow:
     """Reports of one category this near and this close in time are proposed as duplicates (重复)."""
 
@@ -142,6 +150,7 @@ class Rules:
         }
     )
     duplicates: DuplicateWindow = field(default_factory=DuplicateWindow)
+    appeals: AppealRules = field(default_factory=AppealRules)
     fingerprint: str = ""  # of the rules file and the working-days file: a change recomputes open deadlines
 
     def deadlines(self, category: str) -> Deadlines:
@@ -342,6 +351,7 @@ def load_rules(path: Path = RULES_FILE, workdays_file: Path | None = None) -> Ru
         _after_photo(data.get("after_photo_required") or {}, known),
         _approvals(data.get("approvals") or {}),
         _duplicates(data.get("duplicates") or {}),
+        _appeals(data.get("appeals") or {}),
         digest.hexdigest(),
     )
 
@@ -352,6 +362,20 @@ def _duplicates(data: dict[str, Any]) -> DuplicateWindow:
         raise RulesError(f"duplicates.distance_m: {distance!r} is not a distance in metres between 0 and 5000")
     within = parse_limit(data.get("within", "24h"), Clock.CALENDAR, "duplicates.within").span
     return DuplicateWindow(float(distance), within)
+
+
+DECIDERS = ("street", "district")
+
+
+def _appeals(data: dict[str, Any]) -> AppealRules:
+    unknown = set(data) - {"within", "decider"}
+    if unknown:
+        raise RulesError(f"appeals: unknown key(s) {sorted(unknown)}; keys are within, decider")
+    within = parse_limit(data.get("within", "5d"), Clock.CALENDAR, "appeals.within").span
+    decider = data.get("decider", "district")
+    if decider not in DECIDERS:
+        raise RulesError(f"appeals.decider: {decider!r}; use one of {', '.join(DECIDERS)}")
+    return AppealRules(within, str(decider))
 
 
 APPROVERS = ("level_above", "district")

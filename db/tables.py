@@ -317,6 +317,22 @@ rating = Table(
     CheckConstraint("score BETWEEN 1 AND 5", name="rating_score_range"),
 )
 
+# Appeals against a timeout (超时申诉): one per case; upheld, the case counts as closed on time.
+appeal = Table(
+    "appeal",
+    metadata,
+    Column("case_id", UUID(as_uuid=True), ForeignKey("case.id"), primary_key=True),
+    Column("appellant", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("evidence", Text, nullable=False, server_default=""),  # a note
+    Column("photo", String(64)),  # the sha256 of a photo of the case
+    _at("asked_at", nullable=False),
+    Column("decided_by", String(64)),
+    _at("decided_at"),
+    Column("upheld", Boolean),
+    Column("decision_note", Text),
+)
+
 photo = Table(
     "photo",
     metadata,

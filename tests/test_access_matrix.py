@@ -371,6 +371,40 @@ def _note(city: City, role: Role, user: str, inside: bool) -> tuple[str, str, di
     return "PUT", f"/v1/worklogs/{user if inside else 'someone-else'}/2026-11-30/note", {"json": {"note": "巡查"}}
 
 
+def _closed_late(city: City, role: Role, inside: bool, appellant: str | None = None) -> str:
+    """A case the role sees (or not) that closed late a minute ago; with a pending appeal by ``appellant``."""
+    case = city.case(role, inside)
+    with city.engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE \"case\" SET state = 'closed', closed_at = now() - interval '1 minute',"
+                " closed_on_time = false WHERE id = :id"
+            ),
+            {"id": case},
+        )
+        if appellant:
+            conn.execute(
+                text("INSERT INTO appeal (case_id, appellant, reason, asked_at) VALUES (:id, :who, '暴雨', now())"),
+                {"id": case, "who": appellant},
+            )
+    return case
+
+
+def _appeal(city: City, role: Role, user: str, inside: bool) -> tuple[str, str, dict[str, Any]]:
+    return "POST", f"/v1/cases/{_closed_late(city, role, inside)}/appeal", {"json": {"reason": "暴雨，道路封闭"}}
+
+
+def _decision(city: City, role: Role, user: str, inside: bool) -> tuple[str, str, dict[str, Any]]:
+    case = _closed_late(city, role, inside, appellant="matrix-appellant")
+    return "POST", f"/v1/cases/{case}/appeal/decision", {"json": {"upheld": True, "note": "属实"}, "_role": role}
+
+
+def _decided(response: httpx.Response, visible: bool, kwargs: dict[str, Any]) -> None:
+    # The shipped rules leave appeals to the district: a street supervisor who sees the case gets 409.
+    expected = (200 if kwargs["_role"] is Role.DISTRICT else 409) if visible else 404
+    assert response.status_code == expected, response.text
+
+
 CALLS: dict[str, Call] = {
     "GET /health": Call(_plain("GET", "/health"), scoped=False),
     "GET /metrics": Call(_plain("GET", "/metrics"), scoped=False),
@@ -406,6 +440,9 @@ CALLS: dict[str, Call] = {
     "GET /v1/cases/{case_id}/duplicates": Call(_path("/v1/cases/{id}/duplicates")),
     "GET /v1/cases/{case_id}/actions": Call(_path("/v1/cases/{id}/actions")),
     "POST /v1/cases/{case_id}/transitions": Call(_transition),
+    "POST /v1/cases/{case_id}/appeal": Call(_appeal, ok=201),
+    "POST /v1/cases/{case_id}/appeal/decision": Call(_decision, check=_decided),
+    "GET /v1/appeals": Call(_path("/v1/appeals?area={area}")),
     "GET /v1/indicators": Call(
         lambda city, role, user, inside: (
             "GET",

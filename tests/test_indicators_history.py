@@ -19,7 +19,9 @@ import pytest
 from sqlalchemy import Engine, text
 
 from api.settings import Settings
+from cases import appeals
 from cases.clock import escalate_breaches, start_clocks
+from cases.errors import NotAllowed
 from cases.indicators import indicators
 from cases.loop import Action
 from cases.rules import load_rules
@@ -237,3 +239,42 @@ def test_8_the_readme_lets_gridworkers_ask_for_extensions_as_the_code_does() -> 
     from api.access import HANDLER_ACTIONS
 
     assert Action.EXTEND in HANDLER_ACTIONS and Action.SUSPEND in HANDLER_ACTIONS
+
+
+def test_an_upheld_appeal_counts_a_late_case_on_time_and_keeps_its_raw_lateness(city: Engine) -> None:
+    # L: Mon 09:00, due 14:30; resolved 15:00 (late), verified 15:10. Appealed Tue, upheld Wed by the district.
+    late, grid = grid_case(city, "0102", at(2026, 11, 23, 9, 0))
+    act(city, late, Action.RESOLVE, at(2026, 11, 23, 15, 0))
+    act(city, late, Action.VERIFY, at(2026, 11, 23, 15, 10), actor="sup")
+    before = figures(city, grid, WEEK)
+    assert counts(before) == (1, 1, 0, 1)
+    # O: closed on time (resolved 10:00): nothing to appeal.
+    fine, _ = grid_case(city, "0102", at(2026, 11, 23, 9, 0))
+    act(city, fine, Action.RESOLVE, at(2026, 11, 23, 10, 0))
+    act(city, fine, Action.VERIFY, at(2026, 11, 23, 10, 10), actor="sup")
+    with pytest.raises(NotAllowed, match="only a case closed late"):
+        appeals.ask(city, uuid.UUID(fine), "gw-1", "理由", "", None, at(2026, 11, 24, 9, 0), RULES)
+    with pytest.raises(NotAllowed, match="within"):  # 5 days after the close is past
+        appeals.ask(city, uuid.UUID(late), "gw-1", "暴雨", "", None, at(2026, 11, 28, 15, 11), RULES)
+    evidence = "气象台预警截图"
+    appeals.ask(city, uuid.UUID(late), "gw-1", "暴雨封路，无法作业", evidence, None, at(2026, 11, 24, 9, 0), RULES)
+    with pytest.raises(NotAllowed, match="appealed already"):
+        appeals.ask(city, uuid.UUID(late), "gw-1", "再诉", "", None, at(2026, 11, 24, 9, 5), RULES)
+    assert figures(city, grid, WEEK) == before  # pending: nothing changes
+    with pytest.raises(NotAllowed, match="your own appeal"):
+        appeals.decide(city, uuid.UUID(late), "gw-1", "district", True, "属实", at(2026, 11, 25, 9, 0), RULES)
+    with pytest.raises(NotAllowed, match="district level"):
+        appeals.decide(city, uuid.UUID(late), "street-1", "street", True, "属实", at(2026, 11, 25, 9, 0), RULES)
+    appeals.decide(city, uuid.UUID(late), "district-1", "district", True, "属实", at(2026, 11, 25, 9, 0), RULES)
+    after = figures(city, grid, WEEK)
+    assert counts(after) == (1, 1, 1, 0)  # on time in the assessment
+    assert (after["closed_on_time_raw"], after["appeals_upheld"]) == (0, 1)  # the raw lateness stays readable
+    with city.connect() as conn:
+        history = conn.execute(
+            text("SELECT action, actor FROM case_transition WHERE case_id = :id ORDER BY seq"), {"id": late}
+        ).all()
+        raw = conn.execute(text('SELECT closed_on_time FROM "case" WHERE id = :id'), {"id": late}).scalar_one()
+    assert [tuple(h) for h in history][-2:] == [("appeal", "gw-1"), ("appeal_upheld", "district-1")]
+    assert raw is False
+    with pytest.raises(NotAllowed, match="no pending appeal"):
+        appeals.decide(city, uuid.UUID(late), "district-2", "district", False, "复核", at(2026, 11, 25, 9, 5), RULES)

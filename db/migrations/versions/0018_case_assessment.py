@@ -7,6 +7,8 @@ cases); ``resolved_at`` the last resolution; ``extended_at`` the first extension
 the due moment. Indexed by ``opened_at`` and ``counted_at``, so a period's figures read
 only the period's cases. See ``cases.assessment``.
 
+``appeal`` holds appeals against a timeout (超时申诉), one per case.
+
 Cases recorded before this migration get an approximation from their history: the due
 moment is the deadline of their first fix stage (else their current deadline), extensions
 and suspensions left as they were.
@@ -17,6 +19,7 @@ Revises: 0017
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects.postgresql import UUID
 
 revision = "0018"
 down_revision = "0017"
@@ -45,11 +48,25 @@ def upgrade() -> None:
         WHERE due_at IS NOT NULL
         """
     )
+    op.create_table(
+        "appeal",
+        sa.Column("case_id", UUID(as_uuid=True), sa.ForeignKey("case.id"), primary_key=True),
+        sa.Column("appellant", sa.String(64), nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("evidence", sa.Text, nullable=False, server_default=""),
+        sa.Column("photo", sa.String(64)),
+        sa.Column("asked_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("decided_by", sa.String(64)),
+        sa.Column("decided_at", sa.DateTime(timezone=True)),
+        sa.Column("upheld", sa.Boolean),
+        sa.Column("decision_note", sa.Text),
+    )
     op.create_index("ix_case_opened_at", "case", ["opened_at"])
     op.create_index("ix_case_counted_at", "case", ["counted_at"], postgresql_where=sa.text("counted_at IS NOT NULL"))
 
 
 def downgrade() -> None:
+    op.drop_table("appeal")
     op.drop_index("ix_case_counted_at", table_name="case")
     op.drop_index("ix_case_opened_at", table_name="case")
     for name in COLUMNS:
