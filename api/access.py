@@ -199,6 +199,8 @@ POLICY: dict[str, frozenset[Role]] = {
     "GET /v1/indicators": MAP_READERS,
     "GET /v1/indicators/daily": MAP_READERS,
     "GET /v1/indicators/categories": MAP_READERS,
+    "GET /v1/reports/monthly": SUPERVISORS | {Role.COMMANDER},
+    "GET /work/reports/monthly": SUPERVISORS | {Role.COMMANDER},
     "GET /screen": MAP_READERS,
     "GET /work": WORKBENCH,
     "GET /work/cases/{case_id}": WORKBENCH,

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cases.report import GRADES_FILE, Grades, load_grades
 from cases.rules import RULES_FILE, Rules, load_rules
 from cases.settings import SlaSettings
 from db.settings import DatabaseSettings
@@ -73,6 +74,10 @@ class Settings:
         """The visit cadence rules this deployment uses (validated)."""
         path = self.registers.visit_rules_file
         return load_visit_rules(Path(path) if path else VISIT_RULES_FILE)
+
+    def grades(self) -> Grades:
+        """The monthly report's grades (validated)."""
+        return load_grades(Path(self.sla.grades_file) if self.sla.grades_file else GRADES_FILE)
 
     def rules(self) -> Rules:
         """The SLA rules this deployment uses (validated)."""

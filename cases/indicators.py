@@ -20,7 +20,7 @@ from cases.categories import default_categories
 from cases.rules import Rules
 
 # A case counts in the area of its grid; one in a coverage gap (no grid), in the area that holds it.
-_IN_AREA = (
+IN_AREA = (
     "(c.grid_code LIKE :prefix OR (c.grid_code IS NULL"
     " AND coalesce(c.community_code, c.street_code, c.district_code) LIKE :prefix))"
 )
@@ -55,22 +55,22 @@ FROM (
          coalesce(c.resolved_at <= c.due_at, false) OR coalesce(a.upheld, false) AS on_time,
          coalesce(a.upheld, false) AS upheld
   FROM "case" c LEFT JOIN appeal a ON a.case_id = c.id
-  WHERE {_IN_AREA}
+  WHERE {IN_AREA} AND (CAST(:unit AS text) IS NULL OR c.department = :unit)
     AND ((c.opened_at >= :from AND c.opened_at < :to) OR (c.counted_at >= :from AND c.counted_at < :to))
 ) c
 """
 _CHECKS = f"""
 SELECT count(*) AS checks, count(*) FILTER (WHERE t.action = 'reject_resolution') AS failed
 FROM case_transition t JOIN "case" c ON c.id = t.case_id
-WHERE {_IN_AREA} AND t.action IN ('verify', 'reject_resolution') AND t.at >= :from AND t.at < :to
+WHERE {IN_AREA} AND t.action IN ('verify', 'reject_resolution') AND t.at >= :from AND t.at < :to
 """
 _CLOSED = f"""
 SELECT c.opened_at, c.closed_at FROM "case" c
-WHERE {_IN_AREA} AND c.state = 'closed' AND c.closed_at >= :from AND c.closed_at < :to
+WHERE {IN_AREA} AND c.state = 'closed' AND c.closed_at >= :from AND c.closed_at < :to
 """
 _ESCALATIONS = f"""
 SELECT t.to_level, count(*) FROM case_transition t JOIN "case" c ON c.id = t.case_id
-WHERE {_IN_AREA} AND t.action IN ('escalate', 'auto_escalate') AND t.at >= :from AND t.at < :to
+WHERE {IN_AREA} AND t.action IN ('escalate', 'auto_escalate') AND t.at >= :from AND t.at < :to
 GROUP BY t.to_level
 """
 _PATROL_DAYS = """
@@ -90,14 +90,14 @@ FROM (
            (SELECT min(a.at) FROM case_transition a WHERE a.case_id = d.case_id AND a.seq > d.seq
               AND a.action = 'accept' AND a.at < :asof) AS signed_at
     FROM case_transition d JOIN "case" c ON c.id = d.case_id
-    WHERE {_IN_AREA} AND d.action IN ('dispatch', 'auto_intake') AND d.to_state = 'dispatched'
+    WHERE {IN_AREA} AND d.action IN ('dispatch', 'auto_intake') AND d.to_state = 'dispatched'
       AND d.to_level = 'department' AND d.at >= :from AND d.at < :to
     ORDER BY d.case_id, d.seq
   ) first_dispatch
   UNION ALL
   SELECT c.department, 0, 0, 1, (t.action = 'reject_resolution')::int
   FROM case_transition t JOIN "case" c ON c.id = t.case_id
-  WHERE {_IN_AREA} AND t.from_level = 'department' AND t.action IN ('verify', 'reject_resolution')
+  WHERE {IN_AREA} AND t.from_level = 'department' AND t.action IN ('verify', 'reject_resolution')
     AND t.at >= :from AND t.at < :to
 ) x
 WHERE unit IS NOT NULL
@@ -105,25 +105,25 @@ GROUP BY unit ORDER BY unit
 """
 _RATINGS = f"""
 SELECT count(*), avg(r.score) FROM rating r JOIN "case" c ON c.id = r.case_id
-WHERE {_IN_AREA} AND r.rated_at >= :from AND r.rated_at < :to
+WHERE {IN_AREA} AND r.rated_at >= :from AND r.rated_at < :to
 """
 _OPEN = f"""
 SELECT count(*) FROM "case" c
-WHERE {_IN_AREA} AND c.filed_at IS NOT NULL AND c.filed_at < least(:to, :now)
+WHERE {IN_AREA} AND c.filed_at IS NOT NULL AND c.filed_at < least(:to, :now)
   AND c.state NOT IN ('refused', 'voided', 'merged') AND (c.closed_at IS NULL OR c.closed_at >= least(:to, :now))
 """
 _DAILY = f"""
 SELECT d.day::date AS day,
-       (SELECT count(*) FROM "case" c WHERE {_IN_AREA}
+       (SELECT count(*) FROM "case" c WHERE {IN_AREA}
           AND (c.opened_at AT TIME ZONE :tz)::date = d.day::date) AS received,
-       (SELECT count(*) FROM "case" c WHERE {_IN_AREA} AND c.state = 'closed'
+       (SELECT count(*) FROM "case" c WHERE {IN_AREA} AND c.state = 'closed'
           AND (c.closed_at AT TIME ZONE :tz)::date = d.day::date) AS closed
 FROM generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 day') AS d(day)
 ORDER BY d.day
 """
 _MIX = f"""
 SELECT c.category, count(*) FROM "case" c
-WHERE {_IN_AREA} AND c.opened_at >= :from AND c.opened_at < :to
+WHERE {IN_AREA} AND c.opened_at >= :from AND c.opened_at < :to
 GROUP BY c.category
 """
 _GRIDS = """
@@ -154,11 +154,41 @@ def working_days(rules: Rules, first: date, last: date) -> list[date]:
     return [day for day in days if rules.calendar.is_workday(day)]
 
 
+def case_figures(
+    conn: Connection, code: str, first: date, last: date, rules: Rules, now: datetime, unit: str | None = None
+) -> dict[str, Any]:
+    """The case counts and rates of one area over the local days ``first`` to ``last`` (of ``unit``'s cases only)."""
+    params = _span(code, first, last, rules) | {"now": now, "unit": unit}
+    params["asof"] = min(params["to"], now)
+    c = conn.execute(text(_CASES), params).one()._mapping
+    return {
+        "received": c["received"],
+        "received_outside_grids": c["outside_grids"],
+        "filed": c["filed"],
+        "not_filed": {"refused": c["refused"], "voided": c["voided"], "merged": c["merged"]},
+        "due": c["due"],
+        "closed": c["closed"],
+        "closed_on_time": c["closed_on_time"],
+        "closed_on_time_raw": c["closed_on_time_raw"],
+        "appeals_upheld": c["appeals_upheld"],
+        "overdue": c["overdue"],
+        "closure_rate": ratio(c["closed"], c["due"]),
+        "on_time_closure_rate": ratio(c["closed_on_time"], c["due"]),
+        "extension_rate": ratio(c["extended"], c["due"]),
+        "in_grid_closure_rate_minor": ratio(c["minor_closed_in_grid"], c["minor"]),
+        "urgent": {
+            "due": c["urgent_due"],
+            "closed_on_time": c["urgent_closed_on_time"],
+            "on_time_closure_rate": ratio(c["urgent_closed_on_time"], c["urgent_due"]),
+        },
+    }
+
+
 def indicators(conn: Connection, code: str, first: date, last: date, rules: Rules, now: datetime) -> dict[str, Any]:
     """The indicators of one area over the local days ``first`` to ``last``, inclusive."""
     params = _span(code, first, last, rules) | {"now": now}
     params["asof"] = min(params["to"], now)
-    c = conn.execute(text(_CASES), params).one()._mapping
+    cases = case_figures(conn, code, first, last, rules, now)
     checks, failed = conn.execute(text(_CHECKS), params).one()
     hours = [
         rules.calendar.between(opened, closed).total_seconds() / 3600
@@ -182,27 +212,10 @@ def indicators(conn: Connection, code: str, first: date, last: date, rules: Rule
     ]
     p90 = percentile(hours, 0.9)
     return {
-        "received": c["received"],
+        "received": cases["received"],
         "open": conn.execute(text(_OPEN), params).scalar_one(),
-        "received_outside_grids": c["outside_grids"],
-        "filed": c["filed"],
-        "not_filed": {"refused": c["refused"], "voided": c["voided"], "merged": c["merged"]},
-        "due": c["due"],
-        "closed": c["closed"],
-        "closed_on_time": c["closed_on_time"],
-        "closed_on_time_raw": c["closed_on_time_raw"],
-        "appeals_upheld": c["appeals_upheld"],
-        "overdue": c["overdue"],
-        "closure_rate": ratio(c["closed"], c["due"]),
-        "on_time_closure_rate": ratio(c["closed_on_time"], c["due"]),
-        "extension_rate": ratio(c["extended"], c["due"]),
+        **{k: v for k, v in cases.items() if k != "received"},
         "rework_rate": ratio(failed, checks),
-        "in_grid_closure_rate_minor": ratio(c["minor_closed_in_grid"], c["minor"]),
-        "urgent": {
-            "due": c["urgent_due"],
-            "closed_on_time": c["urgent_closed_on_time"],
-            "on_time_closure_rate": ratio(c["urgent_closed_on_time"], c["urgent_due"]),
-        },
         "mean_working_hours_to_close": round(sum(hours) / len(hours), 3) if hours else None,
         "p90_working_hours_to_close": None if p90 is None else round(p90, 3),
         "escalations": {level: escalations.get(level, 0) for level in ("community", "street", "department")},

@@ -12,6 +12,7 @@ class SlaSettings(BaseSettings):
     sla_rules_file: str | None = None  # default: cases/data/sla_rules.yaml
     workdays_file: str | None = None  # official working days for years chinesecalendar lacks
     sla_tick_s: float = 2.0
+    grades_file: str | None = None  # default: cases/data/grades.yaml (the monthly report's grades)
     # /health judges the clock by its last finished tick and its oldest unpublished transition.
     clock_degraded_after_s: float = Field(default=30.0, gt=0)
     clock_failing_after_s: float = Field(default=120.0, gt=0)

@@ -13,7 +13,7 @@ from rich.console import Console
 
 from api.settings import Settings
 from cases.calendar import WorkCalendar
-from cli import boundaries, open311, registers, rules, services, supervisor, users
+from cli import boundaries, open311, registers, report, rules, services, supervisor, users
 from cli.demo import DEMO_PASSWORD
 from cli.local.service import ServiceError
 from cli.supervisor import stop_on_signals
@@ -28,6 +28,7 @@ app.add_typer(users.app, name="users")
 app.add_typer(open311.app, name="open311")
 app.add_typer(rules.app, name="rules")
 app.add_typer(registers.app, name="registers")
+app.add_typer(report.app, name="report")
 app.command()(supervisor.run)
 console = Console()
 log = logging.getLogger("gridgov")

@@ -1,5 +1,6 @@
 """The workbench pages of supervisors and departments: the queues and one case (rendered as handed over)."""
 
+from datetime import datetime
 from typing import Any
 
 from maps.templating import labels, page
@@ -59,3 +60,23 @@ def case_page(
         actions=offered,
         config=config,
     )
+
+
+RATE_KEYS = frozenset({"closure_rate", "on_time_closure_rate", "rework_rate", "extension_rate", "rate"})
+
+
+def report_page(report: dict[str, Any], tz: Any, lang: str) -> str:
+    """The monthly assessment report as a page to print on A4 (times in the city's zone, rates in per cent)."""
+
+    def show(value: Any, key: str) -> str:
+        if value is None:
+            return "—"
+        return f"{value * 100:.2f}%" if key in RATE_KEYS else str(value)
+
+    def when(value: datetime | None) -> str:
+        return "—" if value is None else value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+    def points(value: float | None) -> str:
+        return "—" if value is None else f"{value:+.2f}"
+
+    return page("report.html", lang=lang, labels=labels(lang), r=report, show=show, when=when, points=points)

@@ -1,0 +1,75 @@
+"""The monthly assessment report (绩效通报): JSON or an Excel workbook, and a printable page in the workbench."""
+
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy import Connection
+
+from api.access import Principal
+from api.auth import PrincipalDep, authorize
+from api.deps import EngineDep, RulesDep, SettingsDep
+from api.errors import InvalidInput, NotFound, responses
+from cases.report import ReportError, monthly_report, parse_month, to_xlsx
+from cases.rules import Rules
+from geo.levels import AREA_CODE
+from maps.workbench import report_page
+
+router = APIRouter(dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422, 503))
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+AreaParam = Annotated[str, Query(pattern=AREA_CODE, description="Area code")]
+MonthParam = Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="The month, YYYY-MM (local)")]
+Lang = Annotated[Literal["zh", "en"], Query(description="Language of the page")]
+
+
+def _report(conn: Connection, principal: Principal, area: str, month: str, rules: Rules, settings: Any) -> Any:
+    if not principal.sees_area(area):
+        raise NotFound(f"no area with code {area} in your scope")
+    try:
+        return monthly_report(conn, area, parse_month(month), rules, datetime.now(UTC), settings.grades())
+    except ReportError as exc:
+        raise (NotFound if "no area" in str(exc) else InvalidInput)(str(exc)) from None
+
+
+@router.get(
+    "/v1/reports/monthly",
+    tags=["indicators"],
+    responses={200: {"content": {XLSX: {"schema": {"type": "string", "format": "binary"}}}}},
+)
+def get_monthly(
+    engine: EngineDep,
+    principal: PrincipalDep,
+    rules: RulesDep,
+    settings: SettingsDep,
+    area: AreaParam,
+    month: MonthParam,
+    format: Annotated[Literal["json", "xlsx"], Query(description="xlsx: the workbook to file or send")] = "json",
+) -> Any:
+    """The monthly assessment of an area in your scope: totals, children ranked and graded, units, gridworkers."""
+    with engine.connect() as conn:
+        report = _report(conn, principal, area, month, rules, settings)
+    if format == "json":
+        return report
+    name = f"gridgov-{area}-{month}.xlsx"
+    return Response(
+        to_xlsx(report, rules.calendar.tz),
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+@router.get("/work/reports/monthly", response_class=HTMLResponse, tags=["pages"])
+def get_monthly_page(
+    engine: EngineDep,
+    principal: PrincipalDep,
+    rules: RulesDep,
+    settings: SettingsDep,
+    area: AreaParam,
+    month: MonthParam,
+    lang: Lang = "zh",
+) -> str:
+    """The monthly assessment as a page to print (A4)."""
+    with engine.connect() as conn:
+        report = _report(conn, principal, area, month, rules, settings)
+    return report_page(report, rules.calendar.tz, lang)

@@ -1,0 +1,335 @@
+"""The monthly assessment report (绩效通报) of an area: its figures, its children ranked and graded, units, gridworkers.
+
+Every number comes from ``cases.indicators`` (the one definition), read as of the month's end:
+the same month gives the same report whenever it is produced, except where an appeal was
+decided since (the report lists the appeals that changed it). Grades are data a city edits
+(``cases/data/grades.yaml``, or ``GRIDGOV_GRADES_FILE``).
+"""
+
+import io
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from openpyxl import Workbook
+from openpyxl.styles import Font, PatternFill
+from sqlalchemy import Connection, text
+
+from cases.categories import default_categories
+from cases.indicators import IN_AREA, case_figures, indicators, ratio, working_days
+from cases.rules import Rules
+from geo.areas import area_info, child_names
+
+GRADES_FILE = Path(__file__).parent / "data" / "grades.yaml"
+# The columns of every table of the report, in order: the figures of cases.indicators.case_figures.
+FIGURES = (
+    "received",
+    "filed",
+    "due",
+    "closed",
+    "closed_on_time",
+    "closure_rate",
+    "on_time_closure_rate",
+    "rework_rate",
+    "extension_rate",
+    "overdue",
+    "appeals_upheld",
+)
+
+
+class ReportError(ValueError):
+    """A month or a grades file that cannot be read; the message says what to write instead."""
+
+
+@dataclass(frozen=True)
+class Band:
+    """A grade: the least value of the metric that earns it, its name and its colour."""
+
+    minimum: float
+    grade: str
+    colour: str
+
+
+@dataclass(frozen=True)
+class Grades:
+    """How the report grades: by which metric, in which bands (highest first)."""
+
+    metric: str
+    bands: tuple[Band, ...]
+
+    def grade(self, value: float | None) -> Band | None:
+        """The band a value earns (None: nothing to grade)."""
+        if value is None:
+            return None
+        return next((b for b in self.bands if value >= b.minimum), self.bands[-1])
+
+
+def load_grades(path: Path = GRADES_FILE) -> Grades:
+    """Read and check a grades file."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ReportError(f"cannot read the grades file {path}: {exc}") from exc
+    metric = data.get("metric", "on_time_closure_rate")
+    if metric not in ("on_time_closure_rate", "closure_rate"):
+        raise ReportError(f"{path}: metric {metric!r}; use on_time_closure_rate or closure_rate")
+    try:
+        bands = tuple(
+            Band(float(b["min"]), str(b["grade"]), str(b.get("colour", "grey"))) for b in data.get("bands") or []
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ReportError(f"{path}: each band is {{min: 0.95, grade: 优秀, colour: green}} ({exc})") from exc
+    if not bands or any(not 0 <= b.minimum <= 1 for b in bands):
+        raise ReportError(f"{path}: give at least one band, each with a min between 0 and 1")
+    if [b.minimum for b in bands] != sorted((b.minimum for b in bands), reverse=True) or bands[-1].minimum != 0:
+        raise ReportError(f"{path}: list the bands from the highest min down, the last with min 0")
+    return Grades(str(metric), bands)
+
+
+def parse_month(value: str) -> date:
+    """The first day of a month written YYYY-MM."""
+    try:
+        year, month = (int(part) for part in value.split("-"))
+        first = date(year, month, 1)
+    except ValueError:
+        raise ReportError(f"a month is written YYYY-MM (2026-11), not {value!r}") from None
+    if not 2000 <= first.year <= 2099:
+        raise ReportError(f"a month is written YYYY-MM with a year from 2000 to 2099, not {value!r}")
+    return first
+
+
+def month_end(first: date) -> date:
+    """The last day of the month that begins on ``first``."""
+    return (first.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+
+
+_GRIDWORKERS = """
+SELECT e.reporter AS gridworker, u.scope AS grid,
+  count(*) FILTER (WHERE e.kind = 'incident') AS reports,
+  count(*) FILTER (WHERE e.kind = 'incident' AND c.filed_at < :asof) AS filed,
+  count(*) FILTER (WHERE e.kind = 'incident' AND c.sla_class = 'minor') AS minor,
+  count(*) FILTER (WHERE e.kind = 'incident' AND c.sla_class = 'minor' AND c.state = 'closed'
+                   AND c.closed_at < :asof AND c.level = 'grid' AND c.escalations = 0) AS minor_in_grid,
+  count(*) FILTER (WHERE e.kind = 'visit') AS visits,
+  array_agg(DISTINCT (e.occurred_at AT TIME ZONE :tz)::date) FILTER (WHERE e.kind = 'patrol') AS patrol_days
+FROM event e
+JOIN app_user u ON u.username = e.reporter AND u.role = 'gridworker'
+LEFT JOIN "case" c ON c.id = e.id
+WHERE u.scope LIKE :prefix AND e.occurred_at >= :from AND e.occurred_at < :to
+GROUP BY e.reporter, u.scope
+ORDER BY e.reporter
+"""
+_OVERDUE = f"""
+SELECT c.id::text AS id, c.category, c.grid_code, c.level, c.department, c.due_at, c.resolved_at, c.closed_at
+FROM "case" c LEFT JOIN appeal a ON a.case_id = c.id
+WHERE {IN_AREA} AND c.counted_at >= :from AND c.counted_at < :to AND c.due_at <= :asof
+  AND NOT (c.state = 'closed' AND c.closed_at < :asof
+           AND (coalesce(c.resolved_at <= c.due_at, false) OR coalesce(a.upheld, false)))
+ORDER BY c.due_at, c.id
+LIMIT :limit
+"""
+_APPEALS = f"""
+SELECT c.id::text AS id, a.appellant, a.decided_by, a.decided_at, a.reason FROM appeal a
+JOIN "case" c ON c.id = a.case_id
+WHERE {IN_AREA} AND a.upheld AND c.counted_at >= :from AND c.counted_at < :to
+ORDER BY a.decided_at
+"""
+_UNITS = f"""
+SELECT DISTINCT c.department FROM "case" c
+WHERE {IN_AREA} AND c.department IS NOT NULL
+  AND ((c.opened_at >= :from AND c.opened_at < :to) OR (c.counted_at >= :from AND c.counted_at < :to))
+ORDER BY 1
+"""
+MAX_OVERDUE = 1000  # listed in a report; the counts hold them all
+
+
+def monthly_report(
+    conn: Connection, area: str, first: date, rules: Rules, now: datetime, grades: Grades
+) -> dict[str, Any]:
+    """The assessment of ``area`` for the month beginning ``first``, as of its end (or ``now``, if sooner)."""
+    info = area_info(conn, area)
+    if info is None:
+        raise ReportError(f"no area with code {area} in the active boundary set")
+    last = month_end(first)
+    previous = (first - timedelta(days=1)).replace(day=1)
+    tz = rules.calendar.tz
+    start = datetime.combine(first, datetime.min.time(), tz)
+    end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tz)
+    params = {"prefix": area + "%", "from": start, "to": end, "asof": min(end, now), "tz": str(tz)}
+    total = indicators(conn, area, first, last, rules, now)
+    before = case_figures(conn, area, previous, month_end(previous), rules, now)
+    rework = {u["unit"]: u for u in total["units"]}
+
+    def row(figures: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        return extra | {k: figures.get(k) for k in FIGURES}
+
+    children = []
+    for code, name in child_names(conn, area):
+        now_figures = indicators(conn, code, first, last, rules, now)
+        before = case_figures(conn, code, previous, month_end(previous), rules, now)
+        band = grades.grade(now_figures[grades.metric])
+        children.append(
+            row(now_figures, code=code, name=name)
+            | {
+                "grade": band.grade if band else None,
+                "colour": band.colour if band else None,
+                "change": _change(now_figures, before),
+            }
+        )
+    ranked = sorted(children, key=lambda c: (c[grades.metric] is None, -(c[grades.metric] or 0), c["code"]))
+    for rank, child in enumerate(ranked, 1):
+        child["rank"] = rank
+    units = []
+    for (unit,) in conn.execute(text(_UNITS), params).all():
+        figures = case_figures(conn, area, first, last, rules, now, unit=unit)
+        sign = rework.get(unit, {})
+        figures["rework_rate"] = sign.get("rework_rate")
+        units.append(row(figures, unit=unit) | {"sign_in_on_time_rate": sign.get("sign_in_on_time_rate")})
+    required = set(working_days(rules, first, last))
+    gridworkers = [
+        {
+            "gridworker": g.gridworker,
+            "grid": g.grid,
+            "reports": g.reports,
+            "filed": g.filed,
+            "report_accuracy": ratio(g.filed, g.reports),
+            "patrol_coverage": ratio(sum(d in required for d in g.patrol_days or []), len(required)),
+            "visits": g.visits,
+            "in_grid_closure_rate_minor": ratio(g.minor_in_grid, g.minor),
+        }
+        for g in conn.execute(text(_GRIDWORKERS), params).all()
+    ]
+    names = default_categories()
+    overdue = [
+        dict(r._mapping) | {"category_name": names[r.category].name if r.category in names else r.category}
+        for r in conn.execute(text(_OVERDUE), params | {"limit": MAX_OVERDUE}).all()
+    ]
+    return {
+        "area": area,
+        "name": info[0],
+        "month": first.strftime("%Y-%m"),
+        "from": first,
+        "to": last,
+        "computed_at": now,
+        "complete": now >= end,  # False: the month is not over, the figures are so far
+        "grading": {"metric": grades.metric, "bands": [b.__dict__ for b in grades.bands]},
+        "total": row(total) | {"change": _change(total, before)},
+        "children": ranked,
+        "units": units,
+        "gridworkers": gridworkers,
+        "overdue_cases": overdue,
+        "appeals_upheld": [dict(r._mapping) for r in conn.execute(text(_APPEALS), params).all()],
+    }
+
+
+def _change(now: dict[str, Any], before: dict[str, Any]) -> dict[str, float | None]:
+    """The rates' change from the previous month, in percentage points."""
+    return {
+        key: None if now[key] is None or before[key] is None else round((now[key] - before[key]) * 100, 2)
+        for key in ("closure_rate", "on_time_closure_rate")
+    }
+
+
+# The report's sheets: title, the rows' key in the report, and the columns (key, heading).
+_FIGURE_HEADINGS = {
+    "received": "受理数",
+    "filed": "立案数",
+    "due": "应结案数",
+    "closed": "结案数",
+    "closed_on_time": "按期结案数",
+    "closure_rate": "结案率",
+    "on_time_closure_rate": "按期结案率",
+    "rework_rate": "返工率",
+    "extension_rate": "延期率",
+    "overdue": "超期数",
+    "appeals_upheld": "申诉核减",
+}
+SHEETS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
+    (
+        "下级排名",
+        "children",
+        (("rank", "名次"), ("code", "编码"), ("name", "名称"), *_FIGURE_HEADINGS.items(), ("grade", "等次")),
+    ),
+    ("责任单位", "units", (("unit", "责任单位"), *_FIGURE_HEADINGS.items(), ("sign_in_on_time_rate", "按时签收率"))),
+    (
+        "网格员",
+        "gridworkers",
+        (
+            ("gridworker", "网格员"),
+            ("grid", "网格"),
+            ("reports", "上报数"),
+            ("filed", "立案数"),
+            ("report_accuracy", "上报准确率"),
+            ("patrol_coverage", "巡查覆盖率"),
+            ("visits", "走访次数"),
+            ("in_grid_closure_rate_minor", "小微问题网格内办结率"),
+        ),
+    ),
+    (
+        "超期案件",
+        "overdue_cases",
+        (
+            ("id", "案件"),
+            ("category_name", "类别"),
+            ("grid_code", "网格"),
+            ("level", "层级"),
+            ("department", "责任单位"),
+            ("due_at", "应结案时间"),
+            ("resolved_at", "处置时间"),
+            ("closed_at", "结案时间"),
+        ),
+    ),
+)
+RATES = {"closure_rate", "on_time_closure_rate", "rework_rate", "extension_rate", "sign_in_on_time_rate"}
+RATES |= {"report_accuracy", "patrol_coverage", "in_grid_closure_rate_minor"}
+_FILLS = {"green": "C6EFCE", "yellow": "FFEB9C", "red": "FFC7CE"}
+
+
+def to_xlsx(report: dict[str, Any], tz: Any) -> bytes:
+    """The report as an Excel workbook: a summary sheet, then one sheet per table. Times in the city's zone."""
+    book = Workbook()
+    summary = book.active
+    assert summary is not None
+    summary.title = "汇总"
+    summary.append([f"{report['name']} {report['month']} 绩效通报"])
+    summary["A1"].font = Font(bold=True, size=14)
+    summary.append(["区域编码", report["area"]])
+    summary.append(["统计周期", f"{report['from']} 至 {report['to']}"])
+    summary.append(["生成时间", _cell(report["computed_at"], tz)])
+    summary.append(["数据完整", "是" if report["complete"] else "否（本月未结束）"])
+    summary.append([])
+    for key, heading in _FIGURE_HEADINGS.items():
+        summary.append([heading, _cell(report["total"][key], tz, rate=key in RATES)])
+    summary.append(["按期结案率较上月（百分点）", report["total"]["change"]["on_time_closure_rate"]])
+    summary.append([])
+    summary.append(["申诉核减案件", "申诉人", "裁定人", "裁定时间"])
+    for appeal in report["appeals_upheld"]:
+        summary.append([appeal["id"], appeal["appellant"], appeal["decided_by"], _cell(appeal["decided_at"], tz)])
+    for title, key, columns in SHEETS:
+        sheet = book.create_sheet(title)
+        sheet.append([heading for _, heading in columns])
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        for item in report[key]:
+            sheet.append([_cell(item.get(k), tz, rate=k in RATES) for k, _ in columns])
+            colour = _FILLS.get(item.get("colour") or "")
+            if colour:
+                sheet.cell(sheet.max_row, len(columns)).fill = PatternFill("solid", fgColor=colour)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def _cell(value: Any, tz: Any, rate: bool = False) -> Any:
+    """A value as a cell shows it: a rate as a percentage, a time in the city's zone to the minute."""
+    if value is None:
+        return "—"
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value  # text, never a formula
+    if isinstance(value, datetime):
+        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    if rate:
+        return f"{value * 100:.2f}%"
+    return value

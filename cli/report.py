@@ -1,0 +1,61 @@
+"""``gridgov report monthly``: the monthly assessment report (绩效通报) of an area as an Excel workbook."""
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from api.settings import Settings
+from cases.report import ReportError, monthly_report, parse_month, to_xlsx
+from db import engine as db
+
+app = typer.Typer(help="Reports: the monthly assessment (绩效通报).", no_args_is_help=True)
+console = Console(soft_wrap=True)
+
+
+def _rate(value: float | None) -> str:
+    return "—" if value is None else f"{value * 100:.2f}%"
+
+
+@app.command("monthly")
+def monthly(
+    area: Annotated[str, typer.Option(help="Area code (6, 9, 12 or 15 digits)")],
+    month: Annotated[str, typer.Option(help="The month, YYYY-MM")],
+    out: Annotated[Path | None, typer.Option(help="The workbook to write (default: 绩效通报-AREA-MONTH.xlsx)")] = None,
+) -> None:
+    """Write an area's monthly assessment as XLSX, and print its totals and ranking."""
+    settings = Settings()
+    rules = settings.rules()
+    engine = db.make_engine(settings.database.url)
+    try:
+        with engine.connect() as conn:
+            report = monthly_report(conn, area, parse_month(month), rules, datetime.now(UTC), settings.grades())
+    except ReportError as exc:
+        console.print(f"[red]错误 error:[/] {exc}")
+        raise typer.Exit(2) from None
+    finally:
+        engine.dispose()
+    target = out or Path(f"绩效通报-{area}-{report['month']}.xlsx")
+    try:
+        target.write_bytes(to_xlsx(report, rules.calendar.tz))
+    except OSError as exc:
+        console.print(f"[red]错误 error:[/] cannot write {target}: {exc.strerror}")
+        raise typer.Exit(1) from None
+    t = report["total"]
+    console.print(f"{report['name']} {report['month']} 绩效通报 → {target}", highlight=False)
+    console.print(
+        f"受理 {t['received']}，立案 {t['filed']}，应结案 {t['due']}，"
+        f"结案 {t['closed']}（结案率 {_rate(t['closure_rate'])}），"
+        f"按期结案 {t['closed_on_time']}（按期结案率 {_rate(t['on_time_closure_rate'])}），超期 {t['overdue']}",
+        highlight=False,
+    )
+    for child in report["children"]:
+        console.print(
+            f"  {child['rank']:>2}. {child['name']}  按期结案率 {_rate(child['on_time_closure_rate'])}"
+            f"  {child['grade'] or '—'}",
+            highlight=False,
+        )
+    if not report["complete"]:
+        console.print("本月尚未结束，数据截至生成时间 (the month is not over: figures so far)", highlight=False)
