@@ -10,7 +10,7 @@ from api.access import Principal
 from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, RulesDep
 from api.errors import InvalidInput, NotFound, responses
-from cases.indicators import category_mix, daily, indicators
+from cases.indicators import category_mix, daily, indicators, indicators_by_area
 from geo.areas import area_info, child_names
 from geo.levels import AREA_CODE
 
@@ -47,9 +47,8 @@ def get_indicators(
         name = _area_name(conn, principal, area, from_, to)
         children = child_names(conn, area)
         result = {"area": area, "name": name, "from": from_, "to": to, **indicators(conn, area, from_, to, rules, now)}
-        result["children"] = [
-            {"area": code, "name": name, **indicators(conn, code, from_, to, rules, now)} for code, name in children
-        ]
+        figures = indicators_by_area(conn, area, [code for code, _ in children], from_, to, rules, now)
+        result["children"] = [{"area": code, "name": name, **figures[code]} for code, name in children]
     return result
 
 

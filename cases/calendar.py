@@ -87,6 +87,12 @@ def _warn_fallback(year: int) -> None:
     )
 
 
+@cache
+def _library_workday(day: date) -> bool:
+    """``chinesecalendar``'s answer, kept (it checks its whole table on every call)."""
+    return bool(chinese_calendar.is_workday(day))
+
+
 @dataclass(frozen=True)
 class WorkCalendar:
     """Office hours and working days; converts between working and calendar time."""
@@ -104,7 +110,7 @@ class WorkCalendar:
         if day.year in self.overrides.years:
             return day.weekday() < 5 and day not in statutory_holidays(day.year)
         if day.year in LIBRARY_YEARS:
-            return bool(chinese_calendar.is_workday(day))
+            return _library_workday(day)
         _warn_fallback(day.year)
         return day.weekday() < 5 and day not in statutory_holidays(day.year)
 

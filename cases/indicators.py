@@ -20,14 +20,15 @@ from cases.categories import default_categories
 from cases.rules import Rules
 
 # A case counts in the area of its grid; one in a coverage gap (no grid), in the area that holds it.
-IN_AREA = (
-    "(c.grid_code LIKE :prefix OR (c.grid_code IS NULL"
-    " AND coalesce(c.community_code, c.street_code, c.district_code) LIKE :prefix))"
-)
+PLACE = "coalesce(c.grid_code, c.community_code, c.street_code, c.district_code)"
+IN_AREA = f"{PLACE} LIKE :prefix"
+# Every query below is grouped by ``area``: the first ``:len`` digits of where the case lies, so one
+# reading gives an area (``:len`` its own length) or each of its children (the children's length).
+_AREA = f"left({PLACE}, :len)"
 # Each case once: received in the period (``rec``), and due in it (``due``: its counted_at lies in it,
 # see cases.assessment); what happened to it is read as of the period's end (``asof``; now, if sooner).
 _CASES = f"""
-SELECT
+SELECT area,
   count(*) FILTER (WHERE rec) AS received,
   count(*) FILTER (WHERE rec AND c.filed_at < :asof) AS filed,
   count(*) FILTER (WHERE rec AND c.state = 'refused' AND c.closed_at < :asof) AS refused,
@@ -47,7 +48,7 @@ SELECT
   count(*) FILTER (WHERE due AND c.sla_class = 'urgent') AS urgent_due,
   count(*) FILTER (WHERE due AND c.sla_class = 'urgent' AND closed AND on_time) AS urgent_closed_on_time
 FROM (
-  SELECT c.*,
+  SELECT c.*, {_AREA} AS area,
          c.opened_at >= :from AND c.opened_at < :to AS rec,
          coalesce(c.counted_at >= :from AND c.counted_at < :to, false) AS due,
          coalesce(c.state = 'closed' AND c.closed_at < :asof, false) AS closed,
@@ -58,35 +59,42 @@ FROM (
   WHERE {IN_AREA} AND (CAST(:unit AS text) IS NULL OR c.department = :unit)
     AND ((c.opened_at >= :from AND c.opened_at < :to) OR (c.counted_at >= :from AND c.counted_at < :to))
 ) c
+GROUP BY area
 """
 _CHECKS = f"""
-SELECT count(*) AS checks, count(*) FILTER (WHERE t.action = 'reject_resolution') AS failed
+SELECT {_AREA} AS area, count(*) AS checks, count(*) FILTER (WHERE t.action = 'reject_resolution') AS failed
 FROM case_transition t JOIN "case" c ON c.id = t.case_id
 WHERE {IN_AREA} AND t.action IN ('verify', 'reject_resolution') AND t.at >= :from AND t.at < :to
+GROUP BY area
 """
+# Working hours from report to close, kept on each case when it closed (cases.store).
 _CLOSED = f"""
-SELECT c.opened_at, c.closed_at FROM "case" c
+SELECT {_AREA} AS area, avg(c.hours_to_close) AS mean,
+       percentile_cont(0.9) WITHIN GROUP (ORDER BY c.hours_to_close) AS p90
+FROM "case" c
 WHERE {IN_AREA} AND c.state = 'closed' AND c.closed_at >= :from AND c.closed_at < :to
+GROUP BY area
 """
 _ESCALATIONS = f"""
-SELECT t.to_level, count(*) FROM case_transition t JOIN "case" c ON c.id = t.case_id
+SELECT {_AREA} AS area, t.to_level, count(*) AS n FROM case_transition t JOIN "case" c ON c.id = t.case_id
 WHERE {IN_AREA} AND t.action IN ('escalate', 'auto_escalate') AND t.at >= :from AND t.at < :to
-GROUP BY t.to_level
+GROUP BY area, t.to_level
 """
 _PATROL_DAYS = """
-SELECT DISTINCT e.grid_code, (e.occurred_at AT TIME ZONE :tz)::date AS day FROM event e
+SELECT DISTINCT left(e.grid_code, :len) AS area, e.grid_code, (e.occurred_at AT TIME ZONE :tz)::date AS day
+FROM event e
 WHERE e.kind = 'patrol' AND e.grid_code LIKE :prefix AND e.occurred_at >= :from AND e.occurred_at < :to
 """
 # Per responsible unit: each case sent to it in the period counts once (the clock's sign_in_overdue is no
 # dispatch), signed on time when its first sign-in after that came by the sign-in deadline; and its checks.
 _UNITS = f"""
-SELECT unit, sum(dispatched) AS dispatched, sum(signed_on_time) AS signed_on_time,
+SELECT area, unit, sum(dispatched) AS dispatched, sum(signed_on_time) AS signed_on_time,
        sum(checks) AS checks, sum(failed) AS failed
 FROM (
-  SELECT unit, 1 AS dispatched, coalesce(signed_at <= sign_due, false)::int AS signed_on_time, 0 AS checks,
+  SELECT area, unit, 1 AS dispatched, coalesce(signed_at <= sign_due, false)::int AS signed_on_time, 0 AS checks,
          0 AS failed
   FROM (
-    SELECT DISTINCT ON (d.case_id) c.department AS unit, d.deadline AS sign_due,
+    SELECT DISTINCT ON (d.case_id) {_AREA} AS area, c.department AS unit, d.deadline AS sign_due,
            (SELECT min(a.at) FROM case_transition a WHERE a.case_id = d.case_id AND a.seq > d.seq
               AND a.action = 'accept' AND a.at < :asof) AS signed_at
     FROM case_transition d JOIN "case" c ON c.id = d.case_id
@@ -95,30 +103,37 @@ FROM (
     ORDER BY d.case_id, d.seq
   ) first_dispatch
   UNION ALL
-  SELECT c.department, 0, 0, 1, (t.action = 'reject_resolution')::int
+  SELECT {_AREA}, c.department, 0, 0, 1, (t.action = 'reject_resolution')::int
   FROM case_transition t JOIN "case" c ON c.id = t.case_id
   WHERE {IN_AREA} AND t.from_level = 'department' AND t.action IN ('verify', 'reject_resolution')
     AND t.at >= :from AND t.at < :to
 ) x
 WHERE unit IS NOT NULL
-GROUP BY unit ORDER BY unit
+GROUP BY area, unit ORDER BY area, unit
 """
 _RATINGS = f"""
-SELECT count(*), avg(r.score) FROM rating r JOIN "case" c ON c.id = r.case_id
+SELECT {_AREA} AS area, count(*) AS ratings, avg(r.score) AS score FROM rating r JOIN "case" c ON c.id = r.case_id
 WHERE {IN_AREA} AND r.rated_at >= :from AND r.rated_at < :to
+GROUP BY area
 """
+# Open at the period's end: still open (few, indexed), or closed only after the end (through closed_at's index).
 _OPEN = f"""
-SELECT count(*) FROM "case" c
-WHERE {IN_AREA} AND c.filed_at IS NOT NULL AND c.filed_at < least(:to, :now)
-  AND c.state NOT IN ('refused', 'voided', 'merged') AND (c.closed_at IS NULL OR c.closed_at >= least(:to, :now))
+SELECT area, count(*) AS n FROM (
+  SELECT {_AREA} AS area FROM "case" c WHERE {IN_AREA} AND c.closed_at IS NULL AND c.filed_at < :asof
+  UNION ALL
+  SELECT {_AREA} FROM "case" c WHERE {IN_AREA} AND c.closed_at >= :asof AND c.filed_at < :asof
+    AND c.state NOT IN ('refused', 'voided', 'merged')
+) o
+GROUP BY area
 """
 _DAILY = f"""
-SELECT d.day::date AS day,
-       (SELECT count(*) FROM "case" c WHERE {IN_AREA}
-          AND (c.opened_at AT TIME ZONE :tz)::date = d.day::date) AS received,
-       (SELECT count(*) FROM "case" c WHERE {IN_AREA} AND c.state = 'closed'
-          AND (c.closed_at AT TIME ZONE :tz)::date = d.day::date) AS closed
+SELECT d.day::date AS day, coalesce(r.n, 0) AS received, coalesce(x.n, 0) AS closed
 FROM generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 day') AS d(day)
+LEFT JOIN (SELECT (c.opened_at AT TIME ZONE :tz)::date AS day, count(*) AS n FROM "case" c
+           WHERE {IN_AREA} AND c.opened_at >= :from AND c.opened_at < :to GROUP BY 1) r ON r.day = d.day::date
+LEFT JOIN (SELECT (c.closed_at AT TIME ZONE :tz)::date AS day, count(*) AS n FROM "case" c
+           WHERE {IN_AREA} AND c.state = 'closed' AND c.closed_at >= :from AND c.closed_at < :to GROUP BY 1) x
+       ON x.day = d.day::date
 ORDER BY d.day
 """
 _MIX = f"""
@@ -127,25 +142,15 @@ WHERE {IN_AREA} AND c.opened_at >= :from AND c.opened_at < :to
 GROUP BY c.category
 """
 _GRIDS = """
-SELECT count(*) FROM active_area a
+SELECT left(a.code, :len) AS area, count(*) AS n FROM active_area a
 WHERE a.level = 'grid' AND a.code LIKE :prefix
+GROUP BY area
 """
 
 
 def ratio(numerator: float, denominator: float) -> float | None:
     """``numerator ÷ denominator`` to 4 places; None when there is nothing to divide by."""
     return round(numerator / denominator, 4) if denominator else None
-
-
-def percentile(values: list[float], share: float) -> float | None:
-    """The ``share`` percentile with linear interpolation between ranks (PostgreSQL's percentile_cont)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = share * (len(ordered) - 1)
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (rank - low) * (ordered[high] - ordered[low])
 
 
 def working_days(rules: Rules, first: date, last: date) -> list[date]:
@@ -158,79 +163,116 @@ def case_figures(
     conn: Connection, code: str, first: date, last: date, rules: Rules, now: datetime, unit: str | None = None
 ) -> dict[str, Any]:
     """The case counts and rates of one area over the local days ``first`` to ``last`` (of ``unit``'s cases only)."""
-    params = _span(code, first, last, rules) | {"now": now, "unit": unit}
-    params["asof"] = min(params["to"], now)
-    c = conn.execute(text(_CASES), params).one()._mapping
+    return _case_figures(conn, code, len(code), first, last, rules, now, unit).get(code) or _case_figure(None)
+
+
+def _case_figures(
+    conn: Connection, prefix: str, length: int, first: date, last: date, rules: Rules, now: datetime, unit: str | None
+) -> dict[str, dict[str, Any]]:
+    params = _span(prefix, first, last, rules, now) | {"len": length, "unit": unit}
+    return {row.area: _case_figure(row._mapping) for row in conn.execute(text(_CASES), params).all()}
+
+
+def _case_figure(c: Any) -> dict[str, Any]:
+    """One area's case figures from its row of ``_CASES`` (None: no case at all)."""
+    c = c or {}
+    n = {key: c.get(key, 0) for key in _CASE_KEYS}
     return {
-        "received": c["received"],
-        "received_outside_grids": c["outside_grids"],
-        "filed": c["filed"],
-        "not_filed": {"refused": c["refused"], "voided": c["voided"], "merged": c["merged"]},
-        "due": c["due"],
-        "closed": c["closed"],
-        "closed_on_time": c["closed_on_time"],
-        "closed_on_time_raw": c["closed_on_time_raw"],
-        "appeals_upheld": c["appeals_upheld"],
-        "overdue": c["overdue"],
-        "closure_rate": ratio(c["closed"], c["due"]),
-        "on_time_closure_rate": ratio(c["closed_on_time"], c["due"]),
-        "extension_rate": ratio(c["extended"], c["due"]),
-        "in_grid_closure_rate_minor": ratio(c["minor_closed_in_grid"], c["minor"]),
+        "received": n["received"],
+        "received_outside_grids": n["outside_grids"],
+        "filed": n["filed"],
+        "not_filed": {"refused": n["refused"], "voided": n["voided"], "merged": n["merged"]},
+        "due": n["due"],
+        "closed": n["closed"],
+        "closed_on_time": n["closed_on_time"],
+        "closed_on_time_raw": n["closed_on_time_raw"],
+        "appeals_upheld": n["appeals_upheld"],
+        "overdue": n["overdue"],
+        "closure_rate": ratio(n["closed"], n["due"]),
+        "on_time_closure_rate": ratio(n["closed_on_time"], n["due"]),
+        "extension_rate": ratio(n["extended"], n["due"]),
+        "in_grid_closure_rate_minor": ratio(n["minor_closed_in_grid"], n["minor"]),
         "urgent": {
-            "due": c["urgent_due"],
-            "closed_on_time": c["urgent_closed_on_time"],
-            "on_time_closure_rate": ratio(c["urgent_closed_on_time"], c["urgent_due"]),
+            "due": n["urgent_due"],
+            "closed_on_time": n["urgent_closed_on_time"],
+            "on_time_closure_rate": ratio(n["urgent_closed_on_time"], n["urgent_due"]),
         },
     }
 
 
+_CASE_KEYS = (
+    "received", "filed", "refused", "voided", "merged", "outside_grids", "minor", "minor_closed_in_grid", "due",
+    "closed", "closed_on_time", "closed_on_time_raw", "appeals_upheld", "overdue", "extended", "urgent_due",
+    "urgent_closed_on_time",
+)  # fmt: skip
+
+
 def indicators(conn: Connection, code: str, first: date, last: date, rules: Rules, now: datetime) -> dict[str, Any]:
     """The indicators of one area over the local days ``first`` to ``last``, inclusive."""
-    params = _span(code, first, last, rules) | {"now": now}
-    params["asof"] = min(params["to"], now)
-    cases = case_figures(conn, code, first, last, rules, now)
-    checks, failed = conn.execute(text(_CHECKS), params).one()
-    hours = [
-        rules.calendar.between(opened, closed).total_seconds() / 3600
-        for opened, closed in conn.execute(text(_CLOSED), params).all()
-    ]
-    escalations = {level: n for level, n in conn.execute(text(_ESCALATIONS), params).all()}
+    return indicators_by_area(conn, code, [code], first, last, rules, now)[code]
+
+
+def indicators_by_area(
+    conn: Connection, prefix: str, areas: list[str], first: date, last: date, rules: Rules, now: datetime
+) -> dict[str, dict[str, Any]]:
+    """The indicators of each of ``areas`` (all of one length, within ``prefix``), each query run once for all."""
+    length = len(areas[0]) if areas else len(prefix)
+    params = _span(prefix, first, last, rules, now) | {"len": length, "unit": None}
+    cases = _case_figures(conn, prefix, length, first, last, rules, now, None)
+    checks = {r.area: (r.checks, r.failed) for r in conn.execute(text(_CHECKS), params).all()}
+    hours = {r.area: (r.mean, r.p90) for r in conn.execute(text(_CLOSED), params).all()}
+    escalations: dict[str, dict[str, int]] = {}
+    for r in conn.execute(text(_ESCALATIONS), params).all():
+        escalations.setdefault(r.area, {})[r.to_level] = r.n
     required = set(working_days(rules, first, last))
-    patrolled = sum(day in required for _, day in conn.execute(text(_PATROL_DAYS), params).all())
-    grids = conn.execute(text(_GRIDS), params).scalar_one()
-    ratings, mean_score = conn.execute(text(_RATINGS), params).one()
-    units = [
-        {
-            "unit": unit,
-            "dispatched": dispatched,
-            "signed_on_time": signed,
-            "sign_in_on_time_rate": ratio(signed, dispatched),
-            "checks": unit_checks,
-            "rework_rate": ratio(unit_failed, unit_checks),
+    patrolled: dict[str, int] = {}
+    for r in conn.execute(text(_PATROL_DAYS), params).all():
+        patrolled[r.area] = patrolled.get(r.area, 0) + (r.day in required)
+    grids = {r.area: r.n for r in conn.execute(text(_GRIDS), params).all()}
+    ratings = {r.area: (r.ratings, r.score) for r in conn.execute(text(_RATINGS), params).all()}
+    open_cases = {r.area: r.n for r in conn.execute(text(_OPEN), params).all()}
+    units: dict[str, list[dict[str, Any]]] = {}
+    for r in conn.execute(text(_UNITS), params).all():
+        units.setdefault(r.area, []).append(
+            {
+                "unit": r.unit,
+                "dispatched": r.dispatched,
+                "signed_on_time": r.signed_on_time,
+                "sign_in_on_time_rate": ratio(r.signed_on_time, r.dispatched),
+                "checks": r.checks,
+                "rework_rate": ratio(r.failed, r.checks),
+            }
+        )
+    found = {}
+    for area in areas:
+        figures = cases.get(area) or _case_figure(None)
+        checked, failed = checks.get(area, (0, 0))
+        mean, p90 = hours.get(area, (None, None))
+        rated, score = ratings.get(area, (0, None))
+        found[area] = {
+            "received": figures["received"],
+            "open": open_cases.get(area, 0),
+            **{k: v for k, v in figures.items() if k != "received"},
+            "rework_rate": ratio(failed, checked),
+            "mean_working_hours_to_close": None if mean is None else round(float(mean), 3),
+            "p90_working_hours_to_close": None if p90 is None else round(float(p90), 3),
+            "escalations": {
+                level: escalations.get(area, {}).get(level, 0) for level in ("community", "street", "department")
+            },
+            "patrol_coverage": ratio(patrolled.get(area, 0), grids.get(area, 0) * len(required)),
+            "ratings": rated,
+            "satisfaction": None if score is None else round(float(score), 3),
+            "units": units.get(area, []),
         }
-        for unit, dispatched, signed, unit_checks, unit_failed in conn.execute(text(_UNITS), params).all()
-    ]
-    p90 = percentile(hours, 0.9)
-    return {
-        "received": cases["received"],
-        "open": conn.execute(text(_OPEN), params).scalar_one(),
-        **{k: v for k, v in cases.items() if k != "received"},
-        "rework_rate": ratio(failed, checks),
-        "mean_working_hours_to_close": round(sum(hours) / len(hours), 3) if hours else None,
-        "p90_working_hours_to_close": None if p90 is None else round(p90, 3),
-        "escalations": {level: escalations.get(level, 0) for level in ("community", "street", "department")},
-        "patrol_coverage": ratio(patrolled, grids * len(required)),
-        "ratings": ratings,
-        "satisfaction": None if mean_score is None else round(float(mean_score), 3),
-        "units": units,
-    }
+    return found
 
 
-def _span(code: str, first: date, last: date, rules: Rules) -> dict[str, Any]:
+def _span(code: str, first: date, last: date, rules: Rules, now: datetime | None = None) -> dict[str, Any]:
     tz = rules.calendar.tz
     start = datetime.combine(first, datetime.min.time(), tz)
     end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tz)
-    return {"prefix": code + "%", "from": start, "to": end, "tz": str(tz), "first": first, "last": last}
+    asof = end if now is None else min(end, now)
+    return {"prefix": code + "%", "from": start, "to": end, "asof": asof, "tz": str(tz), "first": first, "last": last}
 
 
 def daily(conn: Connection, code: str, first: date, last: date, rules: Rules) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ from openpyxl.styles import Font, PatternFill
 from sqlalchemy import Connection, text
 
 from cases.categories import default_categories
-from cases.indicators import IN_AREA, case_figures, indicators, ratio, working_days
+from cases.indicators import IN_AREA, case_figures, indicators, indicators_by_area, ratio, working_days
 from cases.rules import Rules
 from geo.areas import area_info, child_names
 
@@ -166,16 +166,19 @@ def monthly_report(
         return extra | {k: figures.get(k) for k in FIGURES}
 
     children = []
-    for code, name in child_names(conn, area):
-        now_figures = indicators(conn, code, first, last, rules, now)
-        before = case_figures(conn, code, previous, month_end(previous), rules, now)
+    named = child_names(conn, area)
+    codes = [code for code, _ in named]
+    this_month = indicators_by_area(conn, area, codes, first, last, rules, now)
+    last_month = indicators_by_area(conn, area, codes, previous, month_end(previous), rules, now)
+    for code, name in named:
+        now_figures, before_figures = this_month[code], last_month[code]
         band = grades.grade(now_figures[grades.metric])
         children.append(
             row(now_figures, code=code, name=name)
             | {
                 "grade": band.grade if band else None,
                 "colour": band.colour if band else None,
-                "change": _change(now_figures, before),
+                "change": _change(now_figures, before_figures),
             }
         )
     ranked = sorted(children, key=lambda c: (c[grades.metric] is None, -(c[grades.metric] or 0), c["code"]))

@@ -115,8 +115,10 @@ def store_transition(
 ) -> None:
     """Store the transition and the case after it, with its assessment columns (the caller holds the row lock)."""
     escalation = action in ESCALATIONS
-    stored = conn.execute(
-        select(*(case_table.c[name] for name in STANDING_COLUMNS)).where(case_table.c.id == case_id)
+    *stored, opened_at = conn.execute(
+        select(*(case_table.c[name] for name in STANDING_COLUMNS), case_table.c.opened_at).where(
+            case_table.c.id == case_id
+        )
     ).one()
     standing = next_standing(Standing(*stored), before, after, action, at, rules)
     conn.execute(
@@ -154,7 +156,8 @@ def store_transition(
             " filed_at = CASE WHEN filed_at IS NULL AND :filed THEN :at ELSE filed_at END,"
             " closed_at = CASE WHEN :ending THEN :at ELSE closed_at END,"
             " closed_on_time = CASE WHEN :closing THEN :on_time ELSE closed_on_time END,"
-            " due_at = :due_at, resolved_at = :resolved_at, counted_at = :counted_at, extended_at = :extended_at"
+            " due_at = :due_at, resolved_at = :resolved_at, counted_at = :counted_at, extended_at = :extended_at,"
+            " hours_to_close = CASE WHEN :closing THEN :hours ELSE hours_to_close END"
             " WHERE id = :id"
         ),
         {
@@ -186,6 +189,7 @@ def store_transition(
             "resolved_at": standing.resolved_at,
             "counted_at": standing.counted_at,
             "extended_at": standing.extended_at,
+            "hours": rules.calendar.between(opened_at, at).total_seconds() / 3600 if closing else None,
         },
     )
 

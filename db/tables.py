@@ -186,9 +186,12 @@ case = Table(
     _at("resolved_at"),
     _at("counted_at"),
     _at("extended_at"),
+    Column("hours_to_close", Float),  # working hours from report to close, kept when it closed
     Index("ix_case_state_level", "state", "level"),
     Index("ix_case_opened_at", "opened_at"),
     Index("ix_case_counted_at", "counted_at", postgresql_where=text("counted_at IS NOT NULL")),
+    Index("ix_case_closed_at", "closed_at", postgresql_where=text("closed_at IS NOT NULL")),
+    Index("ix_case_open_filed", "filed_at", postgresql_where=text("closed_at IS NULL")),
     Index("ix_case_grid", "grid_code"),
     Index("ix_case_special_code", "special_code", postgresql_where=text("special_code IS NOT NULL")),
     Index("ix_case_deadline", "deadline", postgresql_where=text("closed_at IS NULL")),
@@ -262,6 +265,7 @@ case_transition = Table(
     # Each missed deadline at the top is recorded once (``at`` is the deadline that was missed).
     Index("uq_case_transition_overdue", "case_id", "at", unique=True, postgresql_where=text("action = 'overdue'")),
     Index("ix_case_transition_unpublished", "id", postgresql_where=text("NOT published OR NOT escalation_published")),
+    Index("ix_case_transition_at", "at"),
 )
 
 # One row per running SLA clock: when its last tick finished, and how its ticks went (read by /health, /metrics).
