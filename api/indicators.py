@@ -10,7 +10,7 @@ from api.access import Principal
 from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, RulesDep
 from api.errors import InvalidInput, NotFound, responses
-from cases.indicators import category_mix, daily, indicators, indicators_by_area
+from cases.indicators import category_mix, daily, indicators_by_area
 from geo.areas import area_info, child_names
 from geo.levels import AREA_CODE
 
@@ -46,8 +46,8 @@ def get_indicators(
     with engine.connect() as conn:
         name = _area_name(conn, principal, area, from_, to)
         children = child_names(conn, area)
-        result = {"area": area, "name": name, "from": from_, "to": to, **indicators(conn, area, from_, to, rules, now)}
         figures = indicators_by_area(conn, area, [code for code, _ in children], from_, to, rules, now)
+        result = {"area": area, "name": name, "from": from_, "to": to, **figures[area]}
         result["children"] = [{"area": code, "name": name, **figures[code]} for code, name in children]
     return result
 

@@ -22,13 +22,15 @@ from cases.rules import Rules
 # A case counts in the area of its grid; one in a coverage gap (no grid), in the area that holds it.
 PLACE = "coalesce(c.grid_code, c.community_code, c.street_code, c.district_code)"
 IN_AREA = f"{PLACE} LIKE :prefix"
-# Every query below is grouped by ``area``: the first ``:len`` digits of where the case lies, so one
-# reading gives an area (``:len`` its own length) or each of its children (the children's length).
-_AREA = f"left({PLACE}, :len)"
+# Every query below is grouped twice in one reading (GROUPING SETS): by the first <CHILD> digits of where
+# the case lies, and by the first <PARENT>; so one scan gives an area and each of its children.
+_CHILD, _PARENT = f"left({PLACE}, <CHILD>)", f"left({PLACE}, <PARENT>)"
+_AREA = f"CASE WHEN GROUPING({_CHILD}) = 0 THEN {_CHILD} ELSE {_PARENT} END"
+_BOTH = f"GROUPING SETS (({_CHILD}), ({_PARENT}))"
 # Each case once: received in the period (``rec``), and due in it (``due``: its counted_at lies in it,
 # see cases.assessment); what happened to it is read as of the period's end (``asof``; now, if sooner).
 _CASES = f"""
-SELECT area,
+SELECT {_AREA} AS area,
   count(*) FILTER (WHERE rec) AS received,
   count(*) FILTER (WHERE rec AND c.filed_at < :asof) AS filed,
   count(*) FILTER (WHERE rec AND c.state = 'refused' AND c.closed_at < :asof) AS refused,
@@ -48,7 +50,7 @@ SELECT area,
   count(*) FILTER (WHERE due AND c.sla_class = 'urgent') AS urgent_due,
   count(*) FILTER (WHERE due AND c.sla_class = 'urgent' AND closed AND on_time) AS urgent_closed_on_time
 FROM (
-  SELECT c.*, {_AREA} AS area,
+  SELECT c.*,
          c.opened_at >= :from AND c.opened_at < :to AS rec,
          coalesce(c.counted_at >= :from AND c.counted_at < :to, false) AS due,
          coalesce(c.state = 'closed' AND c.closed_at < :asof, false) AS closed,
@@ -59,13 +61,13 @@ FROM (
   WHERE {IN_AREA} AND (CAST(:unit AS text) IS NULL OR c.department = :unit)
     AND ((c.opened_at >= :from AND c.opened_at < :to) OR (c.counted_at >= :from AND c.counted_at < :to))
 ) c
-GROUP BY area
+GROUP BY {_BOTH}
 """
 _CHECKS = f"""
 SELECT {_AREA} AS area, count(*) AS checks, count(*) FILTER (WHERE t.action = 'reject_resolution') AS failed
 FROM case_transition t JOIN "case" c ON c.id = t.case_id
 WHERE {IN_AREA} AND t.action IN ('verify', 'reject_resolution') AND t.at >= :from AND t.at < :to
-GROUP BY area
+GROUP BY {_BOTH}
 """
 # Working hours from report to close, kept on each case when it closed (cases.store).
 _CLOSED = f"""
@@ -73,28 +75,30 @@ SELECT {_AREA} AS area, avg(c.hours_to_close) AS mean,
        percentile_cont(0.9) WITHIN GROUP (ORDER BY c.hours_to_close) AS p90
 FROM "case" c
 WHERE {IN_AREA} AND c.state = 'closed' AND c.closed_at >= :from AND c.closed_at < :to
-GROUP BY area
+GROUP BY {_BOTH}
 """
 _ESCALATIONS = f"""
 SELECT {_AREA} AS area, t.to_level, count(*) AS n FROM case_transition t JOIN "case" c ON c.id = t.case_id
 WHERE {IN_AREA} AND t.action IN ('escalate', 'auto_escalate') AND t.at >= :from AND t.at < :to
-GROUP BY area, t.to_level
+GROUP BY GROUPING SETS (({_CHILD}, t.to_level), ({_PARENT}, t.to_level))
 """
+# Grid-days with a check-in, per child area (a parent's are the sum of its children's).
 _PATROL_DAYS = """
-SELECT DISTINCT left(e.grid_code, :len) AS area, e.grid_code, (e.occurred_at AT TIME ZONE :tz)::date AS day
+SELECT DISTINCT left(e.grid_code, <CHILD>) AS area, e.grid_code, (e.occurred_at AT TIME ZONE :tz)::date AS day
 FROM event e
 WHERE e.kind = 'patrol' AND e.grid_code LIKE :prefix AND e.occurred_at >= :from AND e.occurred_at < :to
 """
 # Per responsible unit: each case sent to it in the period counts once (the clock's sign_in_overdue is no
 # dispatch), signed on time when its first sign-in after that came by the sign-in deadline; and its checks.
 _UNITS = f"""
-SELECT area, unit, sum(dispatched) AS dispatched, sum(signed_on_time) AS signed_on_time,
-       sum(checks) AS checks, sum(failed) AS failed
+SELECT CASE WHEN GROUPING(child) = 0 THEN child ELSE parent END AS area, unit, sum(dispatched) AS dispatched,
+       sum(signed_on_time) AS signed_on_time, sum(checks) AS checks, sum(failed) AS failed
 FROM (
-  SELECT area, unit, 1 AS dispatched, coalesce(signed_at <= sign_due, false)::int AS signed_on_time, 0 AS checks,
-         0 AS failed
+  SELECT child, parent, unit, 1 AS dispatched, coalesce(signed_at <= sign_due, false)::int AS signed_on_time,
+         0 AS checks, 0 AS failed
   FROM (
-    SELECT DISTINCT ON (d.case_id) {_AREA} AS area, c.department AS unit, d.deadline AS sign_due,
+    SELECT DISTINCT ON (d.case_id) {_CHILD} AS child, {_PARENT} AS parent, c.department AS unit,
+           d.deadline AS sign_due,
            (SELECT min(a.at) FROM case_transition a WHERE a.case_id = d.case_id AND a.seq > d.seq
               AND a.action = 'accept' AND a.at < :asof) AS signed_at
     FROM case_transition d JOIN "case" c ON c.id = d.case_id
@@ -103,28 +107,29 @@ FROM (
     ORDER BY d.case_id, d.seq
   ) first_dispatch
   UNION ALL
-  SELECT {_AREA}, c.department, 0, 0, 1, (t.action = 'reject_resolution')::int
+  SELECT {_CHILD}, {_PARENT}, c.department, 0, 0, 1, (t.action = 'reject_resolution')::int
   FROM case_transition t JOIN "case" c ON c.id = t.case_id
   WHERE {IN_AREA} AND t.from_level = 'department' AND t.action IN ('verify', 'reject_resolution')
     AND t.at >= :from AND t.at < :to
 ) x
 WHERE unit IS NOT NULL
-GROUP BY area, unit ORDER BY area, unit
+GROUP BY GROUPING SETS ((child, unit), (parent, unit)) ORDER BY area, unit
 """
 _RATINGS = f"""
 SELECT {_AREA} AS area, count(*) AS ratings, avg(r.score) AS score FROM rating r JOIN "case" c ON c.id = r.case_id
 WHERE {IN_AREA} AND r.rated_at >= :from AND r.rated_at < :to
-GROUP BY area
+GROUP BY {_BOTH}
 """
 # Open at the period's end: still open (few, indexed), or closed only after the end (through closed_at's index).
 _OPEN = f"""
-SELECT area, count(*) AS n FROM (
-  SELECT {_AREA} AS area FROM "case" c WHERE {IN_AREA} AND c.closed_at IS NULL AND c.filed_at < :asof
+SELECT CASE WHEN GROUPING(child) = 0 THEN child ELSE parent END AS area, count(*) AS n FROM (
+  SELECT {_CHILD} AS child, {_PARENT} AS parent FROM "case" c
+  WHERE {IN_AREA} AND c.closed_at IS NULL AND c.filed_at < :asof
   UNION ALL
-  SELECT {_AREA} FROM "case" c WHERE {IN_AREA} AND c.closed_at >= :asof AND c.filed_at < :asof
+  SELECT {_CHILD}, {_PARENT} FROM "case" c WHERE {IN_AREA} AND c.closed_at >= :asof AND c.filed_at < :asof
     AND c.state NOT IN ('refused', 'voided', 'merged')
 ) o
-GROUP BY area
+GROUP BY GROUPING SETS ((child), (parent))
 """
 _DAILY = f"""
 SELECT d.day::date AS day, coalesce(r.n, 0) AS received, coalesce(x.n, 0) AS closed
@@ -142,7 +147,7 @@ WHERE {IN_AREA} AND c.opened_at >= :from AND c.opened_at < :to
 GROUP BY c.category
 """
 _GRIDS = """
-SELECT left(a.code, :len) AS area, count(*) AS n FROM active_area a
+SELECT left(a.code, <CHILD>) AS area, count(*) AS n FROM active_area a
 WHERE a.level = 'grid' AND a.code LIKE :prefix
 GROUP BY area
 """
@@ -169,8 +174,14 @@ def case_figures(
 def _case_figures(
     conn: Connection, prefix: str, length: int, first: date, last: date, rules: Rules, now: datetime, unit: str | None
 ) -> dict[str, dict[str, Any]]:
-    params = _span(prefix, first, last, rules, now) | {"len": length, "unit": unit}
-    return {row.area: _case_figure(row._mapping) for row in conn.execute(text(_CASES), params).all()}
+    params = _span(prefix, first, last, rules, now) | {"unit": unit}
+    rows = conn.execute(_grouped(_CASES, length, len(prefix)), params).all()
+    return {row.area: _case_figure(row._mapping) for row in rows}
+
+
+def _grouped(sql: str, child: int, parent: int) -> Any:
+    """A query of this module with the lengths of the codes it groups by (whole numbers from the code)."""
+    return text(sql.replace("<CHILD>", str(int(child))).replace("<PARENT>", str(int(parent))))
 
 
 def _case_figure(c: Any) -> dict[str, Any]:
@@ -209,30 +220,38 @@ _CASE_KEYS = (
 
 def indicators(conn: Connection, code: str, first: date, last: date, rules: Rules, now: datetime) -> dict[str, Any]:
     """The indicators of one area over the local days ``first`` to ``last``, inclusive."""
-    return indicators_by_area(conn, code, [code], first, last, rules, now)[code]
+    return indicators_by_area(conn, code, [], first, last, rules, now)[code]
 
 
 def indicators_by_area(
-    conn: Connection, prefix: str, areas: list[str], first: date, last: date, rules: Rules, now: datetime
+    conn: Connection, code: str, children: list[str], first: date, last: date, rules: Rules, now: datetime
 ) -> dict[str, dict[str, Any]]:
-    """The indicators of each of ``areas`` (all of one length, within ``prefix``), each query run once for all."""
-    length = len(areas[0]) if areas else len(prefix)
-    params = _span(prefix, first, last, rules, now) | {"len": length, "unit": None}
-    cases = _case_figures(conn, prefix, length, first, last, rules, now, None)
-    checks = {r.area: (r.checks, r.failed) for r in conn.execute(text(_CHECKS), params).all()}
-    hours = {r.area: (r.mean, r.p90) for r in conn.execute(text(_CLOSED), params).all()}
+    """The indicators of the area ``code`` and of each of its ``children`` (codes of one length), in one reading."""
+    length = len(children[0]) if children else len(code)
+    params = _span(code, first, last, rules, now) | {"unit": None}
+
+    def rows(sql: str) -> list[Any]:
+        found = conn.execute(_grouped(sql, length, len(code)), params).all()
+        return found if children else list(dict.fromkeys(found))  # no children: both groupings are the area
+
+    cases = _case_figures(conn, code, length, first, last, rules, now, None)
+    checks = {r.area: (r.checks, r.failed) for r in rows(_CHECKS)}
+    hours = {r.area: (r.mean, r.p90) for r in rows(_CLOSED)}
     escalations: dict[str, dict[str, int]] = {}
-    for r in conn.execute(text(_ESCALATIONS), params).all():
+    for r in rows(_ESCALATIONS):
         escalations.setdefault(r.area, {})[r.to_level] = r.n
     required = set(working_days(rules, first, last))
     patrolled: dict[str, int] = {}
-    for r in conn.execute(text(_PATROL_DAYS), params).all():
+    for r in rows(_PATROL_DAYS):
         patrolled[r.area] = patrolled.get(r.area, 0) + (r.day in required)
-    grids = {r.area: r.n for r in conn.execute(text(_GRIDS), params).all()}
-    ratings = {r.area: (r.ratings, r.score) for r in conn.execute(text(_RATINGS), params).all()}
-    open_cases = {r.area: r.n for r in conn.execute(text(_OPEN), params).all()}
+    grids = {r.area: r.n for r in rows(_GRIDS)}
+    if children:  # grid-days and grids of the area: its children's, summed
+        patrolled[code] = sum(patrolled.values())
+        grids[code] = sum(grids.values())
+    ratings = {r.area: (r.ratings, r.score) for r in rows(_RATINGS)}
+    open_cases = {r.area: r.n for r in rows(_OPEN)}
     units: dict[str, list[dict[str, Any]]] = {}
-    for r in conn.execute(text(_UNITS), params).all():
+    for r in rows(_UNITS):
         units.setdefault(r.area, []).append(
             {
                 "unit": r.unit,
@@ -244,7 +263,7 @@ def indicators_by_area(
             }
         )
     found = {}
-    for area in areas:
+    for area in [code, *children]:
         figures = cases.get(area) or _case_figure(None)
         checked, failed = checks.get(area, (0, 0))
         mean, p90 = hours.get(area, (None, None))

@@ -18,7 +18,7 @@ from openpyxl.styles import Font, PatternFill
 from sqlalchemy import Connection, text
 
 from cases.categories import default_categories
-from cases.indicators import IN_AREA, case_figures, indicators, indicators_by_area, ratio, working_days
+from cases.indicators import IN_AREA, case_figures, indicators_by_area, ratio, working_days
 from cases.rules import Rules
 from geo.areas import area_info, child_names
 
@@ -158,18 +158,17 @@ def monthly_report(
     start = datetime.combine(first, datetime.min.time(), tz)
     end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tz)
     params = {"prefix": area + "%", "from": start, "to": end, "asof": min(end, now), "tz": str(tz)}
-    total = indicators(conn, area, first, last, rules, now)
-    before = case_figures(conn, area, previous, month_end(previous), rules, now)
+    named = child_names(conn, area)
+    codes = [code for code, _ in named]
+    this_month = indicators_by_area(conn, area, codes, first, last, rules, now)
+    last_month = indicators_by_area(conn, area, codes, previous, month_end(previous), rules, now)
+    total, before = this_month[area], last_month[area]
     rework = {u["unit"]: u for u in total["units"]}
 
     def row(figures: dict[str, Any], **extra: Any) -> dict[str, Any]:
         return extra | {k: figures.get(k) for k in FIGURES}
 
     children = []
-    named = child_names(conn, area)
-    codes = [code for code, _ in named]
-    this_month = indicators_by_area(conn, area, codes, first, last, rules, now)
-    last_month = indicators_by_area(conn, area, codes, previous, month_end(previous), rules, now)
     for code, name in named:
         now_figures, before_figures = this_month[code], last_month[code]
         band = grades.grade(now_figures[grades.metric])
