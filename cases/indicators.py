@@ -231,7 +231,7 @@ def indicators_by_area(
     params = _span(code, first, last, rules, now) | {"unit": None}
 
     def rows(sql: str) -> list[Any]:
-        found = conn.execute(_grouped(sql, length, len(code)), params).all()
+        found = list(conn.execute(_grouped(sql, length, len(code)), params).all())
         return found if children else list(dict.fromkeys(found))  # no children: both groupings are the area
 
     cases = _case_figures(conn, code, length, first, last, rules, now, None)
