@@ -2,7 +2,7 @@
 
 import dataclasses
 import threading
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -67,6 +67,9 @@ def test_a_minute_of_the_simulated_city_closes_cases_in_the_grid_with_reworks_an
             response = client.get("/v1/indicators", params={"area": DEMO_DISTRICT, "from": today, "to": today})
             listed = client.get("/v1/map/escalations").json()["features"]
             page = client.get("/escalations").text
+            first, last = _month(datetime.now(rules.calendar.tz).date())
+            month = client.get("/v1/indicators", params={"area": DEMO_DISTRICT, "from": first, "to": last}).json()
+            report = client.get("/v1/reports/monthly", params={"area": DEMO_DISTRICT, "month": first[:7]}).json()
         body = response.json()
         with engine.connect() as conn:
             visits = conn.execute(
@@ -76,6 +79,13 @@ def test_a_minute_of_the_simulated_city_closes_cases_in_the_grid_with_reworks_an
                 )
             ).scalar_one()
             due = due_visits(conn, DEMO_DISTRICT, first_day, settings.visit_rules(), rules.calendar.tz)
+            late_and_escalated = {
+                str(i)
+                for i in conn.execute(
+                    text('SELECT id FROM "case" WHERE escalations > 0 AND closed_at IS NULL AND due_at <= :now'),
+                    {"now": report["computed_at"]},
+                ).scalars()
+            }
             escalated = conn.execute(
                 text(
                     'SELECT count(*) FROM "case" WHERE closed_at IS NULL'
@@ -97,13 +107,22 @@ def test_a_minute_of_the_simulated_city_closes_cases_in_the_grid_with_reworks_an
     assert escalated > 0 and len(listed) == escalated  # the supervisors' list holds every open escalated case
     assert f"({escalated})" in page
     assert visits > 0  # the simulator visits the households of the register
+    # An escalated case past its due moment is overdue alike in the indicators and the monthly report.
+    keys = ("due", "closed", "closed_on_time", "overdue")
+    assert {k: report["total"][k] for k in keys} == {k: month[k] for k in keys}
+    assert late_and_escalated and late_and_escalated <= {c["id"] for c in report["overdue_cases"]}
+    assert month["overdue"] >= len(late_and_escalated)
     overdue = sum(d.status == "overdue" for d in due)
     assert 0 < overdue < len(due) / 5  # a few overdue: those not visited last period
 
 
-def _district(settings: Settings, engine: object) -> dict[str, str]:
-    from datetime import timedelta
+def _month(day: date) -> tuple[str, str]:
+    """The first and last day of ``day``'s month."""
+    last = (day.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
+    return day.replace(day=1).isoformat(), last.isoformat()
 
+
+def _district(settings: Settings, engine: object) -> dict[str, str]:
     from api.access import Principal
     from api.auth import issue_token
 
