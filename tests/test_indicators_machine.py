@@ -296,6 +296,7 @@ def _in(moment: datetime, period: tuple[date, date]) -> bool:
     return start <= moment < end
 
 
+@pytest.mark.timeout(900)  # 300 examples take 2.5–3 minutes here
 def test_the_indicators_keep_their_promises_over_random_histories(places: Places) -> None:
     IndicatorMachine.places = places
     machine = IndicatorMachine.TestCase
