@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from cases.loop import CLOCK_ACTIONS, Action
+from cases.places import PLACE_SQL
 from cases.rules import Level
 
 
@@ -29,8 +30,6 @@ AREA_ROLES = {Role.GRIDWORKER: 15, Role.COMMUNITY: 12, Role.STREET: 9, Role.DIST
 SCOPE_DIGITS = AREA_ROLES | {Role.RESIDENT: 12, Role.VOLUNTEER: 12}
 SPECIAL_GRID = r"ZS\d{15}"  # an owner's scope: the code of their special grid (geo.overlays)
 SUPERVISORS = frozenset({Role.COMMUNITY, Role.STREET, Role.DISTRICT})
-# The most precise code of a case or event (an event outside every grid may still have its district).
-PLACE_SQL = "coalesce(c.grid_code, c.community_code, c.street_code, c.district_code)"
 EVERYWHERE = "*"  # the scope of the commander and the admin
 # What whoever holds a case may do: sign for it or return it, fix it, whistle it up, ask for more time.
 # Intake, dispatch, verification and deciding on requests need a supervisor.

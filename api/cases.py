@@ -10,12 +10,13 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy import Engine, text
 
-from api.access import DECISIONS, PLACE_SQL, Principal
+from api.access import DECISIONS, Principal
 from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, RulesDep
 from api.errors import Forbidden, InvalidInput, NotFound, responses
 from api.photos import after_photo_rule
 from cases.loop import CLOCK_ACTIONS, REASONED, Action, State, allowed_actions
+from cases.places import PLACE_SQL
 from cases.rules import Level, Rules
 from cases.store import loop_case, transition
 from geo.levels import AREA_CODE
@@ -244,7 +245,7 @@ def list_cases(
         where.append("c.level = :level")
         params["level"] = level.value
     if area:
-        where.append("c.grid_code LIKE :area")
+        where.append(f"{PLACE_SQL} LIKE :area")
         params["area"] = area + "%"
     if category:
         where.append("c.category = :category")

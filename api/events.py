@@ -16,7 +16,7 @@ from api.deps import EngineDep, IntakeDep, LocatorDep, PostLimiterDep, SettingsD
 from api.errors import Forbidden, NotFound, PayloadTooLarge, RateLimited, invalid, responses
 from api.etags import NOT_MODIFIED, etagged
 from api.intake import Accepted
-from api.placement import current_index, in_own_grid
+from api.placement import current_index, in_place
 from api.ratelimit import RateLimiter
 from api.visits import visits_known
 from cases.categories import default_categories
@@ -75,7 +75,7 @@ async def post_event(request: Request, principal: PrincipalDep) -> Response:
         event = Event.model_validate_json(body, context={"now": datetime.now(UTC)})
     except ValidationError as exc:
         raise invalid(exc) from exc
-    in_own_grid(await current_index(state.locator), as_yourself([event], principal), principal, batch=False)
+    in_place(await current_index(state.locator), as_yourself([event], principal), principal, batch=False)
     await visits_known(state.engine, [event], principal, batch=False)
     return answer(await state.intake.accept([event]))
 
@@ -111,7 +111,7 @@ async def post_batch(
             raise PayloadTooLarge("a batch holds at most 500 events; send the rest in another batch") from exc
         raise invalid(exc) from exc
     events = as_yourself(list(batch.events), principal)
-    in_own_grid(await current_index(locator), events, principal, batch=True)
+    in_place(await current_index(locator), events, principal, batch=True)
     await visits_known(engine, events, principal, batch=True)
     return answer(await intake.accept(events))
 

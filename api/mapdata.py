@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from cases.categories import default_categories
+from cases.places import IN_AREA
 
 TILE_EXTENT = 4096  # vector tile coordinates per side (the MVT default)
 TILE_BUFFER = 64  # of them beyond the edge, so outlines do not stop at a tile's border
@@ -154,7 +155,7 @@ def escalated_cases(conn: Connection, prefix: str, now: datetime, limit: int = 2
     rows = conn.execute(
         text(
             "SELECT c.id::text, c.category, c.grid_code, c.level, c.opened_at, c.deadline, ST_Y(e.geom), ST_X(e.geom)"
-            ' FROM "case" c JOIN event e ON e.id = c.id WHERE c.closed_at IS NULL AND c.grid_code LIKE :prefix'
+            f' FROM "case" c JOIN event e ON e.id = c.id WHERE c.closed_at IS NULL AND {IN_AREA}'
             " AND (c.escalations > 0 OR c.overdue OR c.deadline <= :now) ORDER BY c.deadline NULLS LAST LIMIT :limit"
         ),
         {"prefix": prefix + "%", "now": now, "limit": limit},

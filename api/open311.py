@@ -178,7 +178,7 @@ def _post(engine: Engine, intake: Intake, index: GridIndex, form: dict[str, str 
         event = _event(request_id, code, now, lon, lat, client, description, form["media_url"])
     except ValidationError as exc:
         raise BadRequest(summary(exc)) from exc
-    in_served_area(index, event.location, "lat/long")
+    in_served_area(index, [event.location], ["lat/long"], BadRequest)
     contact = {k: form[k] for k in ("email", "first_name", "last_name", "phone", "device_id", "account_id") if form[k]}
     with engine.begin() as conn:
         conn.execute(

@@ -2,9 +2,11 @@
 
 A gridworker reports from their own grid: a point more than the location tolerance
 outside it is refused (422), naming the nearest grid and its distance, so the phone
-can show what is wrong before anything is accepted. A resident's or another system's
-report outside every district the platform serves is refused (400). A point inside a
-district but in no grid (a coverage gap) is taken in: it goes to that district's intake.
+can show what is wrong before anything is accepted. Anyone else's report outside every
+district the platform serves is refused (422 naming the field; 400 for Open311, whose
+clients read every input error as 400), so no case is left without an area. A point
+inside a district but in no grid (a coverage gap) is taken in: it goes to that
+district's intake.
 """
 
 import logging
@@ -15,7 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from numpy.typing import NDArray
 
 from api.access import Principal, Role
-from api.errors import BadRequest, InvalidInput
+from api.errors import GridgovError, InvalidInput
 from geo.crs import to_wgs84_mixed
 from geo.grid_index import GridIndex
 from geo.locator import Locator
@@ -61,11 +63,29 @@ def in_own_grid(index: GridIndex, events: list[Event], principal: Principal, *, 
         raise InvalidInput(f"{len(problems)} event(s) outside your grid: {summary}", problems)
 
 
-def in_served_area(index: GridIndex, location: Location, field: str = "location") -> None:
-    """400 for a point in no district the platform serves (nor within the tolerance of a grid)."""
-    lon, lat = _wgs84([location])
-    if index.locate(lon, lat).place()[0] is None:
-        raise BadRequest(
-            f"{field} ({location.lon}, {location.lat}, {location.crs.value}) is {OUTSIDE}; "
-            "send a point inside a district it serves (a report from elsewhere belongs to that place's own service)"
-        )
+def in_served_area(
+    index: GridIndex, locations: list[Location], fields: list[str], error: type[GridgovError] = InvalidInput
+) -> None:
+    """``error`` (422 by default) for points in no district the platform serves (nor near any grid)."""
+    lon, lat = _wgs84(locations)
+    problems = [
+        {
+            "field": field,
+            "problem": f"({p.lon}, {p.lat}, {p.crs.value}) is {OUTSIDE}; send a point inside a district it serves"
+            " (a report from elsewhere belongs to that place's own service)",
+        }
+        for field, p, place in zip(fields, locations, index.locate(lon, lat).place(), strict=True)
+        if place is None
+    ]
+    if problems:
+        summary = "; ".join(f"{p['field']} {p['problem']}" for p in problems[:3])
+        raise error(f"{len(problems)} place(s) outside the platform: {summary}", problems)
+
+
+def in_place(index: GridIndex, events: list[Event], principal: Principal, *, batch: bool) -> None:
+    """A gridworker reports from their own grid; anyone else from inside the area the platform serves."""
+    if principal.role is Role.GRIDWORKER:
+        in_own_grid(index, events, principal, batch=batch)
+        return
+    fields = [f"events.{n}.location" for n in range(len(events))] if batch else ["location"]
+    in_served_area(index, [e.location for e in events], fields)

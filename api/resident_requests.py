@@ -13,7 +13,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import Connection, Engine, text
 
-from api.access import PLACE_SQL, SUPERVISORS, Principal, Role
+from api.access import SUPERVISORS, Principal, Role
 from api.auth import PrincipalDep, authorize
 from api.bodies import json_body, read_body
 from api.cases import select_page
@@ -24,6 +24,7 @@ from api.intake import Accepted
 from api.photos import after_photo_rule
 from api.placement import current_index, in_served_area
 from cases.loop import Action, State
+from cases.places import PLACE_SQL
 from cases.rules import Rules
 from cases.store import transition
 from geo.levels import AREA_CODE
@@ -140,7 +141,7 @@ async def post_request(
         )
     except ValidationError as exc:
         raise invalid(exc) from exc
-    in_served_area(await current_index(locator), event.location)
+    in_served_area(await current_index(locator), [event.location], ["location"])
     return await intake.accept([event])
 
 
@@ -161,7 +162,7 @@ def list_requests(
         where.append("c.state = :state")
         params["state"] = state.value
     if area:
-        where.append("c.grid_code LIKE :area")
+        where.append(f"{PLACE_SQL} LIKE :area")
         params["area"] = area + "%"
     total, rows = select_page(engine, REQUEST_FIELDS, _SOURCE, where, "c.opened_at DESC, c.id", params)
     return {"total": total, "requests": [_json(r) for r in rows]}

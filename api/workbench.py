@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, StreamingResponse
 from sqlalchemy import text
 
-from api.access import PLACE_SQL, Principal, Role
+from api.access import Principal, Role
 from api.auth import COOKIE, PrincipalDep, authorize
 from api.cases import CASE_FIELDS, OVERDUE_SQL, case_actions, case_json, read_case, select_page
 from api.deps import EngineDep, LiveDep, RulesDep
@@ -20,6 +20,7 @@ from api.errors import responses
 from api.live import event_stream
 from api.photos import photo_list
 from cases.categories import category_names, default_categories
+from cases.places import PLACE_SQL
 from cases.rules import Level, Rules
 from geo.areas import area_feature
 from geo.levels import AREA_CODE

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, text
 
 from cases.errors import CaseError, CaseNotFound, NotAllowed
+from cases.places import IN_AREA
 from cases.rules import Rules
 from cases.store import case_from_row, loop_cases, store_transition
 from db.tables import appeal, photo
@@ -122,10 +123,10 @@ def read(conn: Connection, case_id: uuid.UUID) -> dict[str, Any] | None:
     return None if row is None else dict(row._mapping)
 
 
-_LIST = """
+_LIST = f"""
 SELECT a.*, c.category, c.grid_code, c.due_at, c.resolved_at, c.closed_at, c.department FROM appeal a
 JOIN "case" c ON c.id = a.case_id
-WHERE coalesce(c.grid_code, c.community_code, c.street_code, c.district_code) LIKE :prefix
+WHERE {IN_AREA}
   AND (CAST(:pending AS boolean) IS NULL OR (a.decided_at IS NULL) = :pending)
 ORDER BY a.asked_at
 LIMIT :limit

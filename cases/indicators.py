@@ -17,14 +17,12 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from cases.categories import default_categories
+from cases.places import IN_AREA, PLACE_SQL
 from cases.rules import Rules
 
-# A case counts in the area of its grid; one in a coverage gap (no grid), in the area that holds it.
-PLACE = "coalesce(c.grid_code, c.community_code, c.street_code, c.district_code)"
-IN_AREA = f"{PLACE} LIKE :prefix"
 # Every query below is grouped twice in one reading (GROUPING SETS): by the first <CHILD> digits of where
 # the case lies, and by the first <PARENT>; so one scan gives an area and each of its children.
-_CHILD, _PARENT = f"left({PLACE}, <CHILD>)", f"left({PLACE}, <PARENT>)"
+_CHILD, _PARENT = f"left({PLACE_SQL}, <CHILD>)", f"left({PLACE_SQL}, <PARENT>)"
 _AREA = f"CASE WHEN GROUPING({_CHILD}) = 0 THEN {_CHILD} ELSE {_PARENT} END"
 _BOTH = f"GROUPING SETS (({_CHILD}), ({_PARENT}))"
 # Each case once: received in the period (``rec``), and due in it (``due``: its counted_at lies in it,

@@ -18,7 +18,8 @@ from openpyxl.styles import Font, PatternFill
 from sqlalchemy import Connection, text
 
 from cases.categories import default_categories
-from cases.indicators import IN_AREA, case_figures, indicators_by_area, ratio, working_days
+from cases.indicators import case_figures, indicators_by_area, ratio, working_days
+from cases.places import IN_AREA
 from cases.rules import Rules
 from geo.areas import area_info, child_names
 

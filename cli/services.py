@@ -8,12 +8,12 @@ from api.settings import Settings
 from cli.local import broker, postgres
 from cli.local.service import ServiceError, ServiceStatus
 from db import engine as db
-from streams.topics import create_topics
+from streams.topics import Topics, create_topics
 
 app = typer.Typer(help="Local PostgreSQL/PostGIS and Kafka-protocol broker.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 topics_app = typer.Typer(help="Kafka topics.", no_args_is_help=True)
-console = Console()
+console = Console(soft_wrap=True)
 
 
 def print_statuses(statuses: list[ServiceStatus]) -> None:
@@ -31,14 +31,17 @@ def print_statuses(statuses: list[ServiceStatus]) -> None:
 
 
 def services_up(settings: Settings) -> list[ServiceStatus]:
-    """Start (or check) both services and create the topics."""
+    """Start (or check) both services and create the topics; the statuses as they are afterwards."""
     try:
         statuses = [postgres.up(settings), broker.up(settings)]
     except ServiceError as exc:
         console.print(f"[red]error:[/] {exc}")
         raise typer.Exit(1) from exc
     if all(s.healthy for s in statuses):
-        create_topics(settings.kafka)
+        created = create_topics(settings.kafka)
+        if created:
+            console.print(f"topics created: {', '.join(created)}")
+            statuses[1] = broker.status(settings)  # the broker's line counts them
     return statuses
 
 
@@ -79,8 +82,13 @@ def db_upgrade(revision: str = "head") -> None:
 @topics_app.command("create")
 def topics_create() -> None:
     """Create the platform's topics with the configured partitions."""
-    created = create_topics(Settings().kafka)
-    console.print(f"created: {', '.join(created) or 'none, all exist'}")
+    settings = Settings().kafka
+    created = create_topics(settings)
+    wanted = Topics.from_prefix(settings.topic_prefix).all()
+    if created:
+        console.print(f"created: {', '.join(created)}")
+    else:
+        console.print(f"created: none; all {len(wanted)} topics exist ({', '.join(wanted)})")
 
 
 @app.command("remove")

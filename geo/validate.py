@@ -227,6 +227,16 @@ def _check_parents(work: gpd.GeoDataFrame, parents: gpd.GeoDataFrame, tolerance_
     return findings
 
 
+def _may_leave_part(level: Level, partial: frozenset[Level]) -> bool:
+    """Whether a partial ``level`` may cover a parent it is in only in part.
+
+    Streets and communities may (the rest of the parent is the streets or communities not
+    drawn yet); grids may not: a community with grids is tiled whole, so a hole in it is an
+    error. A partial layer may always leave whole parents without any child.
+    """
+    return level in partial and level is not Level.GRID
+
+
 def _check_siblings(
     work: gpd.GeoDataFrame, parents: gpd.GeoDataFrame, tolerance_m2: float, partial: frozenset[Level]
 ) -> list[Finding]:
@@ -254,7 +264,9 @@ def _check_siblings(
         if not parent_code or parent_code not in parents.index:
             continue
         gap = shapely.difference(parents.at[parent_code, "geometry"], shapely.union_all(geoms))
-        severity: Literal["error", "info"] = "info" if Level(siblings.level.iloc[0]) in partial else "error"
+        severity: Literal["error", "info"] = (
+            "info" if _may_leave_part(Level(siblings.level.iloc[0]), partial) else "error"
+        )
         for piece in shapely.get_parts(gap):
             piece_m2 = area_m2(piece)
             if piece_m2 > tolerance_m2:

@@ -1,19 +1,23 @@
 """Grid layers on the real database: overlays kept in step, special grids' cases, reports from outside."""
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 from shapely.geometry import box
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from api.access import Principal, Role
+from api.app import create_app
+from api.auth import issue_token
 from api.errors import BadRequest, InvalidInput
-from api.placement import OUTSIDE, in_own_grid, in_served_area
+from api.placement import OUTSIDE, in_own_grid, in_place, in_served_area
+from api.settings import Settings
 from cases.indicators import indicators
 from cases.rules import load_rules
 from cli.main import app
@@ -251,6 +255,63 @@ def test_outside_reports_are_refused_before_anything_is_accepted(scratch_engine:
     assert problem["nearest_m"] == pytest.approx(0.03 * M_PER_DEG_LAT * np.cos(np.radians(lat)), rel=2e-3)
     in_own_grid(index, [event(far_lon, lat)], Principal("sq", Role.COMMUNITY, C), batch=False)  # supervisors roam
 
-    in_served_area(index, Location(lon=X0 + 0.03, lat=Y0 + 0.01, crs=CRS.WGS84))  # a gap in the district: taken in
-    with pytest.raises(BadRequest, match=OUTSIDE):
-        in_served_area(index, Location(lon=far_lon, lat=lat, crs=CRS.WGS84))
+    gap = Location(lon=X0 + 0.03, lat=Y0 + 0.01, crs=CRS.WGS84)
+    in_served_area(index, [gap], ["location"])  # a gap in the district: taken in
+    with pytest.raises(InvalidInput, match=OUTSIDE):
+        in_served_area(index, [Location(lon=far_lon, lat=lat, crs=CRS.WGS84)], ["location"])
+    with pytest.raises(BadRequest, match=OUTSIDE):  # Open311 answers every input error with 400
+        in_served_area(index, [Location(lon=far_lon, lat=lat, crs=CRS.WGS84)], ["lat/long"], BadRequest)
+    # District staff post anywhere in their district, but not outside every district: 422, one or in a batch.
+    staff = Principal("qu", Role.DISTRICT, D)
+    in_place(index, [event(X0 + 0.03, Y0 + 0.01)], staff, batch=False)
+    with pytest.raises(InvalidInput, match=OUTSIDE) as refused:
+        in_place(index, [event(far_lon, lat)], staff, batch=False)
+    assert [p["field"] for p in refused.value.detail] == ["location"]
+    with pytest.raises(InvalidInput, match="1 place") as refused:
+        in_place(index, [event(X0 + 0.005, Y0 + 0.005), event(far_lon, lat)], staff, batch=True)
+    assert [p["field"] for p in refused.value.detail] == ["events.1.location"]
+
+
+def test_gap_cases_are_listed_under_the_areas_that_hold_them(
+    scratch_engine: Engine, scratch_settings: Settings, kafka_settings: object
+) -> None:
+    rows = pilot()
+    import_layer(scratch_engine, frame(rows[0]), Level.DISTRICT, source="pilot")
+    import_layer(scratch_engine, frame(rows[1]), Level.STREET, source="pilot", coverage="partial")
+    import_layer(scratch_engine, frame(rows[2]), Level.COMMUNITY, source="pilot", coverage="partial")
+    import_layer(scratch_engine, frame(*rows[3:]), Level.GRID, source="pilot")
+    in_district = _record(scratch_engine, X0 + 0.03, Y0 + 0.01)  # east half: no street
+    in_street = _record(scratch_engine, X0 + 0.005, Y0 + 0.015)  # the street's north half: no community
+    in_grid = _record(scratch_engine, X0 + 0.005, Y0 + 0.005)
+    with scratch_engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO app_user (username, password_hash, role, scope) VALUES ('qu', 'x', 'district', :d)"),
+            {"d": D},
+        )
+    token = issue_token(scratch_settings.api.secret_key, Principal("qu", Role.DISTRICT, D), timedelta(hours=1))
+    with TestClient(create_app(scratch_settings)) as client:
+        client.headers.update({"Authorization": f"Bearer {token}"})
+
+        def listed(area: str) -> set[str]:
+            return {c["id"] for c in client.get("/v1/cases", params={"area": area, "limit": 100}).json()["cases"]}
+
+        assert listed(D) == {in_district, in_street, in_grid}
+        assert listed(S) == {in_street, in_grid}
+        assert listed(C) == {in_grid}
+
+
+def test_a_partial_grid_layer_with_a_hole_inside_a_covered_community_is_refused(scratch_engine: Engine) -> None:
+    rows = pilot()
+    import_layer(scratch_engine, frame(rows[0]), Level.DISTRICT, source="pilot")
+    import_layer(scratch_engine, frame(rows[1]), Level.STREET, source="pilot", coverage="partial")
+    import_layer(scratch_engine, frame(rows[2]), Level.COMMUNITY, source="pilot", coverage="partial")
+    # The west grid stops 0.002° short of the east grid: a strip of the community is in no grid.
+    holed = [area(G1, "grid", box(X0, Y0, X0 + 0.008, Y0 + 0.01), 300), rows[4]]
+    with pytest.raises(ImportRejected) as refused:
+        import_layer(scratch_engine, frame(*holed), Level.GRID, source="pilot", coverage="partial")
+    (hole,) = [f for f in refused.value.findings if f.check == "gap"]
+    assert (hole.severity, hole.codes) == ("error", (C,))
+    strip_m2 = 0.002 * 0.01 * M_PER_DEG_LAT**2 * np.cos(np.radians(Y0 + 0.005))
+    assert hole.area_m2 == pytest.approx(strip_m2, rel=0.01) and hole.where and hole.where.startswith("POINT")
+    # The same grids without the hole, partial: the street's other half (no community) stays information.
+    import_layer(scratch_engine, frame(*rows[3:]), Level.GRID, source="pilot", coverage="partial")

@@ -162,4 +162,5 @@ def test_a_request_needs_a_service_category_and_a_window(
     assert client.post("/v1/requests", json=body, headers=resident).status_code == 422
     body |= {"service": "9102", "location": {"lon": 116.4, "lat": 39.9, "crs": "wgs84"}}  # Beijing: no district here
     far = client.post("/v1/requests", json=body, headers=resident)
-    assert far.status_code == 400 and "outside the area this platform serves" in far.json()["message"]
+    assert far.status_code == 422 and "outside the area this platform serves" in far.json()["message"]
+    assert far.json()["detail"][0]["field"] == "location"

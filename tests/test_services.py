@@ -5,12 +5,15 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
 from kafka import TopicPartition
 from kafka.admin import NewTopic
 from sqlalchemy import Engine, text
+from typer.testing import CliRunner
 
 from api.settings import Settings
 from cli.local.process import read_pid
+from cli.main import app
 from streams.kafka import admin_client, consumer, producer
 from streams.settings import KafkaSettings
 
@@ -131,3 +134,17 @@ def test_the_local_services_name_their_processes(base_settings: Settings) -> Non
     for hint, pid in found.items():
         assert pid is not None, f"no {hint} process"
         assert hint in Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+
+
+def test_topics_create_says_what_it_created_and_then_that_all_exist(
+    kafka_settings: KafkaSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    prefix = f"tc{uuid.uuid4().hex[:6]}."
+    monkeypatch.setenv("GRIDGOV_TOPIC_PREFIX", prefix)
+    monkeypatch.setenv("GRIDGOV_KAFKA_BOOTSTRAP_SERVERS", kafka_settings.bootstrap_servers)
+    first = CliRunner().invoke(app, ["topics", "create"])
+    names = [f"{prefix}{t}" for t in ("events.raw", "events.located", "events.dead")]
+    assert first.exit_code == 0 and all(n in first.output for n in names), first.output
+    assert "none" not in first.output
+    again = CliRunner().invoke(app, ["topics", "create"])
+    assert again.exit_code == 0 and "created: none; all 5 topics exist" in again.output, again.output

@@ -1,0 +1,9 @@
+"""Where a case lies, for every query that narrows cases to an area: one definition.
+
+A case lies in its grid; one in a coverage gap (no grid) lies in the most precise area
+that holds it (community, street or district). ``IN_AREA`` narrows a query on ``"case" c``
+to the area whose code is the ``:prefix`` parameter followed by ``%``.
+"""
+
+PLACE_SQL = "coalesce(c.grid_code, c.community_code, c.street_code, c.district_code)"
+IN_AREA = f"{PLACE_SQL} LIKE :prefix"
