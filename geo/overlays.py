@@ -133,12 +133,12 @@ def _check_spans(
         )
         return findings
     for grid in sorted(set(spans) & grids.keys() - lies_in.keys()):
-        findings.append(
-            Finding("error", "span_not_touched", (code, grid), f"{code}: names {grid} but does not lie in it")
-        )
+        message = f"{code}: names {grid} but does not lie in it"
+        findings.append(Finding("error", "span_not_touched", (code, grid), message, where=where(grids[grid])))
     for grid in sorted(lies_in.keys() - set(spans)):
         message = f"{code}: {lies_in[grid]:,.1f} m² lie in {grid}, which its spans do not name"
-        findings.append(Finding("error", "undeclared_span", (code, grid), message, lies_in[grid]))
+        place = where(shapely.intersection(shape, grids[grid]))
+        findings.append(Finding("error", "undeclared_span", (code, grid), message, lies_in[grid], place))
     outside = shapely.difference(shape, shapely.union_all([grids[g] for g in lies_in]))
     if (outside_m2 := area_m2(outside)) > tolerance_m2:
         message = f"{code}: {outside_m2:,.1f} m² lie outside every management grid"

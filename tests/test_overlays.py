@@ -3,6 +3,7 @@
 import json
 
 import geopandas as gpd
+import shapely
 from shapely.geometry import box, mapping
 
 from geo.overlays import OVERLAY_COLUMNS, validate_overlays
@@ -52,6 +53,10 @@ def test_the_grids_an_overlay_names_must_be_those_it_lies_in() -> None:
     code = "DJ" + C + "801"
     across = box(X0 + 0.005, Y0, X0 + 0.015, Y0 + 0.01)  # over both halves
     assert checks(overlay(code, across, (G1,))) == [("error", "undeclared_span", (code, G2))]
+    frame = gpd.GeoDataFrame([overlay(code, across, (G1,))], columns=OVERLAY_COLUMNS, geometry="geometry", crs=4326)
+    (finding,) = validate_overlays(frame, GRIDS)
+    assert finding.where is not None  # a point of the part in the grid it does not name
+    assert box(X0 + 0.01, Y0, X0 + 0.015, Y0 + 0.01).contains(shapely.from_wkt(finding.where))
     west = box(X0, Y0, X0 + 0.01, Y0 + 0.01)
     assert checks(overlay(code, west, (G1, G2))) == [("error", "span_not_touched", (code, G2))]
     assert checks(overlay(code, west, (G1, C + "777"))) == [("error", "unknown_span", (code, C + "777"))]
