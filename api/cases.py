@@ -55,11 +55,25 @@ class TransitionIn(BaseModel):
     ] = None
 
 
+def holder(case: dict[str, Any]) -> str:
+    """Who holds the case, as a level: its own, or for a case in a coverage gap the area that holds it.
+
+    A gap case is held by the most precise area that holds its point (``district``: the district's intake).
+    """
+    if case["grid_code"] or case["level"] == "department":
+        return str(case["level"])
+    for level, code in (("community", "community_code"), ("street", "street_code")):
+        if case[code]:
+            return level
+    return "district"
+
+
 def case_json(row: Any, now: datetime) -> dict[str, Any]:
     """A case row as the API sends it, with ``overdue_now`` (past its deadline and not paused, at ``now``)."""
     case = dict(row._mapping)
     case.pop("place", None)
     case["id"] = str(case["id"])
+    case["holder"] = holder(case)
     case["overdue_now"] = (
         bool(
             case["closed_at"] is None

@@ -298,6 +298,9 @@ def test_gap_cases_are_listed_under_the_areas_that_hold_them(
         assert listed(D) == {in_district, in_street, in_grid}
         assert listed(S) == {in_street, in_grid}
         assert listed(C) == {in_grid}
+        # Held, in words, by the district's intake and by the street (not "street" with no street code).
+        held = {c: client.get(f"/v1/cases/{c}").json()["holder"] for c in (in_district, in_street, in_grid)}
+        assert held == {in_district: "district", in_street: "street", in_grid: "grid"}
 
 
 def test_a_partial_grid_layer_with_a_hole_inside_a_covered_community_is_refused(scratch_engine: Engine) -> None:
