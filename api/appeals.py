@@ -37,7 +37,7 @@ class DecisionIn(BaseModel):
     note: Annotated[str, Field(min_length=1, max_length=500), *NoNul]
 
 
-@router.post("/cases/{case_id}/appeal", status_code=201, responses=responses(404, 409))
+@router.post("/cases/{case_id}/appeal", status_code=201, responses=responses(400, 404, 409))
 async def post_appeal(
     case_id: UUID, body: AppealIn, engine: EngineDep, rules: RulesDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -56,7 +56,7 @@ async def post_appeal(
     )
 
 
-@router.post("/cases/{case_id}/appeal/decision", responses=responses(404, 409))
+@router.post("/cases/{case_id}/appeal/decision", responses=responses(400, 404, 409))
 async def post_decision(
     case_id: UUID, body: DecisionIn, engine: EngineDep, rules: RulesDep, principal: PrincipalDep
 ) -> dict[str, Any]:
@@ -75,7 +75,7 @@ async def post_decision(
     )
 
 
-@router.get("/appeals")
+@router.get("/appeals", responses=responses(404))
 def get_appeals(
     engine: EngineDep,
     principal: PrincipalDep,
