@@ -73,21 +73,8 @@ def actions(engine: Engine, case: str) -> list[str]:
 
 
 def published_ids(settings: Settings) -> list[int]:
-    """Every transition id on the transitions topic, in the topic's order per partition."""
-    topic = Topics.from_prefix(settings.kafka.topic_prefix).transitions
-    reader = consumer(settings.kafka, None, client_id="clock-test")  # type: ignore[arg-type]
-    try:
-        partitions = [TopicPartition(topic, p) for p in sorted(reader.partitions_for_topic(topic) or [])]
-        reader.assign(partitions)
-        reader.seek_to_beginning(*partitions)
-        ends = reader.end_offsets(partitions)
-        ids: list[int] = []
-        while any(reader.position(tp) < ends[tp] for tp in partitions):
-            for records in reader.poll(timeout_ms=500).values():
-                ids += [json.loads(r.value)["transition_id"] for r in records]
-        return ids
-    finally:
-        reader.close()
+    """Every transition id on the transitions topic."""
+    return [int(str(m["transition_id"])) for m in published(settings)]
 
 
 def overdue_at_the_top(engine: Engine) -> tuple[str, list[datetime]]:

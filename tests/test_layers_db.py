@@ -201,12 +201,18 @@ def pilot() -> list[dict[str, object]]:
     ]
 
 
-def test_reports_in_a_gap_go_to_the_area_that_holds_them_and_are_counted(scratch_engine: Engine) -> None:
+def import_pilot(engine: Engine, grids: bool = True) -> None:
+    """The pilot imported as a city rolls one street out: district, the street and its community partial."""
     rows = pilot()
-    import_layer(scratch_engine, frame(rows[0]), Level.DISTRICT, source="pilot")
-    import_layer(scratch_engine, frame(rows[1]), Level.STREET, source="pilot", coverage="partial")
-    import_layer(scratch_engine, frame(rows[2]), Level.COMMUNITY, source="pilot", coverage="partial")
-    import_layer(scratch_engine, frame(*rows[3:]), Level.GRID, source="pilot")
+    import_layer(engine, frame(rows[0]), Level.DISTRICT, source="pilot")
+    import_layer(engine, frame(rows[1]), Level.STREET, source="pilot", coverage="partial")
+    import_layer(engine, frame(rows[2]), Level.COMMUNITY, source="pilot", coverage="partial")
+    if grids:
+        import_layer(engine, frame(*rows[3:]), Level.GRID, source="pilot")
+
+
+def test_reports_in_a_gap_go_to_the_area_that_holds_them_and_are_counted(scratch_engine: Engine) -> None:
+    import_pilot(scratch_engine)
     in_district = _record(scratch_engine, X0 + 0.03, Y0 + 0.01)  # east half: no street
     in_street = _record(scratch_engine, X0 + 0.005, Y0 + 0.015)  # the street's north half: no community
     with scratch_engine.connect() as conn:
@@ -228,10 +234,7 @@ def test_reports_in_a_gap_go_to_the_area_that_holds_them_and_are_counted(scratch
 
 
 def test_outside_reports_are_refused_before_anything_is_accepted(scratch_engine: Engine) -> None:
-    import_layer(scratch_engine, frame(pilot()[0]), Level.DISTRICT, source="pilot")
-    import_layer(scratch_engine, frame(pilot()[1]), Level.STREET, source="pilot", coverage="partial")
-    import_layer(scratch_engine, frame(pilot()[2]), Level.COMMUNITY, source="pilot", coverage="partial")
-    import_layer(scratch_engine, frame(*pilot()[3:]), Level.GRID, source="pilot")
+    import_pilot(scratch_engine)
     index = Locator(scratch_engine).index()
     worker = Principal("gw", Role.GRIDWORKER, G1)
 
@@ -275,11 +278,7 @@ def test_outside_reports_are_refused_before_anything_is_accepted(scratch_engine:
 def test_gap_cases_are_listed_under_the_areas_that_hold_them(
     scratch_engine: Engine, scratch_settings: Settings, kafka_settings: object
 ) -> None:
-    rows = pilot()
-    import_layer(scratch_engine, frame(rows[0]), Level.DISTRICT, source="pilot")
-    import_layer(scratch_engine, frame(rows[1]), Level.STREET, source="pilot", coverage="partial")
-    import_layer(scratch_engine, frame(rows[2]), Level.COMMUNITY, source="pilot", coverage="partial")
-    import_layer(scratch_engine, frame(*rows[3:]), Level.GRID, source="pilot")
+    import_pilot(scratch_engine)
     in_district = _record(scratch_engine, X0 + 0.03, Y0 + 0.01)  # east half: no street
     in_street = _record(scratch_engine, X0 + 0.005, Y0 + 0.015)  # the street's north half: no community
     in_grid = _record(scratch_engine, X0 + 0.005, Y0 + 0.005)
@@ -304,10 +303,8 @@ def test_gap_cases_are_listed_under_the_areas_that_hold_them(
 
 
 def test_a_partial_grid_layer_with_a_hole_inside_a_covered_community_is_refused(scratch_engine: Engine) -> None:
+    import_pilot(scratch_engine, grids=False)
     rows = pilot()
-    import_layer(scratch_engine, frame(rows[0]), Level.DISTRICT, source="pilot")
-    import_layer(scratch_engine, frame(rows[1]), Level.STREET, source="pilot", coverage="partial")
-    import_layer(scratch_engine, frame(rows[2]), Level.COMMUNITY, source="pilot", coverage="partial")
     # The west grid stops 0.002° short of the east grid: a strip of the community is in no grid.
     holed = [area(G1, "grid", box(X0, Y0, X0 + 0.008, Y0 + 0.01), 300), rows[4]]
     with pytest.raises(ImportRejected) as refused:
