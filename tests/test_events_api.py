@@ -138,3 +138,24 @@ def test_a_gridworker_reporting_from_another_grid_is_told_the_nearest_grid(
             conn.execute(text("SELECT count(*) FROM event_receipt WHERE id = :id"), {"id": body["id"]}).scalar_one()
             == 0
         )
+
+
+def test_district_staff_reporting_outside_every_district_are_refused_one_or_in_a_batch(
+    client: TestClient, demo_city: Engine
+) -> None:
+    client.app.state.locator.refresh()
+    _, lon, lat = grid_point(demo_city, 0)
+    inside = event_body(lon, lat, reporter="gw-test")
+    beijing = event_body(116.40, 39.90, reporter="gw-test")  # no district of the platform
+    single = client.post("/v1/events", json=beijing)
+    assert single.status_code == 422, single.text
+    assert "outside the area this platform serves" in single.json()["message"]
+    assert [p["field"] for p in single.json()["detail"]] == ["location"]
+    batch = client.post("/v1/events/batch", json={"events": [inside, beijing]})
+    assert batch.status_code == 422 and [p["field"] for p in batch.json()["detail"]] == ["events.1.location"]
+    with demo_city.connect() as conn:  # nothing of either was held
+        held = conn.execute(
+            text("SELECT count(*) FROM event_receipt WHERE id = ANY(CAST(:ids AS uuid[]))"),
+            {"ids": [inside["id"], beijing["id"]]},
+        ).scalar_one()
+    assert held == 0
