@@ -33,7 +33,7 @@ from api.accounts import UserCache
 from api.errors import install_handlers
 from api.intake import Intake
 from api.live import LiveFeed
-from api.ratelimit import RateLimiter
+from api.ratelimit import RateLimiter, SignInThrottle
 from api.settings import Settings
 from api.tilecache import TileCache
 from db.engine import make_engine
@@ -43,8 +43,6 @@ from streams.producer import EventProducer
 from streams.topics import Topics
 from streams.watch import LagProbe
 from streams.worker import GROUP
-
-SIGN_INS_PER_MINUTE = 10  # per username: slows password guessing on one account
 
 
 def create_app(settings: Settings | None = None, producer: EventProducer | None = None) -> FastAPI:
@@ -81,7 +79,7 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
         )
         app.state.users = UserCache(app.state.engine, settings.api.user_cache_s)
         app.state.limiter = RateLimiter(settings.api.event_posts_per_minute, settings.api.event_post_burst)
-        app.state.sign_in_limiter = RateLimiter(SIGN_INS_PER_MINUTE, SIGN_INS_PER_MINUTE)
+        app.state.sign_in_throttle = SignInThrottle()
         # What start-up built (routes, schemas, the pool, the rules) lives as long as the process:
         # out of the collector's passes, which would otherwise walk it again and again under load.
         gc.collect()

@@ -1,5 +1,7 @@
 """Signing in: OAuth2 password flow to a signed JWT, read from the Authorization header (or a cookie for pages)."""
 
+import asyncio
+import logging
 import math
 import time
 from datetime import UTC, datetime, timedelta
@@ -18,14 +20,16 @@ from sqlalchemy import Engine
 
 from api.access import POLICY, Principal, Role, route_key
 from api.accounts import UserCache, authenticate
-from api.deps import EngineDep, SettingsDep, SignInLimiterDep
+from api.deps import EngineDep, SettingsDep, SignInThrottleDep
 from api.errors import Forbidden, RateLimited, Unauthorized, responses
-from api.ratelimit import RateLimiter
+from api.metrics import SIGN_INS_FAILED
+from api.ratelimit import SignInThrottle
 from api.settings import Settings
 
 ALGORITHM = "HS256"
 COOKIE = "gridgov_token"
 PAGES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["auth"], responses=responses(400, 422, 503))
 # Pages (GET) may also carry the token in an HttpOnly cookie; anything that changes state needs the header,
 # so a cross-site form cannot act with a supervisor's cookie.
@@ -115,15 +119,24 @@ async def authorize(request: Request, principal: Annotated[Principal, Depends(cu
 PrincipalDep = Annotated[Principal, Depends(authorize)]
 
 
-async def _sign_in(limiter: RateLimiter, engine: Engine, settings: Settings, username: str, password: str) -> Token:
-    wait = limiter.take(username)
+async def _sign_in(
+    throttle: SignInThrottle, request: Request, engine: Engine, settings: Settings, username: str, password: str
+) -> Token:
+    address = request.client.host if request.client else "unknown"
+    wait = throttle.wait(address, username)
     if wait:
+        SIGN_INS_FAILED.labels("throttled").inc()
         raise RateLimited(
-            f"too many sign-in attempts for {username!r}; retry in {math.ceil(wait)} s",
+            f"too many failed sign-ins for {username!r} from this address; retry in {math.ceil(wait)} s",
             headers={"Retry-After": str(math.ceil(wait))},
         )
+    if delay := throttle.delay(username):
+        await asyncio.sleep(delay)  # many recent failures on this username, from anywhere: slow them down
     user = await run_in_threadpool(authenticate, engine, username, password)
     if user is None:
+        throttle.failed(address, username)
+        SIGN_INS_FAILED.labels("wrong_password").inc()
+        log.warning("sign-in failed for %r from %s", username, address)
         raise Unauthorized("wrong username or password, or the user is disabled")
     ttl = timedelta(minutes=settings.api.token_ttl_minutes)
     token = issue_token(settings.api.secret_key, user.principal, ttl)
@@ -135,13 +148,16 @@ async def post_token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     engine: EngineDep,
     settings: SettingsDep,
-    limiter: SignInLimiterDep,
+    throttle: SignInThrottleDep,
+    request: Request,
 ) -> Token:
     """OAuth2 password flow: username and password (form fields) for a bearer token.
 
-    At most 10 attempts a minute per username (429 with Retry-After beyond).
+    At most 10 failed attempts a minute for one username from one address, and 60 from one
+    address (429 with Retry-After beyond); many failures on a username from anywhere only
+    slow its answers down (up to 2 s), so a right password still signs in.
     """
-    return await _sign_in(limiter, engine, settings, form.username, form.password)
+    return await _sign_in(throttle, request, engine, settings, form.username, form.password)
 
 
 @router.get("/v1/me")
@@ -165,7 +181,8 @@ def get_login(request: Request, next: str = "/map", error: str = "") -> HTMLResp
 async def post_login(
     engine: EngineDep,
     settings: SettingsDep,
-    limiter: SignInLimiterDep,
+    throttle: SignInThrottleDep,
+    request: Request,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=256)],
     next: Annotated[str, Form(max_length=512)] = "/map",
@@ -173,7 +190,7 @@ async def post_login(
     """Sign in from the form: the token goes in an HttpOnly, SameSite=Strict cookie."""
     target = _safe_next(next)
     try:
-        token = await _sign_in(limiter, engine, settings, username, password)
+        token = await _sign_in(throttle, request, engine, settings, username, password)
     except (Unauthorized, RateLimited):
         return RedirectResponse("/login?" + urlencode({"next": target, "error": 1}), status_code=303)
     response = RedirectResponse(target, status_code=303)

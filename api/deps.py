@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from api.accounts import UserCache
 from api.intake import Intake
 from api.live import LiveFeed
-from api.ratelimit import RateLimiter
+from api.ratelimit import RateLimiter, SignInThrottle
 from api.settings import Settings
 from api.tilecache import TileCache
 from cases.rules import Rules
@@ -43,7 +43,7 @@ UsersDep = Annotated[UserCache, Depends(_state("users"))]
 TileCacheDep = Annotated[TileCache, Depends(_state("tiles"))]
 LiveDep = Annotated[LiveFeed, Depends(_state("live"))]
 PostLimiterDep = Annotated[RateLimiter, Depends(_state("limiter"))]
-SignInLimiterDep = Annotated[RateLimiter, Depends(_state("sign_in_limiter"))]
+SignInThrottleDep = Annotated[SignInThrottle, Depends(_state("sign_in_throttle"))]
 
 
 def _today(request: Request) -> date:

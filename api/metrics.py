@@ -32,6 +32,9 @@ router = APIRouter(tags=["health"])
 
 ACCEPTED = Counter("gridgov_events_accepted", "Events accepted (202 or 201): held by the broker, and a receipt")
 REFUSED = Counter("gridgov_posts_refused", "Posts of events refused, by reason", ["reason"])
+SIGN_INS_FAILED = Counter(
+    "gridgov_sign_ins_failed", "Sign-ins refused: wrong password (or user), or throttled", ["reason"]
+)
 LATENCY = Histogram(
     "gridgov_http_request_duration_seconds",
     "Time to answer an HTTP request, by route template and status",

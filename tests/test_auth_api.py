@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 
 from api.access import Role
 from api.app import create_app
+from api.ratelimit import SignInThrottle
 from api.settings import Settings
 from tests.conftest import TEST_PASSWORD, SignIn
 from tests.pipeline_fixtures import event_body, grid_point
@@ -162,3 +163,40 @@ def test_sign_in_attempts_are_limited_per_username(client: TestClient) -> None:
     answers = [client.post("/v1/token", data={"username": "guessed", "password": f"try-{i}"}) for i in range(11)]
     assert [a.status_code for a in answers] == [401] * 10 + [429]
     assert int(answers[-1].headers["retry-after"]) >= 1
+
+
+def test_200_wrong_passwords_from_one_address_do_not_lock_the_owner_out(settings: Settings, sign_in: SignIn) -> None:
+    sign_in("sup-guessed", Role.DISTRICT, "321111")
+    app = create_app(settings)
+    with TestClient(app, client=("203.0.113.7", 40000)) as attacker:
+        owner = TestClient(app, client=("10.1.2.3", 40001))  # another address, the same running app
+        answers = [
+            attacker.post("/v1/token", data={"username": "sup-guessed", "password": f"guess-{i}"}).status_code
+            for i in range(200)
+        ]
+        assert answers[:10] == [401] * 10 and set(answers[10:]) == {429}  # the guessing address is stopped
+        right = attacker.post("/v1/token", data={"username": "sup-guessed", "password": TEST_PASSWORD})
+        assert right.status_code == 429  # ... even with the right password, from there
+        mine = owner.post("/v1/token", data={"username": "sup-guessed", "password": TEST_PASSWORD})
+        assert mine.status_code == 200, mine.text  # the owner, elsewhere, signs in
+        page = owner.post("/login", data={"username": "sup-guessed", "password": TEST_PASSWORD, "next": "/work"})
+        assert page.url.path == "/work" and owner.cookies.get("gridgov_token")  # the form too
+        metrics = owner.get("/metrics").text
+    assert 'gridgov_sign_ins_failed_total{reason="wrong_password"}' in metrics
+    assert 'gridgov_sign_ins_failed_total{reason="throttled"}' in metrics
+
+
+def test_the_throttle_slows_a_username_under_attack_from_everywhere_but_never_walls_it() -> None:
+    now = [0.0]
+    throttle = SignInThrottle(clock=lambda: now[0])
+    for n in range(40):  # 40 failures from 40 addresses: no wall for any of them
+        assert throttle.wait(f"198.51.100.{n}", "target") == 0
+        throttle.failed(f"198.51.100.{n}", "target")
+    assert throttle.delay("target") == 2.0  # 0.1 s a failure past 9: 3.1 s, held at the 2 s cap
+    assert throttle.delay("someone-else") == 0
+    now[0] += 120  # two minutes: the recent count halves twice, 40 → 10
+    assert throttle.delay("target") == pytest.approx(0.1)
+    for _ in range(10):
+        throttle.failed("192.0.2.1", "target")
+    assert throttle.wait("192.0.2.1", "target") == pytest.approx(6.0)  # the pair's wall: 10 a minute
+    assert throttle.wait("192.0.2.2", "target") == 0
