@@ -1,8 +1,10 @@
 """Signing in: OAuth2 password flow to a signed JWT, read from the Authorization header (or a cookie for pages)."""
 
 import asyncio
+import hmac
 import logging
 import math
+import secrets
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +30,7 @@ from api.settings import Settings
 
 ALGORITHM = "HS256"
 COOKIE = "gridgov_token"
+LOGIN_COOKIE = "gridgov_login"  # the sign-in form's own token (sign-in CSRF), set by GET /login
 PAGES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["auth"], responses=responses(400, 422, 503))
@@ -172,9 +175,21 @@ def _safe_next(next_: str) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def get_login(request: Request, next: str = "/map", error: str = "") -> HTMLResponse:
-    """The sign-in form for the map pages."""
-    return PAGES.TemplateResponse(request, "login.html", {"next_path": _safe_next(next), "error": bool(error)})
+def get_login(request: Request, settings: SettingsDep, next: str = "/map", error: str = "") -> HTMLResponse:
+    """The sign-in form for the map pages, with a token bound to a cookie of its own (sign-in CSRF)."""
+    token = secrets.token_urlsafe(32)
+    context = {"next_path": _safe_next(next), "error": error if error in ("1", "form") else "", "csrf": token}
+    page = PAGES.TemplateResponse(request, "login.html", context)
+    page.set_cookie(
+        LOGIN_COOKIE,
+        token,
+        max_age=3600,
+        path="/login",
+        httponly=True,
+        samesite="strict",
+        secure=settings.api.env == "production",
+    )
+    return page
 
 
 @router.post("/login", response_class=RedirectResponse, status_code=303)
@@ -186,9 +201,19 @@ async def post_login(
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=256)],
     next: Annotated[str, Form(max_length=512)] = "/map",
+    csrf: Annotated[str, Form(max_length=64)] = "",
 ) -> RedirectResponse:
-    """Sign in from the form: the token goes in an HttpOnly, SameSite=Strict cookie."""
+    """Sign in from this site's form: the token goes in an HttpOnly, SameSite=Strict cookie.
+
+    The form's ``csrf`` must equal the sign-in cookie that ``GET /login`` set (SameSite=Strict:
+    a form posted from another site arrives without it), so no other site can replace a
+    signed-in user's session with another account's; such a post changes nothing.
+    """
     target = _safe_next(next)
+    expected = request.cookies.get(LOGIN_COOKIE, "")
+    if not csrf or not expected or not hmac.compare_digest(csrf, expected):
+        log.warning("sign-in form without this site's token, for %r: refused", username)
+        return RedirectResponse("/login?" + urlencode({"next": target, "error": "form"}), status_code=303)
     try:
         token = await _sign_in(throttle, request, engine, settings, username, password)
     except (Unauthorized, RateLimited):

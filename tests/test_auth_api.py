@@ -2,6 +2,7 @@
 
 import dataclasses
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -98,13 +99,43 @@ def test_a_bad_new_user_is_422_naming_the_field(
     assert response.json()["detail"][0]["field"] == field
 
 
+def form_token(client: TestClient) -> str:
+    """The sign-in form's token, as a browser gets it with the page (its cookie stays in the client)."""
+    found = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
+    assert found, "the sign-in form carries its token"
+    return found[1]
+
+
+def test_a_sign_in_form_from_another_site_replaces_no_session(client: TestClient, sign_in: SignIn) -> None:
+    sign_in("csrf-victim", Role.DISTRICT, "321111")
+    sign_in("csrf-attacker", Role.GRIDWORKER, "321111001001001")
+    victim = {"username": "csrf-victim", "password": TEST_PASSWORD, "csrf": form_token(client)}
+    assert client.post("/login", data=victim, follow_redirects=False).status_code == 303
+    session = client.cookies.get("gridgov_token")
+    assert session
+    # Another site's auto-submitted form: no sign-in cookie of ours comes with it (SameSite=Strict), so no token.
+    client.cookies.delete("gridgov_login", path="/login")
+    forged = {"username": "csrf-attacker", "password": TEST_PASSWORD, "next": "/work"}
+    answer = client.post("/login", data=forged | {"csrf": "guessed"}, follow_redirects=False)
+    assert answer.status_code == 303 and "error=form" in answer.headers["location"]
+    assert "set-cookie" not in answer.headers and client.cookies.get("gridgov_token") == session
+    assert client.get("/v1/me").json()["username"] == "csrf-victim"  # still the victim's own session
+    assert "请从本站登录页登录" in client.get("/login?error=form").text
+    client.cookies.clear()  # the module's other tests start signed out
+
+
 def test_the_page_cookie_reads_but_never_changes_anything(client: TestClient, sign_in: SignIn) -> None:
     sign_in("auth-street", Role.STREET, "321111001")
     page = client.get("/map", headers={"Accept": "text/html"}, follow_redirects=False)
     assert page.status_code == 303 and page.headers["location"] == "/login?next=%2Fmap"
     signed = client.post(
         "/login",
-        data={"username": "auth-street", "password": TEST_PASSWORD, "next": "//evil.example/"},
+        data={
+            "username": "auth-street",
+            "password": TEST_PASSWORD,
+            "next": "//evil.example/",
+            "csrf": form_token(client),
+        },
         follow_redirects=False,
     )
     assert signed.status_code == 303 and signed.headers["location"] == "/map"  # no open redirect
@@ -179,7 +210,8 @@ def test_200_wrong_passwords_from_one_address_do_not_lock_the_owner_out(settings
         assert right.status_code == 429  # ... even with the right password, from there
         mine = owner.post("/v1/token", data={"username": "sup-guessed", "password": TEST_PASSWORD})
         assert mine.status_code == 200, mine.text  # the owner, elsewhere, signs in
-        page = owner.post("/login", data={"username": "sup-guessed", "password": TEST_PASSWORD, "next": "/work"})
+        form = {"username": "sup-guessed", "password": TEST_PASSWORD, "next": "/work", "csrf": form_token(owner)}
+        page = owner.post("/login", data=form)
         assert page.url.path == "/work" and owner.cookies.get("gridgov_token")  # the form too
         metrics = owner.get("/metrics").text
     assert 'gridgov_sign_ins_failed_total{reason="wrong_password"}' in metrics

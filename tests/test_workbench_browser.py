@@ -148,6 +148,7 @@ def test_a_community_supervisor_works_cases_from_the_page(server: str, demo_city
         assert _state(server, second, supervisor) == "in_progress"
         _api(server, second, worker, action="extend", note="需等沥青", length="1d")
         page.goto(f"{server}/work", wait_until="load")
+        page.wait_for_function("window.gridgovWork && window.gridgovWork.loaded >= 1")  # the counts come by fetch
         assert int(page.inner_text("[data-count=requests]")) >= 1
         _act(page, server, second, "approve")
         case = httpx.get(f"{server}/v1/cases/{second}", headers=supervisor).json()
