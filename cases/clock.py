@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, exists, func, select, text
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from cases.loop import Action, State, apply, breach_action, breached, stage_deadline
 from cases.rules import Rules
@@ -33,12 +34,18 @@ def _clock_cases() -> Any:
 
 
 def _each(conn: Connection, rows: Sequence[Any], job: str, now: datetime, step: Callable[[Any], int]) -> int:
-    """Run ``step`` on each row in a savepoint of its own; a failing case is skipped and noted. Returns the sum."""
+    """Run ``step`` on each row in a savepoint of its own; a failing case is skipped and noted. Returns the sum.
+
+    A passing trouble of the database (a deadlock, a lost connection) is no fault of the case: it
+    fails the job, and the next tick tries the whole batch again.
+    """
     done = 0
     for row in rows:
         try:
             with conn.begin_nested():
                 done += step(row)
+        except (OperationalError, InterfaceError):
+            raise
         except Exception as exc:  # noqa: BLE001 - one bad case must not stop the others
             error = f"{type(exc).__name__}: {exc}"[:2000]
             log.error("clock: %s skipped case %s until it changes: %s", job, row.id, error)
