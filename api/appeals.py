@@ -9,7 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from api.auth import PrincipalDep, authorize
-from api.cases import _case_in_scope
+from api.cases import case_in_scope
 from api.deps import EngineDep, RulesDep
 from api.errors import NotFound, responses
 from cases import appeals
@@ -42,7 +42,7 @@ async def post_appeal(
     case_id: UUID, body: AppealIn, engine: EngineDep, rules: RulesDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     """Appeal a case of yours that closed late, once, within the rules' limit after its close (409 otherwise)."""
-    await run_in_threadpool(_case_in_scope, engine, case_id, principal)
+    await run_in_threadpool(case_in_scope, engine, case_id, principal)
     return await run_in_threadpool(
         appeals.ask,
         engine,
@@ -61,7 +61,7 @@ async def post_decision(
     case_id: UUID, body: DecisionIn, engine: EngineDep, rules: RulesDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     """Decide a pending appeal: supervisors of the level the rules name, never the appellant (409 otherwise)."""
-    await run_in_threadpool(_case_in_scope, engine, case_id, principal)
+    await run_in_threadpool(case_in_scope, engine, case_id, principal)
     return await run_in_threadpool(
         appeals.decide,
         engine,

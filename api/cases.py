@@ -113,7 +113,7 @@ def read_case(engine: EngineDep, case_id: UUID, principal: Principal) -> dict[st
     return case
 
 
-def _case_in_scope(engine: EngineDep, case_id: UUID, principal: Principal) -> Any:
+def case_in_scope(engine: EngineDep, case_id: UUID, principal: Principal) -> Any:
     """The case row, if the caller sees it (404 otherwise)."""
     with engine.connect() as conn:
         return _scoped_case(conn, case_id, principal)
@@ -179,7 +179,7 @@ async def post_transition(
     """
     if body.action in CLOCK_ACTIONS:
         raise InvalidInput(f"{body.action.value} is done by the SLA clock, not by people")
-    row = await run_in_threadpool(_case_in_scope, engine, case_id, principal)
+    row = await run_in_threadpool(case_in_scope, engine, case_id, principal)
     refused = refusal(principal, body.action, row, rules)
     if refused:
         raise Forbidden(refused)

@@ -21,8 +21,7 @@ class RateLimiter:
             return 0.0
         now = self._clock()
         with self._lock:
-            tokens, at = self._buckets.get(key, (self._burst, now))
-            tokens = min(self._burst, tokens + (now - at) * self._rate)
+            tokens = self._tokens(key, now)
             if tokens < 1:
                 self._buckets[key] = (tokens, now)
                 return (1 - tokens) / self._rate
@@ -37,11 +36,14 @@ class RateLimiter:
         """The seconds until ``key`` may be spent again (0: now), without spending it."""
         if self._rate <= 0:
             return 0.0
-        now = self._clock()
         with self._lock:
-            tokens, at = self._buckets.get(key, (self._burst, now))
-        tokens = min(self._burst, tokens + (now - at) * self._rate)
+            tokens = self._tokens(key, self._clock())
         return 0.0 if tokens >= 1 else (1 - tokens) / self._rate
+
+    def _tokens(self, key: str, now: float) -> float:
+        """``key``'s allowance at ``now``: what was left, refilled since (the caller holds the lock)."""
+        tokens, at = self._buckets.get(key, (self._burst, now))
+        return min(self._burst, tokens + (now - at) * self._rate)
 
 
 class SignInThrottle:

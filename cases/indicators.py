@@ -166,15 +166,16 @@ def case_figures(
     conn: Connection, code: str, first: date, last: date, rules: Rules, now: datetime, unit: str | None = None
 ) -> dict[str, Any]:
     """The case counts and rates of one area over the local days ``first`` to ``last`` (of ``unit``'s cases only)."""
-    return _case_figures(conn, code, len(code), first, last, rules, now, unit).get(code) or _case_figure(None)
+    return case_figures_by_area(conn, code, len(code), first, last, rules, now, unit).get(code) or case_figures_of(None)
 
 
-def _case_figures(
+def case_figures_by_area(
     conn: Connection, prefix: str, length: int, first: date, last: date, rules: Rules, now: datetime, unit: str | None
 ) -> dict[str, dict[str, Any]]:
+    """The case figures of the area ``prefix`` and of each area of ``length`` digits within it, in one reading."""
     params = _span(prefix, first, last, rules, now) | {"unit": unit}
     rows = conn.execute(_grouped(_CASES, length, len(prefix)), params).all()
-    return {row.area: _case_figure(row._mapping) for row in rows}
+    return {row.area: case_figures_of(row._mapping) for row in rows}
 
 
 def _grouped(sql: str, child: int, parent: int) -> Any:
@@ -182,7 +183,7 @@ def _grouped(sql: str, child: int, parent: int) -> Any:
     return text(sql.replace("<CHILD>", str(int(child))).replace("<PARENT>", str(int(parent))))
 
 
-def _case_figure(c: Any) -> dict[str, Any]:
+def case_figures_of(c: Any) -> dict[str, Any]:
     """One area's case figures from its row of ``_CASES`` (None: no case at all)."""
     c = c or {}
     n = {key: c.get(key, 0) for key in _CASE_KEYS}
@@ -232,7 +233,7 @@ def indicators_by_area(
         found = list(conn.execute(_grouped(sql, length, len(code)), params).all())
         return found if children else list(dict.fromkeys(found))  # no children: both groupings are the area
 
-    cases = _case_figures(conn, code, length, first, last, rules, now, None)
+    cases = case_figures_by_area(conn, code, length, first, last, rules, now, None)
     checks = {r.area: (r.checks, r.failed) for r in rows(_CHECKS)}
     hours = {r.area: (r.mean, r.p90) for r in rows(_CLOSED)}
     escalations: dict[str, dict[str, int]] = {}
@@ -262,7 +263,7 @@ def indicators_by_area(
         )
     found = {}
     for area in [code, *children]:
-        figures = cases.get(area) or _case_figure(None)
+        figures = cases.get(area) or case_figures_of(None)
         checked, failed = checks.get(area, (0, 0))
         mean, p90 = hours.get(area, (None, None))
         rated, score = ratings.get(area, (0, None))

@@ -18,7 +18,14 @@ from openpyxl.styles import Font, PatternFill
 from sqlalchemy import Connection, text
 
 from cases.categories import default_categories
-from cases.indicators import case_figures, indicators_by_area, ratio, working_days
+from cases.indicators import (
+    case_figures,
+    case_figures_by_area,
+    case_figures_of,
+    indicators_by_area,
+    ratio,
+    working_days,
+)
 from cases.places import IN_AREA
 from cases.rules import Rules
 from geo.areas import area_info, child_names
@@ -162,8 +169,10 @@ def monthly_report(
     named = child_names(conn, area)
     codes = [code for code, _ in named]
     this_month = indicators_by_area(conn, area, codes, first, last, rules, now)
-    last_month = indicators_by_area(conn, area, codes, previous, month_end(previous), rules, now)
-    total, before = this_month[area], last_month[area]
+    # Last month only for the change of the rates: the case figures, not every indicator.
+    length = len(codes[0]) if codes else len(area)
+    last_month = case_figures_by_area(conn, area, length, previous, month_end(previous), rules, now, None)
+    total, before = this_month[area], last_month.get(area) or case_figures_of(None)
     rework = {u["unit"]: u for u in total["units"]}
 
     def row(figures: dict[str, Any], **extra: Any) -> dict[str, Any]:
@@ -171,7 +180,7 @@ def monthly_report(
 
     children = []
     for code, name in named:
-        now_figures, before_figures = this_month[code], last_month[code]
+        now_figures, before_figures = this_month[code], last_month.get(code) or case_figures_of(None)
         band = grades.grade(now_figures[grades.metric])
         children.append(
             row(now_figures, code=code, name=name)
