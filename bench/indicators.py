@@ -27,6 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.app import create_app  # noqa: E402
 from bench.prepare import bench_headers, bench_settings, drop  # noqa: E402
+from cases.rollup import roll_ended  # noqa: E402
+from cases.rules import load_rules  # noqa: E402
 from db.engine import make_engine  # noqa: E402
 from geo.demo import DEMO_DISTRICT  # noqa: E402
 
@@ -148,6 +150,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--keep", action="store_true", help="keep the bench database (gridgov_bench) to look into")
     args = parser.parse_args()
     settings = bench_settings()
     engine = make_engine(settings.database.url)
@@ -162,6 +165,18 @@ def main() -> None:
                 {"d": DEMO_DISTRICT + "%"},
             ).scalar_one()
         print(f"built {n:,} cases, {t:,} transitions in {took:.0f} s")
+        started, rolled = time.perf_counter(), 0
+        while batch := roll_ended(engine, load_rules(), now, limit=50_000):  # what the clock does, a batch a tick
+            rolled += batch
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for table in ("case_roll", "transition_roll", "hours_roll", '"case"'):
+                conn.execute(text(f"VACUUM ANALYZE {table}"))
+            sums = conn.execute(text("SELECT (SELECT count(*) FROM case_roll), (SELECT count(*) FROM transition_roll)"))
+            case_rows, transition_rows = sums.one()
+        print(
+            f"rolled {rolled:,} ended cases in {time.perf_counter() - started:.0f} s"
+            f" into {case_rows:,} + {transition_rows:,} rows"
+        )
         today = now.astimezone(ZoneInfo(TZ_NAME)).date()
         month_first = (today.replace(day=1) - timedelta(days=1)).replace(day=1)  # the last whole month
         month_last = today.replace(day=1) - timedelta(days=1)
@@ -210,7 +225,8 @@ def main() -> None:
             raise SystemExit("the routes and the plain scan disagree")
     finally:
         engine.dispose()
-        drop(settings)
+        if not args.keep:
+            drop(settings)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from sqlalchemy import Connection, Engine, insert, select, text
 
 from cases.errors import CaseError, CaseNotFound, NotAllowed
 from cases.places import IN_AREA
+from cases.rollup import unroll
 from cases.rules import Rules
 from cases.store import case_from_row, loop_cases, store_transition
 from db.tables import appeal, photo
@@ -106,6 +107,7 @@ def decide(
             raise NotYourDecision("it is your own appeal")
         if decider_level != rules.appeals.decider:
             raise NotYourDecision(f"the rules leave appeals to the {rules.appeals.decider} level")
+        unroll(conn, case_id, rules)  # before the decision changes what the case counts
         conn.execute(
             appeal.update()
             .where(appeal.c.case_id == case_id)

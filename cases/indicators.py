@@ -18,100 +18,107 @@ from sqlalchemy import Connection, text
 
 from cases.categories import default_categories
 from cases.places import IN_AREA, PLACE_SQL
+from cases.rollup import GRAINS, HOURS_STEP, TRANSITION_FACTS, percentile
 from cases.rules import Rules
 
 # Every query below is grouped twice in one reading (GROUPING SETS): by the first <CHILD> digits of where
-# the case lies, and by the first <PARENT>; so one scan gives an area and each of its children.
+# the case lies, and by the first <PARENT>; so one scan gives an area and each of its children. Cases are
+# read one by one where <LIVE> holds (all, or those not rolled); <ROLLED> adds the rolls' sums of the rest
+# (cases.rollup), which count the same: a period's days, and as of its end the days things happened before.
 _CHILD, _PARENT = f"left({PLACE_SQL}, <CHILD>)", f"left({PLACE_SQL}, <PARENT>)"
 _AREA = f"CASE WHEN GROUPING({_CHILD}) = 0 THEN {_CHILD} ELSE {_PARENT} END"
 _BOTH = f"GROUPING SETS (({_CHILD}), ({_PARENT}))"
+_EITHER = "CASE WHEN GROUPING(child) = 0 THEN child ELSE parent END"
+_FIGURES = (
+    "received", "filed", "refused", "voided", "merged", "outside_grids", "minor", "minor_closed_in_grid", "due",
+    "closed", "closed_on_time", "closed_on_time_raw", "appeals_upheld", "overdue", "extended", "urgent_due",
+    "urgent_closed_on_time",
+)  # fmt: skip
 # Each case once: received in the period (``rec``), and due in it (``due``: its counted_at lies in it,
 # see cases.assessment); what happened to it is read as of the period's end (``asof``; now, if sooner).
 _CASES = f"""
-SELECT {_AREA} AS area,
-  count(*) FILTER (WHERE rec) AS received,
-  count(*) FILTER (WHERE rec AND c.filed_at < :asof) AS filed,
-  count(*) FILTER (WHERE rec AND c.state = 'refused' AND c.closed_at < :asof) AS refused,
-  count(*) FILTER (WHERE rec AND c.state = 'voided' AND c.closed_at < :asof) AS voided,
-  count(*) FILTER (WHERE rec AND c.state = 'merged' AND c.closed_at < :asof) AS merged,
-  count(*) FILTER (WHERE rec AND c.grid_code IS NULL) AS outside_grids,
-  count(*) FILTER (WHERE rec AND c.sla_class = 'minor') AS minor,
-  count(*) FILTER (WHERE rec AND c.sla_class = 'minor' AND closed AND c.level = 'grid' AND c.escalations = 0)
-    AS minor_closed_in_grid,
-  count(*) FILTER (WHERE due) AS due,
-  count(*) FILTER (WHERE due AND closed) AS closed,
-  count(*) FILTER (WHERE due AND closed AND on_time) AS closed_on_time,
-  count(*) FILTER (WHERE due AND closed AND raw_on_time) AS closed_on_time_raw,
-  count(*) FILTER (WHERE due AND closed AND upheld) AS appeals_upheld,
-  count(*) FILTER (WHERE due AND NOT (closed AND on_time) AND c.due_at <= :asof) AS overdue,
-  count(*) FILTER (WHERE due AND c.extended_at < :asof) AS extended,
-  count(*) FILTER (WHERE due AND c.sla_class = 'urgent') AS urgent_due,
-  count(*) FILTER (WHERE due AND c.sla_class = 'urgent' AND closed AND on_time) AS urgent_closed_on_time
+SELECT {_EITHER} AS area, {", ".join(f"sum({name}) AS {name}" for name in _FIGURES)}
 FROM (
-  SELECT c.*,
-         c.opened_at >= :from AND c.opened_at < :to AS rec,
-         coalesce(c.counted_at >= :from AND c.counted_at < :to, false) AS due,
-         coalesce(c.state = 'closed' AND c.closed_at < :asof, false) AS closed,
-         coalesce(c.resolved_at <= c.due_at, false) AS raw_on_time,
-         coalesce(c.resolved_at <= c.due_at, false) OR coalesce(a.upheld, false) AS on_time,
-         coalesce(a.upheld, false) AS upheld
-  FROM "case" c LEFT JOIN appeal a ON a.case_id = c.id
-  WHERE {IN_AREA} AND (CAST(:unit AS text) IS NULL OR c.department = :unit)
-    AND ((c.opened_at >= :from AND c.opened_at < :to) OR (c.counted_at >= :from AND c.counted_at < :to))
-) c
-GROUP BY {_BOTH}
+  SELECT {_CHILD} AS child, {_PARENT} AS parent, rec::int AS received, (rec AND c.filed_at < :asof)::int AS filed,
+    (rec AND c.state = 'refused' AND c.closed_at < :asof)::int AS refused,
+    (rec AND c.state = 'voided' AND c.closed_at < :asof)::int AS voided,
+    (rec AND c.state = 'merged' AND c.closed_at < :asof)::int AS merged,
+    (rec AND c.grid_code IS NULL)::int AS outside_grids, (rec AND c.sla_class = 'minor')::int AS minor,
+    (rec AND c.sla_class = 'minor' AND closed AND c.level = 'grid' AND c.escalations = 0)::int AS minor_closed_in_grid,
+    due::int AS due, (due AND closed)::int AS closed, (due AND closed AND on_time)::int AS closed_on_time,
+    (due AND closed AND raw_on_time)::int AS closed_on_time_raw, (due AND closed AND upheld)::int AS appeals_upheld,
+    (due AND NOT (closed AND on_time) AND c.due_at <= :asof)::int AS overdue,
+    (due AND c.extended_at < :asof)::int AS extended, (due AND c.sla_class = 'urgent')::int AS urgent_due,
+    (due AND c.sla_class = 'urgent' AND closed AND on_time)::int AS urgent_closed_on_time
+  FROM (
+    SELECT c.*,
+           c.opened_at >= :from AND c.opened_at < :to AS rec,
+           coalesce(c.counted_at >= :from AND c.counted_at < :to, false) AS due,
+           coalesce(c.state = 'closed' AND c.closed_at < :asof, false) AS closed,
+           coalesce(c.resolved_at <= c.due_at, false) AS raw_on_time,
+           coalesce(c.resolved_at <= c.due_at, false) OR coalesce(a.upheld, false) AS on_time,
+           coalesce(a.upheld, false) AS upheld
+    FROM "case" c LEFT JOIN appeal a ON a.case_id = c.id
+    WHERE {IN_AREA} AND <LIVE> AND (CAST(:unit AS text) IS NULL OR c.department = :unit)
+      AND ((c.opened_at >= :from AND c.opened_at < :to) OR (c.counted_at >= :from AND c.counted_at < :to))
+  ) c
+  <ROLLED>
+) x
+GROUP BY GROUPING SETS ((child), (parent))
 """
-_CHECKS = f"""
-SELECT {_AREA} AS area, count(*) AS checks, count(*) FILTER (WHERE t.action = 'reject_resolution') AS failed
-FROM case_transition t JOIN "case" c ON c.id = t.case_id
-WHERE {IN_AREA} AND t.action IN ('verify', 'reject_resolution') AND t.at >= :from AND t.at < :to
-GROUP BY {_BOTH}
+_ROLLED_CASES = """
+  UNION ALL
+  SELECT left(r.area, <CHILD>), left(r.area, <PARENT>), rec * n, rec * filed_by * n, rec * closed_by * refused,
+    rec * closed_by * voided, rec * closed_by * merged, rec * outside, rec * minor, rec * closed_by * minor_in_grid,
+    due * n, due * closed_by * closed, due * closed_by * on_time, due * closed_by * raw_on_time,
+    due * closed_by * upheld, due * (n - closed_by * on_time), due * extended_by * n, due * urgent,
+    due * closed_by * urgent_on_time
+  FROM (SELECT r.*, (r.role = 'r')::int AS rec, (r.role = 'd')::int AS due,
+               coalesce(r.closed_day < :asof_day, false)::int AS closed_by,
+               coalesce(r.filed_day < :asof_day, false)::int AS filed_by,
+               coalesce(r.extended_day < :asof_day, false)::int AS extended_by
+        FROM case_roll r WHERE r.grain = <GRAIN> AND r.area LIKE :prefix AND r.day BETWEEN :first AND :last) r
 """
-# Working hours from report to close, kept on each case when it closed (cases.store).
-_CLOSED = f"""
-SELECT {_AREA} AS area, avg(c.hours_to_close) AS mean,
-       percentile_cont(0.9) WITHIN GROUP (ORDER BY c.hours_to_close) AS p90
-FROM "case" c
-WHERE {IN_AREA} AND c.state = 'closed' AND c.closed_at >= :from AND c.closed_at < :to
-GROUP BY {_BOTH}
+# The facts of the period's transitions (cases.rollup.TRANSITION_FACTS): checks, escalations, dispatches.
+_TRANSITIONS = f"""
+SELECT {_EITHER} AS area, kind, unit, sum(n) AS n FROM (
+  SELECT left(f.place, <CHILD>) AS child, left(f.place, <PARENT>) AS parent, f.kind, f.unit, 1 AS n
+  FROM ({TRANSITION_FACTS.replace("<DRIVE>", f"{IN_AREA} AND <LIVE> AND t.at >= :from AND t.at < :to")}) f
+  WHERE f.since IS NULL OR f.since < :asof
+  <ROLLED>
+) x
+GROUP BY GROUPING SETS ((child, kind, unit), (parent, kind, unit))
 """
-_ESCALATIONS = f"""
-SELECT {_AREA} AS area, t.to_level, count(*) AS n FROM case_transition t JOIN "case" c ON c.id = t.case_id
-WHERE {IN_AREA} AND t.action IN ('escalate', 'auto_escalate') AND t.at >= :from AND t.at < :to
-GROUP BY GROUPING SETS (({_CHILD}, t.to_level), ({_PARENT}, t.to_level))
+_ROLLED_TRANSITIONS = """
+  UNION ALL
+  SELECT left(r.area, <CHILD>), left(r.area, <PARENT>), r.kind, r.unit, r.n FROM transition_roll r
+  WHERE r.grain = <GRAIN> AND r.area LIKE :prefix AND r.day BETWEEN :first AND :last
+    AND coalesce(r.since_day < :asof_day, true)
 """
+# Working hours from report to close, kept on each case when it closed (cases.store), rounded as the rolls keep
+# them (cases.rollup.HOURS_STEP) for the 90th percentile; their exact sum for the mean.
+_HOURS = f"""
+SELECT {_EITHER} AS area, hours, sum(n) AS n, sum(total) AS total FROM (
+  SELECT {_CHILD} AS child, {_PARENT} AS parent, {HOURS_STEP.format(h="c.hours_to_close")} AS hours, 1 AS n,
+         c.hours_to_close AS total
+  FROM "case" c
+  WHERE {IN_AREA} AND <LIVE> AND c.state = 'closed' AND c.closed_at >= :from AND c.closed_at < :to
+    AND c.hours_to_close IS NOT NULL
+  <ROLLED>
+) x
+GROUP BY GROUPING SETS ((child, hours), (parent, hours))
+"""
+_ROLLED_HOURS = """
+  UNION ALL
+  SELECT left(r.area, <CHILD>), left(r.area, <PARENT>), r.hours, r.n, r.total FROM hours_roll r
+  WHERE r.grain = <GRAIN> AND r.area LIKE :prefix AND r.day BETWEEN :first AND :last
+"""
+_ROLLED = {_CASES: _ROLLED_CASES, _TRANSITIONS: _ROLLED_TRANSITIONS, _HOURS: _ROLLED_HOURS}
 # Grid-days with a check-in, per child area (a parent's are the sum of its children's).
 _PATROL_DAYS = """
 SELECT DISTINCT left(e.grid_code, <CHILD>) AS area, e.grid_code, (e.occurred_at AT TIME ZONE :tz)::date AS day
 FROM event e
 WHERE e.kind = 'patrol' AND e.grid_code LIKE :prefix AND e.occurred_at >= :from AND e.occurred_at < :to
-"""
-# Per responsible unit: each case sent to it in the period counts once (the clock's sign_in_overdue is no
-# dispatch), signed on time when its first sign-in after that came by the sign-in deadline; and its checks.
-_UNITS = f"""
-SELECT CASE WHEN GROUPING(child) = 0 THEN child ELSE parent END AS area, unit, sum(dispatched) AS dispatched,
-       sum(signed_on_time) AS signed_on_time, sum(checks) AS checks, sum(failed) AS failed
-FROM (
-  SELECT child, parent, unit, 1 AS dispatched, coalesce(signed_at <= sign_due, false)::int AS signed_on_time,
-         0 AS checks, 0 AS failed
-  FROM (
-    SELECT DISTINCT ON (d.case_id) {_CHILD} AS child, {_PARENT} AS parent, c.department AS unit,
-           d.deadline AS sign_due,
-           (SELECT min(a.at) FROM case_transition a WHERE a.case_id = d.case_id AND a.seq > d.seq
-              AND a.action = 'accept' AND a.at < :asof) AS signed_at
-    FROM case_transition d JOIN "case" c ON c.id = d.case_id
-    WHERE {IN_AREA} AND d.action IN ('dispatch', 'auto_intake') AND d.to_state = 'dispatched'
-      AND d.to_level = 'department' AND d.at >= :from AND d.at < :to
-    ORDER BY d.case_id, d.seq
-  ) first_dispatch
-  UNION ALL
-  SELECT {_CHILD}, {_PARENT}, c.department, 0, 0, 1, (t.action = 'reject_resolution')::int
-  FROM case_transition t JOIN "case" c ON c.id = t.case_id
-  WHERE {IN_AREA} AND t.from_level = 'department' AND t.action IN ('verify', 'reject_resolution')
-    AND t.at >= :from AND t.at < :to
-) x
-WHERE unit IS NOT NULL
-GROUP BY GROUPING SETS ((child, unit), (parent, unit)) ORDER BY area, unit
 """
 _RATINGS = f"""
 SELECT {_AREA} AS area, count(*) AS ratings, avg(r.score) AS score FROM rating r JOIN "case" c ON c.id = r.case_id
@@ -170,23 +177,38 @@ def case_figures(
 
 
 def case_figures_by_area(
-    conn: Connection, prefix: str, length: int, first: date, last: date, rules: Rules, now: datetime, unit: str | None
+    conn: Connection,
+    prefix: str,
+    length: int,
+    first: date,
+    last: date,
+    rules: Rules,
+    now: datetime,
+    unit: str | None,
+    rolls: bool = True,
 ) -> dict[str, dict[str, Any]]:
-    """The case figures of the area ``prefix`` and of each area of ``length`` digits within it, in one reading."""
+    """The case figures of the area ``prefix`` and of each area of ``length`` digits within it, in one reading.
+
+    ``rolls=False`` reads every case one by one (the same figures, slower: the tests compare the two).
+    """
     params = _span(prefix, first, last, rules, now) | {"unit": unit}
-    rows = conn.execute(_grouped(_CASES, length, len(prefix)), params).all()
+    rolled = rolls and unit is None
+    rows = conn.execute(_grouped(_CASES, length, len(prefix), rolled), params).all()
     return {row.area: case_figures_of(row._mapping) for row in rows}
 
 
-def _grouped(sql: str, child: int, parent: int) -> Any:
-    """A query of this module with the lengths of the codes it groups by (whole numbers from the code)."""
+def _grouped(sql: str, child: int, parent: int, rolled: bool = False) -> Any:
+    """A query of this module with the lengths of the codes it groups by, reading the rolls if ``rolled``."""
+    grain = next(g for g in GRAINS if child <= g or g == GRAINS[-1])  # the coarsest rolls that hold the children
+    sql = sql.replace("<ROLLED>", _ROLLED.get(sql, "") if rolled else "").replace("<GRAIN>", str(grain))
+    sql = sql.replace("<LIVE>", "NOT c.rolled" if rolled else "true")
     return text(sql.replace("<CHILD>", str(int(child))).replace("<PARENT>", str(int(parent))))
 
 
 def case_figures_of(c: Any) -> dict[str, Any]:
     """One area's case figures from its row of ``_CASES`` (None: no case at all)."""
     c = c or {}
-    n = {key: c.get(key, 0) for key in _CASE_KEYS}
+    n = {key: int(c.get(key) or 0) for key in _FIGURES}  # a sum over no true case is NULL
     return {
         "received": n["received"],
         "received_outside_grids": n["outside_grids"],
@@ -210,35 +232,39 @@ def case_figures_of(c: Any) -> dict[str, Any]:
     }
 
 
-_CASE_KEYS = (
-    "received", "filed", "refused", "voided", "merged", "outside_grids", "minor", "minor_closed_in_grid", "due",
-    "closed", "closed_on_time", "closed_on_time_raw", "appeals_upheld", "overdue", "extended", "urgent_due",
-    "urgent_closed_on_time",
-)  # fmt: skip
-
-
 def indicators(conn: Connection, code: str, first: date, last: date, rules: Rules, now: datetime) -> dict[str, Any]:
     """The indicators of one area over the local days ``first`` to ``last``, inclusive."""
     return indicators_by_area(conn, code, [], first, last, rules, now)[code]
 
 
 def indicators_by_area(
-    conn: Connection, code: str, children: list[str], first: date, last: date, rules: Rules, now: datetime
+    conn: Connection,
+    code: str,
+    children: list[str],
+    first: date,
+    last: date,
+    rules: Rules,
+    now: datetime,
+    rolls: bool = True,
 ) -> dict[str, dict[str, Any]]:
     """The indicators of the area ``code`` and of each of its ``children`` (codes of one length), in one reading."""
     length = len(children[0]) if children else len(code)
     params = _span(code, first, last, rules, now) | {"unit": None}
 
     def rows(sql: str) -> list[Any]:
-        found = list(conn.execute(_grouped(sql, length, len(code)), params).all())
+        found = list(conn.execute(_grouped(sql, length, len(code), rolls), params).all())
         return found if children else list(dict.fromkeys(found))  # no children: both groupings are the area
 
-    cases = case_figures_by_area(conn, code, length, first, last, rules, now, None)
-    checks = {r.area: (r.checks, r.failed) for r in rows(_CHECKS)}
-    hours = {r.area: (r.mean, r.p90) for r in rows(_CLOSED)}
-    escalations: dict[str, dict[str, int]] = {}
-    for r in rows(_ESCALATIONS):
-        escalations.setdefault(r.area, {})[r.to_level] = r.n
+    cases = case_figures_by_area(conn, code, length, first, last, rules, now, None, rolls)
+    facts: dict[str, dict[tuple[str, str | None], int]] = {}
+    for r in rows(_TRANSITIONS):
+        facts.setdefault(r.area, {})[r.kind, r.unit] = int(r.n)
+    hours: dict[str, list[tuple[float, int]]] = {}
+    totals: dict[str, tuple[int, float]] = {}
+    for r in rows(_HOURS):
+        hours.setdefault(r.area, []).append((r.hours, int(r.n)))
+        n, total = totals.get(r.area, (0, 0.0))
+        totals[r.area] = (n + int(r.n), total + r.total)
     required = set(working_days(rules, first, last))
     patrolled: dict[str, int] = {}
     for r in rows(_PATROL_DAYS):
@@ -249,40 +275,46 @@ def indicators_by_area(
         grids[code] = sum(grids.values())
     ratings = {r.area: (r.ratings, r.score) for r in rows(_RATINGS)}
     open_cases = {r.area: r.n for r in rows(_OPEN)}
-    units: dict[str, list[dict[str, Any]]] = {}
-    for r in rows(_UNITS):
-        units.setdefault(r.area, []).append(
-            {
-                "unit": r.unit,
-                "dispatched": r.dispatched,
-                "signed_on_time": r.signed_on_time,
-                "sign_in_on_time_rate": ratio(r.signed_on_time, r.dispatched),
-                "checks": r.checks,
-                "rework_rate": ratio(r.failed, r.checks),
-            }
-        )
     found = {}
     for area in [code, *children]:
         figures = cases.get(area) or case_figures_of(None)
-        checked, failed = checks.get(area, (0, 0))
-        mean, p90 = hours.get(area, (None, None))
+        fact = facts.get(area, {})
+        closes, total = totals.get(area, (0, 0.0))
+        p90 = percentile(hours.get(area, []), 0.9)
         rated, score = ratings.get(area, (0, None))
         found[area] = {
             "received": figures["received"],
             "open": open_cases.get(area, 0),
             **{k: v for k, v in figures.items() if k != "received"},
-            "rework_rate": ratio(failed, checked),
-            "mean_working_hours_to_close": None if mean is None else round(float(mean), 3),
-            "p90_working_hours_to_close": None if p90 is None else round(float(p90), 3),
-            "escalations": {
-                level: escalations.get(area, {}).get(level, 0) for level in ("community", "street", "department")
-            },
+            "rework_rate": ratio(fact.get(("failed", None), 0), fact.get(("check", None), 0)),
+            "mean_working_hours_to_close": round(total / closes, 3) if closes else None,
+            "p90_working_hours_to_close": None if p90 is None else round(p90, 3),
+            "escalations": {level: fact.get((f"esc:{level}", None), 0) for level in _ESCALATED_TO},
             "patrol_coverage": ratio(patrolled.get(area, 0), grids.get(area, 0) * len(required)),
             "ratings": rated,
             "satisfaction": None if score is None else round(float(score), 3),
-            "units": units.get(area, []),
+            "units": unit_figures(fact),
         }
     return found
+
+
+_ESCALATED_TO = ("community", "street", "department")
+
+
+def unit_figures(fact: dict[tuple[str, str | None], int]) -> list[dict[str, Any]]:
+    """Per responsible unit: cases sent to it, signed for on time, its checks and its rework rate, by unit name."""
+    units = sorted({unit for kind, unit in fact if unit is not None})
+    return [
+        {
+            "unit": unit,
+            "dispatched": fact.get(("dispatched", unit), 0),
+            "signed_on_time": fact.get(("signed", unit), 0),
+            "sign_in_on_time_rate": ratio(fact.get(("signed", unit), 0), fact.get(("dispatched", unit), 0)),
+            "checks": fact.get(("unit_check", unit), 0),
+            "rework_rate": ratio(fact.get(("unit_failed", unit), 0), fact.get(("unit_check", unit), 0)),
+        }
+        for unit in units
+    ]
 
 
 def _span(code: str, first: date, last: date, rules: Rules, now: datetime | None = None) -> dict[str, Any]:
@@ -290,7 +322,16 @@ def _span(code: str, first: date, last: date, rules: Rules, now: datetime | None
     start = datetime.combine(first, datetime.min.time(), tz)
     end = datetime.combine(last + timedelta(days=1), datetime.min.time(), tz)
     asof = end if now is None else min(end, now)
-    return {"prefix": code + "%", "from": start, "to": end, "asof": asof, "tz": str(tz), "first": first, "last": last}
+    return {
+        "prefix": code + "%",
+        "from": start,
+        "to": end,
+        "asof": asof,
+        "asof_day": asof.astimezone(tz).date(),
+        "tz": str(tz),
+        "first": first,
+        "last": last,
+    }
 
 
 def daily(conn: Connection, code: str, first: date, last: date, rules: Rules) -> list[dict[str, Any]]:

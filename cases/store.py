@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, select, text, update
 from cases.assessment import Standing, next_standing, on_time
 from cases.errors import CaseNotFound, InvalidLength, NotAllowed
 from cases.loop import ENDED, NOT_CASES, OPEN, Action, Case, Request, State, apply
+from cases.rollup import unroll
 from cases.rules import Level, Limit, Rules, RulesError, Stage
 from db.tables import case as case_table
 from db.tables import event
@@ -115,11 +116,12 @@ def store_transition(
 ) -> None:
     """Store the transition and the case after it, with its assessment columns (the caller holds the row lock)."""
     escalation = action in ESCALATIONS
-    *stored, opened_at = conn.execute(
-        select(*(case_table.c[name] for name in STANDING_COLUMNS), case_table.c.opened_at).where(
+    *stored, opened_at, rolled = conn.execute(
+        select(*(case_table.c[name] for name in STANDING_COLUMNS), case_table.c.opened_at, case_table.c.rolled).where(
             case_table.c.id == case_id
         )
     ).one()
+    unroll(conn, case_id, rules, rolled)
     standing = next_standing(Standing(*stored), before, after, action, at, rules)
     conn.execute(
         text(

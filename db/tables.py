@@ -187,6 +187,7 @@ case = Table(
     _at("counted_at"),
     _at("extended_at"),
     Column("hours_to_close", Float),  # working hours from report to close, kept when it closed
+    Column("rolled", Boolean, server_default=text("false"), nullable=False),  # added to the rolls (cases.rollup)
     Index("ix_case_state_level", "state", "level"),
     Index("ix_case_opened_at", "opened_at"),
     Index("ix_case_counted_at", "counted_at", postgresql_where=text("counted_at IS NOT NULL")),
@@ -197,6 +198,10 @@ case = Table(
     Index("ix_case_deadline", "deadline", postgresql_where=text("closed_at IS NULL")),
     Index("ix_case_assignee", "assignee", postgresql_where=text("assignee IS NOT NULL")),
     Index("ix_case_paused_until", "paused_until", postgresql_where=text("paused_until IS NOT NULL")),
+    # The cases the indicators read one by one (not rolled), by each moment a period is matched on.
+    Index("ix_case_unrolled_opened", "opened_at", postgresql_where=text("NOT rolled")),
+    Index("ix_case_unrolled_counted", "counted_at", postgresql_where=text("NOT rolled AND counted_at IS NOT NULL")),
+    Index("ix_case_unrolled_closed", "closed_at", postgresql_where=text("NOT rolled AND closed_at IS NOT NULL")),
 )
 
 event_receipt = Table(
@@ -335,6 +340,57 @@ appeal = Table(
     _at("decided_at"),
     Column("upheld", Boolean),
     Column("decision_note", Text),
+)
+
+# The rolls (cases.rollup): sums over the rolled cases per area and local day, twice: per community
+# (``grain`` 12: ``area`` is the first 12 digits of where a case lies) and per grid (15: where it lies),
+# keyed by the local days that decide what they count as of a period's end. A key column left NULL is
+# one value (NULLS NOT DISTINCT).
+CASE_ROLL_COUNTS = (
+    "n", "closed", "on_time", "raw_on_time", "upheld", "urgent", "urgent_on_time", "refused", "voided", "merged",
+    "outside", "minor", "minor_in_grid",
+)  # fmt: skip
+case_roll = Table(
+    "case_roll",
+    metadata,
+    Column("grain", SmallInteger, nullable=False),
+    Column("area", String(15), nullable=False),
+    Column("role", String(1), nullable=False),  # r: received on ``day``; d: due on ``day``
+    Column("day", Date, nullable=False),
+    Column("closed_day", Date),
+    Column("filed_day", Date),
+    Column("extended_day", Date),
+    *(Column(name, Integer, nullable=False) for name in CASE_ROLL_COUNTS),
+    Index(
+        "uq_case_roll_key", "grain", "area", "role", "day", "closed_day", "filed_day", "extended_day",
+        unique=True, postgresql_nulls_not_distinct=True,
+    ),
+)  # fmt: skip
+transition_roll = Table(
+    "transition_roll",
+    metadata,
+    Column("grain", SmallInteger, nullable=False),
+    Column("area", String(15), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("kind", String(24), nullable=False),  # check, failed, esc:<level>, dispatched, signed, unit_check, …
+    Column("unit", Text),
+    Column("since_day", Date),  # counted only as of a period ending after this day (a sign-in)
+    Column("n", Integer, nullable=False),
+    Index(
+        "uq_transition_roll_key", "grain", "area", "day", "kind", "unit", "since_day",
+        unique=True, postgresql_nulls_not_distinct=True,
+    ),
+)  # fmt: skip
+hours_roll = Table(
+    "hours_roll",
+    metadata,
+    Column("grain", SmallInteger, nullable=False),
+    Column("area", String(15), nullable=False),
+    Column("day", Date, nullable=False),  # the day it closed
+    Column("hours", Float, nullable=False),  # working hours to close, rounded as cases.rollup.HOURS_STEP says
+    Column("n", Integer, nullable=False),
+    Column("total", Float, nullable=False),  # the exact hours, summed (for the mean)
+    Index("uq_hours_roll_key", "grain", "area", "day", "hours", unique=True),
 )
 
 photo = Table(

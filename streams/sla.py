@@ -19,6 +19,7 @@ from typing import Literal
 from sqlalchemy import Connection, Engine, text
 
 from cases.clock import end_suspensions, escalate_breaches, flag_patrols, recompute_deadlines, start_clocks
+from cases.rollup import roll_ended
 from cases.rules import Rules
 from streams.outbox import Outbox
 
@@ -67,6 +68,7 @@ class SlaEngine:
             ("escalated", lambda: escalate_breaches(self.engine, self.rules, now)),
             ("resumed", lambda: end_suspensions(self.engine, self.rules, now)),
             ("patrol_flags", lambda: flag_patrols(self.engine, self.rules, now)),
+            ("rolled", lambda: roll_ended(self.engine, self.rules, now)),
             ("published", self.outbox.publish),
         ]
         for name, job in jobs:
