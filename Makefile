@@ -47,7 +47,7 @@ test: install browser ## Start test services on their own ports and run the whol
 	$(TEST_ENV) $(BIN)/gridgov services up
 	$(TEST_ENV) $(BIN)/pytest; rc=$$?; $(TEST_ENV) $(BIN)/gridgov services down; exit $$rc
 
-screenshots: install browser ## Write the screenshots in docs/ (map, screen, workbench, phone app) from the browser tests
+screenshots: install browser ## Write the screenshots in docs/ (map, screen, workbench, monthly report, phone app) from the browser tests
 	$(TEST_ENV) $(BIN)/gridgov services up
 	$(TEST_ENV) GRIDGOV_SCREENSHOTS=$(CURDIR)/docs $(BIN)/pytest tests/test_map_browser.py tests/test_screen_browser.py \
 		tests/test_workbench_browser.py \

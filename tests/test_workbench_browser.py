@@ -2,9 +2,12 @@
 through the page's buttons, a gridworker through the API; a department signs for and returns its cases."""
 
 import io
+import re
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -16,6 +19,7 @@ from api.access import Role
 from api.app import create_app
 from api.settings import Settings
 from cases.clock import start_clocks
+from geo.demo import DEMO_DISTRICT
 from streams.outbox import Outbox
 from streams.producer import EventProducer
 from tests.conftest import TEST_PASSWORD, SignIn
@@ -226,3 +230,25 @@ def test_a_department_signs_for_an_urgent_case_and_returns_another(
     case = httpx.get(f"{server}/v1/cases/{returned}", headers=worker).json()
     assert case["state"] == "filed" and case["history"][-1]["note"] == "非消防职责，属物业管理"
     assert errors == []
+
+
+def test_the_monthly_report_prints_on_a4_pages(server: str, demo_city: Engine, sign_in: SignIn) -> None:
+    sign_in("wb-district", Role.DISTRICT, DEMO_DISTRICT)
+    month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")  # this month: the cases of the tests above
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1123, "height": 794})  # A4 landscape at 96 dpi
+        _sign_in(page, server, "wb-district")
+        page.goto(f"{server}/work/reports/monthly?area={DEMO_DISTRICT}&month={month}", wait_until="load")
+        assert "绩效通报" in page.inner_text("h1")
+        assert int(page.inner_text("#total td:first-child")) >= 3  # received this month, at least the three above
+        if SCREENSHOTS:
+            page.screenshot(path=str(Path(SCREENSHOTS) / "report-monthly.png"), full_page=True)
+        page.emulate_media(media="print")
+        assert not page.locator(".tools").is_visible()  # the links are not printed
+        pdf = page.pdf(prefer_css_page_size=True, print_background=True)
+        browser.close()
+    assert pdf.startswith(b"%PDF")
+    # A4 landscape is 842 × 595 points; every page of the printout has that size
+    sizes = re.findall(rb"/MediaBox \[0 0 ([\d.]+) ([\d.]+)\]", pdf)
+    assert sizes and {(round(float(w)), round(float(h))) for w, h in sizes} == {(842, 595)}
