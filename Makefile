@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PACKAGES := cli api streams cases registers maps geo db
+PACKAGES := cli api streams cases registers web maps geo db
 # Tests use their own state directory and ports, so they never touch a running `make run`.
 # GRIDGOV_ENV=test refuses the built-in signing secret, so the run gets a random one.
 TEST_SECRET := $(shell head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
@@ -21,7 +21,7 @@ BENCH_ENV := GRIDGOV_STATE_DIR=$(CURDIR)/.gridgov-bench GRIDGOV_LOCAL_PG_PORT=55
 help: ## Show the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
 
-ASSETS := maps/assets/node_modules/leaflet/dist/leaflet.js
+ASSETS := web/assets/node_modules/leaflet/dist/leaflet.js
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +30,8 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The map's JavaScript and CSS come from the npm registry and are served by the API (no CDN).
-$(ASSETS): maps/assets/package.json
-	cd maps/assets && npm install --no-audit --no-fund --silent
+$(ASSETS): web/assets/package.json
+	cd web/assets && npm install --no-audit --no-fund --silent
 	touch $(ASSETS)
 
 install: $(STAMP) $(ASSETS) ## Create the virtualenv, install the project and the map assets

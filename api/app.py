@@ -15,10 +15,9 @@ from api import (
     events,
     health,
     indicators,
-    map_pages,
+    map_layers,
+    me,
     metrics,
-    open311,
-    phone,
     photos,
     registers,
     reports,
@@ -33,6 +32,11 @@ from api.accounts import UserCache
 from api.errors import install_handlers
 from api.intake import Intake
 from api.live import LiveFeed
+from api.open311 import routes as open311
+from api.pages import maps as pages_maps
+from api.pages import phone as pages_phone
+from api.pages import work as pages_work
+from api.pages.policy import PagePolicy
 from api.ratelimit import RateLimiter, SignInThrottle
 from api.settings import Settings
 from api.tilecache import TileCache
@@ -103,6 +107,7 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
     # Pages, GeoJSON, vector tiles and scripts travel compressed (a 10,000-grid city's map: ~4× less);
     # Starlette leaves the live feed (text/event-stream) and photos as they are.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
+    app.add_middleware(PagePolicy, tile_url=settings.api.tile_url)  # outermost: sees the headers as sent
     for module in (  # events first: routes are matched in order, and posts are most of the traffic
         events,
         health,
@@ -119,14 +124,16 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
         registers,
         worklogs,
         workbench,
-        map_pages,
-        phone,
+        map_layers,
+        pages_maps,
+        pages_work,
+        me,
         users,
         open311,
     ):
         app.include_router(module.router)
-    map_pages.mount_assets(app)
-    phone.mount_shell(app)
+    pages_maps.mount_assets(app)
+    pages_phone.mount_shell(app)
     missing = unruled(route_keys(app))
     if missing:
         raise RuntimeError(f"routes without an access rule in api.access.POLICY (or rules without a route): {missing}")

@@ -7,7 +7,6 @@ import math
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -16,7 +15,6 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.security import OAuth2PasswordBearer, OAuth2PasswordRequestForm
-from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel
 from sqlalchemy import Engine
 
@@ -27,11 +25,11 @@ from api.errors import Forbidden, RateLimited, Unauthorized, responses
 from api.metrics import SIGN_INS_FAILED
 from api.ratelimit import SignInThrottle
 from api.settings import Settings
+from web.templating import page as render_page
 
 ALGORITHM = "HS256"
 COOKIE = "gridgov_token"
 LOGIN_COOKIE = "gridgov_login"  # the sign-in form's own token (sign-in CSRF), set by GET /login
-PAGES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["auth"], responses=responses(400, 422, 503))
 # Pages (GET) may also carry the token in an HttpOnly cookie; anything that changes state needs the header,
@@ -179,7 +177,7 @@ def get_login(request: Request, settings: SettingsDep, next: str = "/map", error
     """The sign-in form for the map pages, with a token bound to a cookie of its own (sign-in CSRF)."""
     token = secrets.token_urlsafe(32)
     context = {"next_path": _safe_next(next), "error": error if error in ("1", "form") else "", "csrf": token}
-    page = PAGES.TemplateResponse(request, "login.html", context)
+    page = HTMLResponse(render_page("login.html", **context))
     page.set_cookie(
         LOGIN_COOKIE,
         token,

@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.open311_format import error_response
+from api.open311.format import error_response
 from cases.errors import CaseError, CaseNotFound, InvalidLength, NotAllowed, ReasonRequired
 from streams.producer import BrokerDown
 from streams.schema import message

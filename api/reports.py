@@ -1,10 +1,10 @@
-"""The monthly assessment report (绩效通报): JSON or an Excel workbook, and a printable page in the workbench."""
+"""The monthly assessment report (绩效通报): JSON or an Excel workbook (the printable page is ``api.pages.work``)."""
 
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import Response
 from sqlalchemy import Connection
 
 from api.access import Principal
@@ -14,7 +14,6 @@ from api.errors import InvalidInput, NotFound, responses
 from cases.report import ReportError, monthly_report, parse_month, to_xlsx
 from cases.rules import Rules
 from geo.levels import AREA_CODE
-from maps.workbench import report_page
 
 router = APIRouter(dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422, 503))
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -23,7 +22,8 @@ MonthParam = Annotated[str, Query(pattern=r"^\d{4}-\d{2}$", description="The mon
 Lang = Annotated[Literal["zh", "en"], Query(description="Language of the page")]
 
 
-def _report(conn: Connection, principal: Principal, area: str, month: str, rules: Rules, settings: Any) -> Any:
+def read_report(conn: Connection, principal: Principal, area: str, month: str, rules: Rules, settings: Any) -> Any:
+    """The monthly report of an area in the caller's scope; a bad month or an unknown area is the caller's error."""
     if not principal.sees_area(area):
         raise NotFound(f"no area with code {area} in your scope")
     try:
@@ -48,7 +48,7 @@ def get_monthly(
 ) -> Any:
     """The monthly assessment of an area in your scope: totals, children ranked and graded, units, gridworkers."""
     with engine.connect() as conn:
-        report = _report(conn, principal, area, month, rules, settings)
+        report = read_report(conn, principal, area, month, rules, settings)
     if format == "json":
         return report
     name = f"gridgov-{area}-{month}.xlsx"
@@ -57,19 +57,3 @@ def get_monthly(
         media_type=XLSX,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
-
-
-@router.get("/work/reports/monthly", response_class=HTMLResponse, tags=["pages"])
-def get_monthly_page(
-    engine: EngineDep,
-    principal: PrincipalDep,
-    rules: RulesDep,
-    settings: SettingsDep,
-    area: AreaParam,
-    month: MonthParam,
-    lang: Lang = "zh",
-) -> str:
-    """The monthly assessment as a page to print (A4)."""
-    with engine.connect() as conn:
-        report = _report(conn, principal, area, month, rules, settings)
-    return report_page(report, rules.calendar.tz, lang)

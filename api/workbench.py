@@ -1,30 +1,25 @@
-"""The workbench of supervisors and departments (``/work``): queues with counts, a case page, their data.
+"""The workbench's data (``/v1/work/…``): the queues of supervisors and departments with counts, and their news.
 
-The case page offers what ``GET /v1/cases/{id}/actions`` allows and posts transitions with the token it
-was served with (the cookie alone never changes anything).
+The pages themselves are ``api.pages.work``.
 """
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
-from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, StreamingResponse
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
 from sqlalchemy import text
 
 from api.access import Principal, Role
-from api.auth import COOKIE, PrincipalDep, authorize
-from api.cases import CASE_FIELDS, OVERDUE_SQL, case_actions, case_json, read_case, select_page
+from api.auth import PrincipalDep, authorize
+from api.cases import CASE_FIELDS, OVERDUE_SQL, case_json, select_page
 from api.deps import EngineDep, LiveDep, RulesDep
 from api.errors import responses
 from api.live import event_stream
-from api.photos import photo_list
-from cases.categories import category_names, default_categories
+from cases.categories import default_categories
 from cases.places import PLACE_SQL
 from cases.rules import Level, Rules
-from geo.areas import area_feature
 from geo.levels import AREA_CODE
-from maps.workbench import case_page, work_page
 
 router = APIRouter(tags=["workbench"], dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422, 503))
 # The queues, as a grid centre names them, and which cases each holds.
@@ -37,7 +32,6 @@ TABS: dict[str, str] = {
     "overdue": f"c.closed_at IS NULL AND c.state NOT IN ('refused', 'voided', 'merged') AND {OVERDUE_SQL}",  # 已超期
 }
 Tab = Literal["intake", "dispatch", "in_hand", "verify", "requests", "overdue"]
-Lang = Literal["zh", "en"]
 PAGE = 50
 
 
@@ -100,50 +94,6 @@ def get_queue(
     total, rows = select_page(engine, CASE_FIELDS, '"case" c', where, "c.deadline NULLS LAST, c.id", params)
     cases = [case_json(r, now) | {"remaining_s": remaining(rules, r.category, r.deadline, now)} for r in rows]
     return {"tab": tab, "total": total, "counts": queue_counts(engine, principal, now), "cases": cases}
-
-
-def _token(request: Request) -> str:
-    """The caller's token, for the page's own requests (a page is served only with a valid one)."""
-    header = request.headers.get("authorization", "")
-    return header.removeprefix("Bearer ").strip() or request.cookies.get(COOKIE, "")
-
-
-@router.get("/work", response_class=HTMLResponse)
-def get_work(request: Request, principal: PrincipalDep, lang: Lang = "zh") -> str:
-    """The workbench: queues with counts, filters, and several cases dispatched at once."""
-    groups = sorted({(c.group, c.group_name) for c in default_categories().values()})
-    return work_page(
-        principal.username, principal.role.value, _token(request), tuple(TABS), groups, category_names(lang), lang
-    )
-
-
-@router.get("/work/cases/{case_id}", response_class=HTMLResponse)
-def get_case_page(
-    case_id: UUID, request: Request, engine: EngineDep, rules: RulesDep, principal: PrincipalDep, lang: Lang = "zh"
-) -> str:
-    """One case: where it is, its photos, its stage deadlines, its history, and the actions open to you."""
-    case = read_case(engine, case_id, principal)
-    tz = rules.calendar.tz
-    for entry in case["history"]:
-        entry["at"] = entry["at"].astimezone(tz)
-        entry["deadline"] = entry["deadline"].astimezone(tz) if entry["deadline"] else None
-    if case["deadline"]:
-        case["deadline"] = f"{case['deadline'].astimezone(tz):%Y-%m-%d %H:%M}"
-    with engine.connect() as conn:
-        grid = area_feature(conn, case["grid_code"]) if case["grid_code"] else None
-        place = conn.execute(
-            text("SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat, description FROM event WHERE id = :id"), {"id": case_id}
-        ).one()
-    names = category_names(lang)
-    return case_page(
-        case | {"lon": place.lon, "lat": place.lat, "description": place.description},
-        grid,
-        names.get(case["category"], case["category"]),
-        photo_list(engine, case_id, principal),
-        case_actions(engine, case_id, principal, rules)["actions"],
-        _token(request),
-        lang,
-    )
 
 
 @router.get("/v1/work/live", response_class=StreamingResponse)

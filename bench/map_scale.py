@@ -44,11 +44,11 @@ from geo.demo import load_demo  # noqa: E402
 from geo.levels import Level  # noqa: E402
 from geo.locator import Locator  # noqa: E402
 from geo.validate import COLUMNS  # noqa: E402
-from maps import city_map  # noqa: E402
 from streams import stages  # noqa: E402
 from streams.schema import Event, Received  # noqa: E402
 from streams.writer import write_events  # noqa: E402
 from tests.test_map_browser import ARGS, CHROMIUM  # noqa: E402
+from web import city_map  # noqa: E402
 
 X0, Y0, CELL = 119.0, 32.0, 0.004  # ~380 m × 440 m grids
 API_PORT = 18_771

@@ -31,7 +31,7 @@ from sqlalchemy import Connection, Engine, text
 
 from cases.places import PLACE_SQL
 from cases.rules import Rules
-from db.tables import CASE_ROLL_COUNTS
+from db.roll_tables import CASE_ROLL_COUNTS
 
 GRAINS = (12, 15)  # the lengths of the area codes the rolls sum by: communities and grids
 

@@ -5,7 +5,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from api.open311_clients import add_client
+from api.open311.clients import add_client
 from cli.users import configured_db
 
 app = typer.Typer(help="Open311 client systems (12345 hotlines, citizen apps).", no_args_is_help=True)

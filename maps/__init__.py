@@ -1,1 +1,1 @@
-"""Folium pages: heat maps, grid choropleths and the live-update script."""
+"""What draws maps: the command-centre map's layers, the grid painter's colours, heat and context outlines."""

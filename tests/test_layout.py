@@ -7,11 +7,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 # Each package and the packages of ours it may import; anything not listed is a floor above.
 FLOORS: dict[str, set[str]] = {
-    "cli": {"api", "streams", "cases", "registers", "maps", "geo", "db"},
-    "api": {"streams", "cases", "registers", "maps", "geo", "db"},
+    "cli": {"api", "streams", "cases", "registers", "web", "maps", "geo", "db"},
+    "api": {"streams", "cases", "registers", "web", "maps", "geo", "db"},
     "streams": {"cases", "geo", "db"},
     "cases": {"geo", "db"},
     "registers": {"geo", "db"},
+    "web": {"maps"},  # renders what it is handed
     "maps": set(),
     "geo": {"db"},
     "db": set(),
@@ -90,3 +91,25 @@ def test_a_module_importing_a_floor_above_is_caught(tmp_path: Path) -> None:
     module = tmp_path / "bad.py"
     module.write_text("import os\nfrom api.app import create_app\n\ndef f():\n    import cli.main\n")
     assert _imported(module) == {"api", "cli"}
+
+
+PAGE_FILES = {".html", ".js", ".css", ".svg", ".png", ".ico", ".webmanifest"}
+
+
+def test_every_template_and_static_file_lives_in_the_web_room() -> None:
+    """Pages, scripts, styles and icons are the web room's; it holds the one Jinja environment."""
+    outside = [
+        str(path.relative_to(ROOT))
+        for package in FLOORS
+        if package != "web"
+        for path in (ROOT / package).rglob("*")
+        if path.suffix in PAGE_FILES or path.parent.name == "templates"
+    ]
+    environments = [
+        f"{path.relative_to(ROOT)}"
+        for package in FLOORS
+        for path in _modules(package)
+        if re.search(r"\b(Environment|Jinja2Templates)\(", path.read_text())
+    ]
+    assert outside == []
+    assert environments == ["web/templating.py"]

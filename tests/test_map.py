@@ -21,11 +21,11 @@ from api.app import create_app
 from api.settings import Settings
 from cases.clock import escalate_breaches, start_clocks
 from cases.rules import load_rules
-from maps.city_map import SCRIPTS
 from tests.conftest import SignIn
 from tests.pipeline_fixtures import grid_point, tile_of
 from tests.server import serve
 from tests.test_sla_db import record
+from web.city_map import SCRIPTS
 
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']\s*(?:https?:)?//""", re.IGNORECASE)
 

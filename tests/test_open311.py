@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 
 from api.access import Role
 from api.app import create_app
-from api.open311_clients import add_client
+from api.open311.clients import add_client
 from api.settings import Settings
 from cases.clock import escalate_breaches, start_clocks
 from cases.rules import load_rules

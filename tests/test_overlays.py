@@ -7,8 +7,8 @@ import shapely
 from shapely.geometry import box, mapping
 
 from geo.overlays import OVERLAY_COLUMNS, validate_overlays
-from maps.city_map import MapData, render
 from tests.layers import X0, Y0, C, clean_set
+from web.city_map import MapData, render
 
 GRIDS = gpd.GeoDataFrame([r for r in clean_set() if r["level"] == "grid"], geometry="geometry", crs=4326)
 G1, G2 = C + "001", C + "002"  # the west and east halves of the community

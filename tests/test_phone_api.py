@@ -13,7 +13,7 @@ from sqlalchemy import Engine
 
 from api.access import Role
 from api.app import create_app
-from api.phone import LIBS, precache
+from api.pages.phone import LIBS, precache
 from api.settings import Settings
 from cases.loop import Action
 from cases.store import transition

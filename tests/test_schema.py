@@ -1,10 +1,10 @@
-"""The tables declared in ``db.tables`` and ``db.register_tables`` are what the migrations build, column by column."""
+"""The tables declared in ``db.tables``, ``db.register_tables`` and ``db.roll_tables`` are what the migrations build."""
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
-from db import register_tables  # noqa: F401  (declares its tables in the same metadata)
+from db import register_tables, roll_tables  # noqa: F401  (declare their tables in the same metadata)
 from db.tables import active_area, area, metadata
 
 POSTGIS_OWN = {"spatial_ref_sys"}  # created by the extension, not by us

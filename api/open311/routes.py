@@ -20,9 +20,9 @@ from sqlalchemy import Connection, Engine, text
 from api.deps import EngineDep, IntakeDep, LocatorDep, RulesDep
 from api.errors import BadRequest, NotFound
 from api.intake import Intake
-from api.open311_clients import client_of
-from api.open311_format import Format, render
-from api.open311_reading import REQUESTS, request_json
+from api.open311.clients import client_of
+from api.open311.format import Format, render
+from api.open311.reading import REQUESTS, request_json
 from api.placement import current_index, in_served_area
 from cases.categories import REQUEST_GROUP, Category, default_categories
 from geo.areas import area_info

@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from maps.templating import labels, page
+from web.templating import labels, page
 
 # The tiles, in order; each is a field of GET /v1/indicators for the area and today (screen.js reads them).
 TILES = (

@@ -1,27 +1,22 @@
-"""The command-centre map page, the supervisors' escalation list, and the GeoJSON behind them."""
+"""The data behind the command-centre map: grid layers and values, vector tiles, overlays, heat, escalations."""
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-import folium
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi import Path as PathParam
-from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import Response, StreamingResponse
 from sqlalchemy import Connection
 
 from api.access import Principal
 from api.auth import PrincipalDep, authorize
-from api.deps import EngineDep, LiveDep, RulesDep, SettingsDep, TileCacheDep, VisitRulesDep
+from api.deps import EngineDep, LiveDep, RulesDep, TileCacheDep, VisitRulesDep
 from api.errors import InvalidInput, NotFound, responses
 from api.etags import NOT_MODIFIED, etag_of, tagged
 from api.live import event_stream
 from api.mapdata import (
     MAX_ZOOM,
-    boundaries,
     escalated_cases,
     grid_metric,
     grid_tile,
@@ -32,50 +27,22 @@ from api.mapdata import (
     overlay_grids,
     window_start,
 )
-from cases.categories import category_names
 from cases.rules import Rules
 from geo.areas import Bounds, area_info, first_district
 from geo.boundaries import active_generation
 from geo.demo import DEMO_DISTRICT
 from geo.levels import AREA_CODE
-from geo.overlays import LAYERS
-from maps.city_map import MapData, Metric, Window, escalations_page, page_head, render
-from maps.screen import screen_page
+from maps.layers import Metric, Window
 from registers.cadence import VisitRules
 from registers.visits import overdue_per_grid
 
+MVT = "application/vnd.mapbox-vector-tile"
 router = APIRouter(tags=["map"], dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422, 503))
 Lang = Literal["zh", "en"]
 AreaQuery = Annotated[str | None, Query(pattern=AREA_CODE, description="Street or community code")]
-LEAFLET_DIR = Path(__file__).resolve().parents[1] / "maps" / "assets" / "node_modules" / "leaflet" / "dist"
-ECHARTS_DIR = LEAFLET_DIR.parents[1] / "echarts" / "dist"
-PROTOMAPS_DIR = LEAFLET_DIR.parents[1] / "protomaps-leaflet" / "dist"
-MVT = "application/vnd.mapbox-vector-tile"
-FOLIUM_DIR = Path(folium.__file__).parent / "templates"
-LIVE_DIR = Path(__file__).resolve().parents[1] / "maps" / "static"
 
 
-ICON = LIVE_DIR / "icon.svg"
-public = APIRouter(tags=["map"])  # no sign-in: what a browser fetches before it
-
-
-@public.get("/favicon.ico", response_class=FileResponse)
-def favicon() -> FileResponse:
-    """The platform's icon (pages also link it as ``/static/maps/icon.svg``)."""
-    return FileResponse(ICON, media_type="image/svg+xml")
-
-
-def mount_assets(app: FastAPI) -> None:
-    """Serve Leaflet, folium's heat plugin, our script and the icon from this machine."""
-    app.include_router(public)
-    app.mount("/static/leaflet", StaticFiles(directory=LEAFLET_DIR, check_dir=False), name="leaflet")
-    app.mount("/static/echarts", StaticFiles(directory=ECHARTS_DIR, check_dir=False), name="echarts")
-    app.mount("/static/protomaps", StaticFiles(directory=PROTOMAPS_DIR, check_dir=False), name="protomaps")
-    app.mount("/static/folium", StaticFiles(directory=FOLIUM_DIR), name="folium")
-    app.mount("/static/maps", StaticFiles(directory=LIVE_DIR), name="maps")
-
-
-def _scope(conn: Any, area: str | None, principal: Principal) -> tuple[str, str, Bounds]:
+def scope(conn: Any, area: str | None, principal: Principal) -> tuple[str, str, Bounds]:
     """The area shown, its name and bounds; an area outside the caller's is not found.
 
     By default the caller's own area; for the commander the demo district, else the first district.
@@ -90,7 +57,7 @@ def _scope(conn: Any, area: str | None, principal: Principal) -> tuple[str, str,
     return code, info[0], info[1]
 
 
-def _values(
+def grid_metric_values(
     conn: Connection, metric: str, code: str, now: datetime, rules: Rules, visit_rules: VisitRules
 ) -> dict[str, float]:
     """The metric per grid: from the cases and events, or (overdue visits) from the registers."""
@@ -104,79 +71,9 @@ def _values(
 OUTLINED = (("streets", "street"), ("communities", "community"))  # the map's outlines around the grids
 
 
-def _query(area: str | None, **params: str) -> str:
+def query(area: str | None, **params: str) -> str:
+    """A query string of ``params``, with the area when one is shown."""
     return urlencode(({"area": area} if area else {}) | params)
-
-
-@router.get("/map", response_class=HTMLResponse)
-def get_map(
-    engine: EngineDep,
-    principal: PrincipalDep,
-    settings: SettingsDep,
-    rules: RulesDep,
-    visit_rules: VisitRulesDep,
-    area: AreaQuery = None,
-    metric: Metric = "open_cases",
-    window: Window = "today",
-    lang: Lang = "zh",
-) -> StreamingResponse:
-    """The live command-centre map of the city, or of one street or community (``?area=``).
-
-    The page's head goes out at once, before the data is read: the browser fetches its scripts meanwhile.
-    """
-    with engine.connect() as conn:  # an area out of reach, or no database, is answered before the first byte
-        code, name, bounds = _scope(conn, area, principal)
-
-    # The head fetches the first view's tiles by this url; the grid layer of the same url then finds them.
-    tiles = "/v1/map/tiles/{z}/{x}/{y}.mvt?" + _query(area)
-
-    def parts() -> Iterator[str]:
-        yield page_head(tiles, bounds)
-        now = datetime.now(UTC)
-        with engine.connect() as conn:
-            context = [(key, boundaries(conn, level, code)) for key, level in OUTLINED]
-            context += [(f"{layer}_grids", overlay_grids(conn, layer, code)) for layer in LAYERS]
-            data = MapData(
-                area_name=name,
-                bounds=bounds,
-                metric=metric,
-                window=window,
-                lang=lang,
-                area=area,
-                tiles=tiles,
-                values=_values(conn, metric, code, now, rules, visit_rules),
-                values_url="/v1/map/values?" + _query(area, metric=metric),
-                missing=missing_value(metric),
-                context=[(k, c) for k, c in context if c["features"]],
-                heat=heat_points(conn, code, window_start(window, now, rules.calendar.tz), heat_cell(bounds)),
-                escalations=escalated_cases(conn, code, now),
-                tile_url=settings.api.tile_url,
-            )
-        yield render(data)
-
-    return StreamingResponse(parts(), media_type="text/html")
-
-
-@router.get("/screen", response_class=HTMLResponse)
-def get_screen(
-    engine: EngineDep, principal: PrincipalDep, rules: RulesDep, area: AreaQuery = None, lang: Lang = "zh"
-) -> str:
-    """The command centre's wall screen (1920×1080) of an area: tiles, map, live ticker, trends, ranking, mix.
-
-    Its numbers are those of ``GET /v1/indicators`` for the area and today (local).
-    """
-    with engine.connect() as conn:
-        code, name, bounds = _scope(conn, area, principal)
-    return screen_page(code, name, bounds, str(rules.calendar.tz), category_names(lang), lang)
-
-
-@router.get("/escalations", response_class=HTMLResponse)
-def get_escalations_page(engine: EngineDep, principal: PrincipalDep, area: AreaQuery = None, lang: Lang = "zh") -> str:
-    """Open escalated and overdue cases of one area, soonest deadline first."""
-    with engine.connect() as conn:
-        code, name, _ = _scope(conn, area, principal)
-        cases = escalated_cases(conn, code, datetime.now(UTC))
-    return escalations_page(name, cases, lang)
 
 
 @router.get("/v1/map/grids", response_model=dict[str, Any])
@@ -190,8 +87,10 @@ def get_grid_layer(
 ) -> dict[str, Any]:
     """Grids with the metric as ``properties.value`` (GeoJSON, simplified geometry)."""
     with engine.connect() as conn:
-        code, _, _ = _scope(conn, area, principal)
-        return grid_metric(conn, metric, code, _values(conn, metric, code, datetime.now(UTC), rules, visit_rules))
+        code, _, _ = scope(conn, area, principal)
+        return grid_metric(
+            conn, metric, code, grid_metric_values(conn, metric, code, datetime.now(UTC), rules, visit_rules)
+        )
 
 
 @router.get("/v1/map/values", response_model=dict[str, Any])
@@ -208,8 +107,8 @@ def get_grid_values(
     A grid not named has 0 for a count (``missing`` is 0) and no value for a rate (``missing`` is null).
     """
     with engine.connect() as conn:
-        code, _, _ = _scope(conn, area, principal)
-        values = _values(conn, metric, code, datetime.now(UTC), rules, visit_rules)
+        code, _, _ = scope(conn, area, principal)
+        values = grid_metric_values(conn, metric, code, datetime.now(UTC), rules, visit_rules)
     return {"area": code, "metric": metric, "missing": missing_value(metric), "values": values}
 
 
@@ -242,7 +141,7 @@ def get_grid_tile(
     if x >= 2**z or y >= 2**z:
         raise InvalidInput(f"tile {z}/{x}/{y} does not exist: at zoom {z}, x and y run from 0 to {2**z - 1}")
     with engine.connect() as conn:
-        code, _, _ = _scope(conn, area, principal)
+        code, _, _ = scope(conn, area, principal)
         key = ("grids", active_generation(conn), code, z, x, y)
 
         def body() -> bytes:
@@ -257,7 +156,7 @@ def get_overlay_layer(
 ) -> dict[str, Any]:
     """Party grids (党建网格) or special grids (专属网格) over the area's management grids (GeoJSON)."""
     with engine.connect() as conn:
-        code, _, _ = _scope(conn, area, principal)
+        code, _, _ = scope(conn, area, principal)
         return overlay_grids(conn, layer, code)
 
 
@@ -267,7 +166,7 @@ def get_heat_layer(
 ) -> dict[str, Any]:
     """Incidents in the window summed per ~50 m cell, as GeoJSON points with ``properties.count``."""
     with engine.connect() as conn:
-        code, _, bounds = _scope(conn, area, principal)
+        code, _, bounds = scope(conn, area, principal)
         points = heat_points(conn, code, window_start(window, datetime.now(UTC), rules.calendar.tz), heat_cell(bounds))
     return {
         "type": "FeatureCollection",
@@ -282,7 +181,7 @@ def get_heat_layer(
 def get_escalation_layer(engine: EngineDep, principal: PrincipalDep, area: AreaQuery = None) -> dict[str, Any]:
     """Open escalated and overdue cases as GeoJSON points, soonest deadline first."""
     with engine.connect() as conn:
-        code, _, _ = _scope(conn, area, principal)
+        code, _, _ = scope(conn, area, principal)
         cases = escalated_cases(conn, code, datetime.now(UTC))
     return {
         "type": "FeatureCollection",

@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from maps.templating import labels, page
+from web.templating import labels, page
 
 # What each action is called on the buttons (labels act_<action>), in the order the case page offers them.
 ACTION_ORDER = (
@@ -29,7 +29,7 @@ def work_page(
         "labels": {k: v for k, v in text.items() if k.startswith(("st_", "lv_", "w_"))},
         "categories": categories,
     }
-    return page("work.html", lang=lang, labels=text, username=username, tabs=tabs, groups=groups, config=config)
+    return page("work/index.html", lang=lang, labels=text, username=username, tabs=tabs, groups=groups, config=config)
 
 
 def case_page(
@@ -51,7 +51,7 @@ def case_page(
         "labels": {k: v for k, v in text.items() if k.startswith("w_")},
     }
     return page(
-        "case.html",
+        "work/case.html",
         lang=lang,
         labels=text,
         case=case,
@@ -79,4 +79,6 @@ def report_page(report: dict[str, Any], tz: Any, lang: str) -> str:
     def points(value: float | None) -> str:
         return "—" if value is None else f"{value:+.2f}"
 
-    return page("report.html", lang=lang, labels=labels(lang), r=report, show=show, when=when, points=points)
+    return page(
+        "work/reports/monthly.html", lang=lang, labels=labels(lang), r=report, show=show, when=when, points=points
+    )

@@ -6,13 +6,13 @@ server builds ``render(data)``.
 """
 
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any
 
 import folium
 from folium.plugins import HeatMap
-from folium.template import Template
 
-from maps.templating import labels, page, script_data
+from maps.layers import CONTEXT_STYLES, METRICS, OVERLAYS, PALETTE, WINDOWS, GridTiles, grid_style, latlng
+from web.templating import labels, page, script_data, with_nonce
 
 ASSETS = "/static"
 LEAFLET_JS = f"{ASSETS}/leaflet/leaflet.js"
@@ -21,27 +21,9 @@ HEAT_JS = f"{ASSETS}/folium/leaflet_heat.min.js"
 LIVE_JS = f"{ASSETS}/maps/live.js"
 PROTOMAPS_JS = f"{ASSETS}/protomaps/protomaps-leaflet.js"
 GRIDS_JS = f"{ASSETS}/maps/gridtiles.js"
-NO_VALUE = "#cccccc"
 ICON = f"{ASSETS}/maps/icon.svg"
 SCRIPTS = (LEAFLET_JS, PROTOMAPS_JS, GRIDS_JS, HEAT_JS)  # in the page's head, in this order
 FOLIUM_START = "<!DOCTYPE html>\n<html>\n<head>"  # what page_head() stands for in folium's document
-# Light to dark red: six classes of the selected metric.
-PALETTE = ["#fff5f0", "#fdd0bc", "#fc9272", "#f44d38", "#c5161c", "#67000d"]
-
-Metric = Literal["open_cases", "overdue_cases", "in_grid_closure_rate", "patrolled_today", "overdue_visits"]
-Window = Literal["hour", "today", "7d"]
-METRICS: tuple[str, ...] = get_args(Metric)
-WINDOWS: tuple[str, ...] = get_args(Window)
-
-
-# How the context layers are drawn: outlines of the levels above the grids; overlay grids (党建, 专属) over them.
-CONTEXT_STYLES: dict[str, dict[str, Any]] = {
-    "streets": {"fill": False, "color": "#333", "weight": 2.5},
-    "communities": {"fill": False, "color": "#333", "weight": 1.2},
-    "party_grids": {"fill": False, "color": "#c0392b", "weight": 2, "dashArray": "6 4"},
-    "special_grids": {"fillColor": "#1f78b4", "fillOpacity": 0.25, "color": "#1f78b4", "weight": 2},
-}
-OVERLAYS = ("party_grids", "special_grids")
 
 
 @dataclass
@@ -65,44 +47,6 @@ class MapData:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _latlng(bounds: tuple[float, float, float, float]) -> list[list[float]]:
-    """Bounds (lon/lat min, max) as Leaflet takes them: [[south, west], [north, east]]."""
-    xmin, ymin, xmax, ymax = bounds
-    return [[ymin, xmin], [ymax, xmax]]
-
-
-def _classes(values: list[float]) -> list[float]:
-    top = max(values, default=0.0) or 1.0
-    return [top * i / len(PALETTE) for i in range(1, len(PALETTE))]
-
-
-class GridTiles(folium.map.Layer):
-    """The grid layer from vector tiles, coloured by value in the browser (maps/static/gridtiles.js)."""
-
-    _template = Template(
-        """
-        {% macro script(this, kwargs) %}
-            var {{ this.get_name() }} = gridgovGrids(
-                Object.assign({{ this.options|tojson }}, {values: {{ this.values }}}));
-            {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
-        {% endmacro %}
-        """
-    )
-
-    def __init__(self, name: str, options: dict[str, Any], values: dict[str, float]) -> None:
-        super().__init__(name=name, overlay=True, control=True, show=True)
-        self._name = "GridTiles"
-        self.options = options
-        self.values = script_data(values)  # a value per grid: the page's largest part
-
-
-def _grid_style(metric: str, values: dict[str, float]) -> dict[str, Any]:
-    """Breaks and colours of the metric: six classes up to the largest value; a grid not patrolled is dark."""
-    if metric == "patrolled_today":  # a grid nobody patrolled is the alarm
-        return {"breaks": [0.5], "classes": [PALETTE[-1], PALETTE[0]], "none": NO_VALUE}
-    return {"breaks": _classes(list(values.values())), "classes": PALETTE, "none": NO_VALUE}
-
-
 def _legend(title: str, breaks: list[float], metric: str, text: dict[str, str]) -> str:
     rate = metric == "in_grid_closure_rate"
     if metric == "patrolled_today":
@@ -110,12 +54,12 @@ def _legend(title: str, breaks: list[float], metric: str, text: dict[str, str]) 
     else:
         edges = [0.0, *breaks]
         rows = [(PALETTE[i], f"≥ {e:.0%}" if rate else f"≥ {e:.1f}") for i, e in enumerate(edges)]
-    return page("legend.html", title=title, rows=rows)
+    return page("map/legend.html", title=title, rows=rows)
 
 
 def _title(data: MapData, text: dict[str, str]) -> str:
     return page(
-        "title.html",
+        "map/title.html",
         area_name=data.area_name,
         labels=text,
         windows=WINDOWS,
@@ -142,7 +86,7 @@ def _popup(case: dict[str, Any], text: dict[str, str]) -> str:
         (text["age"], case["age"]),
         (text["deadline"], case["deadline"]),
     ]
-    return page("popup.html", rows=rows, case_id=case["id"], labels=text)
+    return page("map/popup.html", rows=rows, case_id=case["id"], labels=text)
 
 
 def page_head(tiles: str, bounds: tuple[float, float, float, float]) -> str:
@@ -151,7 +95,7 @@ def page_head(tiles: str, bounds: tuple[float, float, float, float]) -> str:
     Only local assets: Leaflet and protomaps-leaflet from the npm registry, the heat plugin from folium's wheel.
     ``tiles`` and ``bounds`` (lon/lat min, max) are those ``render`` is given in ``MapData``.
     """
-    return page("map_head.html", icon=ICON, css=LEAFLET_CSS, scripts=SCRIPTS, tiles=tiles, bounds=_latlng(bounds))
+    return page("map/head.html", icon=ICON, css=LEAFLET_CSS, scripts=SCRIPTS, tiles=tiles, bounds=latlng(bounds))
 
 
 def render(data: MapData, max_live_points: int = 5000) -> str:
@@ -162,9 +106,9 @@ def render(data: MapData, max_live_points: int = 5000) -> str:
     m.default_css = []
     if data.tile_url:
         folium.TileLayer(data.tile_url, attr="tiles", name="base").add_to(m)
-    m.fit_bounds(_latlng(data.bounds))  # as gridgovPrefetch in page_head() expects
+    m.fit_bounds(latlng(data.bounds))  # as gridgovPrefetch in page_head() expects
 
-    style = _grid_style(data.metric, data.values)
+    style = grid_style(data.metric, data.values)
     grids = GridTiles(
         text["grids"],
         {
@@ -173,10 +117,10 @@ def render(data: MapData, max_live_points: int = 5000) -> str:
             "opacity": 0.65,
             "stroke": "#777",
             "width": 0.5,
-            "bounds": _latlng(data.bounds),  # no request for the tiles around the area
+            "bounds": latlng(data.bounds),  # no request for the tiles around the area
             **style,
         },
-        data.values,
+        script_data(data.values),
     )
     grids.add_to(m)
     # The outlines around the grids, and the heat below, join the map once the grids are painted (live.js).
@@ -222,7 +166,7 @@ def render(data: MapData, max_live_points: int = 5000) -> str:
     rendered: str = root.render()
     if not rendered.startswith(FOLIUM_START):
         raise RuntimeError(f"folium's page no longer starts with {FOLIUM_START!r}: page_head() cannot stand for it")
-    return rendered.removeprefix(FOLIUM_START)
+    return with_nonce(rendered.removeprefix(FOLIUM_START))
 
 
 def escalations_page(area_name: str, cases: list[dict[str, Any]], lang: str = "zh") -> str:

@@ -1,35 +1,24 @@
-"""The gridworker's phone app at ``/app/``, and the data it keeps for working offline.
+"""The gridworker's phone app at ``/app/``: its shell, service worker, manifest and libraries, from this machine.
 
-Its shell, service worker, manifest and libraries come from this machine; the data is the user's own grid
-and the cases given to them.
+The data it keeps for working offline (the user's own grid and cases) comes from ``api.me``.
 """
 
 import hashlib
 import json
-from datetime import UTC, datetime
 from functools import cache
-from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from sqlalchemy import text
 
-from api.auth import PrincipalDep, authorize
-from api.cases import CASE_FIELDS, case_json
-from api.deps import EngineDep, SettingsDep
 from api.errors import NotFound, responses
-from api.etags import NOT_MODIFIED, etagged
-from api.map_pages import LEAFLET_DIR
-from geo.areas import area_feature, area_info
+from api.pages.maps import LEAFLET_DIR
 from streams.schema import MAX_ATTACHMENTS, MAX_DESCRIPTION, SCHEMA_VERSION
+from web.templating import NODE_MODULES, STATIC, page
 
-SHELL_DIR = Path(__file__).with_name("app_shell")
-STATIC_DIR = SHELL_DIR / "static"
-NODE_MODULES = LEAFLET_DIR.parents[1]  # maps/assets/node_modules: every front-end package from npm
+STATIC_DIR = STATIC / "app"
 WORKBOX_MODULES = ("core", "precaching", "routing", "strategies")
 # The npm files the app loads, by the name it asks for (Workbox's loader asks for workbox-<module>.prod.js).
 LIBS: dict[str, str] = {
@@ -47,11 +36,8 @@ SHELL_POLICY = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';"
     " img-src 'self' data: blob:; connect-src 'self'; worker-src 'self'; frame-ancestors 'none'"
 }
-MY_CASES = 200  # at most this many open cases are sent to the phone, soonest deadline first
-_PAGES = Environment(loader=FileSystemLoader(SHELL_DIR), autoescape=select_autoescape(["html"]))
 
 public = APIRouter(tags=["app"])  # the shell loads before signing in, and from the phone's cache
-router = APIRouter(tags=["app"], dependencies=[Depends(authorize)], responses=responses(401, 403, 422, 503))
 
 
 def _digest(content: bytes) -> str:
@@ -61,8 +47,8 @@ def _digest(content: bytes) -> str:
 @cache
 def shell() -> str:
     """The app's one page: the same for every user, so the service worker can keep it."""
-    return _PAGES.get_template("index.html").render(
-        schema_version=SCHEMA_VERSION, max_photos=MAX_ATTACHMENTS, max_description=MAX_DESCRIPTION
+    return page(
+        "app/index.html", schema_version=SCHEMA_VERSION, max_photos=MAX_ATTACHMENTS, max_description=MAX_DESCRIPTION
     )
 
 
@@ -117,7 +103,7 @@ def app_page() -> Response:
 @public.get("/app/sw.js", response_class=Response, responses={200: {"content": {"text/javascript": {}}}})
 def service_worker() -> Response:
     """The service worker: Workbox precaching of the shell, and the user's data network-first."""
-    script = _PAGES.get_template("sw.js").render(precache=json.dumps(precache()))
+    script = page("app/sw.js", precache=json.dumps(precache()))
     return Response(script, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
 
 
@@ -142,40 +128,3 @@ def library(name: Annotated[str, PathParam(pattern=LIB_NAME)]) -> FileResponse:
     if not path.is_file():
         raise NotFound(f"{name} is not installed here; run `make install`")
     return FileResponse(path, media_type="text/javascript")
-
-
-@router.get("/v1/me/grid", response_model=dict[str, Any], responses={**responses(404), **NOT_MODIFIED})
-def my_grid(request: Request, engine: EngineDep, settings: SettingsDep, principal: PrincipalDep) -> Response:
-    """Your own grid as a GeoJSON Feature (outline, name, community), with an ETag.
-
-    ``tolerance_m`` is how far outside it an event is still taken as yours.
-    """
-    with engine.connect() as conn:
-        grid = area_feature(conn, principal.scope)
-        community = area_info(conn, grid["properties"]["parent_code"]) if grid else None
-    if grid is None:
-        raise NotFound(f"your grid {principal.scope} is not in the active boundary set; ask your administrator")
-    grid["properties"]["community_name"] = community[0] if community else None
-    grid["properties"]["tolerance_m"] = settings.locate.locate_tolerance_m
-    return etagged(request, grid)
-
-
-@router.get("/v1/me/cases")
-def my_cases(engine: EngineDep, principal: PrincipalDep) -> dict[str, Any]:
-    """The open cases given to you (to sign for, in hand, waiting for verification), soonest deadline first.
-
-    Each has the report's description and place. At most 200.
-    """
-    with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                f"SELECT {CASE_FIELDS}, e.description, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat"
-                ' FROM "case" c JOIN event e ON e.id = c.id'
-                " WHERE c.assignee = :me AND c.closed_at IS NULL"
-                " AND c.state IN ('dispatched', 'in_progress', 'resolved')"
-                " ORDER BY c.deadline NULLS LAST, c.id LIMIT :limit"
-            ),
-            {"me": principal.username, "limit": MY_CASES},
-        ).all()
-    now = datetime.now(UTC)
-    return {"cases": [case_json(r, now) for r in rows]}

@@ -1,0 +1,68 @@
+"""What draws the command-centre map: its layers (grids from vector tiles, context outlines, heat) and their colours.
+
+The browser side of the grid painter and of the live and heat layers is ``web/static/maps`` (gridtiles.js,
+live.js); the page around them is ``web.city_map``.
+"""
+
+from typing import Any, Literal, get_args
+
+import folium
+from folium.template import Template
+
+NO_VALUE = "#cccccc"
+# Light to dark red: six classes of the selected metric.
+PALETTE = ["#fff5f0", "#fdd0bc", "#fc9272", "#f44d38", "#c5161c", "#67000d"]
+
+Metric = Literal["open_cases", "overdue_cases", "in_grid_closure_rate", "patrolled_today", "overdue_visits"]
+Window = Literal["hour", "today", "7d"]
+METRICS: tuple[str, ...] = get_args(Metric)
+WINDOWS: tuple[str, ...] = get_args(Window)
+
+
+# How the context layers are drawn: outlines of the levels above the grids; overlay grids (党建, 专属) over them.
+CONTEXT_STYLES: dict[str, dict[str, Any]] = {
+    "streets": {"fill": False, "color": "#333", "weight": 2.5},
+    "communities": {"fill": False, "color": "#333", "weight": 1.2},
+    "party_grids": {"fill": False, "color": "#c0392b", "weight": 2, "dashArray": "6 4"},
+    "special_grids": {"fillColor": "#1f78b4", "fillOpacity": 0.25, "color": "#1f78b4", "weight": 2},
+}
+OVERLAYS = ("party_grids", "special_grids")
+
+
+def latlng(bounds: tuple[float, float, float, float]) -> list[list[float]]:
+    """Bounds (lon/lat min, max) as Leaflet takes them: [[south, west], [north, east]]."""
+    xmin, ymin, xmax, ymax = bounds
+    return [[ymin, xmin], [ymax, xmax]]
+
+
+def _classes(values: list[float]) -> list[float]:
+    top = max(values, default=0.0) or 1.0
+    return [top * i / len(PALETTE) for i in range(1, len(PALETTE))]
+
+
+class GridTiles(folium.map.Layer):
+    """The grid layer from vector tiles, coloured by value in the browser (gridtiles.js)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = gridgovGrids(
+                Object.assign({{ this.options|tojson }}, {values: {{ this.values }}}));
+            {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, name: str, options: dict[str, Any], values: str) -> None:
+        """``values``: a value per grid, as a script expression (the page's largest part)."""
+        super().__init__(name=name, overlay=True, control=True, show=True)
+        self._name = "GridTiles"
+        self.options = options
+        self.values = values
+
+
+def grid_style(metric: str, values: dict[str, float]) -> dict[str, Any]:
+    """Breaks and colours of the metric: six classes up to the largest value; a grid not patrolled is dark."""
+    if metric == "patrolled_today":  # a grid nobody patrolled is the alarm
+        return {"breaks": [0.5], "classes": [PALETTE[-1], PALETTE[0]], "none": NO_VALUE}
+    return {"breaks": _classes(list(values.values())), "classes": PALETTE, "none": NO_VALUE}

@@ -1,0 +1,1 @@
+"""Every page people see: renderers, one template tree, static scripts and styles, one catalogue per language."""
