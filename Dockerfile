@@ -2,7 +2,7 @@
 FROM node:20-slim AS assets
 WORKDIR /assets
 COPY web/assets/package.json ./
-RUN npm install --no-audit --no-fund
+RUN npm install --omit=dev --no-audit --no-fund
 
 FROM python:3.11-slim
 WORKDIR /app

@@ -54,10 +54,11 @@ screenshots: install browser ## Write the screenshots in docs/ (map, screen, wor
 		tests/test_app_browser.py; rc=$$?; \
 		$(TEST_ENV) $(BIN)/gridgov services down; exit $$rc
 
-lint: install ## ruff and mypy
+lint: install ## ruff, mypy, and ESLint on the pages' scripts and their tests
 	$(BIN)/ruff check $(PACKAGES) tests bench data
 	$(BIN)/ruff format --check $(PACKAGES) tests bench data
 	$(BIN)/mypy $(PACKAGES)
+	web/assets/node_modules/.bin/eslint web/static tests/js
 
 bench: install browser ## Run the benchmarks in bench/ on services of their own (prints ratios against baselines)
 	$(BENCH_ENV) $(BIN)/gridgov services up

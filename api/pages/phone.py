@@ -13,10 +13,11 @@ from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from api.deps import RulesDep
 from api.errors import NotFound, responses
 from api.pages.maps import LEAFLET_DIR
 from streams.schema import MAX_ATTACHMENTS, MAX_DESCRIPTION, SCHEMA_VERSION
-from web.templating import NODE_MODULES, STATIC, page
+from web.templating import LANGUAGES, NODE_MODULES, STATIC, labels, page
 
 STATIC_DIR = STATIC / "app"
 WORKBOX_MODULES = ("core", "precaching", "routing", "strategies")
@@ -30,7 +31,8 @@ LIBS: dict[str, str] = {
 }
 LIB_NAME = "^(" + "|".join(name.replace(".", r"\.") for name in LIBS) + ")$"
 LEAFLET = ("leaflet.js", "leaflet.css", *(f"images/marker-{n}.png" for n in ("icon", "icon-2x", "shadow")))
-SHELL_FILES = ("app.js", "outbox.js", "app.css", "icon-192.png", "icon-512.png")
+SHELL_FILES = ("words.js", "outbox-rules.js", "outbox.js", "app.js", "app.css", "icon-192.png", "icon-512.png")
+APP_LABELS = "app_"  # the catalogues' keys of the phone app, handed to it without the prefix
 # The page may load and reach nothing but this site (Leaflet sets inline styles; photos are shown as blobs).
 SHELL_POLICY = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';"
@@ -45,21 +47,33 @@ def _digest(content: bytes) -> str:
 
 
 @cache
-def shell() -> str:
-    """The app's one page: the same for every user, so the service worker can keep it."""
+def shell(tz: str) -> str:
+    """The app's one page, the same for every user of the city (``tz``: its zone), so the service worker keeps it.
+
+    It carries the app's labels in every language, so the app reads them offline.
+    """
+    words = {
+        lang: {key.removeprefix(APP_LABELS): text for key, text in labels(lang).items() if key.startswith(APP_LABELS)}
+        for lang in LANGUAGES
+    }
     return page(
-        "app/index.html", schema_version=SCHEMA_VERSION, max_photos=MAX_ATTACHMENTS, max_description=MAX_DESCRIPTION
+        "app/index.html",
+        schema_version=SCHEMA_VERSION,
+        max_photos=MAX_ATTACHMENTS,
+        max_description=MAX_DESCRIPTION,
+        tz=tz,
+        words=words,
     )
 
 
 @cache
-def precache() -> list[dict[str, str]]:
+def precache(tz: str) -> list[dict[str, str]]:
     """What the service worker keeps for working offline, each with a revision (a digest of its content)."""
     files = {f"/app/static/{name}": STATIC_DIR / name for name in SHELL_FILES}
     files |= {f"/static/leaflet/{name}": LEAFLET_DIR / name for name in LEAFLET}
     files |= {f"/app/lib/{name}": NODE_MODULES / path for name, path in LIBS.items() if name != "workbox-sw.js"}
     entries = [{"url": url, "revision": _digest(path.read_bytes())} for url, path in files.items()]
-    entries.append({"url": "/app/", "revision": _digest(shell().encode())})
+    entries.append({"url": "/app/", "revision": _digest(shell(tz).encode())})
     entries.append({"url": "/app/manifest.webmanifest", "revision": _digest(json.dumps(MANIFEST).encode())})
     return entries
 
@@ -95,15 +109,17 @@ def app_root() -> RedirectResponse:
 
 
 @public.get("/app/", response_class=Response, responses={200: {"content": {"text/html": {}}}})
-def app_page() -> Response:
+def app_page(rules: RulesDep) -> Response:
     """The phone app's page (signing in happens inside it)."""
-    return Response(shell(), media_type="text/html", headers={"Cache-Control": "no-cache", **SHELL_POLICY})
+    return Response(
+        shell(str(rules.calendar.tz)), media_type="text/html", headers={"Cache-Control": "no-cache", **SHELL_POLICY}
+    )
 
 
 @public.get("/app/sw.js", response_class=Response, responses={200: {"content": {"text/javascript": {}}}})
-def service_worker() -> Response:
+def service_worker(rules: RulesDep) -> Response:
     """The service worker: Workbox precaching of the shell, and the user's data network-first."""
-    script = page("app/sw.js", precache=json.dumps(precache()))
+    script = page("app/sw.js", precache=json.dumps(precache(str(rules.calendar.tz))))
     return Response(script, media_type="text/javascript", headers={"Cache-Control": "no-cache"})
 
 

@@ -2,64 +2,9 @@
 // them, and the outbox (outbox.js). Everything the user does goes into the outbox first.
 "use strict";
 (function () {
-  const T = {
-    zh: {
-      title: "网格员", waiting: "待发", signin: "登录", username: "用户名", password: "密码",
-      tab_day: "今天", tab_report: "上报", tab_cases: "案件", tab_outbox: "待发",
-      checkin: "巡查打卡", visits_due: "待走访", category: "类别", search: "搜索类别", description: "描述",
-      photos: "照片", lon: "经度", lat: "纬度", pin_hint: "可拖动图钉修正位置", save_report: "保存上报",
-      refresh: "刷新", online: "在线", offline: "离线",
-      gps_wait: "正在定位…", gps: "位置 ±{m} 米", gps_none: "无法定位：{e}",
-      gps_poor: "定位精度差（±{m} 米，应优于 50 米）", gps_outside: "当前位置不在本网格内",
-      patrolled: "今日已巡查 {n} 次", not_patrolled: "今日尚未巡查", patrol_queued: "（{n} 次待发送）",
-      checked_in: "已打卡，存入待发", no_position: "还没有位置，请稍候再打卡",
-      visit: "走访", visited: "已记录走访", overdue: "已超期", due_by: "应于 {d} 前",
-      pick_category: "请选择类别", no_location: "请填写有效的经纬度", saved: "已保存，存入待发",
-      updated: "已修改，重新发送", too_many_photos: "最多 {n} 张照片", photo_count: "{n} 张照片",
-      compressing: "正在压缩照片…",
-      accept: "签收", decline: "退件", resolve: "办结", reason: "退件理由", after_photo: "办结照片",
-      need_reason: "请填写退件理由", need_photo: "请拍摄办结照片", queued: "已存入待发", no_cases: "暂无案件",
-      deadline: "期限 {d}", overdue_now: "已超期",
-      state_dispatched: "待签收", state_in_progress: "处置中", state_resolved: "待核查",
-      st_waiting: "等待发送", st_refused: "被拒绝", st_sent: "已发送", tries: "已尝试 {n} 次", next_try: "下次 {t}",
-      waits_for: "等待前一项", edit: "修改", retry: "重新发送", discard: "删除", confirm_discard: "确定删除此项？",
-      outbox_summary: "待发送 {w} 项，被拒绝 {r} 项，已发送 {s} 项",
-      kind_patrol: "巡查打卡", kind_incident: "事件上报", kind_visit: "入户走访", kind_photo: "照片",
-      kind_transition: "案件操作", expired: "登录已过期，请重新登录。待发的 {n} 项已保留，登录后继续发送。",
-      wrong_role: "此应用供网格员使用", signin_failed: "登录失败：{e}", network_down: "无法连接服务器，请稍后再试",
-      grid_missing: "尚未取得网格（联网后自动更新）",
-    },
-    en: {
-      title: "Gridworker", waiting: "Waiting", signin: "Sign in", username: "Username", password: "Password",
-      tab_day: "Today", tab_report: "Report", tab_cases: "Cases", tab_outbox: "Outbox",
-      checkin: "Patrol check-in", visits_due: "Visits due", category: "Category", search: "Search categories",
-      description: "Description", photos: "Photos", lon: "Longitude", lat: "Latitude",
-      pin_hint: "Drag the pin to correct the place", save_report: "Save report", refresh: "Refresh",
-      online: "online", offline: "offline", gps_wait: "Finding your position…", gps: "Position ±{m} m",
-      gps_none: "No position: {e}", gps_poor: "Poor accuracy (±{m} m; better than 50 m is needed)",
-      gps_outside: "You are outside your grid", patrolled: "Patrolled {n} times today",
-      not_patrolled: "No patrol yet today", patrol_queued: " ({n} waiting to send)",
-      checked_in: "Checked in; in the outbox", no_position: "No position yet; check in again in a moment",
-      visit: "Visit", visited: "Visit recorded", overdue: "overdue", due_by: "due by {d}",
-      pick_category: "Pick a category", no_location: "Enter a valid longitude and latitude",
-      saved: "Saved to the outbox", updated: "Corrected; sending again", too_many_photos: "At most {n} photos",
-      photo_count: "{n} photos", compressing: "Compressing photos…",
-      accept: "Sign for", decline: "Return", resolve: "Resolve", reason: "Reason for returning",
-      after_photo: "After photo", need_reason: "Give a reason for returning it",
-      need_photo: "Take an after photo", queued: "In the outbox", no_cases: "No cases", deadline: "due {d}",
-      overdue_now: "overdue", state_dispatched: "to sign for", state_in_progress: "in hand",
-      state_resolved: "awaiting verification", st_waiting: "waiting", st_refused: "refused", st_sent: "sent",
-      tries: "{n} tries", next_try: "next at {t}", waits_for: "waits for the item before it", edit: "Correct",
-      retry: "Send again", discard: "Delete", confirm_discard: "Delete this item?",
-      outbox_summary: "{w} waiting, {r} refused, {s} sent",
-      kind_patrol: "Patrol check-in", kind_incident: "Report", kind_visit: "Household visit", kind_photo: "Photo",
-      kind_transition: "Case action",
-      expired: "Your sign-in has expired; sign in again. The {n} waiting items are kept and go once you do.",
-      wrong_role: "This app is for gridworkers", signin_failed: "Sign-in failed: {e}",
-      network_down: "The server cannot be reached; try again later",
-      grid_missing: "Your grid is not loaded yet (it comes when you are online)",
-    },
-  };
+  const WORDS = JSON.parse(document.getElementById("words").textContent); // the app_ labels of web/translations
+  const { label, localTime: inZone } = window.gridgovWords; // words.js
+
   const SESSION = "gridgov.session";
   const LANG = "gridgov.lang";
   const POOR_ACCURACY_M = 50;
@@ -72,11 +17,7 @@
     editing: null, ready: false, swReady: false, cases: [] };
   window.gridgov = state;
 
-  function t(key, vars) {
-    let s = (T[state.lang] || T.zh)[key] || key;
-    for (const [k, v] of Object.entries(vars || {})) s = s.replace(`{${k}}`, v);
-    return s;
-  }
+  const t = (key, vars) => label(WORDS, state.lang, key, vars);
   function translate() {
     document.documentElement.lang = state.lang === "zh" ? "zh-CN" : "en";
     document.querySelectorAll("[data-i18n]").forEach((el) => (el.textContent = t(el.dataset.i18n)));
@@ -90,7 +31,7 @@
     children.flat().forEach((c) => node.append(c instanceof Node ? c : document.createTextNode(String(c))));
     return node;
   }
-  const localTime = (ms) => new Date(ms).toLocaleString(state.lang === "zh" ? "zh-CN" : "en-GB");
+  const localTime = (ms) => inZone(ms, body.tz); // the city's time zone, to the minute
 
   // --- session -------------------------------------------------------------------------------------
   function session() {

@@ -9,28 +9,12 @@
 //   - a case action answered 409 that the case's history shows as done by this user counts as sent.
 "use strict";
 (function () {
-  const BASE_S = 2; // first wait
-  const CAP_S = 300; // longest wait between two tries
+  const { delay, retryAfterSeconds, nextItem } = window.gridgovOutboxRules; // outbox-rules.js
   const PHOTO_TRIES = 40; // a photo whose event is still not recorded after this many tries stops
   const KEEP_SENT_MS = 3 * 24 * 3600 * 1000; // sent items are shown for three days, then removed
 
   const db = new Dexie("gridgov");
   db.version(1).stores({ items: "++seq, state, user" });
-
-  /** Seconds to wait before try number ``attempts + 1``: half the step fixed, half random (``random`` in [0, 1)). */
-  function delay(attempts, retryAfterS, random) {
-    const step = Math.min(CAP_S, BASE_S * 2 ** Math.min(Math.max(attempts - 1, 0), 20));
-    return Math.max(step / 2 + (random * step) / 2, retryAfterS || 0);
-  }
-
-  /** Retry-After in seconds (a number of seconds or an HTTP date), or 0. */
-  function retryAfter(response) {
-    const value = response.headers.get("Retry-After");
-    if (!value) return 0;
-    if (/^\d+$/.test(value.trim())) return Number(value);
-    const at = Date.parse(value);
-    return Number.isNaN(at) ? 0 : Math.max(0, (at - Date.now()) / 1000);
-  }
 
   const sender = { user: () => null, token: () => null, authLost: () => {} };
   const listeners = [];
@@ -71,16 +55,9 @@
   }
 
   async function eligible(user, now) {
-    const items = await db.items.where("state").equals("waiting").sortBy("seq");
-    for (const item of items) {
-      if (item.user !== user || item.nextAt > now) continue;
-      if (item.after) {
-        const first = await db.items.get(item.after);
-        if (first && first.state !== "sent") continue;
-      }
-      return item;
-    }
-    return null;
+    const waiting = await db.items.where("state").equals("waiting").toArray();
+    const firsts = await db.items.bulkGet(waiting.filter((i) => i.after).map((i) => i.after));
+    return nextItem([...waiting, ...firsts.filter(Boolean)], user, now);
   }
 
   async function messageOf(response) {
@@ -126,7 +103,7 @@
     if (response.ok) return { kind: "sent" };
     const message = await messageOf(response);
     if (response.status === 401) return { kind: "auth", message };
-    if (response.status === 429 || response.status >= 500) return { kind: "retry", after: retryAfter(response), message };
+    if (response.status === 429 || response.status >= 500) return { kind: "retry", after: retryAfterSeconds(response.headers.get("Retry-After"), Date.now()), message };
     if (response.status === 404 && item.type === "photo") return { kind: "later", message };
     if (response.status === 409 && item.type === "transition" && (await alreadyDone(item, token))) return { kind: "sent" };
     return { kind: "refused", status: response.status, message };
