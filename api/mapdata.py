@@ -154,8 +154,10 @@ def escalated_cases(conn: Connection, prefix: str, now: datetime, limit: int = 2
     """Open cases that were escalated or are overdue, soonest deadline first."""
     rows = conn.execute(
         text(
-            "SELECT c.id::text, c.category, c.grid_code, c.level, c.opened_at, c.deadline, ST_Y(e.geom), ST_X(e.geom)"
-            f' FROM "case" c JOIN event e ON e.id = c.id WHERE c.closed_at IS NULL AND {IN_AREA}'
+            "SELECT c.id::text, c.category, c.grid_code, c.level, c.opened_at, c.deadline, ST_Y(e.geom), ST_X(e.geom),"
+            " a.name AS grid_name"
+            ' FROM "case" c JOIN event e ON e.id = c.id LEFT JOIN active_area a ON a.code = c.grid_code'
+            f" WHERE c.closed_at IS NULL AND {IN_AREA}"
             " AND (c.escalations > 0 OR c.overdue OR c.deadline <= :now) ORDER BY c.deadline NULLS LAST LIMIT :limit"
         ),
         {"prefix": prefix + "%", "now": now, "limit": limit},
@@ -167,8 +169,10 @@ def escalated_cases(conn: Connection, prefix: str, now: datetime, limit: int = 2
             "category": r[1],
             "category_name": names[r[1]].name if r[1] in names else r[1],
             "grid": r[2],
+            "grid_name": r[8] or r[2] or "",
             "level": r[3],
             "age": _age(now - r[4]),
+            "age_s": int((now - r[4]).total_seconds()),
             "deadline": r[5].astimezone(UTC).isoformat() if r[5] else "",
             "lat": r[6],
             "lon": r[7],

@@ -114,8 +114,8 @@ def escalate_breaches(engine: Engine, rules: Rules, now: datetime, limit: int = 
                 assert case.deadline is not None
                 action = breach_action(case, rules)
                 after = apply(case, Action.AUTO_ESCALATE, now, rules)
-                note = f"deadline {case.deadline.isoformat()} passed"
-                store_transition(conn, row.id, case, after, action, CLOCK, note, case.deadline, rules)
+                # the history says what (the action) and when (the missed deadline): no note in any language
+                store_transition(conn, row.id, case, after, action, CLOCK, "", case.deadline, rules)
                 case = after
                 moved += 1
             return moved

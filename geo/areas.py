@@ -41,6 +41,18 @@ def child_names(conn: Connection, code: str) -> list[tuple[str, str]]:
     return [(child, name) for child, name in rows.all()]
 
 
+def area_names(conn: Connection, code: str, limit: int = 20_000) -> dict[str, str]:
+    """The name of the area ``code`` and of every area within it, by code (at most ``limit``, the finest last)."""
+    rows = conn.execute(
+        text(
+            "SELECT a.code, a.name FROM active_area a WHERE a.code LIKE :prefix"
+            " ORDER BY length(a.code), a.code LIMIT :n"
+        ),
+        {"prefix": code + "%", "n": limit},
+    )
+    return {child: name for child, name in rows.all()}
+
+
 def first_district(conn: Connection) -> str | None:
     """The lowest district code of the active generation."""
     code = conn.execute(text("SELECT min(a.code) FROM active_area a WHERE a.level = 'district'")).scalar_one()

@@ -27,6 +27,7 @@ from tests.pipeline_fixtures import event_body, grid_point, running_worker, wait
 from tests.registers_fixtures import add_household
 from tests.server import free_port, serve
 from tests.test_map_browser import ARGS, CHROMIUM
+from tests.test_workbench_browser import foreign_words
 
 SCREENSHOTS = os.environ.get("GRIDGOV_SCREENSHOTS")
 PHONE = {"width": 360, "height": 800}
@@ -422,3 +423,26 @@ def test_the_pages_policy_lets_it_reach_this_site_alone(
     outcome = page.evaluate("fetch('http://198.51.100.7/').then(() => 'reached', () => 'refused')")
     assert outcome == "refused" and any("connect-src" in r for r in refused)
     context.close()
+
+
+def test_a_gridworker_reads_chinese_on_every_tab(
+    api: Api, browser: Browser, demo_city: Engine, sign_in: SignIn
+) -> None:
+    grid, lon, lat = grid_point(demo_city, 129)
+    sign_in("app-gw-129", Role.GRIDWORKER, grid)
+    context = _phone(browser, lon, lat)
+    page = context.new_page()
+    page.goto(f"{api.base}/app/", wait_until="load")
+    page.fill("#signin-form input[name=username]", "app-gw-129")
+    page.fill("#signin-form input[name=password]", TEST_PASSWORD)
+    page.click("#signin-form button[type=submit]")
+    page.wait_for_selector(".leaflet-interactive")
+    page.click("#checkin")  # something in the outbox, with its time
+    found = {}
+    for tab in ("day", "report", "cases", "outbox"):
+        page.click(f"nav [data-tab={tab}]")
+        page.wait_for_timeout(300)
+        if words := foreign_words(page.inner_text("body")):
+            found[tab] = words
+    context.close()
+    assert found == {}

@@ -12,6 +12,7 @@ import folium
 from folium.plugins import HeatMap
 
 from maps.layers import CONTEXT_STYLES, METRICS, OVERLAYS, PALETTE, WINDOWS, GridTiles, grid_style, latlng
+from web.reading import duration, minute
 from web.templating import labels, page, script_data, with_nonce
 
 ASSETS = "/static"
@@ -42,6 +43,7 @@ class MapData:
     metric: str = "open_cases"
     window: str = "today"
     lang: str = "zh"
+    tz: str = "Asia/Shanghai"  # the city's zone: the popups' times
     area: str | None = None
     tile_url: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
@@ -78,15 +80,19 @@ def _query(data: MapData, **changes: str) -> str:
     return "&".join(f"{k}={v}" for k, v in params.items())
 
 
-def _popup(case: dict[str, Any], text: dict[str, str]) -> str:
-    rows = [
+def _read(case: dict[str, Any], text: dict[str, str], tz: str) -> list[tuple[str, str]]:
+    """An escalated case as people read it: its category, grid by name, level in words, age, deadline."""
+    return [
         (text["category"], case["category_name"]),
-        (text["grid"], case["grid"]),
-        (text["level"], case["level"]),
-        (text["age"], case["age"]),
-        (text["deadline"], case["deadline"]),
+        (text["grid"], case["grid_name"]),
+        (text["level"], text.get(f"lv_{case['level']}", case["level"])),
+        (text["age"], duration(case["age_s"], text)),
+        (text["deadline"], minute(case["deadline"], tz)),
     ]
-    return page("map/popup.html", rows=rows, case_id=case["id"], labels=text)
+
+
+def _popup(case: dict[str, Any], text: dict[str, str], tz: str) -> str:
+    return page("map/popup.html", rows=_read(case, text, tz), case_id=case["id"], labels=text)
 
 
 def page_head(tiles: str, bounds: tuple[float, float, float, float]) -> str:
@@ -101,7 +107,7 @@ def page_head(tiles: str, bounds: tuple[float, float, float, float]) -> str:
 def render(data: MapData, max_live_points: int = 5000) -> str:
     """The rest of the page, after ``page_head()``."""
     text = labels(data.lang)
-    m = folium.Map(tiles=None, control_scale=True, prefer_canvas=True, fade_animation=False)
+    m = folium.Map(tiles=None, control_scale=False, prefer_canvas=True, fade_animation=False)  # live.js: metric
     m.default_js = []  # every script is in page_head()
     m.default_css = []
     if data.tile_url:
@@ -140,7 +146,9 @@ def render(data: MapData, max_live_points: int = 5000) -> str:
     heat.add_to(m)
     # Markers are drawn by live.js (as live ones are): folium's HTML popups would need jQuery from a CDN.
     escalated = folium.FeatureGroup(name=text["escalations"]).add_to(m)
-    markers = [{"id": c["id"], "lat": c["lat"], "lon": c["lon"], "popup": _popup(c, text)} for c in data.escalations]
+    markers = [
+        {"id": c["id"], "lat": c["lat"], "lon": c["lon"], "popup": _popup(c, text, data.tz)} for c in data.escalations
+    ]
     folium.LayerControl(collapsed=False).add_to(m)
     root: Any = m.get_root()
     root.html.add_child(folium.Element(_title(data, text)))
@@ -169,7 +177,9 @@ def render(data: MapData, max_live_points: int = 5000) -> str:
     return with_nonce(rendered.removeprefix(FOLIUM_START))
 
 
-def escalations_page(area_name: str, cases: list[dict[str, Any]], lang: str = "zh") -> str:
-    """A supervisor's list of open escalated and overdue cases, soonest deadline first."""
-    columns = ["case", "category", "grid", "level", "deadline", "age"]
-    return page("escalations.html", area_name=area_name, cases=cases, lang=lang, labels=labels(lang), columns=columns)
+def escalations_page(area_name: str, cases: list[dict[str, Any]], tz: str, lang: str = "zh") -> str:
+    """A supervisor's list of open escalated and overdue cases, soonest deadline first (times in ``tz``)."""
+    text = labels(lang)
+    columns = ["case", "category", "grid", "level", "age", "deadline"]
+    rows = [(c["id"], c["grid"], [value for _, value in _read(c, text, tz)]) for c in cases]
+    return page("escalations.html", area_name=area_name, rows=rows, lang=lang, labels=text, columns=columns)

@@ -19,15 +19,23 @@ SCRIPT_LABELS = ("received", "closed", "overdue", "on_time_closure_rate", "new_r
 
 
 def screen_page(
-    area: str, area_name: str, bounds: tuple[float, float, float, float], tz: str, categories: dict[str, str], lang: str
+    area: str,
+    area_name: str,
+    bounds: tuple[float, float, float, float],
+    tz: str,
+    categories: dict[str, str],
+    areas: dict[str, str],
+    lang: str,
 ) -> str:
-    """The 1920×1080 dark screen of ``area``; ``categories`` names each category code for the ticker."""
+    """The 1920×1080 dark screen of ``area``; ``categories`` and ``areas`` name the codes in the ticker."""
     text = labels(lang)
     config: dict[str, Any] = {
         "area": area,
         "bounds": bounds,
         "tz": tz,
         "categories": categories,
+        "areas": areas,
+        "levels": {key.removeprefix("lv_"): word for key, word in text.items() if key.startswith("lv_")},
         "labels": {
             k: text[k]
             for k in ("received", "closed", "overdue", "on_time_closure_rate", "new_report", "escalated", "offline")

@@ -15,6 +15,7 @@ from api.errors import responses
 from api.map_layers import OUTLINED, AreaQuery, Lang, grid_metric_values, query, scope
 from api.mapdata import boundaries, escalated_cases, heat_cell, heat_points, missing_value, overlay_grids, window_start
 from cases.categories import category_names
+from geo.areas import area_names
 from geo.overlays import LAYERS
 from maps.layers import Metric, Window
 from web.city_map import MapData, escalations_page, page_head, render
@@ -83,6 +84,7 @@ def get_map(
                 metric=metric,
                 window=window,
                 lang=lang,
+                tz=str(rules.calendar.tz),
                 area=area,
                 tiles=tiles,
                 values=grid_metric_values(conn, metric, code, now, rules, visit_rules),
@@ -108,13 +110,16 @@ def get_screen(
     """
     with engine.connect() as conn:
         code, name, bounds = scope(conn, area, principal)
-    return screen_page(code, name, bounds, str(rules.calendar.tz), category_names(lang), lang)
+        names = area_names(conn, code)
+    return screen_page(code, name, bounds, str(rules.calendar.tz), category_names(lang), names, lang)
 
 
 @router.get("/escalations", response_class=HTMLResponse)
-def get_escalations_page(engine: EngineDep, principal: PrincipalDep, area: AreaQuery = None, lang: Lang = "zh") -> str:
+def get_escalations_page(
+    engine: EngineDep, principal: PrincipalDep, rules: RulesDep, area: AreaQuery = None, lang: Lang = "zh"
+) -> str:
     """Open escalated and overdue cases of one area, soonest deadline first."""
     with engine.connect() as conn:
         code, name, _ = scope(conn, area, principal)
         cases = escalated_cases(conn, code, datetime.now(UTC))
-    return escalations_page(name, cases, lang)
+    return escalations_page(name, cases, str(rules.calendar.tz), lang)

@@ -4,6 +4,7 @@ window.addEventListener("load", function () {
   "use strict";
   var cfg = window.GRIDGOV;
   var map = window[cfg.map];
+  L.control.scale({ imperial: false }).addTo(map); // metres and kilometres only
   var heat = window[cfg.heat];
   var escalations = window[cfg.escalations];
   var live = [];

@@ -152,14 +152,15 @@
     while (ticker.children.length > TICKER_ROWS) ticker.lastChild.remove();
     state.ticker += 1;
   }
+  const place = (grid) => (grid ? cfg.areas[grid] || grid : ""); // a grid by its name
   function onMessage(message) {
     const e = JSON.parse(message.data);
     if (e.type === "located" && (e.kind === "incident" || e.kind === "request")) {
-      tick(`${text.new_report} · ${cfg.categories[e.category] || e.category} · ${e.grid || ""}`, "report");
+      tick(`${text.new_report} · ${cfg.categories[e.category] || e.category} · ${place(e.grid)}`, "report");
       state.lastReport = e.id;
       if (e.lat !== null && e.lon !== null) point(e.lat, e.lon, "#7fd1ff");
     } else if (e.type === "escalation") {
-      tick(`${text.escalated} ${e.to_level} · ${e.grid || ""}`, "escalation");
+      tick(`${text.escalated}${cfg.levels[e.to_level] || e.to_level} · ${place(e.grid)}`, "escalation");
       if (e.lat !== null && e.lon !== null) point(e.lat, e.lon, "#ffcc80");
     }
   }
