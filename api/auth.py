@@ -29,11 +29,12 @@ from web.templating import page as render_page
 
 ALGORITHM = "HS256"
 COOKIE = "gridgov_token"
+CSRF_HEADER = "X-Gridgov-CSRF"  # a page's writes: the cookie, and this header with page_csrf() of it
 LOGIN_COOKIE = "gridgov_login"  # the sign-in form's own token (sign-in CSRF), set by GET /login
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["auth"], responses=responses(400, 422, 503))
 # Pages (GET) may also carry the token in an HttpOnly cookie; anything that changes state needs the header,
-# so a cross-site form cannot act with a supervisor's cookie.
+# or the cookie with the page's CSRF header (page_csrf), so a cross-site form cannot act with a supervisor's cookie.
 _bearer = OAuth2PasswordBearer(tokenUrl="/v1/token", auto_error=False)
 
 
@@ -79,12 +80,24 @@ def token_subject(secret: str, token: str) -> str:
     return str(claims["sub"])
 
 
-def _token(request: Request, header: str | None) -> str | None:
+def page_csrf(secret: str, cookie_token: str) -> str:
+    """The value a page sends as ``X-Gridgov-CSRF`` to write with its cookie: bound to that session, no token."""
+    return hmac.new(secret.encode(), b"page-csrf|" + cookie_token.encode(), "sha256").hexdigest()[:32]
+
+
+def _token(request: Request, header: str | None, secret: str) -> str | None:
+    """The bearer header's token; else the page cookie's, for reading, or for writing with the page's CSRF value.
+
+    The cookie is HttpOnly and SameSite=Strict, and another site cannot set a header on a request to this one:
+    a write from a page needs both the cookie and the value the page was served with.
+    """
     if header:
         return header
-    if request.method in ("GET", "HEAD"):
-        return request.cookies.get(COOKIE)
-    return None
+    cookie = request.cookies.get(COOKIE)
+    if not cookie or request.method in ("GET", "HEAD"):
+        return cookie
+    sent = request.headers.get(CSRF_HEADER, "")
+    return cookie if sent and hmac.compare_digest(sent, page_csrf(secret, cookie)) else None
 
 
 async def current_principal(request: Request, header: Annotated[str | None, Depends(_bearer)]) -> Principal:
@@ -95,7 +108,7 @@ async def current_principal(request: Request, header: Annotated[str | None, Depe
     """
     settings: Settings = request.app.state.settings
     users: UserCache = request.app.state.users
-    token = _token(request, header)
+    token = _token(request, header, settings.api.secret_key)
     if not token:
         raise Unauthorized("sign in first: send Authorization: Bearer <token> (POST /v1/token gives one)")
     username = token_subject(settings.api.secret_key, token)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
@@ -14,10 +15,12 @@ from sqlalchemy import Engine
 
 from api.access import Role
 from api.app import create_app
+from api.auth import COOKIE, CSRF_HEADER, page_csrf
 from api.ratelimit import SignInThrottle
 from api.settings import Settings
 from tests.conftest import TEST_PASSWORD, SignIn
 from tests.pipeline_fixtures import event_body, grid_point
+from tests.test_sla_db import record
 
 
 @pytest.fixture(scope="module")
@@ -232,3 +235,29 @@ def test_the_throttle_slows_a_username_under_attack_from_everywhere_but_never_wa
         throttle.failed("192.0.2.1", "target")
     assert throttle.wait("192.0.2.1", "target") == pytest.approx(6.0)  # the pair's wall: 10 a minute
     assert throttle.wait("192.0.2.2", "target") == 0
+
+
+def test_pages_hold_no_token_and_write_with_the_cookie_and_their_csrf_value(
+    client: TestClient, sign_in: SignIn, demo_city: Engine
+) -> None:
+    case = record(demo_city, "incident", "8602", datetime.now(UTC), 3)
+    sign_in("auth-community", Role.COMMUNITY, grid_point(demo_city, 3)[0][:12])
+    signed = client.post(
+        "/login",
+        data={"username": "auth-community", "password": TEST_PASSWORD, "next": "/work", "csrf": form_token(client)},
+        follow_redirects=False,
+    )
+    token = client.cookies.get(COOKIE)
+    assert signed.status_code == 303 and token
+    pages = [client.get(path) for path in ("/work", "/map", "/screen", "/escalations")]
+    assert all(p.status_code == 200 for p in pages)
+    assert not any(token in p.text or re.search(r"eyJ[\w-]+\.[\w-]+\.", p.text) for p in pages)  # no JWT at all
+    csrf = re.search(r'"csrf":\s*"([0-9a-f]{32})"', pages[0].text)
+    assert csrf
+    action = {"action": "refuse", "note": "重复上报"}
+    for headers in ({}, {CSRF_HEADER: "0" * 32}, {CSRF_HEADER: page_csrf("another secret", token)}):
+        assert client.post(f"/v1/cases/{case}/transitions", json=action, headers=headers).status_code == 401
+    done = client.post(f"/v1/cases/{case}/transitions", json=action, headers={CSRF_HEADER: csrf.group(1)})
+    assert done.status_code == 200, done.text
+    client.post("/logout")
+    client.cookies.clear()

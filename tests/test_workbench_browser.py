@@ -276,7 +276,11 @@ def test_every_page_runs_under_its_own_policy(server: str, demo_city: Engine, si
         page = browser.new_page(viewport={"width": 1366, "height": 768})
         page.on("console", lambda m: refused.append(f"{page.url}: {m.text}") if "Content Security" in m.text else None)
         page.on("pageerror", lambda e: refused.append(f"{page.url}: {e}"))
-        _sign_in(page, server, "wb-district-1")
+        page.goto(f"{server}/login?next=/work", wait_until="load")  # no wait_for_function: it needs eval
+        page.fill("input[name=username]", "wb-district-1")
+        page.fill("input[name=password]", TEST_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{server}/work")
         english: dict[str, list[str]] = {}
         for path in (
             "/map",
@@ -295,3 +299,31 @@ def test_every_page_runs_under_its_own_policy(server: str, demo_city: Engine, si
         outcome = page.evaluate("fetch('http://198.51.100.7/').then(() => 'reached', () => 'refused')")
         browser.close()
     assert outcome == "refused" and any("connect-src" in r for r in refused)
+
+
+def test_a_sign_in_form_posted_from_another_site_replaces_no_session(
+    server: str, demo_city: Engine, sign_in: SignIn
+) -> None:
+    sign_in("wb-victim-1", Role.DISTRICT, DEMO_DISTRICT)
+    sign_in("wb-attacker-1", Role.COMMUNITY, "321111001001")
+    evil = (
+        f'<form id="f" method="post" action="{server}/login"><input name="username" value="wb-attacker-1">'
+        f'<input name="password" value="{TEST_PASSWORD}"><input name="next" value="/work"></form>'
+        '<script>document.getElementById("f").submit()</script>'
+    )
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page()
+        page.route("http://evil.example/**", lambda route: route.fulfill(body=evil, content_type="text/html"))
+        page.goto(f"{server}/login?next=/work", wait_until="load")
+        page.fill("input[name=username]", "wb-victim-1")
+        page.fill("input[name=password]", TEST_PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{server}/work")
+        page.goto("http://evil.example/", wait_until="load")  # another site posts its own account's sign-in
+        page.wait_for_url(f"{server}/login?**")
+        refused = page.url
+        me = page.evaluate("fetch('/v1/me').then(r => r.json())")
+        browser.close()
+    assert "error=form" in refused
+    assert me["username"] == "wb-victim-1"  # still the victim's own session

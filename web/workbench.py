@@ -15,7 +15,7 @@ ACTION_ORDER = (
 def work_page(
     username: str,
     role: str,
-    token: str,
+    csrf: str,
     tabs: tuple[str, ...],
     groups: list[tuple[str, str]],
     categories: dict[str, str],
@@ -24,7 +24,7 @@ def work_page(
     """The queues: tabs with counts, filters, the list (soonest deadline first), several cases dispatched at once."""
     text = labels(lang)
     config = {
-        "token": token,
+        "csrf": csrf,  # sent as X-Gridgov-CSRF with the cookie: the page holds no token
         "role": role,
         "labels": {k: v for k, v in text.items() if k.startswith(("st_", "lv_", "w_"))},
         "categories": categories,
@@ -38,14 +38,14 @@ def case_page(
     category_name: str,
     photos: list[dict[str, Any]],
     actions: list[dict[str, Any]],
-    token: str,
+    csrf: str,
     lang: str,
 ) -> str:
     """One case: a small map with its grid, photos, description, stage deadlines, history, and its actions."""
     text = labels(lang)
     offered = sorted(actions, key=lambda a: ACTION_ORDER.index(a["action"]) if a["action"] in ACTION_ORDER else 99)
     config = {
-        "token": token,
+        "csrf": csrf,
         "case": {"id": case["id"], "lon": case["lon"], "lat": case["lat"]},
         "grid": grid,
         "labels": {k: v for k, v in text.items() if k.startswith("w_")},

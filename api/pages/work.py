@@ -10,12 +10,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import text
 
-from api.auth import COOKIE, PrincipalDep, authorize
+from api.auth import COOKIE, PrincipalDep, authorize, page_csrf
 from api.cases import case_actions, read_case
 from api.deps import EngineDep, RulesDep, SettingsDep
 from api.errors import responses
 from api.photos import photo_list
 from api.reports import AreaParam, Lang, MonthParam, read_report
+from api.settings import Settings
 from api.workbench import TABS
 from cases.categories import category_names, default_categories
 from geo.areas import area_feature
@@ -24,24 +25,35 @@ from web.workbench import case_page, report_page, work_page
 router = APIRouter(tags=["pages"], dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422, 503))
 
 
-def _token(request: Request) -> str:
-    """The caller's token, for the page's own requests (a page is served only with a valid one)."""
-    header = request.headers.get("authorization", "")
-    return header.removeprefix("Bearer ").strip() or request.cookies.get(COOKIE, "")
+def _csrf(request: Request, settings: Settings) -> str:
+    """The page's CSRF value for its writes with the cookie (pages are served only to a signed-in caller)."""
+    return page_csrf(settings.api.secret_key, request.cookies.get(COOKIE, ""))
 
 
 @router.get("/work", response_class=HTMLResponse)
-def get_work(request: Request, principal: PrincipalDep, lang: Lang = "zh") -> str:
+def get_work(request: Request, principal: PrincipalDep, settings: SettingsDep, lang: Lang = "zh") -> str:
     """The workbench: queues with counts, filters, and several cases dispatched at once."""
     groups = sorted({(c.group, c.group_name) for c in default_categories().values()})
     return work_page(
-        principal.username, principal.role.value, _token(request), tuple(TABS), groups, category_names(lang), lang
+        principal.username,
+        principal.role.value,
+        _csrf(request, settings),
+        tuple(TABS),
+        groups,
+        category_names(lang),
+        lang,
     )
 
 
 @router.get("/work/cases/{case_id}", response_class=HTMLResponse)
 def get_case_page(
-    case_id: UUID, request: Request, engine: EngineDep, rules: RulesDep, principal: PrincipalDep, lang: Lang = "zh"
+    case_id: UUID,
+    request: Request,
+    engine: EngineDep,
+    rules: RulesDep,
+    settings: SettingsDep,
+    principal: PrincipalDep,
+    lang: Lang = "zh",
 ) -> str:
     """One case: where it is, its photos, its stage deadlines, its history, and the actions open to you."""
     case = read_case(engine, case_id, principal)
@@ -63,7 +75,7 @@ def get_case_page(
         names.get(case["category"], case["category"]),
         photo_list(engine, case_id, principal),
         case_actions(engine, case_id, principal, rules)["actions"],
-        _token(request),
+        _csrf(request, settings),
         lang,
     )
 
