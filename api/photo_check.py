@@ -2,12 +2,13 @@
 
 import hashlib
 import io
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from geo.grid_index import haversine_m
 
@@ -27,13 +28,34 @@ class BadPhoto(ValueError):
 class PhotoInfo:
     """What the file says about itself."""
 
-    sha256: str
+    sha256: str  # of the file as uploaded: the photo's name
     media_type: str
     width: int
     height: int
     taken_at: datetime | None
     lon: float | None
     lat: float | None
+    stored: bytes  # the picture alone, as kept and served: no EXIF, turned upright
+    flags: tuple[str, ...] = ()  # bad_exif: a metadata block that could not be read (not kept)
+
+
+_ORIENTATION = 0x0112
+
+
+def _without_metadata(image: Image.Image, orientation: int) -> bytes:
+    """The picture alone: no EXIF (place, time, device, owner) or text, turned upright as its orientation said.
+
+    An upright JPEG keeps its own quantization (``quality="keep"``), so nothing is lost but the metadata.
+    """
+    out = io.BytesIO()
+    icc = image.info.get("icc_profile")
+    if image.format == "JPEG" and orientation in (0, 1):
+        image.save(out, "JPEG", quality="keep", icc_profile=icc)
+    elif image.format == "JPEG":
+        ImageOps.exif_transpose(image).save(out, "JPEG", quality=92, icc_profile=icc)
+    else:
+        ImageOps.exif_transpose(image).save(out, "PNG", icc_profile=icc)
+    return out.getvalue()
 
 
 def _degrees(value: Any, ref: Any) -> float:
@@ -69,26 +91,45 @@ def inspect(content: bytes, tz: ZoneInfo) -> PhotoInfo:
                 raise BadPhoto(f"only JPEG and PNG are accepted, not {image.format}")
             if image.width * image.height > MAX_PIXELS:
                 raise BadPhoto(f"at most {MAX_PIXELS:,} pixels")
-            exif = image.getexif()
             image.load()  # decodes every pixel: a damaged file fails here
             media_type, width, height = FORMATS[image.format], image.width, image.height
+            place, taken_at, orientation, flags = _metadata(image, tz)
+            stored = _without_metadata(image, orientation)
     except BadPhoto:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise BadPhoto(f"not a readable JPEG or PNG ({type(exc).__name__})") from exc
+    lon, lat = place
+    return PhotoInfo(hashlib.sha256(content).hexdigest(), media_type, width, height, taken_at, lon, lat, stored, flags)
+
+
+def _metadata(
+    image: Image.Image, tz: ZoneInfo
+) -> tuple[tuple[float | None, float | None], datetime | None, int, tuple[str, ...]]:
+    """Place, time and orientation from the EXIF block; a block that cannot be read is flagged ``bad_exif``."""
+    try:
+        with warnings.catch_warnings(record=True) as damaged:  # Pillow warns of a corrupt block and reads on
+            warnings.simplefilter("always")
+            exif = image.getexif()
+            orientation = int(exif.get(_ORIENTATION, 1) or 1)
+            taken_at = _taken_at(exif, tz)
+            gps = exif.get_ifd(_GPS_IFD)
+    except Exception:  # noqa: BLE001 - any damage in the metadata: the picture itself is still read
+        return (None, None), None, 1, ("bad_exif",)
+    if damaged or (image.info.get("exif") and not exif):  # a block there, but nothing readable in it
+        return (None, None), None, 1, ("bad_exif",)
     lon = lat = None
-    gps = exif.get_ifd(_GPS_IFD)
     try:
         if 2 in gps and 4 in gps:
             lat, lon = _degrees(gps[2], gps.get(1, "N")), _degrees(gps[4], gps.get(3, "E"))
     except (TypeError, ValueError, ZeroDivisionError):
-        lon = lat = None
-    return PhotoInfo(hashlib.sha256(content).hexdigest(), media_type, width, height, _taken_at(exif, tz), lon, lat)
+        return (None, None), taken_at, orientation, ("bad_exif",)
+    return (lon, lat), taken_at, orientation if orientation in range(1, 9) else 1, ()
 
 
 def compare(info: PhotoInfo, lon: float, lat: float, occurred_at: datetime) -> tuple[float | None, list[str]]:
-    """Distance from the event (m) and the flags: ``far``, ``taken_apart``, ``no_location``, ``no_time``."""
-    flags: list[str] = []
+    """Distance from the event (m) and the flags: far, taken_apart, no_location, no_time; and the file's bad_exif."""
+    flags: list[str] = list(info.flags)
     distance = None
     if info.lon is None or info.lat is None:
         flags.append("no_location")

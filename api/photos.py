@@ -50,7 +50,7 @@ def _store(engine: Engine, event_id: UUID, principal: Principal, content: bytes,
                 "h": info.sha256,
                 "stage": stage,
                 "mt": info.media_type,
-                "n": len(content),
+                "n": len(info.stored),
                 "w": info.width,
                 "ht": info.height,
                 "t": info.taken_at,
@@ -59,7 +59,7 @@ def _store(engine: Engine, event_id: UUID, principal: Principal, content: bytes,
                 "d": distance,
                 "flags": flags,
                 "by": principal.username,
-                "content": content,
+                "content": info.stored,  # without its EXIF: the place and time are the row's own fields
             },
         )
         return conn.execute(

@@ -106,7 +106,10 @@ def test_upload_flags_a_far_old_photo_serves_it_back_and_keeps_it_in_scope(
     listed = client.get(f"/v1/events/{case}/photos", headers=worker).json()
     assert len(listed) == 2
     served = client.get(f"/v1/events/{case}/photos/{body['sha256']}", headers=worker)
-    assert served.content == far_old and served.headers["content-type"] == "image/jpeg"
+    assert served.headers["content-type"] == "image/jpeg"
+    kept = Image.open(io.BytesIO(served.content))
+    assert kept.size == (16, 12) and not kept.getexif() and b"Exif" not in served.content  # the picture, no EXIF
+    assert body["lon"] == pytest.approx(lon + 0.021, abs=1e-5) and body["taken_at"]  # its place and time are fields
     stranger = sign_in("photo-other-gw", Role.GRIDWORKER, "321111003001001")
     assert client.get(f"/v1/events/{case}/photos/{body['sha256']}", headers=stranger).status_code == 404
     assert client.post(f"/v1/events/{case}/photos", content=good, headers=stranger).status_code == 404
@@ -150,3 +153,36 @@ def test_resolving_needs_an_after_photo_where_the_rules_say_so(
     for action in ("file", "accept", "resolve"):
         response = client.post(f"/v1/cases/{other}/transitions", json={"action": action}, headers=headers)
         assert response.status_code == 200, response.text
+
+
+def test_the_stored_picture_carries_no_exif_and_stands_upright() -> None:
+    image = Image.new("RGB", (40, 20), "green")
+    exif = Image.Exif()
+    exif[0x010F], exif[0xA431], exif[0x013B] = "Canon", "SN-123456", "李四"  # make, body serial, owner (artist)
+    exif[0x0112] = 6  # rotate 90° to show
+    exif.get_ifd(0x8825).update({1: "N", 2: (32.0, 12.0, 0.0), 3: "E", 4: (119.0, 27.0, 0.0)})
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif)
+    info = inspect(out.getvalue(), TZ)
+    assert (info.lat, info.lon) == (pytest.approx(32.2), pytest.approx(119.45))  # read before it is dropped
+    stored = Image.open(io.BytesIO(info.stored))
+    assert not stored.getexif() and b"SN-123456" not in info.stored and "李四".encode() not in info.stored
+    assert stored.size == (20, 40)  # turned as the camera said, since the orientation tag is gone
+    assert info.flags == ()
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        b"Exif\x00\x00MM\x00*\x00\x00\x00\x08\xff\xff\xff\xff",  # an entry count past the end
+        b"Exif\x00\x00garbage-garbage-garbage",  # no TIFF header at all
+    ],
+)
+def test_a_malformed_exif_block_is_reported_and_not_kept(block: bytes) -> None:
+    out = io.BytesIO()
+    Image.new("RGB", (16, 12), "green").save(out, "JPEG", exif=block)
+    info = inspect(out.getvalue(), TZ)
+    assert info.flags == ("bad_exif",) and (info.lon, info.lat, info.taken_at) == (None, None, None)
+    assert block[6:] not in info.stored
+    distance, flags = compare(info, 119.45, 32.2, datetime.now(UTC))
+    assert "bad_exif" in flags and distance is None
