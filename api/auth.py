@@ -7,7 +7,7 @@ import math
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
 import jwt
@@ -25,6 +25,7 @@ from api.errors import Forbidden, RateLimited, Unauthorized, responses
 from api.metrics import SIGN_INS_FAILED
 from api.ratelimit import SignInThrottle
 from api.settings import Settings
+from web.templating import labels
 from web.templating import page as render_page
 
 ALGORITHM = "HS256"
@@ -186,11 +187,21 @@ def _safe_next(next_: str) -> str:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def get_login(request: Request, settings: SettingsDep, next: str = "/map", error: str = "") -> HTMLResponse:
+def get_login(
+    request: Request,
+    settings: SettingsDep,
+    next: str = "/map",
+    error: str = "",
+    lang: Literal["zh", "en"] = "zh",
+) -> HTMLResponse:
     """The sign-in form for the map pages, with a token bound to a cookie of its own (sign-in CSRF)."""
     token = secrets.token_urlsafe(32)
-    context = {"next_path": _safe_next(next), "error": error if error in ("1", "form") else "", "csrf": token}
-    page = HTMLResponse(render_page("login.html", **context))
+    shown = error if error in ("1", "form") else ""
+    other = urlencode(
+        {"next": _safe_next(next), "lang": "en" if lang == "zh" else "zh"} | ({"error": shown} if shown else {})
+    )
+    context = {"next_path": _safe_next(next), "error": shown, "csrf": token, "lang": lang, "other_query": other}
+    page = HTMLResponse(render_page("login.html", labels=labels(lang), **context))
     page.set_cookie(
         LOGIN_COOKIE,
         token,

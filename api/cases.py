@@ -14,7 +14,7 @@ from api.access import DECISIONS, Principal
 from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, RulesDep
 from api.errors import Forbidden, InvalidInput, NotFound, responses
-from api.photos import after_photo_rule
+from cases.evidence import after_photo_rule
 from cases.loop import CLOCK_ACTIONS, REASONED, Action, State, allowed_actions
 from cases.places import PLACE_SQL
 from cases.rules import Level, Rules

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.open311.format import error_response
 from cases.errors import CaseError, CaseNotFound, InvalidLength, NotAllowed, ReasonRequired
+from cases.evidence import AfterPhotoRequired
 from streams.producer import BrokerDown
 from streams.schema import message
 
@@ -171,6 +172,7 @@ _DATABASE_DOWN = "The database is unreachable. Retry later."
 CASE_ERRORS: dict[type[CaseError], type[GridgovError]] = {
     CaseNotFound: NotFound,
     NotAllowed: Conflict,
+    AfterPhotoRequired: Conflict,
     ReasonRequired: InvalidInput,
     InvalidLength: InvalidInput,
 }

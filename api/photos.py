@@ -1,19 +1,18 @@
 """Photo evidence on events and cases: upload, list, serve; the "after photo" rule of resolution."""
 
-from collections.abc import Callable
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Engine, text
 
 from api.access import Principal
 from api.auth import PrincipalDep, authorize
 from api.bodies import read_body
 from api.deps import EngineDep, RulesDep, SettingsDep
-from api.errors import Conflict, InvalidInput, NotFound, responses
+from api.errors import InvalidInput, NotFound, responses
 from api.events import event_in_scope
 from api.photo_check import FORMATS, BadPhoto, compare, inspect
 from cases.rules import Rules
@@ -126,22 +125,3 @@ def get_photo(
     if row is None:
         raise NotFound(f"no photo {sha256} on event {event_id}")
     return Response(bytes(row.content), media_type=row.media_type, headers={"Cache-Control": "private, max-age=86400"})
-
-
-def after_photo_rule(rules: Rules) -> Callable[[Connection, Any], None]:
-    """A transition check: resolving a case whose category needs proof requires an "after" photo."""
-
-    def check(conn: Connection, case: Any) -> None:
-        if not rules.needs_after_photo(case.category):
-            return
-        found = conn.execute(
-            text("SELECT 1 FROM photo WHERE event_id = :id AND stage = 'after' LIMIT 1"), {"id": case.id}
-        ).first()
-        if found is None:
-            raise Conflict(
-                f"category {case.category} is resolved with an 'after' photo:"
-                f" POST /v1/events/{case.id}/photos?stage=after first",
-                {"allowed": ["upload an after photo"]},
-            )
-
-    return check

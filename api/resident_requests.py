@@ -21,8 +21,8 @@ from api.deps import EngineDep, IntakeDep, LocatorDep, PostLimiterDep, RulesDep,
 from api.errors import Forbidden, InvalidInput, NotFound, invalid, responses
 from api.events import admit
 from api.intake import Accepted
-from api.photos import after_photo_rule
 from api.placement import current_index, in_served_area
+from cases.evidence import after_photo_rule
 from cases.loop import Action, State
 from cases.places import PLACE_SQL
 from cases.rules import Rules
