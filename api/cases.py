@@ -17,6 +17,7 @@ from api.errors import Forbidden, InvalidInput, NotFound, responses
 from cases.evidence import after_photo_rule
 from cases.loop import CLOCK_ACTIONS, REASONED, Action, State, allowed_actions
 from cases.places import PLACE_SQL
+from cases.reads import CASE_FIELDS, OVERDUE_SQL, case_history, case_json, case_row, select_page
 from cases.rules import Level, Rules
 from cases.store import loop_case, transition
 from geo.levels import AREA_CODE
@@ -25,16 +26,7 @@ from streams.schema import NoNul
 router = APIRouter(
     prefix="/v1", tags=["cases"], dependencies=[Depends(authorize)], responses=responses(401, 403, 422, 503)
 )
-# A case past its deadline now (not paused), or one the clock has marked overdue: SQL on ``"case" c``.
-OVERDUE_SQL = "(c.overdue OR (c.closed_at IS NULL AND c.paused_at IS NULL AND c.deadline <= :now))"
 PERSON_ACTIONS = [a for a in Action if a not in CLOCK_ACTIONS]
-CASE_FIELDS = (
-    "c.id, c.category, c.sla_class, c.state, c.level, c.grid_code, c.community_code, c.street_code, c.district_code,"
-    " c.special_code,"
-    " c.opened_at, c.deadline, c.closed_at, c.paused_at, c.pause_kind, c.reworks, c.escalations, c.overdue,"
-    " c.department, c.closed_on_time, c.assignee, c.request_kind, c.request_by, c.request_length, c.extensions,"
-    f" c.suspensions, c.paused_until, c.merged_into, {PLACE_SQL} AS place"
-)
 
 
 class TransitionIn(BaseModel):
@@ -55,39 +47,8 @@ class TransitionIn(BaseModel):
     ] = None
 
 
-def holder(case: dict[str, Any]) -> str:
-    """Who holds the case, as a level: its own, or for a case in a coverage gap the area that holds it.
-
-    A gap case is held by the most precise area that holds its point (``district``: the district's intake).
-    """
-    if case["grid_code"] or case["level"] == "department":
-        return str(case["level"])
-    for level, code in (("community", "community_code"), ("street", "street_code")):
-        if case[code]:
-            return level
-    return "district"
-
-
-def case_json(row: Any, now: datetime) -> dict[str, Any]:
-    """A case row as the API sends it, with ``overdue_now`` (past its deadline and not paused, at ``now``)."""
-    case = dict(row._mapping)
-    case.pop("place", None)
-    case["id"] = str(case["id"])
-    case["holder"] = holder(case)
-    case["overdue_now"] = (
-        bool(
-            case["closed_at"] is None
-            and case["paused_at"] is None
-            and case["deadline"] is not None
-            and case["deadline"] <= now
-        )
-        or case["overdue"]
-    )
-    return case
-
-
 def _scoped_case(conn: Any, case_id: UUID, principal: Principal) -> Any:
-    row = conn.execute(text(f'SELECT {CASE_FIELDS} FROM "case" c WHERE c.id = :id'), {"id": case_id}).one_or_none()
+    row = case_row(conn, case_id)
     if row is None or not principal.sees_case(row.place, row.department, row.special_code):
         raise NotFound(f"no case {case_id} in your scope")
     return row
@@ -97,19 +58,9 @@ def read_case(engine: EngineDep, case_id: UUID, principal: Principal) -> dict[st
     """The case with its ordered history, if the caller may see it (404 otherwise)."""
     with engine.connect() as conn:
         row = _scoped_case(conn, case_id, principal)
-        history = (
-            conn.execute(
-                text(
-                    "SELECT seq, action, actor, note, at, from_state, to_state, from_level, to_level, deadline"
-                    " FROM case_transition WHERE case_id = :id ORDER BY seq"
-                ),
-                {"id": case_id},
-            )
-            .mappings()
-            .all()
-        )
+        history = case_history(conn, case_id)
     case = case_json(row, datetime.now(UTC))
-    case["history"] = [dict(h) for h in history]
+    case["history"] = history
     return case
 
 
@@ -269,16 +220,3 @@ def list_cases(
     order = "c.closed_at IS NOT NULL, c.deadline NULLS LAST, c.id"
     total, rows = select_page(engine, CASE_FIELDS, '"case" c', where, order, params)
     return {"total": total, "cases": [case_json(r, params["now"]) for r in rows]}
-
-
-def select_page(
-    engine: Engine, fields: str, source: str, where: list[str], order: str, params: dict[str, Any]
-) -> tuple[int, list[Any]]:
-    """How many rows match, and the page of them that ``params`` ``limit``/``offset`` select."""
-    clause = " AND ".join(where)
-    with engine.connect() as conn:
-        total = conn.execute(text(f"SELECT count(*) FROM {source} WHERE {clause}"), params).scalar_one()
-        rows = conn.execute(
-            text(f"SELECT {fields} FROM {source} WHERE {clause} ORDER BY {order} LIMIT :limit OFFSET :offset"), params
-        ).all()
-    return int(total), list(rows)

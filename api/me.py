@@ -8,10 +8,10 @@ from fastapi.responses import Response
 from sqlalchemy import text
 
 from api.auth import PrincipalDep, authorize
-from api.cases import CASE_FIELDS, case_json
 from api.deps import EngineDep, SettingsDep
 from api.errors import NotFound, responses
 from api.etags import NOT_MODIFIED, etagged
+from cases.reads import CASE_FIELDS, case_json
 from geo.areas import area_feature, area_info
 
 MY_CASES = 200  # at most this many open cases are sent to the phone, soonest deadline first

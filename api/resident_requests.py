@@ -16,7 +16,6 @@ from sqlalchemy import Connection, Engine, text
 from api.access import SUPERVISORS, Principal, Role
 from api.auth import PrincipalDep, authorize
 from api.bodies import json_body, read_body
-from api.cases import select_page
 from api.deps import EngineDep, IntakeDep, LocatorDep, PostLimiterDep, RulesDep, SettingsDep
 from api.errors import Forbidden, InvalidInput, NotFound, invalid, responses
 from api.events import admit
@@ -25,6 +24,7 @@ from api.placement import current_index, in_served_area
 from cases.evidence import after_photo_rule
 from cases.loop import Action, State
 from cases.places import PLACE_SQL
+from cases.reads import select_page
 from cases.rules import Rules
 from cases.store import transition
 from geo.levels import AREA_CODE

@@ -12,25 +12,16 @@ from sqlalchemy import text
 
 from api.access import Principal, Role
 from api.auth import PrincipalDep, authorize
-from api.cases import CASE_FIELDS, OVERDUE_SQL, case_json, select_page
 from api.deps import EngineDep, LiveDep, RulesDep
 from api.errors import responses
 from api.live import event_stream
 from cases.categories import default_categories
 from cases.places import PLACE_SQL
+from cases.reads import CASE_FIELDS, OVERDUE_SQL, QUEUES, case_json, select_page
 from cases.rules import Level, Rules
 from geo.levels import AREA_CODE
 
 router = APIRouter(tags=["workbench"], dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422, 503))
-# The queues, as a grid centre names them, and which cases each holds.
-TABS: dict[str, str] = {
-    "intake": "c.state = 'reported'",  # 待受理
-    "dispatch": "c.state = 'filed'",  # 待派遣
-    "in_hand": "c.state IN ('dispatched', 'in_progress')",  # 处置中
-    "verify": "c.state = 'resolved'",  # 待核查
-    "requests": "c.request_kind IS NOT NULL AND c.closed_at IS NULL",  # 延期/挂账申请
-    "overdue": f"c.closed_at IS NULL AND c.state NOT IN ('refused', 'voided', 'merged') AND {OVERDUE_SQL}",  # 已超期
-}
 Tab = Literal["intake", "dispatch", "in_hand", "verify", "requests", "overdue"]
 PAGE = 50
 
@@ -39,7 +30,7 @@ def queue_counts(engine: Any, principal: Principal, now: datetime) -> dict[str, 
     """How many cases of the caller's scope each queue holds now."""
     scope_sql, scope_params = principal.case_filter()
     params: dict[str, Any] = dict(scope_params)
-    counts = ", ".join(f"count(*) FILTER (WHERE {where}) AS {tab}" for tab, where in TABS.items())
+    counts = ", ".join(f"count(*) FILTER (WHERE {where}) AS {tab}" for tab, where in QUEUES.items())
     with engine.connect() as conn:
         row = conn.execute(text(f'SELECT {counts} FROM "case" c WHERE {scope_sql}'), params | {"now": now}).one()
     return {tab: int(n) for tab, n in row._mapping.items()}
@@ -75,7 +66,7 @@ def get_queue(
     """
     now = datetime.now(UTC)
     scope_sql, scope_params = principal.case_filter()
-    where = [scope_sql, TABS[tab]]
+    where = [scope_sql, QUEUES[tab]]
     params: dict[str, Any] = scope_params | {"now": now, "limit": limit, "offset": offset}
     if level:
         where.append("c.level = :level")

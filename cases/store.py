@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Engine, select, text, update
 from cases.assessment import Standing, next_standing, on_time
 from cases.errors import CaseNotFound, InvalidLength, NotAllowed
 from cases.loop import ENDED, NOT_CASES, OPEN, Action, Case, Request, State, apply
+from cases.reads import CASE_COLUMNS
 from cases.rollup import unroll
 from cases.rules import Level, Limit, Rules, RulesError, Stage
 from db.tables import case as case_table
@@ -28,31 +29,7 @@ ESCALATIONS = {
     "verify_overdue",
     "sign_in_returned",
 }
-# What the loop reads of a case row.
-LOOP_COLUMNS = [
-    case_table.c[name]
-    for name in (
-        "id",
-        "kind",
-        "category",
-        "state",
-        "level",
-        "deadline",
-        "paused_at",
-        "pause_kind",
-        "reworks",
-        "overdue",
-        "opened_at",
-        "assignee",
-        "request_kind",
-        "request_by",
-        "request_length",
-        "extensions",
-        "suspensions",
-        "paused_until",
-        "dispatched_from",
-    )
-]
+LOOP_COLUMNS = [case_table.c[name] for name in CASE_COLUMNS]  # what the loop reads of a case: cases.reads
 
 
 # The assessment's columns (cases.assessment.Standing), in its field order.

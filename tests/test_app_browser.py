@@ -27,7 +27,7 @@ from tests.pipeline_fixtures import event_body, grid_point, running_worker, wait
 from tests.registers_fixtures import add_household
 from tests.server import free_port, serve
 from tests.test_map_browser import ARGS, CHROMIUM
-from tests.test_workbench_browser import foreign_words
+from tests.test_workbench_browser import READABLE, foreign_words
 
 SCREENSHOTS = os.environ.get("GRIDGOV_SCREENSHOTS")
 PHONE = {"width": 360, "height": 800}
@@ -442,7 +442,7 @@ def test_a_gridworker_reads_chinese_on_every_tab(
     for tab in ("day", "report", "cases", "outbox"):
         page.click(f"nav [data-tab={tab}]")
         page.wait_for_timeout(300)
-        if words := foreign_words(page.inner_text("body")):
+        if words := foreign_words(page.evaluate(READABLE)):
             found[tab] = words
     context.close()
     assert found == {}

@@ -19,11 +19,13 @@ def work_page(
     tabs: tuple[str, ...],
     groups: list[tuple[str, str]],
     categories: dict[str, str],
+    tz: str,
     lang: str,
 ) -> str:
     """The queues: tabs with counts, filters, the list (soonest deadline first), several cases dispatched at once."""
     text = labels(lang)
     config = {
+        "tz": tz,  # deadlines are shown in the city's zone
         "csrf": csrf,  # sent as X-Gridgov-CSRF with the cookie: the page holds no token
         "role": role,
         "labels": {k: v for k, v in text.items() if k.startswith(("st_", "lv_", "w_"))},

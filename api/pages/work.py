@@ -17,8 +17,8 @@ from api.errors import responses
 from api.photos import photo_list
 from api.reports import AreaParam, Lang, MonthParam, read_report
 from api.settings import Settings
-from api.workbench import TABS
 from cases.categories import category_names, default_categories
+from cases.reads import QUEUES
 from geo.areas import area_feature
 from web.workbench import case_page, report_page, work_page
 
@@ -31,16 +31,19 @@ def _csrf(request: Request, settings: Settings) -> str:
 
 
 @router.get("/work", response_class=HTMLResponse)
-def get_work(request: Request, principal: PrincipalDep, settings: SettingsDep, lang: Lang = "zh") -> str:
+def get_work(
+    request: Request, principal: PrincipalDep, settings: SettingsDep, rules: RulesDep, lang: Lang = "zh"
+) -> str:
     """The workbench: queues with counts, filters, and several cases dispatched at once."""
     groups = sorted({(c.group, c.group_name) for c in default_categories().values()})
     return work_page(
         principal.username,
         principal.role.value,
         _csrf(request, settings),
-        tuple(TABS),
+        tuple(QUEUES),
         groups,
         category_names(lang),
+        str(rules.calendar.tz),
         lang,
     )
 

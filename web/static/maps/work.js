@@ -57,7 +57,7 @@
       const left = c.remaining_s === null ? "" : c.remaining_s < 0 ? say("w_overdue_by", { t: span(c.remaining_s) }) : say("w_left", { t: span(c.remaining_s) });
       tr.append(cell(box), cell(link), cell(cfg.categories[c.category] || c.category), cell(text[`st_${c.state}`] || c.state),
         cell(text[`lv_${c.holder || c.level}`] || c.level), cell(c.grid_code || ""),
-        cell(c.deadline ? new Date(c.deadline).toLocaleString() : ""), cell(left, c.remaining_s < 0 ? "late" : ""),
+        cell(c.deadline ? window.gridgovWords.localTime(c.deadline, cfg.tz) : ""), cell(left, c.remaining_s < 0 ? "late" : ""),
         cell(document.createElement("span"), "row-message"));
       rows.append(tr);
     }

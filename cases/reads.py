@@ -1,0 +1,91 @@
+"""How cases are read for people: the one column list of a case, its JSON, its history, queues and pages of them.
+
+``CASE_COLUMNS`` is what the loop reads of a case (``cases.store.loop_cases``) and what the API shows
+of one; ``OVERDUE_SQL`` and ``QUEUES`` are the SQL the lists and the workbench's queues filter by.
+"""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from cases.places import PLACE_SQL
+
+CASE_COLUMNS = (
+    "id", "kind", "category", "sla_class", "state", "level", "grid_code", "community_code", "street_code",
+    "district_code", "special_code", "opened_at", "deadline", "closed_at", "paused_at", "pause_kind", "reworks",
+    "escalations", "overdue", "department", "closed_on_time", "assignee", "request_kind", "request_by",
+    "request_length", "extensions", "suspensions", "paused_until", "merged_into", "dispatched_from",
+)  # fmt: skip
+# The columns as SQL on ``"case" c``, with where the case lies (``place``: for the scope checks).
+CASE_FIELDS = ", ".join(f"c.{name}" for name in CASE_COLUMNS) + f", {PLACE_SQL} AS place"
+# A case past its deadline now (not paused), or one the clock has marked overdue: SQL on ``"case" c``.
+OVERDUE_SQL = "(c.overdue OR (c.closed_at IS NULL AND c.paused_at IS NULL AND c.deadline <= :now))"
+# The workbench's queues, as a grid centre names them, and which cases each holds.
+QUEUES: dict[str, str] = {
+    "intake": "c.state = 'reported'",  # 待受理
+    "dispatch": "c.state = 'filed'",  # 待派遣
+    "in_hand": "c.state IN ('dispatched', 'in_progress')",  # 处置中
+    "verify": "c.state = 'resolved'",  # 待核查
+    "requests": "c.request_kind IS NOT NULL AND c.closed_at IS NULL",  # 延期/挂账申请
+    "overdue": f"c.closed_at IS NULL AND c.state NOT IN ('refused', 'voided', 'merged') AND {OVERDUE_SQL}",  # 已超期
+}
+_HISTORY = """
+SELECT seq, action, actor, note, at, from_state, to_state, from_level, to_level, deadline
+FROM case_transition WHERE case_id = :id ORDER BY seq
+"""
+
+
+def holder(case: dict[str, Any]) -> str:
+    """Who holds the case, as a level: its own, or for a case in a coverage gap the area that holds it.
+
+    A gap case is held by the most precise area that holds its point (``district``: the district's intake).
+    """
+    if case["grid_code"] or case["level"] == "department":
+        return str(case["level"])
+    for level, code in (("community", "community_code"), ("street", "street_code")):
+        if case[code]:
+            return level
+    return "district"
+
+
+def case_json(row: Any, now: datetime) -> dict[str, Any]:
+    """A case row as the API sends it, with ``overdue_now`` (past its deadline and not paused, at ``now``)."""
+    case = dict(row._mapping)
+    case.pop("place", None)
+    case["id"] = str(case["id"])
+    case["holder"] = holder(case)
+    case["overdue_now"] = (
+        bool(
+            case["closed_at"] is None
+            and case["paused_at"] is None
+            and case["deadline"] is not None
+            and case["deadline"] <= now
+        )
+        or case["overdue"]
+    )
+    return case
+
+
+def case_row(conn: Connection, case_id: uuid.UUID) -> Any:
+    """The case's row of ``CASE_FIELDS``, or None."""
+    return conn.execute(text(f'SELECT {CASE_FIELDS} FROM "case" c WHERE c.id = :id'), {"id": case_id}).one_or_none()
+
+
+def case_history(conn: Connection, case_id: uuid.UUID) -> list[dict[str, Any]]:
+    """The case's transitions in order."""
+    return [dict(h) for h in conn.execute(text(_HISTORY), {"id": case_id}).mappings().all()]
+
+
+def select_page(
+    engine: Engine, fields: str, source: str, where: list[str], order: str, params: dict[str, Any]
+) -> tuple[int, list[Any]]:
+    """How many rows match, and the page of them that ``params`` ``limit``/``offset`` select."""
+    clause = " AND ".join(where)
+    with engine.connect() as conn:
+        total = conn.execute(text(f"SELECT count(*) FROM {source} WHERE {clause}"), params).scalar_one()
+        rows = conn.execute(
+            text(f"SELECT {fields} FROM {source} WHERE {clause} ORDER BY {order} LIMIT :limit OFFSET :offset"), params
+        ).all()
+    return int(total), list(rows)
