@@ -16,6 +16,7 @@ from api.deps import EngineDep, RulesDep
 from api.errors import Forbidden, InvalidInput, NotFound, responses
 from api.indicators import FIRST_DAY, LAST_DAY
 from cases.worklog import Week, daily_log, save_note, weekly_closeout
+from db.cells import csv_value
 from streams.schema import NoNul
 
 router = APIRouter(
@@ -29,11 +30,12 @@ AS_CSV: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _csv(name: str, header: list[str], rows: list[list[Any]]) -> Response:
+def csv_file(name: str, header: list[str], rows: list[list[Any]]) -> Response:
+    """``rows`` under ``header`` as a CSV download that Excel opens, no cell starting a formula."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows([csv_value(v) for v in row] for row in rows)  # no cell starts a formula
     return Response(
         "\ufeff" + out.getvalue(),  # with a BOM, Excel opens the UTF-8 as such
         media_type="text/csv; charset=utf-8",
@@ -69,7 +71,7 @@ def get_worklog(
     rows.sort(key=lambda r: str(r[0]))
     if log["note"]:
         rows.append(["", "note", "", "", log["note"]])
-    return _csv(f"worklog-{username}-{day}", ["at", "what", "category", "id", "detail"], rows)
+    return csv_file(f"worklog-{username}-{day}", ["at", "what", "category", "id", "detail"], rows)
 
 
 class NoteIn(BaseModel):
@@ -123,4 +125,4 @@ def get_closeout(
         ]
         for c in closeout["cases"]
     ]
-    return _csv(f"closeout-{community}-{week}", header, rows)
+    return csv_file(f"closeout-{community}-{week}", header, rows)

@@ -28,6 +28,7 @@ from cases.indicators import (
 )
 from cases.places import IN_AREA
 from cases.rules import Rules
+from db.cells import xlsx_row
 from geo.areas import area_info, child_names
 
 GRADES_FILE = Path(__file__).parent / "data" / "grades.yaml"
@@ -299,33 +300,38 @@ RATES |= {"report_accuracy", "patrol_coverage", "in_grid_closure_rate_minor"}
 _FILLS = {"green": "C6EFCE", "yellow": "FFEB9C", "red": "FFC7CE"}
 
 
+def _put(sheet: Any, values: list[Any]) -> None:
+    """A row of the workbook; its text as string cells, never a formula (db.cells)."""
+    sheet.append(xlsx_row(sheet, values))
+
+
 def to_xlsx(report: dict[str, Any], tz: Any) -> bytes:
     """The report as an Excel workbook: a summary sheet, then one sheet per table. Times in the city's zone."""
     book = Workbook()
     summary = book.active
     assert summary is not None
     summary.title = "汇总"
-    summary.append([f"{report['name']} {report['month']} 绩效通报"])
+    _put(summary, [f"{report['name']} {report['month']} 绩效通报"])
     summary["A1"].font = Font(bold=True, size=14)
-    summary.append(["区域编码", report["area"]])
-    summary.append(["统计周期", f"{report['from']} 至 {report['to']}"])
-    summary.append(["生成时间", _cell(report["computed_at"], tz)])
-    summary.append(["数据完整", "是" if report["complete"] else "否（本月未结束）"])
+    _put(summary, ["区域编码", report["area"]])
+    _put(summary, ["统计周期", f"{report['from']} 至 {report['to']}"])
+    _put(summary, ["生成时间", _cell(report["computed_at"], tz)])
+    _put(summary, ["数据完整", "是" if report["complete"] else "否（本月未结束）"])
     summary.append([])
     for key, heading in _FIGURE_HEADINGS.items():
-        summary.append([heading, _cell(report["total"][key], tz, rate=key in RATES)])
-    summary.append(["按期结案率较上月（百分点）", report["total"]["change"]["on_time_closure_rate"]])
+        _put(summary, [heading, _cell(report["total"][key], tz, rate=key in RATES)])
+    _put(summary, ["按期结案率较上月（百分点）", report["total"]["change"]["on_time_closure_rate"]])
     summary.append([])
-    summary.append(["申诉核减案件", "申诉人", "裁定人", "裁定时间"])
+    _put(summary, ["申诉核减案件", "申诉人", "裁定人", "裁定时间"])
     for appeal in report["appeals_upheld"]:
-        summary.append([appeal["id"], appeal["appellant"], appeal["decided_by"], _cell(appeal["decided_at"], tz)])
+        _put(summary, [appeal["id"], appeal["appellant"], appeal["decided_by"], _cell(appeal["decided_at"], tz)])
     for title, key, columns in SHEETS:
         sheet = book.create_sheet(title)
-        sheet.append([heading for _, heading in columns])
+        _put(sheet, [heading for _, heading in columns])
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         for item in report[key]:
-            sheet.append([_cell(item.get(k), tz, rate=k in RATES) for k, _ in columns])
+            _put(sheet, [_cell(item.get(k), tz, rate=k in RATES) for k, _ in columns])
             colour = _FILLS.get(item.get("colour") or "")
             if colour:
                 sheet.cell(sheet.max_row, len(columns)).fill = PatternFill("solid", fgColor=colour)
@@ -338,8 +344,6 @@ def _cell(value: Any, tz: Any, rate: bool = False) -> Any:
     """A value as a cell shows it: a rate as a percentage, a time in the city's zone to the minute."""
     if value is None:
         return "—"
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
-        return "'" + value  # text, never a formula
     if isinstance(value, datetime):
         return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
     if rate:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from openpyxl import Workbook, load_workbook
 
+from db.cells import csv_value, xlsx_row
+
 MAX_ROWS = 1_000_000
 
 
@@ -72,12 +74,12 @@ def write_table(path: Path, header: list[str], rows: list[list[str]]) -> None:
     if path.suffix.lower() == ".xlsx":
         book = Workbook(write_only=True)
         sheet = book.create_sheet()
-        sheet.append(header)
+        sheet.append(xlsx_row(sheet, header))
         for row in rows:
-            sheet.append(row)
+            sheet.append(xlsx_row(sheet, row))  # text stays text: no cell is a formula
         book.save(path)
         return
     with path.open("w", encoding="utf-8-sig", newline="") as out:
         writer = csv.writer(out)
         writer.writerow(header)
-        writer.writerows(rows)
+        writer.writerows([csv_value(v) for v in row] for row in rows)

