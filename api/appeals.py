@@ -14,7 +14,7 @@ from api.deps import EngineDep, RulesDep
 from api.errors import NotFound, responses
 from cases import appeals
 from geo.levels import AREA_CODE
-from streams.schema import NoNul
+from streams.schema import FreeText
 
 router = APIRouter(
     prefix="/v1", tags=["appeals"], dependencies=[Depends(authorize)], responses=responses(401, 403, 422, 503)
@@ -25,8 +25,8 @@ MAX_LISTED = 500
 class AppealIn(BaseModel):
     """Why the lateness was not the appellant's doing, and the evidence: a note, or a photo of the case."""
 
-    reason: Annotated[str, Field(min_length=1, max_length=500), *NoNul]
-    evidence: Annotated[str, Field(max_length=2000), *NoNul] = ""
+    reason: Annotated[str, Field(min_length=1, max_length=500), *FreeText]
+    evidence: Annotated[str, Field(max_length=2000), *FreeText] = ""
     photo: Annotated[str | None, Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of a photo of the case")] = None
 
 
@@ -34,7 +34,7 @@ class DecisionIn(BaseModel):
     """Uphold the appeal (the case counts as on time) or refuse it, with the reason."""
 
     upheld: bool
-    note: Annotated[str, Field(min_length=1, max_length=500), *NoNul]
+    note: Annotated[str, Field(min_length=1, max_length=500), *FreeText]
 
 
 @router.post("/cases/{case_id}/appeal", status_code=201, responses=responses(400, 404, 409))

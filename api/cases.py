@@ -21,7 +21,7 @@ from cases.reads import CASE_FIELDS, OVERDUE_SQL, case_history, case_json, case_
 from cases.rules import Level, Rules
 from cases.store import loop_case, transition
 from geo.levels import AREA_CODE
-from streams.schema import NoNul
+from streams.schema import FreeText, NoControl
 
 router = APIRouter(
     prefix="/v1", tags=["cases"], dependencies=[Depends(authorize)], responses=responses(401, 403, 422, 503)
@@ -33,7 +33,7 @@ class TransitionIn(BaseModel):
     """A person's action on a case."""
 
     action: Annotated[Action, Field(description=", ".join(a.value for a in PERSON_ACTIONS))]
-    note: Annotated[str, Field(max_length=2000), *NoNul] = ""
+    note: Annotated[str, Field(max_length=2000), *FreeText] = ""
     length: Annotated[
         str | None,
         Field(
@@ -43,7 +43,9 @@ class TransitionIn(BaseModel):
     ] = None
     into: Annotated[UUID | None, Field(description="merge: the open case this report repeats")] = None
     assignee: Annotated[
-        str | None, Field(max_length=64, description="dispatch: a person at the case's level; none: its unit"), *NoNul
+        str | None,
+        Field(max_length=64, description="dispatch: a person at the case's level; none: its unit"),
+        *NoControl,
     ] = None
 
 

@@ -28,7 +28,7 @@ from cases.reads import select_page
 from cases.rules import Rules
 from cases.store import transition
 from geo.levels import AREA_CODE
-from streams.schema import SCHEMA_VERSION, Event, Kind, Location, NoControl, NoNul, Window
+from streams.schema import SCHEMA_VERSION, Event, FreeText, Kind, Location, NoControl, Window
 
 router = APIRouter(
     prefix="/v1", tags=["requests"], dependencies=[Depends(authorize)], responses=responses(401, 403, 422, 503)
@@ -52,7 +52,7 @@ class RequestIn(BaseModel):
     service: Annotated[str, Field(pattern=r"^91\d{2}$", description="A resident service code (GET /v1/categories)")]
     location: Location
     window: Window
-    description: Annotated[str, Field(max_length=2000), *NoNul] = ""
+    description: Annotated[str, Field(max_length=2000), *FreeText] = ""
 
 
 EXAMPLE = {
@@ -71,7 +71,7 @@ class RequestAction(BaseModel):
 
     action: Literal["dispatch", "accept", "decline", "resolve"]
     volunteer: Annotated[str | None, Field(max_length=64, description="For dispatch: who takes it"), *NoControl] = None
-    note: Annotated[str, Field(max_length=2000), *NoNul] = ""
+    note: Annotated[str, Field(max_length=2000), *FreeText] = ""
 
 
 class RatingIn(BaseModel):
@@ -80,7 +80,7 @@ class RatingIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     score: Annotated[int, Field(ge=1, le=5)]
-    comment: Annotated[str, Field(max_length=2000), *NoNul] = ""
+    comment: Annotated[str, Field(max_length=2000), *FreeText] = ""
 
 
 def _row(conn: Connection, request_id: UUID) -> Any:

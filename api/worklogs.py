@@ -17,7 +17,7 @@ from api.errors import Forbidden, InvalidInput, NotFound, responses
 from api.indicators import FIRST_DAY, LAST_DAY
 from cases.worklog import Week, daily_log, save_note, weekly_closeout
 from db.cells import csv_value
-from streams.schema import NoNul
+from streams.schema import FreeText
 
 router = APIRouter(
     prefix="/v1", tags=["work logs"], dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422, 503)
@@ -77,7 +77,7 @@ def get_worklog(
 class NoteIn(BaseModel):
     """The gridworker's own words on their day."""
 
-    note: Annotated[str, Field(max_length=4000), *NoNul]
+    note: Annotated[str, Field(max_length=4000), *FreeText]
 
 
 @router.put("/worklogs/{username}/{day}/note", status_code=204, responses=responses(400))

@@ -1,4 +1,8 @@
-"""Values as they go into files people open in Excel or WPS (CSV, XLSX): text that never runs as a formula.
+"""Text as it enters the platform and as it leaves in files people open (CSV, XLSX).
+
+No text holds control characters or bidirectional overrides: ``FREE_TEXT`` (descriptions, notes,
+reasons: tab and line ends allowed) and ``ONE_LINE`` (names, codes, references) are the patterns
+every body and import checks, and ``bad_character`` says which character is where.
 
 A text beginning with ``= + - @``, a tab or a carriage return would be read as a formula (CSV
 injection). In CSV it is written with a leading ``'``, as OWASP advises; in XLSX as a string
@@ -6,6 +10,7 @@ cell, so it reads exactly as typed. Characters an XLSX file cannot hold (C0 cont
 out, so an export never fails halfway.
 """
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -13,6 +18,23 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.cell.cell import WriteOnlyCell as _WriteOnlyCell
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# C0 controls, DEL, C1 controls, and the bidirectional overrides and isolates (U+202A–U+202E, U+2066–U+2069).
+# The patterns hold the characters themselves, so pydantic's Rust engine and Python's re read them alike.
+_NEVER = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069"  # in no text at all
+_LINE_ENDS = "\t\n\r"  # in multi-line text only
+FREE_TEXT = f"^[^{_NEVER}]*$"
+ONE_LINE = f"^[^{_NEVER}{_LINE_ENDS}]*$"
+_FREE_BAD = re.compile(f"[{_NEVER}]")
+_LINE_BAD = re.compile(f"[{_NEVER}{_LINE_ENDS}]")
+
+
+def bad_character(text: str, multi_line: bool = False) -> str | None:
+    """What is wrong with ``text`` if it holds a character no text may hold: the character and its place."""
+    found = (_FREE_BAD if multi_line else _LINE_BAD).search(text)
+    if found is None:
+        return None
+    code = f"U+{ord(found.group()):04X}"
+    return f"holds {code} (a control character or direction override) at character {found.start() + 1}; retype it"
 
 
 def csv_value(value: Any) -> Any:

@@ -13,6 +13,7 @@ from datetime import date
 import shapely
 from shapely import wkt
 
+from db.cells import bad_character
 from geo.grid_index import GridIndex
 from registers.ids import birth_date, id_problem, normalise_id, phone_problem
 
@@ -123,6 +124,7 @@ def _missing(kind: str, line: int, values: dict[str, str]) -> list[Problem]:
         for f, v in values.items()
         if len(v) > MAX_TEXT and f != "footprint"
     ]
+    found += [Problem(line, f, wrong) for f, v in values.items() if (wrong := bad_character(v))]
     return found
 
 

@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from cases.categories import REQUEST_GROUP, default_categories, renamed_codes
+from db.cells import FREE_TEXT, ONE_LINE
 from geo.crs import CRS
 
 SCHEMA_VERSION = 2
@@ -46,16 +47,17 @@ class Kind(StrEnum):
 MAX_WINDOW = timedelta(days=14)
 
 
-# PostgreSQL text cannot hold NUL; names and references hold no control characters at all.
-NO_NUL = r"^[^\x00]*$"
-NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
-
-
 # Checked by pydantic's core (Python validators per string cost the worker ~4 µs an event);
 # ``message`` words their errors.
-NoNul = [StringConstraints(pattern=NO_NUL)]
-NoControl = [StringConstraints(pattern=NO_CONTROL)]
-_PATTERN_MESSAGES = {NO_NUL: "must not contain NUL characters", NO_CONTROL: "must not contain control characters"}
+# Free text (descriptions, notes, reasons) holds no control character but tab and line ends, and no direction
+# override; names, codes and references none at all (db.cells).
+FreeText = [StringConstraints(pattern=FREE_TEXT)]
+NoControl = [StringConstraints(pattern=ONE_LINE)]
+_PATTERN_MESSAGES = {
+    FREE_TEXT: "must not contain control characters (but tab and line ends) or direction overrides (U+202A–U+202E,"
+    " U+2066–U+2069); retype it",
+    ONE_LINE: "must not contain control characters, line ends or direction overrides; retype it on one line",
+}
 
 
 def message(error: Any) -> str:
@@ -116,7 +118,7 @@ class Event(BaseModel):
     occurred_at: AwareDatetime
     location: Location
     reporter: Text
-    description: Annotated[str, Field(max_length=MAX_DESCRIPTION), *NoNul] = ""
+    description: Annotated[str, Field(max_length=MAX_DESCRIPTION), *FreeText] = ""
     attachments: Annotated[list[Reference], Field(max_length=MAX_ATTACHMENTS)] = []
     household: Text | None = None
     window: Window | None = None

@@ -49,7 +49,7 @@ def _with(path: str, value: object) -> dict[str, object]:
         ("occurred_at", (datetime.now(UTC) - timedelta(days=31)).isoformat(), "occurred_at", "30 days"),
         ("occurred_at", "2026-11-21T09:30:00", "occurred_at", "timezone"),
         ("description", "长" * 2001, "description", "at most 2000"),
-        ("description", "NUL\x00", "description", "NUL characters"),
+        ("description", "NUL\x00", "description", "control characters"),
         ("reporter", "gw\ntest", "reporter", "control characters"),
         ("id", "not-a-uuid", "id", "UUID"),
         ("location.accuracy_m", -1, "location.accuracy_m", "greater than or equal to 0"),

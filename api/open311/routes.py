@@ -25,11 +25,12 @@ from api.open311.format import Format, render
 from api.open311.reading import REQUESTS, request_json
 from api.placement import current_index, in_served_area
 from cases.categories import REQUEST_GROUP, Category, default_categories
+from db.cells import ONE_LINE
 from geo.areas import area_info
 from geo.crs import CRS
 from geo.grid_index import GridIndex
 from streams.producer import BrokerDown
-from streams.schema import MAX_DESCRIPTION, NO_NUL, SCHEMA_VERSION, Event, Kind, Location, summary
+from streams.schema import MAX_DESCRIPTION, SCHEMA_VERSION, Event, Kind, Location, summary
 
 PREFIX = "/open311/v2"
 router = APIRouter(prefix=PREFIX, tags=["open311"])
@@ -68,7 +69,7 @@ def _jurisdiction(conn: Connection, jurisdiction_id: str | None) -> None:
         raise NotFound(f"jurisdiction_id {jurisdiction_id!r} is not a district of this platform")
 
 
-Jurisdiction = Annotated[str | None, Query(max_length=16, pattern=NO_NUL, description="A district code")]
+Jurisdiction = Annotated[str | None, Query(max_length=16, pattern=ONE_LINE, description="A district code")]
 
 
 @router.get("/discovery.{fmt}", responses={**OK_OBJECT, **ERRORS})
@@ -279,7 +280,7 @@ def _list(engine: Engine, where: list[str], params: dict[str, Any]) -> list[Any]
         )
 
 
-Filter = Annotated[str | None, Query(max_length=4000, pattern=NO_NUL)]
+Filter = Annotated[str | None, Query(max_length=4000, pattern=ONE_LINE)]
 
 
 @router.get("/requests.{fmt}", responses={**OK, **ERRORS})
