@@ -6,9 +6,10 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from api.auth import PrincipalDep, authorize
+from api.bodies import WriteBody
 from api.cases import case_in_scope
 from api.deps import EngineDep, RulesDep
 from api.errors import NotFound, responses
@@ -22,7 +23,7 @@ router = APIRouter(
 MAX_LISTED = 500
 
 
-class AppealIn(BaseModel):
+class AppealIn(WriteBody):
     """Why the lateness was not the appellant's doing, and the evidence: a note, or a photo of the case."""
 
     reason: Annotated[str, Field(min_length=1, max_length=500), *FreeText]
@@ -30,7 +31,7 @@ class AppealIn(BaseModel):
     photo: Annotated[str | None, Field(pattern=r"^[0-9a-f]{64}$", description="sha256 of a photo of the case")] = None
 
 
-class DecisionIn(BaseModel):
+class DecisionIn(WriteBody):
     """Uphold the appeal (the case counts as on time) or refuse it, with the reason."""
 
     upheld: bool

@@ -1,11 +1,17 @@
-"""Request bodies read with a size limit."""
+"""Request bodies: read with a size limit; a write body takes no field it does not know (``WriteBody``)."""
 
 from typing import Any
 
 from fastapi import Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from api.errors import PayloadTooLarge
+
+
+class WriteBody(BaseModel):
+    """A body that changes something: a field it does not know is a 422 naming it, never silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
 
 
 async def read_body(request: Request, limit: int) -> bytes:

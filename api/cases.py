@@ -1,5 +1,6 @@
 """Cases: transitions of the closed loop, one case with its history, lists for supervisors."""
 
+import re
 from datetime import UTC, datetime
 from functools import partial
 from typing import Annotated, Any
@@ -7,11 +8,13 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import Engine, text
 
 from api.access import DECISIONS, Principal
+from api.accounts import get_user
 from api.auth import PrincipalDep, authorize
+from api.bodies import WriteBody
 from api.deps import EngineDep, RulesDep
 from api.errors import Forbidden, InvalidInput, NotFound, responses
 from cases.evidence import after_photo_rule
@@ -29,7 +32,7 @@ router = APIRouter(
 PERSON_ACTIONS = [a for a in Action if a not in CLOCK_ACTIONS]
 
 
-class TransitionIn(BaseModel):
+class TransitionIn(WriteBody):
     """A person's action on a case."""
 
     action: Annotated[Action, Field(description=", ".join(a.value for a in PERSON_ACTIONS))]
@@ -70,6 +73,17 @@ def case_in_scope(engine: EngineDep, case_id: UUID, principal: Principal) -> Any
     """The case row, if the caller sees it (404 otherwise)."""
     with engine.connect() as conn:
         return _scoped_case(conn, case_id, principal)
+
+
+def _check_assignee(engine: Engine, username: str, principal: Principal) -> None:
+    """The person a case is dispatched to exists, may sign in, and works within the caller's reach (else a 422)."""
+    user = get_user(engine, username)
+    if user is None or user.disabled or (re.match(AREA_CODE, user.scope) and not principal.sees_area(user.scope)):
+        why = f"no user {username!r} who works within your area"
+        raise InvalidInput(
+            f"assignee: {why}; name a person of the case's area, or send none to dispatch it to its unit",
+            [{"field": "assignee", "problem": why}],
+        )
 
 
 def refusal(principal: Principal, action: Action, row: Any, rules: Rules) -> str | None:
@@ -136,6 +150,8 @@ async def post_transition(
     refused = refusal(principal, body.action, row, rules)
     if refused:
         raise Forbidden(refused)
+    if body.assignee is not None:
+        await run_in_threadpool(_check_assignee, engine, body.assignee, principal)
     await run_in_threadpool(
         partial(
             transition,

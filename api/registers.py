@@ -9,12 +9,13 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import Connection, Row, text
 
 from api.access import Principal
 from api.accounts import USERNAME
 from api.auth import PrincipalDep, authorize
+from api.bodies import WriteBody
 from api.deps import EngineDep, ProtectorDep, TodayDep, VisitRulesDep
 from api.errors import InvalidInput, NotFound, responses
 from registers import people
@@ -86,7 +87,7 @@ def get_person(
         return _people(conn, [row], principal, protector, purpose, today)[0]
 
 
-class SearchIn(BaseModel):
+class SearchIn(WriteBody):
     """An ID number to look for (sent in the body, so it stays out of URLs and server logs)."""
 
     id_number: Annotated[str, Field(min_length=1, max_length=32)]

@@ -19,6 +19,7 @@ from api.accounts import (
     set_disabled,
 )
 from api.auth import authorize
+from api.bodies import WriteBody
 from api.deps import EngineDep
 from api.errors import Conflict, InvalidInput, NotFound, responses
 from streams.schema import NoControl
@@ -28,7 +29,7 @@ router = APIRouter(
 )
 
 
-class UserIn(BaseModel):
+class UserIn(WriteBody):
     """A new user."""
 
     username: Annotated[str, Field(pattern=USERNAME)]

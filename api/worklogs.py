@@ -6,12 +6,13 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy import Engine
 
 from api.access import Principal, Role
 from api.accounts import USERNAME, get_user
 from api.auth import PrincipalDep, authorize
+from api.bodies import WriteBody
 from api.deps import EngineDep, RulesDep
 from api.errors import Forbidden, InvalidInput, NotFound, responses
 from api.indicators import FIRST_DAY, LAST_DAY
@@ -74,7 +75,7 @@ def get_worklog(
     return csv_file(f"worklog-{username}-{day}", ["at", "what", "category", "id", "detail"], rows)
 
 
-class NoteIn(BaseModel):
+class NoteIn(WriteBody):
     """The gridworker's own words on their day."""
 
     note: Annotated[str, Field(max_length=4000), *FreeText]

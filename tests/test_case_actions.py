@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from api.access import Role
 from api.app import create_app
@@ -63,3 +63,28 @@ def test_the_actions_offered_are_those_of_the_state_narrowed_by_role_and_level(
     assert _actions(client, case, community) == ["approve", "escalate", "refuse_request", "resolve"]
     assert _actions(client, case, worker) == ["escalate", "resolve"]
     assert client.get("/v1/cases/00000000-0000-4000-8000-000000000000/actions", headers=community).status_code == 404
+
+
+def test_a_dispatch_names_a_person_who_exists_within_reach_and_a_body_no_unknown_field(
+    client: TestClient, demo_city: Engine, sign_in: SignIn
+) -> None:
+    grid, lon, lat = grid_point(demo_city, GRID)
+    community = sign_in("refs-community", Role.COMMUNITY, grid[:12])
+    sign_in("refs-gw-in", Role.GRIDWORKER, grid)
+    sign_in("refs-gw-out", Role.GRIDWORKER, "321111007001001")  # another street's grid
+    case = str(write_event(demo_city, event_body(lon, lat, category="8203", reporter="refs-gw-in"), datetime.now(UTC)))
+    _act(client, case, community, action="file")
+    for nobody in ("gw\u202e1", "refs-gw-nobody", "refs-gw-out"):
+        refused = client.post(
+            f"/v1/cases/{case}/transitions", json={"action": "dispatch", "assignee": nobody}, headers=community
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["detail"][0]["field"] == "assignee"
+    unknown = client.post(
+        f"/v1/cases/{case}/transitions", json={"action": "dispatch", "asignee": "refs-gw-in"}, headers=community
+    )
+    assert unknown.status_code == 422 and unknown.json()["detail"][0]["field"] == "asignee"  # a typo is not dropped
+    _act(client, case, community, action="dispatch", assignee="refs-gw-in")
+    with demo_city.connect() as conn:
+        held = conn.execute(text('SELECT state, assignee FROM "case" WHERE id = :id'), {"id": case}).one()
+    assert tuple(held) == ("dispatched", "refs-gw-in")
