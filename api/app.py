@@ -1,8 +1,9 @@
 """The FastAPI application factory."""
 
 import gc
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from starlette.middleware.gzip import GZipMiddleware
@@ -29,6 +30,7 @@ from api import (
 )
 from api.access import route_key, unruled
 from api.accounts import UserCache
+from api.bodies import hoist_definitions
 from api.errors import install_handlers
 from api.intake import Intake
 from api.live import LiveFeed
@@ -103,6 +105,7 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
         lifespan=lifespan,
     )
     install_handlers(app)
+    app.openapi = _with_body_definitions(app)  # type: ignore[method-assign]
     app.add_middleware(metrics.MetricsMiddleware)
     # Pages, GeoJSON, vector tiles and scripts travel compressed (a 10,000-grid city's map: ~4× less);
     # Starlette leaves the live feed (text/event-stream) and photos as they are.
@@ -138,6 +141,18 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
     if missing:
         raise RuntimeError(f"routes without an access rule in api.access.POLICY (or rules without a route): {missing}")
     return app
+
+
+def _with_body_definitions(app: FastAPI) -> Callable[[], dict[str, Any]]:
+    """``app.openapi`` with the hand-read bodies' definitions among the components (api.bodies)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = hoist_definitions(build())
+        return app.openapi_schema
+
+    return openapi
 
 
 def route_keys(app: FastAPI) -> list[str]:

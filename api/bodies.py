@@ -29,6 +29,21 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def hoist_definitions(document: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document with the definitions of hand-read bodies (``json_body``) among its components.
+
+    A model's own schema carries what it refers to in ``$defs``; the document must hold them under
+    ``components.schemas``, where its ``$ref``s point.
+    """
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                for name, definition in media.get("schema", {}).pop("$defs", {}).items():
+                    schemas.setdefault(name, definition)
+    return document
+
+
 def json_body(model: type[BaseModel], example: dict[str, Any]) -> dict[str, Any]:
     """OpenAPI for a JSON body read by hand (``read_body`` + ``model_validate_json``, strict types)."""
     return {
