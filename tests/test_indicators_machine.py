@@ -311,8 +311,8 @@ class IndicatorMachine(RuleBasedStateMachine):
             if self.upheld_at is not None:  # an appeal decided later is the one thing that changes a past period
                 now, then = ({k: v for k, v in f.items() if k not in AFTER_APPEALS} for f in (now, then))
             assert now == then, (area, monday)
-        readings = [(self.places.street, self.places.communities)] + [
-            (area, []) for area in self.places.communities + [g for _, g in self.places.grids]
+        readings = [(self.places.street, self.places.communities)] + [  # the rolls per community, then per grid
+            (c, [g for _, g in self.places.grids if g.startswith(c)]) for c in self.places.communities
         ]
         with engine.connect() as conn:  # the rolls count as the cases read one by one
             for period in periods:
