@@ -30,7 +30,7 @@ from api import (
 )
 from api.access import route_key, unruled
 from api.accounts import UserCache
-from api.bodies import hoist_definitions
+from api.bodies import BodyLimit, hoist_definitions
 from api.errors import install_handlers
 from api.intake import Intake
 from api.live import LiveFeed
@@ -110,6 +110,17 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
     # Pages, GeoJSON, vector tiles and scripts travel compressed (a 10,000-grid city's map: ~4× less);
     # Starlette leaves the live feed (text/event-stream) and photos as they are.
     app.add_middleware(GZipMiddleware, minimum_size=1024, compresslevel=5)
+    limits = settings.api
+    app.add_middleware(
+        BodyLimit,
+        default=limits.max_json_bytes,
+        families=[
+            ("/v1/events", limits.max_event_bytes),
+            ("/v1/requests", limits.max_event_bytes),
+            ("/v1/events/batch", limits.max_batch_bytes),
+            ("/v1/events/[^/]+/photos", limits.max_photo_bytes),
+        ],
+    )
     app.add_middleware(PagePolicy, tile_url=settings.api.tile_url)  # outermost: sees the headers as sent
     for module in (  # events first: routes are matched in order, and posts are most of the traffic
         events,

@@ -1,17 +1,61 @@
 """Request bodies: read with a size limit; a write body takes no field it does not know (``WriteBody``)."""
 
+import re
 from typing import Any
 
 from fastapi import Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import PayloadTooLarge
+from api.errors import PayloadTooLarge, error_body
 
 
 class WriteBody(BaseModel):
     """A body that changes something: a field it does not know is a 422 naming it, never silently dropped."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class BodyLimit:
+    """ASGI middleware: every request body is bounded by its route family's limit before anything parses it.
+
+    A declared ``Content-Length`` over the limit is answered 413 at once; a body sent in chunks is counted
+    as it arrives and refused (413) as soon as it passes the limit.
+    """
+
+    def __init__(self, app: ASGIApp, default: int, families: list[tuple[str, int]]) -> None:
+        self.app = app
+        self.default = default
+        self.families = [(re.compile(pattern), limit) for pattern, limit in families]
+
+    def limit(self, path: str) -> int:
+        """The body limit of the route family ``path`` belongs to."""
+        return next((limit for pattern, limit in self.families if pattern.fullmatch(path)), self.default)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Answer through the app, refusing a body over its limit."""
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit(scope["path"])
+        declared = dict(scope["headers"]).get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > limit:
+            message = f"body of {int(declared)} bytes is over the limit of {limit} bytes for {scope['path']}"
+            await JSONResponse(error_body("payload_too_large", message), status_code=413)(scope, receive, send)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:  # an HTTP error: FastAPI passes it on where it would turn others into a 400
+                raise HTTPException(413, f"body over the limit of {limit} bytes for {scope['path']}")
+            return message
+
+        await self.app(scope, counted, send)
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -150,15 +150,36 @@ def _summary(found: list[dict[str, str]]) -> str:
 
 async def _handle_request_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
+    broken = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
+    if broken is not None:
+        return await _handle(request, _not_json(exc.body, broken))
     found = problems(list(exc.errors()), drop_prefix=1)
     return await _handle(request, InvalidInput(f"{len(found)} invalid field(s): {_summary(found)}", found))
+
+
+def _not_json(body: Any, error: Any) -> BadRequest:
+    """The 400 for a body that is not JSON: what is wrong, at which line and column."""
+    position = error["loc"][-1] if isinstance(error["loc"][-1], int) else 0
+    text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    why = (error.get("ctx") or {}).get("error", "not JSON")
+    problem = f"{why} at line {line}, column {column}"
+    return BadRequest(
+        f"the body is not valid JSON: {problem}; send a JSON object", [{"field": "body", "problem": problem}]
+    )
 
 
 async def _handle_http(request: Request, exc: Exception) -> Response:
     """Starlette's own errors (unreadable body, unknown path, wrong method) in the same body shape."""
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == 400:
-        return await _handle(request, BadRequest(f"the body could not be read: {exc.detail}"))
+    if exc.status_code == 413:  # a body counted over its limit as it came (api.bodies.BodyLimit)
+        return await _handle(request, PayloadTooLarge(str(exc.detail)))
+    if exc.status_code == 400:  # FastAPI's "There was an error parsing the body": nested too deep, or not UTF-8
+        why = "nested too deeply or not UTF-8 JSON; send a flat JSON object"
+        return await _handle(
+            request, BadRequest(f"the body could not be read ({why})", [{"field": "body", "problem": why}])
+        )
     if request.url.path.startswith("/open311/"):
         return error_response(request.url.path, exc.status_code, str(exc.detail), exc.headers)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")

@@ -34,6 +34,7 @@ class ApiSettings(BaseSettings):
     max_event_bytes: int = 32 * 1024
     max_batch_bytes: int = 4 * 1024 * 1024
     max_photo_bytes: int = 5 * 1024 * 1024
+    max_json_bytes: int = 256 * 1024  # any other body: transitions, notes, searches, users, requests' actions
     token_ttl_minutes: int = Field(default=480, ge=1, le=7 * 24 * 60)
     user_cache_s: float = Field(default=10.0, ge=0)
     event_posts_per_minute: float = Field(default=120.0, ge=0)
