@@ -327,8 +327,13 @@
       body: { action, note: "", ...extra.body }, after: extra.after || undefined });
     outbox.pump();
   }
+  let casesAsked = 0; // only the latest of overlapping reads draws the list
   async function showCases() {
+    const asked = ++casesAsked;
     const answer = await api("/v1/me/cases");
+    const queued = new Set((await outbox.list(user())).filter((i) => i.type === "transition" && i.state === "waiting")
+      .map((i) => i.caseId)); // an action on its way: the case's buttons stay off until the server has it
+    if (asked !== casesAsked) return;
     if (answer) state.cases = answer.cases;
     const list = $("case-list");
     list.replaceChildren();
@@ -365,6 +370,7 @@
         row.append(el("div", { class: "actions" }, el("label", {}, t("after_photo"), " ", photo), resolve));
       }
       row.append(note);
+      if (queued.has(c.id)) done(t("queued"));
       list.append(row);
     }
   }

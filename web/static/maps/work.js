@@ -54,9 +54,10 @@
       const link = document.createElement("a");
       link.href = `/work/cases/${c.id}`;
       link.textContent = c.id.slice(0, 8);
+      link.translate = false; // an id, like the grid's code: not words to translate
       const left = c.remaining_s === null ? "" : c.remaining_s < 0 ? say("w_overdue_by", { t: span(c.remaining_s) }) : say("w_left", { t: span(c.remaining_s) });
       tr.append(cell(box), cell(link), cell(cfg.categories[c.category] || c.category), cell(text[`st_${c.state}`] || c.state),
-        cell(text[`lv_${c.holder || c.level}`] || c.level), cell(c.grid_code || ""),
+        cell(text[`lv_${c.holder || c.level}`] || c.level), Object.assign(cell(c.grid_code || ""), { translate: false }),
         cell(c.deadline ? window.gridgovWords.localTime(c.deadline, cfg.tz) : ""), cell(left, c.remaining_s < 0 ? "late" : ""),
         cell(document.createElement("span"), "row-message"));
       rows.append(tr);
