@@ -251,6 +251,8 @@ def test_offline_check_in_and_reports_arrive_exactly_once(
     context.set_offline(False)
     _sign_in(page, "app-gw-offline")
     _wait_waiting(page, 0)  # all accepted; the pipeline records them a moment later
+    # the day's status counts the check-in the server took, without the page being opened again
+    page.wait_for_function("document.getElementById('patrol-status').textContent.includes('今日已巡查 1 次')")
     events = wait_recorded_by(demo_city, "app-gw-offline", 4)
     assert sorted(e["kind"] for e in events) == ["incident", "incident", "incident", "patrol"]
     assert {e["grid_code"] for e in events} == {grid}

@@ -171,13 +171,17 @@
       enableHighAccuracy: true, maximumAge: 10000,
     });
   }
-  async function patrolStatus() {
-    const log = await api(`/v1/worklogs/${encodeURIComponent(user())}/${today()}`);
+  async function patrolStatus(readLog = true) {
     const day = today();
-    const queued = (await outbox.list(user())).filter(
-      (i) => i.body && i.body.kind === "patrol" && i.state !== "sent" && i.day === day,
-    ).length;
-    const done = log ? log.counts.patrols : 0;
+    if (readLog) {
+      const log = await api(`/v1/worklogs/${encodeURIComponent(user())}/${day}`);
+      if (log) state.patrolsLogged = { day, n: log.counts.patrols };
+    }
+    const mine = (await outbox.list(user())).filter((i) => i.body && i.body.kind === "patrol" && i.day === day);
+    const queued = mine.filter((i) => i.state !== "sent").length;
+    const logged = state.patrolsLogged && state.patrolsLogged.day === day ? state.patrolsLogged.n : 0;
+    // a check-in the server has taken counts at once, before the work log has recorded it
+    const done = Math.max(logged, mine.filter((i) => i.state === "sent").length);
     let text = done ? t("patrolled", { n: done }) : t("not_patrolled");
     if (queued) text += t("patrol_queued", { n: queued });
     $("patrol-status").textContent = text;
@@ -455,7 +459,7 @@
   $("cases-refresh").addEventListener("click", showCases);
   window.addEventListener("online", network);
   window.addEventListener("offline", network);
-  outbox.onChange(() => { showOutbox(); });
+  outbox.onChange(() => { showOutbox(); if (user()) patrolStatus(false); });
 
   if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/app/sw.js", { scope: "/app/" });

@@ -178,8 +178,10 @@
     await db.items.filter((i) => i.state === "sent" && i.sentAt < before).delete();
   }
 
-  window.addEventListener("online", () => {
+  window.addEventListener("online", async () => {
+    // back online: everything waiting goes now, not when its back-off would have tried again
     pausedUntil = 0;
+    await db.items.where("state").equals("waiting").modify({ nextAt: 0 });
     pump();
   });
   setInterval(pump, 60000); // a safety net: the network may return without an "online" event
