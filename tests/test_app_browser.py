@@ -434,12 +434,8 @@ def test_a_gridworker_reads_chinese_on_every_tab(
     sign_in("app-gw-129", Role.GRIDWORKER, grid)
     context = _phone(browser, lon, lat)
     page = context.new_page()
-    page.goto(f"{api.base}/app/", wait_until="load")
-    page.fill("#signin-form input[name=username]", "app-gw-129")
-    page.fill("#signin-form input[name=password]", TEST_PASSWORD)
-    page.click("#signin-form button[type=submit]")
-    page.wait_for_selector(".leaflet-interactive")
-    page.click("#checkin")  # something in the outbox, with its time
+    _open(page, api.base, "app-gw-129")
+    _check_in(page)  # something in the outbox, with its time
     found = {}
     for tab in ("day", "report", "cases", "outbox"):
         page.click(f"nav [data-tab={tab}]")

@@ -11,6 +11,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from web.templating import new_nonce, policy
 
+NOT_PAGES = ("/v1/", "/static/", "/app/static/", "/app/lib/", "/open311/")  # no page is served under these
+
 
 class PagePolicy:
     """ASGI middleware: a Content-Security-Policy on every HTML answer."""
@@ -22,8 +24,8 @@ class PagePolicy:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer through the app, adding the policy to the head of an HTML answer."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
+        if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD") or scope["path"].startswith(NOT_PAGES):
+            await self.app(scope, receive, send)  # the API's posts and reads pass untouched: no page there
             return
         page_nonce = new_nonce()
 
