@@ -4,6 +4,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+from api.errors import Refusal, problem
 from cases.loop import CLOCK_ACTIONS, Action
 from cases.places import PLACE_SQL
 from cases.rules import Level
@@ -47,20 +48,23 @@ APPROVERS: dict[Level, frozenset[Role]] = {
 
 
 def check_scope(role: Role, scope: str) -> str:
-    """The scope, normalised; ``ValueError`` says what a scope of this role must look like."""
+    """The scope, normalised; a 422 refusal says what a scope of this role must look like."""
     scope = scope.strip()
     if role in SCOPE_DIGITS:
         digits = SCOPE_DIGITS[role]
         if not re.fullmatch(rf"\d{{{digits}}}", scope):
-            raise ValueError(f"a {role.value} user's scope is a {digits}-digit area code, not {scope!r}")
+            raise Refusal(
+                "invalid_input.user",
+                [problem("scope", "field.scope_area", role=role.value, digits=digits, scope=scope)],
+            )
     elif role is Role.OWNER:
         if not re.fullmatch(SPECIAL_GRID, scope):
-            raise ValueError(f"an owner's scope is a special grid's code, ZS and 15 digits, not {scope!r}")
+            raise Refusal("invalid_input.user", [problem("scope", "field.scope_owner", scope=scope)])
     elif role is Role.DEPARTMENT:
         if not 1 <= len(scope) <= 64:
-            raise ValueError("a department user's scope is the department's name (1-64 characters)")
+            raise Refusal("invalid_input.user", [problem("scope", "field.scope_department")])
     elif scope not in ("", EVERYWHERE):
-        raise ValueError(f"a {role.value} sees everything; leave the scope empty")
+        raise Refusal("invalid_input.user", [problem("scope", "field.scope_everything", role=role.value)])
     else:
         scope = EVERYWHERE
     return scope

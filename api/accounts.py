@@ -14,6 +14,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from api.access import Principal, Role, check_scope
+from api.errors import Refusal, problem
 
 log = logging.getLogger(__name__)
 USERNAME = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
@@ -22,27 +23,6 @@ MAX_PASSWORD = 256
 _hasher = PasswordHasher()
 # Verified against when the user does not exist, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("no such user")
-
-
-class UserError(ValueError):
-    """A user cannot be added or changed as asked."""
-
-
-class InvalidUser(UserError):
-    """A field of a new user is wrong."""
-
-    def __init__(self, field: str, problem: str) -> None:
-        super().__init__(f"{field}: {problem}")
-        self.field = field
-        self.problem = problem
-
-
-class UserExists(UserError):
-    """The username is taken."""
-
-
-class NoSuchUser(UserError):
-    """No user has this name."""
 
 
 @dataclass(frozen=True)
@@ -67,13 +47,12 @@ class User:
 def check_new_user(username: str, password: str, role: Role, scope: str) -> str:
     """The normalised scope; ``UserError`` says what is wrong with the new user."""
     if not re.fullmatch(USERNAME, username):
-        raise InvalidUser("username", "1-64 letters, digits, '_', '.', '@' or '-', starting with a letter or digit")
+        raise Refusal("invalid_input.user", [problem("username", "field.username")])
     if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-        raise InvalidUser("password", f"{MIN_PASSWORD} to {MAX_PASSWORD} characters")
-    try:
-        return check_scope(role, scope)
-    except ValueError as exc:
-        raise InvalidUser("scope", str(exc)) from exc
+        raise Refusal(
+            "invalid_input.user", [problem("password", "field.password", least=MIN_PASSWORD, most=MAX_PASSWORD)]
+        )
+    return check_scope(role, scope)
 
 
 def add_user(engine: Engine, username: str, password: str, role: Role, scope: str, *, replace: bool = False) -> User:
@@ -94,7 +73,7 @@ def add_user(engine: Engine, username: str, password: str, role: Role, scope: st
             {"u": username, "h": _hasher.hash(password), "r": role.value, "s": scope},
         ).scalar_one_or_none()
     if added is None:
-        raise UserExists(f"user {username!r} exists already")
+        raise Refusal("conflict.user_exists", user=username)
     return User(username, role, scope, False)
 
 
@@ -144,7 +123,7 @@ def set_disabled(engine: Engine, username: str, disabled: bool = True) -> User:
             {"u": username, "d": disabled},
         ).one_or_none()
     if row is None:
-        raise NoSuchUser(f"no user {username!r}")
+        raise Refusal("not_found.user", user=username)
     return _user(row)
 
 

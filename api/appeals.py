@@ -12,7 +12,7 @@ from api.auth import PrincipalDep, authorize
 from api.bodies import WriteBody
 from api.cases import case_in_scope
 from api.deps import EngineDep, RulesDep
-from api.errors import NotFound, responses
+from api.errors import Refusal, responses
 from cases import appeals
 from geo.levels import AREA_CODE
 from streams.schema import FreeText
@@ -86,6 +86,6 @@ def get_appeals(
 ) -> dict[str, Any]:
     """Appeals on cases of an area in your scope, oldest first."""
     if not principal.sees_area(area):
-        raise NotFound(f"no area {area} in your scope")
+        raise Refusal("not_found.area_yours", code=area)
     with engine.connect() as conn:
         return {"area": area, "appeals": appeals.listed(conn, area, pending, limit)}

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from api.auth import authorize
 from api.deps import EngineDep, LocatorDep
-from api.errors import InvalidInput, NotFound, responses
+from api.errors import Refusal, responses
 from geo.areas import area_feature, area_info, children_collection
 from geo.crs import CRS
 
@@ -37,7 +37,7 @@ def get_area(code: str, engine: EngineDep) -> dict[str, Any]:
     with engine.connect() as conn:
         feature = area_feature(conn, code)
     if feature is None:
-        raise NotFound(f"no area with code {code} in the active boundary set")
+        raise Refusal("not_found.area", code=code)
     return feature
 
 
@@ -46,7 +46,7 @@ def get_children(code: str, engine: EngineDep) -> dict[str, Any]:
     """The children of an area as a GeoJSON FeatureCollection."""
     with engine.connect() as conn:
         if area_info(conn, code) is None:
-            raise NotFound(f"no area with code {code} in the active boundary set")
+            raise Refusal("not_found.area", code=code)
         return children_collection(conn, code)
 
 
@@ -60,7 +60,7 @@ async def locate(
 ) -> Location:
     """Find the grid (and community, street, district) of one point."""
     if not (math.isfinite(lon) and math.isfinite(lat)):
-        raise InvalidInput("lon and lat must be finite numbers")
+        raise Refusal("invalid_input.finite")
     index = await run_in_threadpool(locator.index)
     found = index.locate([lon], [lat], crs, None if accuracy is None else [accuracy])
     return Location(

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from api.access import POLICY, Principal, Role, route_key
 from api.accounts import UserCache, authenticate
 from api.deps import EngineDep, SettingsDep, SignInThrottleDep
-from api.errors import Forbidden, RateLimited, Unauthorized, responses
+from api.errors import Refusal, responses
 from api.metrics import SIGN_INS_FAILED
 from api.ratelimit import SignInThrottle
 from api.settings import Settings
@@ -72,9 +72,9 @@ def token_subject(secret: str, token: str) -> str:
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["sub", "exp", "iat"]})
     except jwt.ExpiredSignatureError as exc:
-        raise Unauthorized("the token has expired; sign in again") from exc
+        raise Refusal("unauthorized.expired") from exc
     except jwt.InvalidTokenError as exc:
-        raise Unauthorized("the token is not valid; sign in again") from exc
+        raise Refusal("unauthorized.invalid") from exc
     if len(_verified) >= VERIFIED_TOKENS:
         _verified.clear()
     _verified[(secret, token)] = (str(claims["sub"]), float(claims["exp"]))
@@ -111,13 +111,13 @@ async def current_principal(request: Request, header: Annotated[str | None, Depe
     users: UserCache = request.app.state.users
     token = _token(request, header, settings.api.secret_key)
     if not token:
-        raise Unauthorized("sign in first: send Authorization: Bearer <token> (POST /v1/token gives one)")
+        raise Refusal("unauthorized.none")
     username = token_subject(settings.api.secret_key, token)
     known, user = users.fresh(username)
     if not known:  # the database is asked off the event loop
         user = await run_in_threadpool(users.get, username)
     if user is None or user.disabled:
-        raise Unauthorized("this user no longer exists or is disabled")
+        raise Refusal("unauthorized.gone")
     return user.principal
 
 
@@ -127,7 +127,7 @@ async def authorize(request: Request, principal: Annotated[Principal, Depends(cu
     method = "GET" if request.method == "HEAD" else request.method
     allowed = POLICY[route_key(method, route.path)]
     if principal.role not in allowed:
-        raise Forbidden(f"a {principal.role.value} may not call {method} {route.path}")
+        raise Refusal("forbidden.route", role=principal.role.value, method=method, path=route.path)
     return principal
 
 
@@ -141,10 +141,8 @@ async def _sign_in(
     wait = throttle.wait(address, username)
     if wait:
         SIGN_INS_FAILED.labels("throttled").inc()
-        raise RateLimited(
-            f"too many failed sign-ins for {username!r} from this address; retry in {math.ceil(wait)} s",
-            headers={"Retry-After": str(math.ceil(wait))},
-        )
+        seconds = math.ceil(wait)
+        raise Refusal("rate_limited.sign_in", headers={"Retry-After": str(seconds)}, user=username, seconds=seconds)
     if delay := throttle.delay(username):
         await asyncio.sleep(delay)  # many recent failures on this username, from anywhere: slow them down
     user = await run_in_threadpool(authenticate, engine, username, password)
@@ -152,7 +150,7 @@ async def _sign_in(
         throttle.failed(address, username)
         SIGN_INS_FAILED.labels("wrong_password").inc()
         log.warning("sign-in failed for %r from %s", username, address)
-        raise Unauthorized("wrong username or password, or the user is disabled")
+        raise Refusal("unauthorized.wrong")
     ttl = timedelta(minutes=settings.api.token_ttl_minutes)
     token = issue_token(settings.api.secret_key, user.principal, ttl)
     return Token(access_token=token, expires_in=int(ttl.total_seconds()), role=user.role, scope=user.scope)
@@ -238,7 +236,7 @@ async def post_login(
         return RedirectResponse("/login?" + urlencode({"next": target, "error": "form"}), status_code=303)
     try:
         token = await _sign_in(throttle, request, engine, settings, username, password)
-    except (Unauthorized, RateLimited):
+    except Refusal:
         return RedirectResponse("/login?" + urlencode({"next": target, "error": 1}), status_code=303)
     response = RedirectResponse(target, status_code=303)
     response.set_cookie(

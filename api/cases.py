@@ -16,7 +16,7 @@ from api.accounts import get_user
 from api.auth import PrincipalDep, authorize
 from api.bodies import WriteBody
 from api.deps import EngineDep, RulesDep
-from api.errors import Forbidden, InvalidInput, NotFound, responses
+from api.errors import Refusal, problem, responses
 from cases.evidence import after_photo_rule
 from cases.loop import CLOCK_ACTIONS, REASONED, Action, State, allowed_actions
 from cases.places import PLACE_SQL
@@ -55,7 +55,7 @@ class TransitionIn(WriteBody):
 def _scoped_case(conn: Any, case_id: UUID, principal: Principal) -> Any:
     row = case_row(conn, case_id)
     if row is None or not principal.sees_case(row.place, row.department, row.special_code):
-        raise NotFound(f"no case {case_id} in your scope")
+        raise Refusal("not_found.case_yours", case=str(case_id))
     return row
 
 
@@ -79,24 +79,20 @@ def _check_assignee(engine: Engine, username: str, principal: Principal) -> None
     """The person a case is dispatched to exists, may sign in, and works within the caller's reach (else a 422)."""
     user = get_user(engine, username)
     if user is None or user.disabled or (re.match(AREA_CODE, user.scope) and not principal.sees_area(user.scope)):
-        why = f"no user {username!r} who works within your area"
-        raise InvalidInput(
-            f"assignee: {why}; name a person of the case's area, or send none to dispatch it to its unit",
-            [{"field": "assignee", "problem": why}],
-        )
+        raise Refusal("invalid_input.assignee", [problem("assignee", "field.assignee", user=username)], user=username)
 
 
-def refusal(principal: Principal, action: Action, row: Any, rules: Rules) -> str | None:
+def refusal(principal: Principal, action: Action, row: Any, rules: Rules) -> Refusal | None:
     """Why the caller may not take ``action`` on the case ``row`` (None: they may; the loop checks the state)."""
     if not principal.may_take(action) and not principal.may_verify(action, row.grid_code, row.assignee):
-        return f"a {principal.role.value} may not {action.value} a case"
+        return Refusal("forbidden.action", role=principal.role.value, action=action.value)
     if action in DECISIONS:
         level = Level(row.level)
         kind = row.request_kind or "suspension"  # resume ends a suspension
         approver = rules.limits_of(kind).approver
         if not principal.may_decide(level, approver):
-            who = "the district" if approver == "district" else "the level above it"
-            return f"{kind} requests on a case held at {level.value} level are decided by {who}"
+            key = "forbidden.decision_district" if approver == "district" else "forbidden.decision_above"
+            return Refusal(key, request=kind, level=level.value)
     return None
 
 
@@ -145,11 +141,11 @@ async def post_transition(
     Intake, dispatch and deciding requests need a supervisor.
     """
     if body.action in CLOCK_ACTIONS:
-        raise InvalidInput(f"{body.action.value} is done by the SLA clock, not by people")
+        raise Refusal("invalid_input.clock_action", action=body.action.value)
     row = await run_in_threadpool(case_in_scope, engine, case_id, principal)
     refused = refusal(principal, body.action, row, rules)
     if refused:
-        raise Forbidden(refused)
+        raise refused
     if body.assignee is not None:
         await run_in_threadpool(_check_assignee, engine, body.assignee, principal)
     await run_in_threadpool(

@@ -13,7 +13,7 @@ from api.access import Principal
 from api.auth import PrincipalDep, authorize
 from api.bodies import json_body, read_body
 from api.deps import EngineDep, IntakeDep, LocatorDep, PostLimiterDep, SettingsDep
-from api.errors import Forbidden, NotFound, PayloadTooLarge, RateLimited, invalid, responses
+from api.errors import Refusal, invalid, responses
 from api.etags import NOT_MODIFIED, etagged
 from api.intake import Accepted
 from api.placement import current_index, in_place
@@ -37,9 +37,9 @@ def admit(limiter: RateLimiter, principal: Principal) -> None:
     """Refuse a caller over their posting rate (429)."""
     wait = limiter.take(principal.username)
     if wait:
-        raise RateLimited(
-            f"{principal.username} posts too often; retry in {math.ceil(wait)} s",
-            headers={"Retry-After": str(math.ceil(wait))},
+        seconds = math.ceil(wait)
+        raise Refusal(
+            "rate_limited.posts", headers={"Retry-After": str(seconds)}, user=principal.username, seconds=seconds
         )
 
 
@@ -47,7 +47,7 @@ def as_yourself(events: list[Event], principal: Principal) -> list[Event]:
     """The events, if every one names the caller as reporter; 403 otherwise."""
     for event in events:
         if event.reporter != principal.username:
-            raise Forbidden(f"events are posted as yourself: reporter must be {principal.username!r}")
+            raise Refusal("forbidden.reporter", user=principal.username)
     return events
 
 
@@ -108,7 +108,7 @@ async def post_batch(
         batch = Batch.model_validate_json(body, context={"now": datetime.now(UTC)})
     except ValidationError as exc:
         if any(e["type"] == "too_long" and e["loc"] == ("events",) for e in exc.errors()):
-            raise PayloadTooLarge("a batch holds at most 500 events; send the rest in another batch") from exc
+            raise Refusal("payload_too_large.batch", most=500) from exc
         raise invalid(exc) from exc
     events = as_yourself(list(batch.events), principal)
     in_place(await current_index(locator), events, principal, batch=True)
@@ -164,7 +164,7 @@ def event_in_scope(conn: Connection, event_id: UUID, principal: Principal) -> An
         principal.username in (row.reporter, row.assignee)
         or principal.sees_case(place, row.department, row.special_code)
     ):
-        raise NotFound(f"no recorded event {event_id} in your scope (it may still be on its way)")
+        raise Refusal("not_found.event", event=str(event_id))
     return row
 
 

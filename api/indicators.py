@@ -9,7 +9,7 @@ from sqlalchemy import Connection
 from api.access import Principal
 from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, RulesDep
-from api.errors import InvalidInput, NotFound, responses
+from api.errors import Refusal, responses
 from cases.indicators import category_mix, daily, indicators_by_area
 from geo.areas import area_info, child_names
 from geo.levels import AREA_CODE
@@ -30,10 +30,10 @@ def _area_name(conn: Connection, principal: Principal, area: str, from_: date, t
     """The area's name, if it is in the caller's scope and the range is whole (422, 404 otherwise)."""
     days = (to - from_).days + 1
     if days < 1 or days > MAX_DAYS:
-        raise InvalidInput(f"from must not be after to, and the range at most {MAX_DAYS} days")
+        raise Refusal("invalid_input.range", most=MAX_DAYS)
     info = area_info(conn, area) if principal.sees_area(area) else None
     if info is None:
-        raise NotFound(f"no area with code {area} in the active boundary set")
+        raise Refusal("not_found.area", code=area)
     return info[0]
 
 

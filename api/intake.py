@@ -18,7 +18,7 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 
-from api.errors import Conflict
+from api.errors import Refusal
 from api.metrics import ACCEPTED
 from streams.producer import EventProducer, Message
 from streams.receipts import claim
@@ -52,7 +52,7 @@ def stamp(events: list[Event]) -> list[Received]:
     for event in events:
         seen = unique.setdefault(str(event.id), event)
         if seen != event:
-            raise Conflict(f"event {event.id} appears twice in the batch with different content", [str(event.id)])
+            raise Refusal("conflict.twice", [str(event.id)], event=str(event.id))
     now = datetime.now(UTC)
     return [Received.stamp(e, now) for e in unique.values()]
 
@@ -141,7 +141,7 @@ class Intake:
                 if (i := str(r.event.id)) in conflicts or first[i].content_hash != r.content_hash
             ]
             if clash:
-                post.error = Conflict(f"{len(clash)} event id(s) were already sent with different content", clash)
+                post.error = Refusal("conflict.sent_differently", clash, n=len(clash))
             else:
                 sending.append(post)
         sent = {str(r.event.id) for post in sending for r in post.received}

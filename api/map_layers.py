@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 from api.access import Principal
 from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, LiveDep, RulesDep, TileCacheDep, VisitRulesDep
-from api.errors import InvalidInput, NotFound, responses
+from api.errors import Refusal, responses
 from api.etags import NOT_MODIFIED, etag_of, tagged
 from api.live import event_stream
 from api.mapdata import (
@@ -53,7 +53,7 @@ def scope(conn: Any, area: str | None, principal: Principal) -> tuple[str, str, 
         code = first_district(conn) or DEMO_DISTRICT
         info = area_info(conn, code)
     if info is None:
-        raise NotFound(f"no area with code {code} in your scope of the active boundary set")
+        raise Refusal("not_found.area_yours", code=code)
     return code, info[0], info[1]
 
 
@@ -139,7 +139,7 @@ def get_grid_tile(
     and so does the key of the server's copy (api/tilecache.py).
     """
     if x >= 2**z or y >= 2**z:
-        raise InvalidInput(f"tile {z}/{x}/{y} does not exist: at zoom {z}, x and y run from 0 to {2**z - 1}")
+        raise Refusal("invalid_input.tile", z=z, x=x, y=y, most=2**z - 1)
     with engine.connect() as conn:
         code, _, _ = scope(conn, area, principal)
         key = ("grids", active_generation(conn), code, z, x, y)
@@ -202,5 +202,5 @@ async def live(feed: LiveDep, principal: PrincipalDep, area: AreaQuery = None) -
     """Server-sent events in your area: located events and escalations as they happen (``retry`` 2 s)."""
     prefix = area or principal.area or ""
     if not principal.sees_area(prefix):
-        raise NotFound(f"no area with code {prefix} in your scope")
+        raise Refusal("not_found.area_yours", code=prefix)
     return event_stream(feed, feed.subscribe(prefix))

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, SettingsDep
-from api.errors import NotFound, responses
+from api.errors import Refusal, responses
 from api.etags import NOT_MODIFIED, etagged
 from cases.reads import CASE_FIELDS, case_json
 from geo.areas import area_feature, area_info
@@ -28,7 +28,7 @@ def my_grid(request: Request, engine: EngineDep, settings: SettingsDep, principa
         grid = area_feature(conn, principal.scope)
         community = area_info(conn, grid["properties"]["parent_code"]) if grid else None
     if grid is None:
-        raise NotFound(f"your grid {principal.scope} is not in the active boundary set; ask your administrator")
+        raise Refusal("not_found.own_grid", grid=principal.scope)
     grid["properties"]["community_name"] = community[0] if community else None
     grid["properties"]["tolerance_m"] = settings.locate.locate_tolerance_m
     return etagged(request, grid)

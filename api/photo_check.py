@@ -21,7 +21,11 @@ _TAKEN, _OFFSET = 36867, 36881  # DateTimeOriginal, OffsetTimeOriginal
 
 
 class BadPhoto(ValueError):
-    """The upload is not a readable JPEG or PNG."""
+    """The upload is not a readable JPEG or PNG: a field problem's message key and values."""
+
+    def __init__(self, key: str, **values: Any) -> None:
+        super().__init__(f"{key}: {values}")
+        self.key, self.values = key, values
 
 
 @dataclass(frozen=True)
@@ -88,9 +92,9 @@ def inspect(content: bytes, tz: ZoneInfo) -> PhotoInfo:
     try:
         with Image.open(io.BytesIO(content)) as image:
             if image.format not in FORMATS:
-                raise BadPhoto(f"only JPEG and PNG are accepted, not {image.format}")
+                raise BadPhoto("field.photo_format", format=str(image.format))
             if image.width * image.height > MAX_PIXELS:
-                raise BadPhoto(f"at most {MAX_PIXELS:,} pixels")
+                raise BadPhoto("field.photo_pixels", most=MAX_PIXELS)
             image.load()  # decodes every pixel: a damaged file fails here
             media_type, width, height = FORMATS[image.format], image.width, image.height
             place, taken_at, orientation, flags = _metadata(image, tz)
@@ -98,7 +102,7 @@ def inspect(content: bytes, tz: ZoneInfo) -> PhotoInfo:
     except BadPhoto:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise BadPhoto(f"not a readable JPEG or PNG ({type(exc).__name__})") from exc
+        raise BadPhoto("field.photo_unreadable", why=type(exc).__name__) from exc
     lon, lat = place
     return PhotoInfo(hashlib.sha256(content).hexdigest(), media_type, width, height, taken_at, lon, lat, stored, flags)
 

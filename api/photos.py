@@ -12,7 +12,7 @@ from api.access import Principal
 from api.auth import PrincipalDep, authorize
 from api.bodies import read_body
 from api.deps import EngineDep, RulesDep, SettingsDep
-from api.errors import InvalidInput, NotFound, responses
+from api.errors import Refusal, problem, responses
 from api.events import event_in_scope
 from api.photo_check import FORMATS, BadPhoto, compare, inspect
 from cases.rules import Rules
@@ -34,7 +34,7 @@ def _store(engine: Engine, event_id: UUID, principal: Principal, content: bytes,
     try:
         info = inspect(content, rules.calendar.tz)  # decoded before a connection is taken
     except BadPhoto as exc:
-        raise InvalidInput(str(exc), [{"field": "body", "problem": str(exc)}]) from exc
+        raise Refusal("invalid_input.fields", [problem("body", exc.key, **exc.values)], n=1) from exc
     with engine.begin() as conn:
         event = event_in_scope(conn, event_id, principal)
         distance, flags = compare(info, event.lon, event.lat, event.occurred_at)
@@ -123,5 +123,5 @@ def get_photo(
             {"e": event_id, "h": sha256},
         ).one_or_none()
     if row is None:
-        raise NotFound(f"no photo {sha256} on event {event_id}")
+        raise Refusal("not_found.photo", photo=sha256, event=str(event_id))
     return Response(bytes(row.content), media_type=row.media_type, headers={"Cache-Control": "private, max-age=86400"})

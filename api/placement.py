@@ -17,14 +17,13 @@ from fastapi.concurrency import run_in_threadpool
 from numpy.typing import NDArray
 
 from api.access import Principal, Role
-from api.errors import GridgovError, InvalidInput
+from api.errors import Refusal, problem
 from geo.crs import to_wgs84_mixed
 from geo.grid_index import GridIndex
 from geo.locator import Locator
 from streams.schema import Event, Location
 
 log = logging.getLogger(__name__)
-OUTSIDE = "outside the area this platform serves"
 
 
 async def current_index(locator: Locator) -> GridIndex:
@@ -48,38 +47,32 @@ def in_own_grid(index: GridIndex, events: list[Event], principal: Principal, *, 
     problems: list[dict[str, Any]] = []
     for n in np.flatnonzero(distances > index.tolerance_m):
         nearest = index.nearest(float(lon[n]), float(lat[n]))
-        near = f"the nearest grid is {nearest[0]} at {nearest[1]:,.0f} m" if nearest else "no grid is near"
-        problems.append(
-            {
-                "field": f"events.{n}.location" if batch else "location",
-                "problem": f"lies {distances[n]:,.0f} m outside your grid {principal.scope} "
-                f"(tolerance {index.tolerance_m:,.0f} m); {near}. Check the position, or report from your grid",
-                "nearest_grid": nearest[0] if nearest else None,
-                "nearest_m": round(nearest[1], 1) if nearest else None,
-            }
+        field = f"events.{n}.location" if batch else "location"
+        at = {"metres": round(float(distances[n])), "grid": principal.scope, "tolerance": round(index.tolerance_m)}
+        found = (
+            problem(field, "field.outside_grid_near", **at, nearest=nearest[0], nearest_metres=round(nearest[1]))
+            if nearest
+            else problem(field, "field.outside_grid", **at)
         )
+        found |= {
+            "nearest_grid": nearest[0] if nearest else None,
+            "nearest_m": round(nearest[1], 1) if nearest else None,
+        }
+        problems.append(found)
     if problems:
-        summary = "; ".join(str(p["problem"]) for p in problems[:3])
-        raise InvalidInput(f"{len(problems)} event(s) outside your grid: {summary}", problems)
+        raise Refusal("invalid_input.outside_grid", problems, n=len(problems))
 
 
-def in_served_area(
-    index: GridIndex, locations: list[Location], fields: list[str], error: type[GridgovError] = InvalidInput
-) -> None:
-    """``error`` (422 by default) for points in no district the platform serves (nor near any grid)."""
+def in_served_area(index: GridIndex, locations: list[Location], fields: list[str], kind: str = "invalid_input") -> None:
+    """A refusal of ``kind`` (422 by default) for points in no district the platform serves (nor near any grid)."""
     lon, lat = _wgs84(locations)
     problems = [
-        {
-            "field": field,
-            "problem": f"({p.lon}, {p.lat}, {p.crs.value}) is {OUTSIDE}; send a point inside a district it serves"
-            " (a report from elsewhere belongs to that place's own service)",
-        }
+        problem(field, "field.outside_platform", lon=p.lon, lat=p.lat, crs=p.crs.value)
         for field, p, place in zip(fields, locations, index.locate(lon, lat).place(), strict=True)
         if place is None
     ]
     if problems:
-        summary = "; ".join(f"{p['field']} {p['problem']}" for p in problems[:3])
-        raise error(f"{len(problems)} place(s) outside the platform: {summary}", problems)
+        raise Refusal(f"{kind}.outside_platform", problems, n=len(problems))
 
 
 def in_place(index: GridIndex, events: list[Event], principal: Principal, *, batch: bool) -> None:

@@ -17,7 +17,7 @@ from api.accounts import USERNAME
 from api.auth import PrincipalDep, authorize
 from api.bodies import WriteBody
 from api.deps import EngineDep, ProtectorDep, TodayDep, VisitRulesDep
-from api.errors import InvalidInput, NotFound, responses
+from api.errors import Refusal, problem, responses
 from registers import people
 from registers.ids import id_problem, normalise_id
 from registers.protect import Protector
@@ -63,7 +63,7 @@ def get_household(
     with engine.begin() as conn:
         row = people.household(conn, household_id)
         if row is None or not principal.sees_area(row.grid_code):
-            raise NotFound(f"no household {household_id} in your area")
+            raise Refusal("not_found.household", household=household_id)
         household = dict(row._mapping)
         household["cadence"] = visit_rules.cadence_of(row.tags).value
         household["people"] = _people(conn, people.members(conn, household_id), principal, protector, purpose, today)
@@ -83,7 +83,7 @@ def get_person(
     with engine.begin() as conn:
         row = people.person(conn, person_id)
         if row is None or not principal.sees_area(row.grid_code):
-            raise NotFound(f"no person {person_id} in your area")
+            raise Refusal("not_found.person", person=person_id)
         return _people(conn, [row], principal, protector, purpose, today)[0]
 
 
@@ -102,7 +102,7 @@ def search_people(
     id_number = normalise_id(body.id_number)
     wrong = id_problem(id_number)
     if wrong:
-        raise InvalidInput(f"id_number: {wrong}", [{"field": "id_number", "problem": wrong}])
+        raise Refusal("invalid_input.fields", [problem("id_number", wrong[0], **wrong[1])], n=1)
     with engine.begin() as conn:
         row = people.find(conn, protector.search_hash(id_number))
         found = row is not None and principal.sees_area(row.grid_code)

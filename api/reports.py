@@ -10,8 +10,8 @@ from sqlalchemy import Connection
 from api.access import Principal
 from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, RulesDep, SettingsDep
-from api.errors import InvalidInput, NotFound, responses
-from cases.report import ReportError, monthly_report, parse_month, to_xlsx
+from api.errors import Refusal, responses
+from cases.report import monthly_report, parse_month, to_xlsx
 from cases.rules import Rules
 from geo.levels import AREA_CODE
 
@@ -25,11 +25,8 @@ Lang = Annotated[Literal["zh", "en"], Query(description="Language of the page")]
 def read_report(conn: Connection, principal: Principal, area: str, month: str, rules: Rules, settings: Any) -> Any:
     """The monthly report of an area in the caller's scope; a bad month or an unknown area is the caller's error."""
     if not principal.sees_area(area):
-        raise NotFound(f"no area with code {area} in your scope")
-    try:
-        return monthly_report(conn, area, parse_month(month), rules, datetime.now(UTC), settings.grades())
-    except ReportError as exc:
-        raise (NotFound if "no area" in str(exc) else InvalidInput)(str(exc)) from None
+        raise Refusal("not_found.area_yours", code=area)
+    return monthly_report(conn, area, parse_month(month), rules, datetime.now(UTC), settings.grades())
 
 
 @router.get(

@@ -17,7 +17,7 @@ from api.access import SUPERVISORS, Principal, Role
 from api.auth import PrincipalDep, authorize
 from api.bodies import json_body, read_body
 from api.deps import EngineDep, IntakeDep, LocatorDep, PostLimiterDep, RulesDep, SettingsDep
-from api.errors import Forbidden, InvalidInput, NotFound, invalid, responses
+from api.errors import Refusal, invalid, problem, responses
 from api.events import admit
 from api.intake import Accepted
 from api.placement import current_index, in_served_area
@@ -94,7 +94,7 @@ def _request(conn: Connection, request_id: UUID, principal: Principal) -> Any:
     if row is None or not (
         principal.owns_request(row.resident, row.assignee) or principal.sees_case(row.place, row.department)
     ):
-        raise NotFound(f"no request {request_id} in your scope (a new one appears once recorded)")
+        raise Refusal("not_found.request_yours", request=str(request_id))
     return row
 
 
@@ -188,8 +188,9 @@ def _volunteer_of(conn: Connection, username: str | None, community: str | None)
         {"u": username or ""},
     ).one_or_none()
     if row is None or row.scope != community:
-        problem = f"{username!r} is not a volunteer registered in community {community}"
-        raise InvalidInput(problem, [{"field": "volunteer", "problem": problem}])
+        raise Refusal(
+            "invalid_input.fields", [problem("volunteer", "field.volunteer", user=username, code=community)], n=1
+        )
     return str(username)
 
 
@@ -199,11 +200,11 @@ def _act(engine: Engine, request_id: UUID, body: RequestAction, principal: Princ
         row = _request(conn, request_id, principal)
         if action is Action.DISPATCH:
             if principal.role not in SUPERVISORS:
-                raise Forbidden("requests are dispatched by community, street or district staff")
+                raise Refusal("forbidden.request_dispatch")
             assignee: str | None = _volunteer_of(conn, body.volunteer, row.community_code)
         else:
             if principal.role is not Role.VOLUNTEER or row.assignee != principal.username:
-                raise Forbidden(f"only the volunteer the request was dispatched to may {action.value} it")
+                raise Refusal("forbidden.request_volunteer", action=action.value)
             assignee = None
     check = after_photo_rule(rules) if action is Action.RESOLVE else None
     note = body.note or (f"→ {assignee}" if assignee else "")
@@ -257,7 +258,7 @@ def get_volunteers(
     """The volunteers of a community with their completed requests and points (积分), most points first."""
     mine = principal.role is Role.VOLUNTEER and principal.scope == code
     if not (mine or principal.sees_area(code)):
-        raise NotFound(f"no community {code} in your scope")
+        raise Refusal("not_found.community", code=code)
     with engine.connect() as conn:
         rows = conn.execute(
             text(

@@ -11,9 +11,6 @@ from api.accounts import (
     MAX_PASSWORD,
     MIN_PASSWORD,
     USERNAME,
-    InvalidUser,
-    NoSuchUser,
-    UserExists,
     add_user,
     list_users,
     set_disabled,
@@ -21,7 +18,7 @@ from api.accounts import (
 from api.auth import authorize
 from api.bodies import WriteBody
 from api.deps import EngineDep
-from api.errors import Conflict, InvalidInput, NotFound, responses
+from api.errors import responses
 from streams.schema import NoControl
 
 router = APIRouter(
@@ -56,19 +53,11 @@ def get_users(engine: EngineDep) -> list[dict[str, Any]]:
 @router.post("/users", status_code=201, response_model=UserOut, responses=responses(400, 409))
 async def post_user(body: UserIn, engine: EngineDep) -> dict[str, Any]:
     """Add a user; the scope must fit the role (a gridworker's 15-digit grid code, a department's name …)."""
-    try:
-        user = await run_in_threadpool(add_user, engine, body.username, body.password, body.role, body.scope)
-    except UserExists as exc:
-        raise Conflict(str(exc)) from exc
-    except InvalidUser as exc:
-        raise InvalidInput(str(exc), [{"field": exc.field, "problem": exc.problem}]) from exc
+    user = await run_in_threadpool(add_user, engine, body.username, body.password, body.role, body.scope)
     return user.as_json()
 
 
 @router.post("/users/{username}/disable", response_model=UserOut, responses=responses(404))
 def disable_user(username: Annotated[str, Path(pattern=USERNAME)], engine: EngineDep) -> dict[str, Any]:
     """Disable a user: sign-in stops at once, tokens within ``GRIDGOV_USER_CACHE_S`` seconds."""
-    try:
-        return set_disabled(engine, username).as_json()
-    except NoSuchUser as exc:
-        raise NotFound(str(exc)) from exc
+    return set_disabled(engine, username).as_json()

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from api.access import Principal
 from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, RulesDep, VisitRulesDep
-from api.errors import InvalidInput, NotFound, responses
+from api.errors import Refusal, problem, responses
 from api.indicators import FIRST_DAY, LAST_DAY
 from geo.areas import area_info, child_names
 from geo.levels import AREA_CODE
@@ -37,20 +37,22 @@ async def visits_known(engine: Engine, events: list[Event], principal: Principal
     for n, event in visits:
         field = f"events.{n}.household" if batch else "household"
         if not event.household:
-            problem = "a visit names the household visited: its id, as GET /v1/visits/due lists them"
+            found = problem(field, "field.visit_household")
         elif event.household not in grids:
-            problem = f"no household {event.household} in the register; send the id GET /v1/visits/due lists"
+            found = problem(field, "field.visit_unknown", household=event.household)
         elif not principal.sees_area(grids[event.household]):
-            problem = (
-                f"household {event.household} is in grid {grids[event.household]}, outside your area"
-                f" {principal.scope}; visit the households of your own grid"
+            found = problem(
+                field,
+                "field.visit_outside",
+                household=event.household,
+                grid=grids[event.household],
+                area=principal.scope,
             )
         else:
             continue
-        problems.append({"field": field, "problem": problem})
+        problems.append(found)
     if problems:
-        summary = "; ".join(p["problem"] for p in problems[:3])
-        raise InvalidInput(f"{len(problems)} visit(s) refused: {summary}", problems)
+        raise Refusal("invalid_input.visits", problems, n=len(problems))
 
 
 def _grids(engine: Engine, households: list[str]) -> dict[str, str]:
@@ -62,7 +64,7 @@ def _area(principal: Principal, area: str | None) -> str:
     """The area asked for (default: the caller's own), or 404 outside the caller's area."""
     code = area or principal.scope
     if principal.area is None or not code.isdigit() or not principal.sees_area(code):
-        raise NotFound(f"no area {code} in your scope; send area=<a code of your area>")
+        raise Refusal("not_found.area_yours", code=code)
     return code
 
 
@@ -84,7 +86,7 @@ def get_due(
     with engine.connect() as conn:
         due = due_visits(conn, code, today, visit_rules, tz)
     if len(due) > MAX_DUE:
-        raise InvalidInput(f"{len(due)} households under {code}, more than {MAX_DUE}; ask for one grid or community")
+        raise Refusal("invalid_input.too_many_due", n=len(due), code=code, most=MAX_DUE)
     lists: dict[str, list[dict[str, Any]]] = {s: [] for s in STATUSES}
     for d in due:
         lists[d.status].append(
@@ -121,7 +123,7 @@ def get_coverage(
     with engine.connect() as conn:
         info = area_info(conn, area)
         if info is None:
-            raise NotFound(f"no area with code {area} in the active boundary set")
+            raise Refusal("not_found.area", code=area)
         children = child_names(conn, area)
 
         def covered(code: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from api.accounts import USERNAME, get_user
 from api.auth import PrincipalDep, authorize
 from api.bodies import WriteBody
 from api.deps import EngineDep, RulesDep
-from api.errors import Forbidden, InvalidInput, NotFound, responses
+from api.errors import Refusal, problem, responses
 from api.indicators import FIRST_DAY, LAST_DAY
 from cases.worklog import Week, daily_log, save_note, weekly_closeout
 from db.cells import csv_value
@@ -50,7 +50,7 @@ def _may_read_log(engine: Engine, principal: Principal, username: str) -> None:
         return
     user = get_user(engine, username)
     if user is None or user.role is not Role.GRIDWORKER or not principal.sees_area(user.scope):
-        raise NotFound(f"no gridworker {username} in your area")
+        raise Refusal("not_found.gridworker", user=username)
 
 
 @router.get("/worklogs/{username}/{day}", responses=AS_CSV)
@@ -85,7 +85,7 @@ class NoteIn(WriteBody):
 def put_note(username: Username, day: Day, body: NoteIn, engine: EngineDep, principal: PrincipalDep) -> Response:
     """Write your own note on your work log of a day (replaces the earlier one)."""
     if username != principal.username:
-        raise Forbidden(f"you write your own work log: username must be {principal.username!r}")
+        raise Refusal("forbidden.own_log", user=principal.username)
     with engine.begin() as conn:
         save_note(conn, username, day, body.note)
     return Response(status_code=204)
@@ -104,9 +104,9 @@ def get_closeout(
     try:
         parsed = Week.parse(week)
     except ValueError as exc:
-        raise InvalidInput(str(exc), [{"field": "week", "problem": str(exc)}]) from exc
+        raise Refusal("invalid_input.fields", [problem("week", "field.week", week=week)], n=1) from exc
     if not principal.sees_area(community):
-        raise NotFound(f"no community {community} in your area")
+        raise Refusal("not_found.community", code=community)
     with engine.connect() as conn:
         closeout = weekly_closeout(conn, community, parsed, rules, datetime.now(UTC))
     if format == "json":

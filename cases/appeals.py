@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, text
 
-from cases.errors import CaseError, CaseNotFound, NotAllowed
+from cases.errors import CaseNotFound, NotAllowed
 from cases.places import IN_AREA
 from cases.rollup import unroll
 from cases.rules import Rules
@@ -25,19 +25,17 @@ from db.tables import case as case_table
 
 
 class AppealRefused(NotAllowed):
-    """The appeal does not apply to the case as it is."""
+    """The appeal does not apply to the case as it is (``why``: the message key's last part)."""
 
-    def __init__(self, why: str) -> None:
-        CaseError.__init__(self, f"cannot appeal: {why}", {"allowed": []})
-        self.allowed = []
+    def __init__(self, why: str, **values: Any) -> None:
+        super().__init__(f"appeal_{why}", "appeal", [], **values)
 
 
 class NotYourDecision(NotAllowed):
     """Nobody decides their own appeal, and only the rules' level decides."""
 
-    def __init__(self, why: str) -> None:
-        CaseError.__init__(self, f"cannot decide this appeal: {why}", {"allowed": []})
-        self.allowed = []
+    def __init__(self, why: str, **values: Any) -> None:
+        super().__init__(f"appeal_decision_{why}", "decide", [], **values)
 
 
 def _locked(conn: Connection, case_id: uuid.UUID) -> Any:
@@ -66,17 +64,17 @@ def ask(
     with engine.begin() as conn:
         row = _locked(conn, case_id)
         if row.state != "closed" or row.closed_on_time is not False:
-            raise AppealRefused("only a case closed late can be appealed (this one is not)")
+            raise AppealRefused("not_late")
         if now - row.closed_at > rules.appeals.within:
-            raise AppealRefused(f"an appeal is lodged within {rules.appeals.within} of the close, which is past")
+            raise AppealRefused("too_late", days=rules.appeals.within.total_seconds() / 86400)
         if photo_sha256 is not None:
             found = conn.execute(
                 select(photo.c.sha256).where(photo.c.event_id == case_id, photo.c.sha256 == photo_sha256)
             ).first()
             if found is None:
-                raise AppealRefused(f"the evidence photo {photo_sha256} is not a photo of this case")
+                raise AppealRefused("photo", photo=photo_sha256)
         if read(conn, case_id) is not None:  # the case row is locked: no second appeal can slip in
-            raise AppealRefused("this case has been appealed already (one appeal per case)")
+            raise AppealRefused("again")
         conn.execute(
             insert(appeal).values(
                 case_id=case_id, appellant=appellant, reason=reason, evidence=evidence, photo=photo_sha256, asked_at=now
@@ -102,11 +100,11 @@ def decide(
         row = _locked(conn, case_id)
         pending = conn.execute(select(appeal).where(appeal.c.case_id == case_id).with_for_update()).one_or_none()
         if pending is None or pending.decided_at is not None:
-            raise NotYourDecision("there is no pending appeal on this case")
+            raise NotYourDecision("none")
         if pending.appellant == decider:
-            raise NotYourDecision("it is your own appeal")
+            raise NotYourDecision("own")
         if decider_level != rules.appeals.decider:
-            raise NotYourDecision(f"the rules leave appeals to the {rules.appeals.decider} level")
+            raise NotYourDecision("level", level=rules.appeals.decider)
         unroll(conn, case_id, rules)  # before the decision changes what the case counts
         conn.execute(
             appeal.update()

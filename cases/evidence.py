@@ -14,9 +14,7 @@ class AfterPhotoRequired(CaseError):
 
     def __init__(self, case_id: Any, category: str) -> None:
         super().__init__(
-            f"category {category} is resolved with an 'after' photo:"
-            f" POST /v1/events/{case_id}/photos?stage=after first",
-            {"allowed": ["upload an after photo"]},
+            "conflict.after_photo", {"allowed": ["upload an after photo"]}, case=str(case_id), category=category
         )
 
 

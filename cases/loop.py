@@ -113,15 +113,6 @@ class Case:
     dispatched_from: Level | None = None  # the level that dispatched it (the report's grid for a direct one)
     assignee: str | None = None  # the person holding it (a unit holds a case it was dispatched to without one)
 
-    def describe(self) -> str:
-        """State (and pause or pending request) in words."""
-        extra = (
-            f" and suspended until {self.paused_until:%Y-%m-%d %H:%M}" if self.paused_at and self.paused_until else ""
-        )
-        if self.request:
-            extra += f" with a pending {self.request.kind} request by {self.request.by}"
-        return f"{self.state.value}{extra}"
-
 
 def allowed_actions(case: Case) -> list[str]:
     """The actions a person may take now (the access rules narrow them by role)."""
@@ -163,9 +154,9 @@ def apply(
     if action is Action.AUTO_INTAKE:
         return _intake(case, now, rules, assignee)
     if action.value not in allowed_actions(case):
-        raise NotAllowed(action.value, case.describe(), allowed_actions(case))
+        raise NotAllowed("action", action.value, allowed_actions(case), state=case.state.value)
     if action in REASONED and not note.strip():
-        raise ReasonRequired(f"{action.value} needs a reason in the note")
+        raise ReasonRequired("reason", "note", action=action.value)
     if action in (Action.EXTEND, Action.SUSPEND):
         return _ask(case, action, actor, length, rules)
     if action in (Action.APPROVE, Action.REFUSE_REQUEST):
@@ -215,15 +206,17 @@ def _ask(case: Case, action: Action, actor: str, length: Limit | None, rules: Ru
     kind = "extension" if action is Action.EXTEND else "suspension"
     limits = rules.limits_of(kind)
     if length is None:
-        raise ReasonRequired(f"{action.value} needs the length asked for (e.g. 2d or 4h, at most {limits.words()})")
+        raise ReasonRequired("length_needed", "length", action=action.value, **limits.most())
     if not limits.allows(length):
-        raise NotAllowed(action.value, f"asking for longer than {limits.words()}", allowed_actions(case))
+        raise NotAllowed("too_long", action.value, allowed_actions(case), **limits.most())
     used = case.extensions if kind == "extension" else case.suspensions
     if used >= limits.max_count:
         raise NotAllowed(
+            "used_up",
             action.value,
-            f"{case.state.value} after {used} approved {kind}(s), the most allowed",
             [a for a in allowed_actions(case) if a not in (Action.EXTEND.value, Action.SUSPEND.value)],
+            request=kind,
+            used=used,
         )
     return replace(case, request=Request(kind, actor, length))
 
@@ -233,9 +226,10 @@ def _decide(case: Case, action: Action, actor: str, now: datetime, rules: Rules)
     assert request is not None
     if actor == request.by:
         raise NotAllowed(
+            "own_request",
             action.value,
-            f"{case.state.value} with your own {request.kind} request pending",
             [a for a in allowed_actions(case) if a not in (Action.APPROVE.value, Action.REFUSE_REQUEST.value)],
+            request=request.kind,
         )
     if action is Action.REFUSE_REQUEST:
         return replace(case, request=None)

@@ -18,6 +18,7 @@ from openpyxl.styles import Font, PatternFill
 from sqlalchemy import Connection, text
 
 from cases.categories import default_categories
+from cases.errors import CaseError
 from cases.indicators import (
     case_figures,
     case_figures_by_area,
@@ -48,8 +49,8 @@ FIGURES = (
 )
 
 
-class ReportError(ValueError):
-    """A month or a grades file that cannot be read; the message says what to write instead."""
+class ReportError(CaseError, ValueError):
+    """A month, an area or a grades file that cannot be read; the message key says what to write instead."""
 
 
 @dataclass(frozen=True)
@@ -80,20 +81,20 @@ def load_grades(path: Path = GRADES_FILE) -> Grades:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
-        raise ReportError(f"cannot read the grades file {path}: {exc}") from exc
+        raise ReportError("invalid_input.grades_unreadable", path=str(path), why=str(exc)) from exc
     metric = data.get("metric", "on_time_closure_rate")
     if metric not in ("on_time_closure_rate", "closure_rate"):
-        raise ReportError(f"{path}: metric {metric!r}; use on_time_closure_rate or closure_rate")
+        raise ReportError("invalid_input.grades_metric", path=str(path), metric=str(metric))
     try:
         bands = tuple(
             Band(float(b["min"]), str(b["grade"]), str(b.get("colour", "grey"))) for b in data.get("bands") or []
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise ReportError(f"{path}: each band is {{min: 0.95, grade: 优秀, colour: green}} ({exc})") from exc
+        raise ReportError("invalid_input.grades_band", path=str(path), why=str(exc)) from exc
     if not bands or any(not 0 <= b.minimum <= 1 for b in bands):
-        raise ReportError(f"{path}: give at least one band, each with a min between 0 and 1")
+        raise ReportError("invalid_input.grades_none", path=str(path))
     if [b.minimum for b in bands] != sorted((b.minimum for b in bands), reverse=True) or bands[-1].minimum != 0:
-        raise ReportError(f"{path}: list the bands from the highest min down, the last with min 0")
+        raise ReportError("invalid_input.grades_order", path=str(path))
     return Grades(str(metric), bands)
 
 
@@ -103,9 +104,9 @@ def parse_month(value: str) -> date:
         year, month = (int(part) for part in value.split("-"))
         first = date(year, month, 1)
     except ValueError:
-        raise ReportError(f"a month is written YYYY-MM (2026-11), not {value!r}") from None
+        raise ReportError("invalid_input.month", month=value) from None
     if not 2000 <= first.year <= 2099:
-        raise ReportError(f"a month is written YYYY-MM with a year from 2000 to 2099, not {value!r}")
+        raise ReportError("invalid_input.month_year", month=value)
     return first
 
 
@@ -160,7 +161,7 @@ def monthly_report(
     """The assessment of ``area`` for the month beginning ``first``, as of its end (or ``now``, if sooner)."""
     info = area_info(conn, area)
     if info is None:
-        raise ReportError(f"no area with code {area} in the active boundary set")
+        raise ReportError("not_found.area", code=area)
     last = month_end(first)
     previous = (first - timedelta(days=1)).replace(day=1)
     tz = rules.calendar.tz

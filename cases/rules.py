@@ -55,11 +55,9 @@ class ApprovalLimits:
         """Whether one request of ``length`` is within the limit (a working day counts as a day)."""
         return length.span + timedelta(days=length.workdays) <= self.max_length
 
-    def words(self) -> str:
-        """The limits as a person reads them."""
-        hours = self.max_length.total_seconds() / 3600
-        length = f"{hours / 24:g} days" if hours % 24 == 0 else f"{hours:g} hours"
-        return f"{length} each, {self.max_count} per case"
+    def most(self) -> dict[str, float | int]:
+        """The limits as message values: ``days`` each request at most, ``count`` requests per case."""
+        return {"days": self.max_length.total_seconds() / 86400, "count": self.max_count}
 
 
 @dataclass(frozen=True)

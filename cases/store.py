@@ -216,7 +216,7 @@ def _length(rules: Rules, category: str, length: str) -> Limit:
     try:
         return rules.parse_length(category, length)
     except RulesError as exc:
-        raise InvalidLength(str(exc).removeprefix("length: ")) from None
+        raise InvalidLength(length) from exc
 
 
 def take_in(conn: Connection, row: Any, rules: Rules) -> Case:
@@ -243,14 +243,10 @@ def take_in(conn: Connection, row: Any, rules: Rules) -> Case:
 def _merge(conn: Connection, row: Any, into: uuid.UUID | None, actor: str, now: datetime, rules: Rules) -> None:
     """Join a duplicate report to the open case it repeats; the case's history names the report."""
     if into is None or into == row.id:
-        raise NotAllowed("merge", "a report without the open case it repeats (send into)", ["file", "refuse", "void"])
+        raise NotAllowed("merge_into", "merge", ["file", "refuse", "void"])
     target = conn.execute(loop_cases().where(case_table.c.id == into).with_for_update()).one_or_none()
     if target is None or State(target.state) not in OPEN - {State.REPORTED} or target.category != row.category:
-        raise NotAllowed(
-            "merge",
-            f"a report into {into}, which is not an open case of category {row.category}",
-            ["file", "refuse", "void"],
-        )
+        raise NotAllowed("merge_target", "merge", ["file", "refuse", "void"], into=str(into), category=row.category)
     conn.execute(text('UPDATE "case" SET merged_into = :into WHERE id = :id'), {"into": into, "id": row.id})
     case = case_from_row(target, rules)
     store_transition(conn, into, case, case, "merged_in", actor, f"duplicate report {row.id}", now, rules)

@@ -11,6 +11,7 @@ from rich.progress import Progress
 from sqlalchemy import text
 
 from api.settings import Settings
+from cli.wording import fail, tell, told
 from db.engine import make_engine
 from registers.importer import import_file
 from registers.protect import Protector
@@ -61,11 +62,10 @@ def import_command(
                 progress=show,
             )
     except FileProblem as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from exc
+        fail(exc.key, **exc.values)
     finally:
         engine.dispose()
-    console.print(report.text(), markup=False, highlight=False)
+    console.print("\n".join(told(m) for m in report.messages()), markup=False, highlight=False)
     if report.problems and (report.imported is None or not skip_bad_rows):
         raise typer.Exit(1)
 
@@ -87,14 +87,11 @@ def export_command(
 ) -> None:
     """Export the people of an area unmasked, in the import format (.csv or .xlsx); logged with its reason."""
     if not area.isdigit() or len(area) not in (6, 9, 12, 15):
-        console.print(f"[red]error:[/] --area is a 6-, 9-, 12- or 15-digit area code, not {area!r}")
-        raise typer.Exit(2)
+        fail("cli.area", 2, area=area)
     if len(reason.strip()) < 4:
-        console.print("[red]error:[/] --reason says what the export is for (at least 4 characters)")
-        raise typer.Exit(2)
+        fail("cli.reason", 2)
     if out.suffix.lower() not in (".csv", ".xlsx"):
-        console.print(f"[red]error:[/] {out.name}: write a .csv or .xlsx file")
-        raise typer.Exit(2)
+        fail("file.suffix", 2, file=out.name)
     settings = Settings()
     protector = Protector(settings.registers.pii_key)
     engine = make_engine(settings.database.url)
@@ -123,7 +120,7 @@ def export_command(
         engine.dispose()
     header = ["name", "id_number", "phone", "birth_date", "relation", "building", "unit", "room", "address", "tags"]
     write_table(out, header, table)
-    console.print(f"{len(table)} people of {area} written to {out} (logged in the access log)")
+    console.print(tell("cli.exported", n=len(table), area=area, file=str(out)), markup=False, highlight=False)
 
 
 @app.command("delete-person")
@@ -138,9 +135,8 @@ def delete_command(
         with engine.begin() as conn:
             household = delete_person(conn, person_id)
             if household is None:
-                console.print(f"[red]error:[/] no person {person_id}; GET /v1/households/<id> lists a household's")
-                raise typer.Exit(1)
+                fail("cli.no_person", person=person_id)
             log_access(conn, _actor(actor), CLI_ROLE, "delete", reason, [person_id], household)
     finally:
         engine.dispose()
-    console.print(f"person {person_id} deleted from household {household} (logged in the access log)")
+    console.print(tell("cli.deleted", person=person_id, household=household), markup=False, highlight=False)

@@ -9,6 +9,7 @@ from rich.console import Console
 
 from api.settings import Settings
 from cases.report import ReportError, monthly_report, parse_month, to_xlsx
+from cli.wording import fail
 from db import engine as db
 
 app = typer.Typer(help="Reports: the monthly assessment (绩效通报).", no_args_is_help=True)
@@ -33,16 +34,14 @@ def monthly(
         with engine.connect() as conn:
             report = monthly_report(conn, area, parse_month(month), rules, datetime.now(UTC), settings.grades())
     except ReportError as exc:
-        console.print(f"[red]错误 error:[/] {exc}")
-        raise typer.Exit(2) from None
+        fail(exc.key, 2, **exc.values)
     finally:
         engine.dispose()
     target = out or Path(f"绩效通报-{area}-{report['month']}.xlsx")
     try:
         target.write_bytes(to_xlsx(report, rules.calendar.tz))
     except OSError as exc:
-        console.print(f"[red]错误 error:[/] cannot write {target}: {exc.strerror}")
-        raise typer.Exit(1) from None
+        fail("cli.cannot_write", file=str(target), why=str(exc.strerror))
     t = report["total"]
     console.print(f"{report['name']} {report['month']} 绩效通报 → {target}", highlight=False)
     console.print(

@@ -12,8 +12,10 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from api.access import Role
-from api.accounts import UserError, add_user, list_users, set_disabled
+from api.accounts import add_user, list_users, set_disabled
+from api.errors import Refusal
 from api.settings import Settings
+from cli.wording import fail, lang, tell
 from db.engine import make_engine
 
 app = typer.Typer(help="Users who may sign in.", no_args_is_help=True)
@@ -26,9 +28,8 @@ def configured_db() -> Iterator[Engine]:
     engine = make_engine(Settings().database.url)
     try:
         yield engine
-    except UserError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from exc
+    except Refusal as exc:
+        fail("cli.refused", message=exc.worded(lang())[0])
     finally:
         engine.dispose()
 
@@ -41,10 +42,10 @@ def add(
     replace: Annotated[bool, typer.Option(help="Reset an existing user's password, role and scope")] = False,
 ) -> None:
     """Add a user; the password comes from GRIDGOV_NEW_PASSWORD or is asked for."""
-    password = os.environ.get("GRIDGOV_NEW_PASSWORD") or getpass.getpass(f"password for {username}: ")
+    password = os.environ.get("GRIDGOV_NEW_PASSWORD") or getpass.getpass(tell("cli.password_for", user=username))
     with configured_db() as engine:
         user = add_user(engine, username, password, role, scope, replace=replace)
-    console.print(f"added {user.username} ({user.role.value}, scope {user.scope})")
+    console.print(tell("cli.user_added", user=user.username, role=user.role.value, scope=user.scope), highlight=False)
 
 
 @app.command("list")
@@ -52,9 +53,9 @@ def list_() -> None:
     """Every user with role, scope and whether disabled."""
     with configured_db() as engine:
         users = list_users(engine)
-    table = Table("username", "role", "scope", "disabled")
+    table = Table(*(tell(f"cli.users_{column}") for column in ("username", "role", "scope", "disabled")))
     for u in users:
-        table.add_row(u.username, u.role.value, u.scope, "yes" if u.disabled else "")
+        table.add_row(u.username, tell("cli.role", role=u.role.value), u.scope, tell("cli.yes") if u.disabled else "")
     console.print(table)
 
 
@@ -63,4 +64,4 @@ def disable(username: str, enable: Annotated[bool, typer.Option(help="Enable aga
     """Disable a user (signing in stops at once; issued tokens within GRIDGOV_USER_CACHE_S)."""
     with configured_db() as engine:
         user = set_disabled(engine, username, not enable)
-    console.print(f"{user.username}: {'disabled' if user.disabled else 'enabled'}")
+    console.print(tell("cli.disabled" if user.disabled else "cli.enabled", user=user.username), highlight=False)

@@ -28,13 +28,12 @@ _FREE_BAD = re.compile(f"[{_NEVER}]")
 _LINE_BAD = re.compile(f"[{_NEVER}{_LINE_ENDS}]")
 
 
-def bad_character(text: str, multi_line: bool = False) -> str | None:
-    """What is wrong with ``text`` if it holds a character no text may hold: the character and its place."""
+def bad_character(text: str, multi_line: bool = False) -> tuple[str, int] | None:
+    """The first character of ``text`` no text may hold (as ``U+001B``) and its place (from 1), or None."""
     found = (_FREE_BAD if multi_line else _LINE_BAD).search(text)
     if found is None:
         return None
-    code = f"U+{ord(found.group()):04X}"
-    return f"holds {code} (a control character or direction override) at character {found.start() + 1}; retype it"
+    return f"U+{ord(found.group()):04X}", found.start() + 1
 
 
 def csv_value(value: Any) -> Any:

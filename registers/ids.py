@@ -3,9 +3,12 @@
 import operator
 import re
 from datetime import date
+from typing import Any
 
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARACTERS = "10X98765432"  # by the weighted sum modulo 11
+# What is wrong with a value: a message key (the catalogue's ``msg.<key>``) and its values.
+Wrong = tuple[str, dict[str, Any]]
 PHONE = re.compile(r"^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$")
 
 
@@ -19,15 +22,15 @@ def normalise_id(value: str) -> str:
     return value.strip().replace(" ", "").upper()
 
 
-def id_problem(value: str) -> str | None:
-    """What is wrong with an ID number (normalised), or None when it is valid."""
+def id_problem(value: str) -> Wrong | None:
+    """What is wrong with an ID number (normalised) as a message key and values, or None when it is valid."""
     if not re.fullmatch(r"\d{17}[\dX]", value):
-        return "an ID number is 17 digits and a check digit (0-9 or X), 18 characters"
+        return "field.id_shape", {}
     if birth_date(value) is None:
-        return f"characters 7-14 must be a birth date (YYYYMMDD), not {value[6:14]}"
+        return "field.id_birth", {"digits": value[6:14]}
     expected = check_digit(value[:17])
     if value[17] != expected:
-        return f"the check digit should be {expected}, not {value[17]}: a digit is mistyped"
+        return "field.id_check", {"expected": expected, "found": value[17]}
     return None
 
 
@@ -39,11 +42,11 @@ def birth_date(value: str) -> date | None:
         return None
 
 
-def phone_problem(value: str) -> str | None:
-    """What is wrong with a phone number, or None."""
+def phone_problem(value: str) -> Wrong | None:
+    """What is wrong with a phone number (a message key and values), or None."""
     if PHONE.fullmatch(value):
         return None
-    return "a phone number is an 11-digit mobile (13800138000) or a landline with its area code (0511-85551234)"
+    return "field.phone", {}
 
 
 def age_band(born: date, today: date) -> str:

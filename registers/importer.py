@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine
 
@@ -24,7 +25,7 @@ Progress = Callable[[str, int, int], None]  # stage, done, total
 
 @dataclass
 class ImportReport:
-    """What an import found and did, for a person to read (``text``)."""
+    """What an import found and did, for a person to read (``messages``, worded by the catalogue)."""
 
     kind: str
     path: Path
@@ -39,24 +40,20 @@ class ImportReport:
         """The lines with at least one problem."""
         return sorted({p.line for p in self.problems})
 
-    def text(self, shown: int = 200) -> str:
-        """The report: every problem (up to ``shown``), then what happened."""
-        lines = [str(p) for p in self.problems[:shown]]
+    def messages(self, shown: int = 200) -> list[dict[str, Any]]:
+        """The report as messages (the catalogue words each): every problem (up to ``shown``), then what happened."""
+        lines = [p.message() for p in self.problems[:shown]]
         if len(self.problems) > shown:
-            lines.append(f"… and {len(self.problems) - shown} more problems")
-        head = f"{self.path.name}: {self.rows} {self.kind} rows, {self.good} good, {len(self.bad_lines)} bad"
+            lines.append({"key": "report.more", "values": {"n": len(self.problems) - shown}})
+        counts = {"file": self.path.name, "rows": self.rows, "kind": self.kind, "good": self.good}
+        counts["bad"] = len(self.bad_lines)
         if self.imported is not None:
-            done = f"{self.imported.added} added, {self.imported.updated} updated"
-            skipped = f"; {len(self.bad_lines)} bad rows skipped" if self.bad_lines else ""
-            lines.append(f"{head}: {done}{skipped}")
-        elif self.dry_run:
-            lines.append(f"{head}: dry run, nothing imported")
+            done = {"added": self.imported.added, "updated": self.imported.updated}
+            key = "report.imported_skipped" if self.bad_lines else "report.imported"
+            lines.append({"key": key, "values": counts | done})
         else:
-            lines.append(
-                f"{head}: nothing imported. Correct the rows above and import again,"
-                " or import the good rows alone with --skip-bad-rows"
-            )
-        return "\n".join(lines)
+            lines.append({"key": "report.dry_run" if self.dry_run else "report.refused", "values": counts})
+        return lines
 
 
 def import_file(

@@ -8,7 +8,9 @@ building, unit, room, address, tags. Column names may be English or Chinese (``C
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date
+from typing import Any
 
 import shapely
 from shapely import wkt
@@ -22,14 +24,17 @@ Records = Iterable[tuple[int, list[str]]]
 
 @dataclass(frozen=True)
 class Problem:
-    """What is wrong with one field of one line."""
+    """What is wrong with one field of one line: a message key (``msg.field.…``) and its values."""
 
     line: int
     field: str
-    problem: str
+    key: str
+    values: dict[str, Any] = dataclass_field(default_factory=dict)
 
-    def __str__(self) -> str:
-        return f"line {self.line}, {self.field}: {self.problem}"
+    def message(self) -> dict[str, Any]:
+        """The report's line for it, as a message (the catalogue words ``report.problem``)."""
+        worded = {"key": self.key, "values": self.values}
+        return {"key": "report.problem", "values": {"line": self.line, "field": self.field, "problem": worded}}
 
 
 # Each kind's columns: English name → Chinese name.
@@ -105,11 +110,11 @@ def columns(kind: str, header: list[str]) -> tuple[dict[str, int], list[Problem]
         if key in names:
             found[names[key]] = at
         elif title:
-            listed = ", ".join(f"{en} ({zh})" for en, zh in COLUMNS[kind].items())
-            problems.append(Problem(1, title, f"unknown column; a {kind} file has: {listed}"))
+            listed = [f"{en} ({zh})" for en, zh in COLUMNS[kind].items()]
+            problems.append(Problem(1, title, "field.unknown_column", {"kind": kind, "columns": listed}))
     for field in REQUIRED[kind]:
         if field not in found:
-            problems.append(Problem(1, field, f"the column {field} ({COLUMNS[kind][field]}) is required"))
+            problems.append(Problem(1, field, "field.column_needed", {"column": field, "name": COLUMNS[kind][field]}))
     return found, problems
 
 
@@ -118,13 +123,17 @@ def _fields(at: dict[str, int], row: list[str]) -> dict[str, str]:
 
 
 def _missing(kind: str, line: int, values: dict[str, str]) -> list[Problem]:
-    found = [Problem(line, f, "required; the cell is empty") for f in REQUIRED[kind] if not values.get(f)]
+    found = [Problem(line, f, "field.empty") for f in REQUIRED[kind] if not values.get(f)]
     found += [
-        Problem(line, f, f"at most {MAX_TEXT} characters")
+        Problem(line, f, "field.cell_too_long", {"most": MAX_TEXT})
         for f, v in values.items()
         if len(v) > MAX_TEXT and f != "footprint"
     ]
-    found += [Problem(line, f, wrong) for f, v in values.items() if (wrong := bad_character(v))]
+    found += [
+        Problem(line, f, "field.bad_character", {"character": wrong[0], "at": wrong[1]})
+        for f, v in values.items()
+        if (wrong := bad_character(v))
+    ]
     return found
 
 
@@ -133,16 +142,16 @@ def _location(line: int, values: dict[str, str]) -> tuple[shapely.Geometry | Non
         try:
             shape = wkt.loads(values["footprint"])
         except shapely.errors.GEOSException:
-            return None, [Problem(line, "footprint", "not WKT; write POLYGON ((lon lat, …)) in WGS84")]
+            return None, [Problem(line, "footprint", "field.footprint_wkt")]
         if shape.geom_type not in ("Polygon", "MultiPolygon") or not shape.is_valid:
-            return None, [Problem(line, "footprint", "a footprint is one valid POLYGON or MULTIPOLYGON")]
+            return None, [Problem(line, "footprint", "field.footprint_shape")]
         return shape, []
     try:
         lon, lat = float(values.get("lon", "")), float(values.get("lat", ""))
     except ValueError:
-        return None, [Problem(line, "lon", "give lon and lat (WGS84 degrees), or a footprint")]
+        return None, [Problem(line, "lon", "field.lon_lat")]
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        return None, [Problem(line, "lat", "lon is -180..180 and lat -90..90 (WGS84 degrees)")]
+        return None, [Problem(line, "lat", "field.lon_lat_range")]
     return shapely.Point(lon, lat), []
 
 
@@ -158,9 +167,9 @@ def check_buildings(records: Records, at: dict[str, int], index: GridIndex) -> t
         geometry, where = _location(line, values)
         found += where
         if code and grid and not re.fullmatch(re.escape(grid) + r"\d{3}", code):
-            found.append(Problem(line, "code", f"a building's code is its grid's 15 digits and 3 more ({grid}001)"))
+            found.append(Problem(line, "code", "field.building_code", {"grid": grid}))
         if code in seen:
-            found.append(Problem(line, "code", f"building {code} is already on line {seen[code]}"))
+            found.append(Problem(line, "code", "field.building_twice", {"code": code, "line": seen[code]}))
         seen.setdefault(code, line)
         if grid and geometry is not None:
             found += _in_grid(line, grid, geometry, index)
@@ -176,13 +185,15 @@ def _in_grid(line: int, grid: str, geometry: shapely.Geometry, index: GridIndex)
     point = geometry.representative_point()
     distance = index.distance_m([point.x], [point.y], grid)
     if distance is None:
-        return [Problem(line, "grid", f"no grid {grid} in the active boundary set")]
+        return [Problem(line, "grid", "field.no_grid", {"grid": grid})]
     metres = float(distance[0])
     if metres <= index.tolerance_m:
         return []
     nearest = index.nearest(point.x, point.y)
-    where = f"; it lies in or near grid {nearest[0]}" if nearest else ""
-    return [Problem(line, "lon", f"the building lies {metres:,.0f} m outside grid {grid}{where}")]
+    at = {"metres": round(metres), "grid": grid}
+    if nearest:
+        return [Problem(line, "lon", "field.building_outside_near", at | {"nearest": nearest[0]})]
+    return [Problem(line, "lon", "field.building_outside", at)]
 
 
 def split_tags(value: str) -> tuple[str, ...]:
@@ -203,7 +214,7 @@ def check_people(
     for line, row in records:
         person, found = _person(line, _fields(at, row), buildings, tags)
         if person is not None and person.id_number in seen:
-            found.append(Problem(line, "id_number", f"the same person is already on line {seen[person.id_number]}"))
+            found.append(Problem(line, "id_number", "field.person_twice", {"line": seen[person.id_number]}))
         if person is not None:
             seen.setdefault(person.id_number, line)
         if found:
@@ -220,34 +231,30 @@ def _person(
     id_number = normalise_id(v.get("id_number", ""))
     wrong = id_problem(id_number) if id_number else None
     if wrong:
-        found.append(Problem(line, "id_number", wrong))
+        found.append(Problem(line, "id_number", *wrong))
     phone = v.get("phone", "").replace(" ", "")
     if phone and (wrong_phone := phone_problem(phone)):
-        found.append(Problem(line, "phone", wrong_phone))
+        found.append(Problem(line, "phone", *wrong_phone))
     born = birth_date(id_number) if id_number and not wrong else None
     if v.get("birth_date"):
         try:
             written = date.fromisoformat(v["birth_date"].replace("/", "-"))
         except ValueError:
-            found.append(Problem(line, "birth_date", "write the date as YYYY-MM-DD"))
+            found.append(Problem(line, "birth_date", "field.date"))
         else:
             if born is not None and written != born:
-                found.append(Problem(line, "birth_date", f"the ID number says {born.isoformat()}"))
+                found.append(Problem(line, "birth_date", "field.birth_differs", {"born": born.isoformat()}))
             born = written
     building = v.get("building", "")
     if building and building not in buildings:
-        found.append(Problem(line, "building", f"no building {building}; import the buildings file first"))
+        found.append(Problem(line, "building", "field.no_building", {"building": building}))
     person_tags = split_tags(v.get("tags", ""))
     unknown = [t for t in person_tags if t not in tags]
     if unknown:
-        found.append(
-            Problem(
-                line, "tags", f"unknown tag(s) {'、'.join(unknown)}; the visit rules know {'、'.join(sorted(tags))}"
-            )
-        )
+        found.append(Problem(line, "tags", "field.unknown_tags", {"tags": unknown, "known": sorted(tags)}))
     for field in ("unit", "room"):
         if v.get(field) and not re.fullmatch(r"[0-9A-Za-z]{1,8}", v[field]):
-            found.append(Problem(line, field, "1-8 letters or digits (2, 0301)"))
+            found.append(Problem(line, field, "field.room"))
     if found or born is None:
         return None, found
     return (

@@ -6,6 +6,7 @@ import zipfile
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 from openpyxl import Workbook, load_workbook
 
@@ -19,7 +20,11 @@ MAX_SHARED_STRINGS = 64 * 2**20  # its table of texts, unpacked
 
 
 class FileProblem(ValueError):
-    """The file cannot be read as a table; the message says why and what to send instead."""
+    """The file cannot be read as a table: a message key (``msg.file.…``) saying why and what to send instead."""
+
+    def __init__(self, key: str, **values: Any) -> None:
+        super().__init__(f"{key}: {values}")
+        self.key, self.values = key, values
 
 
 def _cell(value: object) -> str:
@@ -41,7 +46,7 @@ def _csv_text(path: Path) -> str:
             return raw.decode(encoding)
         except UnicodeDecodeError:
             continue
-    raise FileProblem(f"{path.name}: not UTF-8 or GB18030 text; save it as CSV UTF-8")
+    raise FileProblem("file.encoding", file=path.name)
 
 
 def _mb(size: int) -> str:
@@ -54,54 +59,48 @@ def _check_unpacked(path: Path) -> None:
         with zipfile.ZipFile(path) as book:
             parts = book.infolist()
     except (zipfile.BadZipFile, OSError) as exc:
-        raise FileProblem(f"{path.name}: not a readable .xlsx workbook ({type(exc).__name__})") from exc
+        raise FileProblem("file.xlsx_unreadable", file=path.name, why=type(exc).__name__) from exc
     unpacked = sum(part.file_size for part in parts)
     strings = sum(part.file_size for part in parts if part.filename.lower().endswith("sharedstrings.xml"))
     if unpacked > MAX_UNPACKED:
-        raise FileProblem(
-            f"{path.name}: unpacks to {_mb(unpacked)} MB, over the {_mb(MAX_UNPACKED)} MB a workbook may; split it"
-        )
+        raise FileProblem("file.unpacked", file=path.name, mb=_mb(unpacked), most=_mb(MAX_UNPACKED))
     if strings > MAX_SHARED_STRINGS:
-        raise FileProblem(
-            f"{path.name}: its texts unpack to {_mb(strings)} MB, over the {_mb(MAX_SHARED_STRINGS)} MB allowed"
-        )
+        raise FileProblem("file.strings", file=path.name, mb=_mb(strings), most=_mb(MAX_SHARED_STRINGS))
 
 
 def read_table(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
     """The header and the rows of a .csv or .xlsx file, each row with its line number (the header is line 1)."""
     suffix = path.suffix.lower()
     if not path.is_file():
-        raise FileProblem(f"{path}: no such file")
+        raise FileProblem("file.missing", file=str(path))
     rows: Iterator[list[str]]
     if suffix == ".csv":
         if path.stat().st_size > MAX_CSV_BYTES:
-            raise FileProblem(f"{path.name}: more than {_mb(MAX_CSV_BYTES)} MB; split the file")
+            raise FileProblem("file.csv_too_big", file=path.name, most=_mb(MAX_CSV_BYTES))
         rows = csv.reader(io.StringIO(_csv_text(path), newline=""))
     elif suffix == ".xlsx":
         _check_unpacked(path)
         try:
             sheet = load_workbook(path, read_only=True, data_only=True).worksheets[0]
         except Exception as exc:  # openpyxl raises many kinds for a damaged file
-            raise FileProblem(f"{path.name}: not a readable .xlsx workbook ({type(exc).__name__})") from exc
+            raise FileProblem("file.xlsx_unreadable", file=path.name, why=type(exc).__name__) from exc
         rows = ([_cell(v) for v in row] for row in sheet.iter_rows(values_only=True))
     else:
-        raise FileProblem(f"{path.name}: send a .csv or .xlsx file")
+        raise FileProblem("file.suffix", file=path.name)
     header = [h.strip() for h in next(rows, [])]
     if not any(header):
-        raise FileProblem(f"{path.name}: the first line must name the columns")
+        raise FileProblem("file.no_header", file=path.name)
 
     def numbered() -> Iterator[tuple[int, list[str]]]:
         line = 1
         try:
             for line, row in enumerate(rows, start=2):
                 if line > MAX_ROWS + 1:
-                    raise FileProblem(f"{path.name}: more than {MAX_ROWS:,} rows; split the file")
+                    raise FileProblem("file.too_many_rows", file=path.name, most=MAX_ROWS)
                 if any(cell.strip() for cell in row):
                     yield line, [cell.strip() for cell in row]
         except csv.Error as exc:  # a cell over MAX_FIELD, or a quote never closed
-            raise FileProblem(
-                f"{path.name}, line {line + 1}: {exc}; a cell holds at most {MAX_FIELD:,} characters"
-            ) from None
+            raise FileProblem("file.cell", file=path.name, line=line + 1, why=str(exc), most=MAX_FIELD) from None
 
     return header, numbered()
 

@@ -22,6 +22,9 @@ from cli.local.scratch import fresh_topics
 from geo.locator import Locator
 from streams.worker import Worker, open_worker
 
+# Tests that read the API's English messages ask for English; the default answer is Chinese.
+ENGLISH = {"Accept-Language": "en"}
+
 
 def event_body(
     lon: float, lat: float, *, crs: str = "wgs84", kind: str = "incident", category: str = "0102", **extra: Any

@@ -7,7 +7,7 @@ import pytest
 
 from api.access import POLICY, Principal, Role, check_scope, unruled
 from api.auth import issue_token, token_subject
-from api.errors import Unauthorized
+from api.errors import Refusal
 from api.ratelimit import RateLimiter
 from cases.loop import Action
 
@@ -27,7 +27,7 @@ SECRET = "s" * 40
     ],
 )
 def test_a_scope_must_fit_the_role(role: Role, scope: str, problem: str) -> None:
-    with pytest.raises(ValueError, match=problem):
+    with pytest.raises(Refusal, match=problem):
         check_scope(role, scope)
 
 
@@ -76,12 +76,12 @@ def test_tokens_expire_and_are_bound_to_the_secret() -> None:
     principal = Principal("g", Role.GRIDWORKER, GRID)
     token = issue_token(SECRET, principal, timedelta(minutes=5))
     assert token_subject(SECRET, token) == "g"
-    with pytest.raises(Unauthorized, match="not valid"):
+    with pytest.raises(Refusal, match="not valid"):
         token_subject("t" * 40, token)
-    with pytest.raises(Unauthorized, match="not valid"):
+    with pytest.raises(Refusal, match="not valid"):
         token_subject(SECRET, token[:-2] + ("AA" if token[-2:] != "AA" else "BB"))
     old = issue_token(SECRET, principal, timedelta(minutes=5), datetime.now(UTC) - timedelta(minutes=6))
-    with pytest.raises(Unauthorized, match="expired"):
+    with pytest.raises(Refusal, match="expired"):
         token_subject(SECRET, old)
 
 
@@ -90,7 +90,7 @@ def test_a_token_verified_once_is_still_refused_once_it_expires() -> None:
     assert token_subject(SECRET, token) == "h"
     assert token_subject(SECRET, token) == "h"  # from memory
     time.sleep(1.1)
-    with pytest.raises(Unauthorized, match="expired"):
+    with pytest.raises(Refusal, match="expired"):
         token_subject(SECRET, token)
 
 

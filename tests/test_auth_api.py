@@ -19,14 +19,14 @@ from api.auth import COOKIE, CSRF_HEADER, page_csrf
 from api.ratelimit import SignInThrottle
 from api.settings import Settings
 from tests.conftest import TEST_PASSWORD, SignIn
-from tests.pipeline_fixtures import event_body, grid_point
+from tests.pipeline_fixtures import ENGLISH, event_body, grid_point
 from tests.test_sla_db import record
 
 
 @pytest.fixture(scope="module")
 def client(settings: Settings, demo_city: Engine) -> Iterator[TestClient]:
     api = settings.api.model_copy(update={"event_posts_per_minute": 6.0, "event_post_burst": 3})
-    with TestClient(create_app(dataclasses.replace(settings, api=api))) as client:
+    with TestClient(create_app(dataclasses.replace(settings, api=api)), headers=ENGLISH) as client:
         yield client
 
 
@@ -177,7 +177,11 @@ def test_a_gridworker_posts_only_as_themselves(client: TestClient, sign_in: Sign
 
 
 def test_users_cli_adds_lists_and_disables(settings: Settings) -> None:
-    env = os.environ | {"GRIDGOV_DATABASE_URL": settings.database.url, "GRIDGOV_NEW_PASSWORD": "cli-password"}
+    env = os.environ | {
+        "GRIDGOV_DATABASE_URL": settings.database.url,
+        "GRIDGOV_NEW_PASSWORD": "cli-password",
+        "GRIDGOV_LANG": "en",
+    }
     name = f"cli-{uuid.uuid4().hex[:6]}"
 
     def gridgov(*args: str) -> subprocess.CompletedProcess[str]:
@@ -190,6 +194,13 @@ def test_users_cli_adds_lists_and_disables(settings: Settings) -> None:
     assert name in gridgov("list").stdout
     bad = gridgov("add", "cli-bad", "--role", "gridworker", "--scope", "3211")
     assert bad.returncode == 1 and "15-digit" in bad.stdout
+    in_chinese = subprocess.run(
+        [sys.executable, "-m", "cli.main", "users", "add", "cli-bad", "--role", "gridworker", "--scope", "3211"],
+        env=env | {"GRIDGOV_LANG": "zh"},
+        capture_output=True,
+        text=True,
+    )
+    assert in_chinese.stdout.strip() == "错误：无法添加用户：scope: 网格员的管辖范围是 15 位区域编码，而不是「3211」"
     assert "disabled" in gridgov("disable", name).stdout
 
 
@@ -202,8 +213,8 @@ def test_sign_in_attempts_are_limited_per_username(client: TestClient) -> None:
 def test_200_wrong_passwords_from_one_address_do_not_lock_the_owner_out(settings: Settings, sign_in: SignIn) -> None:
     sign_in("sup-guessed", Role.DISTRICT, "321111")
     app = create_app(settings)
-    with TestClient(app, client=("203.0.113.7", 40000)) as attacker:
-        owner = TestClient(app, client=("10.1.2.3", 40001))  # another address, the same running app
+    with TestClient(app, client=("203.0.113.7", 40000), headers=ENGLISH) as attacker:
+        owner = TestClient(app, client=("10.1.2.3", 40001), headers=ENGLISH)  # another address, the same running app
         answers = [
             attacker.post("/v1/token", data={"username": "sup-guessed", "password": f"guess-{i}"}).status_code
             for i in range(200)

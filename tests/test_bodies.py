@@ -10,13 +10,14 @@ from api.access import Role
 from api.app import create_app
 from api.settings import Settings
 from tests.conftest import SignIn
+from tests.pipeline_fixtures import ENGLISH
 
 JSON = {"content-type": "application/json"}
 
 
 @pytest.fixture(scope="module")
 def client(settings: Settings, sign_in: SignIn) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=ENGLISH) as client:
         client.headers.update(sign_in("bodies-community", Role.COMMUNITY, "321111001001"))
         yield client
 

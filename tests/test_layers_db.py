@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from api.access import Principal, Role
 from api.app import create_app
 from api.auth import issue_token
-from api.errors import BadRequest, InvalidInput
-from api.placement import OUTSIDE, in_own_grid, in_place, in_served_area
+from api.errors import Refusal
+from api.placement import in_own_grid, in_place, in_served_area
 from api.settings import Settings
 from cases.indicators import indicators
 from cases.rules import load_rules
@@ -35,6 +35,8 @@ from tests.test_record_db import located
 G1, G2 = C + "001", C + "002"
 PARK, PARTY = "ZS" + C + "901", "DJ" + C + "801"
 PARK_BOX = box(X0 + 0.002, Y0 + 0.002, X0 + 0.006, Y0 + 0.006)  # inside the west grid
+
+OUTSIDE = "outside the area this platform serves"  # in the English refusal
 
 
 def _import(engine: Engine, rows: list[dict[str, object]], **options: object) -> None:
@@ -245,32 +247,35 @@ def test_outside_reports_are_refused_before_anything_is_accepted(scratch_engine:
     # 0.01° of longitude east of the grid's east edge, at the latitude of the point: the nearest grid is G2 (inside).
     lat = Y0 + 0.005
     expected_m = 0.01 * M_PER_DEG_LAT * np.cos(np.radians(lat))  # ≈ 941 m, along a parallel
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(Refusal) as refused:
         in_own_grid(index, [event(X0 + 0.005, lat), event(X0 + 0.02, lat)], worker, batch=True)
-    (problem,) = refused.value.detail
+    assert refused.value.kind == "invalid_input"
+    (problem,) = refused.value.worded("en")[1]
     assert problem["field"] == "events.1.location" and problem["nearest_grid"] == G2 and problem["nearest_m"] == 0
     assert f"lies {expected_m:,.0f} m outside your grid {G1}" in problem["problem"]
     far_lon = X0 + 0.05  # east of the district: nearest grid G2, 0.03° away
-    with pytest.raises(InvalidInput) as refused:
+    with pytest.raises(Refusal) as refused:
         in_own_grid(index, [event(far_lon, lat)], worker, batch=False)
-    (problem,) = refused.value.detail
+    (problem,) = refused.value.worded("en")[1]
     assert problem["nearest_grid"] == G2
     assert problem["nearest_m"] == pytest.approx(0.03 * M_PER_DEG_LAT * np.cos(np.radians(lat)), rel=2e-3)
     in_own_grid(index, [event(far_lon, lat)], Principal("sq", Role.COMMUNITY, C), batch=False)  # supervisors roam
 
     gap = Location(lon=X0 + 0.03, lat=Y0 + 0.01, crs=CRS.WGS84)
     in_served_area(index, [gap], ["location"])  # a gap in the district: taken in
-    with pytest.raises(InvalidInput, match=OUTSIDE):
+    with pytest.raises(Refusal, match=OUTSIDE) as refused:
         in_served_area(index, [Location(lon=far_lon, lat=lat, crs=CRS.WGS84)], ["location"])
-    with pytest.raises(BadRequest, match=OUTSIDE):  # Open311 answers every input error with 400
-        in_served_area(index, [Location(lon=far_lon, lat=lat, crs=CRS.WGS84)], ["lat/long"], BadRequest)
+    assert refused.value.status_code == 422
+    with pytest.raises(Refusal, match=OUTSIDE) as refused:  # Open311 answers every input error with 400
+        in_served_area(index, [Location(lon=far_lon, lat=lat, crs=CRS.WGS84)], ["lat/long"], "bad_request")
+    assert refused.value.status_code == 400
     # District staff post anywhere in their district, but not outside every district: 422, one or in a batch.
     staff = Principal("qu", Role.DISTRICT, D)
     in_place(index, [event(X0 + 0.03, Y0 + 0.01)], staff, batch=False)
-    with pytest.raises(InvalidInput, match=OUTSIDE) as refused:
+    with pytest.raises(Refusal, match=OUTSIDE) as refused:
         in_place(index, [event(far_lon, lat)], staff, batch=False)
     assert [p["field"] for p in refused.value.detail] == ["location"]
-    with pytest.raises(InvalidInput, match="1 place") as refused:
+    with pytest.raises(Refusal, match="1 place") as refused:
         in_place(index, [event(X0 + 0.005, Y0 + 0.005), event(far_lon, lat)], staff, batch=True)
     assert [p["field"] for p in refused.value.detail] == ["events.1.location"]
 

@@ -22,7 +22,7 @@ from api.settings import Settings
 from cases.clock import escalate_breaches, start_clocks
 from cases.rules import load_rules
 from tests.conftest import SignIn
-from tests.pipeline_fixtures import grid_point, tile_of
+from tests.pipeline_fixtures import ENGLISH, grid_point, tile_of
 from tests.server import serve
 from tests.test_sla_db import record
 from web.city_map import SCRIPTS
@@ -36,7 +36,7 @@ def client(settings: Settings, demo_city: Engine, sign_in: SignIn) -> Iterator[T
     rules = load_rules()
     start_clocks(demo_city, rules)
     escalate_breaches(demo_city, rules, datetime(2026, 11, 1, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai")))
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=ENGLISH) as client:
         client.headers.update(sign_in("commander", Role.COMMANDER, ""))
         client.case = case  # type: ignore[attr-defined]
         yield client

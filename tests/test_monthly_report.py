@@ -47,7 +47,7 @@ from cases.store import transition
 from cli.local.scratch import drop_database, fresh_database
 from db.engine import make_engine
 from geo.demo import load_demo
-from tests.pipeline_fixtures import worker_env
+from tests.pipeline_fixtures import ENGLISH, worker_env
 from tests.test_sla_db import record
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -176,7 +176,7 @@ def _headers(street: Street, role: Role, scope: str) -> dict[str, str]:
 
 
 def test_the_route_the_page_and_the_indicators_agree(street: Street) -> None:
-    with TestClient(create_app(street.settings)) as client:
+    with TestClient(create_app(street.settings), headers=ENGLISH) as client:
         client.headers.update(_headers(street, Role.STREET, street.code))
         month = {"area": street.code, "month": "2026-11"}
         body = client.get("/v1/reports/monthly", params=month).json()

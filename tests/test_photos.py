@@ -16,7 +16,7 @@ from api.app import create_app
 from api.photo_check import BadPhoto, compare, inspect
 from api.settings import Settings
 from tests.conftest import SignIn
-from tests.pipeline_fixtures import grid_point
+from tests.pipeline_fixtures import ENGLISH, grid_point
 from tests.test_sla_db import record, start_all_clocks
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -79,7 +79,7 @@ def test_gif_is_not_accepted() -> None:
 @pytest.fixture(scope="module")
 def client(settings: Settings, demo_city: Engine) -> Iterator[TestClient]:
     api = settings.api.model_copy(update={"max_photo_bytes": 200_000})
-    with TestClient(create_app(dataclasses.replace(settings, api=api))) as c:
+    with TestClient(create_app(dataclasses.replace(settings, api=api)), headers=ENGLISH) as c:
         yield c
 
 

@@ -17,12 +17,12 @@ from streams.kafka import consumer, producer
 from streams.topics import Topics
 from streams.worker import Worker
 from tests.conftest import SignIn
-from tests.pipeline_fixtures import event_body, grid_point, recorded, running_worker, wait_recorded
+from tests.pipeline_fixtures import ENGLISH, event_body, grid_point, recorded, running_worker, wait_recorded
 
 
 @pytest.fixture(scope="module")
 def client(settings: Settings, demo_city: Engine, sign_in: SignIn) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=ENGLISH) as client:
         client.headers.update(sign_in("gw-test", Role.DISTRICT, "321111"))
         yield client
 
@@ -113,7 +113,7 @@ def test_the_broker_away_gives_503_with_retry_after_never_202(
     settings: Settings, demo_city: Engine, sign_in: SignIn
 ) -> None:
     kafka = settings.kafka.model_copy(update={"kafka_bootstrap_servers": "127.0.0.1:1"})
-    with TestClient(create_app(dataclasses.replace(settings, kafka=kafka))) as away:
+    with TestClient(create_app(dataclasses.replace(settings, kafka=kafka)), headers=ENGLISH) as away:
         away.headers.update(sign_in("gw-test", Role.DISTRICT, "321111"))
         _, lon, lat = grid_point(demo_city, 3)
         body = event_body(lon, lat)

@@ -14,7 +14,7 @@ from api.settings import Settings
 from cases.loop import Action
 from cases.store import transition
 from tests.conftest import SignIn
-from tests.pipeline_fixtures import event_body, grid_point
+from tests.pipeline_fixtures import ENGLISH, event_body, grid_point
 from tests.registers_fixtures import add_household, write_event, write_visit
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -24,7 +24,7 @@ ID_OLD, ID_TWO, ID_H = "110105195505050018", "110105195606060012", "110105200808
 
 @pytest.fixture(scope="module")
 def client(settings: Settings, demo_city: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=ENGLISH) as client:
         yield client
 
 

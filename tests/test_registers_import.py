@@ -17,6 +17,7 @@ from registers.importer import ImportReport, import_file
 from registers.protect import Protector
 from tests.pipeline_fixtures import grid_point
 from tests.registers_fixtures import add_household
+from web.messages import said
 
 G1, G2 = 101, 102  # demo grids used by no other test
 HEADER_B = ["code", "grid", "name", "lon", "lat", "head"]
@@ -41,6 +42,10 @@ def grids(demo_city: Engine) -> tuple[tuple[str, float, float], tuple[str, float
     return grid_point(demo_city, G1), grid_point(demo_city, G2)
 
 
+def _text(report: ImportReport, lang: str = "en") -> str:
+    return "\n".join(said(m, lang) for m in report.messages())
+
+
 def _problems(report: ImportReport) -> set[tuple[int, str]]:
     return {(p.line, p.field) for p in report.problems}
 
@@ -63,8 +68,8 @@ def test_every_bad_building_row_is_reported_and_nothing_is_imported(
     )
     report = _import(demo_city, settings, path, "buildings")
     assert _problems(report) == {(3, "grid"), (4, "lon"), (5, "name"), (6, "code"), (7, "code")}
-    assert f"outside grid {g1}; it lies in or near grid {g2}" in report.text()
-    assert "nothing imported" in report.text() and report.imported is None
+    assert f"outside grid {g1}; it lies in or near grid {g2}" in _text(report)
+    assert "nothing imported" in _text(report) and report.imported is None
     with demo_city.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM building WHERE code LIKE :g"), {"g": g1 + "%"}).scalar() == 0
 
@@ -106,9 +111,11 @@ def test_every_bad_person_row_is_reported_by_line_and_field(
     dry = _import(demo_city, settings, path, "people", dry_run=True)
     expected = {(3, "id_number"), (4, "building"), (6, "id_number"), (7, "relation"), (8, "phone"), (8, "tags")}
     assert _problems(dry) == expected
-    assert "line 3, id_number: the check digit should be 2, not 6" in dry.text()
-    assert "line 6, id_number: the same person is already on line 5" in dry.text()
-    assert "dry run, nothing imported" in dry.text()
+    assert "line 3, id_number: the check digit should be 2, not 6" in _text(dry)
+    assert "line 6, id_number: the same person is already on line 5" in _text(dry)
+    assert "dry run, nothing imported" in _text(dry)
+    assert "第 3 行，id_number：校验码应为 2，而不是 6：有数字录错" in _text(dry, "zh")
+    assert _text(dry, "zh").endswith("人员共 7 行，2 行无误，5 行有误：仅检查，未导入")
     refused = _import(demo_city, settings, path, "people")
     assert refused.imported is None
     with demo_city.connect() as conn:
@@ -121,7 +128,7 @@ def test_every_bad_person_row_is_reported_by_line_and_field(
         )
     forced = _import(demo_city, settings, path, "people", skip_bad_rows=True)
     assert forced.imported is not None and (forced.imported.added, forced.good) == (2, 2)
-    assert "2 added, 0 updated; 5 bad rows skipped" in forced.text()
+    assert "2 added, 0 updated; 5 bad rows skipped" in _text(forced)
 
 
 def test_a_clean_file_imports_and_a_reimport_updates_by_key(
@@ -167,11 +174,18 @@ def test_a_clean_file_imports_and_a_reimport_updates_by_key(
 def test_the_command_line_prints_the_report_and_a_missing_file_is_one_line(
     demo_city: Engine, settings: Settings, tmp_path: Path
 ) -> None:
-    env = os.environ | {"GRIDGOV_DATABASE_URL": settings.database.url, "COLUMNS": "200"}
+    env = os.environ | {"GRIDGOV_DATABASE_URL": settings.database.url, "COLUMNS": "200", "GRIDGOV_LANG": "en"}
 
     def gridgov(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "cli.main", *args], env=env, capture_output=True, text=True)
 
+    in_chinese = subprocess.run(
+        [sys.executable, "-m", "cli.main", "registers", "import", str(tmp_path / "none.csv"), "--kind", "people"],
+        env=env | {"GRIDGOV_LANG": "zh"},
+        capture_output=True,
+        text=True,
+    )
+    assert in_chinese.stdout.strip().splitlines() == [f"错误：{tmp_path / 'none.csv'}：文件不存在"]
     missing = gridgov("registers", "import", str(tmp_path / "none.csv"), "--kind", "people")
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
     assert missing.stdout.strip().splitlines() == [f"error: {tmp_path / 'none.csv'}: no such file"]
@@ -197,7 +211,7 @@ def test_an_export_needs_a_reason_and_is_logged_and_a_deletion_too(
         [("导出", "320111197001010042", ()), ("删除", ID_E, ())],
         date(2026, 1, 1),
     )
-    env = os.environ | {"GRIDGOV_DATABASE_URL": settings.database.url, "COLUMNS": "200"}
+    env = os.environ | {"GRIDGOV_DATABASE_URL": settings.database.url, "COLUMNS": "200", "GRIDGOV_LANG": "en"}
 
     def gridgov(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "cli.main", *args], env=env, capture_output=True, text=True)

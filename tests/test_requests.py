@@ -13,7 +13,7 @@ from api.access import Role
 from api.app import create_app
 from api.settings import Settings
 from tests.conftest import SignIn
-from tests.pipeline_fixtures import grid_point, running_worker, wait_recorded
+from tests.pipeline_fixtures import ENGLISH, grid_point, running_worker, wait_recorded
 
 INDEX = 150  # grids of the demo city used by no other test
 RATED_INDEX = 160
@@ -21,7 +21,10 @@ RATED_INDEX = 160
 
 @pytest.fixture(scope="module")
 def client(settings: Settings, demo_city: Engine) -> Iterator[TestClient]:
-    with running_worker(settings, demo_city, "test-requests"), TestClient(create_app(settings)) as client:
+    with (
+        running_worker(settings, demo_city, "test-requests"),
+        TestClient(create_app(settings), headers=ENGLISH) as client,
+    ):
         yield client
 
 

@@ -12,7 +12,7 @@ from api.access import Role
 from api.app import create_app
 from api.settings import Settings
 from tests.conftest import SignIn
-from tests.pipeline_fixtures import event_body, grid_point
+from tests.pipeline_fixtures import ENGLISH, event_body, grid_point
 from tests.registers_fixtures import write_event
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -21,7 +21,7 @@ GRID = 128  # a demo grid used by no other test
 
 @pytest.fixture(scope="module")
 def client(settings: Settings, demo_city: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=ENGLISH) as client:
         yield client
 
 

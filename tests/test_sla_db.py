@@ -29,7 +29,7 @@ from streams.schema import Event, Received
 from streams.topics import Topics
 from streams.writer import write_events
 from tests.conftest import SignIn
-from tests.pipeline_fixtures import event_body, grid_point
+from tests.pipeline_fixtures import ENGLISH, event_body, grid_point
 
 TZ = ZoneInfo("Asia/Shanghai")
 RULES = load_rules()
@@ -204,7 +204,7 @@ def test_indicators_match_hand_computed_values(demo_city: Engine, settings: Sett
     act(d, Action.EXTEND, 15, 10, 30, note="needs the owners' meeting", length="1d")
     act(d, Action.APPROVE, 15, 10, 45, actor="sup")
 
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=ENGLISH) as client:
         client.headers.update(sign_in("commander", Role.COMMANDER, ""))
         body = client.get("/v1/indicators", params={"area": grid, "from": "2026-09-15", "to": "2026-09-17"}).json()
     # Deadlines: a 14:30 and b 16:30 on the 15th, c 15:00 on the 16th (after its escalation), d 17:30 on
@@ -287,7 +287,7 @@ def test_rates_stay_between_0_and_1_in_the_two_counterexamples(
     act(noise, Action.RESOLVE, 4, 15, 0)
     act(noise, Action.VERIFY, 4, 15, 10, actor="sup")
 
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=ENGLISH) as client:
         client.headers.update(sign_in("commander", Role.COMMANDER, ""))
         week = {"from": "2026-08-03", "to": "2026-08-09"}
         first = client.get("/v1/indicators", params={"area": grid_a, **week}).json()
@@ -321,7 +321,7 @@ def test_rates_stay_between_0_and_1_in_the_two_counterexamples(
 
 @pytest.fixture
 def client(settings: Settings, demo_city: Engine, sign_in: SignIn) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=ENGLISH) as client:
         client.headers.update(sign_in("sup-1", Role.DISTRICT, "321111"))
         yield client
 
@@ -460,7 +460,7 @@ def test_over_http_a_gridworker_asks_and_the_level_above_decides(
     start_all_clocks(demo_city)
     worker = sign_in("gw-ask", Role.GRIDWORKER, grid)
     community = sign_in("community-decides", Role.COMMUNITY, grid[:12])
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=ENGLISH) as client:
 
         def post(headers: dict[str, str], **body: str) -> Any:
             return client.post(f"/v1/cases/{case}/transitions", json=body, headers=headers)
@@ -494,7 +494,7 @@ def test_urgent_and_owned_categories_reach_the_units_inbox_at_once(
     owned = record(demo_city, "incident", "8403", datetime.now(TZ), 32)  # 劳资纠纷: 人社局's own
     urgent = record(demo_city, "incident", "8302", datetime.now(TZ), 32)  # e-bike charging: the fire brigade
     start_all_clocks(demo_city)
-    with TestClient(create_app(settings)) as client:
+    with TestClient(create_app(settings), headers=ENGLISH) as client:
         for case, unit in ((owned, "区人力资源和社会保障局"), (urgent, "消防救援大队")):
             inbox = client.get(
                 "/v1/cases", params={"state": "dispatched"}, headers=sign_in(f"unit-{unit}", Role.DEPARTMENT, unit)

@@ -26,6 +26,7 @@ def work_page(
     text = labels(lang)
     config = {
         "tz": tz,  # deadlines are shown in the city's zone
+        "lang": lang,  # sent as Accept-Language: the API's refusals in the page's language
         "csrf": csrf,  # sent as X-Gridgov-CSRF with the cookie: the page holds no token
         "role": role,
         "labels": {k: v for k, v in text.items() if k.startswith(("st_", "lv_", "w_"))},
@@ -47,6 +48,7 @@ def case_page(
     text = labels(lang)
     offered = sorted(actions, key=lambda a: ACTION_ORDER.index(a["action"]) if a["action"] in ACTION_ORDER else 99)
     config = {
+        "lang": lang,
         "csrf": csrf,
         "case": {"id": case["id"], "lon": case["lon"], "lat": case["lat"]},
         "grid": grid,

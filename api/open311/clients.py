@@ -5,7 +5,7 @@ import secrets
 
 from sqlalchemy import Connection, Engine, text
 
-from api.errors import Forbidden
+from api.errors import Refusal
 
 
 def client_of(conn: Connection, api_key: str) -> str:
@@ -15,7 +15,7 @@ def client_of(conn: Connection, api_key: str) -> str:
         text("SELECT name FROM api_client WHERE key_sha256 = :k AND NOT disabled"), {"k": digest}
     ).scalar_one_or_none()
     if name is None:
-        raise Forbidden("api_key is missing or not valid")
+        raise Refusal("forbidden.api_key")
     return str(name)
 
 

@@ -18,7 +18,7 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, text
 
 from api.deps import EngineDep, IntakeDep, LocatorDep, RulesDep
-from api.errors import BadRequest, NotFound
+from api.errors import Refusal, problems
 from api.intake import Intake
 from api.open311.clients import client_of
 from api.open311.format import Format, render
@@ -30,7 +30,7 @@ from geo.areas import area_info
 from geo.crs import CRS
 from geo.grid_index import GridIndex
 from streams.producer import BrokerDown
-from streams.schema import MAX_DESCRIPTION, SCHEMA_VERSION, Event, Kind, Location, summary
+from streams.schema import MAX_DESCRIPTION, SCHEMA_VERSION, Event, Kind, Location
 
 PREFIX = "/open311/v2"
 router = APIRouter(prefix=PREFIX, tags=["open311"])
@@ -66,7 +66,7 @@ def _jurisdiction(conn: Connection, jurisdiction_id: str | None) -> None:
         return
     info = area_info(conn, jurisdiction_id) if len(jurisdiction_id) == 6 and jurisdiction_id.isdigit() else None
     if info is None:
-        raise NotFound(f"jurisdiction_id {jurisdiction_id!r} is not a district of this platform")
+        raise Refusal("not_found.jurisdiction", jurisdiction=jurisdiction_id)
 
 
 Jurisdiction = Annotated[str | None, Query(max_length=16, pattern=ONE_LINE, description="A district code")]
@@ -118,7 +118,7 @@ def service_definition(
 ) -> Response:
     """A service's extra attributes (none: every service has ``metadata`` false)."""
     if service_code not in services():
-        raise NotFound(f"no service {service_code!r}; services.{fmt} lists them")
+        raise Refusal("not_found.service", service=service_code, format=fmt)
     return render(fmt, "service_definition", {"service_code": service_code, "attributes": []})
 
 
@@ -128,7 +128,7 @@ def _number(value: str | None, name: str, low: float, high: float) -> float:
     except ValueError:
         number = math.nan
     if not (math.isfinite(number) and low <= number <= high):
-        raise BadRequest(f"{name} must be a number from {low:g} to {high:g} (WGS84 degrees)")
+        raise Refusal("bad_request.number", name=name, low=low, high=high)
     return number
 
 
@@ -161,25 +161,25 @@ def _event(
 def _post(engine: Engine, intake: Intake, index: GridIndex, form: dict[str, str | None]) -> str:
     for name, value in form.items():
         if value and "\x00" in value:
-            raise BadRequest(f"{name} must not contain NUL characters")
+            raise Refusal("bad_request.nul", name=name)
     with engine.connect() as conn:
         client = client_of(conn, form["api_key"] or "")
         _jurisdiction(conn, form["jurisdiction_id"])
     code = form["service_code"] or ""
     if code not in services():
-        raise BadRequest(f"service_code {code!r} is not a service; services.json lists them")
+        raise Refusal("bad_request.service", service=code)
     lat = _number(form["lat"], "lat", -90, 90)
     lon = _number(form["long"], "long", -180, 180)
     description = form["description"] or ""
     if len(description) > MAX_DESCRIPTION:
-        raise BadRequest(f"description: at most {MAX_DESCRIPTION} characters")
+        raise Refusal("bad_request.description", most=MAX_DESCRIPTION)
     now = datetime.now(UTC)
     request_id = uuid.uuid4()
     try:
         event = _event(request_id, code, now, lon, lat, client, description, form["media_url"])
     except ValidationError as exc:
-        raise BadRequest(summary(exc)) from exc
-    in_served_area(index, [event.location], ["lat/long"], BadRequest)
+        raise Refusal("bad_request.fields", problems(exc.errors(include_url=False))) from exc
+    in_served_area(index, [event.location], ["lat/long"], "bad_request")
     contact = {k: form[k] for k in ("email", "first_name", "last_name", "phone", "device_id", "account_id") if form[k]}
     with engine.begin() as conn:
         conn.execute(
@@ -263,9 +263,9 @@ def _when(value: str | None, name: str) -> datetime | None:
     try:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
-        raise BadRequest(f"{name} must be a W3C datetime such as 2026-11-01T00:00:00Z") from exc
+        raise Refusal("bad_request.datetime", name=name) from exc
     if when.tzinfo is None:
-        raise BadRequest(f"{name} needs a timezone (Z or +08:00)")
+        raise Refusal("bad_request.timezone", name=name)
     return when
 
 
@@ -306,13 +306,13 @@ def list_requests(
         try:
             params["ids"] = [str(uuid.UUID(i)) for i in ids]
         except ValueError as exc:
-            raise BadRequest("service_request_id is a comma-separated list of request ids") from exc
+            raise Refusal("bad_request.ids") from exc
         where.append("o.id = ANY(CAST(:ids AS uuid[]))")
     else:
         end = _when(end_date, "end_date") or datetime.now(UTC)
         start = _when(start_date, "start_date") or end - MAX_RANGE
         if not timedelta(0) <= end - start <= MAX_RANGE:
-            raise BadRequest("start_date must be before end_date, at most 90 days apart")
+            raise Refusal("bad_request.dates")
         where += ["o.requested_at >= :start", "o.requested_at <= :end"]
         params |= {"start": start, "end": end}
         if service_code:
@@ -321,7 +321,7 @@ def list_requests(
         if status:
             wanted = {s.strip() for s in status.split(",")}
             if not wanted <= {"open", "closed"}:
-                raise BadRequest("status is open, closed, or both comma-separated")
+                raise Refusal("bad_request.status")
             if wanted == {"open"}:
                 where.append("c.closed_at IS NULL")
             elif wanted == {"closed"}:
@@ -343,8 +343,8 @@ def get_request(
     try:
         request_id = uuid.UUID(service_request_id)
     except ValueError as exc:
-        raise NotFound(f"no request {service_request_id!r}") from exc
+        raise Refusal("not_found.request", request=service_request_id) from exc
     rows = _list(engine, ["o.id = :id"], {"id": request_id, "jurisdiction": jurisdiction_id})
     if not rows:
-        raise NotFound(f"no request {service_request_id!r}")
+        raise Refusal("not_found.request", request=service_request_id)
     return render(fmt, "service_requests", [request_json(rows[0], rules.calendar.tz)])

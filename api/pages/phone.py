@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from api.deps import RulesDep
-from api.errors import NotFound, responses
+from api.errors import Refusal, responses
 from api.pages.maps import LEAFLET_DIR
 from streams.schema import MAX_ATTACHMENTS, MAX_DESCRIPTION, SCHEMA_VERSION
 from web.templating import LANGUAGES, NODE_MODULES, STATIC, labels, page
@@ -142,5 +142,5 @@ def library(name: Annotated[str, PathParam(pattern=LIB_NAME)]) -> FileResponse:
     """A library of the app from the npm registry, as installed by ``make install`` (Dexie, Workbox…)."""
     path = NODE_MODULES / LIBS[name]
     if not path.is_file():
-        raise NotFound(f"{name} is not installed here; run `make install`")
+        raise Refusal("not_found.library", name=name)
     return FileResponse(path, media_type="text/javascript")

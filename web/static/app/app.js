@@ -48,6 +48,7 @@
   };
   outbox.sender.user = user;
   outbox.sender.token = token;
+  outbox.sender.lang = () => state.lang;
   outbox.sender.authLost = () => askToSignIn(true);
 
   async function askToSignIn(expired) {
@@ -66,6 +67,7 @@
     try {
       response = await fetch("/v1/token", {
         method: "POST",
+        headers: { "Accept-Language": state.lang },
         body: new URLSearchParams({ username: form.username.value, password: form.password.value }),
       });
     } catch (e) {
@@ -96,7 +98,8 @@
   // --- reading the API (the service worker answers from its copy when offline) ----------------------
   async function api(path) {
     try {
-      const response = await fetch(path, { headers: token() ? { Authorization: `Bearer ${token()}` } : {} });
+      const headers = { "Accept-Language": state.lang, ...(token() ? { Authorization: `Bearer ${token()}` } : {}) };
+      const response = await fetch(path, { headers });
       if (response.status === 401) {
         askToSignIn(true);
         return null;

@@ -16,7 +16,7 @@
   const db = new Dexie("gridgov");
   db.version(1).stores({ items: "++seq, state, user" });
 
-  const sender = { user: () => null, token: () => null, authLost: () => {} };
+  const sender = { user: () => null, token: () => null, lang: () => "zh", authLost: () => {} };
   const listeners = [];
   let pumping = false;
   let again = false;
@@ -73,7 +73,9 @@
   /** Whether the case's history shows this user took the action since the item was made (a lost answer). */
   async function alreadyDone(item, token) {
     try {
-      const response = await fetch(`/v1/cases/${item.caseId}`, { headers: { Authorization: `Bearer ${token}` } });
+      const response = await fetch(`/v1/cases/${item.caseId}`, {
+        headers: { Authorization: `Bearer ${token}`, "Accept-Language": sender.lang() },
+      });
       if (!response.ok) return false;
       const history = (await response.json()).history || [];
       return history.some(
@@ -85,7 +87,7 @@
   }
 
   async function send(item, token) {
-    const headers = { Authorization: `Bearer ${token}` };
+    const headers = { Authorization: `Bearer ${token}`, "Accept-Language": sender.lang() }; // refusals in the app's language
     let body;
     if (item.blob) {
       body = item.blob;

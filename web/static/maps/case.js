@@ -4,7 +4,8 @@
 (function () {
   const cfg = JSON.parse(document.getElementById("case-config").textContent);
   const text = cfg.labels;
-  const headers = { "X-Gridgov-CSRF": cfg.csrf }; // with the HttpOnly cookie: the page holds no token
+  // With the HttpOnly cookie (the page holds no token); refusals come worded in the page's language.
+  const headers = { "X-Gridgov-CSRF": cfg.csrf, "Accept-Language": cfg.lang };
   // The server's message, after a line in the user's language saying what kind of refusal it is.
   const refusal = async (r) => `${text[`w_err_${r.status}`] || text.w_err} ${(await r.json().catch(() => ({}))).message || r.status}`;
   const state = { done: 0 };

@@ -9,7 +9,8 @@
   const selected = new Set(); // kept across live refreshes of the list
   window.gridgovWork = state;
   const $ = (id) => document.getElementById(id);
-  const headers = { "X-Gridgov-CSRF": cfg.csrf }; // with the HttpOnly cookie: the page holds no token
+  // With the HttpOnly cookie (the page holds no token); refusals come worded in the page's language.
+  const headers = { "X-Gridgov-CSRF": cfg.csrf, "Accept-Language": cfg.lang };
   // The server's message, after a line in the user's language saying what kind of refusal it is.
   const refusal = async (r) => `${text[`w_err_${r.status}`] || text.w_err} ${(await r.json().catch(() => ({}))).message || r.status}`;
   const say = (s, vars) => Object.entries(vars || {}).reduce((t, [k, v]) => t.replace(`{${k}}`, v), text[s] || s);
