@@ -15,6 +15,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 
 from api.access import Principal, Role, check_scope
 from api.errors import Refusal, problem
+from db.cells import bad_character
 
 log = logging.getLogger(__name__)
 USERNAME = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$"
@@ -23,6 +24,8 @@ MAX_PASSWORD = 256
 _hasher = PasswordHasher()
 # Verified against when the user does not exist, so a wrong name costs as long as a wrong password.
 _DUMMY_HASH = _hasher.hash("no such user")
+_COLUMNS = "username, role, scope, disabled, display_name"  # a user as read (never the hash but to verify)
+MAX_DISPLAY_NAME = 64
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class User:
     role: Role
     scope: str
     disabled: bool
+    display_name: str = ""  # the name people read (张三); the login name when empty
 
     @property
     def principal(self) -> Principal:
@@ -41,7 +45,8 @@ class User:
 
     def as_json(self) -> dict[str, Any]:
         """Public fields."""
-        return {"username": self.username, "role": self.role.value, "scope": self.scope, "disabled": self.disabled}
+        public = {"username": self.username, "role": self.role.value, "scope": self.scope, "disabled": self.disabled}
+        return public | {"display_name": self.display_name}
 
 
 def check_new_user(username: str, password: str, role: Role, scope: str) -> str:
@@ -55,39 +60,58 @@ def check_new_user(username: str, password: str, role: Role, scope: str) -> str:
     return check_scope(role, scope)
 
 
-def add_user(engine: Engine, username: str, password: str, role: Role, scope: str, *, replace: bool = False) -> User:
-    """Store a new user (or, with ``replace``, set an existing one's password, role and scope and enable it)."""
+def add_user(
+    engine: Engine,
+    username: str,
+    password: str,
+    role: Role,
+    scope: str,
+    *,
+    replace: bool = False,
+    display_name: str = "",
+) -> User:
+    """Store a new user (or, with ``replace``, set an existing one's password, role, scope and name and enable it)."""
     scope = check_new_user(username, password, role, scope)
+    display_name = _display_name(display_name)
     conflict = (
         "DO UPDATE SET password_hash = excluded.password_hash, role = excluded.role, scope = excluded.scope,"
-        " disabled = false"
+        " display_name = excluded.display_name, disabled = false"
         if replace
         else "DO NOTHING"
     )
     with engine.begin() as conn:
         added = conn.execute(
             text(
-                "INSERT INTO app_user (username, password_hash, role, scope) VALUES (:u, :h, :r, :s)"
+                "INSERT INTO app_user (username, password_hash, role, scope, display_name) VALUES (:u, :h, :r, :s, :n)"
                 f" ON CONFLICT (username) {conflict} RETURNING username"
             ),
-            {"u": username, "h": _hasher.hash(password), "r": role.value, "s": scope},
+            {"u": username, "h": _hasher.hash(password), "r": role.value, "s": scope, "n": display_name or None},
         ).scalar_one_or_none()
     if added is None:
         raise Refusal("conflict.user_exists", user=username)
-    return User(username, role, scope, False)
+    return User(username, role, scope, False, display_name)
 
 
-def add_users(engine: Engine, users: list[tuple[str, Role, str]], password: str) -> int:
-    """Add many users sharing one password (hashed once), skipping names that exist; how many were added."""
+def _display_name(name: str) -> str:
+    name = name.strip()
+    if len(name) > MAX_DISPLAY_NAME or bad_character(name):
+        raise Refusal("invalid_input.user", [problem("display_name", "field.display_name", most=MAX_DISPLAY_NAME)])
+    return name
+
+
+def add_users(engine: Engine, users: list[tuple[str, Role, str, str]], password: str) -> int:
+    """Add users (login, role, scope, display name) sharing one password (hashed once); how many were new."""
     rows = [
-        {"u": name, "r": role.value, "s": check_new_user(name, password, role, scope)} for name, role, scope in users
+        {"u": name, "r": role.value, "s": check_new_user(name, password, role, scope), "n": _display_name(shown)}
+        for name, role, scope, shown in users
     ]
     digest = _hasher.hash(password)
     with engine.begin() as conn:
         added = conn.execute(
             text(
-                "INSERT INTO app_user (username, password_hash, role, scope)"
-                " SELECT u, :h, r, s FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(u text, r text, s text)"
+                "INSERT INTO app_user (username, password_hash, role, scope, display_name)"
+                " SELECT u, :h, r, s, NULLIF(n, '')"
+                " FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS x(u text, r text, s text, n text)"
                 " ON CONFLICT (username) DO NOTHING RETURNING username"
             ),
             {"rows": json.dumps(rows), "h": digest},
@@ -96,22 +120,20 @@ def add_users(engine: Engine, users: list[tuple[str, Role, str]], password: str)
 
 
 def _user(row: Any) -> User:
-    return User(row.username, Role(row.role), row.scope, row.disabled)
+    return User(row.username, Role(row.role), row.scope, row.disabled, row.display_name or "")
 
 
 def get_user(engine: Engine, username: str) -> User | None:
     """The user, or None."""
     with engine.connect() as conn:
-        row = conn.execute(
-            text("SELECT username, role, scope, disabled FROM app_user WHERE username = :u"), {"u": username}
-        ).one_or_none()
+        row = conn.execute(text(f"SELECT {_COLUMNS} FROM app_user WHERE username = :u"), {"u": username}).one_or_none()
     return None if row is None else _user(row)
 
 
 def list_users(engine: Engine) -> list[User]:
     """All users, by name."""
     with engine.connect() as conn:
-        rows = conn.execute(text("SELECT username, role, scope, disabled FROM app_user ORDER BY username")).all()
+        rows = conn.execute(text(f"SELECT {_COLUMNS} FROM app_user ORDER BY username")).all()
     return [_user(r) for r in rows]
 
 
@@ -119,7 +141,7 @@ def set_disabled(engine: Engine, username: str, disabled: bool = True) -> User:
     """Disable (or enable) a user; their tokens stop working within the user cache time."""
     with engine.begin() as conn:
         row = conn.execute(
-            text("UPDATE app_user SET disabled = :d WHERE username = :u RETURNING username, role, scope, disabled"),
+            text(f"UPDATE app_user SET disabled = :d WHERE username = :u RETURNING {_COLUMNS}"),
             {"u": username, "d": disabled},
         ).one_or_none()
     if row is None:
@@ -133,7 +155,7 @@ def authenticate(engine: Engine, username: str, password: str) -> User | None:
     if re.fullmatch(USERNAME, username):  # anything else names nobody (and may not even be valid text for SQL)
         with engine.connect() as conn:
             row = conn.execute(
-                text("SELECT username, role, scope, disabled, password_hash FROM app_user WHERE username = :u"),
+                text(f"SELECT {_COLUMNS}, password_hash FROM app_user WHERE username = :u"),
                 {"u": username},
             ).one_or_none()
     try:

@@ -3,17 +3,18 @@
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import Connection
 
 from api.access import Principal
 from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, RulesDep, SettingsDep
-from api.errors import Refusal, responses
+from api.errors import Refusal, answer_language, responses
 from cases.report import monthly_report, parse_month, to_xlsx
 from cases.rules import Rules
 from geo.levels import AREA_CODE
+from web.templating import labels
 
 router = APIRouter(dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422, 503))
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -35,6 +36,7 @@ def read_report(conn: Connection, principal: Principal, area: str, month: str, r
     responses={200: {"content": {XLSX: {"schema": {"type": "string", "format": "binary"}}}}},
 )
 def get_monthly(
+    request: Request,
     engine: EngineDep,
     principal: PrincipalDep,
     rules: RulesDep,
@@ -50,7 +52,7 @@ def get_monthly(
         return report
     name = f"gridgov-{area}-{month}.xlsx"
     return Response(
-        to_xlsx(report, rules.calendar.tz),
+        to_xlsx(report, rules.calendar.tz, labels(answer_language(request))),
         media_type=XLSX,
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

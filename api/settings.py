@@ -26,7 +26,6 @@ class ApiSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="GRIDGOV_", extra="ignore")
 
     env: Literal["development", "test", "production"] = "development"
-    lang: Literal["zh", "en"] = "zh"  # the command line's reports (the API answers in each caller's language)
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     secret_key: str = DEVELOPMENT_SECRET

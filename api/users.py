@@ -1,5 +1,6 @@
 """``/v1/users``: the admin's view of who may sign in."""
 
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
@@ -33,6 +34,7 @@ class UserIn(WriteBody):
     password: Annotated[str, Field(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD)]
     role: Role
     scope: Annotated[str, Field(max_length=64, description="Area code, department name, or empty"), *NoControl] = ""
+    display_name: Annotated[str, Field(max_length=64, description="The name people read (张三)"), *NoControl] = ""
 
 
 class UserOut(BaseModel):
@@ -42,6 +44,7 @@ class UserOut(BaseModel):
     role: Role
     scope: str
     disabled: bool
+    display_name: str = ""
 
 
 @router.get("/users", response_model=list[UserOut])
@@ -53,7 +56,9 @@ def get_users(engine: EngineDep) -> list[dict[str, Any]]:
 @router.post("/users", status_code=201, response_model=UserOut, responses=responses(400, 409))
 async def post_user(body: UserIn, engine: EngineDep) -> dict[str, Any]:
     """Add a user; the scope must fit the role (a gridworker's 15-digit grid code, a department's name …)."""
-    user = await run_in_threadpool(add_user, engine, body.username, body.password, body.role, body.scope)
+    user = await run_in_threadpool(
+        partial(add_user, display_name=body.display_name), engine, body.username, body.password, body.role, body.scope
+    )
     return user.as_json()
 
 

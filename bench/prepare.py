@@ -44,7 +44,7 @@ def bench_headers(
     """User ``username`` (a district supervisor unless told) in the bench database, and its bearer header."""
     engine = make_engine(settings.database.url)
     try:
-        add_users(engine, [(username, role, scope)], "bench-password")
+        add_users(engine, [(username, role, scope, "")], "bench-password")
     finally:
         engine.dispose()
     token = issue_token(settings.api.secret_key, Principal(username, role, scope or "*"), timedelta(hours=2))

@@ -32,8 +32,10 @@ QUEUES: dict[str, str] = {
     "overdue": f"c.closed_at IS NULL AND c.state NOT IN ('refused', 'voided', 'merged') AND {OVERDUE_SQL}",  # 已超期
 }
 _HISTORY = """
-SELECT seq, action, actor, note, at, from_state, to_state, from_level, to_level, deadline
-FROM case_transition WHERE case_id = :id ORDER BY seq
+SELECT t.seq, t.action, t.actor, u.display_name AS actor_name, u.role AS actor_role, t.note, t.at, t.from_state,
+       t.to_state, t.from_level, t.to_level, t.deadline
+FROM case_transition t LEFT JOIN app_user u ON u.username = t.actor
+WHERE t.case_id = :id ORDER BY t.seq
 """
 
 
@@ -76,6 +78,15 @@ def case_row(conn: Connection, case_id: uuid.UUID) -> Any:
 def case_history(conn: Connection, case_id: uuid.UUID) -> list[dict[str, Any]]:
     """The case's transitions in order."""
     return [dict(h) for h in conn.execute(text(_HISTORY), {"id": case_id}).mappings().all()]
+
+
+def display_names(conn: Connection, usernames: list[str]) -> dict[str, str]:
+    """The names people read for these logins (those that have one)."""
+    rows = conn.execute(
+        text("SELECT username, display_name FROM app_user WHERE username = ANY(:u) AND display_name IS NOT NULL"),
+        {"u": usernames},
+    ).all()
+    return {r.username: r.display_name for r in rows}
 
 
 def select_page(

@@ -7,6 +7,7 @@ decided since (the report lists the appeals that changed it). Grades are data a 
 """
 
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -246,53 +247,58 @@ def _change(now: dict[str, Any], before: dict[str, Any]) -> dict[str, float | No
     }
 
 
-# The report's sheets: title, the rows' key in the report, and the columns (key, heading).
+# The report's sheets: title, the rows' key in the report, and the columns (key, heading), each title and
+# heading by its key in the label catalogue of the reader's language (``to_xlsx`` is handed the labels).
 _FIGURE_HEADINGS = {
-    "received": "受理数",
-    "filed": "立案数",
-    "due": "应结案数",
-    "closed": "结案数",
-    "closed_on_time": "按期结案数",
-    "closure_rate": "结案率",
-    "on_time_closure_rate": "按期结案率",
-    "rework_rate": "返工率",
-    "extension_rate": "延期率",
-    "overdue": "超期数",
-    "appeals_upheld": "申诉核减",
+    "received": "r_received",
+    "filed": "r_filed",
+    "due": "r_due",
+    "closed": "r_closed",
+    "closed_on_time": "r_closed_on_time",
+    "closure_rate": "r_closure_rate",
+    "on_time_closure_rate": "r_on_time_closure_rate",
+    "rework_rate": "r_rework_rate",
+    "extension_rate": "r_extension_rate",
+    "overdue": "r_overdue_count",
+    "appeals_upheld": "r_appeals_upheld",
 }
 SHEETS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
     (
-        "下级排名",
+        "r_children",
         "children",
-        (("rank", "名次"), ("code", "编码"), ("name", "名称"), *_FIGURE_HEADINGS.items(), ("grade", "等次")),
+        (("rank", "r_rank"), ("code", "r_code"), ("name", "r_name"), *_FIGURE_HEADINGS.items(), ("grade", "r_grade")),
     ),
-    ("责任单位", "units", (("unit", "责任单位"), *_FIGURE_HEADINGS.items(), ("sign_in_on_time_rate", "按时签收率"))),
     (
-        "网格员",
+        "r_units",
+        "units",
+        (("unit", "r_department"), *_FIGURE_HEADINGS.items(), ("sign_in_on_time_rate", "r_sign_in_rate")),
+    ),
+    (
+        "r_gridworkers",
         "gridworkers",
         (
-            ("gridworker", "网格员"),
-            ("grid", "网格"),
-            ("reports", "上报数"),
-            ("filed", "立案数"),
-            ("report_accuracy", "上报准确率"),
-            ("patrol_coverage", "巡查覆盖率"),
-            ("visits", "走访次数"),
-            ("in_grid_closure_rate_minor", "小微问题网格内办结率"),
+            ("gridworker", "r_gridworkers"),
+            ("grid", "grid"),
+            ("reports", "r_reports"),
+            ("filed", "r_filed"),
+            ("report_accuracy", "r_accuracy"),
+            ("patrol_coverage", "r_patrol"),
+            ("visits", "r_visits"),
+            ("in_grid_closure_rate_minor", "r_in_grid"),
         ),
     ),
     (
-        "超期案件",
+        "r_overdue",
         "overdue_cases",
         (
-            ("id", "案件"),
-            ("category_name", "类别"),
-            ("grid_code", "网格"),
-            ("level", "层级"),
-            ("department", "责任单位"),
-            ("due_at", "应结案时间"),
-            ("resolved_at", "处置时间"),
-            ("closed_at", "结案时间"),
+            ("id", "case"),
+            ("category_name", "category"),
+            ("grid_code", "grid"),
+            ("level", "level"),
+            ("department", "r_department"),
+            ("due_at", "r_due_at"),
+            ("resolved_at", "r_resolved_at"),
+            ("closed_at", "r_closed_at"),
         ),
     ),
 )
@@ -306,33 +312,38 @@ def _put(sheet: Any, values: list[Any]) -> None:
     sheet.append(xlsx_row(sheet, values))
 
 
-def to_xlsx(report: dict[str, Any], tz: Any) -> bytes:
-    """The report as an Excel workbook: a summary sheet, then one sheet per table. Times in the city's zone."""
+def to_xlsx(report: dict[str, Any], tz: Any, words: Mapping[str, str]) -> bytes:
+    """The report as an Excel workbook: a summary sheet, then one sheet per table. Times in the city's zone.
+
+    ``words``: the label catalogue of the reader's language (titles, headings, levels in words).
+    """
     book = Workbook()
     summary = book.active
     assert summary is not None
-    summary.title = "汇总"
-    _put(summary, [f"{report['name']} {report['month']} 绩效通报"])
+    summary.title = words["r_summary"]
+    _put(summary, [f"{report['name']} {report['month']} {words['r_title']}"])
     summary["A1"].font = Font(bold=True, size=14)
-    _put(summary, ["区域编码", report["area"]])
-    _put(summary, ["统计周期", f"{report['from']} 至 {report['to']}"])
-    _put(summary, ["生成时间", _cell(report["computed_at"], tz)])
-    _put(summary, ["数据完整", "是" if report["complete"] else "否（本月未结束）"])
+    _put(summary, [words["r_area_code"], report["area"]])
+    _put(summary, [words["r_period"], f"{report['from']} {words['r_to']} {report['to']}"])
+    _put(summary, [words["r_computed"], _cell(report["computed_at"], tz)])
+    _put(summary, [words["r_complete"], words["yes"] if report["complete"] else words["r_not_complete"]])
     summary.append([])
     for key, heading in _FIGURE_HEADINGS.items():
-        _put(summary, [heading, _cell(report["total"][key], tz, rate=key in RATES)])
-    _put(summary, ["按期结案率较上月（百分点）", report["total"]["change"]["on_time_closure_rate"]])
+        _put(summary, [words[heading], _cell(report["total"][key], tz, rate=key in RATES)])
+    change = f"{words['r_on_time_closure_rate']} {words['r_change']} ({words['r_points']})"
+    _put(summary, [change, report["total"]["change"]["on_time_closure_rate"]])
     summary.append([])
-    _put(summary, ["申诉核减案件", "申诉人", "裁定人", "裁定时间"])
+    _put(summary, [words["r_appeals"], words["r_appellant"], words["r_decided_by"], words["r_decided_at"]])
     for appeal in report["appeals_upheld"]:
         _put(summary, [appeal["id"], appeal["appellant"], appeal["decided_by"], _cell(appeal["decided_at"], tz)])
     for title, key, columns in SHEETS:
-        sheet = book.create_sheet(title)
-        _put(sheet, [heading for _, heading in columns])
+        sheet = book.create_sheet(words[title])
+        _put(sheet, [words[heading] for _, heading in columns])
         for cell in sheet[1]:
             cell.font = Font(bold=True)
         for item in report[key]:
-            _put(sheet, [_cell(item.get(k), tz, rate=k in RATES) for k, _ in columns])
+            shown = item | ({"level": words.get(f"lv_{item['level']}", item["level"])} if "level" in item else {})
+            _put(sheet, [_cell(shown.get(k), tz, rate=k in RATES) for k, _ in columns])
             colour = _FILLS.get(item.get("colour") or "")
             if colour:
                 sheet.cell(sheet.max_row, len(columns)).fill = PatternFill("solid", fgColor=colour)

@@ -7,11 +7,13 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 from sqlalchemy import Engine
 
 from api.settings import Settings
+from cli.wording import fail, tell
 from db.engine import make_engine
 from geo.boundaries import (
     BoundaryError,
@@ -56,13 +58,13 @@ def print_findings(findings: list[Finding], as_json: bool) -> None:
         print(json.dumps([f.as_json() for f in findings], ensure_ascii=False, indent=2))
         return
     if not findings:
-        console.print("[green]no findings[/]")
+        console.print(f"[green]{escape(tell('cli.no_findings'))}[/]")
         return
-    table = Table("severity", "check", "codes", "area m²", "where", "message")
+    table = Table(*(tell(f"cli.findings_{c}") for c in ("severity", "check", "codes", "area", "where", "message")))
     for f in findings:
         colour = {"error": "red", "warning": "yellow", "info": "blue"}[f.severity]
         table.add_row(
-            f"[{colour}]{f.severity}{' (existing)' if f.existing else ''}[/]",
+            f"[{colour}]{tell('cli.severity_' + f.severity)}{tell('cli.existing') if f.existing else ''}[/]",
             f.check,
             " ".join(f.codes),
             "" if f.area_m2 is None else f"{f.area_m2:,.1f}",
@@ -74,7 +76,10 @@ def print_findings(findings: list[Finding], as_json: bool) -> None:
 
 def _report(result: ImportResult, as_json: bool) -> None:
     for fix in result.fixes:
-        console.print(f"fixed {fix.code}: {fix.reason}; area {fix.area_before_m2:,.1f} → {fix.area_after_m2:,.1f} m²")
+        console.print(
+            tell("cli.fixed", code=fix.code, why=fix.reason, before=fix.area_before_m2, after=fix.area_after_m2),
+            highlight=False,
+        )
     print_findings(result.findings, as_json)
 
 
@@ -113,13 +118,9 @@ def import_command(
     or ``special``) names in each grid the management grids it spans.
     """
     if (layer is LayerChoice.MANAGEMENT) == (level is None):
-        problem = (
-            "give --level (district, street, community or grid)"
-            if level is None
-            else f"--layer {layer} takes no --level"
-        )
-        console.print(f"[red]error:[/] {problem}")
-        raise typer.Exit(2)
+        if level is None:
+            fail("cli.level_needed", 2)
+        fail("cli.level_unwanted", 2, layer=str(layer))
     settings = Settings()
     engine = make_engine(settings.database.url)
     try:
@@ -144,15 +145,13 @@ def import_command(
             )
     except ImportRejected as exc:
         print_findings(exc.findings, as_json)
-        console.print(f"[red]rejected:[/] {exc}")
-        raise typer.Exit(1) from exc
+        fail("cli.rejected", why=str(exc))
     except BoundaryError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from exc
+        fail("cli.refused", message=str(exc))
     finally:
         engine.dispose()
     _report(result, as_json)
-    console.print(f"generation {result.generation_id} active with {result.areas} areas")
+    console.print(tell("cli.generation", generation=result.generation_id, n=result.areas), highlight=False)
 
 
 def _import_level(
@@ -210,4 +209,4 @@ def demo_command() -> None:
         grids = load_demo(engine)
     finally:
         engine.dispose()
-    console.print(f"demo city loaded: {grids} grids")
+    console.print(tell("cli.demo_loaded", n=grids), highlight=False)

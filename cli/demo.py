@@ -36,8 +36,18 @@ def unit_users(units: list[str]) -> dict[str, str]:
     return {unit: f"unit-{n}" for n, unit in enumerate(sorted(set(units)), start=1)}
 
 
-def demo_users(engine: Engine, units: list[str] | None = None) -> list[tuple[str, Role, str]]:
-    """Who the demo city has.
+# Names for the demo's people: a surname and a given name, picked by the order of their grid.
+_SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
+_GIVEN = ("芳", "伟", "娜", "敏", "静", "强", "磊", "洋", "艳", "勇", "军", "杰", "娟", "涛", "明", "超", "秀兰", "霞")
+
+
+def demo_name(n: int) -> str:
+    """The display name of the demo's ``n``-th person (张伟, 王芳 …): every grid's gridworker gets their own."""
+    return _SURNAMES[n % len(_SURNAMES)] + _GIVEN[(n // len(_SURNAMES) + n) % len(_GIVEN)]
+
+
+def demo_users(engine: Engine, units: list[str] | None = None) -> list[tuple[str, Role, str, str]]:
+    """Who the demo city has (login, role, scope, the name people read).
 
     Admin, commander, supervisors of the district and its first street and community, a department, a
     resident and a volunteer of that community, a user for each responsible unit of the rules, and a
@@ -50,17 +60,18 @@ def demo_users(engine: Engine, units: list[str] | None = None) -> list[tuple[str
         ).all()
     first = {level: code for level, code in reversed(areas)}
     users = [
-        ("admin", Role.ADMIN, ""),
-        ("commander", Role.COMMANDER, ""),
-        ("district", Role.DISTRICT, DEMO_DISTRICT),
-        ("street", Role.STREET, first["street"]),
-        ("community", Role.COMMUNITY, first["community"]),
-        ("department", Role.DEPARTMENT, DEMO_DEPARTMENT),
-        ("resident", Role.RESIDENT, first["community"]),
-        ("volunteer", Role.VOLUNTEER, first["community"]),
+        ("admin", Role.ADMIN, "", "系统管理员"),
+        ("commander", Role.COMMANDER, "", "指挥中心值班员"),
+        ("district", Role.DISTRICT, DEMO_DISTRICT, "赵敏"),
+        ("street", Role.STREET, first["street"], "钱磊"),
+        ("community", Role.COMMUNITY, first["community"], "孙静"),
+        ("department", Role.DEPARTMENT, DEMO_DEPARTMENT, "周强"),
+        ("resident", Role.RESIDENT, first["community"], "吴秀兰"),
+        ("volunteer", Role.VOLUNTEER, first["community"], "郑洋"),
     ]
-    users += [(user, Role.DEPARTMENT, unit) for unit, user in unit_users(units or []).items()]
-    return users + [(gridworker_name(code), Role.GRIDWORKER, code) for level, code in areas if level == "grid"]
+    users += [(user, Role.DEPARTMENT, unit, unit) for unit, user in unit_users(units or []).items()]
+    grids = [code for level, code in areas if level == "grid"]
+    return users + [(gridworker_name(code), Role.GRIDWORKER, code, demo_name(n)) for n, code in enumerate(grids)]
 
 
 def add_demo_users(engine: Engine, units: list[str] | None = None) -> int:

@@ -17,6 +17,7 @@ from cli import boundaries, open311, registers, report, rules, services, supervi
 from cli.demo import DEMO_PASSWORD
 from cli.local.service import ServiceError
 from cli.supervisor import stop_on_signals
+from cli.wording import shout, tell
 from db import engine as db
 
 app = typer.Typer(help="gridgov: urban grid governance platform.", no_args_is_help=True)
@@ -108,7 +109,7 @@ def worker(
     totals = recorder.run(stop)
     reconciling.join(timeout=10)
     engine.dispose()
-    console.print(f"worker stopped: {totals}; sent again by reconciliation: {reconciler.resent}")
+    console.print(tell("cli.worker_stopped", totals=str(totals), resent=reconciler.resent), highlight=False)
 
 
 @app.command()
@@ -159,7 +160,7 @@ def simulate(
     units = unit_users(list(settings.rules().departments.values()))
     habits = Habits() if casework else None
     stats = run_simulator(base, gridworkers, rate, stop, password, limit=limit, units=units, habits=habits)
-    console.print(f"simulator stopped: {stats}")
+    console.print(tell("cli.simulator_stopped", stats=str(stats)), highlight=False)
 
 
 def main() -> None:
@@ -168,10 +169,10 @@ def main() -> None:
         app()
     except ValidationError as exc:
         problems = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in exc.errors())
-        console.print(f"[red]configuration error:[/] {problems}")
+        shout("cli.configuration", problems=problems)
         raise SystemExit(2) from None
     except ServiceError as exc:
-        console.print(f"[red]error:[/] {exc}")
+        shout("cli.refused", message=str(exc))
         raise SystemExit(1) from None
 
 

@@ -9,8 +9,9 @@ from rich.console import Console
 
 from api.settings import Settings
 from cases.report import ReportError, monthly_report, parse_month, to_xlsx
-from cli.wording import fail
+from cli.wording import fail, lang, tell
 from db import engine as db
+from web.templating import labels
 
 app = typer.Typer(help="Reports: the monthly assessment (绩效通报).", no_args_is_help=True)
 console = Console(soft_wrap=True)
@@ -39,22 +40,16 @@ def monthly(
         engine.dispose()
     target = out or Path(f"绩效通报-{area}-{report['month']}.xlsx")
     try:
-        target.write_bytes(to_xlsx(report, rules.calendar.tz))
+        target.write_bytes(to_xlsx(report, rules.calendar.tz, labels(lang())))
     except OSError as exc:
         fail("cli.cannot_write", file=str(target), why=str(exc.strerror))
     t = report["total"]
-    console.print(f"{report['name']} {report['month']} 绩效通报 → {target}", highlight=False)
-    console.print(
-        f"受理 {t['received']}，立案 {t['filed']}，应结案 {t['due']}，"
-        f"结案 {t['closed']}（结案率 {_rate(t['closure_rate'])}），"
-        f"按期结案 {t['closed_on_time']}（按期结案率 {_rate(t['on_time_closure_rate'])}），超期 {t['overdue']}",
-        highlight=False,
-    )
+    console.print(tell("cli.report_written", name=report["name"], month=report["month"], file=str(target)))
+    rates = {"closure": _rate(t["closure_rate"]), "on_time": _rate(t["on_time_closure_rate"])}
+    console.print(tell("cli.report_totals", **t, **rates), highlight=False)
     for child in report["children"]:
-        console.print(
-            f"  {child['rank']:>2}. {child['name']}  按期结案率 {_rate(child['on_time_closure_rate'])}"
-            f"  {child['grade'] or '—'}",
-            highlight=False,
-        )
+        on_time = _rate(child["on_time_closure_rate"])
+        shown = tell("cli.report_child", rank=child["rank"], name=child["name"], on_time=on_time)
+        console.print(f"{shown}  {child['grade'] or '—'}", highlight=False)
     if not report["complete"]:
-        console.print("本月尚未结束，数据截至生成时间 (the month is not over: figures so far)", highlight=False)
+        console.print(tell("cli.report_incomplete"), highlight=False)

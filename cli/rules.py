@@ -8,6 +8,7 @@ from rich.console import Console
 
 from api.settings import Settings
 from cases.rules import RulesError, load_rules
+from cli.wording import fail, tell
 
 app = typer.Typer(help="SLA rules: deadlines per level, clocks, departments.", no_args_is_help=True)
 console = Console(soft_wrap=True)
@@ -28,8 +29,7 @@ def check(
         try:
             rules = load_rules(path, workdays)
         except RulesError as exc:
-            console.print(f"[red]invalid rules:[/] {exc}")
-            raise typer.Exit(1) from None
+            fail("cli.invalid_rules", why=str(exc))
     for code in sorted(rules.known):
         console.print(rules.describe(code), highlight=False, soft_wrap=True)
-    console.print(f"calendar: official holiday schedule through {rules.calendar.official_through()}")
+    console.print(tell("cli.calendar", through=str(rules.calendar.official_through())), highlight=False)

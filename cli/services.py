@@ -7,6 +7,7 @@ from rich.table import Table
 from api.settings import Settings
 from cli.local import broker, postgres
 from cli.local.service import ServiceError, ServiceStatus
+from cli.wording import fail, tell
 from db import engine as db
 from streams.topics import Topics, create_topics
 
@@ -18,13 +19,13 @@ console = Console(soft_wrap=True)
 
 def print_statuses(statuses: list[ServiceStatus]) -> None:
     """Each service as a row: address, health, who runs it."""
-    table = Table("service", "address", "health", "managed by gridgov", "detail")
+    table = Table(*(tell(f"cli.services_{c}") for c in ("service", "address", "health", "managed", "detail")))
     for s in statuses:
         table.add_row(
             s.name,
             s.address,
-            "[green]up[/]" if s.healthy else "[red]down[/]",
-            "yes" if s.managed else "no (external)",
+            f"[green]{tell('cli.up')}[/]" if s.healthy else f"[red]{tell('cli.down')}[/]",
+            tell("cli.yes") if s.managed else tell("cli.external"),
             s.detail,
         )
     console.print(table)
@@ -35,12 +36,11 @@ def services_up(settings: Settings) -> list[ServiceStatus]:
     try:
         statuses = [postgres.up(settings), broker.up(settings)]
     except ServiceError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(1) from exc
+        fail("cli.refused", message=str(exc))
     if all(s.healthy for s in statuses):
         created = create_topics(settings.kafka)
         if created:
-            console.print(f"topics created: {', '.join(created)}")
+            console.print(tell("cli.topics_created", topics=created), highlight=False)
             statuses[1] = broker.status(settings)  # the broker's line counts them
     return statuses
 
@@ -59,7 +59,7 @@ def services_down_command() -> None:
     """Stop the local services the project started; external ones are left alone."""
     settings = Settings()
     stopped = [name for name, did in (("broker", broker.down(settings)), ("postgres", postgres.down(settings))) if did]
-    console.print(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+    console.print(tell("cli.stopped", services=stopped) if stopped else tell("cli.nothing_running"), highlight=False)
 
 
 @app.command("status")
@@ -76,7 +76,7 @@ def services_status_command() -> None:
 def db_upgrade(revision: str = "head") -> None:
     """Apply the migrations up to ``revision``."""
     db.upgrade(Settings().database.url, revision)
-    console.print(f"database at {revision}")
+    console.print(tell("cli.database_at", revision=revision), highlight=False)
 
 
 @topics_app.command("create")
@@ -86,9 +86,9 @@ def topics_create() -> None:
     created = create_topics(settings)
     wanted = Topics.from_prefix(settings.topic_prefix).all()
     if created:
-        console.print(f"created: {', '.join(created)}")
+        console.print(tell("cli.topics_created", topics=created), highlight=False)
     else:
-        console.print(f"created: none; all {len(wanted)} topics exist ({', '.join(wanted)})")
+        console.print(tell("cli.topics_exist", n=len(wanted), topics=wanted), highlight=False)
 
 
 @app.command("remove")
@@ -97,4 +97,4 @@ def services_remove_command() -> None:
     settings = Settings()
     broker.down(settings)
     removed = postgres.remove(settings) if settings.database.is_local else False
-    console.print("removed the local cluster's data" if removed else "no local cluster data to remove")
+    console.print(tell("cli.removed" if removed else "cli.nothing_removed"), highlight=False)

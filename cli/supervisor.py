@@ -19,6 +19,7 @@ from cli.demo import DEMO_PASSWORD, add_demo_registers, add_demo_users
 from cli.local import broker, postgres
 from cli.local.process import pid_alive, stop_pid
 from cli.services import print_statuses, services_up
+from cli.wording import tell
 from db import engine as db
 from geo.demo import load_demo
 
@@ -82,7 +83,7 @@ def run() -> None:
     stop = stop_on_signals()
     children: list[subprocess.Popen[bytes]] = []
     try:
-        console.print("starting services…")
+        console.print(tell("cli.starting"), highlight=False)
         print_statuses(services_up(settings))
         db.upgrade(settings.database.url)
         # The demo runs the same engine on minute-long deadlines so escalations show within minutes.
@@ -98,26 +99,19 @@ def run() -> None:
             _check_children(children)
             stop.wait(0.2)
         if not stop.is_set():
-            console.print(
-                f"[bold green]ready[/]\n  live map: {base}/map\n"
-                f"  wall screen: {base}/screen\n  workbench: {base}/work (supervisors, departments)\n"
-                f"  phone app: {base}/app/ (a gridworker: gw-<grid code>)\n  API docs: {base}/docs\n"
-                f"  sign in:  commander, district, street, community, department, unit-1, admin or gw-<grid code>,"
-                f" password {DEMO_PASSWORD}\n"
-                f"  token:    curl -d 'username=district&password={DEMO_PASSWORD}' {base}/v1/token\n"
-                f"  logs:     {settings.local.state_dir}/*.log\nPress Ctrl-C to stop."
-            )
+            ready = tell("cli.ready", base=base, password=DEMO_PASSWORD, logs=f"{settings.local.state_dir}/*.log")
+            console.print(ready, highlight=False, markup=False)
         while not stop.is_set():
             _check_children(children)
             stop.wait(0.5)
     finally:
-        console.print("stopping…")
+        console.print(tell("cli.stopping"), highlight=False)
         for child in children:
             stop_pid(child.pid)
         broker.down(settings)
         postgres.down(settings)
         (settings.local.state_dir / "run.json").unlink(missing_ok=True)
-        console.print("stopped")
+        console.print(tell("cli.all_stopped"), highlight=False)
 
 
 def prepare_steps() -> list[Callable[[Settings], None]]:
@@ -129,9 +123,9 @@ def _load_demo(settings: Settings) -> None:
     engine = db.make_engine(settings.database.url)
     try:
         units = list(settings.rules().departments.values())
-        console.print(f"demo city: {load_demo(engine)} grids, {add_demo_users(engine, units)} new demo users")
+        console.print(tell("cli.demo_city", grids=load_demo(engine), users=add_demo_users(engine, units)))
         today = datetime.now(settings.rules().calendar.tz).date()
-        console.print(f"demo registers: {add_demo_registers(engine, settings, today)} synthetic people added")
+        console.print(tell("cli.demo_registers", n=add_demo_registers(engine, settings, today)), highlight=False)
     finally:
         engine.dispose()
 

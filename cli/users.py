@@ -39,12 +39,13 @@ def add(
     username: str,
     role: Annotated[Role, typer.Option(help="What the user is")],
     scope: Annotated[str, typer.Option(help="Area code (grid/community/street/district) or department name")] = "",
-    replace: Annotated[bool, typer.Option(help="Reset an existing user's password, role and scope")] = False,
+    replace: Annotated[bool, typer.Option(help="Reset an existing user's password, role, scope and name")] = False,
+    name: Annotated[str, typer.Option(help="The name people read in histories (张三)")] = "",
 ) -> None:
     """Add a user; the password comes from GRIDGOV_NEW_PASSWORD or is asked for."""
     password = os.environ.get("GRIDGOV_NEW_PASSWORD") or getpass.getpass(tell("cli.password_for", user=username))
     with configured_db() as engine:
-        user = add_user(engine, username, password, role, scope, replace=replace)
+        user = add_user(engine, username, password, role, scope, replace=replace, display_name=name)
     console.print(tell("cli.user_added", user=user.username, role=user.role.value, scope=user.scope), highlight=False)
 
 

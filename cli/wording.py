@@ -1,23 +1,33 @@
 """The command line's words: each report and refusal from the catalogue, in ``GRIDGOV_LANG`` (default zh)."""
 
 from collections.abc import Mapping
-from functools import cache
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 
 import typer
+from pydantic import ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.markup import escape
 
-from api.settings import ApiSettings
-from web.messages import say
+from web.messages import DEFAULT_LANGUAGE, say
 
 _console = Console(soft_wrap=True)
 
 
-@cache
+class LanguageSettings(BaseSettings):
+    """The language of the command line's output (the API answers each caller in theirs)."""
+
+    model_config = SettingsConfigDict(env_prefix="GRIDGOV_", extra="ignore")
+
+    lang: Literal["zh", "en"] = "zh"
+
+
 def lang() -> str:
-    """The language of the command line's output."""
-    return ApiSettings().lang
+    """The language of the command line's output (zh if ``GRIDGOV_LANG`` names none of ours)."""
+    try:
+        return LanguageSettings().lang
+    except ValidationError:
+        return DEFAULT_LANGUAGE
 
 
 def tell(key: str, **values: Any) -> str:
@@ -32,5 +42,10 @@ def told(message: Mapping[str, Any]) -> str:
 
 def fail(key: str, status: int = 1, **values: Any) -> NoReturn:
     """One red line (``错误：…``) and exit ``status``: how every command refuses."""
-    _console.print(f"[red]{escape(tell('cli.error'))}[/]{escape(tell(key, **values))}", highlight=False)
+    shout(key, **values)
     raise typer.Exit(status)
+
+
+def shout(key: str, **values: Any) -> None:
+    """One red line (``错误：…``) on the console, for a refusal that exits its own way."""
+    _console.print(f"[red]{escape(tell('cli.error'))}[/]{escape(tell(key, **values))}", highlight=False)

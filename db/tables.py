@@ -312,6 +312,7 @@ app_user = Table(
     Column("role", String(16), nullable=False),
     Column("scope", String(64), nullable=False),
     Column("disabled", Boolean, server_default=text("false"), nullable=False),
+    Column("display_name", String(64)),  # the name people read (张三); the login name when null
     now_column("created_at"),
 )
 

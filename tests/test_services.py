@@ -146,5 +146,5 @@ def test_topics_create_says_what_it_created_and_then_that_all_exist(
     names = [f"{prefix}{t}" for t in ("events.raw", "events.located", "events.dead")]
     assert first.exit_code == 0 and all(n in first.output for n in names), first.output
     assert "none" not in first.output
-    again = CliRunner().invoke(app, ["topics", "create"])
+    again = CliRunner().invoke(app, ["topics", "create"], env={"GRIDGOV_LANG": "en"})
     assert again.exit_code == 0 and "created: none; all 5 topics exist" in again.output, again.output

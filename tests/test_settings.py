@@ -50,6 +50,7 @@ def test_tls_to_postgresql_is_added_to_the_url() -> None:
 
 def test_the_api_refuses_to_start_outside_development_without_a_secret() -> None:
     env = {k: v for k, v in os.environ.items() if k != "GRIDGOV_SECRET_KEY"} | {"GRIDGOV_ENV": "production"}
+    env |= {"GRIDGOV_LANG": "en"}
     result = subprocess.run(
         [sys.executable, "-m", "cli.main", "api", "--port", "1"], env=env, capture_output=True, text=True, timeout=60
     )
@@ -70,6 +71,7 @@ def test_outside_development_personal_data_needs_a_key_of_its_own(env: str, monk
 
 def test_the_api_refuses_to_start_outside_development_without_a_pii_key() -> None:
     env = {k: v for k, v in os.environ.items() if k != "GRIDGOV_PII_KEY"} | {"GRIDGOV_ENV": "production"}
+    env |= {"GRIDGOV_LANG": "en"}
     result = subprocess.run(
         [sys.executable, "-m", "cli.main", "api", "--port", "1"], env=env, capture_output=True, text=True, timeout=60
     )

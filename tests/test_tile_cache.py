@@ -43,7 +43,7 @@ def test_the_least_recently_used_tiles_go_first_and_the_cache_holds_its_size() -
 def city(scratch_settings: Settings, scratch_engine: Engine) -> Settings:
     """The demo city in a database of the test's own, and a commander."""
     load_demo(scratch_engine)
-    add_users(scratch_engine, [("commander", Role.COMMANDER, "*")], "tile-password")
+    add_users(scratch_engine, [("commander", Role.COMMANDER, "*", "")], "tile-password")
     return scratch_settings
 
 

@@ -192,8 +192,8 @@ def test_a_community_supervisor_works_cases_from_the_page(server: str, demo_city
             "(t => t !== '' && t !== '请填写理由')"
             "(document.querySelector('form[data-action=extend] .error').textContent)"
         )
-        shown = page.inner_text("form[data-action=extend] .error")  # in Chinese, then the server's own words
-        assert shown.startswith("规则不允许此操作") and "longer than 10 days" in shown
+        shown = page.inner_text("form[data-action=extend] .error")  # in Chinese, the server's words too
+        assert shown.startswith("规则不允许此操作") and "每次不超过 10 天" in shown
         assert _state(server, third, supervisor) == "dispatched"
         browser.close()
     for tab in ("intake", "dispatch", "in_hand", "verify", "requests", "overdue"):  # another community sees none

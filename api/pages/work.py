@@ -18,7 +18,7 @@ from api.photos import photo_list
 from api.reports import AreaParam, Lang, MonthParam, read_report
 from api.settings import Settings
 from cases.categories import category_names, default_categories
-from cases.reads import QUEUES
+from cases.reads import QUEUES, display_names
 from geo.areas import area_feature
 from web.workbench import case_page, report_page, work_page
 
@@ -68,6 +68,8 @@ def get_case_page(
         case["deadline"] = f"{case['deadline'].astimezone(tz):%Y-%m-%d %H:%M}"
     with engine.connect() as conn:
         grid = area_feature(conn, case["grid_code"]) if case["grid_code"] else None
+        if case["assignee"]:
+            case["assignee_name"] = display_names(conn, [case["assignee"]]).get(case["assignee"], case["assignee"])
         place = conn.execute(
             text("SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat, description FROM event WHERE id = :id"), {"id": case_id}
         ).one()
