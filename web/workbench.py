@@ -13,7 +13,7 @@ ACTION_ORDER = (
 
 
 def work_page(
-    username: str,
+    user: tuple[str, str],
     role: str,
     csrf: str,
     tabs: tuple[str, ...],
@@ -32,7 +32,17 @@ def work_page(
         "labels": {k: v for k, v in text.items() if k.startswith(("st_", "lv_", "w_"))},
         "categories": categories,
     }
-    return page("work/index.html", lang=lang, labels=text, username=username, tabs=tabs, groups=groups, config=config)
+    username, shown = user  # the login, and the name people read
+    return page(
+        "work/index.html",
+        lang=lang,
+        labels=text,
+        username=username,
+        shown=shown,
+        tabs=tabs,
+        groups=groups,
+        config=config,
+    )
 
 
 def case_page(

@@ -32,12 +32,19 @@ def _csrf(request: Request, settings: Settings) -> str:
 
 @router.get("/work", response_class=HTMLResponse)
 def get_work(
-    request: Request, principal: PrincipalDep, settings: SettingsDep, rules: RulesDep, lang: Lang = "zh"
+    request: Request,
+    engine: EngineDep,
+    principal: PrincipalDep,
+    settings: SettingsDep,
+    rules: RulesDep,
+    lang: Lang = "zh",
 ) -> str:
     """The workbench: queues with counts, filters, and several cases dispatched at once."""
     groups = sorted({(c.group, c.group_name) for c in default_categories().values()})
+    with engine.connect() as conn:
+        shown = display_names(conn, [principal.username]).get(principal.username, principal.username)
     return work_page(
-        principal.username,
+        (principal.username, shown),
         principal.role.value,
         _csrf(request, settings),
         tuple(QUEUES),
