@@ -13,7 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 
-from api.access import Principal, Role, check_scope
+from api.access import SCOPE_DIGITS, Principal, Role, check_scope
 from api.errors import Refusal, problem
 from db.cells import bad_character
 
@@ -58,6 +58,29 @@ def check_new_user(username: str, password: str, role: Role, scope: str) -> str:
             "invalid_input.user", [problem("password", "field.password", least=MIN_PASSWORD, most=MAX_PASSWORD)]
         )
     return check_scope(role, scope)
+
+
+def check_reference(engine: Engine, role: Role, scope: str, units: set[str]) -> None:
+    """The area, responsible unit (one of ``units``) or special grid a scope names exists, else a 422 on scope."""
+    with engine.connect() as conn:
+        if role in SCOPE_DIGITS:
+            found = conn.execute(text("SELECT 1 FROM active_area WHERE code = :c"), {"c": scope}).first() is not None
+        elif role is Role.OWNER:
+            found = (
+                conn.execute(
+                    text(
+                        "SELECT 1 FROM overlay_area o JOIN boundary_generation g ON g.id = o.generation_id AND g.active"
+                        " WHERE o.code = :c AND o.layer = 'special'"
+                    ),
+                    {"c": scope},
+                ).first()
+                is not None
+            )
+        else:
+            found = role is not Role.DEPARTMENT or scope in units
+    if not found:
+        key = "field.scope_unit" if role is Role.DEPARTMENT else "field.scope_unknown"
+        raise Refusal("invalid_input.user", [problem("scope", key, scope=scope)])
 
 
 def add_user(

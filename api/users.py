@@ -7,18 +7,19 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
-from api.access import Role
+from api.access import Role, check_scope
 from api.accounts import (
     MAX_PASSWORD,
     MIN_PASSWORD,
     USERNAME,
     add_user,
+    check_reference,
     list_users,
     set_disabled,
 )
 from api.auth import authorize
 from api.bodies import WriteBody
-from api.deps import EngineDep
+from api.deps import EngineDep, RulesDep
 from api.errors import responses
 from streams.schema import NoControl
 
@@ -54,10 +55,12 @@ def get_users(engine: EngineDep) -> list[dict[str, Any]]:
 
 
 @router.post("/users", status_code=201, response_model=UserOut, responses=responses(400, 409))
-async def post_user(body: UserIn, engine: EngineDep) -> dict[str, Any]:
-    """Add a user; the scope must fit the role (a gridworker's 15-digit grid code, a department's name …)."""
+async def post_user(body: UserIn, engine: EngineDep, rules: RulesDep) -> dict[str, Any]:
+    """Add a user; the scope fits the role and names what exists (an active area, a rules' unit, a special grid)."""
+    scope = check_scope(body.role, body.scope)
+    await run_in_threadpool(check_reference, engine, body.role, scope, set(rules.departments.values()))
     user = await run_in_threadpool(
-        partial(add_user, display_name=body.display_name), engine, body.username, body.password, body.role, body.scope
+        partial(add_user, display_name=body.display_name), engine, body.username, body.password, body.role, scope
     )
     return user.as_json()
 

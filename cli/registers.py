@@ -95,8 +95,9 @@ def export_command(
     settings = Settings()
     protector = Protector(settings.registers.pii_key)
     engine = make_engine(settings.database.url)
+    header = ["name", "id_number", "phone", "birth_date", "relation", "building", "unit", "room", "address", "tags"]
     try:
-        with engine.begin() as conn:
+        with engine.connect() as conn:
             rows = conn.execute(text(_EXPORT), {"prefix": area + "%"}).all()
             table = [
                 [
@@ -113,13 +114,19 @@ def export_command(
                 ]
                 for r in rows
             ]
-            log_access(
-                conn, _actor(actor), CLI_ROLE, "export", f"{reason.strip()} ({area} → {out.name})", rows=len(table)
-            )
+        try:
+            write_table(out, header, table)  # whole or not at all
+        except OSError as exc:
+            fail("cli.cannot_write", file=str(out), why=str(exc.strerror))
+        try:  # the access log records what was written, once it is written
+            with engine.begin() as conn:
+                purpose = f"{reason.strip()} ({area} → {out.name})"
+                log_access(conn, _actor(actor), CLI_ROLE, "export", purpose, rows=len(table))
+        except Exception:
+            out.unlink(missing_ok=True)  # an unlogged export is not left lying around
+            raise
     finally:
         engine.dispose()
-    header = ["name", "id_number", "phone", "birth_date", "relation", "building", "unit", "room", "address", "tags"]
-    write_table(out, header, table)
     console.print(tell("cli.exported", n=len(table), area=area, file=str(out)), markup=False, highlight=False)
 
 

@@ -11,8 +11,8 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy import Engine
 
-from api.access import Role
-from api.accounts import add_user, list_users, set_disabled
+from api.access import Role, check_scope
+from api.accounts import add_user, check_reference, list_users, set_disabled
 from api.errors import Refusal
 from api.settings import Settings
 from cli.wording import fail, lang, tell
@@ -45,6 +45,8 @@ def add(
     """Add a user; the password comes from GRIDGOV_NEW_PASSWORD or is asked for."""
     password = os.environ.get("GRIDGOV_NEW_PASSWORD") or getpass.getpass(tell("cli.password_for", user=username))
     with configured_db() as engine:
+        scope = check_scope(role, scope)
+        check_reference(engine, role, scope, set(Settings().rules().departments.values()))
         user = add_user(engine, username, password, role, scope, replace=replace, display_name=name)
     console.print(tell("cli.user_added", user=user.username, role=user.role.value, scope=user.scope), highlight=False)
 

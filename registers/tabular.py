@@ -106,16 +106,25 @@ def read_table(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
 
 
 def write_table(path: Path, header: list[str], rows: list[list[str]]) -> None:
-    """Write ``rows`` under ``header`` as .csv (UTF-8 with BOM, which Excel opens) or .xlsx."""
-    if path.suffix.lower() == ".xlsx":
-        book = Workbook(write_only=True)
-        sheet = book.create_sheet()
-        sheet.append(xlsx_row(sheet, header))
-        for row in rows:
-            sheet.append(xlsx_row(sheet, row))  # text stays text: no cell is a formula
-        book.save(path)
-        return
-    with path.open("w", encoding="utf-8-sig", newline="") as out:
-        writer = csv.writer(out)
-        writer.writerow(header)
-        writer.writerows([csv_value(v) for v in row] for row in rows)
+    """Write ``rows`` under ``header`` as .csv (UTF-8 with BOM, which Excel opens) or .xlsx, whole or not at all.
+
+    The file is written beside ``path`` and renamed onto it once complete, so a failure halfway (a full
+    disk, a cell no format can hold) leaves no partial file and an existing one as it was.
+    """
+    part = path.with_name(f".{path.name}.part")
+    try:
+        if path.suffix.lower() == ".xlsx":
+            book = Workbook(write_only=True)
+            sheet = book.create_sheet()
+            sheet.append(xlsx_row(sheet, header))
+            for row in rows:
+                sheet.append(xlsx_row(sheet, row))  # text stays text: no cell is a formula
+            book.save(part)
+        else:
+            with part.open("w", encoding="utf-8-sig", newline="") as out:
+                writer = csv.writer(out)
+                writer.writerow(header)
+                writer.writerows([csv_value(v) for v in row] for row in rows)
+        part.replace(path)
+    finally:
+        part.unlink(missing_ok=True)

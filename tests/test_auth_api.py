@@ -92,6 +92,9 @@ def test_a_disabled_user_is_locked_out(client: TestClient, sign_in: SignIn) -> N
         ({"username": "short-pw", "password": "short", "role": "street", "scope": "321111001"}, "password"),
         ({"username": "bad-scope", "password": "long-enough", "role": "gridworker", "scope": "321111"}, "scope"),
         ({"username": "bad-role", "password": "long-enough", "role": "mayor", "scope": ""}, "role"),
+        ({"username": "no-grid", "password": "long-enough", "role": "gridworker", "scope": "321111999999999"}, "scope"),
+        ({"username": "no-unit", "password": "long-enough", "role": "department", "scope": "不存在的局"}, "scope"),
+        ({"username": "no-park", "password": "long-enough", "role": "owner", "scope": "ZS321111999999999"}, "scope"),
     ],
 )
 def test_a_bad_new_user_is_422_naming_the_field(

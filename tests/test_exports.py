@@ -113,3 +113,20 @@ def test_a_csv_cell_over_the_limit_names_its_line(tmp_path: Path) -> None:
     with pytest.raises(FileProblem) as refused:
         list(rows)
     assert re.search("line 3", english(refused.value))
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+def test_an_export_that_fails_halfway_leaves_no_partial_file(tmp_path: Path, suffix: str) -> None:
+    out = tmp_path / f"export{suffix}"
+    out.write_bytes(b"the export of yesterday")
+
+    class Unwritable:
+        def __str__(self) -> str:
+            raise RuntimeError("a value no file can hold")
+
+    with pytest.raises((RuntimeError, ValueError)):
+        write_table(out, ["name"], [["甲"], [Unwritable()]])  # type: ignore[list-item]
+    assert out.read_bytes() == b"the export of yesterday"  # the old file stands
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]  # and nothing half-written beside it
+    write_table(out, ["name"], [["甲"]])
+    assert [p.name for p in tmp_path.iterdir()] == [out.name] and out.read_bytes() != b"the export of yesterday"

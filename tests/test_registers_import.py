@@ -219,6 +219,10 @@ def test_an_export_needs_a_reason_and_is_logged_and_a_deletion_too(
     out = tmp_path / "export.xlsx"
     no_reason = gridgov("registers", "export", str(out), "--area", grid, "--reason", " ")
     assert no_reason.returncode == 2 and "--reason says what the export is for" in no_reason.stdout
+    nowhere = tmp_path / "no-such-folder" / "export.csv"
+    unwritten = gridgov("registers", "export", str(nowhere), "--area", grid, "--reason", "年度核查", "--actor", "lost")
+    assert unwritten.returncode == 1 and unwritten.stdout.startswith(f"error: cannot write {nowhere}")
+    assert "Traceback" not in unwritten.stderr and not nowhere.exists()
     done = gridgov("registers", "export", str(out), "--area", grid, "--reason", "年度核查", "--actor", "exporter")
     assert done.returncode == 0, done.stdout + done.stderr
     sheet = load_workbook(out).active
@@ -235,9 +239,12 @@ def test_an_export_needs_a_reason_and_is_logged_and_a_deletion_too(
     assert gridgov("registers", "delete-person", str(person), "--reason", "x").returncode == 1
     with demo_city.connect() as conn:
         log = conn.execute(
-            text("SELECT action, rows, purpose, person_id FROM pii_access WHERE actor = 'exporter' ORDER BY id")
+            text(
+                "SELECT action, rows, purpose, person_id FROM pii_access WHERE actor IN ('exporter', 'lost') "
+                " ORDER BY id"
+            )
         ).all()
         members = conn.execute(text("SELECT members FROM household WHERE id = :h"), {"h": household}).scalar_one()
-    assert [(r.action, r.rows) for r in log] == [("export", 2), ("delete", 1)]
+    assert [(r.action, r.rows) for r in log] == [("export", 2), ("delete", 1)]  # nothing for the unwritten one
     assert log[0].purpose.startswith("年度核查") and log[1].person_id == person
     assert members == 1
