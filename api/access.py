@@ -195,6 +195,7 @@ POLICY: dict[str, frozenset[Role]] = {
     "GET /v1/cases/{case_id}": CASE_READERS,
     "GET /v1/cases/{case_id}/duplicates": SUPERVISORS,
     "GET /v1/cases/{case_id}/actions": CASE_READERS,
+    "GET /v1/cases/{case_id}/text": frozenset({Role.GRIDWORKER, Role.COMMUNITY}),  # numbers as written: the grid's
     "POST /v1/cases/{case_id}/transitions": CASE_ACTORS,
     "POST /v1/cases/{case_id}/appeal": frozenset({Role.GRIDWORKER, Role.DEPARTMENT}),
     "POST /v1/cases/{case_id}/appeal/decision": frozenset({Role.STREET, Role.DISTRICT}),

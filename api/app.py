@@ -12,6 +12,7 @@ from api import (
     appeals,
     areas,
     auth,
+    case_text,
     cases,
     events,
     health,
@@ -64,15 +65,16 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
         app.state.engine = make_engine(settings.database.url, settings.database.db_pool_size)
         # No linger: the intake already sends a group of posts as one produce.
         app.state.producer = producer or EventProducer(settings.kafka, linger_ms=0)
+        app.state.protector = Protector(settings.registers.pii_key)
         app.state.intake = Intake(
             app.state.engine,
             app.state.producer,
             Topics.from_prefix(settings.kafka.topic_prefix),
             durable=not settings.pipeline.kafka_replicated,
+            protector=app.state.protector,
         )
         app.state.rules = settings.rules()
         app.state.visit_rules = settings.visit_rules()
-        app.state.protector = Protector(settings.registers.pii_key)
         app.state.locator = Locator(
             app.state.engine, settings.locate.locate_tolerance_m, settings.locate.locate_refresh_s
         )
@@ -130,6 +132,7 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
         areas,
         photos,
         cases,
+        case_text,
         appeals,
         resident_requests,
         indicators,

@@ -15,6 +15,7 @@ from api.deps import EngineDep, RulesDep
 from api.errors import Refusal, responses
 from cases import appeals
 from geo.levels import AREA_CODE
+from registers.free_text import masked
 from streams.schema import FreeText
 
 router = APIRouter(
@@ -49,8 +50,8 @@ async def post_appeal(
         engine,
         case_id,
         principal.username,
-        body.reason,
-        body.evidence,
+        masked(body.reason),  # an appeal keeps personal numbers masked only (registers.free_text)
+        masked(body.evidence),
         body.photo,
         datetime.now(UTC),
         rules,
@@ -70,7 +71,7 @@ async def post_decision(
         principal.username,
         principal.role.value,
         body.upheld,
-        body.note,
+        masked(body.note),
         datetime.now(UTC),
         rules,
     )

@@ -15,7 +15,7 @@ from api.access import DECISIONS, Principal
 from api.accounts import get_user
 from api.auth import PrincipalDep, authorize
 from api.bodies import WriteBody
-from api.deps import EngineDep, RulesDep
+from api.deps import EngineDep, ProtectorDep, RulesDep
 from api.errors import Refusal, problem, responses
 from cases.evidence import after_photo_rule
 from cases.loop import CLOCK_ACTIONS, REASONED, Action, State, allowed_actions
@@ -24,6 +24,7 @@ from cases.reads import CASE_FIELDS, OVERDUE_SQL, case_history, case_json, case_
 from cases.rules import Level, Rules
 from cases.store import loop_case, transition
 from geo.levels import AREA_CODE
+from registers.free_text import protect
 from streams.schema import FreeText, NoControl
 
 router = APIRouter(
@@ -132,7 +133,12 @@ def get_actions(case_id: UUID, engine: EngineDep, rules: RulesDep, principal: Pr
 
 @router.post("/cases/{case_id}/transitions", responses=responses(400, 404, 409))
 async def post_transition(
-    case_id: UUID, body: TransitionIn, engine: EngineDep, rules: RulesDep, principal: PrincipalDep
+    case_id: UUID,
+    body: TransitionIn,
+    engine: EngineDep,
+    rules: RulesDep,
+    principal: PrincipalDep,
+    protector: ProtectorDep,
 ) -> dict[str, Any]:
     """Move a case through the loop as yourself; 409 lists the actions allowed in its current state.
 
@@ -148,6 +154,7 @@ async def post_transition(
         raise refused
     if body.assignee is not None:
         await run_in_threadpool(_check_assignee, engine, body.assignee, principal)
+    note, sealed_note = protect(body.note, protector)  # personal numbers kept sealed, shown masked
     await run_in_threadpool(
         partial(
             transition,
@@ -155,12 +162,13 @@ async def post_transition(
             length=body.length,
             into=body.into,
             assignee=body.assignee,
+            sealed_note=sealed_note,
         ),
         engine,
         case_id,
         body.action,
         principal.username,
-        body.note,
+        note,
         datetime.now(UTC),
         rules,
     )

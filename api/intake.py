@@ -8,6 +8,7 @@ of the round trips.
 """
 
 import asyncio
+import base64
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +21,8 @@ from sqlalchemy.exc import DBAPIError
 
 from api.errors import Refusal
 from api.metrics import ACCEPTED
+from registers.free_text import protect
+from registers.protect import Protector
 from streams.producer import EventProducer, Message
 from streams.receipts import claim
 from streams.schema import Event, Received
@@ -46,15 +49,29 @@ class Post:
     error: Exception | None = None
 
 
-def stamp(events: list[Event]) -> list[Received]:
-    """The request's events with the receive time and hash, each id once (409 on one id with two contents)."""
+def stamp(events: list[Event], protector: Protector | None = None) -> list[Received]:
+    """The request's events with the receive time and hash, each id once (409 on one id with two contents).
+
+    With a ``protector``, a description holding personal numbers travels masked, its original sealed.
+    """
     unique: dict[str, Event] = {}
     for event in events:
         seen = unique.setdefault(str(event.id), event)
         if seen != event:
             raise Refusal("conflict.twice", [str(event.id)], event=str(event.id))
     now = datetime.now(UTC)
-    return [Received.stamp(e, now) for e in unique.values()]
+    return [_sealed(Received.stamp(e, now), protector) for e in unique.values()]
+
+
+def _sealed(received: Received, protector: Protector | None) -> Received:
+    """``received`` with its description masked and the original sealed, if it holds personal numbers."""
+    if protector is None:
+        return received
+    shown, sealed = protect(received.event.description, protector)
+    if sealed is None:
+        return received
+    event = received.event.model_copy(update={"description": shown})
+    return received.model_copy(update={"event": event, "sealed": base64.b64encode(sealed).decode()})
 
 
 class Intake:
@@ -65,8 +82,17 @@ class Intake:
     broker's ack is enough and an unreachable database only skips the content check.
     """
 
-    def __init__(self, engine: Engine, producer: EventProducer, topics: Topics, *, durable: bool) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        producer: EventProducer,
+        topics: Topics,
+        *,
+        durable: bool,
+        protector: Protector | None = None,
+    ) -> None:
         self.engine = engine
+        self.protector = protector  # seals a description's personal numbers (None: descriptions pass as sent)
         self.producer = producer
         self.topics = topics
         self.durable = durable
@@ -75,7 +101,7 @@ class Intake:
 
     async def accept(self, events: list[Event]) -> Accepted:
         """Hold ``events`` (claim, produce, acks=all) together with the posts arriving meanwhile."""
-        post = Post(stamp(events), asyncio.get_running_loop().create_future())
+        post = Post(stamp(events, self.protector), asyncio.get_running_loop().create_future())
         self._waiting.append(post)
         self._start_group()
         assert post.result is not None
@@ -85,7 +111,7 @@ class Intake:
 
     def accept_now(self, events: list[Event]) -> Accepted:
         """Hold ``events`` in this thread, alone (for the low-volume routes: Open311, residents)."""
-        post = Post(stamp(events))
+        post = Post(stamp(events, self.protector))
         self._store([post])
         if post.error is not None:
             raise post.error

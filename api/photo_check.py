@@ -146,3 +146,12 @@ def compare(info: PhotoInfo, lon: float, lat: float, occurred_at: datetime) -> t
     elif abs(info.taken_at - occurred_at) > APART:
         flags.append("taken_apart")
     return distance, flags
+
+
+def carries_metadata(content: bytes) -> bool:
+    """Whether a stored file still holds EXIF or text chunks (one kept before they were stripped); header only."""
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            return bool(image.info.get("exif") or image.getexif() or set(image.info) & {"XML:com.adobe.xmp", "comment"})
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return False

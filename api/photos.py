@@ -14,7 +14,7 @@ from api.bodies import read_body
 from api.deps import EngineDep, RulesDep, SettingsDep
 from api.errors import Refusal, problem, responses
 from api.events import event_in_scope
-from api.photo_check import FORMATS, BadPhoto, compare, inspect
+from api.photo_check import FORMATS, BadPhoto, carries_metadata, compare, inspect
 from cases.rules import Rules
 
 router = APIRouter(
@@ -114,8 +114,9 @@ def get_photo(
     sha256: Annotated[str, Path(pattern=r"^[0-9a-f]{64}$")],
     engine: EngineDep,
     principal: PrincipalDep,
+    rules: RulesDep,
 ) -> Response:
-    """The photo itself."""
+    """The photo itself, without EXIF (one stored before that rule is stripped now, and kept stripped)."""
     with engine.connect() as conn:
         event_in_scope(conn, event_id, principal)
         row = conn.execute(
@@ -124,4 +125,21 @@ def get_photo(
         ).one_or_none()
     if row is None:
         raise Refusal("not_found.photo", photo=sha256, event=str(event_id))
-    return Response(bytes(row.content), media_type=row.media_type, headers={"Cache-Control": "private, max-age=86400"})
+    content = bytes(row.content)
+    if carries_metadata(content):
+        content = _stripped(engine, event_id, sha256, content, rules)
+    return Response(content, media_type=row.media_type, headers={"Cache-Control": "private, max-age=86400"})
+
+
+def _stripped(engine: Engine, event_id: UUID, sha256: str, content: bytes, rules: Rules) -> bytes:
+    """A photo kept with its EXIF (before uploads were stripped), stripped and stored so; its fields stay."""
+    try:
+        stored = inspect(content, rules.calendar.tz).stored
+    except BadPhoto:
+        return content  # not a picture this server can read: served as it was kept
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE photo SET content = :c, bytes = :n WHERE event_id = :e AND sha256 = :h"),
+            {"c": stored, "n": len(stored), "e": event_id, "h": sha256},
+        )
+    return stored

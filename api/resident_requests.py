@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, text
 from api.access import SUPERVISORS, Principal, Role
 from api.auth import PrincipalDep, authorize
 from api.bodies import json_body, read_body
-from api.deps import EngineDep, IntakeDep, LocatorDep, PostLimiterDep, RulesDep, SettingsDep
+from api.deps import EngineDep, IntakeDep, LocatorDep, PostLimiterDep, ProtectorDep, RulesDep, SettingsDep
 from api.errors import Refusal, invalid, problem, responses
 from api.events import admit
 from api.intake import Accepted
@@ -28,6 +28,8 @@ from cases.reads import select_page
 from cases.rules import Rules
 from cases.store import transition
 from geo.levels import AREA_CODE
+from registers.free_text import masked, protect
+from registers.protect import Protector
 from streams.schema import SCHEMA_VERSION, Event, FreeText, Kind, Location, NoControl, Window
 
 router = APIRouter(
@@ -194,7 +196,9 @@ def _volunteer_of(conn: Connection, username: str | None, community: str | None)
     return str(username)
 
 
-def _act(engine: Engine, request_id: UUID, body: RequestAction, principal: Principal, rules: Rules) -> None:
+def _act(
+    engine: Engine, request_id: UUID, body: RequestAction, principal: Principal, rules: Rules, protector: Protector
+) -> None:
     action = Action(body.action)
     with engine.connect() as conn:
         row = _request(conn, request_id, principal)
@@ -207,47 +211,80 @@ def _act(engine: Engine, request_id: UUID, body: RequestAction, principal: Princ
                 raise Refusal("forbidden.request_volunteer", action=action.value)
             assignee = None
     check = after_photo_rule(rules) if action is Action.RESOLVE else None
-    note = body.note or (f"→ {assignee}" if assignee else "")
+    note, sealed = protect(body.note, protector) if body.note else (f"→ {assignee}" if assignee else "", None)
+    now = datetime.now(UTC)
     transition(
-        engine, request_id, action, principal.username, note, datetime.now(UTC), rules, assignee=assignee, check=check
+        engine,
+        request_id,
+        action,
+        principal.username,
+        note,
+        now,
+        rules,
+        assignee=assignee,
+        check=check,
+        sealed_note=sealed,
     )
 
 
 @router.post("/requests/{request_id}/transitions", responses=responses(400, 404, 409))
 async def post_request_action(
-    request_id: UUID, body: RequestAction, engine: EngineDep, rules: RulesDep, principal: PrincipalDep
+    request_id: UUID,
+    body: RequestAction,
+    engine: EngineDep,
+    rules: RulesDep,
+    principal: PrincipalDep,
+    protector: ProtectorDep,
 ) -> dict[str, Any]:
     """社区派单 / 党员接单: staff dispatch to a volunteer of the request's community.
 
     That volunteer accepts, declines (it goes back to be dispatched again) or resolves it.
     """
-    await run_in_threadpool(_act, engine, request_id, body, principal, rules)
+    await run_in_threadpool(_act, engine, request_id, body, principal, rules, protector)
     return await run_in_threadpool(_after, engine, request_id)
 
 
-def _rate(engine: Engine, request_id: UUID, body: RatingIn, principal: Principal, rules: Rules) -> None:
+def _rate(
+    engine: Engine, request_id: UUID, body: RatingIn, principal: Principal, rules: Rules, protector: Protector
+) -> None:
     with engine.connect() as conn:
         _request(conn, request_id, principal)
     now = datetime.now(UTC)
+    comment = masked(body.comment)  # the rating's copy masked; the note keeps the original sealed
+    note, sealed_note = protect(f"rated {body.score}/5" + (f": {body.comment}" if body.comment else ""), protector)
 
     def record_rating(conn: Connection, case: Any) -> None:
         if case.state != State.RESOLVED.value:
             return  # the transition refuses it, listing what is allowed
         conn.execute(
             text("INSERT INTO rating (case_id, score, comment, rated_by, rated_at) VALUES (:id, :s, :c, :by, :at)"),
-            {"id": case.id, "s": body.score, "c": body.comment, "by": principal.username, "at": now},
+            {"id": case.id, "s": body.score, "c": comment, "by": principal.username, "at": now},
         )
 
-    note = f"rated {body.score}/5" + (f": {body.comment}" if body.comment else "")
-    transition(engine, request_id, Action.VERIFY, principal.username, note, now, rules, check=record_rating)
+    transition(
+        engine,
+        request_id,
+        Action.VERIFY,
+        principal.username,
+        note,
+        now,
+        rules,
+        check=record_rating,
+        sealed_note=sealed_note,
+    )
 
 
 @router.post("/requests/{request_id}/rating", responses=responses(400, 404, 409))
 async def post_rating(
-    request_id: UUID, body: RatingIn, engine: EngineDep, rules: RulesDep, principal: PrincipalDep
+    request_id: UUID,
+    body: RatingIn,
+    engine: EngineDep,
+    rules: RulesDep,
+    principal: PrincipalDep,
+    protector: ProtectorDep,
 ) -> dict[str, Any]:
     """组织评单: the resident who asked, or community staff, rate a resolved request (1-5); this closes it."""
-    await run_in_threadpool(_rate, engine, request_id, body, principal, rules)
+    await run_in_threadpool(_rate, engine, request_id, body, principal, rules, protector)
     return await run_in_threadpool(_after, engine, request_id)
 
 

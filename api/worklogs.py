@@ -18,6 +18,7 @@ from api.errors import Refusal, problem, responses
 from api.indicators import FIRST_DAY, LAST_DAY
 from cases.worklog import Week, daily_log, save_note, weekly_closeout
 from db.cells import csv_value
+from registers.free_text import masked
 from streams.schema import FreeText
 
 router = APIRouter(
@@ -87,7 +88,7 @@ def put_note(username: Username, day: Day, body: NoteIn, engine: EngineDep, prin
     if username != principal.username:
         raise Refusal("forbidden.own_log", user=principal.username)
     with engine.begin() as conn:
-        save_note(conn, username, day, body.note)
+        save_note(conn, username, day, masked(body.note))  # personal numbers kept masked only
     return Response(status_code=204)
 
 

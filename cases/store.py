@@ -90,8 +90,12 @@ def store_transition(
     note: str,
     at: datetime,
     rules: Rules,
+    sealed_note: bytes | None = None,
 ) -> None:
-    """Store the transition and the case after it, with its assessment columns (the caller holds the row lock)."""
+    """Store the transition and the case after it, with its assessment columns (the caller holds the row lock).
+
+    ``sealed_note``: the note as written, sealed, when it held personal numbers (``note`` is it masked).
+    """
     escalation = action in ESCALATIONS
     *stored, opened_at, rolled = conn.execute(
         select(*(case_table.c[name] for name in STANDING_COLUMNS), case_table.c.opened_at, case_table.c.rolled).where(
@@ -100,12 +104,12 @@ def store_transition(
     ).one()
     unroll(conn, case_id, rules, rolled)
     standing = next_standing(Standing(*stored), before, after, action, at, rules)
-    conn.execute(
+    seq = conn.execute(
         text(
             "INSERT INTO case_transition (case_id, seq, action, actor, note, at, from_state, to_state, from_level,"
             " to_level, deadline, escalation_published)"
             " SELECT :id, coalesce(max(seq), 0) + 1, :action, :actor, :note, :at, :fs, :ts, :fl, :tl, :deadline, :esc"
-            " FROM case_transition WHERE case_id = :id"
+            " FROM case_transition WHERE case_id = :id RETURNING seq"
         ),
         {
             "id": case_id,
@@ -120,7 +124,12 @@ def store_transition(
             "deadline": after.deadline,
             "esc": False if escalation else None,
         },
-    )
+    ).scalar_one()
+    if sealed_note is not None:
+        conn.execute(
+            text("INSERT INTO sealed_text (source, ref, sealed) VALUES ('note', :ref, :sealed)"),
+            {"ref": f"{case_id}:{seq}", "sealed": sealed_note},
+        )
     closing = after.state is State.CLOSED and before.state is not State.CLOSED
     request = after.request
     conn.execute(
@@ -186,13 +195,15 @@ def transition(
     length: str | None = None,
     into: uuid.UUID | None = None,
     check: Callable[[Connection, Any], None] | None = None,
+    sealed_note: bytes | None = None,
 ) -> None:
     """Apply a person's action to a case; raises CaseNotFound, NotAllowed or ReasonRequired.
 
     ``assignee`` is who a dispatch hands the case to (none: the category's responsible unit;
     a return clears it); ``length`` is what an extension or suspension asks for (``4h``, ``2d``);
     ``into`` is the open case a merged duplicate joins; ``check`` sees the locked case row
-    before anything changes and may raise to refuse.
+    before anything changes and may raise to refuse; ``sealed_note`` is the note as written, sealed, when
+    ``note`` is it with personal numbers masked.
     """
     with engine.begin() as conn:
         row = conn.execute(loop_cases().where(case_table.c.id == case_id).with_for_update()).one_or_none()
@@ -209,7 +220,7 @@ def transition(
         after = apply(before, action, now, rules, note, actor=actor, length=asked, assignee=assignee)
         if action is Action.MERGE:
             _merge(conn, row, into, actor, now, rules)
-        store_transition(conn, row.id, before, after, action.value, actor, note, now, rules)
+        store_transition(conn, row.id, before, after, action.value, actor, note, now, rules, sealed_note)
 
 
 def _length(rules: Rules, category: str, length: str) -> Limit:
@@ -235,7 +246,7 @@ def take_in(conn: Connection, row: Any, rules: Rules) -> Case:
         conn.execute(update(case_table).where(case_table.c.id == row.id).values(deadline=after.deadline))
         return after
     on_the_spot = after.state is State.IN_PROGRESS
-    note = "handled on the spot by the finder" if on_the_spot else f"sent straight to {rules.department(row.category)}"
+    note = "" if on_the_spot else rules.department(row.category)  # the action says how; a direct one names its unit
     store_transition(conn, row.id, before, after, Action.AUTO_INTAKE.value, CLOCK, note, row.opened_at, rules)
     return after
 
@@ -249,4 +260,4 @@ def _merge(conn: Connection, row: Any, into: uuid.UUID | None, actor: str, now: 
         raise NotAllowed("merge_target", "merge", ["file", "refuse", "void"], into=str(into), category=row.category)
     conn.execute(text('UPDATE "case" SET merged_into = :into WHERE id = :id'), {"into": into, "id": row.id})
     case = case_from_row(target, rules)
-    store_transition(conn, into, case, case, "merged_in", actor, f"duplicate report {row.id}", now, rules)
+    store_transition(conn, into, case, case, "merged_in", actor, str(row.id), now, rules)  # the report's id

@@ -1,4 +1,4 @@
-"""The registers' tables (migration 0016), declared once in the platform's ``metadata``.
+"""The registers' tables (migrations 0016, 0022), declared once in the platform's ``metadata``.
 
 Buildings under grids, their households, the people in them; the log of reads of personal data;
 gridworkers' notes on their day.
@@ -23,6 +23,7 @@ from sqlalchemy import (
     func,
     text,
 )
+from sqlalchemy.dialects.postgresql import UUID
 
 from db.tables import metadata, now_column
 
@@ -85,12 +86,24 @@ pii_access = Table(
     now_column("at"),
     Column("actor", String(64), nullable=False),
     Column("role", String(16), nullable=False),
-    Column("action", String(8), nullable=False),  # read, search, export, delete
+    Column("action", String(9), nullable=False),  # read, search, export, delete, read_text
     Column("person_id", BigInteger),  # no foreign key: the log outlives a deleted person
     Column("household_id", String(48)),
     Column("purpose", Text, nullable=False),
     Column("rows", Integer, server_default="1", nullable=False),
+    Column("case_id", UUID(as_uuid=True)),  # a case's text read unmasked (read_text)
     Index("ix_pii_access_at", "at"),
+)
+
+# Free text that held personal numbers, sealed (registers.free_text): the column keeps it masked.
+# ``source`` says which text (description: an event's, ref its id; note: a transition's, ref case:seq).
+sealed_text = Table(
+    "sealed_text",
+    metadata,
+    Column("source", String(16), primary_key=True),
+    Column("ref", String(80), primary_key=True),
+    Column("sealed", LargeBinary, nullable=False),
+    now_column("created_at"),
 )
 
 # A gridworker's own note on their daily work log (每日工作日志).

@@ -203,12 +203,13 @@ def log_access(
     person_ids: Sequence[int | None] = (None,),
     household_id: str | None = None,
     rows: int = 1,
+    case_id: Any = None,
 ) -> None:
-    """One row per person read unmasked (or one for a search, an export, a deletion)."""
+    """One row per person read unmasked (or one for a search, an export, a deletion, a case's text)."""
     conn.execute(
         text(
-            "INSERT INTO pii_access (actor, role, action, person_id, household_id, purpose, rows)"
-            " VALUES (:actor, :role, :action, :person, :household, :purpose, :rows)"
+            "INSERT INTO pii_access (actor, role, action, person_id, household_id, purpose, rows, case_id)"
+            " VALUES (:actor, :role, :action, :person, :household, :purpose, :rows, :case)"
         ),
         [
             {
@@ -219,6 +220,7 @@ def log_access(
                 "household": household_id,
                 "purpose": purpose,
                 "rows": rows,
+                "case": case_id,
             }
             for p in person_ids
         ],

@@ -189,6 +189,8 @@ class Received(BaseModel):
     event: Event
     received_at: datetime
     content_hash: str
+    # The description as sent, sealed (base64), when it held personal numbers: the event's own is masked.
+    sealed: str | None = None
 
     @classmethod
     def stamp(cls, event: Event, now: datetime | None = None) -> "Received":
@@ -196,8 +198,8 @@ class Received(BaseModel):
         return cls(event=event, received_at=now or datetime.now(UTC), content_hash=event.content_hash())
 
     def to_bytes(self) -> bytes:
-        """JSON for the wire."""
-        return self.model_dump_json().encode()
+        """JSON for the wire (``sealed`` only when there is one)."""
+        return self.model_dump_json(exclude=None if self.sealed else {"sealed"}).encode()
 
 
 def example_event() -> dict[str, Any]:

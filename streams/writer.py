@@ -1,5 +1,6 @@
 """The PostGIS writer: events and new cases, idempotent on the event id, by binary COPY it encodes itself."""
 
+import base64
 import json
 import struct
 from collections.abc import Iterable, Iterator
@@ -151,8 +152,26 @@ def write_events(engine: Engine, batch: list[LocatedEvent]) -> Written:
             if not isinstance(exc.orig, UniqueViolation):
                 raise
             written = _insert_missing(conn, batch)
+        _keep_sealed(conn, batch)
         count(conn, "recorded", written.inserted)  # last: the counter's row lock is held only for the commit
         return written
+
+
+def _keep_sealed(conn: Connection, batch: list[LocatedEvent]) -> None:
+    """The sealed originals of descriptions that held personal numbers (few; a replay adds none)."""
+    rows = [
+        {"ref": str(item.uuid), "sealed": base64.b64decode(sealed)}
+        for item in batch
+        if (sealed := item.decoded.received.sealed)
+    ]
+    if rows:
+        conn.execute(
+            text(
+                "INSERT INTO sealed_text (source, ref, sealed) VALUES ('description', :ref, :sealed)"
+                " ON CONFLICT DO NOTHING"
+            ),
+            rows,
+        )
 
 
 def _copy(

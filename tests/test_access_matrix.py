@@ -439,6 +439,7 @@ CALLS: dict[str, Call] = {
     "GET /v1/cases/{case_id}": Call(_path("/v1/cases/{id}")),
     "GET /v1/cases/{case_id}/duplicates": Call(_path("/v1/cases/{id}/duplicates")),
     "GET /v1/cases/{case_id}/actions": Call(_path("/v1/cases/{id}/actions")),
+    "GET /v1/cases/{case_id}/text": Call(_path("/v1/cases/{id}/text?purpose=核实")),
     "POST /v1/cases/{case_id}/transitions": Call(_transition),
     "POST /v1/cases/{case_id}/appeal": Call(_appeal, ok=201),
     "POST /v1/cases/{case_id}/appeal/decision": Call(_decision, check=_decided),

@@ -113,6 +113,20 @@ def test_upload_flags_a_far_old_photo_serves_it_back_and_keeps_it_in_scope(
     kept = Image.open(io.BytesIO(served.content))
     assert kept.size == (16, 12) and not kept.getexif() and b"Exif" not in served.content  # the picture, no EXIF
     assert body["lon"] == pytest.approx(lon + 0.021, abs=1e-5) and body["taken_at"]  # its place and time are fields
+    with demo_city.begin() as conn:  # a photo kept with its EXIF, as uploads were before they were stripped
+        conn.execute(
+            text(
+                "INSERT INTO photo (event_id, sha256, stage, media_type, bytes, width, height, flags, uploaded_by,"
+                " content) VALUES (:e, :h, 'before', 'image/jpeg', :n, 16, 12, '{}', 'photo-gw', :c)"
+            ),
+            {"e": case, "h": "0" * 64, "n": len(far_old), "c": far_old},
+        )
+    assert Image.open(io.BytesIO(far_old)).getexif()  # it does carry one
+    old = client.get(f"/v1/events/{case}/photos/{'0' * 64}", headers=worker)
+    assert old.status_code == 200 and not Image.open(io.BytesIO(old.content)).getexif() and b"Exif" not in old.content
+    with demo_city.connect() as conn:
+        kept = conn.execute(text("SELECT content FROM photo WHERE sha256 = :h"), {"h": "0" * 64}).scalar_one()
+    assert bytes(kept) == old.content  # stripped once, and stored so
     stranger = sign_in("photo-other-gw", Role.GRIDWORKER, "321111003001001")
     assert client.get(f"/v1/events/{case}/photos/{body['sha256']}", headers=stranger).status_code == 404
     assert client.post(f"/v1/events/{case}/photos", content=good, headers=stranger).status_code == 404

@@ -29,6 +29,7 @@ from db.cells import ONE_LINE
 from geo.areas import area_info
 from geo.crs import CRS
 from geo.grid_index import GridIndex
+from registers.free_text import masked
 from streams.producer import BrokerDown
 from streams.schema import MAX_DESCRIPTION, SCHEMA_VERSION, Event, Kind, Location
 
@@ -192,7 +193,7 @@ def _post(engine: Engine, intake: Intake, index: GridIndex, form: dict[str, str 
                 "id": request_id,
                 "client": client,
                 "code": code,
-                "d": description,
+                "d": masked(description),  # the event carries the original sealed
                 "lat": lat,
                 "lon": lon,
                 "address": form["address_string"],
