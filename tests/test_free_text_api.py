@@ -58,6 +58,8 @@ def test_numbers_in_a_report_are_sealed_masked_for_others_and_open_to_the_grid_l
     history = client.get(f"/v1/cases/{case}", headers=street).json()["history"]
     assert history[-1]["note"] == "联系 139****5678 核实"  # the street supervisor reads it masked
     assert client.get(f"/v1/cases/{case}/text", headers=street).status_code == 403
+    page = client.get(f"/work/cases/{case}", headers=street)  # the case page a street supervisor opens
+    assert page.status_code == 200 and SHOWN in page.text and "990100199110100017" not in page.text
     mine = {c["id"]: c for c in client.get("/v1/me/cases", headers=worker).json()["cases"]}
     assert mine[case]["description"] == SHOWN  # the phone's own list reads it masked too
     assert client.get(f"/v1/cases/{case}/text", headers=community).status_code == 200  # its community may
