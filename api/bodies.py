@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.errors import Refusal, error_body
+from api.errors import Refusal, answer_language, error_body
 
 
 class WriteBody(BaseModel):
@@ -42,8 +42,10 @@ class BodyLimit:
         limit = self.limit(scope["path"])
         declared = dict(scope["headers"]).get(b"content-length", b"")
         if declared.isdigit() and int(declared) > limit:
-            message = f"body of {int(declared)} bytes is over the limit of {limit} bytes for {scope['path']}"
-            await JSONResponse(error_body("payload_too_large", message), status_code=413)(scope, receive, send)
+            refused = Refusal("payload_too_large.declared", size=int(declared), limit=limit)
+            message, _ = refused.worded(answer_language(Request(scope)))
+            answer = JSONResponse(error_body(refused.kind, message, key=refused.key), status_code=413)
+            await answer(scope, receive, send)
             return
         seen = 0
 
@@ -52,7 +54,7 @@ class BodyLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > limit:  # an HTTP error: FastAPI passes it on where it would turn others into a 400
-                raise HTTPException(413, f"body over the limit of {limit} bytes for {scope['path']}")
+                raise HTTPException(413, str(limit))  # the limit, worded by api.errors
             return message
 
         await self.app(scope, counted, send)

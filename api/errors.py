@@ -197,7 +197,7 @@ def _not_json(body: Any, error: Any) -> Refusal:
 async def _handle_http(request: Request, exc: Exception) -> Response:
     """Starlette's own errors (unreadable body, unknown path, wrong method) in the same body shape."""
     assert isinstance(exc, StarletteHTTPException)
-    if exc.status_code == 413:  # a body counted over its limit as it came (api.bodies.BodyLimit)
+    if exc.status_code == 413:  # a body counted over its limit as it came (api.bodies.BodyLimit: the limit)
         return await _handle(request, Refusal("payload_too_large.body", limit=exc.detail))
     if exc.status_code == 400:  # FastAPI's "There was an error parsing the body": nested too deep, or not UTF-8
         return await _handle(request, Refusal("bad_request.unreadable", [problem("body", "field.unreadable")]))

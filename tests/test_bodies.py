@@ -29,6 +29,12 @@ def test_a_6_mb_transition_body_is_refused_before_it_is_parsed(client: TestClien
     )
     assert answer.status_code == 413
     assert answer.json()["error"] == "payload_too_large" and "262144 bytes" in answer.json()["message"]
+    chinese = client.post(
+        f"/v1/cases/{uuid.uuid4()}/transitions",
+        content=body,
+        headers={"content-type": "application/json", "accept-language": "zh-CN,zh;q=0.9"},
+    )
+    assert chinese.json()["message"] == f"请求内容 {len(body)} 字节，超过 262144 字节的上限"
 
 
 def test_a_body_sent_in_chunks_is_counted_as_it_comes(client: TestClient) -> None:
