@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from geo.locator import load_index
 from registers.cadence import VisitRules
 from registers.protect import Protector
-from registers.rows import Problem, check_buildings, check_people, columns
+from registers.rows import Problem, beyond_header, check_buildings, check_people, columns
 from registers.store import Imported, building_codes, import_buildings, import_people
 from registers.tabular import read_table
 
@@ -75,18 +75,20 @@ def import_file(
     report = ImportReport(kind, path, dry_run=dry_run, problems=problems)
     if problems:
         return report
-    rows = list(records)
-    report.rows = len(rows)
+    width = max((n + 1 for n, title in enumerate(header) if title), default=0)  # a workbook pads the header
+    rows, beyond = beyond_header(records, width)
+    report.rows = len(rows) + len(beyond)
     if progress:
         progress("checking", 0, len(rows))
     if kind == "buildings":
-        good_buildings, report.problems = check_buildings(rows, at, load_index(engine))
+        good_buildings, found = check_buildings(rows, at, load_index(engine))
         report.good = len(good_buildings)
     else:
         with engine.connect() as conn:
             known = building_codes(conn)
-        good_people, report.problems = check_people(rows, at, known, set(rules.tags))
+        good_people, found = check_people(rows, at, known, set(rules.tags))
         report.good = len(good_people)
+    report.problems = sorted(beyond + found, key=lambda p: p.line)
     if progress:
         progress("checking", len(rows), len(rows))
     if dry_run or (report.problems and not skip_bad_rows):

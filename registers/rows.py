@@ -18,6 +18,7 @@ from shapely import wkt
 from db.cells import bad_character
 from geo.grid_index import GridIndex
 from registers.ids import birth_date, id_problem, normalise_id, phone_problem
+from registers.tabular import Formula
 
 Records = Iterable[tuple[int, list[str]]]
 
@@ -100,6 +101,19 @@ class PersonRow:
         return f"{self.building}-{self.unit or '0'}-{self.room}"
 
 
+def beyond_header(records: Records, width: int) -> tuple[list[tuple[int, list[str]]], list[Problem]]:
+    """The rows that fit under a header of ``width`` columns, and a problem for each row with cells beyond it."""
+    fitting: list[tuple[int, list[str]]] = []
+    problems: list[Problem] = []
+    for line, row in records:
+        extra = [n for n, cell in enumerate(row[width:], start=width + 1) if cell]
+        if extra:
+            problems.append(Problem(line, f"#{extra[0]}", "field.extra_cells", {"n": len(extra), "columns": width}))
+        else:
+            fitting.append((line, row))
+    return fitting, problems
+
+
 def columns(kind: str, header: list[str]) -> tuple[dict[str, int], list[Problem]]:
     """Where each field's column is; a problem for an unknown column and for a required one missing."""
     names = {**{en: en for en in COLUMNS[kind]}, **{zh: en for en, zh in COLUMNS[kind].items()}}
@@ -133,6 +147,9 @@ def _missing(kind: str, line: int, values: dict[str, str]) -> list[Problem]:
         Problem(line, f, "field.bad_character", {"character": wrong[0], "at": wrong[1]})
         for f, v in values.items()
         if (wrong := bad_character(v))
+    ]
+    found += [
+        Problem(line, f, "field.formula", {"formula": str(v)}) for f, v in values.items() if isinstance(v, Formula)
     ]
     return found
 

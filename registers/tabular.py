@@ -27,6 +27,16 @@ class FileProblem(ValueError):
         self.key, self.values = key, values
 
 
+class Formula(str):
+    """A workbook cell holding a formula (``=1+1``): its text, reported as a formula, never read as a value."""
+
+
+def _xlsx_cell(cell: Any) -> str:
+    if getattr(cell, "data_type", None) == "f":
+        return Formula(str(cell.value))
+    return _cell(cell.value)
+
+
 def _cell(value: object) -> str:
     if value is None:
         return ""
@@ -81,10 +91,10 @@ def read_table(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
     elif suffix == ".xlsx":
         _check_unpacked(path)
         try:
-            sheet = load_workbook(path, read_only=True, data_only=True).worksheets[0]
+            sheet = load_workbook(path, read_only=True, data_only=False).worksheets[0]  # formulas as formulas
         except Exception as exc:  # openpyxl raises many kinds for a damaged file
             raise FileProblem("file.xlsx_unreadable", file=path.name, why=type(exc).__name__) from exc
-        rows = ([_cell(v) for v in row] for row in sheet.iter_rows(values_only=True))
+        rows = ([_xlsx_cell(c) for c in row] for row in sheet.iter_rows())
     else:
         raise FileProblem("file.suffix", file=path.name)
     header = [h.strip() for h in next(rows, [])]
@@ -98,7 +108,7 @@ def read_table(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
                 if line > MAX_ROWS + 1:
                     raise FileProblem("file.too_many_rows", file=path.name, most=MAX_ROWS)
                 if any(cell.strip() for cell in row):
-                    yield line, [cell.strip() for cell in row]
+                    yield line, [cell if isinstance(cell, Formula) else cell.strip() for cell in row]
         except csv.Error as exc:  # a cell over MAX_FIELD, or a quote never closed
             raise FileProblem("file.cell", file=path.name, line=line + 1, why=str(exc), most=MAX_FIELD) from None
 

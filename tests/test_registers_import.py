@@ -248,3 +248,24 @@ def test_an_export_needs_a_reason_and_is_logged_and_a_deletion_too(
     assert [(r.action, r.rows) for r in log] == [("export", 2), ("delete", 1)]  # nothing for the unwritten one
     assert log[0].purpose.startswith("年度核查") and log[1].person_id == person
     assert members == 1
+
+
+def test_a_formula_cell_and_cells_beyond_the_header_are_refused_with_their_own_words(
+    demo_city: Engine, settings: Settings, tmp_path: Path
+) -> None:
+    path = tmp_path / "people.xlsx"
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(HEADER_P)
+    sheet.append(["=1+1", "110105194912310029", "", "户主", "x", "1", "0101", ""])  # line 2: a formula as the name
+    sheet.append(["乙", "110105195001010012", "", "户主", "x", "1", "0102", "", "多余", "又一个"])  # 3: two cells more
+    book.save(path)
+    report = _import(demo_city, settings, path, "people", dry_run=True)
+    found = {(p.line, p.field): p for p in report.problems}
+    assert found[(2, "name")].key == "field.formula" and found[(2, "name")].values == {"formula": "=1+1"}
+    assert not any(p.key == "field.empty" for p in report.problems)  # never "required; the cell is empty"
+    assert [(p.line, p.field, p.key) for p in report.problems if p.line == 3] == [(3, "#9", "field.extra_cells")]
+    assert "第 2 行，name：是公式（=1+1）；请直接填写数值" in _text(report, "zh")
+    assert "第 3 行，#9：表头只有 8 列，这一行多出 2 个单元格" in _text(report, "zh")
+    assert report.rows == 2 and report.good == 0
