@@ -45,7 +45,6 @@ from api.settings import Settings
 from api.tilecache import TileCache
 from db.engine import make_engine
 from geo.locator import Locator
-from registers.protect import Protector
 from streams.producer import EventProducer
 from streams.topics import Topics
 from streams.watch import LagProbe
@@ -65,7 +64,7 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
         app.state.engine = make_engine(settings.database.url, settings.database.db_pool_size)
         # No linger: the intake already sends a group of posts as one produce.
         app.state.producer = producer or EventProducer(settings.kafka, linger_ms=0)
-        app.state.protector = Protector(settings.registers.pii_key)
+        app.state.protector = settings.registers.protector()
         app.state.intake = Intake(
             app.state.engine,
             app.state.producer,

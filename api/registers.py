@@ -104,7 +104,7 @@ def search_people(
     if wrong:
         raise Refusal("invalid_input.fields", [problem("id_number", wrong[0], **wrong[1])], n=1)
     with engine.begin() as conn:
-        row = people.find(conn, protector.search_hash(id_number))
+        row = people.find(conn, protector.search_hashes(id_number))
         found = row is not None and principal.sees_area(row.grid_code)
         log_access(conn, principal.username, principal.role.value, "search", body.purpose, rows=int(found))
         people_found = _people(conn, [row], principal, protector, body.purpose, today) if found and row else []

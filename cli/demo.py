@@ -14,7 +14,6 @@ from geo.demo import DEMO_DISTRICT
 from geo.locator import load_index
 from registers.cadence import VisitRules, period_of
 from registers.demo import load_demo_registers
-from registers.protect import Protector
 from streams.schema import Event, Kind, Location, Received
 from streams.stages import Decoded, LocatedEvent, locate
 from streams.writer import write_events
@@ -83,7 +82,7 @@ def add_demo_registers(engine: Engine, settings: Settings, today: date) -> int:
     """The demo city's synthetic registers and a season of past visits; the people added."""
     rules = settings.visit_rules()
     added = load_demo_registers(
-        engine, Protector(settings.registers.pii_key), rules, today - timedelta(days=DEMO_REGISTERED_DAYS_AGO)
+        engine, settings.registers.protector(), rules, today - timedelta(days=DEMO_REGISTERED_DAYS_AGO)
     )
     if added.added:
         write_events(engine, _past_visits(engine, rules, today, settings.rules().calendar.tz))

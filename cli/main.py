@@ -3,7 +3,7 @@
 import logging
 import os
 import shutil
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 
 import httpx
@@ -126,7 +126,8 @@ def sla() -> None:
     report_calendar(rules.calendar)
     engine = db.make_engine(settings.database.url)
     producer = EventProducer(settings.kafka, client_id="gridgov-sla", timeout_s=30)
-    sla_engine = SlaEngine(engine, rules, Outbox(engine, settings.kafka, producer))
+    keep = timedelta(days=settings.registers.access_log_days)
+    sla_engine = SlaEngine(engine, rules, Outbox(engine, settings.kafka, producer), access_log_keep=keep)
     sla_engine.run(stop, settings.sla.sla_tick_s)
     producer.close()
     engine.dispose()

@@ -14,7 +14,7 @@ from api.settings import Settings
 from cli.wording import fail, tell, told
 from db.engine import make_engine
 from registers.importer import import_file
-from registers.protect import Protector
+from registers.rekey import BATCH, rekey
 from registers.store import ID_COLUMN, PHONE_COLUMN, delete_person, log_access
 from registers.tabular import FileProblem, write_table
 
@@ -55,7 +55,7 @@ def import_command(
                 engine,
                 path,
                 kind.value,
-                Protector(settings.registers.pii_key),
+                settings.registers.protector(),
                 settings.visit_rules(),
                 dry_run=dry_run,
                 skip_bad_rows=skip_bad_rows,
@@ -93,7 +93,7 @@ def export_command(
     if out.suffix.lower() not in (".csv", ".xlsx"):
         fail("file.suffix", 2, file=out.name)
     settings = Settings()
-    protector = Protector(settings.registers.pii_key)
+    protector = settings.registers.protector()
     engine = make_engine(settings.database.url)
     header = ["name", "id_number", "phone", "birth_date", "relation", "building", "unit", "room", "address", "tags"]
     try:
@@ -147,3 +147,27 @@ def delete_command(
     finally:
         engine.dispose()
     console.print(tell("cli.deleted", person=person_id, household=household), markup=False, highlight=False)
+
+
+@app.command("rekey")
+def rekey_command(
+    batch: Annotated[int, typer.Option(min=1, max=100_000, help="Rows re-sealed per transaction")] = BATCH,
+) -> None:
+    """Re-seal every ID and phone number and sealed text under GRIDGOV_PII_KEY (the old key in GRIDGOV_PII_OLD_KEYS).
+
+    Run it while the platform serves: reads open either key. Stopped, it is run again; it goes on.
+    """
+    settings = Settings()
+    if not settings.registers.old_keys():
+        fail("cli.no_old_keys", 2)
+    engine = make_engine(settings.database.url)
+    try:
+        done = rekey(
+            engine,
+            settings.registers.protector(),
+            batch,
+            lambda what, seen: console.print(tell("cli.rekey_progress", what=what, n=seen), highlight=False),
+        )
+    finally:
+        engine.dispose()
+    console.print(tell("cli.rekeyed", resealed=done.resealed, current=done.current), highlight=False)

@@ -37,9 +37,9 @@ def person(conn: Connection, person_id: int) -> Row[Any] | None:
     return conn.execute(text(f"{_PERSON} WHERE p.id = :id"), {"id": person_id}).one_or_none()
 
 
-def find(conn: Connection, id_hash: str) -> Row[Any] | None:
-    """The person whose ID number has this keyed hash, or None."""
-    return conn.execute(text(f"{_PERSON} WHERE p.id_hash = :h"), {"h": id_hash}).one_or_none()
+def find(conn: Connection, id_hashes: list[str]) -> Row[Any] | None:
+    """The person whose ID number has one of these keyed hashes (one per key of a rotation), or None."""
+    return conn.execute(text(f"{_PERSON} WHERE p.id_hash = ANY(:h) LIMIT 1"), {"h": id_hashes}).one_or_none()
 
 
 def person_json(row: Row[Any], protector: Protector, unmasked: bool, today: date) -> dict[str, Any]:

@@ -13,7 +13,7 @@ import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import Connection, Engine, text
@@ -25,6 +25,20 @@ from streams.outbox import Outbox
 
 log = logging.getLogger(__name__)
 ClockVerdict = Literal["ok", "degraded", "failing", "unknown"]
+
+
+PRUNED_PER_TICK = 10_000
+
+
+def prune_access_log(engine: Engine, before: datetime) -> int:
+    """Drop the personal-data access log's rows older than ``before`` (a batch a tick); how many went."""
+    with engine.begin() as conn:
+        return conn.execute(
+            text(
+                "DELETE FROM pii_access WHERE id IN (SELECT id FROM pii_access WHERE at < :before ORDER BY at LIMIT :n)"
+            ),
+            {"before": before, "n": PRUNED_PER_TICK},
+        ).rowcount
 
 
 @dataclass
@@ -47,6 +61,7 @@ class SlaEngine:
     rules: Rules
     outbox: Outbox
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    access_log_keep: timedelta = timedelta(days=3 * 365)  # GRIDGOV_ACCESS_LOG_DAYS
     member: str = field(default_factory=lambda: f"sla@{socket.gethostname()}:{os.getpid()}")
     _rules_applied: bool = field(default=False, init=False)
 
@@ -69,6 +84,7 @@ class SlaEngine:
             ("resumed", lambda: end_suspensions(self.engine, self.rules, now)),
             ("patrol_flags", lambda: flag_patrols(self.engine, self.rules, now)),
             ("rolled", lambda: roll_ended(self.engine, self.rules, now)),
+            ("access_log_pruned", lambda: prune_access_log(self.engine, now - self.access_log_keep)),
             ("published", self.outbox.publish),
         ]
         for name, job in jobs:

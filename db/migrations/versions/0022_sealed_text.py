@@ -18,7 +18,6 @@ from alembic import op
 from sqlalchemy.dialects.postgresql import UUID
 
 from registers.free_text import SEALED_TEXT, masked
-from registers.protect import Protector
 from registers.settings import RegisterSettings
 
 revision = "0022"
@@ -49,7 +48,7 @@ def upgrade() -> None:
     op.add_column("pii_access", sa.Column("case_id", UUID(as_uuid=True)))
     op.alter_column("pii_access", "action", type_=sa.String(9))
     bind = op.get_bind()
-    protector = Protector(RegisterSettings().pii_key)
+    protector = RegisterSettings().protector()
     for source, select, update in _TEXTS:
         changed = 0
         for row in bind.execute(sa.text(select), {"maybe": _MAYBE}).all():
