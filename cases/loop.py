@@ -56,8 +56,18 @@ class Action(StrEnum):
 
 
 CLOCK_ACTIONS = frozenset({Action.AUTO_INTAKE, Action.AUTO_ESCALATE, Action.AUTO_RESUME})
+# Actions that must say why: every refusal, return, rework and rejection, and every request for time.
 REASONED = frozenset(
-    {Action.REFUSE, Action.VOID, Action.MERGE, Action.DECLINE, Action.EXTEND, Action.SUSPEND, Action.REFUSE_REQUEST}
+    {
+        Action.REFUSE,
+        Action.VOID,
+        Action.MERGE,
+        Action.DECLINE,
+        Action.REJECT_RESOLUTION,
+        Action.EXTEND,
+        Action.SUSPEND,
+        Action.REFUSE_REQUEST,
+    }
 )
 _MOVES: dict[Action, tuple[frozenset[State], State]] = {
     Action.FILE: (frozenset({State.REPORTED}), State.FILED),

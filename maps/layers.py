@@ -4,6 +4,7 @@ The browser side of the grid painter and of the live and heat layers is ``web/st
 live.js); the page around them is ``web.city_map``.
 """
 
+import math
 from typing import Any, Literal, get_args
 
 import folium
@@ -65,4 +66,7 @@ def grid_style(metric: str, values: dict[str, float]) -> dict[str, Any]:
     """Breaks and colours of the metric: six classes up to the largest value; a grid not patrolled is dark."""
     if metric == "patrolled_today":  # a grid nobody patrolled is the alarm
         return {"breaks": [0.5], "classes": [PALETTE[-1], PALETTE[0]], "none": NO_VALUE}
-    return {"breaks": _classes(list(values.values())), "classes": PALETTE, "none": NO_VALUE}
+    breaks = _classes(list(values.values()))
+    if metric != "in_grid_closure_rate":  # a count: classes start at whole numbers (≥ 1, never ≥ 0.3)
+        breaks = sorted({math.ceil(b) for b in breaks})
+    return {"breaks": breaks, "classes": PALETTE, "none": NO_VALUE}

@@ -36,7 +36,7 @@ from cases import appeals
 from cases.clock import end_suspensions, escalate_breaches, start_clocks
 from cases.errors import CaseError
 from cases.indicators import indicators, indicators_by_area
-from cases.loop import Action
+from cases.loop import REASONED, Action
 from cases.rollup import roll_ended
 from cases.rules import load_rules
 from cases.store import transition
@@ -227,7 +227,7 @@ class IndicatorMachine(RuleBasedStateMachine):
             kw["length"] = length
         if action is Action.DISPATCH and not to_unit:
             kw["assignee"] = "gw-2"
-        note = "理由" if action in (Action.EXTEND, Action.SUSPEND, Action.DECLINE, Action.REFUSE_REQUEST) else ""
+        note = "理由" if action in REASONED else ""  # every action that must say why is given a reason
         try:
             transition(self.places.engine, uuid.UUID(case), action, actor, note, self.now, RULES, **kw)
         except CaseError:

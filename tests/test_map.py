@@ -21,6 +21,7 @@ from api.app import create_app
 from api.settings import Settings
 from cases.clock import escalate_breaches, start_clocks
 from cases.rules import load_rules
+from maps.layers import grid_style
 from tests.conftest import SignIn
 from tests.pipeline_fixtures import ENGLISH, grid_point, tile_of
 from tests.server import serve
@@ -247,3 +248,9 @@ def test_a_department_hears_its_own_cases_and_an_area_its_grids() -> None:
     assert unit.wants(theirs) and not unit.wants(theirs | {"department": "城管执法大队"})
     assert not unit.wants(located)  # a report is not yet anybody's case
     assert area.wants(located) and not area.wants(theirs)  # the case lies in another street
+
+
+def test_a_count_is_classed_in_whole_numbers_and_a_rate_in_fractions() -> None:
+    assert grid_style("open_cases", {"a": 1, "b": 2})["breaks"] == [1, 2]  # never "≥ 0.3" open cases
+    assert grid_style("overdue_cases", {"a": 12})["breaks"] == [2, 4, 6, 8, 10]
+    assert grid_style("in_grid_closure_rate", {"a": 0.6})["breaks"] == pytest.approx([0.1, 0.2, 0.3, 0.4, 0.5])

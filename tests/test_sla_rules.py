@@ -285,3 +285,9 @@ def test_a_missed_sign_in_goes_back_above_the_dispatcher_where_the_rules_say_so(
         at(2026, 11, 23, 17, 30),
     )
     assert breach_action(sent, RULES) == "sign_in_returned"  # so do the shipped rules for the general class
+
+
+def test_a_rework_must_say_why() -> None:
+    case = apply(_in_progress(), Action.RESOLVE, at(2026, 11, 19, 10, 0), RULES, "done", actor="gw")
+    with pytest.raises(ReasonRequired):
+        apply(case, Action.REJECT_RESOLUTION, at(2026, 11, 19, 11, 0), RULES, " ", actor="sup")

@@ -55,7 +55,7 @@ def _legend(title: str, breaks: list[float], metric: str, text: dict[str, str]) 
         rows = [(PALETTE[0], text["yes"]), (PALETTE[-1], text["no"])]
     else:
         edges = [0.0, *breaks]
-        rows = [(PALETTE[i], f"≥ {e:.0%}" if rate else f"≥ {e:.1f}") for i, e in enumerate(edges)]
+        rows = [(PALETTE[i], f"≥ {e:.0%}" if rate else f"≥ {e:g}") for i, e in enumerate(edges)]
     return page("map/legend.html", title=title, rows=rows)
 
 

@@ -113,6 +113,12 @@
 
   document.querySelectorAll("[data-tab]").forEach((b) => b.addEventListener("click", () => show(b.dataset.tab)));
   $("filters").addEventListener("submit", (e) => { e.preventDefault(); state.offset = 0; load(); });
+  // The browser's own words for a bad field are in its language, not the page's: say it from the catalogue.
+  for (const [name, key] of [["grid", "w_bad_grid"], ["due_within_h", "w_bad_hours"]]) {
+    const field = $("filters").elements[name];
+    field.addEventListener("invalid", () => field.setCustomValidity(text[key]));
+    field.addEventListener("input", () => field.setCustomValidity(""));
+  }
   $("prev").addEventListener("click", () => { state.offset = Math.max(0, state.offset - PAGE); load(); });
   $("next").addEventListener("click", () => { state.offset += PAGE; load(); });
   $("select-all").addEventListener("change", (e) =>
