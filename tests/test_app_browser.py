@@ -171,6 +171,12 @@ def _report(page: Page, category: str, description: str, photo: dict[str, Any] |
     if photo:
         page.set_input_files("#photos", files=[photo])  # type: ignore[list-item]
         page.wait_for_function("document.getElementById('photo-count').textContent.includes('1')", timeout=WAIT_MS)
+        page.wait_for_function(  # the photo is seen before it is sent
+            "[...document.querySelectorAll('#photo-thumbs img')].filter(i => i.complete && i.naturalWidth > 0)"
+            ".length === 1",
+            timeout=WAIT_MS,
+        )
+        assert page.get_attribute("#photo-thumbs img", "alt") == "照片 1"
     if shot:
         page.evaluate("window.scrollTo(0, 0)")
         _screenshot(page, shot)

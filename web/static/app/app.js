@@ -284,6 +284,15 @@
     state.photos.push(...(await compress(files)));
     input.value = "";
     $("photo-count").textContent = t("photo_count", { n: state.photos.length });
+    showThumbs();
+  }
+  // What will be sent, seen before sending: a thumbnail of each photo as compressed.
+  function showThumbs() {
+    const thumbs = $("photo-thumbs");
+    for (const img of thumbs.querySelectorAll("img")) URL.revokeObjectURL(img.src);
+    thumbs.replaceChildren(...state.photos.map((blob, n) => Object.assign(document.createElement("img"), {
+      src: URL.createObjectURL(blob), alt: t("photo_n", { n: n + 1 }),
+    })));
   }
   async function saveReport(event) {
     event.preventDefault();
@@ -309,6 +318,7 @@
       outbox.pump();
     }
     state.photos = [];
+    showThumbs();
     $("photo-count").textContent = "";
     $("description").value = "";
     $("category").value = "";
