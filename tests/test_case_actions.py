@@ -117,3 +117,27 @@ def test_a_refusal_reads_in_the_callers_language_and_the_history_names_people(
     history = client.get(f"/v1/cases/{case}", headers=community).json()["history"]
     filed = history[-1]
     assert (filed["actor"], filed["actor_name"], filed["actor_role"]) == ("names-community", "孙静", "community")
+
+
+def test_the_case_page_starts_with_the_report_and_shows_what_a_request_asks(
+    client: TestClient, demo_city: Engine, sign_in: SignIn, settings: Settings
+) -> None:
+    grid, lon, lat = grid_point(demo_city, GRID)
+    community = sign_in("page-community", Role.COMMUNITY, grid[:12])
+    worker = sign_in("page-gw", Role.GRIDWORKER, grid)
+    with demo_city.begin() as conn:
+        conn.execute(text("UPDATE app_user SET display_name = '王芳' WHERE username = 'page-gw'"))
+    case = str(write_event(demo_city, event_body(lon, lat, category="8203", reporter="page-gw"), datetime.now(UTC)))
+    _act(client, case, community, action="file")
+    _act(client, case, worker, action="accept")
+    _act(client, case, worker, action="extend", note="等材料", length="1d")
+    rules = settings.rules()
+    deadline = datetime.fromisoformat(client.get(f"/v1/cases/{case}", headers=community).json()["deadline"])
+    later = rules.after("8203", deadline, rules.parse_length("8203", "1d")).astimezone(rules.calendar.tz)
+
+    page = client.get(f"/work/cases/{case}", headers=community)
+    assert page.status_code == 200
+    history = page.text.split('id="history"')[1]
+    assert history.index("上报") < history.index("受理立案")  # the report is the first entry
+    assert '<td title="page-gw">王芳</td>' in history  # the reporter by name, the login on hover
+    assert f'延期 1d · <span title="page-gw">王芳</span> · 批准后期限 {later:%Y-%m-%d %H:%M}' in page.text

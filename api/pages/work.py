@@ -4,6 +4,7 @@ The case page offers what ``GET /v1/cases/{id}/actions`` allows and posts transi
 was served with (the cookie alone never changes anything).
 """
 
+from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
@@ -18,7 +19,9 @@ from api.photos import photo_list
 from api.reports import AreaParam, Lang, MonthParam, read_report
 from api.settings import Settings
 from cases.categories import category_names, default_categories
+from cases.limits import RulesError
 from cases.reads import QUEUES, display_names
+from cases.rules import Rules
 from geo.areas import area_feature
 from web.workbench import case_page, report_page, work_page
 
@@ -67,29 +70,62 @@ def get_case_page(
 ) -> str:
     """One case: where it is, its photos, its stage deadlines, its history, and the actions open to you."""
     case = read_case(engine, case_id, principal)
-    tz = rules.calendar.tz
-    for entry in case["history"]:
-        entry["at"] = entry["at"].astimezone(tz)
-        entry["deadline"] = entry["deadline"].astimezone(tz) if entry["deadline"] else None
-    if case["deadline"]:
-        case["deadline"] = f"{case['deadline'].astimezone(tz):%Y-%m-%d %H:%M}"
+    photos = photo_list(engine, case_id, principal)
     with engine.connect() as conn:
         grid = area_feature(conn, case["grid_code"]) if case["grid_code"] else None
-        if case["assignee"]:
-            case["assignee_name"] = display_names(conn, [case["assignee"]]).get(case["assignee"], case["assignee"])
         place = conn.execute(
-            text("SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat, description FROM event WHERE id = :id"), {"id": case_id}
+            text(
+                "SELECT ST_X(geom) AS lon, ST_Y(geom) AS lat, description, reporter, received_at FROM event"
+                " WHERE id = :id"
+            ),
+            {"id": case_id},
         ).one()
-    names = category_names(lang)
+        people = [place.reporter, case["assignee"], case["request_by"], *(p["uploaded_by"] for p in photos)]
+        names = display_names(conn, [p for p in people if p])
+    shown = _as_read(case, place, names, rules)
     return case_page(
-        case | {"lon": place.lon, "lat": place.lat, "description": place.description},
+        shown,
         grid,
-        names.get(case["category"], case["category"]),
-        photo_list(engine, case_id, principal),
+        category_names(lang).get(case["category"], case["category"]),
+        [p | {"uploaded_by": names.get(p["uploaded_by"], p["uploaded_by"])} for p in photos],
         case_actions(engine, case_id, principal, rules)["actions"],
         _csrf(request, settings),
         lang,
     )
+
+
+def _as_read(case: dict[str, Any], place: Any, names: dict[str, str], rules: Rules) -> dict[str, Any]:
+    """The case as its page shows it: local times, people by name, the report first, what a request asks.
+
+    The report is the first entry of its history; a pending extension shows the deadline it would give.
+    """
+    tz = rules.calendar.tz
+    for entry in case["history"]:
+        entry["at"] = entry["at"].astimezone(tz)
+        entry["deadline"] = entry["deadline"].astimezone(tz) if entry["deadline"] else None
+    reported = {"at": place.received_at.astimezone(tz), "actor": place.reporter, "name": names.get(place.reporter)}
+    asked = None
+    if case["request_kind"] and case["request_length"]:
+        asked = {"kind": case["request_kind"], "length": case["request_length"], "by": case["request_by"]}
+        asked["by_name"] = names.get(case["request_by"] or "", case["request_by"])
+        if case["request_kind"] == "extension" and case["deadline"]:
+            try:
+                limit = rules.parse_length(case["category"], case["request_length"])
+            except RulesError:  # the rules changed since it was asked: the length alone is shown
+                limit = None
+            if limit is not None:
+                later = rules.after(case["category"], case["deadline"], limit)
+                asked["deadline"] = f"{later.astimezone(tz):%Y-%m-%d %H:%M}"
+    deadline = f"{case['deadline'].astimezone(tz):%Y-%m-%d %H:%M}" if case["deadline"] else None
+    return case | {
+        "deadline": deadline,
+        "assignee_name": names.get(case["assignee"] or "", case["assignee"]),
+        "reported": reported,
+        "asked": asked,
+        "lon": place.lon,
+        "lat": place.lat,
+        "description": place.description,
+    }
 
 
 @router.get("/work/reports/monthly", response_class=HTMLResponse, tags=["pages"])
