@@ -162,8 +162,14 @@ def test_a_community_supervisor_works_cases_from_the_page(server: str, demo_city
         assert page.is_checked(f"tr[data-case='{second}'] input.pick")
         page.fill("#batch [name=assignee]", "wb-gw")
         page.click("#batch button")
-        page.wait_for_function("document.getElementById('message').textContent.includes('2')")
+        page.wait_for_function("document.getElementById('batch-message').textContent.includes('2')")
         assert _state(server, second, supervisor) == _state(server, third, supervisor) == "dispatched"
+        loads = page.evaluate("window.gridgovWork.loaded")
+        page.click("#filters button")  # the list is drawn again: the confirmation beside the button stays
+        page.wait_for_function(f"window.gridgovWork.loaded > {loads}")
+        assert page.is_visible("#batch-result") and "2" in page.inner_text("#batch-message")
+        page.click("#batch-dismiss")
+        assert not page.is_visible("#batch-result")
 
         # The second comes back fixed and is sent back for rework; then an extension is asked and approved.
         _api(server, second, worker, action="accept")

@@ -91,7 +91,9 @@
       } else messages[id] = await refusal(response);
     }
     await load();
-    $("message").textContent = say("w_dispatched", { n: done });
+    // Said beside the button, and kept until dismissed: the list reloads under it as the feed changes it.
+    $("batch-message").textContent = say("w_dispatched", { n: done });
+    $("batch-result").hidden = false;
     for (const [id, text] of Object.entries(messages)) {
       const row = document.querySelector(`tr[data-case="${id}"] .row-message`);
       if (row) row.textContent = text;
@@ -113,6 +115,7 @@
 
   document.querySelectorAll("[data-tab]").forEach((b) => b.addEventListener("click", () => show(b.dataset.tab)));
   $("filters").addEventListener("submit", (e) => { e.preventDefault(); state.offset = 0; load(); });
+  $("batch-dismiss").addEventListener("click", () => { $("batch-result").hidden = true; });
   // The browser's own words for a bad field are in its language, not the page's: say it from the catalogue.
   for (const [name, key] of [["grid", "w_bad_grid"], ["due_within_h", "w_bad_hours"]]) {
     const field = $("filters").elements[name];
