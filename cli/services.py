@@ -9,6 +9,7 @@ from cli.local import broker, postgres
 from cli.local.service import ServiceError, ServiceStatus
 from cli.wording import fail, tell
 from db import engine as db
+from registers.old_text import seal_old_text
 from streams.topics import Topics, create_topics
 
 app = typer.Typer(help="Local PostgreSQL/PostGIS and Kafka-protocol broker.", no_args_is_help=True)
@@ -72,10 +73,24 @@ def services_status_command() -> None:
         raise typer.Exit(1)
 
 
+def upgrade_database(settings: Settings, revision: str = "head") -> None:
+    """The migrations up to ``revision``; at head, then the free text stored before it was masked (masked, sealed)."""
+    db.upgrade(settings.database.url, revision)
+    if revision != "head":
+        return
+    engine = db.make_engine(settings.database.url)
+    try:
+        changed = seal_old_text(engine, settings.registers.protector())
+    finally:
+        engine.dispose()
+    if any(changed.values()):
+        console.print(tell("cli.old_text_sealed", descriptions=changed["description"], notes=changed["note"]))
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: str = "head") -> None:
-    """Apply the migrations up to ``revision``."""
-    db.upgrade(Settings().database.url, revision)
+    """Apply the migrations up to ``revision`` (at head, also mask and seal free text stored before)."""
+    upgrade_database(Settings(), revision)
     console.print(tell("cli.database_at", revision=revision), highlight=False)
 
 

@@ -18,7 +18,7 @@ from api.settings import Settings
 from cli.demo import DEMO_PASSWORD, add_demo_registers, add_demo_users
 from cli.local import broker, postgres
 from cli.local.process import pid_alive, stop_pid
-from cli.services import print_statuses, services_up
+from cli.services import print_statuses, services_up, upgrade_database
 from cli.wording import tell
 from db import engine as db
 from geo.demo import load_demo
@@ -85,7 +85,7 @@ def run() -> None:
     try:
         console.print(tell("cli.starting"), highlight=False)
         print_statuses(services_up(settings))
-        db.upgrade(settings.database.url)
+        upgrade_database(settings)
         # The demo runs the same engine on minute-long deadlines so escalations show within minutes.
         os.environ.setdefault("GRIDGOV_SLA_RULES_FILE", str(DEMO_RULES))
         for step in prepare_steps():

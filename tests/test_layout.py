@@ -41,17 +41,11 @@ def test_every_package_is_on_a_floor() -> None:
     assert packages - {"tests", "bench"} == set(FLOORS)
 
 
-# Alembic runs the migrations as scripts from the top (gridgov services db upgrade): a data migration may use
-# a room's pure functions (0022 masks old descriptions with registers.free_text), so they stand on no floor.
-MIGRATIONS = ROOT / "db" / "migrations"
-
-
 def test_imports_run_down_the_floors() -> None:
     wrong = [
         f"{path.relative_to(ROOT)} imports {other}"
         for package, allowed in FLOORS.items()
         for path in _modules(package)
-        if not path.is_relative_to(MIGRATIONS)
         for other in sorted(_imported(path) - allowed - {package})
     ]
     assert wrong == []
