@@ -60,24 +60,22 @@ def check_new_user(username: str, password: str, role: Role, scope: str) -> str:
     return check_scope(role, scope)
 
 
+_AREA = "SELECT 1 FROM active_area WHERE code = :c"
+_SPECIAL_GRID = (
+    "SELECT 1 FROM overlay_area o JOIN boundary_generation g ON g.id = o.generation_id AND g.active"
+    " WHERE o.code = :c AND o.layer = 'special'"
+)
+
+
 def check_reference(engine: Engine, role: Role, scope: str, units: set[str]) -> None:
     """The area, responsible unit (one of ``units``) or special grid a scope names exists, else a 422 on scope."""
-    with engine.connect() as conn:
-        if role in SCOPE_DIGITS:
-            found = conn.execute(text("SELECT 1 FROM active_area WHERE code = :c"), {"c": scope}).first() is not None
-        elif role is Role.OWNER:
+    if role in SCOPE_DIGITS or role is Role.OWNER:
+        with engine.connect() as conn:
             found = (
-                conn.execute(
-                    text(
-                        "SELECT 1 FROM overlay_area o JOIN boundary_generation g ON g.id = o.generation_id AND g.active"
-                        " WHERE o.code = :c AND o.layer = 'special'"
-                    ),
-                    {"c": scope},
-                ).first()
-                is not None
+                conn.execute(text(_AREA if role in SCOPE_DIGITS else _SPECIAL_GRID), {"c": scope}).first() is not None
             )
-        else:
-            found = role is not Role.DEPARTMENT or scope in units
+    else:
+        found = role is not Role.DEPARTMENT or scope in units
     if not found:
         key = "field.scope_unit" if role is Role.DEPARTMENT else "field.scope_unknown"
         raise Refusal("invalid_input.user", [problem("scope", key, scope=scope)])

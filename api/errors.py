@@ -47,7 +47,11 @@ class Refusal(Exception):
         self.kind = key.split(".")[0]
         self.status_code, _, always = KINDS[self.kind]
         self.headers = {**always, **(headers or {})}
-        super().__init__(self.worded("en")[0])
+        super().__init__(key)
+
+    def __str__(self) -> str:
+        """In English (logs, tests), worded only when asked for."""
+        return self.worded("en")[0]
 
     def worded(self, lang: str) -> tuple[str, Any]:
         """The message and the details in ``lang`` (``{summary}``: the first five field problems)."""
