@@ -11,7 +11,7 @@ from pydantic import Field
 from api.auth import PrincipalDep, authorize
 from api.bodies import WriteBody
 from api.cases import case_in_scope
-from api.deps import EngineDep, RulesDep
+from api.deps import CaseIdDep, EngineDep, RulesDep
 from api.errors import Refusal, responses
 from cases import appeals
 from geo.levels import AREA_CODE
@@ -41,7 +41,7 @@ class DecisionIn(WriteBody):
 
 @router.post("/cases/{case_id}/appeal", status_code=201, responses=responses(400, 404, 409))
 async def post_appeal(
-    case_id: UUID, body: AppealIn, engine: EngineDep, rules: RulesDep, principal: PrincipalDep
+    case_id: CaseIdDep, body: AppealIn, engine: EngineDep, rules: RulesDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     """Appeal a case of yours that closed late, once, within the rules' limit after its close (409 otherwise)."""
     await run_in_threadpool(case_in_scope, engine, case_id, principal)
@@ -60,7 +60,7 @@ async def post_appeal(
 
 @router.post("/cases/{case_id}/appeal/decision", responses=responses(400, 404, 409))
 async def post_decision(
-    case_id: UUID, body: DecisionIn, engine: EngineDep, rules: RulesDep, principal: PrincipalDep
+    case_id: CaseIdDep, body: DecisionIn, engine: EngineDep, rules: RulesDep, principal: PrincipalDep
 ) -> dict[str, Any]:
     """Decide a pending appeal: supervisors of the level the rules name, never the appellant (409 otherwise)."""
     await run_in_threadpool(case_in_scope, engine, case_id, principal)

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, text
 from api.access import Principal
 from api.auth import PrincipalDep, authorize
 from api.cases import case_in_scope
-from api.deps import EngineDep, ProtectorDep
+from api.deps import CaseIdDep, EngineDep, ProtectorDep
 from api.errors import Refusal, responses
 from api.registers import Purpose
 from registers.free_text import SEALED_TEXT
@@ -37,7 +37,7 @@ ORDER BY seq
 
 @router.get("/cases/{case_id}/text", responses=responses(403, 404))
 def get_case_text(
-    case_id: UUID,
+    case_id: CaseIdDep,
     engine: EngineDep,
     principal: PrincipalDep,
     protector: ProtectorDep,

@@ -15,9 +15,10 @@ from api.access import DECISIONS, Principal
 from api.accounts import get_user
 from api.auth import PrincipalDep, authorize
 from api.bodies import WriteBody
-from api.deps import EngineDep, ProtectorDep, RulesDep
+from api.deps import CaseIdDep, EngineDep, ProtectorDep, RulesDep
 from api.errors import Refusal, problem, responses
 from cases.evidence import after_photo_rule
+from cases.numbers import CASE_REF, case_id_of
 from cases.loop import CLOCK_ACTIONS, REASONED, Action, State, allowed_actions
 from cases.places import PLACE_SQL
 from cases.reads import CASE_FIELDS, OVERDUE_SQL, case_history, case_json, case_row, select_page
@@ -45,7 +46,9 @@ class TransitionIn(WriteBody):
             description="extend, suspend: how long, e.g. 4h or 2d (whole working days on a working clock)",
         ),
     ] = None
-    into: Annotated[UUID | None, Field(description="merge: the open case this report repeats")] = None
+    into: Annotated[
+        str | None, Field(pattern=CASE_REF, description="merge: the open case this report repeats (number or id)")
+    ] = None
     assignee: Annotated[
         str | None,
         Field(max_length=64, description="dispatch: a person at the case's level; none: its unit"),
@@ -122,7 +125,7 @@ def case_actions(engine: Engine, case_id: UUID, principal: Principal, rules: Rul
 
 
 @router.get("/cases/{case_id}/actions", responses=responses(404))
-def get_actions(case_id: UUID, engine: EngineDep, rules: RulesDep, principal: PrincipalDep) -> dict[str, Any]:
+def get_actions(case_id: CaseIdDep, engine: EngineDep, rules: RulesDep, principal: PrincipalDep) -> dict[str, Any]:
     """The actions you may take on the case now: those its state allows, narrowed by your role and level.
 
     Each says whether it needs a reason (``note``) and which other fields it takes. The workbench offers
@@ -133,7 +136,7 @@ def get_actions(case_id: UUID, engine: EngineDep, rules: RulesDep, principal: Pr
 
 @router.post("/cases/{case_id}/transitions", responses=responses(400, 404, 409))
 async def post_transition(
-    case_id: UUID,
+    case_id: CaseIdDep,
     body: TransitionIn,
     engine: EngineDep,
     rules: RulesDep,
@@ -154,13 +157,18 @@ async def post_transition(
         raise refused
     if body.assignee is not None:
         await run_in_threadpool(_check_assignee, engine, body.assignee, principal)
+    into = None
+    if body.into is not None:
+        into = await run_in_threadpool(case_id_of, engine, body.into)
+        if into is None:
+            raise Refusal("not_found.case", case=body.into)
     note, sealed_note = protect(body.note, protector)  # personal numbers kept sealed, shown masked
     await run_in_threadpool(
         partial(
             transition,
             check=after_photo_rule(rules) if body.action is Action.RESOLVE else None,
             length=body.length,
-            into=body.into,
+            into=into,
             assignee=body.assignee,
             sealed_note=sealed_note,
         ),
@@ -176,13 +184,13 @@ async def post_transition(
 
 
 @router.get("/cases/{case_id}", responses=responses(404))
-def get_case(case_id: UUID, engine: EngineDep, principal: PrincipalDep) -> dict[str, Any]:
+def get_case(case_id: CaseIdDep, engine: EngineDep, principal: PrincipalDep) -> dict[str, Any]:
     """One case in your scope with its full, ordered history (who, what, when, level, deadline then)."""
     return read_case(engine, case_id, principal)
 
 
 @router.get("/cases/{case_id}/duplicates", responses=responses(404))
-def get_duplicates(case_id: UUID, engine: EngineDep, rules: RulesDep, principal: PrincipalDep) -> dict[str, Any]:
+def get_duplicates(case_id: CaseIdDep, engine: EngineDep, rules: RulesDep, principal: PrincipalDep) -> dict[str, Any]:
     """Open cases this report may repeat: same category, near it and close in time (the rules' window), nearest first.
 
     A supervisor confirms one with the ``merge`` action and ``into``.
@@ -192,7 +200,7 @@ def get_duplicates(case_id: UUID, engine: EngineDep, rules: RulesDep, principal:
         _scoped_case(conn, case_id, principal)
         rows = conn.execute(
             text(
-                "SELECT c.id::text AS id, c.state, c.opened_at, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat,"
+                "SELECT c.id::text AS id, c.number, c.state, c.opened_at, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat,"
                 " round(ST_Distance(e.geom::geography, r.geom::geography)) AS distance_m"
                 ' FROM "case" own JOIN event r ON r.id = own.id'
                 ' JOIN "case" c ON c.category = own.category AND c.id <> own.id AND c.closed_at IS NULL'

@@ -3,16 +3,20 @@
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from typing import Annotated, Any
+from uuid import UUID
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
 from api.accounts import UserCache
 from api.intake import Intake
+from api.errors import Refusal
 from api.live import LiveFeed
 from api.ratelimit import RateLimiter, SignInThrottle
 from api.settings import Settings
 from api.tilecache import TileCache
+from cases.numbers import CASE_REF, case_id_of
 from cases.rules import Rules
 from geo.locator import Locator
 from registers.cadence import VisitRules
@@ -53,3 +57,17 @@ def _today(request: Request) -> date:
 
 
 TodayDep = Annotated[date, Depends(_today)]
+
+
+async def _case_id(
+    engine: EngineDep,
+    case_id: Annotated[str, Path(pattern=CASE_REF, description="The case's number (案卷编号, 321111-20261206-0017) or id")],
+) -> UUID:
+    """The id of the case a route names by number or by id (404 for a number no case has)."""
+    found = await run_in_threadpool(case_id_of, engine, case_id)
+    if found is None:
+        raise Refusal("not_found.case_yours", case=case_id)
+    return found
+
+
+CaseIdDep = Annotated[UUID, Depends(_case_id)]

@@ -155,7 +155,7 @@ def escalated_cases(conn: Connection, prefix: str, now: datetime, limit: int = 2
     rows = conn.execute(
         text(
             "SELECT c.id::text, c.category, c.grid_code, c.level, c.opened_at, c.deadline, ST_Y(e.geom), ST_X(e.geom),"
-            " a.name AS grid_name"
+            " a.name AS grid_name, c.number"
             ' FROM "case" c JOIN event e ON e.id = c.id LEFT JOIN active_area a ON a.code = c.grid_code'
             f" WHERE c.closed_at IS NULL AND {IN_AREA}"
             " AND (c.escalations > 0 OR c.overdue OR c.deadline <= :now) ORDER BY c.deadline NULLS LAST LIMIT :limit"
@@ -166,6 +166,7 @@ def escalated_cases(conn: Connection, prefix: str, now: datetime, limit: int = 2
     return [
         {
             "id": r[0],
+            "number": r[9],
             "category": r[1],
             "category_name": names[r[1]].name if r[1] in names else r[1],
             "grid": r[2],

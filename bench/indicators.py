@@ -38,7 +38,7 @@ TZ_NAME = "Asia/Shanghai"
 CASES_SQL = """
 INSERT INTO "case" (id, category, sla_class, state, level, grid_code, community_code, street_code, district_code,
                     opened_at, deadline, closed_at, closed_on_time, department, kind, filed_at, escalations, reworks,
-                    extensions, due_at, resolved_at, counted_at, extended_at, hours_to_close)
+                    extensions, due_at, resolved_at, counted_at, extended_at, hours_to_close, number)
 SELECT id, category, sla_class, state, 'grid', grid, left(grid, 12), left(grid, 9), left(grid, 6),
        opened, due, CASE WHEN state IN ('closed', 'refused') THEN closed END,
        CASE WHEN state = 'closed' THEN resolved <= due END,
@@ -48,7 +48,8 @@ SELECT id, category, sla_class, state, 'grid', grid, left(grid, 12), left(grid, 
        CASE WHEN state = 'closed' THEN resolved END,
        CASE WHEN state = 'closed' THEN least(closed, due) WHEN state = 'in_progress' THEN due END,
        CASE WHEN i % 30 = 0 AND state <> 'refused' THEN opened + interval '1 hour' END,
-       CASE WHEN state = 'closed' THEN extract(epoch FROM closed - opened) / 3600 END
+       CASE WHEN state = 'closed' THEN extract(epoch FROM closed - opened) / 3600 END,
+       left(grid, 6) || '-' || to_char(opened AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD') || '-' || lpad(i::text, 7, '0')
 FROM (
   SELECT i, gen_random_uuid() AS id, g.code AS grid,
          :start + (i * :span / :n) AS opened,

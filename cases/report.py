@@ -133,7 +133,7 @@ GROUP BY e.reporter, u.scope
 ORDER BY e.reporter
 """
 _OVERDUE = f"""
-SELECT c.id::text AS id, c.category, c.grid_code, c.level, c.department, c.due_at, c.resolved_at, c.closed_at
+SELECT c.id::text AS id, c.number, c.category, c.grid_code, c.level, c.department, c.due_at, c.resolved_at, c.closed_at
 FROM "case" c LEFT JOIN appeal a ON a.case_id = c.id
 WHERE {IN_AREA} AND c.counted_at >= :from AND c.counted_at < :to AND c.due_at <= :asof
   AND NOT (c.state = 'closed' AND c.closed_at < :asof
@@ -142,7 +142,7 @@ ORDER BY c.due_at, c.id
 LIMIT :limit
 """
 _APPEALS = f"""
-SELECT c.id::text AS id, a.appellant, a.decided_by, a.decided_at, a.reason FROM appeal a
+SELECT c.id::text AS id, c.number, a.appellant, a.decided_by, a.decided_at, a.reason FROM appeal a
 JOIN "case" c ON c.id = a.case_id
 WHERE {IN_AREA} AND a.upheld AND c.counted_at >= :from AND c.counted_at < :to
 ORDER BY a.decided_at
@@ -291,7 +291,7 @@ SHEETS: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
         "r_overdue",
         "overdue_cases",
         (
-            ("id", "case"),
+            ("number", "case"),
             ("category_name", "category"),
             ("grid_code", "grid"),
             ("level", "level"),
@@ -335,7 +335,7 @@ def to_xlsx(report: dict[str, Any], tz: Any, words: Mapping[str, str]) -> bytes:
     summary.append([])
     _put(summary, [words["r_appeals"], words["r_appellant"], words["r_decided_by"], words["r_decided_at"]])
     for appeal in report["appeals_upheld"]:
-        _put(summary, [appeal["id"], appeal["appellant"], appeal["decided_by"], _cell(appeal["decided_at"], tz)])
+        _put(summary, [appeal["number"], appeal["appellant"], appeal["decided_by"], _cell(appeal["decided_at"], tz)])
     for title, key, columns in SHEETS:
         sheet = book.create_sheet(words[title])
         _put(sheet, [words[heading] for _, heading in columns])

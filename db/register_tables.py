@@ -38,6 +38,7 @@ building = Table(
     Column("synthetic", Boolean, server_default=text("false"), nullable=False),
     now_column("updated_at"),
     Index("ix_building_grid_code", "grid_code"),
+    Index("ix_building_geom", "geom", postgresql_using="gist"),  # a case's nearest place (cases.search)
 )
 
 household = Table(

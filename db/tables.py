@@ -41,13 +41,14 @@ metadata = MetaData(
 )
 
 
-def _at(name: str, **kwargs: object) -> Column[object]:
+def at_column(name: str, **kwargs: object) -> Column[object]:
+    """A moment column (with its zone)."""
     return Column(name, DateTime(timezone=True), **kwargs)  # type: ignore[arg-type]
 
 
 def now_column(name: str) -> Column[object]:
     """A time column the server fills with now() on insert."""
-    return _at(name, server_default=func.now(), nullable=False)
+    return at_column(name, server_default=func.now(), nullable=False)
 
 
 def _codes() -> list[Column[object]]:
@@ -121,8 +122,8 @@ event = Table(
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("kind", String(16), nullable=False),
     Column("category", String(8), nullable=False),
-    _at("occurred_at", nullable=False),
-    _at("received_at", nullable=False),
+    at_column("occurred_at", nullable=False),
+    at_column("received_at", nullable=False),
     now_column("recorded_at"),
     Column("reporter", Text, nullable=False),
     Column("description", Text, nullable=False),
@@ -139,13 +140,22 @@ event = Table(
     Column("content_hash", String(64), nullable=False),
     Column("source_partition", Integer),
     Column("source_offset", BigInteger),
-    _at("window_start"),
-    _at("window_end"),
+    at_column("window_start"),
+    at_column("window_end"),
     Index("ix_event_geom", "geom", postgresql_using="gist"),
     Index("ix_event_grid_occurred", "grid_code", "occurred_at"),
     Index("ix_event_kind_occurred", "kind", "occurred_at"),
     Index("ix_event_patrol_day", "grid_code", "occurred_at", postgresql_where=text("kind = 'patrol'")),
     Index("ix_event_visit_household", "household", "occurred_at", postgresql_where=text("kind = 'visit'")),
+    # Finding a case (cases.search): its report's words and who made it.
+    Index(
+        "ix_event_case_description",
+        "description",
+        postgresql_using="gin",
+        postgresql_ops={"description": "gin_trgm_ops"},
+        postgresql_where=text("kind IN ('incident', 'request')"),
+    ),
+    Index("ix_event_case_reporter", "reporter", postgresql_where=text("kind IN ('incident', 'request')")),
 )
 
 # A case's id is its event's id (no foreign key: migration 0007 says why).
@@ -158,11 +168,11 @@ case = Table(
     Column("state", String(16), nullable=False),
     Column("level", String(16), nullable=False),
     *_codes(),
-    _at("opened_at", nullable=False),
-    _at("deadline"),
-    _at("closed_at"),
+    at_column("opened_at", nullable=False),
+    at_column("deadline"),
+    at_column("closed_at"),
     Column("version", Integer, server_default="0", nullable=False),
-    _at("paused_at"),
+    at_column("paused_at"),
     Column("pause_kind", String(12)),
     Column("reworks", Integer, server_default="0", nullable=False),
     Column("escalations", Integer, server_default="0", nullable=False),
@@ -176,18 +186,21 @@ case = Table(
     Column("request_length", String(16)),  # as asked: 4h, 2d
     Column("extensions", Integer, server_default="0", nullable=False),  # approved
     Column("suspensions", Integer, server_default="0", nullable=False),  # approved
-    _at("paused_until"),
+    at_column("paused_until"),
     Column("merged_into", UUID(as_uuid=True)),
-    _at("filed_at"),
+    at_column("filed_at"),
     Column("dispatched_from", String(16)),  # the level that dispatched the case now waiting for sign-in
     # The assessment (cases.assessment): the due moment, the last resolution, the moment that places the
     # case in a period (NULL: in none yet), the first extension that moved the due moment.
-    _at("due_at"),
-    _at("resolved_at"),
-    _at("counted_at"),
-    _at("extended_at"),
+    at_column("due_at"),
+    at_column("resolved_at"),
+    at_column("counted_at"),
+    at_column("extended_at"),
     Column("hours_to_close", Float),  # working hours from report to close, kept when it closed
     Column("rolled", Boolean, server_default=text("false"), nullable=False),  # added to the rolls (cases.rollup)
+    Column("number", String(24), nullable=False),  # 案卷编号 (cases.numbers)
+    Index("ix_case_number", "number", unique=True),
+    Index("ix_case_number_trgm", "number", postgresql_using="gin", postgresql_ops={"number": "gin_trgm_ops"}),
     Index("ix_case_state_level", "state", "level"),
     Index("ix_case_opened_at", "opened_at"),
     Index("ix_case_counted_at", "counted_at", postgresql_where=text("counted_at IS NOT NULL")),
@@ -202,6 +215,15 @@ case = Table(
     Index("ix_case_unrolled_opened", "opened_at", postgresql_where=text("NOT rolled")),
     Index("ix_case_unrolled_counted", "counted_at", postgresql_where=text("NOT rolled AND counted_at IS NOT NULL")),
     Index("ix_case_unrolled_closed", "closed_at", postgresql_where=text("NOT rolled AND closed_at IS NOT NULL")),
+)
+
+# The last serial given to a case of the district ``region`` reported on ``day`` (cases.numbers).
+case_serial = Table(
+    "case_serial",
+    metadata,
+    Column("region", String(6), primary_key=True),
+    Column("day", Date, primary_key=True),
+    Column("last", Integer, nullable=False),
 )
 
 event_receipt = Table(
@@ -224,9 +246,9 @@ pipeline_member = Table(
     Column("group_id", Text, nullable=False),
     Column("partitions", Integer, nullable=False),
     Column("state", String(16), nullable=False),
-    _at("started_at", nullable=False),
-    _at("seen_at", nullable=False),
-    _at("progress_at", nullable=False),
+    at_column("started_at", nullable=False),
+    at_column("seen_at", nullable=False),
+    at_column("progress_at", nullable=False),
     Column("recorded", BigInteger, server_default="0", nullable=False),
     Column("rejoins", Integer, server_default="0", nullable=False),
 )
@@ -248,12 +270,12 @@ case_transition = Table(
     Column("action", String(20), nullable=False),
     Column("actor", Text, nullable=False),
     Column("note", Text, nullable=False, server_default=""),
-    _at("at", nullable=False),
+    at_column("at", nullable=False),
     Column("from_state", String(16), nullable=False),
     Column("to_state", String(16), nullable=False),
     Column("from_level", String(16), nullable=False),
     Column("to_level", String(16), nullable=False),
-    _at("deadline"),
+    at_column("deadline"),
     Column("published", Boolean, server_default=text("false"), nullable=False),
     # NULL: not an escalation; false: still to be produced to the escalations topic.
     Column("escalation_published", Boolean),
@@ -278,8 +300,8 @@ clock_member = Table(
     "clock_member",
     metadata,
     Column("member", Text, primary_key=True),
-    _at("started_at", nullable=False),
-    _at("ticked_at"),  # the last tick that finished, whether or not each job in it succeeded
+    at_column("started_at", nullable=False),
+    at_column("ticked_at"),  # the last tick that finished, whether or not each job in it succeeded
     Column("ticks", BigInteger, server_default="0", nullable=False),
     Column("failures", BigInteger, server_default="0", nullable=False),  # jobs that failed, counted per tick
     Column("last_error", Text),
@@ -293,7 +315,7 @@ clock_skip = Table(
     Column("version", Integer, nullable=False),  # the case's version when it failed
     Column("job", String(32), nullable=False),
     Column("error", Text, nullable=False),
-    _at("at", nullable=False),
+    at_column("at", nullable=False),
 )
 
 patrol_breach = Table(
@@ -301,7 +323,7 @@ patrol_breach = Table(
     metadata,
     Column("grid_code", String(15), primary_key=True),
     Column("day", Date, primary_key=True),
-    _at("flagged_at", nullable=False),
+    at_column("flagged_at", nullable=False),
 )
 
 app_user = Table(
@@ -323,7 +345,7 @@ rating = Table(
     Column("score", SmallInteger, nullable=False),
     Column("comment", Text, nullable=False),
     Column("rated_by", String(64), nullable=False),
-    _at("rated_at", nullable=False),
+    at_column("rated_at", nullable=False),
     CheckConstraint("score BETWEEN 1 AND 5", name="rating_score_range"),
 )
 
@@ -336,9 +358,9 @@ appeal = Table(
     Column("reason", Text, nullable=False),
     Column("evidence", Text, nullable=False, server_default=""),  # a note
     Column("photo", String(64)),  # the sha256 of a photo of the case
-    _at("asked_at", nullable=False),
+    at_column("asked_at", nullable=False),
     Column("decided_by", String(64)),
-    _at("decided_at"),
+    at_column("decided_at"),
     Column("upheld", Boolean),
     Column("decision_note", Text),
 )
@@ -353,7 +375,7 @@ photo = Table(
     Column("bytes", Integer, nullable=False),
     Column("width", Integer, nullable=False),
     Column("height", Integer, nullable=False),
-    _at("taken_at"),
+    at_column("taken_at"),
     Column("lon", Float),
     Column("lat", Float),
     Column("distance_m", Float),
@@ -363,38 +385,12 @@ photo = Table(
     Column("content", LargeBinary, nullable=False),
 )
 
-api_client = Table(
-    "api_client",
-    metadata,
-    Column("name", String(64), primary_key=True),
-    Column("key_sha256", String(64), nullable=False),
-    Column("disabled", Boolean, server_default=text("false"), nullable=False),
-    now_column("created_at"),
-    UniqueConstraint("key_sha256", name="api_client_key_sha256_key"),  # PostgreSQL's own name (migration 0006)
-)
-
-open311_request = Table(
-    "open311_request",
-    metadata,
-    Column("id", UUID(as_uuid=True), primary_key=True),
-    Column("client", String(64), nullable=False),
-    Column("service_code", String(8), nullable=False),
-    Column("description", Text, nullable=False),
-    Column("lat", Float, nullable=False),
-    Column("lon", Float, nullable=False),
-    Column("address", Text),
-    Column("media_url", Text),
-    Column("contact", JSONB, nullable=False),
-    _at("requested_at", nullable=False),
-    Index("ix_open311_requested", "requested_at"),
-)
-
 # One row: the fingerprint of the rules and calendar the open cases' deadlines were computed with.
 rules_version = Table(
     "rules_version",
     metadata,
     Column("id", SmallInteger, primary_key=True),
     Column("fingerprint", String(64), nullable=False),
-    _at("applied_at", nullable=False),
+    at_column("applied_at", nullable=False),
     CheckConstraint("id = 1", name="rules_version_single_row"),
 )

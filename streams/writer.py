@@ -3,6 +3,7 @@
 import base64
 import json
 import struct
+import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ from sqlalchemy import Column, Connection, Engine, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from cases.categories import default_categories
+from cases.numbers import city_zone, reserve_numbers
 from db.tables import case, event
 from streams.receipts import count
 from streams.stages import LocatedEvent
@@ -40,6 +42,7 @@ CASE_COPY: tuple[tuple[Column[Any], str], ...] = (
     (case.c.district_code, "text"),
     (case.c.special_code, "text"),
     (case.c.opened_at, "timestamptz"),
+    (case.c.number, "text"),
 )
 CASE_COLUMNS = tuple(column.name for column, _ in CASE_COPY)
 CASE_TYPES = tuple(kind for _, kind in CASE_COPY)
@@ -142,16 +145,19 @@ def write_events(engine: Engine, batch: list[LocatedEvent]) -> Written:
     """
     if not batch:
         return Written(0, [])
+    opening = [item for item in batch if item.decoded.received.event.kind.value in OPENS_CASE]
+    reported = [(item.codes()[3], item.decoded.received.received_at) for item in opening]
+    numbers = dict(zip((item.uuid for item in opening), reserve_numbers(engine, reported, city_zone()), strict=True))
     with engine.begin() as conn:
         try:
             with conn.begin_nested():
                 _copy(conn, "event", EVENT_COLUMNS, EVENT_TYPES, map(event_row, batch))
-                _copy(conn, '"case"', CASE_COLUMNS, CASE_TYPES, _case_rows(batch))
+                _copy(conn, '"case"', CASE_COLUMNS, CASE_TYPES, _case_rows(batch, numbers))
             written = Written(len(batch), [])
         except IntegrityError as exc:
             if not isinstance(exc.orig, UniqueViolation):
                 raise
-            written = _insert_missing(conn, batch)
+            written = _insert_missing(conn, batch, numbers)
         _keep_sealed(conn, batch)
         count(conn, "recorded", written.inserted)  # last: the counter's row lock is held only for the commit
         return written
@@ -204,8 +210,8 @@ def case_level(codes: tuple[str | None, ...]) -> str:
     return "grid" if grid else "community" if community else "street"
 
 
-def _case_rows(batch: list[LocatedEvent]) -> Iterator[tuple[object, ...]]:
-    """A new case, at the level of its place, for each incident and request of the batch."""
+def _case_rows(batch: list[LocatedEvent], numbers: dict[uuid.UUID, str]) -> Iterator[tuple[object, ...]]:
+    """A new case, at the level of its place and with its number, for each incident and request of the batch."""
     classes = default_categories()
     for item in batch:
         received = item.decoded.received
@@ -214,10 +220,11 @@ def _case_rows(batch: list[LocatedEvent]) -> Iterator[tuple[object, ...]]:
             sla_class = classes[category].sla_class.value
             codes = item.codes()
             level = case_level(codes)
-            yield (item.uuid, kind, category, sla_class, "reported", level, *codes, item.special, received.received_at)
+            opened = received.received_at
+            yield (item.uuid, kind, category, sla_class, "reported", level, *codes, item.special, opened, numbers[item.uuid])
 
 
-def _insert_missing(conn: Connection, batch: list[LocatedEvent]) -> Written:
+def _insert_missing(conn: Connection, batch: list[LocatedEvent], numbers: dict[uuid.UUID, str]) -> Written:
     """The batch less the ids already held, and which of those held other content."""
     columns = ", ".join(EVENT_COLUMNS)
     conn.execute(text("CREATE TEMP TABLE incoming (LIKE event INCLUDING DEFAULTS) ON COMMIT DROP"))
@@ -230,7 +237,7 @@ def _insert_missing(conn: Connection, batch: list[LocatedEvent]) -> Written:
         ).scalars()
     )
     # Cases are opened only for events new to the table, so a replay opens none.
-    _copy(conn, '"case"', CASE_COLUMNS, CASE_TYPES, _case_rows([item for item in batch if item.uuid in new]))
+    _copy(conn, '"case"', CASE_COLUMNS, CASE_TYPES, _case_rows([item for item in batch if item.uuid in new], numbers))
     conflicting = set(
         conn.execute(
             text("SELECT i.id FROM incoming i JOIN event e ON e.id = i.id WHERE e.content_hash <> i.content_hash")

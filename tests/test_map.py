@@ -190,7 +190,8 @@ def test_grid_values_name_the_grids_with_a_value(client: TestClient, demo_city: 
 
 def test_the_supervisors_escalation_list(client: TestClient) -> None:
     page = client.get("/escalations", params={"area": "321111"}).text
-    assert client.case[:8] in page  # type: ignore[attr-defined]
+    number = client.get(f"/v1/cases/{client.case}").json()["number"]  # type: ignore[attr-defined]
+    assert f'<a href="/work/cases/{number}">{number}</a>' in page  # known by its number, not its id
     assert "升级案件" in page
 
 

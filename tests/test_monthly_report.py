@@ -150,7 +150,8 @@ def test_the_months_figures_ranking_grades_and_change_by_hand(street: Street) ->
 
 
 def test_the_workbook_opens_with_each_table(street: Street) -> None:
-    book = load_workbook(BytesIO(to_xlsx(report(street), TZ, labels("zh"))))
+    r = report(street)
+    book = load_workbook(BytesIO(to_xlsx(r, TZ, labels("zh"))))
     assert book.sheetnames == ["汇总", "下级排名", "责任单位", "网格员", "超期案件"]
     summary = {row[0]: row[1] for row in book["汇总"].iter_rows(values_only=True) if row and row[0]}
     assert (summary["应结案数"], summary["按期结案数"], summary["按期结案率"]) == (5, 4, "80.00%")
@@ -158,7 +159,8 @@ def test_the_workbook_opens_with_each_table(street: Street) -> None:
     assert ranking[0][:3] == ("名次", "编码", "名称") and ranking[1][:2] == (1, street.c2)
     assert ranking[2][-1] == "不合格"
     overdue = list(book["超期案件"].iter_rows(values_only=True))
-    assert overdue[1][0] == street.late and overdue[1][5] == "2026-11-03 14:30"  # due at 14:30, city time
+    (late,) = [c["number"] for c in r["overdue_cases"] if c["id"] == street.late]
+    assert overdue[1][0] == late and overdue[1][5] == "2026-11-03 14:30"  # due at 14:30, city time
     level = report(street)["overdue_cases"][0]["level"]
     assert overdue[0][3] == "层级" and overdue[1][3] == labels("zh")[f"lv_{level}"] != level  # in words
     english = load_workbook(BytesIO(to_xlsx(report(street), TZ, labels("en"))))

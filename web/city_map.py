@@ -92,7 +92,7 @@ def _read(case: dict[str, Any], text: dict[str, str], tz: str) -> list[tuple[str
 
 
 def _popup(case: dict[str, Any], text: dict[str, str], tz: str) -> str:
-    return page("map/popup.html", rows=_read(case, text, tz), case_id=case["id"], labels=text)
+    return page("map/popup.html", rows=_read(case, text, tz), number=case["number"], labels=text)
 
 
 def page_head(tiles: str, bounds: tuple[float, float, float, float]) -> str:
@@ -181,5 +181,5 @@ def escalations_page(area_name: str, cases: list[dict[str, Any]], tz: str, lang:
     """A supervisor's list of open escalated and overdue cases, soonest deadline first (times in ``tz``)."""
     text = labels(lang)
     columns = ["case", "category", "grid", "level", "age", "deadline"]
-    rows = [(c["id"], c["grid"], [value for _, value in _read(c, text, tz)]) for c in cases]
+    rows = [(c["id"], c["number"], c["grid"], [value for _, value in _read(c, text, tz)]) for c in cases]
     return page("escalations.html", area_name=area_name, rows=rows, lang=lang, labels=text, columns=columns)

@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from api.auth import COOKIE, PrincipalDep, authorize, page_csrf
 from api.cases import case_actions, read_case
-from api.deps import EngineDep, RulesDep, SettingsDep
+from api.deps import CaseIdDep, EngineDep, RulesDep, SettingsDep
 from api.errors import responses
 from api.photos import photo_list
 from api.reports import AreaParam, Lang, MonthParam, read_report
@@ -60,7 +60,7 @@ def get_work(
 
 @router.get("/work/cases/{case_id}", response_class=HTMLResponse)
 def get_case_page(
-    case_id: UUID,
+    case_id: CaseIdDep,
     request: Request,
     engine: EngineDep,
     rules: RulesDep,

@@ -101,6 +101,7 @@ def _initdb(settings: Settings) -> None:
                 "-E",
                 "UTF8",
                 "--locale=C",
+                "--lc-ctype=C.UTF-8",  # CJK letters are letters: trigram search of Chinese text (migration 0023)
             ]
         ),
         f"initdb of {datadir}",
@@ -170,7 +171,12 @@ def create_database(settings: Settings, name: str, *, fresh: bool = False) -> No
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            # From template0 with a CJK-aware character type, whatever the cluster was made with (migration 0023).
+            conn.execute(
+                sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'").format(
+                    sql.Identifier(name)
+                )
+            )
     with psycopg.connect(_admin_conninfo(settings, name), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
 

@@ -359,6 +359,7 @@
       const note = el("p", { class: "note", role: "status" });
       const row = el("li", { "data-case": c.id },
         el("strong", {}, categoryName(c.category)), " · ", t(`state_${c.state}`),
+        el("p", { class: "note", translate: "no" }, t("number", { n: c.number })),
         el("p", {}, c.description || ""),
         el("p", { class: c.overdue_now ? "warning" : "note" },
           c.overdue_now ? t("overdue_now") : c.deadline ? t("deadline", { d: localTime(Date.parse(c.deadline)) }) : ""));

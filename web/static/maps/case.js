@@ -19,9 +19,9 @@
   if (merge) {
     fetch(`/v1/cases/${cfg.case.id}/duplicates`, { headers }).then((r) => r.json()).then((found) => {
       for (const c of found.candidates || []) {
-        merge.append(new Option(`${c.id.slice(0, 8)} · ${c.distance_m} m`, c.id));
+        merge.append(new Option(`${c.number} · ${c.distance_m} m`, c.id));
         L.circleMarker([c.lat, c.lon], { radius: 7, color: "#f0a500", fillOpacity: 0.8 })
-          .bindTooltip(`${c.id.slice(0, 8)} · ${c.distance_m} m`).addTo(map);
+          .bindTooltip(`${c.number} · ${c.distance_m} m`).addTo(map);
       }
     });
   }

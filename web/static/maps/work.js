@@ -49,12 +49,12 @@
       box.type = "checkbox";
       box.className = "pick";
       box.value = c.id;
-      box.setAttribute("aria-label", c.id);
+      box.setAttribute("aria-label", c.number);
       box.checked = selected.has(c.id);
       box.addEventListener("change", () => (box.checked ? selected.add(c.id) : selected.delete(c.id)));
       const link = document.createElement("a");
-      link.href = `/work/cases/${c.id}`;
-      link.textContent = c.id.slice(0, 8);
+      link.href = `/work/cases/${c.number}`;
+      link.textContent = c.number;
       link.translate = false; // an id, like the grid's code: not words to translate
       const left = c.remaining_s === null ? "" : c.remaining_s < 0 ? say("w_overdue_by", { t: span(c.remaining_s) }) : say("w_left", { t: span(c.remaining_s) });
       tr.append(cell(box), cell(link), cell(cfg.categories[c.category] || c.category), cell(text[`st_${c.state}`] || c.state),
