@@ -209,6 +209,7 @@ POLICY: dict[str, frozenset[Role]] = {
     "GET /work": WORKBENCH,
     "GET /work/cases/{case_id}": WORKBENCH,
     "GET /v1/work/queue": WORKBENCH,
+    "GET /v1/work/search": WORKBENCH,
     "GET /map": MAP_READERS,
     "GET /escalations": MAP_READERS,
     "GET /v1/map/grids": MAP_READERS,

@@ -18,8 +18,8 @@ from api.bodies import WriteBody
 from api.deps import CaseIdDep, EngineDep, ProtectorDep, RulesDep
 from api.errors import Refusal, problem, responses
 from cases.evidence import after_photo_rule
-from cases.numbers import CASE_REF, case_id_of
 from cases.loop import CLOCK_ACTIONS, REASONED, Action, State, allowed_actions
+from cases.numbers import CASE_REF, case_id_of
 from cases.places import PLACE_SQL
 from cases.reads import CASE_FIELDS, OVERDUE_SQL, case_history, case_json, case_row, select_page
 from cases.rules import Level, Rules

@@ -10,8 +10,8 @@ from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine
 
 from api.accounts import UserCache
-from api.intake import Intake
 from api.errors import Refusal
+from api.intake import Intake
 from api.live import LiveFeed
 from api.ratelimit import RateLimiter, SignInThrottle
 from api.settings import Settings
@@ -61,7 +61,9 @@ TodayDep = Annotated[date, Depends(_today)]
 
 async def _case_id(
     engine: EngineDep,
-    case_id: Annotated[str, Path(pattern=CASE_REF, description="The case's number (案卷编号, 321111-20261206-0017) or id")],
+    case_id: Annotated[
+        str, Path(pattern=CASE_REF, description="The case's number (案卷编号, 321111-20261206-0017) or id")
+    ],
 ) -> UUID:
     """The id of the case a route names by number or by id (404 for a number no case has)."""
     found = await run_in_threadpool(case_id_of, engine, case_id)

@@ -13,12 +13,13 @@ from sqlalchemy import text
 from api.access import Principal, Role
 from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, LiveDep, RulesDep
-from api.errors import responses
+from api.errors import Refusal, responses
 from api.live import event_stream
 from cases.categories import default_categories
 from cases.places import PLACE_SQL
 from cases.reads import CASE_FIELDS, OVERDUE_SQL, QUEUES, case_json, select_page
 from cases.rules import Level, Rules
+from cases.search import FOUND, MAX_CHARS, MIN_CHARS, like_pattern, row_details
 from geo.levels import AREA_CODE
 
 router = APIRouter(tags=["workbench"], dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422, 503))
@@ -83,8 +84,55 @@ def get_queue(
         where.append("c.deadline <= :soon")
         params["soon"] = now + timedelta(hours=due_within_h)
     total, rows = select_page(engine, CASE_FIELDS, '"case" c', where, "c.deadline NULLS LAST, c.id", params)
-    cases = [case_json(r, now) | {"remaining_s": remaining(rules, r.category, r.deadline, now)} for r in rows]
-    return {"tab": tab, "total": total, "counts": queue_counts(engine, principal, now), "cases": cases}
+    return {
+        "tab": tab,
+        "total": total,
+        "counts": queue_counts(engine, principal, now),
+        "cases": _rows(engine, rules, rows, now),
+    }
+
+
+@router.get("/v1/work/search")
+def get_search(
+    engine: EngineDep,
+    rules: RulesDep,
+    principal: PrincipalDep,
+    q: Annotated[
+        str,
+        Query(
+            min_length=MIN_CHARS,
+            max_length=MAX_CHARS,
+            description="A case number or part of one, words of the report, an address (a building's name),"
+            " a reporter's name or login, a grid's or community's name or code",
+        ),
+    ],
+    limit: Annotated[int, Query(ge=1, le=500)] = PAGE,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> dict[str, Any]:
+    """The cases of your scope that the words find, newest first, each row as a queue's.
+
+    Numbers and report words are found by PostgreSQL's trigram index: any part of three characters or
+    more is indexed, two characters are found too, more slowly. An address finds the cases within
+    100 m of the register's buildings of that name.
+    """
+    words = q.strip()
+    if len(words) < MIN_CHARS:
+        raise Refusal("invalid_input.search_short", least=MIN_CHARS)
+    now = datetime.now(UTC)
+    scope_sql, scope_params = principal.case_filter()
+    params: dict[str, Any] = scope_params | {"q": words, "like": like_pattern(words), "limit": limit, "offset": offset}
+    total, rows = select_page(engine, CASE_FIELDS, FOUND, [scope_sql], "c.opened_at DESC, c.id", params)
+    return {"q": words, "total": total, "cases": _rows(engine, rules, rows, now)}
+
+
+def _rows(engine: Any, rules: Rules, rows: list[Any], now: datetime) -> list[dict[str, Any]]:
+    """Listed cases as the workbench shows them: their columns, time left, and what their row says of them."""
+    with engine.connect() as conn:
+        details = row_details(conn, [r.id for r in rows])
+    return [
+        case_json(r, now) | {"remaining_s": remaining(rules, r.category, r.deadline, now)} | details[str(r.id)]
+        for r in rows
+    ]
 
 
 @router.get("/v1/work/live", response_class=StreamingResponse)

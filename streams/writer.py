@@ -221,7 +221,18 @@ def _case_rows(batch: list[LocatedEvent], numbers: dict[uuid.UUID, str]) -> Iter
             codes = item.codes()
             level = case_level(codes)
             opened = received.received_at
-            yield (item.uuid, kind, category, sla_class, "reported", level, *codes, item.special, opened, numbers[item.uuid])
+            yield (
+                item.uuid,
+                kind,
+                category,
+                sla_class,
+                "reported",
+                level,
+                *codes,
+                item.special,
+                opened,
+                numbers[item.uuid],
+            )
 
 
 def _insert_missing(conn: Connection, batch: list[LocatedEvent], numbers: dict[uuid.UUID, str]) -> Written:

@@ -459,6 +459,7 @@ CALLS: dict[str, Call] = {
     "GET /work": Call(_plain("GET", "/work"), scoped=False),
     "GET /work/cases/{case_id}": Call(_path("/work/cases/{id}")),
     "GET /v1/work/queue": Call(_plain("GET", "/v1/work/queue"), scoped=False),
+    "GET /v1/work/search": Call(_plain("GET", "/v1/work/search?q=1111"), scoped=False),
     "GET /map": Call(_path("/map?area={area}")),
     "GET /escalations": Call(_path("/escalations?area={area}")),
     "GET /v1/map/grids": Call(_path("/v1/map/grids?area={area}")),

@@ -1,4 +1,4 @@
-"""Case numbers (案卷编号): district + day in the city's zone + that day's serial, unique, and accepted by every route."""
+"""Case numbers (案卷编号): district, day in the city's zone and that day's serial; unique; taken by every route."""
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +34,9 @@ def test_serials_count_per_district_and_local_day_and_never_repeat_under_concurr
 ) -> None:
     # 23:30 UTC on 5 Dec is 07:30 on 6 Dec in the city: the local day counts.
     late, early = datetime(2026, 12, 5, 23, 30, tzinfo=UTC), datetime(2026, 12, 5, 15, 0, tzinfo=UTC)
-    first = reserve_numbers(scratch_engine, [("321111", late), ("321112", late), ("321111", early), ("321111", late)], SHANGHAI)
+    first = reserve_numbers(
+        scratch_engine, [("321111", late), ("321112", late), ("321111", early), ("321111", late)], SHANGHAI
+    )
     assert first == ["321111-20261206-0001", "321112-20261206-0001", "321111-20261205-0001", "321111-20261206-0002"]
     assert reserve_numbers(scratch_engine, [("321111", late)], SHANGHAI) == ["321111-20261206-0003"]
 
@@ -85,9 +87,9 @@ def test_the_migration_numbers_stored_cases_in_the_order_they_were_reported(
         ("321112", date(2026, 12, 5), 1),
     ]
     # A new case of that day follows on.
-    assert reserve_numbers(scratch_engine, [("321111", reported["00000000-0000-4000-8000-000000000002"])], SHANGHAI) == [
-        "321111-20261205-0003"
-    ]
+    assert reserve_numbers(
+        scratch_engine, [("321111", reported["00000000-0000-4000-8000-000000000002"])], SHANGHAI
+    ) == ["321111-20261205-0003"]
 
 
 @pytest.fixture(scope="module")

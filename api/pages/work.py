@@ -5,7 +5,6 @@ was served with (the cookie alone never changes anything).
 """
 
 from typing import Any
-from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse

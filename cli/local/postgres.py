@@ -173,9 +173,9 @@ def create_database(settings: Settings, name: str, *, fresh: bool = False) -> No
         if not exists:
             # From template0 with a CJK-aware character type, whatever the cluster was made with (migration 0023).
             conn.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'").format(
-                    sql.Identifier(name)
-                )
+                sql.SQL(
+                    "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'"
+                ).format(sql.Identifier(name))
             )
     with psycopg.connect(_admin_conninfo(settings, name), autocommit=True) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")

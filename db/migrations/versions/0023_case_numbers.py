@@ -25,18 +25,20 @@ branch_labels = None
 depends_on = None
 
 _NUMBER_OLD = """
-WITH n AS (
-  SELECT id, coalesce(district_code, '000000') AS region, (opened_at AT TIME ZONE 'Asia/Shanghai')::date AS day,
-         row_number() OVER (PARTITION BY coalesce(district_code, '000000'), (opened_at AT TIME ZONE 'Asia/Shanghai')::date
-                            ORDER BY opened_at, id) AS serial
+WITH d AS (
+  SELECT id, opened_at, coalesce(district_code, '000000') AS region,
+         (opened_at AT TIME ZONE 'Asia/Shanghai')::date AS day
   FROM "case"
+), n AS (
+  SELECT id, region, day, row_number() OVER (PARTITION BY region, day ORDER BY opened_at, id)::text AS serial FROM d
 ), numbered AS (
   UPDATE "case" c
-     SET number = n.region || '-' || to_char(n.day, 'YYYYMMDD') || '-' || lpad(n.serial::text, greatest(4, length(n.serial::text)), '0')
+     SET number = n.region || '-' || to_char(n.day, 'YYYYMMDD') || '-'
+                  || lpad(n.serial, greatest(4, length(n.serial)), '0')
     FROM n WHERE c.id = n.id
   RETURNING n.region, n.day, n.serial
 )
-INSERT INTO case_serial (region, day, last) SELECT region, day, max(serial) FROM numbered GROUP BY region, day
+INSERT INTO case_serial (region, day, last) SELECT region, day, max(serial::int) FROM numbered GROUP BY region, day
 """
 
 

@@ -1,0 +1,61 @@
+"""Finding cases: one box for a number, an address, a description, a reporter, a grid or community name.
+
+Each kind of match is an indexed lookup of its own (trigram indexes on numbers and on reports'
+descriptions, the reporter index, the areas and buildings by name, the spatial indexes), their ids
+united, then narrowed to the caller's scope. An address matches the buildings of the register by
+name: a case is found by a building within ``NEAR_M`` of it, and shows its nearest one as its place.
+"""
+
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+MIN_CHARS, MAX_CHARS = 2, 60  # what the box takes
+NEAR_M = 100  # how near a building a case lies to be found by its name (metres)
+_NEAR_DEG = 0.0015  # a box around NEAR_M at the latitudes of China, for the spatial index; metres decide
+REPORTS = "kind IN ('incident', 'request')"  # the events that open cases (the partial indexes' condition)
+
+# The ids of the cases the words find, each kind of match by its own index.
+_HITS = f"""(
+  SELECT id FROM "case" WHERE number LIKE :like
+  UNION SELECT id FROM event WHERE {REPORTS} AND description ILIKE :like
+  UNION SELECT id FROM event WHERE {REPORTS} AND reporter IN (
+    SELECT username FROM app_user WHERE username ILIKE :like OR display_name ILIKE :like)
+  UNION SELECT id FROM "case" WHERE grid_code IN (  -- a grid or community by name or code: a street is a filter
+    SELECT g.code FROM active_area m JOIN active_area g ON g.level = 'grid' AND g.code LIKE m.code || '%'
+    WHERE m.level IN ('grid', 'community') AND (m.name ILIKE :like OR m.code = :q))
+  UNION SELECT e.id FROM building b JOIN event e ON e.kind IN ('incident', 'request')
+    AND ST_DWithin(e.geom, b.geom, {_NEAR_DEG}) AND ST_DWithin(e.geom::geography, b.geom::geography, {NEAR_M})
+    WHERE b.name ILIKE :like
+)"""
+FOUND = f'"case" c JOIN {_HITS} hit ON hit.id = c.id'  # the cases found, as a query's source
+
+# What a list row shows beside the case's own columns: its report's words, who made it (by name), its
+# grid's name, its nearest building and the first photo of the report.
+_DETAILS = f"""
+SELECT c.id, e.description, e.reporter, u.display_name AS reporter_name, g.name AS grid_name,
+       p.name AS place, p.metres AS place_m, ph.sha256 AS photo
+FROM "case" c JOIN event e ON e.id = c.id
+LEFT JOIN app_user u ON u.username = e.reporter
+LEFT JOIN active_area g ON g.code = c.grid_code
+LEFT JOIN LATERAL (
+  SELECT b.name, round(ST_Distance(b.geom::geography, e.geom::geography)) AS metres FROM building b
+  WHERE ST_DWithin(b.geom, e.geom, {_NEAR_DEG}) ORDER BY b.geom <-> e.geom LIMIT 1
+) p ON p.metres <= {NEAR_M}
+LEFT JOIN LATERAL (
+  SELECT sha256 FROM photo WHERE event_id = c.id AND stage = 'before' ORDER BY uploaded_at LIMIT 1
+) ph ON true
+WHERE c.id = ANY(:ids)
+"""
+
+
+def like_pattern(words: str) -> str:
+    """``words`` anywhere in a text, as a LIKE pattern (its own percent signs, underscores, backslashes literal)."""
+    escaped = words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def row_details(conn: Connection, ids: list[Any]) -> dict[str, dict[str, Any]]:
+    """What each listed case's row shows besides its columns, by id."""
+    rows = conn.execute(text(_DETAILS), {"ids": ids}).mappings().all()
+    return {str(r["id"]): {k: v for k, v in r.items() if k != "id"} for r in rows}
