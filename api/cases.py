@@ -86,6 +86,30 @@ def _check_assignee(engine: Engine, username: str, principal: Principal) -> None
         raise Refusal("invalid_input.assignee", [problem("assignee", "field.assignee", user=username)], user=username)
 
 
+# Who may be handed a case: those who take cases, able to sign in, with the name of the area they work in.
+_STAFF = """
+SELECT u.username, u.display_name, u.role, u.scope, a.name AS scope_name FROM app_user u
+LEFT JOIN active_area a ON a.code = u.scope
+WHERE NOT u.disabled AND u.role IN ('gridworker', 'community', 'street', 'department')
+ORDER BY u.role, coalesce(u.display_name, u.username)
+"""
+
+
+def dispatch_choices(engine: Engine, principal: Principal, grid: str | None, unit: str | None) -> list[dict[str, Any]]:
+    """The people the caller may dispatch a case to (those ``_check_assignee`` accepts), nearest it first.
+
+    ``suggested``: a gridworker of the case's grid, an officer of the unit the rules name for its category.
+    """
+    with engine.connect() as conn:
+        rows = conn.execute(text(_STAFF)).mappings().all()
+    people = [
+        dict(r) | {"suggested": r["scope"] in (grid, unit)}
+        for r in rows
+        if not re.match(AREA_CODE, r["scope"]) or principal.sees_area(r["scope"])
+    ]
+    return sorted(people, key=lambda p: not p["suggested"])
+
+
 def refusal(principal: Principal, action: Action, row: Any, rules: Rules) -> Refusal | None:
     """Why the caller may not take ``action`` on the case ``row`` (None: they may; the loop checks the state)."""
     if not principal.may_take(action) and not principal.may_verify(action, row.grid_code, row.assignee):

@@ -155,3 +155,15 @@ def carries_metadata(content: bytes) -> bool:
             return bool(image.info.get("exif") or image.getexif() or set(image.info) & {"XML:com.adobe.xmp", "comment"})
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         return False
+
+
+THUMB_PX = 160  # the longer side of a list's thumbnail
+
+
+def thumbnail(content: bytes) -> bytes:
+    """A small JPEG of a stored photo (stored photos are checked pictures without metadata), for lists."""
+    with Image.open(io.BytesIO(content)) as image:
+        image.thumbnail((THUMB_PX, THUMB_PX))
+        out = io.BytesIO()
+        image.convert("RGB").save(out, "JPEG", quality=75)
+    return out.getvalue()

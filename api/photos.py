@@ -14,7 +14,7 @@ from api.bodies import read_body
 from api.deps import EngineDep, RulesDep, SettingsDep
 from api.errors import Refusal, problem, responses
 from api.events import event_in_scope
-from api.photo_check import FORMATS, BadPhoto, carries_metadata, compare, inspect
+from api.photo_check import FORMATS, BadPhoto, carries_metadata, compare, inspect, thumbnail
 from cases.rules import Rules
 
 router = APIRouter(
@@ -115,8 +115,12 @@ def get_photo(
     engine: EngineDep,
     principal: PrincipalDep,
     rules: RulesDep,
+    size: Literal["full", "thumb"] = "full",
 ) -> Response:
-    """The photo itself, without EXIF (one stored before that rule is stripped now, and kept stripped)."""
+    """The photo itself, without EXIF (one stored before that rule is stripped now, and kept stripped).
+
+    ``size=thumb``: a JPEG of 160 pixels on its longer side, for lists.
+    """
     with engine.connect() as conn:
         event_in_scope(conn, event_id, principal)
         row = conn.execute(
@@ -128,7 +132,10 @@ def get_photo(
     content = bytes(row.content)
     if carries_metadata(content):
         content = _stripped(engine, event_id, sha256, content, rules)
-    return Response(content, media_type=row.media_type, headers={"Cache-Control": "private, max-age=86400"})
+    cache = {"Cache-Control": "private, max-age=86400"}
+    if size == "thumb":
+        return Response(thumbnail(content), media_type="image/jpeg", headers=cache)
+    return Response(content, media_type=row.media_type, headers=cache)
 
 
 def _stripped(engine: Engine, event_id: UUID, sha256: str, content: bytes, rules: Rules) -> bytes:

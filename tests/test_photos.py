@@ -13,7 +13,7 @@ from sqlalchemy import Engine, text
 
 from api.access import Role
 from api.app import create_app
-from api.photo_check import BadPhoto, compare, inspect
+from api.photo_check import BadPhoto, compare, inspect, thumbnail
 from api.settings import Settings
 from tests.conftest import SignIn
 from tests.pipeline_fixtures import ENGLISH, grid_point
@@ -113,6 +113,8 @@ def test_upload_flags_a_far_old_photo_serves_it_back_and_keeps_it_in_scope(
     kept = Image.open(io.BytesIO(served.content))
     assert kept.size == (16, 12) and not kept.getexif() and b"Exif" not in served.content  # the picture, no EXIF
     assert body["lon"] == pytest.approx(lon + 0.021, abs=1e-5) and body["taken_at"]  # its place and time are fields
+    small = client.get(f"/v1/events/{case}/photos/{body['sha256']}", params={"size": "thumb"}, headers=worker)
+    assert small.headers["content-type"] == "image/jpeg" and Image.open(io.BytesIO(small.content)).size == (16, 12)
     with demo_city.begin() as conn:  # a photo kept with its EXIF, as uploads were before they were stripped
         conn.execute(
             text(
@@ -203,3 +205,10 @@ def test_a_malformed_exif_block_is_reported_and_not_kept(block: bytes) -> None:
     assert block[6:] not in info.stored
     distance, flags = compare(info, 119.45, 32.2, datetime.now(UTC))
     assert "bad_exif" in flags and distance is None
+
+
+def test_a_thumbnail_is_a_small_jpeg_of_the_whole_picture() -> None:
+    out = io.BytesIO()
+    Image.new("RGBA", (640, 480), (10, 120, 200, 255)).save(out, "PNG")
+    small = Image.open(io.BytesIO(thumbnail(out.getvalue())))
+    assert (small.format, small.size) == ("JPEG", (160, 120))  # the longer side 160 px, the shape kept

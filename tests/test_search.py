@@ -18,7 +18,7 @@ from tests.conftest import SignIn
 from tests.pipeline_fixtures import event_body, grid_point
 from tests.registers_fixtures import write_event
 
-GRID = 137  # a demo grid used by no other test
+GRID = 135  # a demo grid used by no other test
 OTHER = 3  # a grid of another street
 
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
+import shapely
 from PIL import Image
 from playwright.sync_api import Page, sync_playwright
 from sqlalchemy import Engine
@@ -20,6 +21,8 @@ from api.app import create_app
 from api.settings import Settings
 from cases.clock import start_clocks
 from geo.demo import DEMO_DISTRICT
+from registers.rows import BuildingRow
+from registers.store import import_buildings
 from streams.outbox import Outbox
 from streams.producer import EventProducer
 from tests.conftest import TEST_PASSWORD, SignIn
@@ -93,12 +96,23 @@ def _sign_in(page: Page, base: str, username: str) -> None:
     page.wait_for_function("window.gridgovWork && window.gridgovWork.loaded >= 1")
 
 
+def _search(page: Page, words: str) -> None:
+    loads = page.evaluate("window.gridgovWork.loaded")
+    page.fill("#search [name=q]", words)
+    page.click("#search button[type=submit]")
+    page.wait_for_function(f"window.gridgovWork.loaded > {loads}")
+
+
 def _act(page: Page, base: str, case: str, action: str, **fields: str) -> None:
     """On the case's page, fill the action's form and submit it; the page reloads when it is done."""
     page.goto(f"{base}/work/cases/{case}", wait_until="load")
     form = f"form[data-action={action}]"
     for name, value in fields.items():
-        page.fill(f"{form} [name={name}]", value)
+        field = page.locator(f"{form} [name={name}]")
+        if field.evaluate("e => e.tagName") == "SELECT":
+            field.select_option(value)  # picked from the list
+        else:
+            field.fill(value)
     with page.expect_navigation():
         page.click(f"{form} button")
 
@@ -108,6 +122,11 @@ def test_a_community_supervisor_works_cases_from_the_page(server: str, demo_city
     worker = sign_in("wb-gw", Role.GRIDWORKER, grid)
     supervisor = sign_in("wb-community", Role.COMMUNITY, grid[:12])
     other = sign_in("wb-other-community", Role.COMMUNITY, "321111001002")  # another community
+    _, lon, lat = grid_point(demo_city, GRID)
+    with demo_city.begin() as conn:  # the register's building beside the reports: their address
+        import_buildings(
+            conn, [BuildingRow(0, grid + "951", grid, "金桂园3栋", None, shapely.Point(lon, lat + 0.0002))]
+        )
     first = _report(server, demo_city, worker, "wb-gw", "8203", "人行道砖块松动")
     second = _report(server, demo_city, worker, "wb-gw", "8203", "路面坑槽")
     third = _report(server, demo_city, worker, "wb-gw", "8203", "路缘石破损")
@@ -128,6 +147,18 @@ def test_a_community_supervisor_works_cases_from_the_page(server: str, demo_city
         assert int(page.inner_text("[data-count=intake]")) >= 3
         if SCREENSHOTS:
             page.screenshot(path=str(Path(SCREENSHOTS) / "workbench.png"))
+
+        # Found by part of the address, then by the number read off the row; the words marked where they are.
+        _search(page, "金桂园")
+        assert {first, second, third} <= set(page.evaluate("window.gridgovWork.rows.map(r => r.id)"))
+        assert page.inner_text(f"tr[data-case='{first}'] mark") == "金桂园"
+        assert "共" in page.inner_text("#search-result")
+        number = page.evaluate(f"window.gridgovWork.rows.find(r => r.id === '{first}').number")
+        _search(page, number[-9:])
+        assert page.evaluate("window.gridgovWork.rows.map(r => r.id)") == [first]
+        assert page.inner_text(f"tr[data-case='{first}'] a mark") == number[-9:]
+        page.click("#search-clear")  # back to the queues
+        page.wait_for_function("window.gridgovWork.q === ''")
 
         # Take the first in, dispatch it to the gridworker; they fix it through the API; verify it.
         _act(page, server, first, "file")

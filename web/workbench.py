@@ -19,10 +19,14 @@ def work_page(
     tabs: tuple[str, ...],
     groups: list[tuple[str, str]],
     categories: dict[str, str],
+    staff: list[dict[str, Any]],
     tz: str,
     lang: str,
 ) -> str:
-    """The queues: tabs with counts, filters, the list (soonest deadline first), several cases dispatched at once."""
+    """The queues: tabs with counts, filters, the list (soonest deadline first), several cases dispatched at once.
+
+    ``staff``: whom the batch dispatch may name (``api.cases.dispatch_choices``).
+    """
     text = labels(lang)
     config = {
         "tz": tz,  # deadlines are shown in the city's zone
@@ -42,6 +46,7 @@ def work_page(
         tabs=tabs,
         groups=groups,
         config=config,
+        staff=staff,
     )
 
 
@@ -51,10 +56,14 @@ def case_page(
     category_name: str,
     photos: list[dict[str, Any]],
     actions: list[dict[str, Any]],
+    staff: list[dict[str, Any]],
     csrf: str,
     lang: str,
 ) -> str:
-    """One case: a small map with its grid, photos, description, stage deadlines, history, and its actions."""
+    """One case: a small map with its grid, photos, description, stage deadlines, history, and its actions.
+
+    ``staff``: whom a dispatch may name (``api.cases.dispatch_choices``), the suggested first.
+    """
     text = labels(lang)
     offered = sorted(actions, key=lambda a: ACTION_ORDER.index(a["action"]) if a["action"] in ACTION_ORDER else 99)
     config = {
@@ -72,6 +81,7 @@ def case_page(
         category_name=category_name,
         photos=photos,
         actions=offered,
+        staff=staff,
         config=config,
     )
 

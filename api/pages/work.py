@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import text
 
 from api.auth import COOKIE, PrincipalDep, authorize, page_csrf
-from api.cases import case_actions, read_case
+from api.cases import case_actions, dispatch_choices, read_case
 from api.deps import CaseIdDep, EngineDep, RulesDep, SettingsDep
 from api.errors import responses
 from api.photos import photo_list
@@ -19,6 +19,7 @@ from api.reports import AreaParam, Lang, MonthParam, read_report
 from api.settings import Settings
 from cases.categories import category_names, default_categories
 from cases.limits import RulesError
+from cases.loop import Action
 from cases.reads import QUEUES, display_names
 from cases.rules import Rules
 from geo.areas import area_feature
@@ -52,6 +53,7 @@ def get_work(
         tuple(QUEUES),
         groups,
         category_names(lang),
+        dispatch_choices(engine, principal, None, None) if principal.may_take(Action.DISPATCH) else [],
         str(rules.calendar.tz),
         lang,
     )
@@ -82,12 +84,17 @@ def get_case_page(
         people = [place.reporter, case["assignee"], case["request_by"], *(p["uploaded_by"] for p in photos)]
         names = display_names(conn, [p for p in people if p])
     shown = _as_read(case, place, names, rules)
+    actions = case_actions(engine, case_id, principal, rules)["actions"]
+    staff = []
+    if any(a["action"] == "dispatch" for a in actions):
+        staff = dispatch_choices(engine, principal, case["grid_code"], rules.department(case["category"]))
     return case_page(
         shown,
         grid,
         category_names(lang).get(case["category"], case["category"]),
         [p | {"uploaded_by": names.get(p["uploaded_by"], p["uploaded_by"])} for p in photos],
-        case_actions(engine, case_id, principal, rules)["actions"],
+        actions,
+        staff,
         _csrf(request, settings),
         lang,
     )

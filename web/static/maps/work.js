@@ -5,7 +5,7 @@
   const cfg = JSON.parse(document.getElementById("work-config").textContent);
   const text = cfg.labels;
   const PAGE = 50;
-  const state = { tab: "intake", offset: 0, total: 0, counts: {}, rows: [], loaded: 0 };
+  const state = { tab: "intake", q: "", offset: 0, total: 0, counts: {}, rows: [], loaded: 0 };
   const selected = new Set(); // kept across live refreshes of the list
   window.gridgovWork = state;
   const $ = (id) => document.getElementById(id);
@@ -27,19 +27,56 @@
     td.append(content);
     return td;
   }
+  // The words found, marked in the text that holds them (as text nodes: never as HTML).
+  function marks(value) {
+    const whole = String(value ?? "");
+    const lower = whole.toLowerCase();
+    const q = state.q.toLowerCase();
+    const nodes = [];
+    let at = 0;
+    for (let i = q ? lower.indexOf(q) : -1; i >= 0; i = lower.indexOf(q, at)) {
+      nodes.push(whole.slice(at, i), Object.assign(document.createElement("mark"), { textContent: whole.slice(i, i + q.length) }));
+      at = i + q.length;
+    }
+    nodes.push(whole.slice(at));
+    return nodes;
+  }
+  function marked(value, cls) {
+    const td = cell("", cls);
+    td.replaceChildren(...marks(value));
+    return td;
+  }
   function query() {
-    const params = new URLSearchParams({ tab: state.tab, limit: PAGE, offset: state.offset });
+    const params = new URLSearchParams({ limit: PAGE, offset: state.offset });
+    if (state.q) {
+      params.set("q", state.q);
+      return `/v1/work/search?${params}`;
+    }
+    params.set("tab", state.tab);
     for (const [k, v] of new FormData($("filters"))) if (v !== "") params.set(k, v);
-    return params;
+    return `/v1/work/queue?${params}`;
+  }
+  function place(c) {
+    const near = c.place ? say("w_near", { place: c.place, m: c.place_m }) : "";
+    return [near, c.grid_name || c.grid_code || ""].filter(Boolean).join(" · ");
+  }
+  function thumb(c) {
+    if (!c.photo) return "";
+    const img = Object.assign(document.createElement("img"), {
+      src: `/v1/events/${c.id}/photos/${c.photo}?size=thumb`, alt: say("w_photo"), loading: "lazy", width: 48, height: 48 });
+    img.className = "thumb";
+    return img;
   }
   async function load() {
-    const response = await fetch(`/v1/work/queue?${query()}`, { headers });
+    const response = await fetch(query(), { headers });
     if (response.status === 401) return void (location.href = `/login?next=${encodeURIComponent(location.pathname)}`);
     const body = await response.json();
     if (!response.ok) return void ($("message").textContent = body.message);
     $("message").textContent = "";
-    Object.assign(state, { total: body.total, counts: body.counts, rows: body.cases, loaded: state.loaded + 1 });
-    for (const [tab, n] of Object.entries(body.counts)) document.querySelector(`[data-count="${tab}"]`).textContent = n;
+    Object.assign(state, { total: body.total, rows: body.cases, loaded: state.loaded + 1 });
+    if (body.counts) state.counts = body.counts;
+    for (const [tab, n] of Object.entries(state.counts)) document.querySelector(`[data-count="${tab}"]`).textContent = n;
+    $("search-result").textContent = state.q ? say("w_found", { q: state.q, n: body.total }) : "";
     const rows = $("rows");
     rows.replaceChildren();
     for (const c of body.cases) {
@@ -54,11 +91,14 @@
       box.addEventListener("change", () => (box.checked ? selected.add(c.id) : selected.delete(c.id)));
       const link = document.createElement("a");
       link.href = `/work/cases/${c.number}`;
-      link.textContent = c.number;
-      link.translate = false; // an id, like the grid's code: not words to translate
+      link.replaceChildren(...marks(c.number));
+      link.translate = false; // a number, like the grid's code: not words to translate
+      const description = marked(c.description, "line");
+      description.title = [c.description, c.reporter_name || c.reporter ? say("w_reported_by", { name: c.reporter_name || c.reporter }) : ""].filter(Boolean).join("\n");
+      description.prepend(thumb(c));
       const left = c.remaining_s === null ? "" : c.remaining_s < 0 ? say("w_overdue_by", { t: span(c.remaining_s) }) : say("w_left", { t: span(c.remaining_s) });
-      tr.append(cell(box), cell(link), cell(cfg.categories[c.category] || c.category), cell(text[`st_${c.state}`] || c.state),
-        cell(text[`lv_${c.holder || c.level}`] || c.level), Object.assign(cell(c.grid_code || ""), { translate: false }),
+      tr.append(cell(box), cell(link), cell(cfg.categories[c.category] || c.category), description, marked(place(c)),
+        cell(text[`st_${c.state}`] || c.state), cell(text[`lv_${c.holder || c.level}`] || c.level),
         cell(c.deadline ? window.gridgovWords.localTime(c.deadline, cfg.tz) : ""), cell(left, c.remaining_s < 0 ? "late" : ""),
         cell(document.createElement("span"), "row-message"));
       rows.append(tr);
@@ -71,8 +111,17 @@
   function show(tab) {
     state.tab = tab;
     state.offset = 0;
+    finding("");
     document.querySelectorAll("[data-tab]").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.tab === tab)));
     load();
+  }
+  // Searching lists what the words find across every queue; a tab, or "clear", goes back to the queues.
+  function finding(q) {
+    state.q = q;
+    $("search-clear").hidden = !q;
+    $("filters").hidden = Boolean(q);
+    if (!q) $("search").elements.q.value = "";
+    if (q) document.querySelectorAll("[data-tab]").forEach((b) => b.setAttribute("aria-selected", "false"));
   }
   async function dispatchSelected(event) {
     event.preventDefault();
@@ -115,10 +164,17 @@
 
   document.querySelectorAll("[data-tab]").forEach((b) => b.addEventListener("click", () => show(b.dataset.tab)));
   $("filters").addEventListener("submit", (e) => { e.preventDefault(); state.offset = 0; load(); });
+  $("search").addEventListener("submit", (e) => {
+    e.preventDefault();
+    state.offset = 0;
+    finding($("search").elements.q.value.trim());
+    load();
+  });
+  $("search-clear").addEventListener("click", () => show(state.tab));
   $("batch-dismiss").addEventListener("click", () => { $("batch-result").hidden = true; });
   // The browser's own words for a bad field are in its language, not the page's: say it from the catalogue.
-  for (const [name, key] of [["grid", "w_bad_grid"], ["due_within_h", "w_bad_hours"]]) {
-    const field = $("filters").elements[name];
+  for (const [form, name, key] of [["filters", "grid", "w_bad_grid"], ["filters", "due_within_h", "w_bad_hours"], ["search", "q", "w_bad_search"]]) {
+    const field = $(form).elements[name];
     field.addEventListener("invalid", () => field.setCustomValidity(text[key]));
     field.addEventListener("input", () => field.setCustomValidity(""));
   }
