@@ -98,15 +98,20 @@ ORDER BY u.role, coalesce(u.display_name, u.username)
 def dispatch_choices(engine: Engine, principal: Principal, grid: str | None, unit: str | None) -> list[dict[str, Any]]:
     """The people the caller may dispatch a case to (those ``_check_assignee`` accepts), nearest it first.
 
-    ``suggested``: a gridworker of the case's grid, an officer of the unit the rules name for its category.
+    With a ``grid``: only the people of its community and the supervisors above it (and every department's
+    officers). ``suggested``: a gridworker of the case's grid, an officer of the unit the rules name for its
+    category.
     """
     with engine.connect() as conn:
         rows = conn.execute(text(_STAFF)).mappings().all()
-    people = [
-        dict(r) | {"suggested": r["scope"] in (grid, unit)}
-        for r in rows
-        if not re.match(AREA_CODE, r["scope"]) or principal.sees_area(r["scope"])
-    ]
+    near = grid[:12] if grid else None  # a case's community: its people, and the supervisors above it
+
+    def offered(scope: str) -> bool:
+        if not re.match(AREA_CODE, scope):
+            return True  # a department's officer
+        return principal.sees_area(scope) and (near is None or scope.startswith(near) or near.startswith(scope))
+
+    people = [dict(r) | {"suggested": r["scope"] in (grid, unit)} for r in rows if offered(r["scope"])]
     return sorted(people, key=lambda p: not p["suggested"])
 
 
@@ -253,7 +258,7 @@ def list_cases(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> dict[str, Any]:
-    """Cases in your scope matching the filters, soonest deadline first (open before closed)."""
+    """Cases in your scope matching the filters, soonest deadline first (open before closed), with who reported each."""
     scope_sql, scope_params = principal.case_filter()
     where = [scope_sql]
     params: dict[str, Any] = scope_params | {"limit": limit, "offset": offset, "now": datetime.now(UTC)}
@@ -272,5 +277,6 @@ def list_cases(
     if overdue is not None:
         where.append(OVERDUE_SQL if overdue else f"NOT {OVERDUE_SQL}")
     order = "c.closed_at IS NOT NULL, c.deadline NULLS LAST, c.id"
-    total, rows = select_page(engine, CASE_FIELDS, '"case" c', where, order, params)
+    fields = f"{CASE_FIELDS}, (SELECT e.reporter FROM event e WHERE e.id = c.id) AS reporter"
+    total, rows = select_page(engine, fields, '"case" c', where, order, params)
     return {"total": total, "cases": [case_json(r, params["now"]) for r in rows]}

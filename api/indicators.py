@@ -10,7 +10,7 @@ from api.access import Principal
 from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, RulesDep
 from api.errors import Refusal, responses
-from cases.indicators import category_mix, daily, indicators_by_area
+from cases.indicators import category_mix, daily, indicators_by_area, intake_backlog, working_days
 from geo.areas import area_info, child_names
 from geo.levels import AREA_CODE
 
@@ -48,8 +48,23 @@ def get_indicators(
         children = child_names(conn, area)
         figures = indicators_by_area(conn, area, [code for code, _ in children], from_, to, rules, now)
         result = {"area": area, "name": name, "from": from_, "to": to, **figures[area]}
+        result["working_days"] = len(working_days(rules, from_, to))  # patrols are owed on these
         result["children"] = [{"area": code, "name": name, **figures[code]} for code, name in children]
     return result
+
+
+@router.get("/indicators/backlog")
+def get_backlog(engine: EngineDep, principal: PrincipalDep, area: AreaParam) -> dict[str, Any]:
+    """Now: reports waiting to be taken in (待受理) and those past their intake deadline (超时未受理), by child."""
+    now = datetime.now(UTC)
+    with engine.connect() as conn:
+        info = area_info(conn, area) if principal.sees_area(area) else None
+        if info is None:
+            raise Refusal("not_found.area", code=area)
+        children = child_names(conn, area)
+        figures = intake_backlog(conn, area, [code for code, _ in children], now)
+    result = {"area": area, "name": info[0], "at": now, **figures[area]}
+    return result | {"children": [{"area": code, "name": name, **figures[code]} for code, name in children]}
 
 
 @router.get("/indicators/daily")

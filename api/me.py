@@ -11,10 +11,18 @@ from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, SettingsDep
 from api.errors import Refusal, responses
 from api.etags import NOT_MODIFIED, etagged
-from cases.reads import CASE_FIELDS, case_json
+from cases.reads import CASE_FIELDS, case_histories, case_json
 from geo.areas import area_feature, area_info
 
 MY_CASES = 200  # at most this many open cases are sent to the phone, soonest deadline first
+MY_REPORTS = 50  # the newest of your own reports the phone shows with what became of them
+# The last reason given for a case's end without a fix (refused, voided, merged) and for its last rework.
+_REASONS = """
+(SELECT t.note FROM case_transition t WHERE t.case_id = c.id AND t.action IN ('refuse', 'void', 'merge')
+  ORDER BY t.seq DESC LIMIT 1) AS end_reason,
+(SELECT t.note FROM case_transition t WHERE t.case_id = c.id AND t.action = 'reject_resolution'
+  ORDER BY t.seq DESC LIMIT 1) AS rework_reason
+"""
 router = APIRouter(tags=["app"], dependencies=[Depends(authorize)], responses=responses(401, 403, 422, 503))
 
 
@@ -38,12 +46,12 @@ def my_grid(request: Request, engine: EngineDep, settings: SettingsDep, principa
 def my_cases(engine: EngineDep, principal: PrincipalDep) -> dict[str, Any]:
     """The open cases given to you (to sign for, in hand, waiting for verification), soonest deadline first.
 
-    Each has the report's description and place. At most 200.
+    Each has the report's description and place, its history and the reason of its last rework. At most 200.
     """
     with engine.connect() as conn:
         rows = conn.execute(
             text(
-                f"SELECT {CASE_FIELDS}, e.description, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat"
+                f"SELECT {CASE_FIELDS}, e.description, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat, {_REASONS}"
                 ' FROM "case" c JOIN event e ON e.id = c.id'
                 " WHERE c.assignee = :me AND c.closed_at IS NULL"
                 " AND c.state IN ('dispatched', 'in_progress', 'resolved')"
@@ -51,5 +59,31 @@ def my_cases(engine: EngineDep, principal: PrincipalDep) -> dict[str, Any]:
             ),
             {"me": principal.username, "limit": MY_CASES},
         ).all()
+        histories = case_histories(conn, [r.id for r in rows])
     now = datetime.now(UTC)
-    return {"cases": [case_json(r, now) for r in rows]}
+    return {"cases": [case_json(r, now) | {"history": histories.get(str(r.id), [])} for r in rows]}
+
+
+@router.get("/v1/me/reports")
+def my_reports(engine: EngineDep, principal: PrincipalDep) -> dict[str, Any]:
+    """What became of your own reports, newest first (at most 50).
+
+    Each case's state and number, the reason it was refused, voided or merged (and the case it was merged
+    into), the last rework's reason, the after photo of its fix, and its history.
+    """
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text(
+                f"SELECT {CASE_FIELDS}, e.description, e.received_at, {_REASONS},"
+                ' (SELECT m.number FROM "case" m WHERE m.id = c.merged_into) AS merged_into_number,'
+                " (SELECT p.sha256 FROM photo p WHERE p.event_id = c.id AND p.stage = 'after'"
+                "   ORDER BY p.uploaded_at DESC LIMIT 1) AS after_photo"
+                ' FROM event e JOIN "case" c ON c.id = e.id'
+                " WHERE e.reporter = :me AND e.kind IN ('incident', 'request')"
+                " ORDER BY e.received_at DESC, e.id LIMIT :limit"
+            ),
+            {"me": principal.username, "limit": MY_REPORTS},
+        ).all()
+        histories = case_histories(conn, [r.id for r in rows])
+    now = datetime.now(UTC)
+    return {"reports": [case_json(r, now) | {"history": histories.get(str(r.id), [])} for r in rows]}

@@ -23,7 +23,7 @@ from cases.search import FOUND, MAX_CHARS, MIN_CHARS, like_pattern, row_details
 from geo.levels import AREA_CODE
 
 router = APIRouter(tags=["workbench"], dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422, 503))
-Tab = Literal["intake", "dispatch", "in_hand", "verify", "requests", "overdue"]
+Tab = Literal["intake", "dispatch", "sign_in", "in_hand", "verify", "requests", "overdue"]
 PAGE = 50
 
 

@@ -20,7 +20,7 @@ from api.accounts import add_users  # noqa: E402
 from api.app import create_app  # noqa: E402
 from bench.prepare import bench_settings, drop  # noqa: E402
 from cli.casework import Habits  # noqa: E402
-from cli.demo import demo_users, unit_users  # noqa: E402
+from cli.demo import demo_users, sim_units  # noqa: E402
 from cli.simulate import run as simulate  # noqa: E402
 from db.engine import make_engine  # noqa: E402
 from geo.demo import DEMO_DISTRICT  # noqa: E402
@@ -44,7 +44,7 @@ def main() -> None:
 
     settings = bench_settings()
     engine = make_engine(settings.database.url)
-    units = unit_users(list(settings.rules().departments.values()))
+    units = sim_units(list(settings.rules().departments.values()))
     add_users(engine, demo_users(engine, list(units)), PASSWORD)
     stop = threading.Event()
     worker = open_worker(settings.kafka, engine, Locator(engine), group_id="screen-bench")

@@ -136,6 +136,14 @@ SELECT CASE WHEN GROUPING(child) = 0 THEN child ELSE parent END AS area, count(*
 ) o
 GROUP BY GROUPING SETS ((child), (parent))
 """
+# Reports not taken in yet (待受理), and those of them past their intake deadline (超时未受理): now only.
+_BACKLOG = f"""
+SELECT {_EITHER} AS area, count(*) AS awaiting_intake, count(*) FILTER (WHERE late) AS intake_overdue FROM (
+  SELECT {_CHILD} AS child, {_PARENT} AS parent, (c.overdue OR c.deadline <= :now) AS late
+  FROM "case" c WHERE c.state = 'reported' AND {IN_AREA}
+) b
+GROUP BY GROUPING SETS ((child), (parent))
+"""
 _DAILY = f"""
 SELECT d.day::date AS day, coalesce(r.n, 0) AS received, coalesce(x.n, 0) AS closed
 FROM generate_series(CAST(:first AS date), CAST(:last AS date), interval '1 day') AS d(day)
@@ -349,3 +357,12 @@ def category_mix(conn: Connection, code: str, first: date, last: date, rules: Ru
         key, name = (c.group, c.group_name) if c else ("unknown", category)
         groups.setdefault(key, {"group": key, "group_name": name, "received": 0})["received"] += n
     return sorted(groups.values(), key=lambda g: (-g["received"], g["group"]))
+
+
+def intake_backlog(conn: Connection, code: str, children: list[str], now: datetime) -> dict[str, dict[str, int]]:
+    """Now, for the area ``code`` and each of its ``children``: reports waiting to be taken in, and those late."""
+    length = len(children[0]) if children else len(code)
+    rows = conn.execute(_grouped(_BACKLOG, length, len(code)), {"prefix": code + "%", "now": now}).all()
+    found = {r.area: {"awaiting_intake": int(r.awaiting_intake), "intake_overdue": int(r.intake_overdue)} for r in rows}
+    none = {"awaiting_intake": 0, "intake_overdue": 0}
+    return {area: found.get(area, none) for area in [code, *children]}

@@ -26,16 +26,18 @@ OVERDUE_SQL = "(c.overdue OR (c.closed_at IS NULL AND c.paused_at IS NULL AND c.
 QUEUES: dict[str, str] = {
     "intake": "c.state = 'reported'",  # 待受理
     "dispatch": "c.state = 'filed'",  # 待派遣
-    "in_hand": "c.state IN ('dispatched', 'in_progress')",  # 处置中
+    "sign_in": "c.state = 'dispatched'",  # 待签收: dispatched, waiting to be signed for (its deadline: the sign-in's)
+    "in_hand": "c.state = 'in_progress'",  # 处置中
     "verify": "c.state = 'resolved'",  # 待核查
     "requests": "c.request_kind IS NOT NULL AND c.closed_at IS NULL",  # 延期/挂账申请
     "overdue": f"c.closed_at IS NULL AND c.state NOT IN ('refused', 'voided', 'merged') AND {OVERDUE_SQL}",  # 已超期
 }
 _HISTORY = """
-SELECT t.seq, t.action, t.actor, u.display_name AS actor_name, u.role AS actor_role, t.note, t.at, t.from_state,
+SELECT t.case_id::text AS case_id,
+       t.seq, t.action, t.actor, u.display_name AS actor_name, u.role AS actor_role, t.note, t.at, t.from_state,
        t.to_state, t.from_level, t.to_level, t.deadline
 FROM case_transition t LEFT JOIN app_user u ON u.username = t.actor
-WHERE t.case_id = :id ORDER BY t.seq
+WHERE t.case_id = ANY(:ids) ORDER BY t.case_id, t.seq
 """
 
 
@@ -77,7 +79,15 @@ def case_row(conn: Connection, case_id: uuid.UUID) -> Any:
 
 def case_history(conn: Connection, case_id: uuid.UUID) -> list[dict[str, Any]]:
     """The case's transitions in order."""
-    return [dict(h) for h in conn.execute(text(_HISTORY), {"id": case_id}).mappings().all()]
+    return case_histories(conn, [case_id]).get(str(case_id), [])
+
+
+def case_histories(conn: Connection, case_ids: list[uuid.UUID]) -> dict[str, list[dict[str, Any]]]:
+    """Each case's transitions in order, by id (a case with none is left out)."""
+    found: dict[str, list[dict[str, Any]]] = {}
+    for h in conn.execute(text(_HISTORY), {"ids": case_ids}).mappings().all():
+        found.setdefault(h["case_id"], []).append({k: v for k, v in h.items() if k != "case_id"})
+    return found
 
 
 def display_names(conn: Connection, usernames: list[str]) -> dict[str, str]:

@@ -29,6 +29,8 @@ ESCALATIONS = {
     "verify_overdue",
     "sign_in_returned",
 }
+# The transitions a person is told of: a case dispatched to them, their work sent back.
+NOTICES = {Action.DISPATCH.value: "dispatched", Action.REJECT_RESOLUTION.value: "rework"}
 LOOP_COLUMNS = [case_table.c[name] for name in CASE_COLUMNS]  # what the loop reads of a case: cases.reads
 
 
@@ -125,6 +127,12 @@ def store_transition(
             "esc": False if escalation else None,
         },
     ).scalar_one()
+    kind = NOTICES.get(action)
+    if kind and after.assignee and after.assignee != actor:  # told by the clock's job (streams.notices)
+        conn.execute(
+            text("INSERT INTO notice (username, case_id, kind) VALUES (:user, :id, :kind)"),
+            {"user": after.assignee, "id": case_id, "kind": kind},
+        )
     if sealed_note is not None:
         conn.execute(
             text("INSERT INTO sealed_text (source, ref, sealed) VALUES ('note', :ref, :sealed)"),

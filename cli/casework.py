@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 from PIL import Image
 
-from cli.demo import gridworker_name
+from cli.demo import SIMULATED, sim_gridworker
 
 log = logging.getLogger(__name__)
 HTTP_OK = 200
@@ -29,8 +29,10 @@ WHISTLED_FROM = ("grid", "community")
 class Habits:
     """How often each choice is made, per case and round."""
 
-    act: float = 0.35  # a case is looked at this round (else it waits: deadlines pass)
-    act_escalated: float = 0.05  # a case whistled up is looked at less often: the levels above answer later
+    # A case is looked at this round (else it waits: deadlines pass). At a round every 1.5 s, 0.02 is about
+    # 75 s a step: people's pace on the demo's minute-long deadlines, so queues hold tens of cases.
+    act: float = 0.02
+    act_escalated: float = 0.01  # a case whistled up is looked at less often: the levels above answer later
     refuse: float = 0.04
     void: float = 0.03
     merge: float = 0.06  # asked for duplicates; merged when there is a candidate
@@ -121,7 +123,8 @@ class Casework:
         response.raise_for_status()
         cases: list[dict[str, Any]] = response.json()["cases"]
         habits = self.habits
-        return [c for c in cases if self.rng.random() < (habits.act_escalated if c["escalations"] else habits.act)]
+        ours = [c for c in cases if str(c["reporter"]).startswith(SIMULATED)]  # a case made by hand is left to people
+        return [c for c in ours if self.rng.random() < (habits.act_escalated if c["escalations"] else habits.act)]
 
     def _act(self, case: dict[str, Any], user: str, action: str, **body: Any) -> int:
         response = self.client.post(
@@ -143,11 +146,11 @@ class Casework:
         if case["request_kind"] is not None:
             return
         if roll < habits.refuse:
-            self._act(case, self.supervisor, "refuse", note="不属于受理范围 (simulated)")
+            self._act(case, self.supervisor, "refuse", note="不属于受理范围（模拟）")
         elif roll < habits.refuse + habits.void:
-            self._act(case, self.supervisor, "void", note="信息不全，无法核实 (simulated)")
+            self._act(case, self.supervisor, "void", note="信息不全，无法核实（模拟）")
         elif roll < habits.refuse + habits.void + habits.merge and (into := self._duplicate_of(case)):
-            self._act(case, self.supervisor, "merge", note="同一问题重复上报 (simulated)", into=into)
+            self._act(case, self.supervisor, "merge", note="同一问题重复上报（模拟）", into=into)
         else:
             self._dispatch(case)
 
@@ -158,14 +161,14 @@ class Casework:
 
     def _dispatch(self, case: dict[str, Any]) -> None:
         if self.rng.random() < self.habits.to_gridworker and case["grid_code"]:
-            self._act(case, self.supervisor, "dispatch", assignee=gridworker_name(case["grid_code"]))
+            self._act(case, self.supervisor, "dispatch", assignee=sim_gridworker(case["grid_code"]))
         else:
             self._act(case, self.supervisor, "dispatch")
 
     def _sign(self, case: dict[str, Any]) -> None:
         holder = self._holder(case)
         if case["level"] == "department" and self.rng.random() < self.habits.decline:
-            self._act(case, holder, "decline", note="不属于本单位职责 (simulated)")
+            self._act(case, holder, "decline", note="不属于本单位职责（模拟）")
         else:
             self._act(case, holder, "accept")
 
@@ -173,14 +176,14 @@ class Casework:
         holder = self._holder(case)
         if case["request_kind"] is not None:
             decision = "approve" if self.rng.random() < self.habits.approve else "refuse_request"
-            note = "" if decision == "approve" else "按原时限办理 (simulated)"
+            note = "" if decision == "approve" else "按原时限办理（模拟）"
             self._act(case, self.supervisor, decision, note=note)
             return
         if case["extensions"] == 0 and self.rng.random() < self.habits.extend:
-            self._act(case, holder, "extend", note="需协调物业 (simulated)", length=self.habits.extension)
+            self._act(case, holder, "extend", note="需协调物业（模拟）", length=self.habits.extension)
             return
         if case["level"] in WHISTLED_FROM and self.rng.random() < self.habits.whistle:
-            self._act(case, holder, "escalate", note="网格内无法解决，吹哨上报 (simulated)")
+            self._act(case, holder, "escalate", note="网格内无法解决，吹哨上报（模拟）")
             return
         photo = self.client.post(
             f"/v1/events/{case['id']}/photos",
@@ -189,10 +192,10 @@ class Casework:
             headers=self.headers(holder) | {"Content-Type": "image/png"},
         )
         if photo.status_code in (200, 201):
-            self._act(case, holder, "resolve", note="已处置 (simulated)")
+            self._act(case, holder, "resolve", note="已处置（模拟）")
 
     def _verify(self, case: dict[str, Any]) -> None:
         if self.rng.random() < self.habits.rework:
-            self._act(case, self.supervisor, "reject_resolution", note="未处理到位，返工 (simulated)")
+            self._act(case, self.supervisor, "reject_resolution", note="未处理到位，返工（模拟）")
         else:
-            self._act(case, self.supervisor, "verify", note="核查通过 (simulated)")
+            self._act(case, self.supervisor, "verify", note="核查通过（模拟）")

@@ -25,9 +25,23 @@ MISSED_EVERY = 12  # one demo household in twelve was not visited last period: o
 VISIT_CATEGORY = "9002"
 
 
+SIMULATED = "sim-"  # the simulator's own users: it never acts as a person of the demo
+SIM_SUPERVISOR = "sim-district"
+
+
 def gridworker_name(grid: str) -> str:
     """The demo gridworker of a grid."""
     return f"gw-{grid}"
+
+
+def sim_gridworker(grid: str) -> str:
+    """The simulator's gridworker of a grid."""
+    return f"{SIMULATED}gw-{grid}"
+
+
+def sim_units(units: list[str]) -> dict[str, str]:
+    """The simulator's user who answers for each responsible unit: ``sim-unit-1`` … in name order."""
+    return {unit: f"{SIMULATED}{user}" for unit, user in unit_users(units).items()}
 
 
 def unit_users(units: list[str]) -> dict[str, str]:
@@ -50,7 +64,7 @@ def demo_users(engine: Engine, units: list[str] | None = None) -> list[tuple[str
 
     Admin, commander, supervisors of the district and its first street and community, a department, a
     resident and a volunteer of that community, a user for each responsible unit of the rules, and a
-    gridworker per grid.
+    gridworker per grid; then the simulator's own district supervisor, unit users and gridworkers.
     """
     with engine.connect() as conn:
         areas = conn.execute(
@@ -70,7 +84,14 @@ def demo_users(engine: Engine, units: list[str] | None = None) -> list[tuple[str
     ]
     users += [(user, Role.DEPARTMENT, unit, unit) for unit, user in unit_users(units or []).items()]
     grids = [code for level, code in areas if level == "grid"]
-    return users + [(gridworker_name(code), Role.GRIDWORKER, code, demo_name(n)) for n, code in enumerate(grids)]
+    users += [(gridworker_name(code), Role.GRIDWORKER, code, demo_name(n)) for n, code in enumerate(grids)]
+    # The simulator's staff, marked （模拟） in every name: what they do is never a demo person's doing.
+    users.append((SIM_SUPERVISOR, Role.DISTRICT, DEMO_DISTRICT, "区指挥中心（模拟）"))
+    users += [(user, Role.DEPARTMENT, unit, f"{unit}（模拟）") for unit, user in sim_units(units or []).items()]
+    simulated = [
+        (sim_gridworker(code), Role.GRIDWORKER, code, f"{demo_name(n)}（模拟）") for n, code in enumerate(grids)
+    ]
+    return users + simulated
 
 
 def add_demo_users(engine: Engine, units: list[str] | None = None) -> int:

@@ -4,6 +4,7 @@ import logging
 import os
 import shutil
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Annotated
 
 import httpx
@@ -115,9 +116,11 @@ def worker(
 @app.command()
 def sla() -> None:
     """Run the SLA clock: deadlines, escalations, patrol flags, and the transitions outbox."""
+    from cli.wording import notice_text
+    from streams.notices import NoticeSettings
     from streams.outbox import Outbox
     from streams.producer import EventProducer
-    from streams.sla import SlaEngine
+    from streams.sla import Notices, SlaEngine
 
     _log_to_stderr()
     settings = Settings()
@@ -127,7 +130,10 @@ def sla() -> None:
     engine = db.make_engine(settings.database.url)
     producer = EventProducer(settings.kafka, client_id="gridgov-sla", timeout_s=30)
     keep = timedelta(days=settings.registers.access_log_days)
-    sla_engine = SlaEngine(engine, rules, Outbox(engine, settings.kafka, producer), access_log_keep=keep)
+    noticing = NoticeSettings()
+    notices = Notices(noticing.sender(), partial(notice_text, tz=rules.calendar.tz), noticing.notice_attempts)
+    outbox = Outbox(engine, settings.kafka, producer)
+    sla_engine = SlaEngine(engine, rules, outbox, access_log_keep=keep, notices=notices)
     sla_engine.run(stop, settings.sla.sla_tick_s)
     producer.close()
     engine.dispose()
@@ -139,12 +145,12 @@ def simulate(
     rate: Annotated[float, typer.Option(help="Events per second in all")] = 2.0,
     api_url: Annotated[str | None, typer.Option(help="Default: the local API")] = None,
     limit: Annotated[int | None, typer.Option(help="Stop after this many events")] = None,
-    password: Annotated[str, typer.Option(help="Password of the gridworkers gw-<grid>")] = DEMO_PASSWORD,
+    password: Annotated[str, typer.Option(help="Password of the simulator's users sim-…")] = DEMO_PASSWORD,
     casework: Annotated[bool, typer.Option(help="Supervisors, units and gridworkers also work the cases")] = True,
 ) -> None:
     """Simulated gridworkers posting patrols, incidents and visits, and staff working the cases, through the API."""
     from cli.casework import Habits
-    from cli.demo import unit_users
+    from cli.demo import sim_units
     from cli.simulate import run as run_simulator
 
     _log_to_stderr()
@@ -158,7 +164,7 @@ def simulate(
         except httpx.HTTPError:
             pass
         stop.wait(0.5)
-    units = unit_users(list(settings.rules().departments.values()))
+    units = sim_units(list(settings.rules().departments.values()))
     habits = Habits() if casework else None
     stats = run_simulator(base, gridworkers, rate, stop, password, limit=limit, units=units, habits=habits)
     console.print(tell("cli.simulator_stopped", stats=str(stats)), highlight=False)

@@ -16,7 +16,7 @@ from shapely.geometry import shape
 
 from cases.categories import REQUEST_GROUP, SlaClass, default_categories
 from cli.casework import Casework, Habits
-from cli.demo import gridworker_name
+from cli.demo import SIM_SUPERVISOR, sim_gridworker
 from geo.crs import from_wgs84
 from streams.schema import SCHEMA_VERSION
 
@@ -99,7 +99,7 @@ def make_event(rng: random.Random, worker: Gridworker) -> dict[str, Any]:
         "occurred_at": datetime.now(UTC).isoformat(),
         "location": {"lon": lon, "lat": lat, "crs": crs, "accuracy_m": round(rng.uniform(3, 30), 1)},
         "reporter": worker.reporter,
-        "description": "模拟事件 (simulated)",
+        "description": "模拟事件",
     }
     if kind == "visit":
         if not worker.to_visit:  # nobody on the register to visit: a patrol instead
@@ -170,7 +170,7 @@ def run(
     password: str,
     *,
     district: str = "321111",
-    viewer: str = "district",
+    viewer: str = SIM_SUPERVISOR,
     seed: int = 1,
     limit: int | None = None,
     units: dict[str, str] | None = None,
@@ -178,9 +178,9 @@ def run(
 ) -> Stats:
     """Post about ``rate`` events/s from ``gridworkers`` simulated gridworkers until ``stop``.
 
-    The gridworkers are users ``gw-<grid>`` with ``password``; ``viewer`` (same password) reads the grids
-    and works the district's cases (``Casework``) beside them, with the ``units`` users (same password)
-    signing for what is sent to their unit. ``habits=None`` posts events only.
+    The gridworkers are the simulator's own users ``sim-gw-<grid>`` with ``password``; ``viewer`` (same
+    password) reads the grids and works the district's cases (``Casework``) beside them, with the ``units``
+    users (same password) signing for what is sent to their unit. ``habits=None`` posts events only.
     """
     rng = random.Random(seed)
     stats = Stats()
@@ -199,7 +199,7 @@ def run(
             threading.Thread(target=staff.run, args=(stop,), name="gridgov-casework", daemon=True).start()
         grids = fetch_grids(client, district, tokens.headers(viewer))
         workers = [
-            Gridworker(gridworker_name(code), code, area)
+            Gridworker(sim_gridworker(code), code, area)
             for code, area in (grids[i * len(grids) // gridworkers % len(grids)] for i in range(gridworkers))
         ]
         interval = 1.0 / rate

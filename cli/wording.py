@@ -9,7 +9,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rich.console import Console
 from rich.markup import escape
 
+from cases.categories import category_names
 from web.messages import DEFAULT_LANGUAGE, say
+from web.reading import minute
 
 _console = Console(soft_wrap=True)
 
@@ -49,3 +51,10 @@ def fail(key: str, status: int = 1, **values: Any) -> NoReturn:
 def shout(key: str, **values: Any) -> None:
     """One red line (``错误：…``) on the console, for a refusal that exits its own way."""
     _console.print(f"[red]{escape(tell('cli.error'))}[/]{escape(tell(key, **values))}", highlight=False)
+
+
+def notice_text(row: Any, tz: Any) -> str:
+    """A notice's text (streams.notices): the case by number and category, and its deadline in the city's zone."""
+    category = category_names(lang()).get(row.category, row.category)
+    deadline = minute(row.deadline, str(tz)) or "—"
+    return tell(f"notice.{row.kind}", number=row.number, category=category, deadline=deadline)

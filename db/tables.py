@@ -335,6 +335,7 @@ app_user = Table(
     Column("scope", String(64), nullable=False),
     Column("disabled", Boolean, server_default=text("false"), nullable=False),
     Column("display_name", String(64)),  # the name people read (张三); the login name when null
+    Column("phone", String(20)),  # where a notice goes by SMS (streams.notices)
     now_column("created_at"),
 )
 

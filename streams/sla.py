@@ -14,13 +14,14 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine, text
 
 from cases.clock import end_suspensions, escalate_breaches, flag_patrols, recompute_deadlines, start_clocks
 from cases.rollup import roll_ended
 from cases.rules import Rules
+from streams.notices import Sender, send_notices
 from streams.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,15 @@ def prune_access_log(engine: Engine, before: datetime) -> int:
             ),
             {"before": before, "n": PRUNED_PER_TICK},
         ).rowcount
+
+
+@dataclass(frozen=True)
+class Notices:
+    """How the clock tells people: the sender, the words of a notice's row, the tries a notice gets."""
+
+    sender: Sender
+    words: Callable[[Any], str]
+    attempts: int = 5
 
 
 @dataclass
@@ -62,6 +72,7 @@ class SlaEngine:
     outbox: Outbox
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     access_log_keep: timedelta = timedelta(days=3 * 365)  # GRIDGOV_ACCESS_LOG_DAYS
+    notices: Notices | None = None  # who is told of a case dispatched to them or sent back, and in what words
     member: str = field(default_factory=lambda: f"sla@{socket.gethostname()}:{os.getpid()}")
     _rules_applied: bool = field(default=False, init=False)
 
@@ -85,6 +96,7 @@ class SlaEngine:
             ("patrol_flags", lambda: flag_patrols(self.engine, self.rules, now)),
             ("rolled", lambda: roll_ended(self.engine, self.rules, now)),
             ("access_log_pruned", lambda: prune_access_log(self.engine, now - self.access_log_keep)),
+            ("noticed", self._notify),
             ("published", self.outbox.publish),
         ]
         for name, job in jobs:
@@ -95,6 +107,11 @@ class SlaEngine:
                 if name == "published":
                     self.outbox.close()
         return result
+
+    def _notify(self) -> int:
+        if self.notices is None:
+            return 0
+        return send_notices(self.engine, self.notices.sender, self.notices.words, self.notices.attempts)
 
     def report(self, result: Tick) -> None:
         """Write this clock's row: the tick finished now, and which of its jobs failed."""

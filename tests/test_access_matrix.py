@@ -428,6 +428,7 @@ CALLS: dict[str, Call] = {
     "GET /app/lib/{name}": Call(_plain("GET", "/app/lib/dexie.min.js"), scoped=False),
     "GET /v1/me/grid": Call(_plain("GET", "/v1/me/grid"), scoped=False),  # always one's own
     "GET /v1/me/cases": Call(_plain("GET", "/v1/me/cases"), scoped=False),
+    "GET /v1/me/reports": Call(_plain("GET", "/v1/me/reports"), scoped=False),
     "GET /v1/categories": Call(_plain("GET", "/v1/categories"), scoped=False),
     "GET /v1/areas/{code}": Call(_path("/v1/areas/321111001"), scoped=False),  # boundaries are reference data
     "GET /v1/areas/{code}/children": Call(_path("/v1/areas/321111001/children"), scoped=False),
@@ -451,6 +452,7 @@ CALLS: dict[str, Call] = {
             {"params": {"area": city.area(role, inside), "from": "2026-11-01", "to": "2026-11-02"}},
         )
     ),
+    "GET /v1/indicators/backlog": Call(_path("/v1/indicators/backlog?area={area}")),
     "GET /v1/indicators/daily": Call(_path("/v1/indicators/daily?area={area}&from=2026-11-01&to=2026-11-07")),
     "GET /v1/indicators/categories": Call(_path("/v1/indicators/categories?area={area}&from=2026-11-01&to=2026-11-07")),
     "GET /v1/reports/monthly": Call(_path("/v1/reports/monthly?area={area}&month=2026-11")),

@@ -6,9 +6,10 @@ Offline is real: the API server is stopped as well as the browser's network swit
 import io
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,12 @@ from sqlalchemy import Engine, text
 from api.access import Role
 from api.app import create_app
 from api.settings import Settings
+from cases.loop import Action
+from cases.store import transition
 from registers.ids import check_digit
 from tests.conftest import TEST_PASSWORD, SignIn
 from tests.pipeline_fixtures import event_body, grid_point, running_worker, wait_recorded
-from tests.registers_fixtures import add_household
+from tests.registers_fixtures import add_household, write_event
 from tests.server import free_port, serve
 from tests.test_map_browser import ARGS, CHROMIUM
 from tests.test_workbench_browser import READABLE, foreign_words
@@ -433,6 +436,70 @@ def test_the_pages_policy_lets_it_reach_this_site_alone(
     context.close()
 
 
+def test_a_gridworker_follows_what_became_of_their_reports_offline_and_back(
+    api: Api, browser: Browser, demo_city: Engine, sign_in: SignIn, settings: Settings
+) -> None:
+    grid, lon, lat = grid_point(demo_city, 134)
+    sign_in("app-gw-fate", Role.GRIDWORKER, grid)
+    rules, now = settings.rules(), datetime.now(UTC)
+
+    def report(description: str) -> uuid.UUID:
+        body = event_body(lon, lat, category="8203", reporter="app-gw-fate", description=description)
+        return write_event(demo_city, body, now)
+
+    closed, refused, repeat, reworked = (report(d) for d in ("井盖缺失", "楼内漏水", "同一处井盖", "路面塌陷"))
+    context = _phone(browser, lon, lat)
+    watch = Watch(context)
+    page = watch.page(context)
+    _open(page, api.base, "app-gw-fate")
+    page.click("nav button[data-tab=mine]")
+    page.wait_for_selector(f"#report-list li[data-case='{reworked}']")
+    context.set_offline(True)  # the phone loses the network; meanwhile the centre decides on the reports
+    api.stop()
+    for case, steps in (
+        (closed, [(Action.FILE, ""), (Action.DISPATCH, ""), (Action.ACCEPT, ""), (Action.RESOLVE, "已盖好"),
+                  (Action.VERIFY, "")]),
+        (refused, [(Action.REFUSE, "属物业自管范围，请联系物业")]),
+        (reworked, [(Action.FILE, ""), (Action.DISPATCH, ""), (Action.ACCEPT, ""), (Action.RESOLVE, "已修"),
+                    (Action.REJECT_RESOLUTION, "仍有裂缝，重新修补")]),
+        (repeat, [(Action.MERGE, "同一处")]),
+    ):  # fmt: skip
+        for action, note in steps:
+            into = reworked if action is Action.MERGE else None  # the open case it repeats
+            transition(demo_city, case, action, "app-community", note, now, rules, assignee="app-gw-fate", into=into)
+    page.click("#mine-refresh")  # offline: the last copy, no error
+    page.wait_for_timeout(500)
+    assert page.locator(f"#report-list li[data-case='{refused}']").count() == 1
+    api.start()
+    context.set_offline(False)
+    page.click("#mine-refresh")
+    row = "#report-list li[data-case='{}']".format
+    page.wait_for_function(
+        f"document.querySelector(\"{row(closed)} .fate-state\").textContent === '已结案'", timeout=WAIT_MS
+    )
+    assert page.inner_text(f"{row(refused)} .fate-state") == "不予立案"
+    assert "理由：属物业自管范围，请联系物业" in page.inner_text(row(refused))
+    mine = httpx.get(f"{api.base}/v1/me/reports", headers=sign_in("app-gw-fate", Role.GRIDWORKER, grid)).json()
+    into_number = next(r["number"] for r in mine["reports"] if r["id"] == str(reworked))
+    assert page.inner_text(f"{row(repeat)} .fate-state") == "重复上报，已合并"
+    assert f"已合并到案卷 {into_number}" in page.inner_text(row(repeat))
+    assert page.inner_text(f"{row(reworked)} .fate-state") == "处置中"
+    assert "返工原因：仍有裂缝，重新修补" in page.inner_text(row(reworked))
+    page.click(f"{row(closed)} details summary")  # the history, in words
+    assert "核查通过" in page.inner_text(f"{row(closed)} details")
+    _screenshot(page, "app-reports.png")
+    page.click("nav button[data-tab=cases]")  # the case sent back: its card says why
+    card = f"#case-list li[data-case='{reworked}']"
+    page.wait_for_selector(card, timeout=WAIT_MS)
+    assert "返工原因：仍有裂缝，重新修补" in page.inner_text(card)
+    page.click(f"{card} button.show-map")
+    page.wait_for_selector(f"{card} .case-map .leaflet-marker-icon")
+    assert page.get_attribute(f"{card} a.route", "href").startswith("geo:")  # type: ignore[union-attr]
+    _screenshot(page, "app-case-card.png")
+    context.close()
+    assert watch.outside(api.base) == [] and watch.errors == []
+
+
 def test_a_gridworker_reads_chinese_on_every_tab(
     api: Api, browser: Browser, demo_city: Engine, sign_in: SignIn
 ) -> None:
@@ -443,7 +510,7 @@ def test_a_gridworker_reads_chinese_on_every_tab(
     _open(page, api.base, "app-gw-129")
     _check_in(page)  # something in the outbox, with its time
     found = {}
-    for tab in ("day", "report", "cases", "outbox"):
+    for tab in ("day", "report", "cases", "mine", "outbox"):
         page.click(f"nav [data-tab={tab}]")
         page.wait_for_timeout(300)
         if words := foreign_words(page.evaluate(READABLE)):

@@ -12,7 +12,7 @@ from api.access import Role
 from api.app import create_app
 from api.settings import Settings
 from cli.casework import Habits
-from cli.demo import DEMO_PASSWORD, add_demo_registers, add_demo_users, unit_users
+from cli.demo import DEMO_PASSWORD, add_demo_registers, add_demo_users, sim_units
 from cli.local.scratch import drop_database, fresh_database, fresh_topics
 from cli.simulate import run as simulate
 from db.engine import make_engine
@@ -41,7 +41,7 @@ def test_a_minute_of_the_simulated_city_closes_cases_in_the_grid_with_reworks_an
     stop = threading.Event()
     try:
         load_demo(engine)
-        units = unit_users(list(rules.departments.values()))
+        units = sim_units(list(rules.departments.values()))
         add_demo_users(engine, list(units))
         first_day = datetime.now(rules.calendar.tz).date()
         assert add_demo_registers(engine, settings, first_day) > 1000

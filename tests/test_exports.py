@@ -80,7 +80,10 @@ def test_the_monthly_report_workbook_holds_no_formula() -> None:
     report = {
         "name": "=cmd|' /C calc'!A0", "month": "2026-11", "area": "321111", "from": "2026-11-01",
         "to": "2026-11-30", "computed_at": "2026-12-01 09:00", "complete": True, "total": figures,
-        "appeals_upheld": [{"id": "x", "appellant": "@gw-1", "decided_by": "-district", "decided_at": None}],
+        "appeals_upheld": [
+            {"id": "x", "number": "321111-20261101-0001", "appellant": "@gw-1", "decided_by": "-district",
+             "decided_at": None},
+        ],
         "children": [figures | {"rank": 1, "code": "321111001", "name": EVIL[0], "grade": "+", "colour": None}],
         "units": [figures | {"unit": "=1+1", "sign_in_on_time_rate": 1.0}],
         "gridworkers": [], "overdue_cases": [],

@@ -3,6 +3,7 @@ user's grid with ETags, and the cases given to the user."""
 
 import io
 import re
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -122,3 +123,34 @@ def test_my_cases_are_the_open_ones_given_to_me(
     assert returned not in {c["id"] for c in cases}
     first = cases[0]
     assert first["description"] in ("待签收", "处置中") and abs(first["lon"] - lon) < 1e-6 and first["deadline"]
+
+
+def test_my_reports_say_what_became_of_each(
+    client: TestClient, demo_city: Engine, sign_in: SignIn, settings: Settings
+) -> None:
+    grid, lon, lat = grid_point(demo_city, OTHER)
+    headers = sign_in("phone-reporter", Role.GRIDWORKER, grid)
+    rules = settings.rules()
+    now = datetime.now(UTC)
+
+    def report(description: str) -> uuid.UUID:
+        body = event_body(lon, lat, category="8203", reporter="phone-reporter", description=description)
+        return write_event(demo_city, body, now)
+
+    kept, refused, repeat, reworked = report("井盖缺失"), report("不归本平台"), report("同一处井盖"), report("路面塌陷")
+    transition(demo_city, refused, Action.REFUSE, "phone-community", "属物业自管范围", now, rules)
+    transition(demo_city, kept, Action.FILE, "phone-community", "", now, rules)
+    transition(demo_city, repeat, Action.MERGE, "phone-community", "重复上报", now, rules, into=kept)
+    for action, note in ((Action.FILE, ""), (Action.DISPATCH, ""), (Action.ACCEPT, ""), (Action.RESOLVE, "已修")):
+        transition(demo_city, reworked, action, "phone-community", note, now, rules, assignee="phone-reporter")
+    transition(demo_city, reworked, Action.REJECT_RESOLUTION, "phone-community", "仍有裂缝", now, rules)
+    answer = client.get("/v1/me/reports", headers=headers).json()["reports"]
+    reports = {uuid.UUID(r["id"]): r for r in answer}
+    assert set(reports) == {kept, refused, repeat, reworked}
+    assert (reports[refused]["state"], reports[refused]["end_reason"]) == ("refused", "属物业自管范围")
+    assert reports[repeat]["state"] == "merged" and reports[repeat]["merged_into_number"] == reports[kept]["number"]
+    assert (reports[reworked]["state"], reports[reworked]["rework_reason"]) == ("in_progress", "仍有裂缝")
+    assert [h["action"] for h in reports[reworked]["history"]][-2:] == ["resolve", "reject_resolution"]
+    assert reports[kept]["state"] == "filed" and reports[kept]["end_reason"] is None
+    mine = client.get("/v1/me/cases", headers=headers).json()["cases"]
+    assert {uuid.UUID(c["id"]): c["rework_reason"] for c in mine} == {reworked: "仍有裂缝"}  # why it came back

@@ -4,7 +4,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
-from db import open311_tables, register_tables, roll_tables  # noqa: F401  (declare their tables in the same metadata)
+from db import notice_tables, open311_tables, register_tables, roll_tables  # noqa: F401  (declare their tables in the same metadata)
 from db.tables import active_area, area, metadata
 
 POSTGIS_OWN = {"spatial_ref_sys"}  # created by the extension, not by us

@@ -20,6 +20,7 @@ from api.access import Role
 from api.app import create_app
 from api.settings import Settings
 from cases.clock import start_clocks
+from cases.reads import QUEUES
 from geo.demo import DEMO_DISTRICT
 from registers.rows import BuildingRow
 from registers.store import import_buildings
@@ -233,7 +234,7 @@ def test_a_community_supervisor_works_cases_from_the_page(server: str, demo_city
         assert shown.startswith("规则不允许此操作") and "每次不超过 10 天" in shown
         assert _state(server, third, supervisor) == "dispatched"
         browser.close()
-    for tab in ("intake", "dispatch", "in_hand", "verify", "requests", "overdue"):  # another community sees none
+    for tab in QUEUES:  # another community sees none
         queue = httpx.get(f"{server}/v1/work/queue", params={"tab": tab, "limit": 500}, headers=other).json()
         assert {c["id"] for c in queue["cases"]} & {first, second, third} == set(), tab
     assert [u for u in requests if not u.startswith(server) and not u.startswith("data:")] == []
@@ -258,11 +259,15 @@ def test_a_department_signs_for_an_urgent_case_and_returns_another(
         page.on("pageerror", lambda e: errors.append(f"script error: {e}"))
         page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
         _sign_in(page, server, "wb-fire")
+        assert page.get_attribute("[data-tab=sign_in]", "aria-selected") == "true"  # opens on 待签收
         rows = page.evaluate("window.gridgovWork.rows")
         mine = {r["id"]: r for r in rows}
         assert {signed, returned} <= set(mine) and mine[signed]["remaining_s"] is not None
-        assert "h" in page.inner_text(f"tr[data-case='{signed}']")  # the countdown
-        _act(page, server, signed, "accept")
+        assert "h" in page.inner_text(f"tr[data-case='{signed}']")  # the sign-in's countdown
+        with page.expect_navigation():
+            page.click(f"tr[data-case='{signed}'] a")  # from 待签收 to the case, and signed for there
+        with page.expect_navigation():
+            page.click("form[data-action=accept] button")
         assert _state(server, signed, unit) == "in_progress"
         page.goto(f"{server}/work/cases/{returned}", wait_until="load")
         page.click("form[data-action=decline] button")  # no reason: asked for one
@@ -271,7 +276,7 @@ def test_a_department_signs_for_an_urgent_case_and_returns_another(
 
         # Pushed, not polled: a new urgent case reaches the open inbox through the department's live feed.
         page.goto(f"{server}/work", wait_until="load")
-        page.wait_for_function("window.gridgovWork && window.gridgovWork.rows.length > 0", timeout=15_000)
+        page.wait_for_function("window.gridgovWork && window.gridgovWork.loaded >= 1", timeout=15_000)
         page.wait_for_timeout(1500)  # the feed reads from the topics' ends: let it take its position
         third = _report(server, demo_city, worker, "wb-gw2", "8301", "消防栓被圈占")
         start_clocks(demo_city, settings.rules())

@@ -4,9 +4,12 @@ from typing import Any
 
 from web.templating import labels, page
 
-# The tiles, in order; each is a field of GET /v1/indicators for the area and today (screen.js reads them).
+# The tiles, in order; each is a field of GET /v1/indicators for the area and today, or of
+# GET /v1/indicators/backlog (the reports not taken in yet): screen.js reads them.
 TILES = (
     "received_today",
+    "awaiting_intake",
+    "intake_overdue",
     "open",
     "overdue",
     "closure_rate",
@@ -16,6 +19,7 @@ TILES = (
 )
 
 SCRIPT_LABELS = ("received", "closed", "overdue", "on_time_closure_rate", "new_report", "escalated", "offline")
+BACKLOG_TILES = ("awaiting_intake", "intake_overdue")  # from GET /v1/indicators/backlog
 
 
 def screen_page(
@@ -36,9 +40,6 @@ def screen_page(
         "categories": categories,
         "areas": areas,
         "levels": {key.removeprefix("lv_"): word for key, word in text.items() if key.startswith("lv_")},
-        "labels": {
-            k: text[k]
-            for k in ("received", "closed", "overdue", "on_time_closure_rate", "new_report", "escalated", "offline")
-        },
+        "labels": {k: text[k] for k in (*SCRIPT_LABELS, "rest_day")},
     }
     return page("screen.html", area=area, area_name=area_name, lang=lang, labels=text, tiles=TILES, config=config)

@@ -53,7 +53,11 @@ def shell(tz: str) -> str:
     It carries the app's labels in every language, so the app reads them offline.
     """
     words = {
-        lang: {key.removeprefix(APP_LABELS): text for key, text in labels(lang).items() if key.startswith(APP_LABELS)}
+        lang: {
+            key.removeprefix(APP_LABELS): text
+            for key, text in labels(lang).items()
+            if key.startswith((APP_LABELS, "act_", "actor_"))  # and the words of a case's history
+        }
         for lang in LANGUAGES
     }
     return page(

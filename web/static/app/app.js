@@ -344,6 +344,22 @@
       body: { action, note: "", ...extra.body }, after: extra.after || undefined });
     outbox.pump();
   }
+  // More time (申请延期, its length and why) or the grid cannot solve it (吹哨, why): both need a reason.
+  function asking(c, done, note) {
+    const reason = el("input", { placeholder: t("ask_reason"), maxlength: "2000", class: "ask-reason", "aria-label": t("ask_reason") });
+    const length = el("select", { class: "length", "aria-label": t("length") },
+      ...["4h", "1d", "2d", "3d"].map((v) => el("option", { value: v }, t(`length_${v}`))));
+    const extend = el("button", { type: "button", class: "extend" }, t("extend"));
+    const whistle = el("button", { type: "button", class: "whistle" }, t("whistle"));
+    const ask = (action, body) => async () => {
+      if (!reason.value.trim()) return void (note.textContent = t("need_ask_reason"));
+      await caseAction(c, action, { body: { note: reason.value.trim(), ...body } });
+      done(t("queued"));
+    };
+    extend.addEventListener("click", () => ask("extend", { length: length.value })());
+    whistle.addEventListener("click", ask("escalate", {}));
+    return el("div", { class: "actions asking" }, reason, length, extend, whistle);
+  }
   let casesAsked = 0; // only the latest of overlapping reads draws the list
   async function showCases() {
     const asked = ++casesAsked;
@@ -361,6 +377,7 @@
         el("strong", {}, categoryName(c.category)), " · ", t(`state_${c.state}`),
         el("p", { class: "note", translate: "no" }, t("number", { n: c.number })),
         el("p", {}, c.description || ""),
+        c.rework_reason ? el("p", { class: "reason" }, t("rework_reason", { r: c.rework_reason })) : "",
         el("p", { class: c.overdue_now ? "warning" : "note" },
           c.overdue_now ? t("overdue_now") : c.deadline ? t("deadline", { d: localTime(Date.parse(c.deadline)) }) : ""));
       const done = (text) => { note.textContent = text; row.querySelectorAll("button").forEach((b) => (b.disabled = true)); };
@@ -387,8 +404,59 @@
         });
         row.append(el("div", { class: "actions" }, el("label", {}, t("after_photo"), " ", photo), resolve));
       }
-      row.append(note);
+      if (c.state === "in_progress") row.append(asking(c, done, note));
+      row.append(place(c), history(c.history || []), note);
       if (queued.has(c.id)) done(t("queued"));
+      list.append(row);
+    }
+  }
+
+  // A case's history, folded: when, who (by name; the clock in words), what, why.
+  function history(steps) {
+    const who = (h) => h.actor_name || t(`actor_${h.actor}`).replace(/^actor_/, "");
+    return el("details", { class: "history" }, el("summary", {}, t("history")), el("ol", {}, ...steps.map((h) =>
+      el("li", {}, `${localTime(Date.parse(h.at))} ${who(h)} · ${t(`act_${h.action}`)}${h.note ? `：${h.note}` : ""}`))));
+  }
+  // Where the case is: a small map with the grid, opened on demand (a list of cases draws no maps until asked),
+  // and a geo: link that opens the phone's own map app for the way there.
+  function place(c) {
+    const box = el("div", { class: "case-map map small", hidden: "" });
+    const open = el("button", { type: "button", class: "show-map" }, t("show_map"));
+    open.addEventListener("click", () => {
+      box.hidden = !box.hidden;
+      if (box.hidden || box.drawn) return;
+      box.drawn = true;
+      const map = L.map(box, { attributionControl: false }).setView([c.lat, c.lon], 17);
+      if (state.grid) L.geoJSON(state.grid, { style: { color: "#0b5cad", weight: 2, fillOpacity: 0.05 } }).addTo(map);
+      L.marker([c.lat, c.lon], { keyboard: false }).addTo(map);
+    });
+    const route = el("a", { class: "route", href: `geo:${c.lat},${c.lon}?q=${c.lat},${c.lon}` }, t("route"));
+    return el("div", { class: "where" }, open, " ", route, box);
+  }
+
+  // --- my own reports: what became of each ---------------------------------------------------------
+  let reportsAsked = 0;
+  async function showReports() {
+    const asked = ++reportsAsked;
+    const answer = await api("/v1/me/reports");
+    if (asked !== reportsAsked) return;
+    if (answer) state.reports = answer.reports;
+    const list = $("report-list");
+    list.replaceChildren();
+    if (!(state.reports || []).length) list.append(el("li", {}, t("no_reports")));
+    for (const r of state.reports || []) {
+      const row = el("li", { "data-case": r.id, class: `fate ${r.state}` },
+        el("strong", {}, categoryName(r.category)), " · ", el("b", { class: "fate-state" }, t(`fate_${r.state}`)),
+        el("p", { class: "note", translate: "no" }, `${t("number", { n: r.number })} · ${localTime(Date.parse(r.received_at))}`),
+        el("p", {}, r.description || ""));
+      if (r.merged_into_number) row.append(el("p", { class: "reason" }, t("merged_into", { n: r.merged_into_number })));
+      if (r.end_reason) row.append(el("p", { class: "reason" }, t("reason_given", { r: r.end_reason })));
+      if (r.rework_reason) row.append(el("p", { class: "reason" }, t("rework_reason", { r: r.rework_reason })));
+      if (r.after_photo) {
+        row.append(el("img", { class: "after", alt: t("after_photo"), width: "160", loading: "lazy",
+          src: `/v1/events/${r.id}/photos/${r.after_photo}?size=thumb` }));
+      }
+      row.append(history(r.history));
       list.append(row);
     }
   }
@@ -430,6 +498,7 @@
     document.querySelectorAll("nav button").forEach((b) => b.classList.toggle("active", b.dataset.tab === tab));
     if (tab === "report" || tab === "day") setTimeout(fit, 0);
     if (tab === "cases") showCases();
+    if (tab === "mine") showReports();
     if (tab === "outbox") showOutbox();
   }
   function network() {
@@ -461,7 +530,7 @@
     translate();
     network();
     showGrid();
-    if (user()) Promise.all([patrolStatus(), showVisits(), showCases(), showOutbox()]);
+    if (user()) Promise.all([patrolStatus(), showVisits(), showCases(), showReports(), showOutbox()]);
   });
   $("signin-form").addEventListener("submit", signIn);
   $("checkin").addEventListener("click", checkIn);
@@ -471,6 +540,7 @@
   $("lon").addEventListener("change", coordsFromInputs);
   $("lat").addEventListener("change", coordsFromInputs);
   $("cases-refresh").addEventListener("click", showCases);
+  $("mine-refresh").addEventListener("click", showReports);
   window.addEventListener("online", network);
   window.addEventListener("offline", network);
   outbox.onChange(() => { showOutbox(); if (user()) patrolStatus(false); });
@@ -482,7 +552,7 @@
     if (navigator.serviceWorker.controller) state.swReady = true;
     else {
       navigator.serviceWorker.addEventListener("controllerchange", async () => {
-        if (user() && token()) await Promise.all([start(), showCases()]);
+        if (user() && token()) await Promise.all([start(), showCases(), showReports()]);
         state.swReady = true;
       }, { once: true });
     }

@@ -12,6 +12,8 @@
   const MAX_POINTS = 500; // live points on the map
   const TILES = {
     received_today: (i) => i.received,
+    awaiting_intake: (i, b) => b.awaiting_intake, // from the backlog: now
+    intake_overdue: (i, b) => b.intake_overdue,
     open: (i) => i.open,
     overdue: (i) => i.overdue,
     closure_rate: (i) => i.closure_rate,
@@ -45,11 +47,17 @@
   }
   const q = (from, to) => `area=${cfg.area}&from=${from}&to=${to}`;
 
-  function tiles(ind) {
+  function tiles(ind, backlog) {
     for (const [key, pick] of Object.entries(TILES)) {
-      state.tiles[key] = pick(ind);
-      document.querySelector(`[data-tile="${key}"]`).textContent = shown(key, pick(ind));
+      const value = pick(ind, backlog);
+      state.tiles[key] = value;
+      // Patrols are owed on working days only: on a rest day the tile says so in words.
+      const rest = key === "patrol_coverage" && value === null && ind.working_days === 0;
+      const tile = document.querySelector(`[data-tile="${key}"]`);
+      tile.textContent = rest ? text.rest_day : shown(key, value);
+      tile.classList.toggle("words", rest);
     }
+    document.querySelector('[data-tile="intake_overdue"]').classList.toggle("alert", backlog.intake_overdue > 0);
   }
   function ranking(children) {
     const rows = [...children].sort(
@@ -57,7 +65,7 @@
     );
     const names = rows.map((c) => c.name).reverse();
     charts.ranking.setOption({
-      grid: { left: 110, right: 20, top: 24, bottom: 52 },
+      grid: { left: 8, right: 20, top: 24, bottom: 52, containLabel: true },
       legend: { bottom: 0, data: [text.on_time_closure_rate, text.overdue] },
       tooltip: { trigger: "axis" },
       yAxis: { type: "category", data: names, axisLabel: { width: 100, overflow: "truncate" } },
@@ -72,13 +80,15 @@
   function mix(groups) {
     charts.mix.setOption({
       tooltip: { trigger: "item" },
-      series: [{ type: "pie", radius: ["35%", "68%"], label: { color: "#d8e3f0" },
+      // Labels wrap rather than being cut short at 1366×768; the ring leaves them the room.
+      series: [{ type: "pie", radius: ["28%", "52%"], avoidLabelOverlap: true,
+        label: { color: "#d8e3f0", overflow: "break", width: 76, lineHeight: 16 }, labelLine: { length: 8, length2: 6 },
         data: groups.map((g) => ({ name: g.group_name, value: g.received })) }],
     });
   }
   function trend(chart, days) {
     chart.setOption({
-      grid: { left: 40, right: 16, top: 30, bottom: 24 },
+      grid: { left: 8, right: 16, top: 30, bottom: 8, containLabel: true },
       legend: { top: 0, data: [text.received, text.closed] },
       tooltip: { trigger: "axis" },
       xAxis: { type: "category", data: days.map((d) => d.day.slice(5)) },
@@ -118,14 +128,15 @@
   async function refresh() {
     const today = day(0);
     try {
-      const [ind, week, month, categories, layer] = await Promise.all([
+      const [ind, backlog, week, month, categories, layer] = await Promise.all([
         get(`/v1/indicators?${q(today, today)}`),
+        get(`/v1/indicators/backlog?area=${cfg.area}`),
         get(`/v1/indicators/daily?${q(day(6), today)}`),
         get(`/v1/indicators/daily?${q(day(29), today)}`),
         get(`/v1/indicators/categories?${q(today, today)}`),
         get(`/v1/map/values?area=${cfg.area}&metric=open_cases`),
       ]);
-      tiles(ind);
+      tiles(ind, backlog);
       ranking(ind.children);
       trend(charts.trend7, week.days);
       trend(charts.trend30, month.days);

@@ -188,5 +188,5 @@
   $("batch").addEventListener("submit", dispatchSelected);
   live();
   setInterval(load, 60000); // the countdowns
-  show(cfg.role === "department" ? "in_hand" : "intake");
+  show(cfg.role === "department" ? "sign_in" : "intake");
 })();

@@ -15,8 +15,8 @@ precacheAndRoute({{ precache }});
 cleanupOutdatedCaches();
 registerRoute(new NavigationRoute(createHandlerBoundToURL("/app/"), { allowlist: [/^\/app\/$/] }));
 
-// What the app reads to work offline: categories, the user's grid, cases, today's log, visits due.
-const DATA = [/^\/v1\/categories$/, /^\/v1\/me(\/grid|\/cases)?$/, /^\/v1\/worklogs\//, /^\/v1\/visits\/due$/];
+// What the app reads to work offline: categories, the user's grid, cases, own reports, today's log, visits due.
+const DATA = [/^\/v1\/categories$/, /^\/v1\/me(\/grid|\/cases|\/reports)?$/, /^\/v1\/worklogs\//, /^\/v1\/visits\/due$/];
 registerRoute(
   ({ url, request }) =>
     request.method === "GET" && url.origin === self.location.origin && DATA.some((r) => r.test(url.pathname)),
