@@ -60,8 +60,9 @@ OVERLAPS = """(() => {
   const wrong = [];
   for (const [name, r, e] of boxes) {
     if (r.left < 0 || r.top < 0 || r.right > innerWidth || r.bottom > innerHeight) wrong.push(`${name} off screen`);
-    const text = !e.matches(".chart, #map, #ticker");  // their own drawing is clipped to them; words must fit
-    if (text && (e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1)) wrong.push(`${name} spills`);
+    const words = !e.matches(".chart, #map, #ticker");  // their own drawing is clipped to them; words must fit
+    const spills = e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > e.clientHeight + 1;
+    if (words && spills) wrong.push(`${name} spills`);
   }
   for (let i = 0; i < boxes.length; i++)
     for (let j = i + 1; j < boxes.length; j++) {
