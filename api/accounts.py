@@ -170,6 +170,23 @@ def set_disabled(engine: Engine, username: str, disabled: bool = True) -> User:
     return _user(row)
 
 
+PHONE = r"1\d{10}"  # a mainland mobile number: where a notice goes by SMS
+
+
+def set_phone(engine: Engine, username: str, phone: str) -> None:
+    """Set (or with "" clear) the mobile number a user's notices go to (streams.notices)."""
+    phone = phone.replace(" ", "").replace("-", "")
+    if phone and not re.fullmatch(PHONE, phone):
+        raise Refusal("invalid_input.phone", [problem("phone", "field.phone")], phone=phone)
+    with engine.begin() as conn:
+        found = conn.execute(
+            text("UPDATE app_user SET phone = :p WHERE username = :u RETURNING username"),
+            {"u": username, "p": phone or None},
+        ).one_or_none()
+    if found is None:
+        raise Refusal("not_found.user", user=username)
+
+
 def authenticate(engine: Engine, username: str, password: str) -> User | None:
     """The enabled user with this password, or None."""
     row = None

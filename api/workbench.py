@@ -19,7 +19,7 @@ from cases.categories import default_categories
 from cases.places import PLACE_SQL
 from cases.reads import CASE_FIELDS, OVERDUE_SQL, QUEUES, case_json, select_page
 from cases.rules import Level, Rules
-from cases.search import FOUND, MAX_CHARS, MIN_CHARS, like_pattern, row_details
+from cases.search import MAX_CHARS, MIN_CHARS, find_cases, row_details
 from geo.levels import AREA_CODE
 
 router = APIRouter(tags=["workbench"], dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422, 503))
@@ -111,18 +111,15 @@ def get_search(
 ) -> dict[str, Any]:
     """The cases of your scope that the words find, newest first, each row as a queue's.
 
-    Numbers and report words are found by PostgreSQL's trigram index: any part of three characters or
-    more is indexed, two characters are found too, more slowly. An address finds the cases within
-    100 m of the register's buildings of that name.
+    A whole case number finds its case at once. Numbers and report words are found by PostgreSQL's
+    trigram index: any part of three characters or more is indexed, two characters are found too, more
+    slowly. An address finds the cases within 100 m of the register's buildings of that name.
     """
     words = q.strip()
     if len(words) < MIN_CHARS:
         raise Refusal("invalid_input.search_short", least=MIN_CHARS)
-    now = datetime.now(UTC)
-    scope_sql, scope_params = principal.case_filter()
-    params: dict[str, Any] = scope_params | {"q": words, "like": like_pattern(words), "limit": limit, "offset": offset}
-    total, rows = select_page(engine, CASE_FIELDS, FOUND, [scope_sql], "c.opened_at DESC, c.id", params)
-    return {"q": words, "total": total, "cases": _rows(engine, rules, rows, now)}
+    total, rows = find_cases(engine, words, principal.case_filter(), limit, offset)
+    return {"q": words, "total": total, "cases": _rows(engine, rules, rows, datetime.now(UTC))}
 
 
 def _rows(engine: Any, rules: Rules, rows: list[Any], now: datetime) -> list[dict[str, Any]]:

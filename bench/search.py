@@ -33,11 +33,12 @@ PLACES = "东门口 南侧 小区内 十字路口 商铺前 公交站旁 河边 
 THINGS = "积存垃圾 井盖破损 路灯不亮 占道经营 违规停车 乱贴广告 树木倒伏 污水外溢 噪音扰民 绿地损毁"
 RARE = "有人私搭电线"  # one report in 10,000
 REPORTERS = 2000
+SURNAMES, GIVEN = ["王", "李", "张", "刘", "陈", "杨", "黄", "赵", "欧阳", "司马"], list("伟芳娜敏静丽强磊军洋")
 
 USERS_SQL = """
 INSERT INTO app_user (username, password_hash, role, scope, display_name)
-SELECT 'gw-' || i, 'x', 'gridworker', g.code, (ARRAY['王','李','张','刘','陈','杨','黄','赵','欧阳','司马'])[1 + i % 10]
-       || (ARRAY['伟','芳','娜','敏','静','丽','强','磊','军','洋'])[1 + (i / 10) % 10] || i
+SELECT 'gw-' || i, 'x', 'gridworker', g.code,
+       (CAST(:surnames AS text[]))[1 + i % 10] || (CAST(:given AS text[]))[1 + (i / 10) % 10] || i
 FROM generate_series(0, :n - 1) i
 JOIN (SELECT code, row_number() OVER (ORDER BY code) - 1 AS k FROM active_area WHERE level = 'grid') g
   ON g.k = i % (SELECT count(*) FROM active_area WHERE level = 'grid')
@@ -81,12 +82,17 @@ FROM event e WHERE e.kind = 'incident' AND e.locate_method = 'bench'
 """
 
 
+def reporter_name(i: int) -> str:
+    """The display name ``USERS_SQL`` gives reporter ``gw-<i>``."""
+    return f"{SURNAMES[i % 10]}{GIVEN[(i // 10) % 10]}{i}"
+
+
 def build(engine: Engine, n: int, now: datetime) -> float:
     """A year of ``n`` reports and their cases up to ``now``, reporters, buildings; seconds taken."""
     started = time.perf_counter()
     with engine.begin() as conn:
         grids = conn.execute(text("SELECT count(*) FROM active_area WHERE level = 'grid'")).scalar_one()
-        conn.execute(text(USERS_SQL), {"n": REPORTERS})
+        conn.execute(text(USERS_SQL), {"n": REPORTERS, "surnames": SURNAMES, "given": GIVEN})
         conn.execute(text(BUILDINGS_SQL))
         conn.execute(
             text(EVENTS_SQL),
@@ -151,7 +157,7 @@ def main() -> None:
             ("rare words (4 characters)", RARE[-4:]),
             ("common words (4 characters)", "井盖破损"),
             ("two characters", "电线"),
-            ("a reporter's name", "欧阳伟1210"),
+            ("a reporter's name", reporter_name(1218)),
             ("a building (address)", "翠竹苑321111001001001"),
         ]
         print(f"{'search':30} {'found':>8} {'median':>9} {'unindexed':>10} {'ratio':>7}  equal")

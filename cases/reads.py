@@ -58,6 +58,7 @@ def case_json(row: Any, now: datetime) -> dict[str, Any]:
     """A case row as the API sends it, with ``overdue_now`` (past its deadline and not paused, at ``now``)."""
     case = dict(row._mapping)
     case.pop("place", None)
+    case.pop("total", None)  # the count a page was read with (cases.search)
     case["id"] = str(case["id"])
     case["holder"] = holder(case)
     case["overdue_now"] = (

@@ -8,7 +8,10 @@ name: a case is found by a building within ``NEAR_M`` of it, and shows its neare
 
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
+
+from cases.numbers import NUMBER_RE
+from cases.reads import CASE_FIELDS
 
 MIN_CHARS, MAX_CHARS = 2, 60  # what the box takes
 NEAR_M = 100  # how near a building a case lies to be found by its name (metres)
@@ -29,6 +32,8 @@ _HITS = f"""(
     WHERE b.name ILIKE :like
 )"""
 FOUND = f'"case" c JOIN {_HITS} hit ON hit.id = c.id'  # the cases found, as a query's source
+_BY_NUMBER = '"case" c'  # a whole number: the one case of it, by its unique index
+TRIGRAM = 3  # words shorter than this have no trigram: the index cannot narrow them
 
 # What a list row shows beside the case's own columns: its report's words, who made it (by name), its
 # grid's name, its nearest building and the first photo of the report.
@@ -53,6 +58,34 @@ def like_pattern(words: str) -> str:
     """``words`` anywhere in a text, as a LIKE pattern (its own percent signs, underscores, backslashes literal)."""
     escaped = words.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return f"%{escaped}%"
+
+
+def find_cases(
+    engine: Engine, words: str, scope: tuple[str, dict[str, Any]], limit: int, offset: int
+) -> tuple[int, list[Any]]:
+    """How many cases of ``scope`` (SQL on ``"case" c`` and its parameters) the words find, and a page of them.
+
+    Newest first. A whole case number is looked up by its unique index alone. Words shorter than a
+    trigram are matched by reading the tables (the trigram index would be read whole, and slower).
+    """
+    scope_sql, scope_params = scope
+    params = scope_params | {"q": words, "like": like_pattern(words), "limit": limit, "offset": offset}
+    source, where = (_BY_NUMBER, [scope_sql, "c.number = :q"]) if NUMBER_RE.fullmatch(words) else (FOUND, [scope_sql])
+    clause = " AND ".join(where)
+    with engine.begin() as conn:
+        if len(words) < TRIGRAM:
+            conn.execute(text("SET LOCAL enable_bitmapscan = off"))
+        rows = conn.execute(  # the count with the page: the matches are read once
+            text(
+                f"SELECT {CASE_FIELDS}, count(*) OVER () AS total FROM {source} WHERE {clause}"
+                " ORDER BY c.opened_at DESC, c.id LIMIT :limit OFFSET :offset"
+            ),
+            params,
+        ).all()
+        if rows:
+            return int(rows[0].total), list(rows)
+        total = conn.execute(text(f"SELECT count(*) FROM {source} WHERE {clause}"), params).scalar_one()
+    return int(total), []  # past the last page: how many there are
 
 
 def row_details(conn: Connection, ids: list[Any]) -> dict[str, dict[str, Any]]:

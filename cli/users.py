@@ -12,7 +12,7 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from api.access import Role, check_scope
-from api.accounts import add_user, check_reference, list_users, set_disabled
+from api.accounts import add_user, check_reference, list_users, set_disabled, set_phone
 from api.errors import Refusal
 from api.settings import Settings
 from cli.wording import fail, lang, tell
@@ -68,3 +68,11 @@ def disable(username: str, enable: Annotated[bool, typer.Option(help="Enable aga
     with configured_db() as engine:
         user = set_disabled(engine, username, not enable)
     console.print(tell("cli.disabled" if user.disabled else "cli.enabled", user=user.username), highlight=False)
+
+
+@app.command("phone")
+def phone(username: str, number: Annotated[str, typer.Argument(help='11-digit mobile number; "" clears it')]) -> None:
+    """Where the user's notices go by SMS (a case dispatched to them, their work sent back)."""
+    with configured_db() as engine:
+        set_phone(engine, username, number)
+    console.print(tell("cli.phone_set" if number else "cli.phone_cleared", user=username), highlight=False)

@@ -472,6 +472,9 @@ def test_a_gridworker_follows_what_became_of_their_reports_offline_and_back(
     assert page.locator(f"#report-list li[data-case='{refused}']").count() == 1
     api.start()
     context.set_offline(False)
+    page.evaluate("window.gridgov.checkCases()")  # what the open app does every 30 s: told of the case given to it
+    page.wait_for_selector("#notice:not([hidden])", timeout=WAIT_MS)
+    assert page.inner_text("#notice").startswith("新案件 ") and "已派给您" in page.inner_text("#notice")
     page.click("#mine-refresh")
     row = "#report-list li[data-case='{}']".format
     page.wait_for_function(

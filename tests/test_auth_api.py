@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from api.access import Role
 from api.app import create_app
@@ -179,7 +179,7 @@ def test_a_gridworker_posts_only_as_themselves(client: TestClient, sign_in: Sign
     assert "reporter must be 'auth-gw'" in response.json()["message"]
 
 
-def test_users_cli_adds_lists_and_disables(settings: Settings) -> None:
+def test_users_cli_adds_lists_sets_a_phone_and_disables(settings: Settings, demo_city: Engine) -> None:
     env = os.environ | {
         "GRIDGOV_DATABASE_URL": settings.database.url,
         "GRIDGOV_NEW_PASSWORD": "cli-password",
@@ -204,6 +204,12 @@ def test_users_cli_adds_lists_and_disables(settings: Settings) -> None:
         text=True,
     )
     assert in_chinese.stdout.strip() == "错误：无法添加用户：scope: 网格员的管辖范围是 15 位区域编码，而不是「3211」"
+    assert "notices go to this number" in gridgov("phone", name, "170 0000 0182").stdout
+    wrong = gridgov("phone", name, "12345")
+    assert wrong.returncode == 1 and wrong.stdout.count("\n") == 1 and "11-digit" in wrong.stdout
+    with demo_city.connect() as conn:
+        phone = conn.execute(text("SELECT phone FROM app_user WHERE username = :u"), {"u": name}).scalar_one()
+    assert phone == "17000000182"  # spaces taken out
     assert "disabled" in gridgov("disable", name).stdout
 
 

@@ -329,12 +329,12 @@ def _in(moment: datetime, period: tuple[date, date]) -> bool:
     return start <= moment < end
 
 
-@pytest.mark.timeout(900)  # 300 examples take 2.5–3 minutes here
+@pytest.mark.timeout(900)  # 200 examples take about 2 minutes here
 def test_the_indicators_keep_their_promises_over_random_histories(places: Places) -> None:
     IndicatorMachine.places = places
     machine = IndicatorMachine.TestCase
     machine.settings = settings(
-        max_examples=300,
+        max_examples=200,
         stateful_step_count=25,
         deadline=None,
         database=None,

@@ -154,6 +154,8 @@ def test_a_community_supervisor_works_cases_from_the_page(server: str, demo_city
         assert {first, second, third} <= set(page.evaluate("window.gridgovWork.rows.map(r => r.id)"))
         assert page.inner_text(f"tr[data-case='{first}'] mark") == "金桂园"
         assert "共" in page.inner_text("#search-result")
+        if SCREENSHOTS:
+            page.screenshot(path=str(Path(SCREENSHOTS) / "workbench-search.png"))
         number = page.evaluate(f"window.gridgovWork.rows.find(r => r.id === '{first}').number")
         _search(page, number[-9:])
         assert page.evaluate("window.gridgovWork.rows.map(r => r.id)") == [first]

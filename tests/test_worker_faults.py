@@ -35,7 +35,7 @@ def points(demo_city: Engine) -> list[tuple[float, float]]:
     return [grid_point(demo_city, i)[1:] for i in range(0, 330, 11)]
 
 
-def test_kill_9_mid_batch_twenty_times_loses_and_duplicates_nothing(
+def test_kill_9_mid_batch_twelve_times_loses_and_duplicates_nothing(
     settings: Settings, demo_city: Engine, points: list[tuple[float, float]], sign_in: SignIn
 ) -> None:
     settings = quick_topics(settings)
@@ -58,7 +58,7 @@ def test_kill_9_mid_batch_twenty_times_loses_and_duplicates_nothing(
         loader.start()
         rng = random.Random(7)
         try:
-            for _ in range(20):
+            for _ in range(12):
                 before = count_reported(demo_city, reporter)
                 worker = start_worker(settings)
                 deadline = time.monotonic() + 60

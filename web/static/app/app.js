@@ -434,6 +434,32 @@
     return el("div", { class: "where" }, open, " ", route, box);
   }
 
+  // --- told while the app is open: a case newly given to me, or one of mine sent back ----------------
+  // The app looks every 30 s (a phone on a bad connection keeps no stream open); when it is closed,
+  // the server's notices (SMS or log) tell the gridworker instead.
+  const NOTICE_MS = 30000;
+  let seen = null; // case id → the reason of its last rework, as last looked at
+  async function checkCases() {
+    const answer = await api("/v1/me/cases");
+    if (!answer) return;
+    if (seen) {
+      for (const c of answer.cases) {
+        if (!seen.has(c.id)) notify(t("notice_dispatched", { n: c.number, c: categoryName(c.category) }));
+        else if (c.rework_reason && seen.get(c.id) !== c.rework_reason) {
+          notify(t("notice_rework", { n: c.number, r: c.rework_reason }));
+        }
+      }
+    }
+    seen = new Map(answer.cases.map((c) => [c.id, c.rework_reason || ""]));
+  }
+  function notify(text) {
+    $("notice").textContent = text;
+    $("notice").hidden = false;
+    if ("Notification" in window && Notification.permission === "granted") new Notification(t("title"), { body: text });
+    if (!$("cases").hidden) showCases();
+  }
+  state.checkCases = checkCases;
+
   // --- my own reports: what became of each ---------------------------------------------------------
   let reportsAsked = 0;
   async function showReports() {
@@ -519,7 +545,7 @@
     if (categories) state.categories = categories;
     fillCategories();
     showGrid();
-    await Promise.all([patrolStatus(), showVisits(), showOutbox()]);
+    await Promise.all([patrolStatus(), showVisits(), showOutbox(), checkCases()]);
     state.ready = true;
   }
 
@@ -541,6 +567,8 @@
   $("lat").addEventListener("change", coordsFromInputs);
   $("cases-refresh").addEventListener("click", showCases);
   $("mine-refresh").addEventListener("click", showReports);
+  $("notice").addEventListener("click", () => { $("notice").hidden = true; show("cases"); });
+  setInterval(() => user() && navigator.onLine && checkCases(), NOTICE_MS);
   window.addEventListener("online", network);
   window.addEventListener("offline", network);
   outbox.onChange(() => { showOutbox(); if (user()) patrolStatus(false); });
