@@ -68,6 +68,7 @@ def to_messages(topic: str, topics: Topics, value: bytes) -> list[dict[str, Any]
             "lon": body.get("lon"),
             "action": body["action"],
             "department": body.get("department"),
+            "assignee": body.get("assignee"),
         }
     ]
 

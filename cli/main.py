@@ -62,6 +62,7 @@ def api(
         host=host or settings.api.api_host,
         port=port or settings.api.api_port,
         log_level="info",
+        timeout_graceful_shutdown=5,  # live feeds are cut then (their clients reconnect): a restart never hangs
     )
 
 

@@ -32,6 +32,7 @@ def transition_message(row: Any) -> dict[str, Any]:
         "grid": row.grid_code,
         "category": row.category,
         "department": getattr(row, "department", None),  # the unit the case was sent to, if any
+        "assignee": getattr(row, "assignee", None),  # the person who holds it, if any: their app is told
         "lat": getattr(row, "lat", None),
         "lon": getattr(row, "lon", None),
     }
@@ -104,7 +105,8 @@ class Outbox:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 text(
-                    "SELECT t.*, c.grid_code, c.category, c.department, ST_Y(e.geom) AS lat, ST_X(e.geom) AS lon"
+                    "SELECT t.*, c.grid_code, c.category, c.department, c.assignee, ST_Y(e.geom) AS lat,"
+                    " ST_X(e.geom) AS lon"
                     ' FROM case_transition t JOIN "case" c ON c.id = t.case_id JOIN event e ON e.id = c.id'
                     " WHERE NOT t.published OR NOT t.escalation_published ORDER BY t.id LIMIT :n"
                 ),

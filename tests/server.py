@@ -20,7 +20,8 @@ def free_port() -> int:
 def serve(app: FastAPI, port: int | None = None) -> Iterator[str]:
     """Run ``app`` with uvicorn on ``port`` (a free loopback port by default); yields its base URL."""
     port = port or free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", timeout_graceful_shutdown=2)
+    server = uvicorn.Server(config)  # open live feeds are cut 2 s into a stop, as `gridgov api` cuts them at 5 s
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:

@@ -24,7 +24,10 @@ from api.app import create_app
 from api.settings import Settings
 from cases.loop import Action
 from cases.store import transition
+from db.engine import make_engine
 from registers.ids import check_digit
+from streams.outbox import Outbox
+from streams.producer import EventProducer
 from tests.conftest import TEST_PASSWORD, SignIn
 from tests.pipeline_fixtures import event_body, grid_point, running_worker, wait_recorded
 from tests.registers_fixtures import add_household, write_event
@@ -472,7 +475,11 @@ def test_a_gridworker_follows_what_became_of_their_reports_offline_and_back(
     assert page.locator(f"#report-list li[data-case='{refused}']").count() == 1
     api.start()
     context.set_offline(False)
-    page.evaluate("window.gridgov.checkCases()")  # what the open app does every 30 s: told of the case given to it
+    page.wait_for_function("window.gridgov.live === true", timeout=WAIT_MS)  # the live feed, open again
+    given = report("窨井冒水")  # dispatched to them now: the open app is told through the feed
+    for action in (Action.FILE, Action.DISPATCH):
+        transition(demo_city, given, action, "app-community", "", now, rules, assignee="app-gw-fate")
+    publish(settings)
     page.wait_for_selector("#notice:not([hidden])", timeout=WAIT_MS)
     assert page.inner_text("#notice").startswith("新案件 ") and "已派给您" in page.inner_text("#notice")
     page.click("#mine-refresh")
@@ -501,6 +508,19 @@ def test_a_gridworker_follows_what_became_of_their_reports_offline_and_back(
     _screenshot(page, "app-case-card.png")
     context.close()
     assert watch.outside(api.base) == [] and watch.errors == []
+
+
+def publish(settings: Settings) -> None:
+    """What the clock's tick does last: the transitions stored go to the topics."""
+    producer = EventProducer(settings.kafka)
+    outbox = Outbox(settings_engine := make_engine(settings.database.url), settings.kafka, producer)
+    try:
+        while outbox.publish():
+            pass
+    finally:
+        outbox.close()
+        producer.close()
+        settings_engine.dispose()
 
 
 def test_a_gridworker_reads_chinese_on_every_tab(

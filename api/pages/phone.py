@@ -27,6 +27,10 @@ LIBS: dict[str, str] = {
     "compressor.min.js": "compressorjs/dist/compressor.min.js",
     "pointInPolygon.min.js": "point-in-polygon-hao/dist/pointInPolygon.min.js",
     "workbox-sw.js": "workbox-sw/build/workbox-sw.js",
+    # The live feed's parser (an ES module the app imports; its own imports resolve beside it).
+    "eventsource-parser.js": "eventsource-parser/dist/index.js",
+    "parse.js": "eventsource-parser/dist/parse.js",
+    "errors.js": "eventsource-parser/dist/errors.js",
     **{f"workbox-{m}.prod.js": f"workbox-{m}/build/workbox-{m}.prod.js" for m in WORKBOX_MODULES},
 }
 LIB_NAME = "^(" + "|".join(name.replace(".", r"\.") for name in LIBS) + ")$"
