@@ -16,7 +16,7 @@ from api.live import LiveFeed
 from api.ratelimit import RateLimiter, SignInThrottle
 from api.settings import Settings
 from api.tilecache import TileCache
-from cases.numbers import CASE_REF, case_id_of
+from cases.numbers import CASE_REF, NUMBER_RE, case_id_of
 from cases.rules import Rules
 from geo.locator import Locator
 from registers.cadence import VisitRules
@@ -66,6 +66,8 @@ async def _case_id(
     ],
 ) -> UUID:
     """The id of the case a route names by number or by id (404 for a number no case has)."""
+    if not NUMBER_RE.fullmatch(case_id):
+        return UUID(case_id)  # an id: nothing to look up (the route checks the case exists)
     found = await run_in_threadpool(case_id_of, engine, case_id)
     if found is None:
         raise Refusal("not_found.case_yours", case=case_id)

@@ -31,6 +31,11 @@ def _area_name(conn: Connection, principal: Principal, area: str, from_: date, t
     days = (to - from_).days + 1
     if days < 1 or days > MAX_DAYS:
         raise Refusal("invalid_input.range", most=MAX_DAYS)
+    return _name_in_scope(conn, principal, area)
+
+
+def _name_in_scope(conn: Connection, principal: Principal, area: str) -> str:
+    """The area's name, if it is in the caller's scope (404 otherwise)."""
     info = area_info(conn, area) if principal.sees_area(area) else None
     if info is None:
         raise Refusal("not_found.area", code=area)
@@ -58,12 +63,10 @@ def get_backlog(engine: EngineDep, principal: PrincipalDep, area: AreaParam) -> 
     """Now: reports waiting to be taken in (待受理) and those past their intake deadline (超时未受理), by child."""
     now = datetime.now(UTC)
     with engine.connect() as conn:
-        info = area_info(conn, area) if principal.sees_area(area) else None
-        if info is None:
-            raise Refusal("not_found.area", code=area)
+        name = _name_in_scope(conn, principal, area)
         children = child_names(conn, area)
         figures = intake_backlog(conn, area, [code for code, _ in children], now)
-    result = {"area": area, "name": info[0], "at": now, **figures[area]}
+    result = {"area": area, "name": name, "at": now, **figures[area]}
     return result | {"children": [{"area": code, "name": name, **figures[code]} for code, name in children]}
 
 

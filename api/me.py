@@ -1,11 +1,12 @@
 """What the phone app keeps for working offline: the user's own grid and the open cases given to them."""
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, SettingsDep
@@ -59,9 +60,7 @@ def my_cases(engine: EngineDep, principal: PrincipalDep) -> dict[str, Any]:
             ),
             {"me": principal.username, "limit": MY_CASES},
         ).all()
-        histories = case_histories(conn, [r.id for r in rows])
-    now = datetime.now(UTC)
-    return {"cases": [case_json(r, now) | {"history": histories.get(str(r.id), [])} for r in rows]}
+        return {"cases": _with_histories(conn, rows)}
 
 
 @router.get("/v1/me/reports")
@@ -84,6 +83,11 @@ def my_reports(engine: EngineDep, principal: PrincipalDep) -> dict[str, Any]:
             ),
             {"me": principal.username, "limit": MY_REPORTS},
         ).all()
-        histories = case_histories(conn, [r.id for r in rows])
+        return {"reports": _with_histories(conn, rows)}
+
+
+def _with_histories(conn: Connection, rows: Sequence[Any]) -> list[dict[str, Any]]:
+    """The cases as the API sends them, each with its history (read in one query)."""
+    histories = case_histories(conn, [r.id for r in rows])
     now = datetime.now(UTC)
-    return {"reports": [case_json(r, now) | {"history": histories.get(str(r.id), [])} for r in rows]}
+    return [case_json(r, now) | {"history": histories.get(str(r.id), [])} for r in rows]

@@ -11,8 +11,6 @@ can publish): every indicator route ≤ 300 ms for a district-month and the scre
     python bench/indicators.py [--cases N] [--runs K]
 """
 
-import argparse
-import statistics
 import sys
 import time
 from datetime import UTC, date, datetime, timedelta
@@ -26,7 +24,7 @@ from sqlalchemy import Engine, text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.app import create_app  # noqa: E402
-from bench.prepare import bench_headers, bench_settings, drop  # noqa: E402
+from bench.prepare import bench_headers, bench_settings, drop, timed, year_arguments  # noqa: E402
 from cases.rollup import roll_ended  # noqa: E402
 from cases.rules import load_rules  # noqa: E402
 from db.engine import make_engine  # noqa: E402
@@ -148,11 +146,7 @@ def plain_scan(engine: Engine, area: str, first: date, last: date, now: datetime
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--keep", action="store_true", help="keep the bench database (gridgov_bench) to look into")
-    args = parser.parse_args()
+    args = year_arguments(__doc__.splitlines()[0])
     settings = bench_settings()
     engine = make_engine(settings.database.url)
     now = datetime.now(UTC)
@@ -200,14 +194,8 @@ def main() -> None:
                 params: dict[str, Any] = {"area": area, "from": first.isoformat(), "to": last.isoformat()}
                 if path == "/v1/reports/monthly":
                     params = {"area": area, "month": month}
-                client.get(path, params=params)  # warm
-                times = []
-                for _ in range(args.runs):
-                    started = time.perf_counter()
-                    answer = client.get(path, params=params)
-                    times.append(time.perf_counter() - started)
-                    assert answer.status_code == 200, answer.text[:300]
-                median = statistics.median(times)
+                median, answer = timed(lambda p=path, q=params: client.get(p, params=q), args.runs)
+                assert answer.status_code == 200, answer.text[:300]
                 started = time.perf_counter()
                 scanned = plain_scan(engine, area, first, last, now)
                 scan = time.perf_counter() - started

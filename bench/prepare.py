@@ -1,13 +1,16 @@
 """Shared set-up of the benchmarks: a fresh database with the demo city and fresh topics."""
 
+import argparse
 import dataclasses
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,6 +27,26 @@ from cli.local.scratch import drop_database, fresh_database, fresh_topics
 from db.engine import make_engine
 from geo.demo import DEMO_DISTRICT, load_demo
 from streams.schema import Event, Received
+
+
+def year_arguments(description: str) -> argparse.Namespace:
+    """The options of a benchmark over a year of cases: how many, runs per timing, keep the database."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--keep", action="store_true", help="keep the bench database (gridgov_bench) to look into")
+    return parser.parse_args()
+
+
+def timed(call: Callable[[], Any], runs: int) -> tuple[float, Any]:
+    """The median seconds of ``runs`` calls after one to warm, and the last answer."""
+    call()
+    times, answer = [], None
+    for _ in range(runs):
+        started = time.perf_counter()
+        answer = call()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), answer
 
 
 def bench_settings(partitions: int = 6) -> Settings:

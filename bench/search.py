@@ -9,14 +9,10 @@ register (20 buildings a grid), then times ``GET /v1/work/search`` for a distric
     python bench/search.py [--cases N] [--runs K] [--keep]
 """
 
-import argparse
-import statistics
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
@@ -24,7 +20,7 @@ from sqlalchemy import Engine, text
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.app import create_app  # noqa: E402
-from bench.prepare import bench_headers, bench_settings, drop  # noqa: E402
+from bench.prepare import bench_headers, bench_settings, drop, timed, year_arguments  # noqa: E402
 from cases.search import FOUND, like_pattern  # noqa: E402
 from db.engine import make_engine  # noqa: E402
 from geo.demo import DEMO_DISTRICT  # noqa: E402
@@ -124,23 +120,8 @@ def unindexed(engine: Engine, words: str) -> tuple[int, list[str]]:
     return len(ids), list(ids[:50])
 
 
-def timed(call: Callable[[], Any], runs: int) -> tuple[float, Any]:
-    """The median of ``runs`` calls after one to warm, and the last answer."""
-    call()
-    times, answer = [], None
-    for _ in range(runs):
-        started = time.perf_counter()
-        answer = call()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), answer
-
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--keep", action="store_true", help="keep the bench database (gridgov_bench) to look into")
-    args = parser.parse_args()
+    args = year_arguments(__doc__.splitlines()[0])
     settings = bench_settings()
     engine = make_engine(settings.database.url)
     now = datetime.now(UTC)
