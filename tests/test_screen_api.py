@@ -88,3 +88,32 @@ def test_the_screens_ranges_are_bounded(client: TestClient, demo_city: Engine, s
             path, params={"area": "110101", "from": "2026-12-01", "to": "2026-12-01"}, headers=headers
         )
         assert elsewhere.status_code == 404
+
+
+def test_the_intake_backlog_counts_reports_not_taken_in_and_those_late_by_hand(
+    client: TestClient, demo_city: Engine, sign_in: SignIn
+) -> None:
+    grid, lon, lat = grid_point(demo_city, 138)  # a demo grid used by no other test
+    headers = sign_in("backlog-community", Role.COMMUNITY, grid[:12])
+    now = datetime.now(UTC)
+    waiting, late, marked, taken = (
+        write_event(demo_city, event_body(lon, lat, category="8203"), now) for _ in range(4)
+    )
+    with demo_city.begin() as conn:  # the intake deadlines as the clock would leave them
+        for case, deadline, overdue, state in (
+            (waiting, now + timedelta(hours=1), False, "reported"),  # 待受理, in time
+            (late, now - timedelta(minutes=1), False, "reported"),  # 待受理, past its deadline
+            (marked, now + timedelta(hours=1), True, "reported"),  # marked overdue by the clock
+            (taken, now - timedelta(hours=1), False, "filed"),  # taken in: no longer waiting
+        ):
+            conn.execute(
+                text('UPDATE "case" SET deadline = :d, overdue = :o, state = :s WHERE id = :id'),
+                {"d": deadline, "o": overdue, "s": state, "id": case},
+            )
+    body = client.get("/v1/indicators/backlog", params={"area": grid[:12]}, headers=headers).json()
+    mine = {c["area"]: c for c in body["children"]}[grid]
+    assert (mine["awaiting_intake"], mine["intake_overdue"]) == (3, 2)  # waiting, late, marked; late and marked
+    assert body["awaiting_intake"] == sum(c["awaiting_intake"] for c in body["children"])
+    assert body["intake_overdue"] == sum(c["intake_overdue"] for c in body["children"])
+    other = sign_in("backlog-other", Role.COMMUNITY, "321111001002")
+    assert client.get("/v1/indicators/backlog", params={"area": grid[:12]}, headers=other).status_code == 404
