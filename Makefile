@@ -13,10 +13,13 @@ TEST_PII_KEY := $(shell head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
 TEST_ENV := GRIDGOV_ENV=test GRIDGOV_STATE_DIR=$(CURDIR)/.gridgov-test GRIDGOV_SECRET_KEY=$(TEST_SECRET) \
 	GRIDGOV_PII_KEY=$(TEST_PII_KEY) \
 	GRIDGOV_LOCAL_PG_PORT=55433 GRIDGOV_LOCAL_BROKER_PORT=59093 GRIDGOV_REQUIRE_SERVICES=1
+# The suite shares two cores with Chromium: its posts get the 6 s the producer always had, its other
+# requests 120 s. The fault tests (`make faults`) run at the defaults (a post answered within 2 s).
+SUITE_BOUNDS := GRIDGOV_POST_TIMEOUT_S=6 GRIDGOV_REQUEST_TIMEOUT_S=120
 # Benchmarks too: stopping their services afterwards never stops those of a running `make run`.
 BENCH_ENV := GRIDGOV_STATE_DIR=$(CURDIR)/.gridgov-bench GRIDGOV_LOCAL_PG_PORT=55434 GRIDGOV_LOCAL_BROKER_PORT=59094
 
-.PHONY: help install browser run test screenshots lint bench clean
+.PHONY: help install browser run test faults screenshots lint bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -45,7 +48,11 @@ run: install ## Start services, migrate, load the demo city, API, workers, simul
 
 test: install browser ## Start test services on their own ports and run the whole suite
 	$(TEST_ENV) $(BIN)/gridgov services up
-	$(TEST_ENV) $(BIN)/pytest; rc=$$?; $(TEST_ENV) $(BIN)/gridgov services down; exit $$rc
+	$(TEST_ENV) $(SUITE_BOUNDS) $(BIN)/pytest --ignore=tests/faults; rc=$$?; $(TEST_ENV) $(BIN)/gridgov services down; exit $$rc
+
+faults: install ## The fault tests at the default bounds: a hung database or broker, killed workers, lost topics
+	$(TEST_ENV) $(BIN)/gridgov services up
+	$(TEST_ENV) $(BIN)/pytest tests/faults; rc=$$?; $(TEST_ENV) $(BIN)/gridgov services down; exit $$rc
 
 screenshots: install browser ## Write the screenshots in docs/ (map, screen, workbench, monthly report, phone app) from the browser tests
 	$(TEST_ENV) $(BIN)/gridgov services up

@@ -32,6 +32,7 @@ from api import (
 from api.access import route_key, unruled
 from api.accounts import UserCache
 from api.bodies import BodyLimit, hoist_definitions
+from api.deadline import Deadline
 from api.errors import install_handlers
 from api.intake import Intake
 from api.live import LiveFeed
@@ -61,9 +62,10 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
-        app.state.engine = make_engine(settings.database.url, settings.database.db_pool_size)
+        app.state.engine = settings.database.api_engine()
         # No linger: the intake already sends a group of posts as one produce.
-        app.state.producer = producer or EventProducer(settings.kafka, linger_ms=0)
+        post_s = settings.api.post_timeout_s
+        app.state.producer = producer or EventProducer(settings.kafka, timeout_s=post_s - 0.25, linger_ms=0)
         app.state.protector = settings.registers.protector()
         app.state.intake = Intake(
             app.state.engine,
@@ -71,6 +73,7 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
             Topics.from_prefix(settings.kafka.topic_prefix),
             durable=not settings.pipeline.kafka_replicated,
             protector=app.state.protector,
+            timeout_s=post_s - 0.25,
         )
         app.state.rules = settings.rules()
         app.state.visit_rules = settings.visit_rules()
@@ -80,10 +83,17 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
         app.state.live = LiveFeed(settings.kafka)
         app.state.tiles = TileCache(int(settings.api.tile_cache_mb * 1024 * 1024))
         topics = Topics.from_prefix(settings.kafka.topic_prefix)
-        app.state.lag_probe = LagProbe(settings.kafka, settings.kafka.topic_prefix + GROUP, topics.raw)
-        app.state.metrics = metrics.registry(
-            metrics.PipelineCollector(app.state.engine, app.state.lag_probe, topics.dead)
+        # Its answers within /health's wait (0.8 s), or an error.
+        app.state.lag_probe = LagProbe(settings.kafka, settings.kafka.topic_prefix + GROUP, topics.raw, timeout_ms=700)
+        # /health and /metrics read through an engine of their own: hung requests holding the pool do not hold them.
+        app.state.watch_engine = make_engine(
+            settings.database.url, 4, connect_timeout_s=2, pool_timeout_s=1, statement_timeout_ms=5000
         )
+        app.state.lookouts = health.Lookouts.of(
+            app.state.watch_engine, app.state.producer, app.state.lag_probe, settings
+        )
+        app.state.pipeline_figures = metrics.PipelineCollector(app.state.watch_engine, app.state.lag_probe, topics.dead)
+        app.state.metrics = metrics.registry(app.state.pipeline_figures)
         app.state.users = UserCache(app.state.engine, settings.api.user_cache_s)
         app.state.limiter = RateLimiter(settings.api.event_posts_per_minute, settings.api.event_post_burst)
         app.state.sign_in_throttle = SignInThrottle()
@@ -98,6 +108,7 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
             app.state.lag_probe.close()
             app.state.producer.close()
             app.state.engine.dispose()
+            app.state.watch_engine.dispose()
 
     app = FastAPI(
         title="gridgov",
@@ -107,6 +118,7 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
     )
     install_handlers(app)
     app.openapi = _with_body_definitions(app)  # type: ignore[method-assign]
+    app.add_middleware(Deadline, posts_s=settings.api.post_timeout_s, others_s=settings.api.request_timeout_s)
     app.add_middleware(metrics.MetricsMiddleware)
     # Pages, GeoJSON, vector tiles and scripts travel compressed (a 10,000-grid city's map: ~4× less);
     # Starlette leaves the live feed (text/event-stream) and photos as they are.

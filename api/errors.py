@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.open311.format import error_response
@@ -36,6 +37,7 @@ KINDS: dict[str, tuple[int, str, Mapping[str, str]]] = {
     "rate_limited": (429, "Too many requests from one user; retry after the Retry-After seconds.", {}),
     "broker_unavailable": (503, "The broker did not confirm in time; nothing was accepted, retry later.", _RETRY),
     "database_unavailable": (503, "PostgreSQL is unreachable; retry later.", _RETRY),
+    "unavailable": (503, "No answer in time from PostgreSQL or the broker; retry after Retry-After s.", _RETRY),
 }
 
 
@@ -78,7 +80,8 @@ def answer_language(request: Request) -> str:
     return language(request.headers.get("accept-language"), request.query_params.get("lang"))
 
 
-async def _handle(request: Request, exc: Exception) -> Response:
+async def refusal_response(request: Request, exc: Exception) -> Response:
+    """The error body of a ``Refusal``, worded in the caller's language."""
     assert isinstance(exc, Refusal)
     message, detail = exc.worded(answer_language(request))
     if request.url.path.startswith("/open311/"):  # GeoReport v2 has its own error shape
@@ -177,9 +180,9 @@ async def _handle_request_validation(request: Request, exc: Exception) -> Respon
     assert isinstance(exc, RequestValidationError)
     broken = next((e for e in exc.errors() if e.get("type") == "json_invalid"), None)
     if broken is not None:
-        return await _handle(request, _not_json(exc.body, broken))
+        return await refusal_response(request, _not_json(exc.body, broken))
     found = problems(list(exc.errors()), drop_prefix=1)
-    return await _handle(request, Refusal("invalid_input.fields", found, n=len(found)))
+    return await refusal_response(request, Refusal("invalid_input.fields", found, n=len(found)))
 
 
 def _not_json(body: Any, error: Any) -> Refusal:
@@ -202,9 +205,9 @@ async def _handle_http(request: Request, exc: Exception) -> Response:
     """Starlette's own errors (unreadable body, unknown path, wrong method) in the same body shape."""
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 413:  # a body counted over its limit as it came (api.bodies.BodyLimit: the limit)
-        return await _handle(request, Refusal("payload_too_large.body", limit=exc.detail))
+        return await refusal_response(request, Refusal("payload_too_large.body", limit=exc.detail))
     if exc.status_code == 400:  # FastAPI's "There was an error parsing the body": nested too deep, or not UTF-8
-        return await _handle(request, Refusal("bad_request.unreadable", [problem("body", "field.unreadable")]))
+        return await refusal_response(request, Refusal("bad_request.unreadable", [problem("body", "field.unreadable")]))
     lang = answer_language(request)
     worded = {404: "http.not_found", 405: "http.method_not_allowed"}.get(exc.status_code)
     shown = say(worded, lang) if worded else str(exc.detail)
@@ -219,19 +222,20 @@ OUTAGES: dict[type[Exception], Callable[[], Refusal]] = {
     BrokerDown: lambda: Refusal("broker_unavailable.down"),
     OperationalError: lambda: Refusal("database_unavailable.down"),
     InterfaceError: lambda: Refusal("database_unavailable.down"),
+    PoolTimeout: lambda: Refusal("database_unavailable.busy"),
 }
 
 
 async def _handle_domain(request: Request, exc: Exception) -> Response:
     if isinstance(exc, CaseError):  # the case domain's errors carry keys of the same kinds
-        return await _handle(request, Refusal(exc.key, exc.detail, **exc.values))
+        return await refusal_response(request, Refusal(exc.key, exc.detail, **exc.values))
     outage = next(OUTAGES[kind] for kind in type(exc).__mro__ if kind in OUTAGES)
-    return await _handle(request, outage())
+    return await refusal_response(request, outage())
 
 
 def install_handlers(app: FastAPI) -> None:
     """Answer every ``Refusal``, the case domain's errors and the outages in the error body."""
-    app.add_exception_handler(Refusal, _handle)
+    app.add_exception_handler(Refusal, refusal_response)
     app.add_exception_handler(StarletteHTTPException, _handle_http)
     app.add_exception_handler(RequestValidationError, _handle_request_validation)
     domain: list[type[Exception]] = [CaseError, *OUTAGES]
@@ -253,7 +257,7 @@ REFUSALS: dict[int, str] = {status: kind for kind, (status, _, _) in KINDS.items
     503: "unavailable"
 }
 _DESCRIBED: dict[int, str] = {status: meaning for status, meaning, _ in KINDS.values() if status != 503} | {
-    503: "The broker or the database is unreachable: nothing was accepted or changed; retry after Retry-After s."
+    503: "The broker or the database is unreachable or did not answer in time; retry after Retry-After s."
 }
 _ERROR_SCHEMA = ErrorBody.model_json_schema()
 

@@ -90,8 +90,11 @@ class Intake:
         *,
         durable: bool,
         protector: Protector | None = None,
+        timeout_s: float = 1.25,
     ) -> None:
         self.engine = engine
+        self.timeout_s = timeout_s  # a post not held by then is answered 503 (the part that hangs named)
+        self._part = "database"  # what the running group waits for: "database" (its receipts) or "broker"
         self.protector = protector  # seals a description's personal numbers (None: descriptions pass as sent)
         self.producer = producer
         self.topics = topics
@@ -100,12 +103,23 @@ class Intake:
         self._running = 0
 
     async def accept(self, events: list[Event]) -> Accepted:
-        """Hold ``events`` (claim, produce, acks=all) together with the posts arriving meanwhile."""
+        """Hold ``events`` (claim, produce, acks=all) together with the posts arriving meanwhile.
+
+        A post not held within ``timeout_s`` is refused (503): one still waiting for its group
+        is dropped (nothing of it was stored); one whose group hangs may still be held when
+        the part comes back, which a post again with the same ids finds.
+        """
         post = Post(stamp(events, self.protector), asyncio.get_running_loop().create_future())
         self._waiting.append(post)
         self._start_group()
         assert post.result is not None
-        await post.result
+        try:
+            await asyncio.wait_for(asyncio.shield(post.result), self.timeout_s)
+        except TimeoutError:
+            if post in self._waiting:
+                self._waiting.remove(post)
+            post.result.add_done_callback(lambda f: f.cancelled() or f.exception())  # its late outcome is nobody's
+            raise Refusal(f"{self._part}_unavailable.slow", seconds=f"{self.timeout_s:g}") from None
         ACCEPTED.inc(len(post.received))
         return _accepted(post)
 
@@ -152,6 +166,7 @@ class Intake:
             for r in post.received:
                 first.setdefault(str(r.event.id), r)
         payloads = {i: r.to_bytes() for i, r in first.items()}  # one encoding, for the receipt and the topic
+        self._part = "database"
         try:
             conflicts = claim(self.engine, list(first.values()), list(payloads.values()), durable=self.durable)
         except DBAPIError:
@@ -175,6 +190,7 @@ class Intake:
             Message(self.topics.raw, r.event.reporter.encode(), payloads[i]) for i, r in first.items() if i in sent
         ]
         if messages:
+            self._part = "broker"
             self.producer.publish(messages)
 
 

@@ -3,27 +3,29 @@
 The API's own (events accepted, posts refused by reason, request latency) are counted
 in each process; with ``gridgov api --workers N`` they go through prometheus-client's
 multiprocess directory (``PROMETHEUS_MULTIPROC_DIR``) and are summed at scrape. The
-pipeline's are read at scrape time from where they live: recorded and reconciled from
+pipeline's are read at scrape time from where they live (or, when that does not answer
+within half a second, served as last read with their age): recorded and reconciled from
 ``pipeline_counter``, escalations from ``case_transition``, the oldest unrecorded event
 from ``event_receipt``, the clock's ticks, failed jobs, skipped cases and outbox lag from
 ``clock_member``, ``clock_skip`` and ``case_transition``, lag and dead letters from the broker.
 """
 
+import asyncio
 import logging
 import os
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Request, Response
-from kafka.errors import KafkaError
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import REFUSALS
+from api.probes import Probe, Reading
 from streams.sla import ClockFigures, clock_figures
 from streams.watch import OLDEST_UNRECORDED, LagProbe
 
@@ -74,52 +76,102 @@ class MetricsMiddleware:
                 REFUSED.labels(REFUSALS.get(status, str(status))).inc()
 
 
+@dataclass(frozen=True)
+class DatabaseFigures:
+    """The pipeline's figures kept in PostgreSQL."""
+
+    recorded: int
+    reconciled: int
+    escalations: int
+    oldest_unrecorded_s: float
+    clock: ClockFigures
+
+
+@dataclass(frozen=True)
+class BrokerFigures:
+    """The pipeline's figures kept by the broker."""
+
+    lag: dict[int, int]
+    dead_letters: int
+
+
+def _database_figures(engine: Engine) -> DatabaseFigures:
+    with engine.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT (SELECT value FROM pipeline_counter WHERE name = 'recorded') AS recorded,"
+                " (SELECT value FROM pipeline_counter WHERE name = 'reconciled') AS reconciled,"
+                " (SELECT count(*) FROM case_transition WHERE action IN ('escalate', 'auto_escalate')) AS up,"
+                f" ({OLDEST_UNRECORDED}) AS oldest"
+            )
+        ).one()
+        clock = clock_figures(conn)
+    return DatabaseFigures(row.recorded or 0, row.reconciled or 0, row.up, float(row.oldest or 0), clock)
+
+
 class PipelineCollector:
-    """The pipeline's figures, read at each scrape; a part that cannot be read is left out (and logged)."""
+    """The pipeline's figures: read at each scrape when they answer within ``WAIT_S``, else the last ones.
+
+    ``/metrics`` never waits on PostgreSQL or the broker longer than that: a part that does
+    not answer is served as last read, and ``gridgov_figures_age_seconds`` says how old
+    (a part never read is left out, and logged).
+    """
+
+    WAIT_S = 0.5
 
     def __init__(self, engine: Engine, probe: LagProbe, dead_topic: str) -> None:
-        self.engine = engine
-        self.probe = probe
-        self.dead_topic = dead_topic
+        self.database = Probe(lambda: _database_figures(engine), "metrics-database")
+        self.broker = Probe(lambda: BrokerFigures(probe.lag(), probe.written(dead_topic)), "metrics-broker")
+        self._readings: tuple[Reading[DatabaseFigures], Reading[BrokerFigures]] | None = None
+
+    async def refresh(self) -> None:
+        """Read both parts, waiting at most ``WAIT_S`` for them (together)."""
+        self._readings = await asyncio.gather(self.database.read(self.WAIT_S), self.broker.read(self.WAIT_S))
 
     def collect(self) -> Iterator[Metric]:
-        """The families, read now."""
-        try:
-            with self.engine.connect() as conn:
-                row = conn.execute(
-                    text(
-                        "SELECT (SELECT value FROM pipeline_counter WHERE name = 'recorded') AS recorded,"
-                        " (SELECT value FROM pipeline_counter WHERE name = 'reconciled') AS reconciled,"
-                        " (SELECT count(*) FROM case_transition WHERE action IN ('escalate', 'auto_escalate')) AS up,"
-                        f" ({OLDEST_UNRECORDED}) AS oldest"
-                    )
-                ).one()
-                clock = clock_figures(conn)
-            yield CounterMetricFamily("gridgov_events_recorded", "Events recorded in PostgreSQL", row.recorded or 0)
-            yield CounterMetricFamily(
-                "gridgov_events_reconciled", "Accepted events sent again by reconciliation", row.reconciled or 0
-            )
-            yield CounterMetricFamily("gridgov_escalations", "Cases escalated (吹哨), by people and the clock", row.up)
-            yield GaugeMetricFamily(
-                "gridgov_oldest_unrecorded_seconds",
-                "Age of the oldest accepted event not yet recorded (0 when none waits)",
-                float(row.oldest or 0),
-            )
-            yield from _clock_families(clock)
-        except SQLAlchemyError as exc:
-            log.warning("metrics: database figures left out (%s)", type(exc).__name__)
-        try:
+        """The families as last refreshed."""
+        if self._readings is None:
+            return
+        database, broker = self._readings
+        age = GaugeMetricFamily(
+            "gridgov_figures_age_seconds",
+            "Age of the pipeline's figures served, by where they are kept (0: read at this scrape)",
+            labels=["source"],
+        )
+        if database.value is not None:
+            yield from _database_families(database.value)
+            age.add_metric(["database"], database.age_s or 0.0)
+        if broker.value is not None:
             lag = GaugeMetricFamily(
                 "gridgov_consumer_lag", "Raw records not yet recorded, per partition", labels=["partition"]
             )
-            for partition, waiting in sorted(self.probe.lag().items()):
+            for partition, waiting in sorted(broker.value.lag.items()):
                 lag.add_metric([str(partition)], waiting)
             yield lag
             yield CounterMetricFamily(
-                "gridgov_dead_letters", "Records sent to the dead-letter topic", self.probe.written(self.dead_topic)
+                "gridgov_dead_letters", "Records sent to the dead-letter topic", broker.value.dead_letters
             )
-        except (KafkaError, LookupError) as exc:
-            log.warning("metrics: broker figures left out (%s)", type(exc).__name__)
+            age.add_metric(["broker"], broker.age_s or 0.0)
+        for source, reading in (("database", database), ("broker", broker)):
+            if not reading.fresh:
+                log.warning(
+                    "metrics: %s figures %s (%s)", source, "stale" if reading.value else "left out", reading.error
+                )
+        yield age
+
+
+def _database_families(row: DatabaseFigures) -> Iterator[Metric]:
+    yield CounterMetricFamily("gridgov_events_recorded", "Events recorded in PostgreSQL", row.recorded)
+    yield CounterMetricFamily(
+        "gridgov_events_reconciled", "Accepted events sent again by reconciliation", row.reconciled
+    )
+    yield CounterMetricFamily("gridgov_escalations", "Cases escalated (吹哨), by people and the clock", row.escalations)
+    yield GaugeMetricFamily(
+        "gridgov_oldest_unrecorded_seconds",
+        "Age of the oldest accepted event not yet recorded (0 when none waits)",
+        row.oldest_unrecorded_s,
+    )
+    yield from _clock_families(row.clock)
 
 
 def _clock_families(clock: ClockFigures) -> Iterator[Metric]:
@@ -158,6 +210,7 @@ class _Default:
 
 
 @router.get("/metrics", response_class=Response, responses={200: {"content": {CONTENT_TYPE_LATEST: {}}}})
-def get_metrics(request: Request) -> Response:
-    """Prometheus text format: the counters, gauges and histograms above."""
+async def get_metrics(request: Request) -> Response:
+    """Prometheus text format: the counters, gauges and histograms above (never waits past half a second)."""
+    await request.app.state.pipeline_figures.refresh()
     return Response(generate_latest(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)

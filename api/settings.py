@@ -37,6 +37,10 @@ class ApiSettings(BaseSettings):
     max_json_bytes: int = 256 * 1024  # any other body: transitions, notes, searches, users, requests' actions
     token_ttl_minutes: int = Field(default=480, ge=1, le=7 * 24 * 60)
     user_cache_s: float = Field(default=10.0, ge=0)
+    # Every answer within a bound (api.deadline): a post is answered 202 or 503 within post_timeout_s,
+    # any other request begins its answer within request_timeout_s (of its last byte received).
+    post_timeout_s: float = Field(default=1.8, ge=0.5, le=60)
+    request_timeout_s: float = Field(default=30.0, ge=1, le=600)
     event_posts_per_minute: float = Field(default=120.0, ge=0)
     event_post_burst: int = Field(default=30, ge=1)
 

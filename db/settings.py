@@ -2,8 +2,11 @@
 
 from typing import Literal
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import make_url
+from sqlalchemy import Engine, make_url
+
+from db.engine import make_engine
 
 
 class DatabaseSettings(BaseSettings):
@@ -15,9 +18,25 @@ class DatabaseSettings(BaseSettings):
     local_pg_port: int = 55432
     local_pg_database: str = "gridgov"
     db_pool_size: int = 20
+    # What the API waits for PostgreSQL at most (a post is answered within GRIDGOV_POST_TIMEOUT_S anyway).
+    db_connect_timeout_s: int = Field(default=2, ge=2)  # libpq's minimum
+    db_pool_timeout_s: float = Field(default=1.0, gt=0)  # for a free connection of the pool
+    db_statement_timeout_ms: int = Field(default=30_000, ge=0)  # any one statement of the API (0: no limit)
+    db_lock_timeout_ms: int = Field(default=5_000, ge=0)  # any one wait for a row or table lock (0: no limit)
     # TLS to an external server (libpq's sslmode; verify-full checks the certificate and host name).
     db_sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = None
     db_sslrootcert: str | None = None
+
+    def api_engine(self) -> Engine:
+        """The API's engine: every wait on PostgreSQL bounded by the settings above."""
+        return make_engine(
+            self.url,
+            self.db_pool_size,
+            connect_timeout_s=self.db_connect_timeout_s,
+            pool_timeout_s=self.db_pool_timeout_s,
+            statement_timeout_ms=self.db_statement_timeout_ms,
+            lock_timeout_ms=self.db_lock_timeout_ms,
+        )
 
     @property
     def is_local(self) -> bool:

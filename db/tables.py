@@ -248,7 +248,8 @@ pipeline_member = Table(
     Column("state", String(16), nullable=False),
     at_column("started_at", nullable=False),
     at_column("seen_at", nullable=False),
-    at_column("progress_at", nullable=False),
+    at_column("progress_at"),  # the last batch recorded (none yet: empty)
+    at_column("caught_up_at"),  # the last poll that found nothing left on every partition owned
     Column("recorded", BigInteger, server_default="0", nullable=False),
     Column("rejoins", Integer, server_default="0", nullable=False),
 )

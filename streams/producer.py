@@ -69,7 +69,8 @@ class EventProducer:
         self._timeout_s = timeout_s
         self._producer: KafkaProducer | None = None
         self._lock = threading.Lock()
-        self._status = Recent(lambda: broker_status(settings), ttl_s=1.0)
+        # Within /health's wait (0.8 s): a broker that does not answer is told as such, not as a hung check.
+        self._status = Recent(lambda: broker_status(settings, timeout_ms=700), ttl_s=1.0)
 
     def _get(self) -> KafkaProducer:
         with self._lock:

@@ -4,6 +4,10 @@ The reconciler runs beside each worker. Every few seconds it creates the platfor
 topics if the broker has lost them (the local broker keeps them in memory), drops
 receipts whose events are recorded, and sends again the events accepted long enough
 ago and still not recorded. Only one process does a pass at a time.
+
+It does not send again while the recording group is stalled with records waiting in
+the raw topic: those events are waiting behind the group, not lost, and copies would
+only wait behind them too (``may_resend``).
 """
 
 import contextlib
@@ -21,7 +25,9 @@ from streams.kafka import admin_client
 from streams.producer import BrokerDown, EventProducer, Message
 from streams.receipts import count
 from streams.settings import KafkaSettings
-from streams.topics import Topics, ensure_topics
+from streams.topics import Topics, ensure_topics, partitions_off
+from streams.watch import LagProbe, database_figures
+from streams.worker import GROUP
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +40,29 @@ class Reconciled:
     resent: int
 
 
+def may_resend(waiting: int, since_progress_s: float | None, after_s: float) -> bool:
+    """Whether unrecorded events may be sent again: nothing waits in the raw topic, or the group progresses.
+
+    ``waiting``: records in the raw topic the group has not committed; ``since_progress_s``:
+    time since the group last recorded a batch or caught up (None: never). With records
+    waiting and no progress for ``after_s``, an unrecorded event is most likely among them.
+    """
+    return waiting == 0 or (since_progress_s is not None and since_progress_s < after_s)
+
+
 def reconcile(
-    engine: Engine, producer: EventProducer, raw_topic: str, *, after: timedelta, limit: int = 5000
+    engine: Engine,
+    producer: EventProducer,
+    raw_topic: str,
+    *,
+    after: timedelta,
+    limit: int = 5000,
+    resend: bool = True,
 ) -> Reconciled:
     """Drop receipts whose event is recorded; send again those older than ``after`` that are not.
 
-    Also forgets the status rows of workers not seen for an hour.
+    Also forgets the status rows of workers not seen for an hour. With ``resend`` false
+    (the group is stalled: ``may_resend``) nothing is sent again.
 
     A receipt is sent again after ``after``, then after twice that, and so on: a group
     that is only slow is not flooded with copies. Sending again is harmless: the worker
@@ -55,6 +78,8 @@ def reconcile(
         ).rowcount
         # Rows of workers gone for an hour (killed, so they could not remove their own).
         conn.execute(text("DELETE FROM pipeline_member WHERE seen_at < now() - interval '1 hour'"))
+        if not resend:
+            return Reconciled(dropped, 0)
         rows = conn.execute(
             text(
                 "SELECT id, reporter, payload FROM event_receipt"
@@ -73,7 +98,7 @@ def reconcile(
             count(conn, "reconciled", len(rows))
             log.warning(
                 "sent again %d accepted event(s) still unrecorded %.0f s or more after they were received"
-                " (lost by the broker, or waiting behind a slow or restarting worker: the worker records each once)",
+                " (lost by the broker, or behind a slow group: the worker records each once)",
                 len(rows),
                 after.total_seconds(),
             )
@@ -93,6 +118,22 @@ class Reconciler:
         self.every_s = every_s
         self.resent = 0
         self._admin: KafkaAdminClient | None = None  # kept between passes; a new one after a failure
+        self._group = settings.topic_prefix + GROUP
+        self._lag = LagProbe(settings, self._group, Topics.from_prefix(settings.topic_prefix).raw, ttl_s=0)
+        self.held = 0  # passes that sent nothing again because the group was stalled
+
+    def _may_resend(self) -> bool:
+        """Whether the group progresses, or nothing waits for it (see ``may_resend``)."""
+        waiting = sum(self._lag.lag().values())
+        if not waiting:
+            return True
+        with self.engine.connect() as conn:
+            _, since, _ = database_figures(conn, self._group, self.settings.kafka_session_timeout_ms / 1000)
+        if may_resend(waiting, since, self.after.total_seconds()):
+            return True
+        self.held += 1
+        log.info("not sending again: %d record(s) wait behind a group without progress for %.0f s", waiting, since or 0)
+        return False
 
     def once(self) -> Reconciled:
         """One pass; the broker's or the database's absence is logged and waited out."""
@@ -102,10 +143,17 @@ class Reconciler:
             created = ensure_topics(self._admin, self.settings)
             if created:
                 log.warning("the broker had lost topics %s (a restart of the local broker?): created them", created)
-            done = reconcile(
-                self.engine, self.producer, Topics.from_prefix(self.settings.topic_prefix).raw, after=self.after
-            )
-        except (KafkaError, BrokerDown, DBAPIError) as exc:
+                for name, count in partitions_off(self._admin, self.settings).items():
+                    log.warning(
+                        "topic %s came back with %d partitions, not %d: the broker created it on a client's request"
+                        " before this pass; it works, with that many workers at most sharing it",
+                        name,
+                        count,
+                        self.settings.topic_partitions,
+                    )
+            raw = Topics.from_prefix(self.settings.topic_prefix).raw
+            done = reconcile(self.engine, self.producer, raw, after=self.after, resend=self._may_resend())
+        except (KafkaError, BrokerDown, DBAPIError, LookupError) as exc:
             log.info("reconciliation waits: %s", type(exc).__name__)
             if isinstance(exc, KafkaError):
                 self.close()
@@ -122,7 +170,8 @@ class Reconciler:
             self.close()
 
     def close(self) -> None:
-        """Drop the admin client."""
+        """Drop the admin clients."""
+        self._lag.close()
         if self._admin is not None:
             with contextlib.suppress(KafkaError):
                 self._admin.close()

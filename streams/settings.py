@@ -20,8 +20,8 @@ class KafkaSettings(BaseSettings):
     topic_prefix: str = "gridgov."
     topic_partitions: int = 6
     topic_replication_factor: int = 1
-    kafka_session_timeout_ms: int = 6000
-    kafka_heartbeat_interval_ms: int = 2000
+    kafka_session_timeout_ms: int = 4000
+    kafka_heartbeat_interval_ms: int = 1000
     kafka_max_poll_interval_ms: int = 10000
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
@@ -66,9 +66,9 @@ class PipelineSettings(BaseSettings):
     kafka_replicated: bool = False
     reconcile_after_s: float = Field(default=30.0, gt=0)
     reconcile_every_s: float = Field(default=5.0, gt=0)
-    pipeline_degraded_after_s: float = Field(default=60.0, gt=0)
-    pipeline_failing_after_s: float = Field(default=300.0, gt=0)
-    worker_rejoin_after_s: float = Field(default=30.0, gt=0)
+    pipeline_degraded_after_s: float = Field(default=30.0, gt=0)
+    pipeline_failing_after_s: float = Field(default=120.0, gt=0)
+    worker_rejoin_after_s: float = Field(default=15.0, gt=0)
 
     @model_validator(mode="after")
     def _check(self) -> "PipelineSettings":

@@ -62,6 +62,18 @@ def ensure_topics(admin: KafkaAdminClient, settings: KafkaSettings) -> list[str]
     return created
 
 
+def partitions_off(admin: KafkaAdminClient, settings: KafkaSettings) -> dict[str, int]:
+    """The platform's topics whose partition count is not the configured one, with the count they have.
+
+    The local broker (Tansu) creates a topic on any metadata request for it, whatever the
+    client asks, with 4 partitions, and cannot add partitions later: after it lost its
+    topics, the first client to ask may get there before ``ensure_topics``.
+    """
+    wanted = Topics.from_prefix(settings.topic_prefix).all()
+    found = {t["name"]: len(t["partitions"]) for t in admin.describe_topics(wanted) if t["error_code"] == 0}
+    return {name: n for name, n in found.items() if n != settings.topic_partitions}
+
+
 def create_topics(settings: KafkaSettings) -> list[str]:
     """Connect, create the platform's missing topics (``ensure_topics``), disconnect; return those created."""
     admin = admin_client(settings)

@@ -12,7 +12,7 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -30,30 +30,33 @@ Verdict = Literal["ok", "degraded", "failing"]
 
 @dataclass
 class Membership:
-    """One worker's view of its group, fed after every poll (monotonic seconds)."""
+    """One worker's view of its group, fed after every poll (monotonic seconds).
+
+    Progress is records written: ``progress`` is when the last batch was committed (None
+    until one is). ``caught_up`` is when a poll last found nothing left to read on every
+    partition the worker owns, with nothing in hand: then nothing waits for it. A worker
+    that starts, or polls empty while records wait, has neither.
+    """
 
     started: float
     rejoin_after_s: float
     owned: int = 0
     stable: bool = False
-    progress: float = field(default=0.0)
+    progress: float | None = None
+    caught_up: float | None = None
     unowned_since: float | None = None
     rejoins: int = 0
 
     def __post_init__(self) -> None:
-        self.progress = self.started
         self.unowned_since = self.started
 
-    def observe(self, now: float, *, owned: int, stable: bool, polled: int) -> None:
-        """After a poll: ``owned`` partitions, the coordinator's state, ``polled`` records fetched.
-
-        An empty poll while owning partitions is progress (nothing is waiting for this member).
-        """
+    def observe(self, now: float, *, owned: int, stable: bool, drained: bool) -> None:
+        """After a poll: ``owned`` partitions, the coordinator's state, and whether nothing was left to read."""
         self.owned, self.stable = owned, stable
         if owned or stable:
             self.unowned_since = None
-            if owned and not polled:
-                self.progress = now
+            if owned and drained:
+                self.caught_up = now
         elif self.unowned_since is None:
             self.unowned_since = now
 
@@ -121,16 +124,17 @@ def report(engine: Engine, member: str, group_id: str, m: Membership, recorded: 
     wall = datetime.now(UTC)
     mono = time.monotonic()
 
-    def at(t: float) -> datetime:
-        return datetime.fromtimestamp(wall.timestamp() - (mono - t), UTC)
+    def at(t: float | None) -> datetime | None:
+        return None if t is None else datetime.fromtimestamp(wall.timestamp() - (mono - t), UTC)
 
     with engine.begin() as conn:
         conn.execute(
             text(
                 "INSERT INTO pipeline_member (member, group_id, partitions, state, started_at, seen_at, progress_at,"
-                " recorded, rejoins) VALUES (:member, :group, :owned, :state, :started, :seen, :progress, :recorded,"
-                " :rejoins) ON CONFLICT (member) DO UPDATE SET partitions = :owned, state = :state, seen_at = :seen,"
-                " progress_at = :progress, recorded = :recorded, rejoins = :rejoins"
+                " caught_up_at, recorded, rejoins) VALUES (:member, :group, :owned, :state, :started, :seen,"
+                " :progress, :caught_up, :recorded, :rejoins) ON CONFLICT (member) DO UPDATE SET partitions = :owned,"
+                " state = :state, seen_at = :seen, progress_at = :progress, caught_up_at = :caught_up,"
+                " recorded = :recorded, rejoins = :rejoins"
             ),
             {
                 "member": member,
@@ -140,6 +144,7 @@ def report(engine: Engine, member: str, group_id: str, m: Membership, recorded: 
                 "started": at(m.started),
                 "seen": wall,
                 "progress": at(m.progress),
+                "caught_up": at(m.caught_up),
                 "recorded": recorded,
                 "rejoins": m.rejoins,
             },
@@ -157,18 +162,24 @@ OLDEST_UNRECORDED = (
     "SELECT extract(epoch FROM now() - min(r.received_at)) FROM event_receipt r"
     " WHERE NOT EXISTS (SELECT 1 FROM event e WHERE e.id = r.id)"
 )
-SEEN_WITHIN_S = 30  # a worker row not refreshed for this long belongs to a process that is gone
 
 
-def database_figures(conn: Connection, group_id: str) -> tuple[float | None, float | None, int]:
-    """Age of the oldest unrecorded receipt, time since the group's last progress, live members."""
+def database_figures(conn: Connection, group_id: str, seen_within_s: float) -> tuple[float | None, float | None, int]:
+    """Age of the oldest unrecorded receipt, time since the group's last progress, live members.
+
+    The group's last progress is the latest batch recorded or moment caught up by any of its
+    members, the dead ones' rows included (kept an hour); with neither, the first member's
+    start. A member counts as live when its row was refreshed within ``seen_within_s`` (the
+    session timeout: a killed worker drops out as the broker drops it).
+    """
     row = conn.execute(
         text(
             f"SELECT ({OLDEST_UNRECORDED}) AS oldest,"
-            " (SELECT extract(epoch FROM now() - max(progress_at)) FROM pipeline_member WHERE group_id = :g) AS since,"
+            " (SELECT extract(epoch FROM now() - coalesce(greatest(max(progress_at), max(caught_up_at)),"
+            " min(started_at))) FROM pipeline_member WHERE group_id = :g) AS since,"
             " (SELECT count(*) FROM pipeline_member WHERE group_id = :g AND seen_at > now() - :seen) AS members"
         ),
-        {"g": group_id, "seen": timedelta(seconds=SEEN_WITHIN_S)},
+        {"g": group_id, "seen": timedelta(seconds=seen_within_s)},
     ).one()
     return (
         None if row.oldest is None else float(row.oldest),
@@ -180,8 +191,11 @@ def database_figures(conn: Connection, group_id: str) -> tuple[float | None, flo
 class LagProbe:
     """Consumer lag per partition of the raw topic, from one admin client kept open; answers reused ``ttl_s``."""
 
-    def __init__(self, settings: KafkaSettings, group_id: str, topic: str, ttl_s: float = 2.0) -> None:
+    def __init__(
+        self, settings: KafkaSettings, group_id: str, topic: str, ttl_s: float = 2.0, timeout_ms: int = 3000
+    ) -> None:
         self.settings = settings
+        self.timeout_ms = timeout_ms
         self.group_id = group_id
         self.topic = topic
         self.ttl_s = ttl_s
@@ -214,7 +228,9 @@ class LagProbe:
 
     def _client(self) -> KafkaAdminClient:
         if self._admin is None:
-            self._admin = admin_client(self.settings, request_timeout_ms=3000, bootstrap_timeout_ms=3000)
+            self._admin = admin_client(
+                self.settings, request_timeout_ms=self.timeout_ms, bootstrap_timeout_ms=self.timeout_ms
+            )
         return self._admin
 
     def _ends(self, topic: str) -> dict[TopicPartition, int]:

@@ -90,7 +90,7 @@ class Worker:
         group_id: str = "",
         renew: Callable[[], KafkaConsumer] | None = None,
         reset_group: Callable[[], None] | None = None,
-        rejoin_after_s: float = 30.0,
+        rejoin_after_s: float = 15.0,
         member: str = "",
     ) -> None:
         self.consumer = consumer
@@ -247,7 +247,9 @@ class Worker:
         now = time.monotonic()
         coordinator = getattr(self.consumer, "_coordinator", None)  # kafka-python's: no public accessor
         stable = bool(coordinator is not None and coordinator.stable())
-        self.membership.observe(now, owned=len(self.consumer.assignment()), stable=stable, polled=polled)
+        owned = self.consumer.assignment()
+        drained = idle and not polled and bool(owned) and self._drained(owned)
+        self.membership.observe(now, owned=len(owned), stable=stable, drained=drained)
         if idle and self._renew is not None and self.membership.stuck(now):
             self._rejoin(now)
         if now - self._reported >= 1:
@@ -256,6 +258,24 @@ class Worker:
                 report(self.engine, self.member, self.group_id, self.membership, self.totals.inserted)
             except DBAPIError as exc:
                 log.info("worker status not written (%s)", type(exc).__name__)
+
+    def _drained(self, owned: "set[TopicPartition]") -> bool:
+        """Whether this consumer has read every record the broker holds on ``owned`` (as of its last fetch).
+
+        A partition whose end the consumer does not know yet (no fetch answered since it was
+        assigned) is not drained: an empty poll then says nothing about what waits.
+        """
+        for tp in owned:
+            end = self.consumer.highwater(tp)
+            if end is None:
+                return False
+            try:
+                at = self.consumer.position(tp, timeout_ms=0)
+            except KafkaError:
+                return False
+            if at is None or at < end:
+                return False
+        return True
 
     def _rejoin(self, now: float) -> None:
         """Replace a member stuck rejoining with a fresh one; with the local broker, delete the group first."""
@@ -294,7 +314,7 @@ def open_worker(
     batch_size: int = 2000,
     depth: int = 2,
     client_id: str = "gridgov-worker",
-    rejoin_after_s: float = 30.0,
+    rejoin_after_s: float = 15.0,
 ) -> Worker:
     """A worker with its own consumer in the recording group and its own producer.
 

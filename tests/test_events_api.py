@@ -104,7 +104,7 @@ def test_malformed_json_is_422(client: TestClient) -> None:
 
 def test_a_valid_event_without_broker_is_503(client: TestClient) -> None:
     response = client.post("/v1/events", json=event_body(119.43, 32.2))
-    assert response.status_code == 503
+    assert response.status_code == 503, response.text
     assert response.headers["retry-after"]
 
 

@@ -15,7 +15,8 @@ from api.app import create_app
 from api.settings import Settings
 from cli.local import broker
 from cli.local.process import port_open
-from streams.topics import create_topics
+from streams.kafka import admin_client
+from streams.topics import Topics, create_topics, partitions_off
 from tests.conftest import SignIn
 from tests.pipeline_fixtures import count_reported, event_body, grid_point, quick_topics, rows_and_ids, start_worker
 
@@ -120,6 +121,18 @@ def test_a_broker_killed_under_a_running_worker_loses_nothing_accepted_before_or
         worker.send_signal(signal.SIGTERM)
         _, stderr = worker.communicate(timeout=60)
     assert worker.returncode == 0, stderr.decode()[-2000:]
+    # The worker itself made the lost topics again (nobody ran `gridgov services up`) with their partitions;
+    # those the clients in use asked for first the broker made itself, with 4 (streams.topics.partitions_off).
+    log = stderr.decode()
+    assert "the broker had lost topics" in log, log[-2000:]
+    admin = admin_client(settings.kafka)
+    try:
+        off = partitions_off(admin, settings.kafka)
+        assert Topics.from_prefix(settings.kafka.topic_prefix).escalations not in off  # nobody asks for it but us
+        assert set(off.values()) <= {4}, off
+        assert all(f"topic {name} came back with 4 partitions" in log for name in off), log[-2000:]
+    finally:
+        admin.close()
     assert len(accepted) == 400
     rows = rows_and_ids(demo_city, reporter)
     assert rows == (400, 400)

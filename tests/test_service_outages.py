@@ -114,4 +114,4 @@ def test_broker_stopped_gives_503_never_202_and_the_api_recovers_by_itself(
             assert response.status_code == 503, response.text
             time.sleep(1)
         assert response.status_code == 202, response.text
-        assert client.get("/health").status_code == 200
+        assert (h := client.get("/health")).status_code == 200, h.text

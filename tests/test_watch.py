@@ -5,7 +5,7 @@ from streams.watch import Freshness, Membership, judge
 
 def test_a_member_without_partitions_in_a_rebalancing_group_is_stuck_after_the_bound() -> None:
     m = Membership(started=100.0, rejoin_after_s=30.0)
-    m.observe(101.0, owned=0, stable=False, polled=0)
+    m.observe(101.0, owned=0, stable=False, drained=False)
     assert m.state == "rejoining"
     assert not m.stuck(130.0)  # 30 s since start: at the bound, not past it
     assert m.stuck(130.5)
@@ -14,17 +14,20 @@ def test_a_member_without_partitions_in_a_rebalancing_group_is_stuck_after_the_b
     assert not m.stuck(160.0) and m.stuck(161.0)  # the bound starts again for the fresh member
 
 
-def test_owning_partitions_or_a_stable_group_is_not_stuck_and_an_empty_poll_is_progress() -> None:
+def test_a_worker_starts_without_progress_and_only_records_written_or_nothing_left_to_read_count() -> None:
     m = Membership(started=0.0, rejoin_after_s=5.0)
-    m.observe(1.0, owned=3, stable=True, polled=10)
-    assert m.state == "owning" and m.progress == 0.0  # records fetched: progress comes with their commit
+    assert m.progress is None and m.caught_up is None  # "not yet progressing", whatever its start
+    m.observe(1.0, owned=3, stable=True, drained=False)
+    assert m.state == "owning" and m.progress is None  # records fetched: progress comes with their commit
+    m.observe(1.5, owned=3, stable=True, drained=False)
+    assert m.progress is None and m.caught_up is None  # an empty poll while records wait is not progress
     m.committed(2.0)
     assert m.progress == 2.0
-    m.observe(9.0, owned=3, stable=True, polled=0)
-    assert m.progress == 9.0  # nothing waiting for it
-    m.observe(10.0, owned=0, stable=True, polled=0)
-    assert m.state == "idle" and not m.stuck(100.0)  # more members than partitions
-    m.observe(20.0, owned=0, stable=False, polled=0)
+    m.observe(9.0, owned=3, stable=True, drained=True)
+    assert m.caught_up == 9.0 and m.progress == 2.0  # nothing left to read: nothing waits for it
+    m.observe(10.0, owned=0, stable=True, drained=True)
+    assert m.state == "idle" and not m.stuck(100.0) and m.caught_up == 9.0  # owning nothing proves nothing
+    m.observe(20.0, owned=0, stable=False, drained=False)
     assert m.unowned_since == 20.0 and not m.stuck(25.0) and m.stuck(25.5)
 
 
