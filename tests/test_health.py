@@ -1,12 +1,15 @@
-"""``GET /health`` reports both services."""
+"""``GET /health`` reports both services; the pipeline's figures it reads from PostgreSQL."""
 
 import dataclasses
+import uuid
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
 
 from api.app import create_app
 from api.settings import Settings
 from streams.producer import Recent
+from streams.watch import database_figures
 
 
 def test_health_reports_both_services_up(settings: Settings) -> None:
@@ -46,3 +49,35 @@ def test_an_up_broker_check_is_reused_for_a_second_and_a_down_one_never() -> Non
     assert status() == (False, "NoBrokersAvailable")  # over a second: asked again
     assert status() == (True, "3 topics")  # down is asked again at once
     assert len(calls) == 3
+
+
+def test_the_groups_progress_is_records_written_or_caught_up_by_any_member_and_dead_members_drop_out(
+    engine: Engine,
+) -> None:
+    group = f"watch-{uuid.uuid4().hex[:6]}"
+    rows = [  # member, started, seen, progress, caught up (seconds ago; None: never)
+        ("killed", 100, 50, 60, 70),  # its last batch 60 s ago; gone for 50 s
+        ("restarted", 3, 0.5, None, None),  # "not yet progressing": its start is no progress
+        ("stopped", 40, 10, None, 45),  # caught up 45 s ago; gone for 10 s (> the 4 s session)
+    ]
+    with engine.begin() as conn:
+        for member, started, seen, progress, caught_up in rows:
+            conn.execute(
+                text(
+                    "INSERT INTO pipeline_member (member, group_id, partitions, state, started_at, seen_at,"
+                    " progress_at, caught_up_at) VALUES (:m, :g, 0, 'rejoining', now() - make_interval(secs => :s),"
+                    " now() - make_interval(secs => :seen), now() - make_interval(secs => :p),"
+                    " now() - make_interval(secs => :c))"
+                ),
+                {"m": f"{group}-{member}", "g": group, "s": started, "seen": seen, "p": progress, "c": caught_up},
+            )
+        _, since, members = database_figures(conn, group, 4.0)
+        assert since is not None and 45 <= since < 46  # the latest of 60 s (a batch) and 45 s (caught up)
+        assert members == 1  # seen within the session timeout: the restarted one
+        conn.execute(
+            text("DELETE FROM pipeline_member WHERE group_id = :g AND member <> :m"),
+            {"g": group, "m": f"{group}-restarted"},
+        )
+        _, since, _ = database_figures(conn, group, 4.0)
+        assert since is not None and 3 <= since < 4  # none ever progressed: since the first start
+        conn.execute(text("DELETE FROM pipeline_member WHERE group_id = :g"), {"g": group})
