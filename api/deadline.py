@@ -62,7 +62,12 @@ class Deadline:
                 task.cancel()
                 with contextlib.suppress(Exception, asyncio.CancelledError):
                     await task
-                refusal = Refusal("unavailable.slow" if not post else "unavailable.slow_post", seconds=f"{bound:g}")
+                seconds = f"{bound:g}"
+                refusal = (
+                    Refusal("unavailable.slow_post", seconds=seconds)
+                    if post
+                    else Refusal("unavailable.slow", seconds=seconds)
+                )
                 response = await refusal_response(Request(scope), refusal)
                 await response(scope, receive, send)
                 return

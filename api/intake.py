@@ -119,7 +119,10 @@ class Intake:
             if post in self._waiting:
                 self._waiting.remove(post)
             post.result.add_done_callback(lambda f: f.cancelled() or f.exception())  # its late outcome is nobody's
-            raise Refusal(f"{self._part}_unavailable.slow", seconds=f"{self.timeout_s:g}") from None
+            seconds = f"{self.timeout_s:g}"
+            if self._part == "broker":
+                raise Refusal("broker_unavailable.slow", seconds=seconds) from None
+            raise Refusal("database_unavailable.slow", seconds=seconds) from None
         ACCEPTED.inc(len(post.received))
         return _accepted(post)
 

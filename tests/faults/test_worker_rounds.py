@@ -12,6 +12,7 @@ import subprocess
 import time
 import uuid
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
@@ -42,6 +43,7 @@ def first_batch(engine: Engine, pid: int, started: float, timeout: float = 60) -
     return float("inf")
 
 
+@pytest.mark.timeout(900)  # ten rounds of ~35 s
 def test_ten_rounds_of_kills_then_a_fresh_worker(settings: Settings, demo_city: Engine, sign_in: SignIn) -> None:
     reporter = f"gw-rounds-{uuid.uuid4().hex[:6]}"
     points = [grid_point(demo_city, i)[1:] for i in range(0, 100, 10)]
