@@ -52,7 +52,7 @@ test: install browser ## Start test services on their own ports and run the whol
 
 faults: install ## The fault tests at the default bounds: a hung database or broker, killed workers, lost topics
 	$(TEST_ENV) $(BIN)/gridgov services up
-	$(TEST_ENV) $(BIN)/pytest tests/faults; rc=$$?; $(TEST_ENV) $(BIN)/gridgov services down; exit $$rc
+	$(TEST_ENV) $(BIN)/pytest -rP tests/faults; rc=$$?; $(TEST_ENV) $(BIN)/gridgov services down; exit $$rc
 
 screenshots: install browser ## Write the screenshots in docs/ (map, screen, workbench, monthly report, phone app) from the browser tests
 	$(TEST_ENV) $(BIN)/gridgov services up

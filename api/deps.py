@@ -21,8 +21,6 @@ from cases.rules import Rules
 from geo.locator import Locator
 from registers.cadence import VisitRules
 from registers.protect import Protector
-from streams.producer import EventProducer
-from streams.watch import LagProbe
 
 
 def _state(name: str) -> Callable[[Request], Awaitable[Any]]:
@@ -35,9 +33,7 @@ def _state(name: str) -> Callable[[Request], Awaitable[Any]]:
 
 
 EngineDep = Annotated[Engine, Depends(_state("engine"))]
-ProducerDep = Annotated[EventProducer, Depends(_state("producer"))]
 IntakeDep = Annotated[Intake, Depends(_state("intake"))]
-LagProbeDep = Annotated[LagProbe, Depends(_state("lag_probe"))]
 LocatorDep = Annotated[Locator, Depends(_state("locator"))]
 RulesDep = Annotated[Rules, Depends(_state("rules"))]
 VisitRulesDep = Annotated[VisitRules, Depends(_state("visit_rules"))]

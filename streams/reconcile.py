@@ -120,7 +120,6 @@ class Reconciler:
         self._admin: KafkaAdminClient | None = None  # kept between passes; a new one after a failure
         self._group = settings.topic_prefix + GROUP
         self._lag = LagProbe(settings, self._group, Topics.from_prefix(settings.topic_prefix).raw, ttl_s=0)
-        self.held = 0  # passes that sent nothing again because the group was stalled
 
     def _may_resend(self) -> bool:
         """Whether the group progresses, or nothing waits for it (see ``may_resend``)."""
@@ -131,7 +130,6 @@ class Reconciler:
             _, since, _ = database_figures(conn, self._group, self.settings.kafka_session_timeout_ms / 1000)
         if may_resend(waiting, since, self.after.total_seconds()):
             return True
-        self.held += 1
         log.info("not sending again: %d record(s) wait behind a group without progress for %.0f s", waiting, since or 0)
         return False
 
