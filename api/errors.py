@@ -35,7 +35,7 @@ KINDS: dict[str, tuple[int, str, Mapping[str, str]]] = {
     "payload_too_large": (413, "The body or batch is over its limit.", {}),
     "invalid_input": (422, "The request is well formed but its content is wrong.", {}),
     "rate_limited": (429, "Too many requests from one user; retry after the Retry-After seconds.", {}),
-    "broker_unavailable": (503, "The broker did not confirm in time; nothing was accepted, retry later.", _RETRY),
+    "broker_unavailable": (503, "The broker did not confirm in time; send again later with the same ids.", _RETRY),
     "database_unavailable": (503, "PostgreSQL is unreachable; retry later.", _RETRY),
     "unavailable": (503, "No answer in time from PostgreSQL or the broker; retry after Retry-After s.", _RETRY),
 }

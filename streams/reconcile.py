@@ -5,16 +5,17 @@ topics if the broker has lost them (the local broker keeps them in memory), drop
 receipts whose events are recorded, and sends again the events accepted long enough
 ago and still not recorded. Only one process does a pass at a time.
 
-It does not send again while the recording group is stalled with records waiting in
-the raw topic: those events are waiting behind the group, not lost, and copies would
-only wait behind them too (``may_resend``).
+It sends again only what the recording group has gone past: an event received before
+the cutoff is sent again only once the group has read every record the raw topic got
+before the cutoff (``LagProbe.consumed_before``). Until then the event may be waiting
+behind a stalled or catching-up group, not lost, and a copy would only wait behind it.
 """
 
 import contextlib
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from kafka.admin import KafkaAdminClient
 from kafka.errors import KafkaError
@@ -26,7 +27,7 @@ from streams.producer import BrokerDown, EventProducer, Message
 from streams.receipts import count
 from streams.settings import KafkaSettings
 from streams.topics import Topics, ensure_topics, partitions_off
-from streams.watch import LagProbe, database_figures
+from streams.watch import LagProbe
 from streams.worker import GROUP
 
 log = logging.getLogger(__name__)
@@ -40,31 +41,22 @@ class Reconciled:
     resent: int
 
 
-def may_resend(waiting: int, since_progress_s: float | None, after_s: float) -> bool:
-    """Whether unrecorded events may be sent again: nothing waits in the raw topic, or the group progresses.
-
-    ``waiting``: records in the raw topic the group has not committed; ``since_progress_s``:
-    time since the group last recorded a batch or caught up (None: never). With records
-    waiting and no progress for ``after_s``, an unrecorded event is most likely among them.
-    """
-    return waiting == 0 or (since_progress_s is not None and since_progress_s < after_s)
-
-
 def reconcile(
     engine: Engine,
     producer: EventProducer,
     raw_topic: str,
     *,
     after: timedelta,
+    cutoff: datetime,
     limit: int = 5000,
     resend: bool = True,
 ) -> Reconciled:
-    """Drop receipts whose event is recorded; send again those older than ``after`` that are not.
+    """Drop receipts whose event is recorded; send again those received before ``cutoff`` that are not.
 
     Also forgets the status rows of workers not seen for an hour. With ``resend`` false
-    (the group is stalled: ``may_resend``) nothing is sent again.
+    (the group has not read all records written before ``cutoff``) nothing is sent again.
 
-    A receipt is sent again after ``after``, then after twice that, and so on: a group
+    A receipt is sent again once received before ``cutoff``, then ``after`` earlier, and so on: a group
     that is only slow is not flooded with copies. Sending again is harmless: the worker
     records an id once. One pass at a time across processes (an advisory lock); a pass
     that finds the lock taken does nothing.
@@ -83,11 +75,11 @@ def reconcile(
         rows = conn.execute(
             text(
                 "SELECT id, reporter, payload FROM event_receipt"
-                " WHERE received_at < now() - :after * (resent + 1) AND payload IS NOT NULL"
+                " WHERE received_at < CAST(:cutoff AS timestamptz) - :after * resent AND payload IS NOT NULL"
                 " AND NOT EXISTS (SELECT 1 FROM event e WHERE e.id = event_receipt.id)"
                 " ORDER BY received_at LIMIT :limit FOR UPDATE SKIP LOCKED"
             ),
-            {"after": after, "limit": limit},
+            {"after": after, "cutoff": cutoff, "limit": limit},
         ).all()
         if rows:
             producer.publish([Message(raw_topic, (r.reporter or "").encode(), bytes(r.payload)) for r in rows])
@@ -121,16 +113,11 @@ class Reconciler:
         self._group = settings.topic_prefix + GROUP
         self._lag = LagProbe(settings, self._group, Topics.from_prefix(settings.topic_prefix).raw, ttl_s=0)
 
-    def _may_resend(self) -> bool:
-        """Whether the group progresses, or nothing waits for it (see ``may_resend``)."""
-        waiting = sum(self._lag.lag().values())
-        if not waiting:
+    def _gone_past(self, cutoff: datetime) -> bool:
+        """Whether the group has read every raw record written before ``cutoff`` (else: say why not)."""
+        if self._lag.consumed_before(cutoff):
             return True
-        with self.engine.connect() as conn:
-            _, since, _ = database_figures(conn, self._group, self.settings.kafka_session_timeout_ms / 1000)
-        if may_resend(waiting, since, self.after.total_seconds()):
-            return True
-        log.info("not sending again: %d record(s) wait behind a group without progress for %.0f s", waiting, since or 0)
+        log.info("not sending again: records written before %s still wait for the recording group", cutoff)
         return False
 
     def once(self) -> Reconciled:
@@ -150,7 +137,9 @@ class Reconciler:
                         self.settings.topic_partitions,
                     )
             raw = Topics.from_prefix(self.settings.topic_prefix).raw
-            done = reconcile(self.engine, self.producer, raw, after=self.after, resend=self._may_resend())
+            cutoff = datetime.now(UTC) - self.after
+            resend = self._gone_past(cutoff)
+            done = reconcile(self.engine, self.producer, raw, after=self.after, cutoff=cutoff, resend=resend)
         except (KafkaError, BrokerDown, DBAPIError, LookupError) as exc:
             log.info("reconciliation waits: %s", type(exc).__name__)
             if isinstance(exc, KafkaError):

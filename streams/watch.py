@@ -188,6 +188,22 @@ def database_figures(conn: Connection, group_id: str, seen_within_s: float) -> t
     )
 
 
+def read_past(ends: dict[int, int], firsts: dict[int, tuple[int | None, int]], committed: dict[int, int]) -> bool:
+    """Whether, on every partition, the group has committed past the first record written at or after a moment.
+
+    ``ends``: each partition's end offset; ``firsts``: the broker's answer to "the first record
+    with a timestamp at or after the moment" (offset, timestamp), where a timestamp below 0
+    means there is none (Kafka answers offset -1 there, the local broker offset 0); ``committed``:
+    the group's offsets (none or below 0: nothing read).
+    """
+    for partition, end in ends.items():
+        offset, stamp = firsts.get(partition, (None, -1))
+        first = end if offset is None or offset < 0 or stamp < 0 else offset
+        if max(committed.get(partition, 0), 0) < first:
+            return False
+    return True
+
+
 class LagProbe:
     """Consumer lag per partition of the raw topic, from one admin client kept open; answers reused ``ttl_s``."""
 
@@ -220,6 +236,23 @@ class LagProbe:
                 lag[tp.partition] = max(0, end - (done.offset if done is not None and done.offset >= 0 else 0))
             self._last = (time.monotonic(), lag)
             return lag
+
+    def consumed_before(self, when: datetime) -> bool:
+        """Whether the group has read every record of the topic written before ``when`` (see ``read_past``)."""
+        with self._lock:
+            ends = self._ends(self.topic)
+            try:
+                admin = self._client()
+                firsts = admin.list_partition_offsets({tp: int(when.timestamp() * 1000) for tp in ends})
+                committed = admin.list_group_offsets({self.group_id: list(ends)}).get(self.group_id, {})
+            except KafkaError:
+                self.close()
+                raise
+        return read_past(
+            {tp.partition: end for tp, end in ends.items()},
+            {tp.partition: (o.offset, o.timestamp) for tp, o in firsts.items()},
+            {tp.partition: o.offset for tp, o in committed.items() if o is not None},
+        )
 
     def written(self, topic: str) -> int:
         """Records ever written to ``topic`` (the sum of its end offsets)."""

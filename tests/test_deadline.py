@@ -5,7 +5,6 @@ import threading
 import time
 from collections.abc import AsyncIterator
 
-import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import StreamingResponse
 from fastapi.testclient import TestClient
@@ -13,7 +12,6 @@ from fastapi.testclient import TestClient
 from api.deadline import Deadline
 from api.errors import install_handlers
 from api.probes import Probe
-from streams.reconcile import may_resend
 
 release = threading.Event()
 
@@ -110,19 +108,3 @@ def test_a_probe_whose_read_fails_says_why_and_has_nothing_before_a_first_value(
 
     reading = Probe(fails, "test").read_now(1.0)
     assert reading.value is None and reading.age_s is None and reading.error == "ConnectionRefusedError"
-
-
-@pytest.mark.parametrize(
-    ("waiting", "since", "allowed"),
-    [
-        (0, None, True),  # nothing waits in the topic: an unrecorded event was lost
-        (0, 900.0, True),
-        (5, 2.0, True),  # the group progresses: what is older than `after` was lost
-        (5, 30.0, False),  # records wait behind a group without progress for `after`: they are not lost
-        (5, None, False),  # a group that never progressed
-    ],
-)
-def test_events_are_sent_again_only_when_nothing_waits_or_the_group_progresses(
-    waiting: int, since: float | None, allowed: bool
-) -> None:
-    assert may_resend(waiting, since, 30.0) is allowed

@@ -1,5 +1,6 @@
 """Accepted events survive a crash of the local broker: the receipts send them again, the topics come back."""
 
+import json
 import os
 import signal
 import time
@@ -16,9 +17,23 @@ from api.settings import Settings
 from cli.local import broker
 from cli.local.process import port_open
 from streams.kafka import admin_client
+from streams.producer import EventProducer
+from streams.receipts import claim
+from streams.reconcile import Reconciler
+from streams.schema import Event, Received
 from streams.topics import Topics, create_topics, partitions_off
+from streams.worker import GROUP
 from tests.conftest import SignIn
-from tests.pipeline_fixtures import count_reported, event_body, grid_point, quick_topics, rows_and_ids, start_worker
+from tests.pipeline_fixtures import (
+    count_reported,
+    event_body,
+    grid_point,
+    quick_topics,
+    rows_and_ids,
+    running_worker,
+    start_worker,
+    wait_recorded,
+)
 
 RECORDED_WITHIN_S = 60  # after the worker starts: the README states it for the defaults (30 s + a pass)
 
@@ -136,3 +151,37 @@ def test_a_broker_killed_under_a_running_worker_loses_nothing_accepted_before_or
     assert len(accepted) == 400
     rows = rows_and_ids(demo_city, reporter)
     assert rows == (400, 400)
+
+
+def test_events_waiting_behind_a_stalled_group_are_not_sent_again_and_those_the_broker_lost_are(
+    settings: Settings, demo_city: Engine, sign_in: SignIn
+) -> None:
+    """The fault run's pile-on: a stalled group's events were sent again though they were only waiting."""
+    with demo_city.begin() as conn:  # the reconciler reads every receipt of the database: this test's only
+        conn.execute(text("DELETE FROM event_receipt"))
+    settings = quick_topics(settings)
+    reporter = f"gw-held-{uuid.uuid4().hex[:6]}"
+    _, lon, lat = grid_point(demo_city, 9)
+    waiting = [event_body(lon, lat, reporter=reporter) for _ in range(20)]
+    with TestClient(create_app(settings)) as client:  # no worker: the group is stalled
+        client.headers.update(sign_in(reporter, Role.DISTRICT, "321111"))
+        assert client.post("/v1/events/batch", json={"events": waiting}).status_code == 202
+    lost = [
+        Received.stamp(Event.model_validate_json(json.dumps(event_body(lon, lat, reporter=reporter)))) for _ in range(5)
+    ]
+    claim(demo_city, lost, [r.to_bytes() for r in lost], durable=True)  # receipts whose records the broker lost
+    producer = EventProducer(settings.kafka)
+    reconciler = Reconciler(settings.kafka, demo_city, producer, after_s=0.5, every_s=1)
+    try:
+        time.sleep(1)
+        assert reconciler.once().resent == 0  # 20 records written before the cutoff are unread: hold
+        with running_worker(settings, demo_city, settings.kafka.topic_prefix + GROUP):
+            assert len(wait_recorded(demo_city, [b["id"] for b in waiting])) == 20
+            time.sleep(1)  # the receipts of the lost ones are now older than the cutoff, and the group read past it
+            assert reconciler.once().resent == 5  # only the lost ones
+            ids = [b["id"] for b in waiting] + [str(r.event.id) for r in lost]
+            assert len(wait_recorded(demo_city, ids)) == 25
+    finally:
+        reconciler.close()
+        producer.close()
+    assert rows_and_ids(demo_city, reporter) == (25, 25)

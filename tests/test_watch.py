@@ -1,6 +1,6 @@
 """The pipeline's self-watch as pure functions: a worker's membership, and the verdict on freshness."""
 
-from streams.watch import Freshness, Membership, judge
+from streams.watch import Freshness, Membership, judge, read_past
 
 
 def test_a_member_without_partitions_in_a_rebalancing_group_is_stuck_after_the_bound() -> None:
@@ -40,3 +40,16 @@ def test_the_verdict_takes_the_oldest_unrecorded_event_and_the_time_without_prog
     verdict, why = judge(stalled, 60, 300)
     assert verdict == "failing" and "5 record(s) waiting" in why
     assert judge(Freshness(60.0, 60.0, {0: 1}, 1), 60, 300)[0] == "ok"  # at the threshold, not past it
+
+
+def test_the_group_has_gone_past_a_moment_when_every_partition_is_committed_past_its_first_record_since() -> None:
+    ends = {0: 10, 1: 4}
+    since = {0: (7, 1_000), 1: (4, -1)}  # partition 1: no record since (the local broker says offset 4 or 0, -1)
+    assert read_past(ends, since, {0: 7, 1: 4})  # everything before the moment is read
+    assert read_past(ends, since, {0: 9, 1: 4})
+    assert not read_past(ends, since, {0: 6, 1: 4})  # record 6 was written before the moment and is unread
+    assert not read_past(ends, since, {0: 7, 1: 3})  # partition 1: all 4 records are from before it
+    assert read_past(ends, {0: (7, 1_000), 1: (0, -1)}, {0: 7, 1: 4})  # Tansu's "none": offset 0, timestamp -1
+    assert not read_past(ends, {0: (7, 1_000), 1: (0, -1)}, {0: 7})  # a partition never committed
+    assert read_past({0: 3}, {0: (0, 500)}, {})  # a topic made again after a broker's loss: all of it is newer
+    assert read_past({0: 0}, {0: (-1, -1)}, {0: -1})  # empty, nothing committed: nothing waits
