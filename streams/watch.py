@@ -1,8 +1,9 @@
 """The pipeline watching itself: each worker's membership, the group's lag, and how fresh the records are.
 
 ``Membership`` (pure) follows one worker's consumer: whether it owns partitions, when
-it last made progress, and when it has been rejoining for too long. ``judge`` (pure)
-turns the pipeline's figures into ok, degraded or failing. The rest reads the figures
+it last recorded a batch or had nothing left to read, and when it has been rejoining for
+too long. ``judge`` (pure) turns the pipeline's figures into ok, degraded or failing;
+``read_past`` (pure) says whether the group has read everything written before a moment. The rest reads the figures
 from PostgreSQL (``pipeline_member``, ``event_receipt``) and from the broker.
 """
 
@@ -189,7 +190,9 @@ def database_figures(conn: Connection, group_id: str, seen_within_s: float) -> t
 
 
 def read_past(ends: dict[int, int], firsts: dict[int, tuple[int | None, int]], committed: dict[int, int]) -> bool:
-    """Whether, on every partition, the group has committed past the first record written at or after a moment.
+    """Whether the group has read every record written before a moment (pure).
+
+    On every partition, its committed offset must have reached the first record written at or after it.
 
     ``ends``: each partition's end offset; ``firsts``: the broker's answer to "the first record
     with a timestamp at or after the moment" (offset, timestamp), where a timestamp below 0
