@@ -44,7 +44,6 @@ from api.pages.policy import PagePolicy
 from api.ratelimit import RateLimiter, SignInThrottle
 from api.settings import Settings
 from api.tilecache import TileCache
-from db.engine import make_engine
 from geo.locator import Locator
 from streams.producer import EventProducer
 from streams.topics import Topics
@@ -85,10 +84,7 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
         topics = Topics.from_prefix(settings.kafka.topic_prefix)
         # Its answers within /health's wait (0.8 s), or an error.
         app.state.lag_probe = LagProbe(settings.kafka, settings.kafka.topic_prefix + GROUP, topics.raw, timeout_ms=700)
-        # /health and /metrics read through an engine of their own: hung requests holding the pool do not hold them.
-        app.state.watch_engine = make_engine(
-            settings.database.url, 4, connect_timeout_s=2, pool_timeout_s=1, statement_timeout_ms=5000
-        )
+        app.state.watch_engine = settings.database.watch_engine()
         app.state.lookouts = health.Lookouts.of(
             app.state.watch_engine, app.state.producer, app.state.lag_probe, settings
         )

@@ -38,6 +38,10 @@ class DatabaseSettings(BaseSettings):
             lock_timeout_ms=self.db_lock_timeout_ms,
         )
 
+    def watch_engine(self) -> Engine:
+        """A small engine of its own for /health and /metrics: hung requests holding the API's pool do not hold it."""
+        return make_engine(self.url, 4, connect_timeout_s=2, pool_timeout_s=1, statement_timeout_ms=5000)
+
     @property
     def is_local(self) -> bool:
         """Whether the project runs its own cluster (no URL given)."""

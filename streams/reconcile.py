@@ -14,6 +14,7 @@ behind a stalled or catching-up group, not lost, and a copy would only wait behi
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -49,12 +50,13 @@ def reconcile(
     after: timedelta,
     cutoff: datetime,
     limit: int = 5000,
-    resend: bool = True,
+    gone_past: Callable[[], bool] = lambda: True,
 ) -> Reconciled:
     """Drop receipts whose event is recorded; send again those received before ``cutoff`` that are not.
 
-    Also forgets the status rows of workers not seen for an hour. With ``resend`` false
-    (the group has not read all records written before ``cutoff``) nothing is sent again.
+    Also forgets the status rows of workers not seen for an hour. When there is something
+    to send again, ``gone_past`` is asked whether the group has read every record written
+    before ``cutoff``; if not, nothing is sent (it may be waiting behind the group).
 
     A receipt is sent again once received before ``cutoff``, then ``after`` earlier, and so on: a group
     that is only slow is not flooded with copies. Sending again is harmless: the worker
@@ -70,8 +72,6 @@ def reconcile(
         ).rowcount
         # Rows of workers gone for an hour (killed, so they could not remove their own).
         conn.execute(text("DELETE FROM pipeline_member WHERE seen_at < now() - interval '1 hour'"))
-        if not resend:
-            return Reconciled(dropped, 0)
         rows = conn.execute(
             text(
                 "SELECT id, reporter, payload FROM event_receipt"
@@ -81,6 +81,8 @@ def reconcile(
             ),
             {"after": after, "cutoff": cutoff, "limit": limit},
         ).all()
+        if rows and not gone_past():
+            return Reconciled(dropped, 0)
         if rows:
             producer.publish([Message(raw_topic, (r.reporter or "").encode(), bytes(r.payload)) for r in rows])
             conn.execute(
@@ -110,8 +112,7 @@ class Reconciler:
         self.every_s = every_s
         self.resent = 0
         self._admin: KafkaAdminClient | None = None  # kept between passes; a new one after a failure
-        self._group = settings.topic_prefix + GROUP
-        self._lag = LagProbe(settings, self._group, Topics.from_prefix(settings.topic_prefix).raw, ttl_s=0)
+        self._lag = LagProbe(settings, settings.topic_prefix + GROUP, Topics.from_prefix(settings.topic_prefix).raw)
 
     def _gone_past(self, cutoff: datetime) -> bool:
         """Whether the group has read every raw record written before ``cutoff`` (else: say why not)."""
@@ -138,8 +139,14 @@ class Reconciler:
                     )
             raw = Topics.from_prefix(self.settings.topic_prefix).raw
             cutoff = datetime.now(UTC) - self.after
-            resend = self._gone_past(cutoff)
-            done = reconcile(self.engine, self.producer, raw, after=self.after, cutoff=cutoff, resend=resend)
+            done = reconcile(
+                self.engine,
+                self.producer,
+                raw,
+                after=self.after,
+                cutoff=cutoff,
+                gone_past=lambda: self._gone_past(cutoff),
+            )
         except (KafkaError, BrokerDown, DBAPIError, LookupError) as exc:
             log.info("reconciliation waits: %s", type(exc).__name__)
             if isinstance(exc, KafkaError):
