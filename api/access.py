@@ -23,13 +23,16 @@ class Role(StrEnum):
     RESIDENT = "resident"  # asks for services (居民点单) in the community they live in
     VOLUNTEER = "volunteer"  # takes requests dispatched to them in their community (党员接单)
     OWNER = "owner"  # runs a special grid (专属网格: a park, a market…) and sees the cases inside it
+    BUILDING_HEAD = "building_head"  # 楼栋长: reports at their buildings, sees their households masked
 
 
 # Roles whose scope is an area code, and the length of that code (grid 15, community 12, street 9, district 6).
 AREA_ROLES = {Role.GRIDWORKER: 15, Role.COMMUNITY: 12, Role.STREET: 9, Role.DISTRICT: 6}
 # Residents and volunteers belong to a community but see only their own requests, not the area.
 SCOPE_DIGITS = AREA_ROLES | {Role.RESIDENT: 12, Role.VOLUNTEER: 12}
-SPECIAL_GRID = r"ZS\d{15}"  # an owner's scope: the code of their special grid (geo.overlays)
+SPECIAL_GRID = r"ZS\d{15}"
+BUILDINGS = r"\d{18}(,\d{18}){0,19}"  # a building head's scope: 1 to 20 building codes, comma-separated
+MAX_BUILDINGS = 20  # an owner's scope: the code of their special grid (geo.overlays)
 SUPERVISORS = frozenset({Role.COMMUNITY, Role.STREET, Role.DISTRICT})
 EVERYWHERE = "*"  # the scope of the commander and the admin
 # What whoever holds a case may do: sign for it or return it, fix it, whistle it up, ask for more time.
@@ -60,6 +63,10 @@ def check_scope(role: Role, scope: str) -> str:
     elif role is Role.OWNER:
         if not re.fullmatch(SPECIAL_GRID, scope):
             raise Refusal("invalid_input.user", [problem("scope", "field.scope_owner", scope=scope)])
+    elif role is Role.BUILDING_HEAD:
+        scope = ",".join(sorted({code.strip() for code in scope.split(",")}))
+        if not re.fullmatch(BUILDINGS, scope):
+            raise Refusal("invalid_input.user", [problem("scope", "field.scope_buildings", most=MAX_BUILDINGS)])
     elif role is Role.DEPARTMENT:
         if not 1 <= len(scope) <= 64:
             raise Refusal("invalid_input.user", [problem("scope", "field.scope_department")])
@@ -88,6 +95,15 @@ class Principal:
     def sees_area(self, code: str) -> bool:
         """Whether ``code`` lies inside this caller's area."""
         return self.area is not None and code.startswith(self.area)
+
+    @property
+    def buildings(self) -> tuple[str, ...] | None:
+        """A building head's buildings; None for every other role."""
+        return tuple(self.scope.split(",")) if self.role is Role.BUILDING_HEAD else None
+
+    def sees_building(self, grid: str, building: str) -> bool:
+        """Whether this caller sees the households of a building (of ``grid``) in the register."""
+        return building in self.buildings if self.buildings is not None else self.sees_area(grid)
 
     def sees_case(self, area_code: str | None, department: str | None, special: str | None = None) -> bool:
         """Whether a case is seen: by its most precise code, the department it was whistled to, its special grid."""
@@ -164,7 +180,8 @@ ADMINS = frozenset({Role.ADMIN})
 REQUEST_READERS = SUPERVISORS | {Role.COMMANDER, Role.RESIDENT, Role.VOLUNTEER}
 PHOTO_TAKERS = CASE_ACTORS | {Role.RESIDENT, Role.VOLUNTEER}
 WORKBENCH = SUPERVISORS | {Role.DEPARTMENT}  # who works cases at a desk: queues, case pages, the inbox
-REGISTER_READERS = REPORTERS  # the grid's people: gridworkers and supervisors, in their own area
+REGISTER_EDITORS = frozenset({Role.GRIDWORKER, Role.COMMUNITY})  # a gridworker proposes, the community decides
+REGISTER_READERS = REPORTERS | {Role.BUILDING_HEAD}  # the grid's people in one's area; a 楼栋长's buildings, masked
 
 # Every route of the API and who may call it; the app refuses to start with a route missing here.
 # Object-level checks (an object outside the caller's scope is 404) are made in the routes.
@@ -183,14 +200,14 @@ POLICY: dict[str, frozenset[Role]] = {
     "GET /app/manifest.webmanifest": PUBLIC,
     "GET /app/lib/{name}": PUBLIC,
     "GET /v1/me/grid": frozenset({Role.GRIDWORKER}),
-    "GET /v1/me/reports": frozenset({Role.GRIDWORKER}),
+    "GET /v1/me/reports": frozenset({Role.GRIDWORKER, Role.BUILDING_HEAD}),
     "GET /v1/me/cases": frozenset({Role.GRIDWORKER}),
     "GET /v1/categories": ANYONE,
     "GET /v1/areas/{code}": ANYONE,
     "GET /v1/areas/{code}/children": ANYONE,
     "GET /v1/locate": ANYONE,
-    "POST /v1/events": REPORTERS,
-    "POST /v1/events/batch": REPORTERS,
+    "POST /v1/events": REPORTERS | {Role.BUILDING_HEAD},
+    "POST /v1/events/batch": REPORTERS | {Role.BUILDING_HEAD},
     "GET /v1/events/{event_id}": CASE_READERS,
     "GET /v1/cases": CASE_READERS,
     "GET /v1/cases/{case_id}": CASE_READERS,
@@ -238,11 +255,21 @@ POLICY: dict[str, frozenset[Role]] = {
     "POST /open311/v2/requests.{fmt}": PUBLIC,
     "GET /open311/v2/requests.{fmt}": PUBLIC,
     "GET /open311/v2/requests/{service_request_id}.{fmt}": PUBLIC,
+    "GET /v1/grids/{grid}/buildings": REGISTER_READERS,
+    "GET /v1/buildings/{code}": REGISTER_READERS,
     "GET /v1/households/{household_id}": REGISTER_READERS,
     "GET /v1/people/{person_id}": REGISTER_READERS,
     "POST /v1/people/search": REGISTER_READERS,
+    "POST /v1/households/{household_id}/people": REGISTER_EDITORS,
+    "POST /v1/people/{person_id}/move": REGISTER_EDITORS,
+    "POST /v1/people/{person_id}/leave": REGISTER_EDITORS,
+    "PUT /v1/people/{person_id}/tags": REGISTER_EDITORS,
+    "POST /v1/households/{household_id}/split": REGISTER_EDITORS,
+    "POST /v1/households/{household_id}/merge": REGISTER_EDITORS,
+    "GET /v1/register-changes": REPORTERS,
+    "POST /v1/register-changes/{change_id}/decision": frozenset({Role.COMMUNITY}),
     "GET /v1/pii-access": ADMINS,
-    "GET /v1/visits/due": REGISTER_READERS,
+    "GET /v1/visits/due": REPORTERS,
     "GET /v1/visits/coverage": MAP_READERS,
     "GET /v1/worklogs/{username}/{day}": REPORTERS,
     "PUT /v1/worklogs/{username}/{day}/note": frozenset({Role.GRIDWORKER}),

@@ -69,6 +69,14 @@ _SPECIAL_GRID = (
 
 def check_reference(engine: Engine, role: Role, scope: str, units: set[str]) -> None:
     """The area, responsible unit (one of ``units``) or special grid a scope names exists, else a 422 on scope."""
+    if role is Role.BUILDING_HEAD:
+        with engine.connect() as conn:
+            codes = scope.split(",")
+            known = set(conn.execute(text("SELECT code FROM building WHERE code = ANY(:c)"), {"c": codes}).scalars())
+        missing = [c for c in codes if c not in known]
+        if missing:
+            raise Refusal("invalid_input.user", [problem("scope", "field.scope_no_building", scope=",".join(missing))])
+        return
     if role in SCOPE_DIGITS or role is Role.OWNER:
         with engine.connect() as conn:
             found = (

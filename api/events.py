@@ -16,7 +16,7 @@ from api.deps import EngineDep, IntakeDep, LocatorDep, PostLimiterDep, SettingsD
 from api.errors import Refusal, invalid, responses
 from api.etags import NOT_MODIFIED, etagged
 from api.intake import Accepted
-from api.placement import current_index, in_place
+from api.placement import at_own_buildings, current_index, in_place
 from api.ratelimit import RateLimiter
 from api.visits import visits_known
 from cases.categories import default_categories
@@ -65,7 +65,8 @@ async def post_event(request: Request, principal: PrincipalDep) -> Response:
     10 attachments; occurred_at at most 5 minutes ahead and 30 days back;
     120 posts a minute per user, bursts of 30 (`GRIDGOV_EVENT_POSTS_PER_MINUTE`, `GRIDGOV_EVENT_POST_BURST`).
     A gridworker's event more than the location tolerance (`GRIDGOV_LOCATE_TOLERANCE_M`, 50 m) outside
-    their own grid is refused with 422, naming the nearest grid and its distance. A visit names a
+    their own grid is refused with 422, naming the nearest grid and its distance; a building head's
+    (楼栋长) incident more than the tolerance from their buildings likewise. A visit names a
     household of the register in the visitor's own area (422 otherwise, saying which).
     """
     state = request.app.state  # the hot path: read, not injected (see api.auth.current_principal)
@@ -75,7 +76,9 @@ async def post_event(request: Request, principal: PrincipalDep) -> Response:
         event = Event.model_validate_json(body, context={"now": datetime.now(UTC)})
     except ValidationError as exc:
         raise invalid(exc) from exc
-    in_place(await current_index(state.locator), as_yourself([event], principal), principal, batch=False)
+    index = await current_index(state.locator)
+    in_place(index, as_yourself([event], principal), principal, batch=False)
+    await at_own_buildings(state.engine, index.tolerance_m, [event], principal, batch=False)
     await visits_known(state.engine, [event], principal, batch=False)
     return answer(await state.intake.accept([event]))
 
@@ -111,7 +114,9 @@ async def post_batch(
             raise Refusal("payload_too_large.batch", most=500) from exc
         raise invalid(exc) from exc
     events = as_yourself(list(batch.events), principal)
-    in_place(await current_index(locator), events, principal, batch=True)
+    index = await current_index(locator)
+    in_place(index, events, principal, batch=True)
+    await at_own_buildings(engine, index.tolerance_m, events, principal, batch=True)
     await visits_known(engine, events, principal, batch=True)
     return answer(await intake.accept(events))
 

@@ -2,7 +2,8 @@
 
 A gridworker reports from their own grid: a point more than the location tolerance
 outside it is refused (422), naming the nearest grid and its distance, so the phone
-can show what is wrong before anything is accepted. Anyone else's report outside every
+can show what is wrong before anything is accepted. A building head (楼栋长) reports
+incidents at their buildings: the same tolerance holds around the buildings. Anyone else's report outside every
 district the platform serves is refused (422 naming the field; 400 for Open311, whose
 clients read every input error as 400), so no case is left without an area. A point
 inside a district but in no grid (a coverage gap) is taken in: it goes to that
@@ -15,13 +16,15 @@ from typing import Any
 import numpy as np
 from fastapi.concurrency import run_in_threadpool
 from numpy.typing import NDArray
+from sqlalchemy import Engine
 
 from api.access import Principal, Role
 from api.errors import Refusal, problem
 from geo.crs import to_wgs84_mixed
 from geo.grid_index import GridIndex
 from geo.locator import Locator
-from streams.schema import Event, Location
+from registers.store import building_distances
+from streams.schema import Event, Kind, Location
 
 log = logging.getLogger(__name__)
 
@@ -82,3 +85,30 @@ def in_place(index: GridIndex, events: list[Event], principal: Principal, *, bat
         return
     fields = [f"events.{n}.location" for n in range(len(events))] if batch else ["location"]
     in_served_area(index, [e.location for e in events], fields)
+
+
+def _distances(engine: Engine, codes: tuple[str, ...], lon: list[float], lat: list[float]) -> list[float]:
+    with engine.connect() as conn:
+        return building_distances(conn, codes, lon, lat)
+
+
+async def at_own_buildings(
+    engine: Engine, tolerance_m: float, events: list[Event], principal: Principal, *, batch: bool
+) -> None:
+    """422 for a building head's event other than an incident, or more than the tolerance from their buildings."""
+    if principal.buildings is None:
+        return
+    lon, lat = _wgs84([e.location for e in events])
+    distances = await run_in_threadpool(_distances, engine, principal.buildings, lon.tolist(), lat.tolist())
+    problems = []
+    for n, (event, metres) in enumerate(zip(events, distances, strict=True)):
+        prefix = f"events.{n}." if batch else ""
+        if event.kind is not Kind.INCIDENT:
+            problems.append(problem(prefix + "kind", "field.building_head_kind", kind=event.kind.value))
+        elif metres > tolerance_m:
+            shown = "∞" if metres == float("inf") else round(metres)
+            problems.append(
+                problem(prefix + "location", "field.outside_buildings", metres=shown, tolerance=round(tolerance_m))
+            )
+    if problems:
+        raise Refusal("invalid_input.building_head", problems, n=len(problems))

@@ -34,7 +34,11 @@ class UserIn(WriteBody):
     username: Annotated[str, Field(pattern=USERNAME)]
     password: Annotated[str, Field(min_length=MIN_PASSWORD, max_length=MAX_PASSWORD)]
     role: Role
-    scope: Annotated[str, Field(max_length=64, description="Area code, department name, or empty"), *NoControl] = ""
+    scope: Annotated[
+        str,
+        Field(max_length=400, description="Area code, department name, building codes (comma-separated), or empty"),
+        *NoControl,
+    ] = ""
     display_name: Annotated[str, Field(max_length=64, description="The name people read (张三)"), *NoControl] = ""
 
 

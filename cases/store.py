@@ -238,16 +238,32 @@ def _length(rules: Rules, category: str, length: str) -> Limit:
         raise InvalidLength(length) from exc
 
 
+# A building head's (楼栋长's) report is handled by the grid's gridworker (the first by login, if several).
+_FINDER = """
+SELECT CASE WHEN r.role = 'building_head' THEN
+  (SELECT u.username FROM app_user u WHERE u.role = 'gridworker' AND u.scope = :grid AND NOT u.disabled
+   ORDER BY u.username LIMIT 1) ELSE :reporter END
+FROM (SELECT (SELECT role FROM app_user WHERE username = :reporter) AS role) r
+"""
+
+
+def _finder(conn: Connection, row: Any) -> str | None:
+    """Who holds a report handled on the spot: its reporter, or for a building head's the grid's gridworker."""
+    found: str | None = conn.execute(text(_FINDER), {"grid": row.grid_code, "reporter": row.reporter}).scalar()
+    return found
+
+
 def take_in(conn: Connection, row: Any, rules: Rules) -> Case:
     """The intake of a new report (the caller holds its row lock), as of when it was received.
 
-    Handled on the spot: in progress at the grid, held by its reporter; sent straight to its
+    Handled on the spot: in progress at the grid, held by its reporter (a building head's report: by the
+    grid's gridworker); sent straight to its
     unit: dispatched there; otherwise (and for every resident request, which the community
     dispatches to a volunteer) it keeps waiting for a supervisor, with the intake deadline.
     """
     before = case_from_row(row, rules)
     if row.kind == "incident":
-        after = apply(before, Action.AUTO_INTAKE, row.opened_at, rules, assignee=row.reporter)
+        after = apply(before, Action.AUTO_INTAKE, row.opened_at, rules, assignee=_finder(conn, row))
     else:
         after = replace(before, deadline=rules.stage_deadline(row.category, Stage.INTAKE, row.opened_at))
     if after.state is State.REPORTED:

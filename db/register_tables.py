@@ -1,4 +1,4 @@
-"""The registers' tables (migrations 0016, 0022), declared once in the platform's ``metadata``.
+"""The registers' tables (migrations 0016, 0022, 0026), declared once in the platform's ``metadata``.
 
 Buildings under grids, their households, the people in them; the log of reads of personal data;
 gridworkers' notes on their day.
@@ -11,6 +11,7 @@ from sqlalchemy import (
     Boolean,
     Column,
     Date,
+    DateTime,
     ForeignKey,
     Identity,
     Index,
@@ -23,7 +24,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from db.tables import metadata, now_column
 
@@ -77,6 +78,48 @@ person = Table(
     now_column("updated_at"),
     UniqueConstraint("id_hash", name="uq_person_id_hash"),
     Index("ix_person_household_id", "household_id"),
+    Index("ix_person_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
+)
+
+# Every everyday change to the register (registers.changes): proposed by a gridworker and decided by
+# a community supervisor, or applied at once by a supervisor. ``client_id`` makes a resent proposal one.
+register_change = Table(
+    "register_change",
+    metadata,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("client_id", UUID(as_uuid=True), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("grid_code", String(15), nullable=False),
+    Column("household_id", String(48)),
+    Column("person_id", BigInteger),
+    Column("details", JSONB, nullable=False),  # what the change sets (no ID number in clear: sealed)
+    Column("reason", Text, nullable=False),
+    Column("state", String(8), nullable=False),  # proposed, applied, refused
+    Column("proposed_by", String(64), nullable=False),
+    now_column("proposed_at"),
+    Column("decided_by", String(64)),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decision_note", Text),
+    Column("outcome", JSONB),  # what applying it did: the new person's or household's id
+    UniqueConstraint("client_id", name="uq_register_change_client_id"),
+    Index("ix_register_change_grid_state", "grid_code", "state"),
+)
+
+# An import made in the browser: its progress while it runs, then its report (messages by key).
+register_import = Table(
+    "register_import",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("actor", String(64), nullable=False),
+    Column("kind", String(9), nullable=False),
+    Column("filename", Text, nullable=False),
+    Column("state", String(8), nullable=False),  # checked, running, done, failed
+    Column("stage", String(9)),
+    Column("done", Integer, server_default="0", nullable=False),
+    Column("total", Integer, server_default="0", nullable=False),
+    Column("report", JSONB),
+    now_column("started_at"),
+    Column("finished_at", DateTime(timezone=True)),
 )
 
 # Every unmasked read, search, export and deletion of personal data: who, when, whom, what for.

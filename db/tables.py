@@ -333,7 +333,7 @@ app_user = Table(
     Column("username", String(64), primary_key=True),
     Column("password_hash", Text, nullable=False),
     Column("role", String(16), nullable=False),
-    Column("scope", String(64), nullable=False),
+    Column("scope", String(400), nullable=False),  # an area, a unit, a special grid, or buildings (a 楼栋长's)
     Column("disabled", Boolean, server_default=text("false"), nullable=False),
     Column("display_name", String(64)),  # the name people read (张三); the login name when null
     Column("phone", String(20)),  # where a notice goes by SMS (streams.notices)

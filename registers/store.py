@@ -175,6 +175,22 @@ def household_grids(conn: Connection, ids: Sequence[str]) -> dict[str, str]:
     return {household: grid for household, grid in rows.all()}
 
 
+def building_distances(
+    conn: Connection, codes: Sequence[str], lon: Sequence[float], lat: Sequence[float]
+) -> list[float]:
+    """How far (metres) each point lies from the nearest of these buildings (their footprints or points)."""
+    rows = conn.execute(
+        text(
+            "SELECT min(ST_Distance(b.geom::geography, ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326)::geography))"
+            " FROM unnest(CAST(:lon AS float8[]), CAST(:lat AS float8[])) WITH ORDINALITY AS p(lon, lat, n)"
+            " JOIN building b ON b.code = ANY(:codes) GROUP BY p.n ORDER BY p.n"
+        ),
+        {"lon": list(lon), "lat": list(lat), "codes": list(codes)},
+    )
+    found = [float(d) for d in rows.scalars()]
+    return found if len(found) == len(lon) else [float("inf")] * len(lon)  # none of the buildings is registered
+
+
 def building_codes(conn: Connection) -> set[str]:
     """Every building code in the register."""
     return set(conn.execute(text("SELECT code FROM building")).scalars())
@@ -186,12 +202,18 @@ def delete_person(conn: Connection, person_id: int) -> str | None:
         text("DELETE FROM person WHERE id = :id RETURNING household_id"), {"id": person_id}
     ).scalar_one_or_none()
     if household is not None:
-        conn.execute(
-            text("CREATE TEMP TABLE household_touched ON COMMIT DROP AS SELECT CAST(:id AS text) AS id"),
-            {"id": household},
-        )
-        conn.execute(text(_RECOUNT))
+        recount(conn, [household])
     return household
+
+
+def recount(conn: Connection, households: Sequence[str]) -> None:
+    """Set these households' member counts and tags from their people (an emptied household: 0 and none)."""
+    conn.execute(
+        text("CREATE TEMP TABLE household_touched ON COMMIT DROP AS SELECT unnest(CAST(:ids AS text[])) AS id"),
+        {"ids": list(households)},
+    )
+    conn.execute(text(_RECOUNT))
+    conn.execute(text("DROP TABLE household_touched"))
 
 
 def log_access(

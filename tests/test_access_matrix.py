@@ -47,6 +47,7 @@ SCOPES = {
     Role.RESIDENT: GRID[:12],
     Role.VOLUNTEER: GRID[:12],
     Role.OWNER: "ZS" + GRID[:12] + "901",  # a park's management: sees the cases in its special grid
+    Role.BUILDING_HEAD: GRID + "499",  # a building of GRID, at the inside point
 }
 HELPER = "matrix-helper"  # a volunteer of GRID's community that supervisors dispatch to
 API_KEY = "matrix-open311-key"
@@ -174,15 +175,15 @@ class City:
         """A fresh household of one person in a grid inside or outside the role's area: ids and ID number."""
         self.serial += 1
         grid = self.grid(role, inside)
-        first17 = f"110105{date(1950, 1, 1) + timedelta(days=self.serial):%Y%m%d}{self.serial % 1000:03d}"
+        building = SCOPES[role] if role is Role.BUILDING_HEAD and inside else f"{grid}{500 + self.serial % 400:03d}"
         person = PersonRow(
             0,
             "矩阵",
-            first17 + check_digit(first17),
+            self.id_number(),
             None,
             date(1950, 1, 1),
             "户主",
-            f"{grid}{500 + self.serial % 400:03d}",
+            building,
             "",
             f"{self.serial}",
             None,
@@ -196,6 +197,32 @@ class City:
                 text("SELECT id FROM person WHERE household_id = :h"), {"h": person.household_id}
             ).scalar_one()
         return person.household_id, person_id, person.id_number
+
+    def id_number(self) -> str:
+        """A fresh ID number."""
+        self.serial += 1
+        first17 = f"110105{date(1950, 1, 1) + timedelta(days=self.serial):%Y%m%d}{self.serial % 1000:03d}"
+        return first17 + check_digit(first17)
+
+    def proposal(self, role: Role, inside: bool) -> int:
+        """A gridworker's proposed change (tags) to a person inside or outside the role's area: its id."""
+        household, person, _ = self.household(role, inside)
+        with self.engine.begin() as conn:
+            return int(
+                conn.execute(
+                    text(
+                        "INSERT INTO register_change (client_id, kind, grid_code, household_id, person_id, details,"
+                        " reason, state, proposed_by) VALUES (gen_random_uuid(), 'tags', :grid, :h, :p,"
+                        " CAST(:details AS jsonb), '核实', 'proposed', 'matrix-gw') RETURNING id"
+                    ),
+                    {
+                        "grid": self.grid(role, inside),
+                        "h": household,
+                        "p": person,
+                        "details": f'{{"person": {person}, "tags": []}}',
+                    },
+                ).scalar_one()
+            )
 
     def gridworker(self, role: Role, user: str, inside: bool) -> str:
         """A gridworker whose work log the role may read (inside) or not."""
@@ -367,6 +394,27 @@ def _found(response: httpx.Response, visible: bool, kwargs: dict[str, Any]) -> N
     assert ([p["id"] for p in response.json()["people"]] == [kwargs["_person"]]) is visible
 
 
+def _change(
+    what: str, method: str = "POST", **body: Any
+) -> Callable[[City, Role, str, bool], tuple[str, str, dict[str, Any]]]:
+    """A change to a fresh household (``{h}``) or its person (``{p}``); ``{b}`` its building, ``{s}`` a serial."""
+
+    def build(city: City, role: Role, user: str, inside: bool) -> tuple[str, str, dict[str, Any]]:
+        household, person, _ = city.household(role, inside)
+        names = {"h": household, "p": person, "b": household.split("-")[0], "s": city.serial}
+        filled = {k: v.format(**names) if isinstance(v, str) else v for k, v in body.items()}
+        if "people" in filled:
+            filled["people"] = [person]
+        if filled.get("id_number") == "new":
+            filled["id_number"] = city.id_number()
+        if filled.get("into") == "other":
+            filled["into"] = city.household(role, inside)[0]
+        json = {"client_id": str(uuid.uuid4()), "reason": "核实"} | filled
+        return method, what.format(**names), {"json": json}
+
+    return build
+
+
 def _note(city: City, role: Role, user: str, inside: bool) -> tuple[str, str, dict[str, Any]]:
     return "PUT", f"/v1/worklogs/{user if inside else 'someone-else'}/2026-11-30/note", {"json": {"note": "巡查"}}
 
@@ -499,6 +547,32 @@ CALLS: dict[str, Call] = {
         lambda city, role, user, inside: ("GET", f"/v1/people/{city.household(role, inside)[1]}", {})
     ),
     "POST /v1/people/search": Call(_search, check=_found),
+    "GET /v1/grids/{grid}/buildings": Call(
+        lambda city, role, user, inside: ("GET", f"/v1/grids/{city.grid(role, inside)}/buildings", {})
+    ),
+    "GET /v1/buildings/{code}": Call(
+        lambda city, role, user, inside: ("GET", f"/v1/buildings/{city.household(role, inside)[0][:18]}", {})
+    ),
+    "POST /v1/households/{household_id}/people": Call(
+        _change("/v1/households/{h}/people", name="新生", id_number="new", relation="子"), denied=403
+    ),
+    "POST /v1/people/{person_id}/move": Call(_change("/v1/people/{p}/move", into="{b}-1-9{s}"), denied=403),
+    "POST /v1/people/{person_id}/leave": Call(
+        _change("/v1/people/{p}/leave", why="moved_away", on="2026-12-01"), denied=403
+    ),
+    "PUT /v1/people/{person_id}/tags": Call(_change("/v1/people/{p}/tags", "PUT", tags=[]), denied=403),
+    "POST /v1/households/{household_id}/split": Call(
+        _change("/v1/households/{h}/split", people=[], into="{b}-2-9{s}"), denied=403
+    ),
+    "POST /v1/households/{household_id}/merge": Call(_change("/v1/households/{h}/merge", into="other"), denied=403),
+    "GET /v1/register-changes": Call(_plain("GET", "/v1/register-changes"), scoped=False),
+    "POST /v1/register-changes/{change_id}/decision": Call(
+        lambda city, role, user, inside: (
+            "POST",
+            f"/v1/register-changes/{city.proposal(role, inside)}/decision",
+            {"json": {"approve": True}},
+        )
+    ),
     "GET /v1/pii-access": Call(_plain("GET", "/v1/pii-access"), scoped=False),
     "GET /v1/visits/due": Call(_path("/v1/visits/due?area={area}")),
     "GET /v1/visits/coverage": Call(_path("/v1/visits/coverage?area={area}")),
@@ -539,6 +613,9 @@ def city(demo_city: Engine, sign_in: SignIn, settings: Settings) -> City:
     inside = grid_point(demo_city, 0)
     assert inside[0] == GRID
     other = next(p for p in (grid_point(demo_city, i) for i in range(0, 334, 20)) if not p[0].startswith(GRID[:9]))
+    with demo_city.begin() as conn:  # the building head's building
+        head = BuildingRow(0, SCOPES[Role.BUILDING_HEAD], GRID, "楼栋长的楼", None, shapely.Point(*inside[1:]))
+        import_buildings(conn, [head])
     return City(demo_city, inside[1:], other[1:], other[0], Protector(settings.registers.pii_key))
 
 

@@ -13,7 +13,7 @@ from web.templating import LANGUAGES, labels
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("api", "cases", "registers", "cli", "web", "db", "streams")
 # Calls whose first string argument is a whole message key, and how keys are built from a part of one.
-WHOLE_KEY = {"Refusal", "CaseError", "FileProblem", "ReportError", "tell", "fail", "say"}
+WHOLE_KEY = {"Refusal", "CaseError", "FileProblem", "ReportError", "tell", "fail", "say", "Stale"}
 PART_KEY = {
     "NotAllowed": "conflict.",
     "AppealRefused": "conflict.appeal_",

@@ -83,7 +83,9 @@ def get_case_page(
         ).one()
         people = [place.reporter, case["assignee"], case["request_by"], *(p["uploaded_by"] for p in photos)]
         names = display_names(conn, [p for p in people if p])
+        role = conn.execute(text("SELECT role FROM app_user WHERE username = :u"), {"u": place.reporter}).scalar()
     shown = _as_read(case, place, names, rules)
+    shown["reported"]["role"] = role
     actions = case_actions(engine, case_id, principal, rules)["actions"]
     staff = []
     if any(a["action"] == "dispatch" for a in actions):
