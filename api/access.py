@@ -180,6 +180,7 @@ ADMINS = frozenset({Role.ADMIN})
 REQUEST_READERS = SUPERVISORS | {Role.COMMANDER, Role.RESIDENT, Role.VOLUNTEER}
 PHOTO_TAKERS = CASE_ACTORS | {Role.RESIDENT, Role.VOLUNTEER}
 WORKBENCH = SUPERVISORS | {Role.DEPARTMENT}  # who works cases at a desk: queues, case pages, the inbox
+IMPORTERS = SUPERVISORS | ADMINS  # register files from the browser: a supervisor's area, an admin's anywhere
 REGISTER_EDITORS = frozenset({Role.GRIDWORKER, Role.COMMUNITY})  # a gridworker proposes, the community decides
 REGISTER_READERS = REPORTERS | {Role.BUILDING_HEAD}  # the grid's people in one's area; a 楼栋长's buildings, masked
 
@@ -268,6 +269,15 @@ POLICY: dict[str, frozenset[Role]] = {
     "POST /v1/households/{household_id}/merge": REGISTER_EDITORS,
     "GET /v1/register-changes": REPORTERS,
     "POST /v1/register-changes/{change_id}/decision": frozenset({Role.COMMUNITY}),
+    "GET /work/registers": REPORTERS,
+    "GET /work/registers/buildings/{code}": REPORTERS,
+    "GET /work/registers/households/{household_id}": REPORTERS,
+    "GET /work/registers/people/{person_id}": REPORTERS,
+    "GET /work/registers/changes": REPORTERS,
+    "GET /work/registers/import": IMPORTERS,
+    "POST /v1/register-imports": IMPORTERS,
+    "GET /v1/register-imports/{import_id}": IMPORTERS,
+    "GET /v1/register-imports/{import_id}/report.csv": IMPORTERS,
     "GET /v1/pii-access": ADMINS,
     "GET /v1/visits/due": REPORTERS,
     "GET /v1/visits/coverage": MAP_READERS,

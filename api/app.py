@@ -22,6 +22,7 @@ from api import (
     metrics,
     photos,
     register_changes,
+    register_imports,
     registers,
     reports,
     resident_requests,
@@ -40,6 +41,7 @@ from api.live import LiveFeed
 from api.open311 import routes as open311
 from api.pages import maps as pages_maps
 from api.pages import phone as pages_phone
+from api.pages import registers as pages_registers
 from api.pages import work as pages_work
 from api.pages.policy import PagePolicy
 from api.ratelimit import RateLimiter, SignInThrottle
@@ -129,6 +131,7 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
             ("/v1/requests", limits.max_event_bytes),
             ("/v1/events/batch", limits.max_batch_bytes),
             ("/v1/events/[^/]+/photos", limits.max_photo_bytes),
+            ("/v1/register-imports", register_imports.MAX_UPLOAD_BYTES),
         ],
     )
     app.add_middleware(PagePolicy, tile_url=settings.api.tile_url)  # outermost: sees the headers as sent
@@ -148,11 +151,13 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
         visits,
         registers,
         register_changes,
+        register_imports,
         worklogs,
         workbench,
         map_layers,
         pages_maps,
         pages_work,
+        pages_registers,
         me,
         users,
         open311,

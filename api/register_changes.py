@@ -167,8 +167,8 @@ def _change(
             {
                 "client_id": body.client_id, "kind": kind.value, "grid": place.grid, "household": place.household,
                 "person": place.person, "details": _json(details), "reason": body.reason, "state": state,
-                "by": principal.username, "decided_by": principal.username if outcome else None, "applied": bool(outcome),
-                "outcome": _json(outcome) if outcome else None,
+                "by": principal.username, "decided_by": principal.username if outcome else None,
+                "applied": bool(outcome), "outcome": _json(outcome) if outcome else None,
             },
         )  # fmt: skip
         made = _made(conn, body.client_id)
@@ -252,17 +252,23 @@ def list_changes(
     state: Annotated[Literal["proposed", "applied", "refused"] | None, Query()] = "proposed",
 ) -> dict[str, Any]:
     """Changes in your area (a gridworker: their own), newest first (at most 500)."""
-    mine = principal.role is Role.GRIDWORKER
     with engine.connect() as conn:
-        rows = conn.execute(
-            text(
-                f"{_CHANGES} WHERE grid_code LIKE :area AND (CAST(:state AS text) IS NULL OR state = :state)"
-                " AND (NOT :mine OR proposed_by = :me) ORDER BY id DESC LIMIT :n"
-            ),
-            {"area": (principal.area or "-") + "%", "state": state, "mine": mine, "me": principal.username,
-             "n": MAX_LISTED},
-        )  # fmt: skip
-        return {"changes": [dict(r._mapping) for r in rows]}
+        return {"changes": changes_in(conn, principal, state)}
+
+
+def changes_in(conn: Connection, principal: Principal, state: str | None) -> list[dict[str, Any]]:
+    """The changes in the caller's area (a gridworker: their own) in ``state``, newest first, with where and whom."""
+    rows = conn.execute(
+        text(
+            f"SELECT c.*, h.address, p.name AS person_name FROM ({_CHANGES}) c"
+            " LEFT JOIN household h ON h.id = c.household_id LEFT JOIN person p ON p.id = c.person_id"
+            " WHERE c.grid_code LIKE :area AND (CAST(:state AS text) IS NULL OR c.state = :state)"
+            " AND (NOT :mine OR c.proposed_by = :me) ORDER BY c.id DESC LIMIT :n"
+        ),
+        {"area": (principal.area or "-") + "%", "state": state, "mine": principal.role is Role.GRIDWORKER,
+         "me": principal.username, "n": MAX_LISTED},
+    )  # fmt: skip
+    return [dict(r._mapping) for r in rows]
 
 
 @router.post("/register-changes/{change_id}/decision")

@@ -20,6 +20,7 @@ from api.bodies import WriteBody
 from api.deps import EngineDep, ProtectorDep, TodayDep, VisitRulesDep
 from api.errors import Refusal, problem, responses
 from registers import people
+from registers.cadence import VisitRules
 from registers.ids import id_problem, normalise_id
 from registers.protect import Protector
 from registers.store import log_access
@@ -42,18 +43,26 @@ Purpose = Annotated[
 ]
 
 
-def _people(
-    conn: Connection, rows: list[Row[Any]], principal: Principal, protector: Protector, purpose: str, today: date
+def shown_people(
+    conn: Connection,
+    rows: list[Row[Any]],
+    principal: Principal,
+    protector: Protector,
+    purpose: str | None,
+    today: date,
 ) -> list[dict[str, Any]]:
-    """The people as this caller may see them; a log row for each one shown unmasked."""
-    shown = [people.person_json(r, protector, principal.sees_unmasked(r.grid_code), today) for r in rows]
+    """The people as this caller may see them (``purpose`` None: masked); a log row for each one shown unmasked."""
+    shown = [
+        people.person_json(r, protector, purpose is not None and principal.sees_unmasked(r.grid_code), today)
+        for r in rows
+    ]
     opened = [p["id"] for p in shown if not p["masked"]]
-    if opened:
+    if opened and purpose:
         log_access(conn, principal.username, principal.role.value, "read", purpose, opened)
     return shown
 
 
-def _building(conn: Connection, code: str, principal: Principal) -> Row[Any]:
+def seen_building(conn: Connection, code: str, principal: Principal) -> Row[Any]:
     """A building the caller sees, else 404."""
     row = people.building(conn, code)
     if row is None or not principal.sees_building(row.grid_code, row.code):
@@ -83,7 +92,7 @@ def get_building(
 ) -> dict[str, Any]:
     """A building with its households by unit and room, each with its last visit (no personal numbers)."""
     with engine.connect() as conn:
-        row = _building(conn, code, principal)
+        row = seen_building(conn, code, principal)
         return dict(row._mapping) | {"households": people.households_of(conn, code)}
 
 
@@ -102,13 +111,26 @@ def get_household(
     Numbers are masked unless you are its grid's staff.
     """
     with engine.begin() as conn:
-        row = people.household(conn, household_id)
-        if row is None or not principal.sees_building(row.grid_code, row.building_code):
-            raise Refusal("not_found.household", household=household_id)
-        household = dict(row._mapping)
-        household["cadence"] = visit_rules.cadence_of(row.tags).value
-        household["people"] = _people(conn, people.members(conn, household_id), principal, protector, purpose, today)
-        household["visits"] = people.visits_of(conn, household_id)
+        return read_household(conn, household_id, principal, protector, visit_rules, purpose, today)
+
+
+def read_household(
+    conn: Connection,
+    household_id: str,
+    principal: Principal,
+    protector: Protector,
+    visit_rules: VisitRules,
+    purpose: str | None,
+    today: date,
+) -> dict[str, Any]:
+    """A household the caller sees with its cadence, people (``purpose`` None: masked) and visits; else 404."""
+    row = people.household(conn, household_id)
+    if row is None or not principal.sees_building(row.grid_code, row.building_code):
+        raise Refusal("not_found.household", household=household_id)
+    household = dict(row._mapping)
+    household["cadence"] = visit_rules.cadence_of(row.tags).value
+    household["people"] = shown_people(conn, people.members(conn, household_id), principal, protector, purpose, today)
+    household["visits"] = people.visits_of(conn, household_id)
     return household
 
 
@@ -126,7 +148,7 @@ def get_person(
         row = people.person(conn, person_id)
         if row is None or not principal.sees_building(row.grid_code, row.building_code):
             raise Refusal("not_found.person", person=person_id)
-        return _people(conn, [row], principal, protector, purpose, today)[0]
+        return shown_people(conn, [row], principal, protector, purpose, today)[0]
 
 
 class SearchIn(WriteBody):
@@ -152,7 +174,7 @@ def search_people(
             rows = people.by_name(conn, body.name.strip(), principal.area or "", principal.buildings, MAX_FOUND)
             seen = [r for r in rows if principal.sees_building(r.grid_code, r.building_code)]
             log_access(conn, principal.username, principal.role.value, "search", body.purpose, rows=len(seen))
-            return {"people": _people(conn, seen, principal, protector, body.purpose, today)}
+            return {"people": shown_people(conn, seen, principal, protector, body.purpose, today)}
     id_number = normalise_id(body.id_number or "")
     wrong = id_problem(id_number)
     if wrong:
@@ -161,7 +183,7 @@ def search_people(
         row = people.find(conn, protector.search_hashes(id_number))
         found = row is not None and principal.sees_building(row.grid_code, row.building_code)
         log_access(conn, principal.username, principal.role.value, "search", body.purpose, rows=int(found))
-        people_found = _people(conn, [row], principal, protector, body.purpose, today) if found and row else []
+        people_found = shown_people(conn, [row], principal, protector, body.purpose, today) if found and row else []
     return {"people": people_found}
 
 

@@ -46,10 +46,11 @@ def import_command(
     engine = make_engine(settings.database.url)
     try:
         with Progress(console=console, transient=True) as progress:
-            task = progress.add_task(f"{kind.value}: reading {path.name}", total=None)
+            task = progress.add_task(tell("cli.import_reading", kind=kind.value, file=path.name), total=None)
 
             def show(stage: str, done: int, total: int) -> None:
-                progress.update(task, description=f"{kind.value}: {stage}", completed=done, total=total)
+                shown = tell("cli.import_stage", kind=kind.value, stage=stage)
+                progress.update(task, description=shown, completed=done, total=total)
 
             report = import_file(
                 engine,

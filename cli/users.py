@@ -38,7 +38,9 @@ def configured_db() -> Iterator[Engine]:
 def add(
     username: str,
     role: Annotated[Role, typer.Option(help="What the user is")],
-    scope: Annotated[str, typer.Option(help="Area code (grid/community/street/district), department name, or a building head's building codes")] = "",
+    scope: Annotated[
+        str, typer.Option(help="Area code (grid/community/street/district), department name, or building codes")
+    ] = "",
     replace: Annotated[bool, typer.Option(help="Reset an existing user's password, role, scope and name")] = False,
     name: Annotated[str, typer.Option(help="The name people read in histories (张三)")] = "",
 ) -> None:

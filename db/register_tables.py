@@ -119,6 +119,7 @@ register_import = Table(
     Column("total", Integer, server_default="0", nullable=False),
     Column("report", JSONB),
     now_column("started_at"),
+    now_column("updated_at"),  # its last progress: a running import that stops moving has failed
     Column("finished_at", DateTime(timezone=True)),
 )
 

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from geo.locator import load_index
 from registers.cadence import VisitRules
 from registers.protect import Protector
-from registers.rows import Problem, beyond_header, check_buildings, check_people, columns
+from registers.rows import COLUMNS, Problem, beyond_header, check_buildings, check_people, columns
 from registers.store import Imported, building_codes, import_buildings, import_people
 from registers.tabular import read_table
 
@@ -40,20 +40,38 @@ class ImportReport:
         """The lines with at least one problem."""
         return sorted({p.line for p in self.problems})
 
-    def messages(self, shown: int = 200) -> list[dict[str, Any]]:
-        """The report as messages (the catalogue words each): every problem (up to ``shown``), then what happened."""
-        lines = [p.message() for p in self.problems[:shown]]
-        if len(self.problems) > shown:
-            lines.append({"key": "report.more", "values": {"n": len(self.problems) - shown}})
+    def column(self, field: str) -> dict[str, Any]:
+        """A column as the report names it (a message: its Chinese title and its English name, or its number)."""
+        if field.startswith("#"):  # a cell beyond the header's columns
+            return {"key": "column_at", "values": {"n": field[1:]}}
+        return {"key": "column", "values": {"title": COLUMNS.get(self.kind, {}).get(field, field), "name": field}}
+
+    def problem_lines(self) -> list[dict[str, Any]]:
+        """Each problem as a table row: line, column (a message), what is wrong and what to write (a message)."""
+        return [
+            {"line": p.line, "column": self.column(p.field), "problem": {"key": p.key, "values": p.values}}
+            for p in self.problems
+        ]
+
+    def summary(self) -> dict[str, Any]:
+        """What happened, as one message."""
         counts = {"file": self.path.name, "rows": self.rows, "kind": self.kind, "good": self.good}
         counts["bad"] = len(self.bad_lines)
         if self.imported is not None:
             done = {"added": self.imported.added, "updated": self.imported.updated}
             key = "report.imported_skipped" if self.bad_lines else "report.imported"
-            lines.append({"key": key, "values": counts | done})
-        else:
-            lines.append({"key": "report.dry_run" if self.dry_run else "report.refused", "values": counts})
-        return lines
+            return {"key": key, "values": counts | done}
+        return {"key": "report.dry_run" if self.dry_run else "report.refused", "values": counts}
+
+    def messages(self, shown: int = 200) -> list[dict[str, Any]]:
+        """The report as messages (the catalogue words each): every problem (up to ``shown``), then what happened."""
+        lines = [
+            {"key": "report.problem", "values": {"line": r["line"], "field": r["column"], "problem": r["problem"]}}
+            for r in self.problem_lines()[:shown]
+        ]
+        if len(self.problems) > shown:
+            lines.append({"key": "report.more", "values": {"n": len(self.problems) - shown}})
+        return [*lines, self.summary()]
 
 
 def import_file(
@@ -68,8 +86,12 @@ def import_file(
     synthetic: bool = False,
     registered_on: date | None = None,
     progress: Progress | None = None,
+    area: str = "",
 ) -> ImportReport:
-    """Check ``path`` as a ``kind`` file and import it; ``FileProblem`` when it is no table at all."""
+    """Check ``path`` as a ``kind`` file and import it; ``FileProblem`` when it is no table at all.
+
+    ``area``: the code prefix of the importer's area; a building (or a person's building) outside it is a bad row.
+    """
     header, records = read_table(path)
     at, problems = columns(kind, header)
     report = ImportReport(kind, path, dry_run=dry_run, problems=problems)
@@ -82,11 +104,17 @@ def import_file(
         progress("checking", 0, len(rows))
     if kind == "buildings":
         good_buildings, found = check_buildings(rows, at, load_index(engine))
+        found += [Problem(b.line, "grid", "field.outside_your_area", {"area": area}) for b in good_buildings
+                  if not b.grid.startswith(area)]  # fmt: skip
+        good_buildings = [b for b in good_buildings if b.grid.startswith(area)]
         report.good = len(good_buildings)
     else:
         with engine.connect() as conn:
             known = building_codes(conn)
         good_people, found = check_people(rows, at, known, set(rules.tags))
+        found += [Problem(p.line, "building", "field.outside_your_area", {"area": area}) for p in good_people
+                  if not p.building.startswith(area)]  # fmt: skip
+        good_people = [p for p in good_people if p.building.startswith(area)]
         report.good = len(good_people)
     report.problems = sorted(beyond + found, key=lambda p: p.line)
     if progress:

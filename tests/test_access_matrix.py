@@ -224,6 +224,19 @@ class City:
                 ).scalar_one()
             )
 
+    def register_import(self, user: str, inside: bool) -> str:
+        """A finished import by ``user`` (inside) or by someone else: its id."""
+        with self.engine.begin() as conn:
+            return str(
+                conn.execute(
+                    text(
+                        "INSERT INTO register_import (id, actor, kind, filename, state, report) VALUES"
+                        " (gen_random_uuid(), :actor, 'people', 'p.csv', 'done', CAST(:report AS jsonb)) RETURNING id"
+                    ),
+                    {"actor": user if inside else "someone-else", "report": '{"problems": [], "more": 0}'},
+                ).scalar_one()
+            )
+
     def gridworker(self, role: Role, user: str, inside: bool) -> str:
         """A gridworker whose work log the role may read (inside) or not."""
         if role is Role.GRIDWORKER:
@@ -571,6 +584,42 @@ CALLS: dict[str, Call] = {
             "POST",
             f"/v1/register-changes/{city.proposal(role, inside)}/decision",
             {"json": {"approve": True}},
+        )
+    ),
+    "GET /work/registers": Call(_plain("GET", "/work/registers"), scoped=False),
+    "GET /work/registers/buildings/{code}": Call(
+        lambda city, role, user, inside: (
+            "GET",
+            f"/work/registers/buildings/{city.household(role, inside)[0][:18]}",
+            {},
+        )
+    ),
+    "GET /work/registers/households/{household_id}": Call(
+        lambda city, role, user, inside: ("GET", f"/work/registers/households/{city.household(role, inside)[0]}", {})
+    ),
+    "GET /work/registers/people/{person_id}": Call(
+        lambda city, role, user, inside: ("GET", f"/work/registers/people/{city.household(role, inside)[1]}", {})
+    ),
+    "GET /work/registers/changes": Call(_plain("GET", "/work/registers/changes"), scoped=False),
+    "GET /work/registers/import": Call(_plain("GET", "/work/registers/import"), scoped=False),
+    "POST /v1/register-imports": Call(
+        _plain(
+            "POST",
+            "/v1/register-imports",
+            params={"kind": "buildings", "filename": "b.csv"},
+            content="楼栋编码,网格,楼栋名称,经度,纬度\n".encode(),
+        ),
+        ok=202,
+        scoped=False,
+    ),
+    "GET /v1/register-imports/{import_id}": Call(
+        lambda city, role, user, inside: ("GET", f"/v1/register-imports/{city.register_import(user, inside)}", {})
+    ),
+    "GET /v1/register-imports/{import_id}/report.csv": Call(
+        lambda city, role, user, inside: (
+            "GET",
+            f"/v1/register-imports/{city.register_import(user, inside)}/report.csv",
+            {},
         )
     ),
     "GET /v1/pii-access": Call(_plain("GET", "/v1/pii-access"), scoped=False),

@@ -111,10 +111,10 @@ def test_every_bad_person_row_is_reported_by_line_and_field(
     dry = _import(demo_city, settings, path, "people", dry_run=True)
     expected = {(3, "id_number"), (4, "building"), (6, "id_number"), (7, "relation"), (8, "phone"), (8, "tags")}
     assert _problems(dry) == expected
-    assert "line 3, id_number: the check digit should be 2, not 6" in _text(dry)
-    assert "line 6, id_number: the same person is already on line 5" in _text(dry)
+    assert "line 3, id_number (身份证号): the check digit should be 2, not 6" in _text(dry)
+    assert "line 6, id_number (身份证号): the same person is already on line 5" in _text(dry)
     assert "dry run, nothing imported" in _text(dry)
-    assert "第 3 行，id_number：校验码应为 2，而不是 6：有数字录错" in _text(dry, "zh")
+    assert "第 3 行，身份证号（id_number）：校验码应为 2，而不是 6：有数字录错" in _text(dry, "zh")
     assert _text(dry, "zh").endswith("人员共 7 行，2 行无误，5 行有误：仅检查，未导入")
     refused = _import(demo_city, settings, path, "people")
     assert refused.imported is None
@@ -192,8 +192,8 @@ def test_the_command_line_prints_the_report_and_a_missing_file_is_one_line(
     path = _csv(tmp_path / "bad.csv", HEADER_P, [["甲", "110105195001010016", "", "户主", "x", "1", "1", ""]])
     bad = gridgov("registers", "import", str(path), "--kind", "people", "--dry-run")
     assert bad.returncode == 1
-    assert "line 2, id_number: the check digit should be 2, not 6" in bad.stdout
-    assert "line 2, building: no building x" in bad.stdout
+    assert "line 2, id_number (身份证号): the check digit should be 2, not 6" in bad.stdout
+    assert "line 2, building (楼栋编码): no building x" in bad.stdout
     wrong_kind = gridgov("registers", "import", str(path), "--kind", "cats")
     assert wrong_kind.returncode == 2 and "Traceback" not in wrong_kind.stderr
 
@@ -266,6 +266,6 @@ def test_a_formula_cell_and_cells_beyond_the_header_are_refused_with_their_own_w
     assert found[(2, "name")].key == "field.formula" and found[(2, "name")].values == {"formula": "=1+1"}
     assert not any(p.key == "field.empty" for p in report.problems)  # never "required; the cell is empty"
     assert [(p.line, p.field, p.key) for p in report.problems if p.line == 3] == [(3, "#9", "field.extra_cells")]
-    assert "第 2 行，name：是公式（=1+1）；请直接填写数值" in _text(report, "zh")
-    assert "第 3 行，#9：表头只有 8 列，这一行多出 2 个单元格" in _text(report, "zh")
+    assert "第 2 行，姓名（name）：是公式（=1+1）；请直接填写数值" in _text(report, "zh")
+    assert "第 3 行，第 9 列：表头只有 8 列，这一行多出 2 个单元格" in _text(report, "zh")
     assert report.rows == 2 and report.good == 0

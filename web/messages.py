@@ -22,6 +22,7 @@ VOCABULARIES = {
     "role": "role_",
     "request": "req_",
     "kind": "kind_",
+    "stage": "stage_",
 }
 _LIST_JOINS = {"zh": "、", "en": ", "}
 _TAG = re.compile(r"^\s*([A-Za-z]{1,8})(?:-[A-Za-z0-9]{1,8})*\s*(?:;\s*q\s*=\s*([0-9.]{1,5}))?\s*$")

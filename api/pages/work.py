@@ -28,7 +28,7 @@ from web.workbench import case_page, report_page, work_page
 router = APIRouter(tags=["pages"], dependencies=[Depends(authorize)], responses=responses(401, 403, 404, 422, 503))
 
 
-def _csrf(request: Request, settings: Settings) -> str:
+def csrf_of(request: Request, settings: Settings) -> str:
     """The page's CSRF value for its writes with the cookie (pages are served only to a signed-in caller)."""
     return page_csrf(settings.api.secret_key, request.cookies.get(COOKIE, ""))
 
@@ -49,7 +49,7 @@ def get_work(
     return work_page(
         (principal.username, shown),
         principal.role.value,
-        _csrf(request, settings),
+        csrf_of(request, settings),
         tuple(QUEUES),
         groups,
         category_names(lang),
@@ -97,7 +97,7 @@ def get_case_page(
         [p | {"uploaded_by": names.get(p["uploaded_by"], p["uploaded_by"])} for p in photos],
         actions,
         staff,
-        _csrf(request, settings),
+        csrf_of(request, settings),
         lang,
     )
 

@@ -54,6 +54,7 @@ def upgrade() -> None:
         sa.Column("total", sa.Integer, server_default="0", nullable=False),
         sa.Column("report", JSONB),
         sa.Column("started_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True)),
     )
     op.execute("CREATE INDEX ix_person_name_trgm ON person USING gin (name gin_trgm_ops)")
