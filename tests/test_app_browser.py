@@ -356,7 +356,7 @@ def test_cases_given_to_the_gridworker_are_signed_for_resolved_and_returned_and_
     watch = Watch(context)
     page = watch.page(context)
     _open(page, api.base, "app-gw-case")
-    page.click(f"#visits li[data-household='{household}'] button")  # due: never visited
+    page.click(f"#visits li[data-household='{household}'] button.visit")  # due: never visited
     page.click("nav button[data-tab=cases]")
     row, other = f"#case-list li[data-case='{fixed}']", f"#case-list li[data-case='{returned}']"
     page.click(f"{row} button.accept")

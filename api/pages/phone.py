@@ -35,7 +35,9 @@ LIBS: dict[str, str] = {
 }
 LIB_NAME = "^(" + "|".join(name.replace(".", r"\.") for name in LIBS) + ")$"
 LEAFLET = ("leaflet.js", "leaflet.css", *(f"images/marker-{n}.png" for n in ("icon", "icon-2x", "shadow")))
-SHELL_FILES = ("words.js", "outbox-rules.js", "outbox.js", "app.js", "app.css", "icon-192.png", "icon-512.png")
+SHELL_FILES = (
+    "words.js", "outbox-rules.js", "outbox.js", "register.js", "app.js", "app.css", "icon-192.png", "icon-512.png"
+)  # fmt: skip
 APP_LABELS = "app_"  # the catalogues' keys of the phone app, handed to it without the prefix
 # The page may load and reach nothing but this site (Leaflet sets inline styles; photos are shown as blobs).
 SHELL_POLICY = {

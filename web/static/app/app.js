@@ -42,6 +42,9 @@
     }
   }
   const user = () => (session() || {}).username || null;
+  const ROLES = ["gridworker", "building_head"]; // a building head (楼栋长) reports at their buildings
+  const role = () => (session() || {}).role || "gridworker";
+  const gridworker = () => role() === "gridworker";
   const token = () => {
     const s = session();
     return s && s.expiresAt > Date.now() ? s.token : null;
@@ -79,13 +82,13 @@
       $("signin-error").textContent = t("signin_failed", { e: answer.message || response.status });
       return;
     }
-    if (answer.role !== "gridworker") {
+    if (!ROLES.includes(answer.role)) {
       $("signin-error").textContent = t("wrong_role");
       return;
     }
     const previous = user();
     localStorage.setItem(SESSION, JSON.stringify({
-      token: answer.access_token, username: form.username.value.trim(), scope: answer.scope,
+      token: answer.access_token, username: form.username.value.trim(), scope: answer.scope, role: answer.role,
       expiresAt: Date.now() + answer.expires_in * 1000,
     }));
     if (previous && previous !== user()) await caches.delete("gridgov-data"); // another person's grid and cases
@@ -110,6 +113,9 @@
     }
   }
   const today = () => new Date().toLocaleDateString("sv-SE"); // YYYY-MM-DD, local
+
+  const register = window.gridgovRegister({ $, el, t, api, show, role, localTime, // register.js
+    queue: async (item) => { await outbox.add({ ...item, user: user(), day: today() }); outbox.pump(); } });
 
   // --- the day --------------------------------------------------------------------------------------
   let dayMap, pinMap, pin, gpsMarker, gpsCircle;
@@ -216,7 +222,7 @@
     const list = $("visits");
     list.replaceChildren();
     for (const h of due ? [...due.overdue, ...due.this_week] : []) {
-      const button = el("button", { type: "button" }, t("visit"));
+      const button = el("button", { type: "button", class: "visit" }, t("visit"));
       button.addEventListener("click", async () => {
         if (!state.position) return void ($("checkin-note").textContent = t("no_position"));
         await queueEvent(eventBody("visit", "9002", state.position.lon, state.position.lat, { household: h.household }));
@@ -225,7 +231,9 @@
         outbox.pump();
       });
       const when = h.status === "overdue" || due.overdue.includes(h) ? t("overdue") : t("due_by", { d: h.due_by });
-      list.append(el("li", { "data-household": h.household }, el("span", {}, `${h.address} · ${when}`), button));
+      const open = el("button", { type: "button", class: "link" }, `${h.address} · ${when}`);
+      open.addEventListener("click", () => register.open(h.household));
+      list.append(el("li", { "data-household": h.household }, open, button));
     }
   }
 
@@ -565,6 +573,16 @@
       maps();
       watchPosition();
     }
+    document.querySelectorAll(".for-gridworker").forEach((node) => (node.hidden = !gridworker()));
+    document.querySelectorAll(".for-head").forEach((node) => (node.hidden = gridworker()));
+    if (!gridworker()) {
+      state.categories = (await api("/v1/categories")) || state.categories;
+      fillCategories();
+      $("grid-name").textContent = t("my_buildings");
+      await Promise.all([register.buildings((session().scope || "").split(",")), showOutbox()]);
+      state.ready = true;
+      return;
+    }
     const [grid, categories] = await Promise.all([api("/v1/me/grid"), api("/v1/categories")]);
     if (grid) state.grid = grid;
     if (categories) state.categories = categories;
@@ -582,7 +600,8 @@
     translate();
     network();
     showGrid();
-    if (user()) Promise.all([patrolStatus(), showVisits(), showCases(), showReports(), showOutbox()]);
+    if (user() && gridworker()) Promise.all([patrolStatus(), showVisits(), showCases(), showReports(), showOutbox()]);
+    else if (user()) Promise.all([showReports(), showOutbox()]);
   });
   $("signin-form").addEventListener("submit", signIn);
   $("checkin").addEventListener("click", checkIn);
@@ -594,9 +613,9 @@
   $("cases-refresh").addEventListener("click", showCases);
   $("mine-refresh").addEventListener("click", showReports);
   $("notice").addEventListener("click", () => { $("notice").hidden = true; show("cases"); });
-  setInterval(() => user() && navigator.onLine && checkCases(), NOTICE_MS);
+  setInterval(() => user() && gridworker() && navigator.onLine && checkCases(), NOTICE_MS);
   window.addEventListener("online", network);
-  window.addEventListener("online", () => user() && live()); // the feed again, as soon as the network is back
+  window.addEventListener("online", () => user() && gridworker() && live()); // the feed again, when the network is back
   window.addEventListener("offline", network);
   outbox.onChange(() => { showOutbox(); if (user()) patrolStatus(false); });
 

@@ -98,7 +98,7 @@
     }
     let response;
     try {
-      response = await fetch(item.path, { method: "POST", headers, body, cache: "no-store" });
+      response = await fetch(item.path, { method: item.method || "POST", headers, body, cache: "no-store" });
     } catch (e) {
       return { kind: "retry", after: 0, message: null };
     }
