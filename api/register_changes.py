@@ -122,10 +122,12 @@ def _made(conn: Connection, client_id: uuid.UUID) -> dict[str, Any] | None:
     return None if row is None else dict(row._mapping)
 
 
+# What a proposal keeps of a new person's numbers until it is decided (then only the masked ones stay).
+SEALED_DETAILS = ("id_sealed", "phone_sealed", "id_hash", "birth_date")
+_UNSEALED = " - ".join(["details", *(f"'{k}'" for k in SEALED_DETAILS)])
 _CHANGES = (
-    "SELECT id, client_id, kind, grid_code, household_id, person_id, details - 'id_sealed' - 'phone_sealed'"
-    " - 'id_hash' - 'birth_date' AS details, reason, state, proposed_by, proposed_at, decided_by, decided_at,"
-    " decision_note, outcome FROM register_change"
+    f"SELECT id, client_id, kind, grid_code, household_id, person_id, {_UNSEALED} AS details, reason, state,"
+    " proposed_by, proposed_at, decided_by, decided_at, decision_note, outcome FROM register_change"
 )
 
 
@@ -157,6 +159,8 @@ def _change(
             raise Refusal("invalid_input.fields", [problem("into", "field.same_household")], n=1)
         state = _allowed(principal, [place.grid, *reached])
         outcome = _apply(conn, principal, kind, details, body.reason, today) if state == "applied" else None
+        if outcome:
+            details = {k: v for k, v in details.items() if k not in SEALED_DETAILS}
         conn.execute(
             text(
                 "INSERT INTO register_change (client_id, kind, grid_code, household_id, person_id, details, reason,"
@@ -302,8 +306,8 @@ def decide(
         outcome = _apply(conn, principal, kind, row.details, row.reason, today) if body.approve else None
         conn.execute(
             text(
-                "UPDATE register_change SET state = :state, decided_by = :by, decided_at = now(),"
-                " decision_note = :note, outcome = CAST(:outcome AS jsonb) WHERE id = :id"
+                f"UPDATE register_change SET state = :state, decided_by = :by, decided_at = now(),"
+                f" decision_note = :note, details = {_UNSEALED}, outcome = CAST(:outcome AS jsonb) WHERE id = :id"
             ),
             {"state": "applied" if body.approve else "refused", "by": principal.username, "note": body.note,
              "outcome": _json(outcome) if outcome else None, "id": change_id},

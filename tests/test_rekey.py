@@ -1,6 +1,7 @@
 """A key rotation while the API serves reads: every number readable throughout, under the new key alone after."""
 
 import dataclasses
+import json
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from api.app import create_app
 from api.auth import issue_token
 from api.settings import Settings
 from geo.demo import load_demo
+from registers.changes import sealed_person
 from registers.free_text import SEALED_TEXT
 from registers.ids import check_digit
 from registers.protect import Protector
@@ -27,6 +29,7 @@ from tests.pipeline_fixtures import grid_point
 from tests.registers_fixtures import add_household
 
 NEW_KEY = "cd" * 32
+BABY = "110105202501010011"
 PEOPLE = 40
 
 
@@ -57,6 +60,22 @@ def test_a_rotation_reseals_every_number_while_the_api_reads_them(
             ),
             {"h": PasswordHasher().hash("x"), "g": grid},
         )
+        conn.execute(
+            text(
+                "INSERT INTO app_user (username, password_hash, role, scope) VALUES ('rekey-com', :h, 'community', :c)"
+            ),
+            {"h": PasswordHasher().hash("x"), "c": grid[:12]},
+        )
+        proposed = {"household": household, "name": "新生", "relation": "孙", "tags": []}
+        proposed |= sealed_person(Protector(old), BABY, "13900000000")  # a proposal waiting for the community
+        conn.execute(
+            text(
+                "INSERT INTO register_change (client_id, kind, grid_code, household_id, details, reason, state,"
+                " proposed_by) VALUES (gen_random_uuid(), 'add_person', :g, :h, CAST(:d AS jsonb), '出生', 'proposed',"
+                " 'rekey-gw')"
+            ),
+            {"g": grid, "h": household, "d": json.dumps(proposed)},
+        )
     rotated = dataclasses.replace(
         scratch_settings,
         registers=scratch_settings.registers.model_copy(update={"pii_key": NEW_KEY, "pii_old_keys": old}),
@@ -84,7 +103,7 @@ def test_a_rotation_reseals_every_number_while_the_api_reads_them(
         rotation.join()
         assert read(client) == sorted(numbers)
     (result,) = done
-    assert (result.resealed, result.current) == (PEOPLE + 1, 0)  # type: ignore[attr-defined]
+    assert (result.resealed, result.current) == (PEOPLE + 2, 0)  # type: ignore[attr-defined]
 
     new_only, old_only = Protector(NEW_KEY), Protector(old)
     with scratch_engine.connect() as conn:
@@ -98,7 +117,20 @@ def test_a_rotation_reseals_every_number_while_the_api_reads_them(
         with pytest.raises(InvalidTag):
             old_only.open(value, column)
     again = rekey(scratch_engine, rotated.registers.protector())
-    assert (again.resealed, again.current) == (0, PEOPLE + 1)  # a second run finds nothing left to do
+    assert (again.resealed, again.current) == (0, PEOPLE + 2)  # a second run finds nothing left to do
+
+    community = issue_token(
+        rotated.api.secret_key, Principal("rekey-com", Role.COMMUNITY, grid[:12]), timedelta(hours=1)
+    )
+    with TestClient(create_app(rotated)) as client, scratch_engine.connect() as conn:
+        change = conn.execute(text("SELECT id FROM register_change")).scalar_one()
+        decided = client.post(
+            f"/v1/register-changes/{change}/decision",
+            headers={"Authorization": f"Bearer {community}"},
+            json={"approve": True},
+        )
+        assert decided.status_code == 200, decided.text  # the proposal, resealed, applies under the new key
+        assert BABY in read(client)
 
 
 def test_rekey_without_an_old_key_is_one_line() -> None:
