@@ -63,7 +63,8 @@ def demo_users(engine: Engine, units: list[str] | None = None) -> list[tuple[str
     """Who the demo city has (login, role, scope, the name people read).
 
     Admin, commander, supervisors of the district and its first street and community, a department, a
-    resident and a volunteer of that community, a user for each responsible unit of the rules, and a
+    resident and a volunteer of that community, the building head of the first grid's first building
+    (the demo registers number their buildings from 001), a user for each responsible unit of the rules, and a
     gridworker per grid; then the simulator's own district supervisor, unit users and gridworkers.
     """
     with engine.connect() as conn:
@@ -81,6 +82,7 @@ def demo_users(engine: Engine, units: list[str] | None = None) -> list[tuple[str
         ("department", Role.DEPARTMENT, DEMO_DEPARTMENT, "周强"),
         ("resident", Role.RESIDENT, first["community"], "吴秀兰"),
         ("volunteer", Role.VOLUNTEER, first["community"], "郑洋"),
+        ("building-head", Role.BUILDING_HEAD, first["grid"] + "001", "李楼长"),  # the first synthetic building
     ]
     users += [(user, Role.DEPARTMENT, unit, unit) for unit, user in unit_users(units or []).items()]
     grids = [code for level, code in areas if level == "grid"]
