@@ -162,6 +162,11 @@ def test_a_gridworker_opens_a_due_visit_and_proposes_a_move_the_community_approv
     phone.fill("#change-form input[name=reason]", "搬到隔壁与子女同住")
     phone.click("#change-form button[type=submit]")
     phone.wait_for_function("document.getElementById('change-note').textContent.includes('待发')")
+    phone.click("#hh-back")
+    phone.fill("#people-search input[name=q]", "吴二")  # the household to move into, found by name
+    phone.click("#people-search button")
+    phone.locator("#found-people button.link").click()
+    phone.wait_for_function("document.getElementById('hh-people').textContent.includes('吴二')", timeout=WAIT_MS)
     deadline = time.monotonic() + 60
     proposed = None
     while proposed is None and time.monotonic() < deadline:

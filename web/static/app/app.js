@@ -114,7 +114,16 @@
   }
   const today = () => new Date().toLocaleDateString("sv-SE"); // YYYY-MM-DD, local
 
-  const register = window.gridgovRegister({ $, el, t, api, show, role, localTime, // register.js
+  async function post(path, body) {
+    try {
+      const headers = { "Accept-Language": state.lang, "Content-Type": "application/json", Authorization: `Bearer ${token()}` };
+      const response = await fetch(path, { method: "POST", headers, body: JSON.stringify(body) });
+      return response.ok ? await response.json() : null;
+    } catch (e) {
+      return null;
+    }
+  }
+  const register = window.gridgovRegister({ $, el, t, api, post, show, role, localTime, // register.js
     queue: async (item) => { await outbox.add({ ...item, user: user(), day: today() }); outbox.pump(); } });
 
   // --- the day --------------------------------------------------------------------------------------

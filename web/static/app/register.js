@@ -91,6 +91,24 @@
       }
     }
 
+    async function search(event) {
+      event.preventDefault();
+      const q = event.target.q.value.trim();
+      const list = $("found-people");
+      list.replaceChildren();
+      if (!q) return;
+      const body = /^\d{6}/.test(q) ? { id_number: q } : { name: q }; // an ID number starts with six digits
+      const found = await app.post("/v1/people/search", body);
+      if (!found) return void list.append(el("li", {}, t("search_failed")));
+      if (!found.people.length) list.append(el("li", {}, t("nobody_found")));
+      for (const p of found.people) {
+        const open_ = el("button", { type: "button", class: "link" }, `${p.name} · ${p.age_band} · ${p.relation}`);
+        open_.addEventListener("click", () => open(p.household));
+        list.append(el("li", {}, open_));
+      }
+    }
+
+    $("people-search").addEventListener("submit", search);
     $("change-kind").replaceChildren(...KINDS.map((k) => new Option(t(`change_${k}`), k)));
     $("change-kind").addEventListener("change", showFields);
     $("change-form").addEventListener("submit", propose);
