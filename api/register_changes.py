@@ -31,7 +31,7 @@ router = APIRouter(
     prefix="/v1",
     tags=["registers"],
     dependencies=[Depends(authorize)],
-    responses=responses(401, 403, 404, 409, 422, 503),
+    responses=responses(400, 401, 403, 404, 409, 422, 503),
 )
 HOUSEHOLD = r"^\d{18}-[0-9A-Za-z]{1,8}-[0-9A-Za-z]{1,8}$"
 MAX_LISTED = 500

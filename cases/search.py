@@ -35,10 +35,10 @@ FOUND = f'"case" c JOIN {_HITS} hit ON hit.id = c.id'  # the cases found, as a q
 _BY_NUMBER = '"case" c'  # a whole number: the one case of it, by its unique index
 TRIGRAM = 3  # words shorter than this have no trigram: the index cannot narrow them
 
-# What a list row shows beside the case's own columns: its report's words, who made it (by name), its
+# What a list row shows beside the case's own columns: its report's words, who made it (by name and role), its
 # grid's name, its nearest building and the first photo of the report.
 _DETAILS = f"""
-SELECT c.id, e.description, e.reporter, u.display_name AS reporter_name, g.name AS grid_name,
+SELECT c.id, e.description, e.reporter, u.display_name AS reporter_name, u.role AS reporter_role, g.name AS grid_name,
        p.name AS place, p.metres AS place_m, ph.sha256 AS photo
 FROM "case" c JOIN event e ON e.id = c.id
 LEFT JOIN app_user u ON u.username = e.reporter

@@ -139,5 +139,5 @@ def test_the_case_page_starts_with_the_report_and_shows_what_a_request_asks(
     assert page.status_code == 200
     history = page.text.split('id="history"')[1]
     assert history.index("上报") < history.index("受理立案")  # the report is the first entry
-    assert '<td title="page-gw">王芳</td>' in history  # the reporter by name, the login on hover
+    assert '<td title="page-gw" id="reporter">王芳 · 网格员</td>' in history  # by name and role, the login on hover
     assert f'延期 1d · <span title="page-gw">王芳</span> · 批准后期限 {later:%Y-%m-%d %H:%M}' in page.text

@@ -33,7 +33,7 @@ def work_page(
         "lang": lang,  # sent as Accept-Language: the API's refusals in the page's language
         "csrf": csrf,  # sent as X-Gridgov-CSRF with the cookie: the page holds no token
         "role": role,
-        "labels": {k: v for k, v in text.items() if k.startswith(("st_", "lv_", "w_"))},
+        "labels": {k: v for k, v in text.items() if k.startswith(("st_", "lv_", "w_", "role_"))},
         "categories": categories,
     }
     username, shown = user  # the login, and the name people read

@@ -94,7 +94,8 @@
       link.replaceChildren(...marks(c.number));
       link.translate = false; // a number, like the grid's code: not words to translate
       const description = marked(c.description, "line");
-      description.title = [c.description, c.reporter_name || c.reporter ? say("w_reported_by", { name: c.reporter_name || c.reporter }) : ""].filter(Boolean).join("\n");
+      const reporter = [c.reporter_name || c.reporter, c.reporter_role ? say(`role_${c.reporter_role}`) : ""].filter(Boolean).join(" · ");
+      description.title = [c.description, reporter ? say("w_reported_by", { name: reporter }) : ""].filter(Boolean).join("\n");
       description.prepend(thumb(c));
       const left = c.remaining_s === null ? "" : c.remaining_s < 0 ? say("w_overdue_by", { t: span(c.remaining_s) }) : say("w_left", { t: span(c.remaining_s) });
       tr.append(cell(box), cell(link), cell(cfg.categories[c.category] || c.category), description, marked(place(c)),
