@@ -13,14 +13,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import Field
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
 from api.access import Principal, Role
 from api.auth import PrincipalDep, authorize
 from api.bodies import WriteBody
 from api.deps import EngineDep, ProtectorDep, TodayDep, VisitRulesDep
 from api.errors import Refusal, problem, responses
-from api.registers import HouseholdId, PersonId
+from api.registers import HOUSEHOLD_ID, HouseholdId, PersonId
 from registers.cadence import VisitRules
 from registers.changes import Change, Stale, apply, place_of, sealed_person, targets
 from registers.ids import id_problem, normalise_id, phone_problem
@@ -33,7 +33,6 @@ router = APIRouter(
     dependencies=[Depends(authorize)],
     responses=responses(400, 401, 403, 404, 409, 422, 503),
 )
-HOUSEHOLD = r"^\d{18}-[0-9A-Za-z]{1,8}-[0-9A-Za-z]{1,8}$"
 MAX_LISTED = 500
 Reason = Annotated[str, Field(min_length=1, max_length=500, description="Why the register changes"), *FreeText]
 Tags = Annotated[list[Annotated[str, Field(min_length=1, max_length=20)]], Field(max_length=20)]
@@ -59,7 +58,7 @@ class AddPersonIn(ChangeIn):
 class MoveIn(ChangeIn):
     """A person moves to another household: an existing one, or a new room (building-unit-room)."""
 
-    into: Annotated[str, Field(pattern=HOUSEHOLD)]
+    into: Annotated[str, Field(pattern=HOUSEHOLD_ID)]
 
 
 class LeaveIn(ChangeIn):
@@ -79,13 +78,13 @@ class SplitIn(ChangeIn):
     """Some members of a household start a new one (building-unit-room)."""
 
     people: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1, max_length=50)]
-    into: Annotated[str, Field(pattern=HOUSEHOLD)]
+    into: Annotated[str, Field(pattern=HOUSEHOLD_ID)]
 
 
 class MergeIn(ChangeIn):
     """Every member of this household joins another; this one is left empty."""
 
-    into: Annotated[str, Field(pattern=HOUSEHOLD)]
+    into: Annotated[str, Field(pattern=HOUSEHOLD_ID)]
 
 
 class DecisionIn(WriteBody):
@@ -106,7 +105,10 @@ def _tags_known(tags: list[str], rules: VisitRules) -> None:
 
 
 def _allowed(principal: Principal, grids: list[str]) -> str:
-    """``proposed`` for a gridworker of the first grid, ``applied`` for its community; 404 outside both."""
+    """``proposed`` for the first grid's gridworker, ``applied`` for its community's supervisor; 403 for anyone else.
+
+    The other grids (where a move, split or merge leads) must lie in the same community.
+    """
     own, *others = grids
     community = own[:12]
     if principal.role is Role.GRIDWORKER and principal.scope == own:
@@ -143,7 +145,7 @@ def _apply(
 
 
 def _change(
-    engine: Any, principal: Principal, kind: Change, body: ChangeIn, details: dict[str, Any], today: date
+    engine: Engine, principal: Principal, kind: Change, body: ChangeIn, details: dict[str, Any], today: date
 ) -> dict[str, Any]:
     """Record (and for a supervisor apply) the change; the one already made under this ``client_id`` if any."""
     with engine.begin() as conn:
