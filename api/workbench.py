@@ -17,7 +17,7 @@ from api.errors import Refusal, responses
 from api.live import event_stream
 from cases.categories import default_categories
 from cases.places import PLACE_SQL
-from cases.reads import CASE_FIELDS, OVERDUE_SQL, QUEUES, case_json, select_page
+from cases.reads import CASE_FIELDS, OPEN_CASE, OVERDUE_SQL, QUEUES, case_json, select_page
 from cases.rules import Level, Rules
 from cases.search import MAX_CHARS, MIN_CHARS, find_cases, row_details
 from geo.levels import AREA_CODE
@@ -33,7 +33,9 @@ def queue_counts(engine: Any, principal: Principal, now: datetime) -> dict[str, 
     params: dict[str, Any] = dict(scope_params)
     counts = ", ".join(f"count(*) FILTER (WHERE {where}) AS {tab}" for tab, where in QUEUES.items())
     with engine.connect() as conn:
-        row = conn.execute(text(f'SELECT {counts} FROM "case" c WHERE {scope_sql}'), params | {"now": now}).one()
+        row = conn.execute(
+            text(f'SELECT {counts} FROM "case" c WHERE {scope_sql} AND {OPEN_CASE}'), params | {"now": now}
+        ).one()
     return {tab: int(n) for tab, n in row._mapping.items()}
 
 

@@ -23,14 +23,17 @@ CASE_FIELDS = ", ".join(f"c.{name}" for name in CASE_COLUMNS) + f", {PLACE_SQL} 
 # A case past its deadline now (not paused), or one the clock has marked overdue: SQL on ``"case" c``.
 OVERDUE_SQL = "(c.overdue OR (c.closed_at IS NULL AND c.paused_at IS NULL AND c.deadline <= :now))"
 # The workbench's queues, as a grid centre names them, and which cases each holds.
+# Every queue holds open cases only (an open case has no closed_at): the condition lets PostgreSQL read them
+# through the open cases' partial indexes, not a year's cases (bench/read_side.py).
+OPEN_CASE = "c.closed_at IS NULL"
 QUEUES: dict[str, str] = {
-    "intake": "c.state = 'reported'",  # 待受理
-    "dispatch": "c.state = 'filed'",  # 待派遣
-    "sign_in": "c.state = 'dispatched'",  # 待签收: dispatched, waiting to be signed for (its deadline: the sign-in's)
-    "in_hand": "c.state = 'in_progress'",  # 处置中
-    "verify": "c.state = 'resolved'",  # 待核查
-    "requests": "c.request_kind IS NOT NULL AND c.closed_at IS NULL",  # 延期/挂账申请
-    "overdue": f"c.closed_at IS NULL AND c.state NOT IN ('refused', 'voided', 'merged') AND {OVERDUE_SQL}",  # 已超期
+    "intake": f"{OPEN_CASE} AND c.state = 'reported'",  # 待受理
+    "dispatch": f"{OPEN_CASE} AND c.state = 'filed'",  # 待派遣
+    "sign_in": f"{OPEN_CASE} AND c.state = 'dispatched'",  # 待签收: dispatched, to be signed for
+    "in_hand": f"{OPEN_CASE} AND c.state = 'in_progress'",  # 处置中
+    "verify": f"{OPEN_CASE} AND c.state = 'resolved'",  # 待核查
+    "requests": f"{OPEN_CASE} AND c.request_kind IS NOT NULL",  # 延期/挂账申请
+    "overdue": f"{OPEN_CASE} AND c.state NOT IN ('refused', 'voided', 'merged') AND {OVERDUE_SQL}",  # 已超期
 }
 _HISTORY = """
 SELECT t.case_id::text AS case_id,

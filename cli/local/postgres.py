@@ -28,6 +28,11 @@ def _as_owner(cmd: list[str]) -> list[str]:
     return ["runuser", "-u", "postgres", "--", *cmd] if _is_root() else cmd
 
 
+def log_file(settings: Settings) -> Path:
+    """The cluster's server log."""
+    return _home(settings) / "postgres.log"
+
+
 def _home(settings: Settings) -> Path:
     """Where the cluster lives: beside the state directory, or, as root, where ``postgres`` can reach it.
 
@@ -146,7 +151,7 @@ def up(settings: Settings) -> ServiceStatus:
                     "-o",
                     options,
                     "-l",
-                    str(_home(settings) / "postgres.log"),
+                    str(log_file(settings)),
                     "-w",
                     "-t",
                     "60",
@@ -154,7 +159,7 @@ def up(settings: Settings) -> ServiceStatus:
                 ]
             ),
             f"starting PostgreSQL on port {port}",
-            _home(settings) / "postgres.log",
+            log_file(settings),
         )
     create_database(settings, settings.database.local_pg_database)
     return status(settings)
@@ -194,7 +199,7 @@ def down(settings: Settings) -> bool:
     _run(
         _as_owner([_bin(settings, "pg_ctl"), "-D", str(_datadir(settings)), "-m", "fast", "-w", "stop"]),
         "stopping PostgreSQL",
-        _home(settings) / "postgres.log",
+        log_file(settings),
     )
     return True
 
