@@ -127,16 +127,16 @@ class Coverage:
         return round(self.visited / self.due, 4) if self.due else None
 
 
-def coverage(households: Iterable[tuple[Cadence, date, bool]], cadence: Cadence, day: date) -> Coverage:
+def coverage(households: Iterable[tuple[Cadence, date, bool, int]], cadence: Cadence, day: date) -> Coverage:
     """Coverage of the period of ``cadence`` that holds ``day``.
 
-    ``households`` are (cadence, registered_on, visited in that period); those of another cadence,
-    and those whose first due period is later, are not due.
+    ``households`` are groups of them: (cadence, registered_on, visited in that period, how many); those
+    of another cadence, and those whose first due period is later, are not due.
     """
     first, last = period_of(cadence, day)
     due = visited = 0
-    for kind, registered_on, seen in households:
+    for kind, registered_on, seen, n in households:
         if kind is cadence and first_due_period(kind, registered_on)[0] <= first:
-            due += 1
-            visited += seen
+            due += n
+            visited += n * seen
     return Coverage(first, last, due, visited)

@@ -17,10 +17,13 @@ WHERE h.grid_code LIKE :prefix
 ORDER BY h.id
 """
 # The quarter's visits read once and grouped by household (a month lies inside its quarter), not probed
-# household by household: a district's 400,000 households took 6.6 s that way (bench/read_side.py). A
-# household's id begins with its building's code, which begins with its grid's: the prefix narrows both.
+# household by household, and the households counted in groups of the same tags, registration day and
+# visits, not one by one in Python: a district's 400,000 households took 6.7 s the old way
+# (bench/read_side.py). A household's id begins with its building's code, which begins with its grid's:
+# the prefix narrows both.
 _IN_PERIODS = """
-SELECT h.tags, h.registered_on, coalesce(v.in_month, false) AS in_month, v.household IS NOT NULL AS in_quarter
+SELECT h.tags, h.registered_on, coalesce(v.in_month, false) AS in_month, v.household IS NOT NULL AS in_quarter,
+       count(*) AS n
 FROM household h
 LEFT JOIN (
   SELECT e.household, bool_or(e.occurred_at >= :month_from) AS in_month
@@ -29,6 +32,24 @@ LEFT JOIN (
   GROUP BY e.household
 ) v ON v.household = h.id
 WHERE h.grid_code LIKE :prefix
+GROUP BY 1, 2, 3, 4
+"""
+
+
+# For the map's count of overdue households per grid: the households grouped by grid, tags, registration day and
+# the month of their last visit (the due date depends on the visit's month or quarter alone), so a district's
+# 400,000 households are a few thousand groups (6.8 s one by one, bench/read_side.py).
+_OVERDUE_GROUPS = """
+SELECT h.grid_code, h.tags, h.registered_on,
+       CAST(date_trunc('month', v.last AT TIME ZONE :tz) AS date) AS last_month, count(*) AS n
+FROM household h
+LEFT JOIN (
+  SELECT e.household, max(e.occurred_at) AS last FROM event e
+  WHERE e.kind = 'visit' AND e.occurred_at < :until AND e.household LIKE :prefix
+  GROUP BY e.household
+) v ON v.household = h.id
+WHERE h.grid_code LIKE :prefix
+GROUP BY 1, 2, 3, 4
 """
 
 
@@ -70,11 +91,15 @@ def due_visits(conn: Connection, prefix: str, today: date, rules: VisitRules, tz
 
 
 def overdue_per_grid(conn: Connection, prefix: str, today: date, rules: VisitRules, tz: ZoneInfo) -> dict[str, int]:
-    """How many households of each grid under ``prefix`` have a visit overdue (grids with none are left out)."""
+    """How many households of each grid under ``prefix`` have a visit overdue (grids with none are left out).
+
+    The same rule as the due list (``due_by`` of the last visit), counted in groups of households alike.
+    """
+    params = {"prefix": prefix + "%", "until": _midnight(today + timedelta(days=1), tz), "tz": str(tz)}
     counts: dict[str, int] = {}
-    for due in due_visits(conn, prefix, today, rules, tz):
-        if due.status == "overdue":
-            counts[due.grid] = counts.get(due.grid, 0) + 1
+    for row in conn.execute(text(_OVERDUE_GROUPS), params):
+        if status(due_by(rules.cadence_of(row.tags), row.registered_on, row.last_month), today) == "overdue":
+            counts[row.grid_code] = counts.get(row.grid_code, 0) + row.n
     return counts
 
 
@@ -91,5 +116,6 @@ def visit_coverage(
     households = []
     for row in conn.execute(text(_IN_PERIODS), params).all():
         kind = rules.cadence_of(row.tags)
-        households.append((kind, row.registered_on, row.in_month if kind is Cadence.MONTHLY else row.in_quarter))
+        visited = row.in_month if kind is Cadence.MONTHLY else row.in_quarter
+        households.append((kind, row.registered_on, visited, row.n))
     return {kind: coverage(households, kind, day) for kind in Cadence}

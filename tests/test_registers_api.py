@@ -1,5 +1,6 @@
 """The registers through the API: masking by role, the access log, search, visits, due lists, coverage, logs."""
 
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -13,6 +14,8 @@ from api.app import create_app
 from api.settings import Settings
 from cases.loop import Action
 from cases.store import transition
+from geo.demo import DEMO_DISTRICT
+from registers.visits import due_visits, overdue_per_grid
 from tests.conftest import SignIn
 from tests.pipeline_fixtures import ENGLISH, event_body, grid_point
 from tests.registers_fixtures import add_household, write_event, write_visit
@@ -264,3 +267,17 @@ def test_the_weekly_close_out_lists_the_cases_ended_and_tells_each_reporter(
     assert client.get(f"/v1/closeouts/{grid[:12]}/2026-W60", headers=headers).status_code == 422
     csv_out = client.get(f"/v1/closeouts/{grid[:12]}/{name}", headers=headers, params={"format": "csv"})
     assert "不属于本网格事项" in csv_out.text
+
+
+@pytest.mark.parametrize("day", [date(2026, 3, 31), date(2026, 4, 15), date(2026, 7, 1), None])
+def test_the_maps_overdue_count_per_grid_is_the_due_lists(
+    client: TestClient, homes: dict[str, str], demo_city: Engine, settings: Settings, day: date | None
+) -> None:
+    rules, tz = settings.visit_rules(), settings.rules().calendar.tz
+    today = day or datetime.now(tz).date()
+    with demo_city.connect() as conn:
+        listed = Counter(d.grid for d in due_visits(conn, DEMO_DISTRICT, today, rules, tz) if d.status == "overdue")
+        counted = overdue_per_grid(conn, DEMO_DISTRICT, today, rules, tz)
+    assert counted == dict(listed)
+    if day is None:
+        assert sum(counted.values()) >= 3  # this module's households at least

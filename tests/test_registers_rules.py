@@ -83,19 +83,19 @@ def test_status_counts_the_week_to_sunday() -> None:
 
 
 def test_coverage_counts_the_households_due_in_the_period() -> None:
-    households = [
-        (M, date(2026, 1, 1), True),  # due in March, visited
-        (M, date(2026, 2, 10), False),  # due in March (first due month), not visited
-        (M, date(2026, 3, 2), True),  # first due in April: not counted
-        (Q, date(2025, 12, 31), True),  # first due Q1 2026, visited
-        (Q, date(2026, 1, 1), False),  # registered on Q1's first day: due in Q1, not visited
-        (Q, date(2025, 7, 1), True),
-        (Q, date(2026, 2, 1), True),  # first due Q2: not counted
+    households = [  # groups: cadence, registered on, visited, how many households
+        (M, date(2026, 1, 1), True, 1),  # due in March, visited
+        (M, date(2026, 2, 10), False, 1),  # due in March (first due month), not visited
+        (M, date(2026, 3, 2), True, 1),  # first due in April: not counted
+        (Q, date(2025, 12, 31), True, 1),  # first due Q1 2026, visited
+        (Q, date(2026, 1, 1), False, 1),  # registered on Q1's first day: due in Q1, not visited
+        (Q, date(2025, 7, 1), True, 3),  # three alike
+        (Q, date(2026, 2, 1), True, 1),  # first due Q2: not counted
     ]
     monthly = coverage(households, M, date(2026, 3, 31))
     quarterly = coverage(households, Q, date(2026, 3, 31))
     assert (monthly.due, monthly.visited, monthly.rate) == (2, 1, 0.5)
-    assert (quarterly.due, quarterly.visited, quarterly.rate) == (3, 2, 0.6667)
+    assert (quarterly.due, quarterly.visited, quarterly.rate) == (5, 4, 0.8)  # 4 of 5 by hand
     assert (quarterly.period_first, quarterly.period_last) == (date(2026, 1, 1), date(2026, 3, 31))
     assert coverage([], M, date(2026, 3, 31)).rate is None
 
