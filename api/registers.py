@@ -19,6 +19,7 @@ from api.auth import PrincipalDep, authorize
 from api.bodies import WriteBody
 from api.deps import EngineDep, ProtectorDep, TodayDep, VisitRulesDep
 from api.errors import Refusal, problem, responses
+from cases.search import like_pattern
 from registers import people
 from registers.cadence import VisitRules
 from registers.ids import id_problem, normalise_id
@@ -171,7 +172,8 @@ def search_people(
         raise Refusal("invalid_input.fields", [problem("name", "field.search_one")], n=1)
     if body.name is not None:
         with engine.begin() as conn:
-            rows = people.by_name(conn, body.name.strip(), principal.area or "", principal.buildings, MAX_FOUND)
+            pattern = like_pattern(body.name.strip())
+            rows = people.by_name(conn, pattern, principal.area or "", principal.buildings, MAX_FOUND)
             seen = [r for r in rows if principal.sees_building(r.grid_code, r.building_code)]
             log_access(conn, principal.username, principal.role.value, "search", body.purpose, rows=len(seen))
             return {"people": shown_people(conn, seen, principal, protector, body.purpose, today)}

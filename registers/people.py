@@ -90,9 +90,10 @@ def visits_of(conn: Connection, household_id: str, limit: int = 20) -> list[dict
     return [dict(r._mapping) for r in rows]
 
 
-def by_name(conn: Connection, name: str, prefix: str, buildings: tuple[str, ...] | None, limit: int) -> list[Row[Any]]:
-    """People whose name holds ``name``, under the area ``prefix`` (or in ``buildings``), by name."""
-    pattern = "%" + name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+def by_name(
+    conn: Connection, pattern: str, prefix: str, buildings: tuple[str, ...] | None, limit: int
+) -> list[Row[Any]]:
+    """People whose name matches the LIKE ``pattern``, under the area ``prefix`` (or in ``buildings``), by name."""
     return list(
         conn.execute(
             text(
