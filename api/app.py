@@ -47,6 +47,7 @@ from api.pages.policy import PagePolicy
 from api.ratelimit import RateLimiter, SignInThrottle
 from api.settings import Settings
 from api.tilecache import TileCache
+from db.reads import ReadRoute
 from geo.locator import Locator
 from streams.producer import EventProducer
 from streams.topics import Topics
@@ -65,6 +66,10 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
         app.state.engine = settings.database.api_engine()
+        database = settings.database
+        app.state.reads = ReadRoute(
+            app.state.engine, database.read_engine(), database.standby_max_lag_s, database.standby_check_s
+        )
         # No linger: the intake already sends a group of posts as one produce.
         post_s = settings.api.post_timeout_s
         app.state.producer = producer or EventProducer(settings.kafka, timeout_s=post_s - 0.25, linger_ms=0)
@@ -92,7 +97,7 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
             app.state.watch_engine, app.state.producer, app.state.lag_probe, settings
         )
         app.state.pipeline_figures = metrics.PipelineCollector(app.state.watch_engine, app.state.lag_probe, topics.dead)
-        app.state.metrics = metrics.registry(app.state.pipeline_figures)
+        app.state.metrics = metrics.registry(app.state.pipeline_figures, metrics.StandbyCollector(app.state.reads))
         app.state.users = UserCache(app.state.engine, settings.api.user_cache_s)
         app.state.limiter = RateLimiter(settings.api.event_posts_per_minute, settings.api.event_post_burst)
         app.state.sign_in_throttle = SignInThrottle()
@@ -106,6 +111,9 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
             app.state.live.close()
             app.state.lag_probe.close()
             app.state.producer.close()
+            app.state.reads.close()
+            if app.state.reads.standby is not None:
+                app.state.reads.standby.dispose()
             app.state.engine.dispose()
             app.state.watch_engine.dispose()
 

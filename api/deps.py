@@ -33,6 +33,15 @@ def _state(name: str) -> Callable[[Request], Awaitable[Any]]:
 
 
 EngineDep = Annotated[Engine, Depends(_state("engine"))]
+
+
+async def _read_engine(request: Request) -> Engine:
+    """The engine of a read route: the standby while it keeps up (``db.reads``), else the primary."""
+    return request.app.state.reads.engine()  # type: ignore[no-any-return]
+
+
+# Screens, indicators, tiles, map values, reports and exports; never a write or a page read after one.
+ReadEngineDep = Annotated[Engine, Depends(_read_engine)]
 IntakeDep = Annotated[Intake, Depends(_state("intake"))]
 LocatorDep = Annotated[Locator, Depends(_state("locator"))]
 RulesDep = Annotated[Rules, Depends(_state("rules"))]

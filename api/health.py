@@ -17,6 +17,7 @@ from sqlalchemy import Engine, text
 from api.deps import RulesDep, SettingsDep
 from api.probes import Probe, Reading
 from api.settings import Settings
+from db.reads import ReadRoute, StandbyStatus
 from streams.producer import EventProducer
 from streams.sla import ClockFigures, ClockVerdict, clock_figures, judge_clock
 from streams.watch import Freshness, LagProbe, Verdict, database_figures, judge
@@ -62,11 +63,20 @@ class ClockHealth(BaseModel):
     failures: int = 0
 
 
+class StandbyHealth(BaseModel):
+    """The standby of the read routes (``GRIDGOV_DATABASE_READ_URL``): read from, or passed over for the primary."""
+
+    status: StandbyStatus
+    lag_s: float | None = None
+    detail: str
+
+
 class Health(BaseModel):
     """The API's dependencies and the overall state."""
 
     status: Literal["ok", "degraded", "failing"]
     database: ServiceHealth
+    standby: StandbyHealth | None = None  # none set
     broker: ServiceHealth
     pipeline: PipelineHealth
     clock: ClockHealth
@@ -161,8 +171,9 @@ async def get_health(request: Request, rules: RulesDep, settings: SettingsDep, r
 
     ``status`` is ``failing`` (503) when the database or the broker is down or has not
     answered within 0.8 s, or the pipeline is failing; ``degraded`` (200) when the pipeline
-    is behind or the clock is degraded or failing (this API still answers: taking it out of
-    service would not help the clock, so the clock's own ``status`` says how bad it is).
+    is behind, the clock is degraded or failing, or a standby is set but lags or is down (this
+    API still answers: taking it out of service would not help the clock, so the clock's own
+    ``status`` says how bad it is; the primary answers the read routes meanwhile).
     """
     look: Lookouts = request.app.state.lookouts
     db, broker_reading, pipe, tick = await asyncio.gather(
@@ -176,6 +187,24 @@ async def get_health(request: Request, rules: RulesDep, settings: SettingsDep, r
         response.status_code = 503
     elif pipeline.status != "ok" or clock.status in ("degraded", "failing"):
         status = "degraded"
+    standby = _standby(request.app.state.reads)
+    if status == "ok" and standby is not None and standby.status != "in_use":
+        status = "degraded"  # the primary answers the read routes too
     today = datetime.now(rules.calendar.tz).date()
     calendar = CalendarHealth.model_validate(rules.calendar.coverage(today))
-    return Health(status=status, database=database, broker=broker, pipeline=pipeline, clock=clock, calendar=calendar)
+    return Health(
+        status=status,
+        database=database,
+        standby=standby,
+        broker=broker,
+        pipeline=pipeline,
+        clock=clock,
+        calendar=calendar,
+    )
+
+
+def _standby(reads: ReadRoute) -> StandbyHealth | None:
+    if not reads.configured:
+        return None
+    state = reads.state()
+    return StandbyHealth(status=state.status, lag_s=state.lag_s, detail=state.detail)

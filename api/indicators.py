@@ -8,7 +8,7 @@ from sqlalchemy import Connection
 
 from api.access import Principal
 from api.auth import PrincipalDep, authorize
-from api.deps import EngineDep, RulesDep
+from api.deps import ReadEngineDep, RulesDep
 from api.errors import Refusal, responses
 from cases.indicators import category_mix, daily, indicators_by_area, intake_backlog, working_days
 from geo.areas import area_info, child_names
@@ -44,7 +44,7 @@ def _name_in_scope(conn: Connection, principal: Principal, area: str) -> str:
 
 @router.get("/indicators")
 def get_indicators(
-    engine: EngineDep, principal: PrincipalDep, rules: RulesDep, area: AreaParam, from_: FromParam, to: ToParam
+    engine: ReadEngineDep, principal: PrincipalDep, rules: RulesDep, area: AreaParam, from_: FromParam, to: ToParam
 ) -> dict[str, Any]:
     """Indicators of an area in your scope and of each child, over whole local days; definitions in the README."""
     now = datetime.now(UTC)
@@ -59,7 +59,7 @@ def get_indicators(
 
 
 @router.get("/indicators/backlog")
-def get_backlog(engine: EngineDep, principal: PrincipalDep, area: AreaParam) -> dict[str, Any]:
+def get_backlog(engine: ReadEngineDep, principal: PrincipalDep, area: AreaParam) -> dict[str, Any]:
     """Now: reports waiting to be taken in (待受理) and those past their intake deadline (超时未受理), by child."""
     now = datetime.now(UTC)
     with engine.connect() as conn:
@@ -72,7 +72,7 @@ def get_backlog(engine: EngineDep, principal: PrincipalDep, area: AreaParam) -> 
 
 @router.get("/indicators/daily")
 def get_daily(
-    engine: EngineDep, principal: PrincipalDep, rules: RulesDep, area: AreaParam, from_: FromParam, to: ToParam
+    engine: ReadEngineDep, principal: PrincipalDep, rules: RulesDep, area: AreaParam, from_: FromParam, to: ToParam
 ) -> dict[str, Any]:
     """Reports received and cases closed on each local day of the range (the screen's trend)."""
     with engine.connect() as conn:
@@ -82,7 +82,7 @@ def get_daily(
 
 @router.get("/indicators/categories")
 def get_category_mix(
-    engine: EngineDep, principal: PrincipalDep, rules: RulesDep, area: AreaParam, from_: FromParam, to: ToParam
+    engine: ReadEngineDep, principal: PrincipalDep, rules: RulesDep, area: AreaParam, from_: FromParam, to: ToParam
 ) -> dict[str, Any]:
     """Reports received over the range by category group, most first (the screen's category mix)."""
     with engine.connect() as conn:

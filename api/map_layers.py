@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 
 from api.access import Principal
 from api.auth import PrincipalDep, authorize
-from api.deps import EngineDep, LiveDep, RulesDep, TileCacheDep, VisitRulesDep
+from api.deps import LiveDep, ReadEngineDep, RulesDep, TileCacheDep, VisitRulesDep
 from api.errors import Refusal, responses
 from api.etags import NOT_MODIFIED, etag_of, tagged
 from api.live import event_stream
@@ -78,7 +78,7 @@ def query(area: str | None, **params: str) -> str:
 
 @router.get("/v1/map/grids", response_model=dict[str, Any])
 def get_grid_layer(
-    engine: EngineDep,
+    engine: ReadEngineDep,
     rules: RulesDep,
     visit_rules: VisitRulesDep,
     principal: PrincipalDep,
@@ -95,7 +95,7 @@ def get_grid_layer(
 
 @router.get("/v1/map/values", response_model=dict[str, Any])
 def get_grid_values(
-    engine: EngineDep,
+    engine: ReadEngineDep,
     rules: RulesDep,
     visit_rules: VisitRulesDep,
     principal: PrincipalDep,
@@ -123,7 +123,7 @@ TileXY = Annotated[int, PathParam(ge=0, description="Column or row, 0 to 2^z - 1
 )
 def get_grid_tile(
     request: Request,
-    engine: EngineDep,
+    engine: ReadEngineDep,
     tiles: TileCacheDep,
     principal: PrincipalDep,
     z: TileZ,
@@ -152,7 +152,7 @@ def get_grid_tile(
 
 @router.get("/v1/map/overlays/{layer}", response_model=dict[str, Any])
 def get_overlay_layer(
-    engine: EngineDep, principal: PrincipalDep, layer: Literal["party", "special"], area: AreaQuery = None
+    engine: ReadEngineDep, principal: PrincipalDep, layer: Literal["party", "special"], area: AreaQuery = None
 ) -> dict[str, Any]:
     """Party grids (党建网格) or special grids (专属网格) over the area's management grids (GeoJSON)."""
     with engine.connect() as conn:
@@ -162,7 +162,7 @@ def get_overlay_layer(
 
 @router.get("/v1/map/heat", response_model=dict[str, Any])
 def get_heat_layer(
-    engine: EngineDep, rules: RulesDep, principal: PrincipalDep, area: AreaQuery = None, window: Window = "today"
+    engine: ReadEngineDep, rules: RulesDep, principal: PrincipalDep, area: AreaQuery = None, window: Window = "today"
 ) -> dict[str, Any]:
     """Incidents in the window summed per ~50 m cell, as GeoJSON points with ``properties.count``."""
     with engine.connect() as conn:
@@ -178,7 +178,7 @@ def get_heat_layer(
 
 
 @router.get("/v1/map/escalations", response_model=dict[str, Any])
-def get_escalation_layer(engine: EngineDep, principal: PrincipalDep, area: AreaQuery = None) -> dict[str, Any]:
+def get_escalation_layer(engine: ReadEngineDep, principal: PrincipalDep, area: AreaQuery = None) -> dict[str, Any]:
     """Open escalated and overdue cases as GeoJSON points, soonest deadline first."""
     with engine.connect() as conn:
         code, _, _ = scope(conn, area, principal)

@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import REFUSALS
 from api.probes import Probe, Reading
+from db.reads import ReadRoute
 from streams.sla import ClockFigures, clock_figures
 from streams.watch import OLDEST_UNRECORDED, LagProbe
 
@@ -186,7 +187,30 @@ def _clock_families(clock: ClockFigures) -> Iterator[Metric]:
     yield GaugeMetricFamily("gridgov_outbox_waiting", "Case transitions not yet produced to Kafka", clock.unpublished)
 
 
-def registry(pipeline: PipelineCollector) -> CollectorRegistry:
+class StandbyCollector:
+    """Whether the read routes read from the standby, and its lag (nothing when no standby is set)."""
+
+    def __init__(self, reads: ReadRoute) -> None:
+        self.reads = reads
+
+    def collect(self) -> Iterator[Metric]:
+        """The standby's two gauges."""
+        if not self.reads.configured:
+            return
+        state = self.reads.state()
+        yield GaugeMetricFamily(
+            "gridgov_standby_in_use",
+            "1 when the read routes read from the standby, 0 when from the primary",
+            1 if state.in_use else 0,
+        )
+        yield GaugeMetricFamily(
+            "gridgov_standby_lag_seconds",
+            "How far the standby is behind the primary (NaN: it did not answer)",
+            float("nan") if state.lag_s is None else state.lag_s,
+        )
+
+
+def registry(pipeline: PipelineCollector, standby: StandbyCollector) -> CollectorRegistry:
     """The API's metrics (every process's, when they share a multiprocess directory) and the pipeline's."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         found = CollectorRegistry()
@@ -195,6 +219,7 @@ def registry(pipeline: PipelineCollector) -> CollectorRegistry:
         found = CollectorRegistry()
         found.register(_Default(REGISTRY))
     found.register(pipeline)
+    found.register(standby)
     return found
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import Connection
 
 from api.access import Principal
 from api.auth import PrincipalDep, authorize
-from api.deps import EngineDep, RulesDep, SettingsDep
+from api.deps import ReadEngineDep, RulesDep, SettingsDep
 from api.errors import Refusal, answer_language, responses
 from cases.report import monthly_report, parse_month, to_xlsx
 from cases.rules import Rules
@@ -37,7 +37,7 @@ def read_report(conn: Connection, principal: Principal, area: str, month: str, r
 )
 def get_monthly(
     request: Request,
-    engine: EngineDep,
+    engine: ReadEngineDep,
     principal: PrincipalDep,
     rules: RulesDep,
     settings: SettingsDep,

@@ -13,7 +13,7 @@ from api.access import Principal, Role
 from api.accounts import USERNAME, get_user
 from api.auth import PrincipalDep, authorize
 from api.bodies import WriteBody
-from api.deps import EngineDep, RulesDep
+from api.deps import EngineDep, ReadEngineDep, RulesDep
 from api.errors import Refusal, problem, responses
 from api.indicators import FIRST_DAY, LAST_DAY
 from cases.worklog import Week, daily_log, save_note, weekly_closeout
@@ -96,7 +96,7 @@ def put_note(username: Username, day: Day, body: NoteIn, engine: EngineDep, prin
 def get_closeout(
     community: Annotated[str, Path(pattern=r"^\d{12}$", description="Community code")],
     week: Annotated[str, Path(max_length=8, description="ISO week, 2026-W49")],
-    engine: EngineDep,
+    engine: ReadEngineDep,
     principal: PrincipalDep,
     rules: RulesDep,
     format: Format = "json",

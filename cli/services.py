@@ -1,11 +1,13 @@
 """``gridgov services``, ``db`` and ``topics``: the local services, the schema and the Kafka topics."""
 
+from typing import Annotated
+
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from api.settings import Settings
-from cli.local import broker, postgres
+from cli.local import broker, postgres, standby
 from cli.local.service import ServiceError, ServiceStatus
 from cli.wording import fail, tell
 from db import engine as db
@@ -47,19 +49,32 @@ def services_up(settings: Settings) -> list[ServiceStatus]:
 
 
 @app.command("up")
-def services_up_command() -> None:
+def services_up_command(
+    with_standby: Annotated[
+        bool, typer.Option("--standby", help="Also a streaming-replication standby of the local cluster")
+    ] = False,
+) -> None:
     """Start the local services (idempotent); with external URLs set, only check them."""
-    statuses = services_up(Settings())
+    settings = Settings()
+    statuses = services_up(settings)
+    if with_standby and statuses[0].healthy:
+        try:
+            statuses.append(standby.up(settings))
+        except ServiceError as exc:
+            fail("cli.refused", message=str(exc))
     print_statuses(statuses)
     if not all(s.healthy for s in statuses):
         raise typer.Exit(1)
+    if with_standby:
+        console.print(tell("cli.standby_url", url=standby.url(settings)), highlight=False)
 
 
 @app.command("down")
 def services_down_command() -> None:
     """Stop the local services the project started; external ones are left alone."""
     settings = Settings()
-    stopped = [name for name, did in (("broker", broker.down(settings)), ("postgres", postgres.down(settings))) if did]
+    downs = (("broker", broker.down), ("standby", standby.down), ("postgres", postgres.down))
+    stopped = [name for name, down in downs if down(settings)]
     console.print(tell("cli.stopped", services=stopped) if stopped else tell("cli.nothing_running"), highlight=False)
 
 
@@ -68,6 +83,8 @@ def services_status_command() -> None:
     """Print each service, its address and health."""
     settings = Settings()
     statuses = [postgres.status(settings), broker.status(settings)]
+    if standby.pid(settings) is not None:
+        statuses.append(standby.status(settings))
     print_statuses(statuses)
     if not all(s.healthy for s in statuses):
         raise typer.Exit(1)
@@ -111,5 +128,5 @@ def services_remove_command() -> None:
     """Stop the local services and delete the local cluster's data (external services are left alone)."""
     settings = Settings()
     broker.down(settings)
-    removed = postgres.remove(settings) if settings.database.is_local else False
+    removed = (standby.remove(settings) | postgres.remove(settings)) if settings.database.is_local else False
     console.print(tell("cli.removed" if removed else "cli.nothing_removed"), highlight=False)

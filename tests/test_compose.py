@@ -29,7 +29,7 @@ def test_services_and_healthchecks() -> None:
     assert {"kafka-1", "kafka-2", "kafka-3", "postgis", "migrate", "api", "worker", "sla", "prometheus"} <= set(
         services
     )
-    for name in ("kafka-1", "kafka-2", "kafka-3", "postgis", "api"):
+    for name in ("kafka-1", "kafka-2", "kafka-3", "postgis", "postgis-standby", "api"):
         assert services[name]["healthcheck"]["test"], f"{name} needs a healthcheck"
     for name, service in services.items():
         for dependency, condition in service.get("depends_on", {}).items():
@@ -96,3 +96,19 @@ def test_prometheus_scrapes_the_api_metrics() -> None:
     assert scrape["metrics_path"] == "/metrics"
     assert scrape["static_configs"][0]["targets"] == ["api:8000"]
     assert compose["services"]["prometheus"]["configs"][0]["source"] == "prometheus"
+
+
+def test_the_read_routes_read_from_a_standby_made_from_the_primary() -> None:
+    compose = _compose()
+    services = compose["services"]
+    standby = services["postgis-standby"]
+    assert standby["image"] == services["postgis"]["image"]
+    script = standby["command"][-1]
+    assert "pg_basebackup -h postgis -U gridgov" in script and " -R " in script  # a standby of postgis
+    assert "hot_standby=on" in script
+    assert "postgis-standby:5432/gridgov" in compose["x-gridgov-env"]["GRIDGOV_DATABASE_READ_URL"]
+    replication = compose["configs"]["replication"]["content"]
+    assert "host replication gridgov" in replication
+    assert '"$$PGDATA/pg_hba.conf"' in replication  # $$: compose leaves the shell its $PGDATA
+    mounted = services["postgis"]["configs"][0]
+    assert mounted["source"] == "replication" and mounted["target"].startswith("/docker-entrypoint-")

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.auth import PrincipalDep, authorize
-from api.deps import EngineDep, RulesDep, SettingsDep, VisitRulesDep
+from api.deps import ReadEngineDep, RulesDep, SettingsDep, VisitRulesDep
 from api.errors import responses
 from api.map_layers import OUTLINED, AreaQuery, Lang, grid_metric_values, query, scope
 from api.mapdata import boundaries, escalated_cases, heat_cell, heat_points, missing_value, overlay_grids, window_start
@@ -52,7 +52,7 @@ def mount_assets(app: FastAPI) -> None:
 
 @router.get("/map", response_class=HTMLResponse)
 def get_map(
-    engine: EngineDep,
+    engine: ReadEngineDep,
     principal: PrincipalDep,
     settings: SettingsDep,
     rules: RulesDep,
@@ -102,7 +102,7 @@ def get_map(
 
 @router.get("/screen", response_class=HTMLResponse)
 def get_screen(
-    engine: EngineDep, principal: PrincipalDep, rules: RulesDep, area: AreaQuery = None, lang: Lang = "zh"
+    engine: ReadEngineDep, principal: PrincipalDep, rules: RulesDep, area: AreaQuery = None, lang: Lang = "zh"
 ) -> str:
     """The command centre's wall screen (1920×1080) of an area: tiles, map, live ticker, trends, ranking, mix.
 
@@ -116,7 +116,7 @@ def get_screen(
 
 @router.get("/escalations", response_class=HTMLResponse)
 def get_escalations_page(
-    engine: EngineDep, principal: PrincipalDep, rules: RulesDep, area: AreaQuery = None, lang: Lang = "zh"
+    engine: ReadEngineDep, principal: PrincipalDep, rules: RulesDep, area: AreaQuery = None, lang: Lang = "zh"
 ) -> str:
     """Open escalated and overdue cases of one area, soonest deadline first."""
     with engine.connect() as conn:

@@ -12,7 +12,7 @@ from sqlalchemy import text
 
 from api.auth import COOKIE, PrincipalDep, authorize, page_csrf
 from api.cases import case_actions, dispatch_choices, read_case
-from api.deps import CaseIdDep, EngineDep, RulesDep, SettingsDep
+from api.deps import CaseIdDep, EngineDep, ReadEngineDep, RulesDep, SettingsDep
 from api.errors import responses
 from api.photos import photo_list
 from api.reports import AreaParam, Lang, MonthParam, read_report
@@ -138,7 +138,7 @@ def _as_read(case: dict[str, Any], place: Any, names: dict[str, str], rules: Rul
 
 @router.get("/work/reports/monthly", response_class=HTMLResponse, tags=["pages"])
 def get_monthly_page(
-    engine: EngineDep,
+    engine: ReadEngineDep,
     principal: PrincipalDep,
     rules: RulesDep,
     settings: SettingsDep,

@@ -23,17 +23,17 @@ def _is_root() -> bool:
     return os.geteuid() == 0
 
 
-def _as_owner(cmd: list[str]) -> list[str]:
+def as_owner(cmd: list[str]) -> list[str]:
     """Run as the ``postgres`` user when we are root (PostgreSQL refuses to run as root)."""
     return ["runuser", "-u", "postgres", "--", *cmd] if _is_root() else cmd
 
 
 def log_file(settings: Settings) -> Path:
     """The cluster's server log."""
-    return _home(settings) / "postgres.log"
+    return home(settings) / "postgres.log"
 
 
-def _home(settings: Settings) -> Path:
+def home(settings: Settings) -> Path:
     """Where the cluster lives: beside the state directory, or, as root, where ``postgres`` can reach it.
 
     As root the cluster runs as ``postgres``, which cannot enter a checkout under a 0700 home
@@ -47,10 +47,10 @@ def _home(settings: Settings) -> Path:
 
 
 def _datadir(settings: Settings) -> Path:
-    return _home(settings) / "data"
+    return home(settings) / "data"
 
 
-def _run(cmd: list[str], what: str, log: Path | None = None, env: dict[str, str] | None = None) -> None:
+def run(cmd: list[str], what: str, log: Path | None = None, env: dict[str, str] | None = None) -> None:
     """Run a set-up step from ``/`` (the cluster's user may not enter the caller's directory).
 
     A failure is one ServiceError that says what failed and where to look.
@@ -71,13 +71,14 @@ def ensure_postgis_installed() -> None:
     if not _is_root() or shutil.which("apt-get") is None:
         raise ServiceError(f"PostGIS is not installed. Install it with: sudo apt-get install -y {POSTGIS_PACKAGE}")
     env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
-    _run(["apt-get", "update", "-qq"], "apt-get update", env=env)
-    _run(["apt-get", "install", "-y", "-qq", POSTGIS_PACKAGE], f"apt-get install {POSTGIS_PACKAGE}", env=env)
+    run(["apt-get", "update", "-qq"], "apt-get update", env=env)
+    run(["apt-get", "install", "-y", "-qq", POSTGIS_PACKAGE], f"apt-get install {POSTGIS_PACKAGE}", env=env)
     if not POSTGIS_CONTROL.exists():
         raise ServiceError(f"{POSTGIS_PACKAGE} was installed but {POSTGIS_CONTROL} is missing")
 
 
-def _bin(settings: Settings, name: str) -> str:
+def bin_path(settings: Settings, name: str) -> str:
+    """The PostgreSQL 15 program ``name`` (GRIDGOV_PG_BINDIR), or a ServiceError that says how to get it."""
     path = settings.local.pg_bindir / name
     if not path.exists():
         raise ServiceError(
@@ -87,16 +88,16 @@ def _bin(settings: Settings, name: str) -> str:
 
 
 def _initdb(settings: Settings) -> None:
-    home, datadir = _home(settings), _datadir(settings)
+    where, datadir = home(settings), _datadir(settings)
     if (datadir / "PG_VERSION").exists():
         return
-    home.mkdir(parents=True, exist_ok=True)
+    where.mkdir(parents=True, exist_ok=True)
     if _is_root():
-        shutil.chown(home, "postgres", "postgres")
-    _run(
-        _as_owner(
+        shutil.chown(where, "postgres", "postgres")
+    run(
+        as_owner(
             [
-                _bin(settings, "initdb"),
+                bin_path(settings, "initdb"),
                 "-D",
                 str(datadir),
                 "-A",
@@ -115,7 +116,12 @@ def _initdb(settings: Settings) -> None:
 
 def pid(settings: Settings) -> int | None:
     """The local cluster's postmaster, if it runs."""
-    pid_file = _datadir(settings) / "postmaster.pid"
+    return pid_in(_datadir(settings))
+
+
+def pid_in(datadir: Path) -> int | None:
+    """The postmaster of the cluster in ``datadir``, if it runs."""
+    pid_file = datadir / "postmaster.pid"
     try:
         found = int(pid_file.read_text().splitlines()[0])
     except (OSError, ValueError, IndexError):
@@ -135,34 +141,30 @@ def up(settings: Settings) -> ServiceStatus:
     _initdb(settings)
     port = settings.database.local_pg_port
     if pid(settings) is None:
-        if port_open("127.0.0.1", port):
-            raise ServiceError(f"port {port} is taken by another program; set GRIDGOV_LOCAL_PG_PORT")
-        datadir = _datadir(settings)
-        # track_commit_timestamp lets the pipeline benchmark time POST → commit exactly.
-        options = (
-            f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1 -c max_connections=200 -c track_commit_timestamp=on"
-        )
-        _run(
-            _as_owner(
-                [
-                    _bin(settings, "pg_ctl"),
-                    "-D",
-                    str(datadir),
-                    "-o",
-                    options,
-                    "-l",
-                    str(log_file(settings)),
-                    "-w",
-                    "-t",
-                    "60",
-                    "start",
-                ]
-            ),
-            f"starting PostgreSQL on port {port}",
-            log_file(settings),
-        )
+        start(settings, _datadir(settings), port, log_file(settings))
     create_database(settings, settings.database.local_pg_database)
     return status(settings)
+
+
+def start(
+    settings: Settings, datadir: Path, port: int, log: Path, options: str = "", setting: str = "GRIDGOV_LOCAL_PG_PORT"
+) -> None:
+    """Start the cluster in ``datadir`` on ``port`` (loopback only; ``setting`` names it), its server log in ``log``."""
+    if port_open("127.0.0.1", port):
+        raise ServiceError(f"port {port} is taken by another program; set {setting}")
+    # track_commit_timestamp lets the pipeline benchmark time POST → commit exactly.
+    server = f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1 -c max_connections=200 -c track_commit_timestamp=on"
+    command = [bin_path(settings, "pg_ctl"), "-D", str(datadir), "-o", f"{server} {options}"]
+    run(as_owner([*command, "-l", str(log), "-w", "-t", "60", "start"]), f"starting PostgreSQL on port {port}", log)
+
+
+def stop(settings: Settings, datadir: Path, log: Path) -> None:
+    """Stop the cluster in ``datadir`` (fast: open sessions are ended)."""
+    run(
+        as_owner([bin_path(settings, "pg_ctl"), "-D", str(datadir), "-m", "fast", "-w", "stop"]),
+        "stopping PostgreSQL",
+        log,
+    )
 
 
 def _admin_conninfo(settings: Settings, dbname: str = "postgres") -> str:
@@ -196,21 +198,17 @@ def down(settings: Settings) -> bool:
     """Stop the local cluster if it runs; True when it was stopped."""
     if not settings.database.is_local or pid(settings) is None:
         return False
-    _run(
-        _as_owner([_bin(settings, "pg_ctl"), "-D", str(_datadir(settings)), "-m", "fast", "-w", "stop"]),
-        "stopping PostgreSQL",
-        log_file(settings),
-    )
+    stop(settings, _datadir(settings), log_file(settings))
     return True
 
 
 def remove(settings: Settings) -> bool:
     """Delete the local cluster's files (stopped first); True when there were any."""
     down(settings)
-    home = _home(settings)
-    if not home.exists():
+    where = home(settings)
+    if not where.exists():
         return False
-    shutil.rmtree(home)
+    shutil.rmtree(where)
     return True
 
 
