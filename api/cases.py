@@ -21,7 +21,7 @@ from cases.evidence import after_photo_rule
 from cases.loop import CLOCK_ACTIONS, REASONED, Action, State, allowed_actions
 from cases.numbers import CASE_REF, case_id_of
 from cases.places import PLACE_SQL
-from cases.reads import CASE_FIELDS, OVERDUE_SQL, case_history, case_json, case_row, select_page
+from cases.reads import CASE_FIELDS, OVERDUE_SQL, case_history, case_json, case_row, key_params, list_key, select_keyset
 from cases.rules import Level, Rules
 from cases.store import loop_case, transition
 from geo.levels import AREA_CODE
@@ -256,12 +256,22 @@ def list_cases(
     category: Annotated[str | None, Query(pattern=r"^\d{4}$")] = None,
     overdue: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    after: Annotated[
+        str | None,
+        Query(max_length=60, description="The `next` of the page before: the list goes on after its last case"),
+    ] = None,
 ) -> dict[str, Any]:
-    """Cases in your scope matching the filters, soonest deadline first (open before closed), with who reported each."""
+    """Cases in your scope matching the filters, soonest deadline first (open before closed), with who reported each.
+
+    A page goes on from the one before by its key (``after`` = the ``next`` it gave): page 500 costs what
+    page 1 does. ``total`` counts up to 10,000 (``total_exact`` false past that).
+    """
+    key = None if after is None else key_params(after)
+    if after is not None and key is None:
+        raise Refusal("invalid_input.after", given=after[:60])
     scope_sql, scope_params = principal.case_filter()
     where = [scope_sql]
-    params: dict[str, Any] = scope_params | {"limit": limit, "offset": offset, "now": datetime.now(UTC)}
+    params: dict[str, Any] = scope_params | {"limit": limit, "now": datetime.now(UTC)}
     if state:
         where.append("c.state = :state")
         params["state"] = state.value
@@ -276,7 +286,12 @@ def list_cases(
         params["category"] = category
     if overdue is not None:
         where.append(OVERDUE_SQL if overdue else f"NOT {OVERDUE_SQL}")
-    order = "c.closed_at IS NOT NULL, c.deadline NULLS LAST, c.id"
     fields = f"{CASE_FIELDS}, (SELECT e.reporter FROM event e WHERE e.id = c.id) AS reporter"
-    total, rows = select_page(engine, fields, '"case" c', where, order, params)
-    return {"total": total, "cases": [case_json(r, params["now"]) for r in rows]}
+    total, exact, rows = select_keyset(engine, fields, where, params, key)
+    more = len(rows) == limit
+    return {
+        "total": total,
+        "total_exact": exact,
+        "cases": [case_json(r, params["now"]) for r in rows],
+        "next": list_key(rows[-1]) if more else None,
+    }

@@ -34,6 +34,8 @@ from api.access import Role  # noqa: E402
 from api.app import create_app  # noqa: E402
 from bench.indicators import build  # noqa: E402
 from bench.prepare import bench_headers, bench_settings, drop, timed, year_arguments  # noqa: E402
+from cases.places import PLACE_SQL  # noqa: E402
+from cases.reads import LIST_ORDER, list_key  # noqa: E402
 from cli.local import postgres  # noqa: E402
 from db.engine import make_engine  # noqa: E402
 from geo.demo import DEMO_DISTRICT  # noqa: E402
@@ -144,6 +146,15 @@ def routes(engine: Engine, now: datetime) -> list[tuple[str, str, dict[str, Any]
         ).scalar_one()
         household = conn.execute(text("SELECT id FROM household ORDER BY id LIMIT 1 OFFSET 1000")).scalar_one()
         person = conn.execute(text("SELECT id FROM person ORDER BY id LIMIT 1 OFFSET 5000")).scalar_one()
+        # Where page 500 of the district's closed cases starts: the key of the 49,900th (what page 499's next is).
+        last_of_499 = conn.execute(
+            text(
+                f"SELECT c.closed_at, c.deadline, c.id FROM \"case\" c WHERE c.state = 'closed' AND {PLACE_SQL} LIKE :d"
+                f" ORDER BY {LIST_ORDER} OFFSET {499 * 100 - 1} LIMIT 1"
+            ),
+            {"d": DEMO_DISTRICT + "%"},
+        ).one()
+    page_500 = list_key(last_of_499)
     today = now.astimezone(TZ).date()
     monday = today - timedelta(days=today.weekday() + 7)
     week = f"{monday.isocalendar().year}-W{monday.isocalendar().week:02d}"
@@ -152,7 +163,11 @@ def routes(engine: Engine, now: datetime) -> list[tuple[str, str, dict[str, Any]
         ("queue in_hand, page 500", "/v1/work/queue", {"tab": "in_hand", "offset": 499 * 50}),
         ("queue overdue, page 1", "/v1/work/queue", {"tab": "overdue"}),
         ("closed cases, page 1", "/v1/cases", {"area": DEMO_DISTRICT, "state": "closed"}),
-        ("closed cases, page 500", "/v1/cases", {"area": DEMO_DISTRICT, "state": "closed", "offset": 499 * 100}),
+        (
+            "closed cases, page 500",
+            "/v1/cases",
+            {"area": DEMO_DISTRICT, "state": "closed", "after": page_500},
+        ),
         ("cases of a community", "/v1/cases", {"area": community}),
         ("case page (longest history)", f"/v1/cases/{long_case}", {}),
         ("search: words", "/v1/work/search", {"q": "井盖破损"}),

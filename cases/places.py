@@ -5,5 +5,9 @@ that holds it (community, street or district). ``IN_AREA`` narrows a query on ``
 to the area whose code is the ``:prefix`` parameter followed by ``%``.
 """
 
-PLACE_SQL = "coalesce(c.grid_code, c.community_code, c.street_code, c.district_code)"
+import re
+
+from db.tables import CASE_PLACE
+
+PLACE_SQL = re.sub(r"(\w+_code)", r"c.\1", CASE_PLACE)
 IN_AREA = f"{PLACE_SQL} LIKE :prefix"

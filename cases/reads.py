@@ -4,13 +4,15 @@
 of one; ``OVERDUE_SQL`` and ``QUEUES`` are the SQL the lists and the workbench's queues filter by.
 """
 
+import re
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
 from cases.places import PLACE_SQL
+from db.tables import CASE_LIST_ORDER
 
 CASE_COLUMNS = (
     "id", "kind", "category", "sla_class", "state", "level", "grid_code", "community_code", "street_code",
@@ -101,6 +103,56 @@ def display_names(conn: Connection, usernames: list[str]) -> dict[str, str]:
         {"u": usernames},
     ).all()
     return {r.username: r.display_name for r in rows}
+
+
+COUNT_CAP = 10_000  # a list counts its cases up to this; past it, ``total_exact`` is false
+LIST_ORDER = re.sub(r"\b(closed_at|deadline|id)\b", r"c.\1", CASE_LIST_ORDER)
+AFTER_RE = re.compile(r"^(?P<closed>[01])\.(?P<deadline>\d{1,16}|inf)\.(?P<id>[0-9a-f]{32})$")
+
+
+def list_key(row: Any) -> str:
+    """The ``after`` key of a listed case: the list's order (closed, deadline, id), as text."""
+    deadline = "inf" if row.deadline is None else str(int(row.deadline.timestamp() * 1_000_000))
+    return f"{int(row.closed_at is not None)}.{deadline}.{row.id.hex}"
+
+
+def key_params(after: str) -> dict[str, Any] | None:
+    """The query parameters of an ``after`` key (None when it is not one)."""
+    found = AFTER_RE.fullmatch(after)
+    if found is None:
+        return None
+    micros = found["deadline"]
+    return {
+        "k_closed": found["closed"] == "1",
+        "k_deadline": None if micros == "inf" else _from_micros(int(micros)),  # none: 'infinity' in the SQL
+        "k_id": uuid.UUID(found["id"]),
+    }
+
+
+def _from_micros(micros: int) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+
+
+def select_keyset(
+    engine: Engine, fields: str, where: list[str], params: dict[str, Any], after: dict[str, Any] | None
+) -> tuple[int, bool, list[Any]]:
+    """Cases in the list's order after the key ``after`` (from the first without), ``params["limit"]`` of them.
+
+    The count reads at most ``COUNT_CAP`` + 1 cases: (count, whether it is exact, the page).
+    """
+    clause = " AND ".join(where)
+    keyed = clause
+    if after is not None:
+        keyed += f" AND ({LIST_ORDER}) > (:k_closed, coalesce(:k_deadline, 'infinity'::timestamptz), :k_id)"
+        params = params | after
+    with engine.connect() as conn:
+        counted = conn.execute(
+            text(f'SELECT count(*) FROM (SELECT 1 FROM "case" c WHERE {clause} LIMIT {COUNT_CAP + 1}) n'), params
+        ).scalar_one()
+        rows = conn.execute(
+            text(f'SELECT {fields} FROM "case" c WHERE {keyed} ORDER BY {LIST_ORDER} LIMIT :limit'), params
+        ).all()
+    return min(int(counted), COUNT_CAP), counted <= COUNT_CAP, list(rows)
 
 
 def select_page(
