@@ -120,8 +120,8 @@ def get_search(
     words = q.strip()
     if len(words) < MIN_CHARS:
         raise Refusal("invalid_input.search_short", least=MIN_CHARS)
-    total, rows = find_cases(engine, words, principal.case_filter(), limit, offset)
-    return {"q": words, "total": total, "cases": _rows(engine, rules, rows, datetime.now(UTC))}
+    total, exact, rows = find_cases(engine, words, principal.case_filter(), limit, offset)
+    return {"q": words, "total": total, "total_exact": exact, "cases": _rows(engine, rules, rows, datetime.now(UTC))}
 
 
 def _rows(engine: Any, rules: Rules, rows: list[Any], now: datetime) -> list[dict[str, Any]]:

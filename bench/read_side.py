@@ -98,6 +98,12 @@ SELECT gen_random_uuid(), 'visit', '9002', q + (abs(hashtext(h.id)) % 80) * inte
 FROM household h JOIN building b ON b.code = h.building_code,
      generate_series(CAST(:first AS timestamptz), CAST(:last AS timestamptz), interval '3 months') AS q
 """
+# What the writer keeps with each visit it records: the household's latest.
+LAST_VISIT_SQL = """
+UPDATE household h SET last_visit_at = v.last
+FROM (SELECT household, max(occurred_at) AS last FROM event WHERE kind = 'visit' GROUP BY household) v
+WHERE h.id = v.household
+"""
 ACCESS_SQL = """
 INSERT INTO pii_access (at, actor, role, action, person_id, purpose, rows)
 SELECT CAST(:first AS timestamptz) + i * interval '31 seconds', 'gw-bench-' || i % 300, 'gridworker', 'read',
@@ -126,6 +132,7 @@ def build_rest(engine: Engine, now: datetime, people: int) -> float:
         conn.execute(text(RECOUNT_SQL))
         first = now - timedelta(days=365)
         conn.execute(text(VISITS_SQL), {"first": first, "last": now - timedelta(days=90)})
+        conn.execute(text(LAST_VISIT_SQL))
         conn.execute(text(ACCESS_SQL), {"first": first, "n": people, "people": people})
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         for table in ("event", "building", "household", "person", "pii_access"):

@@ -11,17 +11,16 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 
 from cases.numbers import NUMBER_RE
-from cases.reads import CASE_FIELDS
+from cases.reads import CASE_FIELDS, COUNT_CAP
 
 MIN_CHARS, MAX_CHARS = 2, 60  # what the box takes
 NEAR_M = 100  # how near a building a case lies to be found by its name (metres)
 _NEAR_DEG = 0.0015  # a box around NEAR_M at the latitudes of China, for the spatial index; metres decide
 REPORTS = "kind IN ('incident', 'request')"  # the events that open cases (the partial indexes' condition)
 
-# The ids of the cases the words find, each kind of match by its own index.
-_HITS = f"""(
-  SELECT id FROM "case" WHERE number LIKE :like
-  UNION SELECT id FROM event WHERE {REPORTS} AND description ILIKE :like
+# The ids of the cases the words find, each kind of match by its own index; the reports' words first.
+_WORDS = f"SELECT id FROM event WHERE {REPORTS} AND description ILIKE :like"
+_OTHERS = f"""SELECT id FROM "case" WHERE number LIKE :like
   UNION SELECT id FROM event WHERE {REPORTS} AND reporter IN (
     SELECT username FROM app_user WHERE username ILIKE :like OR display_name ILIKE :like)
   UNION SELECT id FROM "case" WHERE grid_code IN (  -- a grid or community by name or code: a street is a filter
@@ -29,11 +28,15 @@ _HITS = f"""(
     WHERE m.level IN ('grid', 'community') AND (m.name ILIKE :like OR m.code = :q))
   UNION SELECT e.id FROM building b JOIN event e ON e.kind IN ('incident', 'request')
     AND ST_DWithin(e.geom, b.geom, {_NEAR_DEG}) AND ST_DWithin(e.geom::geography, b.geom::geography, {NEAR_M})
-    WHERE b.name ILIKE :like
-)"""
+    WHERE b.name ILIKE :like"""
+_HITS = f"({_WORDS} UNION {_OTHERS})"
 FOUND = f'"case" c JOIN {_HITS} hit ON hit.id = c.id'  # the cases found, as a query's source
 _BY_NUMBER = '"case" c'  # a whole number: the one case of it, by its unique index
 TRIGRAM = 3  # words shorter than this have no trigram: the index cannot narrow them
+# Words in more reports of the scope than this are common: the newest of them are found by walking the cases
+# newest first (a tenth of a year's reports took 1.7 s to read whole), and they are counted up to COUNT_CAP.
+COMMON = 2_000
+_IN_WORDS = f'"case" c JOIN event e ON e.id = c.id AND e.{REPORTS} AND e.description ILIKE :like'
 
 # What a list row shows beside the case's own columns: its report's words, who made it (by name and role), its
 # grid's name, its nearest building and the first photo of the report.
@@ -62,30 +65,47 @@ def like_pattern(words: str) -> str:
 
 def find_cases(
     engine: Engine, words: str, scope: tuple[str, dict[str, Any]], limit: int, offset: int
-) -> tuple[int, list[Any]]:
+) -> tuple[int, bool, list[Any]]:
     """How many cases of ``scope`` (SQL on ``"case" c`` and its parameters) the words find, and a page of them.
 
-    Newest first. A whole case number is looked up by its unique index alone. Words shorter than a
-    trigram are matched by reading the tables (the trigram index would be read whole, and slower).
+    Newest first: (count, whether it is exact, the page). A whole case number is looked up by its
+    unique index alone. Words shorter than a trigram are matched by reading the tables (the trigram
+    index would be read whole, and slower). Common words (in more than ``COMMON`` reports of the scope)
+    are counted up to ``COUNT_CAP`` ("at least", not exact) and their newest reports found by walking
+    the cases newest first; the other kinds of match are few and are read whole.
     """
     scope_sql, scope_params = scope
     params = scope_params | {"q": words, "like": like_pattern(words), "limit": limit, "offset": offset}
-    source, where = (_BY_NUMBER, [scope_sql, "c.number = :q"]) if NUMBER_RE.fullmatch(words) else (FOUND, [scope_sql])
-    clause = " AND ".join(where)
+    if NUMBER_RE.fullmatch(words):
+        source, where = _BY_NUMBER, f"{scope_sql} AND c.number = :q"
+    else:
+        source, where = FOUND, scope_sql
+    order = "ORDER BY c.opened_at DESC, c.id LIMIT :limit OFFSET :offset"
     with engine.begin() as conn:
         if len(words) < TRIGRAM:
             conn.execute(text("SET LOCAL enable_bitmapscan = off"))
+        elif source is FOUND:
+            in_words = conn.execute(
+                text(f"SELECT count(*) FROM (SELECT 1 FROM {_IN_WORDS} WHERE {where} LIMIT {COUNT_CAP + 1}) n"), params
+            ).scalar_one()
+            if in_words > COMMON:
+                newest = f"(SELECT c.id FROM {_IN_WORDS} WHERE {where} ORDER BY c.opened_at DESC, c.id LIMIT :k)"
+                conn.execute(text("SET LOCAL enable_bitmapscan = off"))  # walk the newest cases, not the index
+                rows = conn.execute(
+                    text(
+                        f'SELECT {CASE_FIELDS} FROM "case" c JOIN ({newest} UNION {_OTHERS}) hit ON hit.id = c.id'
+                        f" WHERE {where} {order}"
+                    ),
+                    params | {"k": offset + limit},
+                ).all()
+                return min(int(in_words), COUNT_CAP), False, list(rows)
         rows = conn.execute(  # the count with the page: the matches are read once
-            text(
-                f"SELECT {CASE_FIELDS}, count(*) OVER () AS total FROM {source} WHERE {clause}"
-                " ORDER BY c.opened_at DESC, c.id LIMIT :limit OFFSET :offset"
-            ),
-            params,
+            text(f"SELECT {CASE_FIELDS}, count(*) OVER () AS total FROM {source} WHERE {where} {order}"), params
         ).all()
         if rows:
-            return int(rows[0].total), list(rows)
-        total = conn.execute(text(f"SELECT count(*) FROM {source} WHERE {clause}"), params).scalar_one()
-    return int(total), []  # past the last page: how many there are
+            return int(rows[0].total), True, list(rows)
+        total = conn.execute(text(f"SELECT count(*) FROM {source} WHERE {where}"), params).scalar_one()
+    return int(total), True, []  # past the last page: how many there are
 
 
 def row_details(conn: Connection, ids: list[Any]) -> dict[str, dict[str, Any]]:

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
-from db.tables import metadata, now_column
+from db.tables import at_column, metadata, now_column
 
 building = Table(
     "building",
@@ -56,6 +56,8 @@ household = Table(
     Column("registered_on", Date, server_default=func.current_date(), nullable=False),
     Column("synthetic", Boolean, server_default=text("false"), nullable=False),
     now_column("updated_at"),
+    # Its latest visit (the writer keeps it with the visit events): due lists, coverage and the map read it.
+    at_column("last_visit_at"),
     Index("ix_household_grid_code", "grid_code"),
 )
 

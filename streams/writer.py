@@ -6,6 +6,7 @@ import struct
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -159,8 +160,32 @@ def write_events(engine: Engine, batch: list[LocatedEvent]) -> Written:
                 raise
             written = _insert_missing(conn, batch, numbers)
         _keep_sealed(conn, batch)
+        _keep_last_visits(conn, batch)
         count(conn, "recorded", written.inserted)  # last: the counter's row lock is held only for the commit
         return written
+
+
+_LAST_VISITS = """
+UPDATE household h SET last_visit_at = v.last
+FROM unnest(CAST(:households AS text[]), CAST(:lasts AS timestamptz[])) AS v(household, last)
+WHERE h.id = v.household AND (h.last_visit_at IS NULL OR h.last_visit_at < v.last)
+"""
+
+
+def _keep_last_visits(conn: Connection, batch: list[LocatedEvent]) -> None:
+    """Each visited household keeps its latest visit (registers.visits reads it).
+
+    An older or replayed visit changes nothing. Households go in their ids' order, so two writers lock
+    them in the same order.
+    """
+    latest: dict[str, datetime] = {}
+    for item in batch:
+        event = item.decoded.received.event
+        if event.kind.value == "visit" and event.household:
+            latest[event.household] = max(latest.get(event.household, event.occurred_at), event.occurred_at)
+    if latest:
+        households = sorted(latest)
+        conn.execute(text(_LAST_VISITS), {"households": households, "lasts": [latest[h] for h in households]})
 
 
 def _keep_sealed(conn: Connection, batch: list[LocatedEvent]) -> None:

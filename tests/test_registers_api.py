@@ -15,7 +15,7 @@ from api.settings import Settings
 from cases.loop import Action
 from cases.store import transition
 from geo.demo import DEMO_DISTRICT
-from registers.visits import due_visits, overdue_per_grid
+from registers.visits import due_visits, overdue_per_grid, visit_coverage
 from tests.conftest import SignIn
 from tests.pipeline_fixtures import ENGLISH, event_body, grid_point
 from tests.registers_fixtures import add_household, write_event, write_visit
@@ -281,3 +281,32 @@ def test_the_maps_overdue_count_per_grid_is_the_due_lists(
     assert counted == dict(listed)
     if day is None:
         assert sum(counted.values()) >= 3  # this module's households at least
+
+
+def test_the_latest_visit_kept_on_the_household_reads_as_the_visit_events(
+    demo_city: Engine, settings: Settings
+) -> None:
+    """Today's due lists, coverage and the map read ``household.last_visit_at`` (past days the visit events): alike."""
+    grid, lon, lat = grid_point(demo_city, 252)
+    point = (lon, lat)
+    home = add_household(
+        demo_city, settings, grid, point, "0101", [("住户", "110105198001010026", ())], date(2026, 1, 1)
+    )
+    rules, tz = settings.visit_rules(), settings.rules().calendar.tz
+    today = datetime.now(tz).date()
+    latest = datetime.now(tz).replace(microsecond=0) - timedelta(days=40)
+    write_visit(demo_city, home, latest, point, "gw-" + grid)
+    write_visit(demo_city, home, latest - timedelta(days=20), point, "gw-" + grid)  # an older one recorded after
+    with demo_city.connect() as conn:
+        kept = conn.execute(text("SELECT last_visit_at FROM household WHERE id = :id"), {"id": home}).scalar_one()
+        assert kept == latest
+        assert due_visits(conn, grid, today, rules, tz) == due_visits(conn, grid, today, rules, tz, from_events=True)
+        for area in (grid, DEMO_DISTRICT):
+            assert overdue_per_grid(conn, area, today, rules, tz) == overdue_per_grid(
+                conn, area, today, rules, tz, from_events=True
+            )
+            assert visit_coverage(conn, area, today, rules, tz) == visit_coverage(
+                conn, area, today, rules, tz, from_events=True
+            )
+        (mine,) = due_visits(conn, grid, today, rules, tz)
+    assert mine.last_visit == latest.date()

@@ -101,3 +101,34 @@ def test_too_few_characters_are_refused_in_words(found: tuple[TestClient, dict[s
     assert refused.status_code == 422
     assert refused.json()["message"] == "请输入至少 2 个字：案卷编号、地址、描述、上报人或网格名称"
     assert client.get("/v1/work/search", params={"q": "垃" * 61}).status_code == 422
+
+
+def test_common_words_find_the_same_newest_cases_counted_at_least(
+    found: tuple[TestClient, dict[str, str]], demo_city: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Words in more reports than ``COMMON`` walk the cases newest first: the same pages, the count "at least"."""
+    client, ids = found
+    grid, lon, lat = grid_point(demo_city, GRID)
+    at = datetime.now(UTC)
+    more = [
+        str(write_event(demo_city, event_body(lon, lat, reporter="gw-x", description=f"{place}井盖松动第{i}处"), at))
+        for i, place in enumerate(["翠竹苑门前", *[""] * 6])
+    ]  # the first names the building too: found by its words and by its address
+    wanted = client.get("/v1/work/search", params={"q": "井盖松动", "limit": 500}).json()
+    assert wanted["total"] == 7 and wanted["total_exact"] is True
+    monkeypatch.setattr("cases.search.COMMON", 3)
+    for limit, offset in ((500, 0), (3, 0), (3, 3), (3, 6)):
+        body = client.get("/v1/work/search", params={"q": "井盖松动", "limit": limit, "offset": offset}).json()
+        assert [c["id"] for c in body["cases"]] == [c["id"] for c in wanted["cases"]][offset : offset + limit]
+        assert (body["total"], body["total_exact"]) == (7, False)
+    assert set(more) == {c["id"] for c in wanted["cases"]}
+    # The other kinds of match stay in the list beside the common words': the building's name finds all nine
+    # by their place, one also by its words; walked or read whole, the same list.
+    monkeypatch.setattr("cases.search.COMMON", 10_000)
+    whole = _ids(client, "翠竹苑")
+    monkeypatch.setattr("cases.search.COMMON", 0)
+    assert _ids(client, "翠竹苑") == whole and set(whole) >= {ids["rubbish"], ids["lamp"], *more}
+
+
+def _ids(client: TestClient, q: str) -> list[str]:
+    return [c["id"] for c in client.get("/v1/work/search", params={"q": q, "limit": 500}).json()["cases"]]

@@ -76,7 +76,8 @@
     Object.assign(state, { total: body.total, rows: body.cases, loaded: state.loaded + 1 });
     if (body.counts) state.counts = body.counts;
     for (const [tab, n] of Object.entries(state.counts)) document.querySelector(`[data-count="${tab}"]`).textContent = n;
-    $("search-result").textContent = state.q ? say("w_found", { q: state.q, n: body.total }) : "";
+    const n = body.total_exact === false ? say("w_at_least", { n: body.total }) : body.total; // common words: counted up to a cap
+    $("search-result").textContent = state.q ? say("w_found", { q: state.q, n }) : "";
     const rows = $("rows");
     rows.replaceChildren();
     for (const c of body.cases) {
@@ -105,9 +106,9 @@
       rows.append(tr);
     }
     if (!body.cases.length) rows.append(Object.assign(document.createElement("tr"), { textContent: say("w_none") }));
-    $("range").textContent = `${body.total ? state.offset + 1 : 0}–${state.offset + body.cases.length} / ${say("w_total", { n: body.total })}`;
+    $("range").textContent = `${body.total ? state.offset + 1 : 0}–${state.offset + body.cases.length} / ${say("w_total", { n })}`;
     $("prev").disabled = state.offset === 0;
-    $("next").disabled = state.offset + PAGE >= body.total;
+    $("next").disabled = body.total_exact === false ? body.cases.length < PAGE : state.offset + PAGE >= body.total;
   }
   function show(tab) {
     state.tab = tab;
