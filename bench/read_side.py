@@ -13,8 +13,9 @@ map route ≤ 150 ms warm and ≤ 1 s cold; the register search ≤ 100 ms; page
 
     python bench/read_side.py [--cases N] [--runs K] [--keep]
 
-Not yet here: the baseline "same query with the platform's indexes and rollups dropped" and its equality
-check, photo listings and the live feed's catch-up.
+Then every route once more with the platform's own indexes on the year's tables dropped (keys and unique
+constraints kept), its time beside the warm one and whether it gives the same answer. Not yet here: photo
+listings and the live feed's catch-up.
 """
 
 import sys
@@ -32,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from api.access import Role  # noqa: E402
 from api.app import create_app  # noqa: E402
+from api.settings import Settings  # noqa: E402
 from bench.indicators import build  # noqa: E402
 from bench.prepare import bench_headers, bench_settings, drop, timed, year_arguments  # noqa: E402
 from cases.places import PLACE_SQL  # noqa: E402
@@ -44,6 +46,10 @@ TZ = ZoneInfo("Asia/Shanghai")
 BUILDING_SIZE = 30  # households per building; as many people as cases, 2.5 a household, as many access-log rows
 LIST_TARGET, SEARCH_TARGET, COLD_TARGET = 0.150, 0.100, 1.0
 SLOW_MS = 100  # auto_explain logs statements slower than this
+# The year's tables: their own indexes (not the keys and unique constraints, which hold the data together)
+# are dropped for the baseline; what the answers leave out of the comparison changes by the moment it is read.
+YEAR_TABLES = ["case", "event", "case_transition", "household", "person", "building", "pii_access"]
+MOMENTARY = {"remaining_s", "computed_at", "at"}
 
 # Each case's report, as the writer records an incident (the case's id is its event's).
 EVENTS_SQL = """
@@ -100,7 +106,7 @@ FROM household h JOIN building b ON b.code = h.building_code,
 """
 # What the writer keeps with each visit it records: the household's latest.
 LAST_VISIT_SQL = """
-UPDATE household h SET last_visit_at = v.last
+UPDATE household h SET last_visit_at = v.last, last_visit_on = CAST(v.last AT TIME ZONE :tz AS date)
 FROM (SELECT household, max(occurred_at) AS last FROM event WHERE kind = 'visit' GROUP BY household) v
 WHERE h.id = v.household
 """
@@ -132,10 +138,10 @@ def build_rest(engine: Engine, now: datetime, people: int) -> float:
         conn.execute(text(RECOUNT_SQL))
         first = now - timedelta(days=365)
         conn.execute(text(VISITS_SQL), {"first": first, "last": now - timedelta(days=90)})
-        conn.execute(text(LAST_VISIT_SQL))
+        conn.execute(text(LAST_VISIT_SQL), {"tz": str(TZ)})
         conn.execute(text(ACCESS_SQL), {"first": first, "n": people, "people": people})
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        for table in ("event", "building", "household", "person", "pii_access"):
+        for table in ("event", "building", "household", "household_visit_roll", "person", "pii_access"):
             conn.execute(text(f"VACUUM ANALYZE {table}"))
     return time.perf_counter() - started
 
@@ -224,6 +230,7 @@ def main() -> None:
         postgres.down(settings)  # cold: a restarted database and a new API process
         postgres.up(settings)
         results: list[tuple[str, float, float, float, str]] = []
+        answers: dict[str, Any] = {}
         with TestClient(create_app(settings)) as client:
             client.headers.update(headers)
             for name, path, params, target in [*checks, search]:
@@ -239,13 +246,65 @@ def main() -> None:
                 warm, _ = timed(call, args.runs)
                 plans = _since(log, mark) if warm > target or cold > COLD_TARGET else ""
                 results.append((name, cold, warm, target, plans))
+                answers[name] = _steady(call().json())
         failed = _report(results)
         if failed:
             print(f"{failed} routes over their targets (their plans above)")
+        _baseline(settings, [*checks, search], headers, admin, results, answers)
     finally:
         engine.dispose()
         if not args.keep:
             drop(settings)
+
+
+def _baseline(
+    settings: Settings,
+    checks: list[tuple[str, str, dict[str, Any], float]],
+    headers: dict[str, str],
+    admin: dict[str, str],
+    results: list[tuple[str, float, float, float, str]],
+    answers: dict[str, Any],
+) -> None:
+    """Each route again with the year's tables' own indexes dropped: its time beside the warm one, same answer?"""
+    engine = make_engine(settings.database.url)
+    with engine.begin() as conn:
+        names = (
+            conn.execute(
+                text(
+                    "SELECT i.relname FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
+                    " JOIN pg_class t ON t.oid = x.indrelid WHERE t.relname = ANY(:tables)"
+                    " AND NOT x.indisprimary AND NOT x.indisunique"
+                ),
+                {"tables": YEAR_TABLES},
+            )
+            .scalars()
+            .all()
+        )
+        for name in names:
+            conn.execute(text(f'DROP INDEX "{name}"'))
+    engine.dispose()
+    print(f"\nthe same routes with the {len(names)} indexes of {', '.join(YEAR_TABLES)} dropped (one call each):")
+    print(f"{'route':36} {'warm ms':>9} {'no index ms':>12} {'ratio':>7}  equal")
+    warm_of = {name: warm for name, _, warm, _, _ in results}
+    with TestClient(create_app(settings)) as client:
+        client.headers.update(headers)
+        for name, path, params, _ in checks:
+            call = _caller(client, path, params, admin if path == "/v1/pii-access" else {})
+            started = time.perf_counter()
+            answer = call()
+            took = time.perf_counter() - started
+            equal = answer.status_code == 200 and _steady(answer.json()) == answers.get(name)
+            warm = warm_of[name]
+            print(f"{name:36} {warm * 1000:9.1f} {took * 1000:12.1f} {took / warm:6.0f}×  {'yes' if equal else 'NO'}")
+
+
+def _steady(answer: Any) -> Any:
+    """``answer`` less what changes with the moment it is read (time left, when computed)."""
+    if isinstance(answer, dict):
+        return {k: _steady(v) for k, v in answer.items() if k not in MOMENTARY}
+    if isinstance(answer, list):
+        return [_steady(v) for v in answer]
+    return answer
 
 
 def _caller(client: TestClient, path: str, params: dict[str, Any], headers: dict[str, str]) -> Callable[[], Any]:

@@ -85,20 +85,24 @@ def find_cases(
         if len(words) < TRIGRAM:
             conn.execute(text("SET LOCAL enable_bitmapscan = off"))
         elif source is FOUND:
-            in_words = conn.execute(
-                text(f"SELECT count(*) FROM (SELECT 1 FROM {_IN_WORDS} WHERE {where} LIMIT {COUNT_CAP + 1}) n"), params
-            ).scalar_one()
+            in_words = _count_in_words(conn, where, params)
             if in_words > COMMON:
-                newest = f"(SELECT c.id FROM {_IN_WORDS} WHERE {where} ORDER BY c.opened_at DESC, c.id LIMIT :k)"
                 conn.execute(text("SET LOCAL enable_bitmapscan = off"))  # walk the newest cases, not the index
+                newest = (
+                    conn.execute(
+                        text(f"SELECT c.id FROM {_IN_WORDS} WHERE {where} ORDER BY c.opened_at DESC, c.id LIMIT :k"),
+                        params | {"k": offset + limit},
+                    )
+                    .scalars()
+                    .all()
+                )
+                conn.execute(text("SET LOCAL enable_bitmapscan = on"))  # the other matches by their indexes
+                hits = f"(SELECT unnest(CAST(:newest AS uuid[])) AS id UNION {_OTHERS})"
                 rows = conn.execute(
-                    text(
-                        f'SELECT {CASE_FIELDS} FROM "case" c JOIN ({newest} UNION {_OTHERS}) hit ON hit.id = c.id'
-                        f" WHERE {where} {order}"
-                    ),
-                    params | {"k": offset + limit},
+                    text(f'SELECT {CASE_FIELDS} FROM "case" c JOIN {hits} hit ON hit.id = c.id WHERE {where} {order}'),
+                    params | {"newest": list(newest)},
                 ).all()
-                return min(int(in_words), COUNT_CAP), False, list(rows)
+                return min(in_words, COUNT_CAP), False, list(rows)
         rows = conn.execute(  # the count with the page: the matches are read once
             text(f"SELECT {CASE_FIELDS}, count(*) OVER () AS total FROM {source} WHERE {where} {order}"), params
         ).all()
@@ -106,6 +110,21 @@ def find_cases(
             return int(rows[0].total), True, list(rows)
         total = conn.execute(text(f"SELECT count(*) FROM {source} WHERE {where}"), params).scalar_one()
     return int(total), True, []  # past the last page: how many there are
+
+
+def _count_in_words(conn: Connection, where: str, params: dict[str, Any]) -> int:
+    """How many reports of the scope hold the words, up to ``COUNT_CAP`` + 1.
+
+    Each report is found by the trigram index and its case by its key (not every case of the scope hashed).
+    """
+    conn.execute(text("SET LOCAL enable_hashjoin = off"))
+    conn.execute(text("SET LOCAL enable_mergejoin = off"))
+    found = conn.execute(
+        text(f"SELECT count(*) FROM (SELECT 1 FROM {_IN_WORDS} WHERE {where} LIMIT {COUNT_CAP + 1}) n"), params
+    ).scalar_one()
+    conn.execute(text("SET LOCAL enable_hashjoin = on"))
+    conn.execute(text("SET LOCAL enable_mergejoin = on"))
+    return int(found)
 
 
 def row_details(conn: Connection, ids: list[Any]) -> dict[str, dict[str, Any]]:

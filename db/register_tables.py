@@ -56,10 +56,58 @@ household = Table(
     Column("registered_on", Date, server_default=func.current_date(), nullable=False),
     Column("synthetic", Boolean, server_default=text("false"), nullable=False),
     now_column("updated_at"),
-    # Its latest visit (the writer keeps it with the visit events): due lists, coverage and the map read it.
+    # Its latest visit and that visit's local day (the writer keeps both with the visit events): due lists,
+    # coverage and the map read them.
     at_column("last_visit_at"),
+    Column("last_visit_on", Date),
     Index("ix_household_grid_code", "grid_code"),
 )
+
+# How many households of a grid share tags, registration day and the month of their latest visit (none: never
+# visited): all that visit coverage and the map's overdue count need, kept by a trigger on household.
+household_visit_roll = Table(
+    "household_visit_roll",
+    metadata,
+    Column("grid_code", String(15), nullable=False),
+    Column("tags", ARRAY(Text), nullable=False),
+    Column("registered_on", Date, nullable=False),
+    Column("last_month", Date),
+    Column("n", Integer, nullable=False),
+    UniqueConstraint(
+        "grid_code",
+        "tags",
+        "registered_on",
+        "last_month",
+        name="uq_household_visit_roll",
+        postgresql_nulls_not_distinct=True,
+    ),
+)
+VISIT_ROLL_FUNCTION = """
+CREATE FUNCTION household_visit_roll_keep() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP IN ('UPDATE', 'DELETE') THEN
+    UPDATE household_visit_roll r SET n = r.n - 1
+    WHERE r.grid_code = OLD.grid_code AND r.tags = OLD.tags AND r.registered_on = OLD.registered_on
+      AND r.last_month IS NOT DISTINCT FROM CAST(date_trunc('month', OLD.last_visit_on) AS date);
+  END IF;
+  IF TG_OP IN ('UPDATE', 'INSERT') THEN
+    INSERT INTO household_visit_roll (grid_code, tags, registered_on, last_month, n)
+    VALUES (NEW.grid_code, NEW.tags, NEW.registered_on, CAST(date_trunc('month', NEW.last_visit_on) AS date), 1)
+    ON CONFLICT (grid_code, tags, registered_on, last_month) DO UPDATE SET n = household_visit_roll.n + 1;
+  END IF;
+  RETURN NULL;
+END $$
+"""
+_KEY_CHANGED = (
+    "(OLD.grid_code, OLD.tags, OLD.registered_on, date_trunc('month', OLD.last_visit_on))"
+    " IS DISTINCT FROM (NEW.grid_code, NEW.tags, NEW.registered_on, date_trunc('month', NEW.last_visit_on))"
+)
+VISIT_ROLL_TRIGGERS = [
+    "CREATE TRIGGER household_visit_roll_in AFTER INSERT OR DELETE ON household"
+    " FOR EACH ROW EXECUTE FUNCTION household_visit_roll_keep()",
+    f"CREATE TRIGGER household_visit_roll_moved AFTER UPDATE ON household FOR EACH ROW WHEN ({_KEY_CHANGED})"
+    " EXECUTE FUNCTION household_visit_roll_keep()",
+]
 
 # ID and phone numbers only sealed (registers.protect) and masked; found by the keyed hash of the ID number.
 person = Table(

@@ -28,10 +28,19 @@ ORDER BY h.id
 # The households counted in groups of the same tags, registration day and visits, not one by one in Python:
 # a district's 400,000 households took 6.7 s that way (bench/read_side.py).
 _IN_PERIODS = """
-SELECT h.tags, h.registered_on, coalesce({last} >= :month_from, false) AS in_month,
-       coalesce({last} >= :quarter_from, false) AS in_quarter, count(*) AS n
+SELECT h.tags, h.registered_on, coalesce(v.last >= :month_from, false) AS in_month,
+       coalesce(v.last >= :quarter_from, false) AS in_quarter, count(*) AS n
 FROM household h {visits}
 WHERE h.grid_code LIKE :prefix
+GROUP BY 1, 2, 3, 4
+"""
+# The same from the households' roll (db.register_tables.household_visit_roll): a visit in the month or quarter
+# is a latest visit in a month from its first on.
+_IN_PERIODS_ROLLED = """
+SELECT tags, registered_on, coalesce(last_month >= :month_first, false) AS in_month,
+       coalesce(last_month >= :quarter_first, false) AS in_quarter, sum(n) AS n
+FROM household_visit_roll
+WHERE grid_code LIKE :prefix AND n > 0
 GROUP BY 1, 2, 3, 4
 """
 
@@ -39,8 +48,11 @@ GROUP BY 1, 2, 3, 4
 # For the map's count of overdue households per grid: the households grouped by grid, tags, registration day and
 # the month of their last visit (the due date depends on the visit's month or quarter alone), so a district's
 # 400,000 households are a few thousand groups (6.8 s one by one, bench/read_side.py).
+_OVERDUE_ROLLED = """
+SELECT grid_code, tags, registered_on, last_month, n FROM household_visit_roll WHERE grid_code LIKE :prefix AND n > 0
+"""
 _OVERDUE_GROUPS = """
-SELECT h.grid_code, h.tags, h.registered_on, CAST(date_trunc('month', {last} AT TIME ZONE :tz) AS date) AS last_month,
+SELECT h.grid_code, h.tags, h.registered_on, CAST(date_trunc('month', v.last AT TIME ZONE :tz) AS date) AS last_month,
        count(*) AS n
 FROM household h {visits}
 WHERE h.grid_code LIKE :prefix
@@ -67,10 +79,14 @@ def _midnight(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, datetime.min.time(), tz)
 
 
+def _kept(until: datetime, from_events: bool) -> bool:
+    """Whether the latest visits kept on the households are those before ``until`` (not past, not asked otherwise)."""
+    return not from_events and until > datetime.now(UTC)
+
+
 def _with_last(sql: str, until: datetime, from_events: bool) -> str:
     """``sql`` reading each household's latest visit before ``until``: kept, unless ``until`` is past or asked."""
-    kept = not from_events and until > datetime.now(UTC)
-    return sql.format(**(_KEPT if kept else _READ))
+    return sql.format(**(_KEPT if _kept(until, from_events) else _READ))
 
 
 def due_visits(
@@ -104,7 +120,8 @@ def overdue_per_grid(
     until = _midnight(today + timedelta(days=1), tz)
     params = {"prefix": prefix + "%", "until": until, "tz": str(tz)}
     counts: dict[str, int] = {}
-    for row in conn.execute(text(_with_last(_OVERDUE_GROUPS, until, from_events)), params):
+    sql = _OVERDUE_ROLLED if _kept(until, from_events) else _OVERDUE_GROUPS.format(visits=_READ["visits"])
+    for row in conn.execute(text(sql), params):
         if status(due_by(rules.cadence_of(row.tags), row.registered_on, row.last_month), today) == "overdue":
             counts[row.grid_code] = counts.get(row.grid_code, 0) + row.n
     return counts
@@ -115,14 +132,18 @@ def visit_coverage(
 ) -> dict[Cadence, Coverage]:
     """For each cadence, the households of the area due in the period that holds ``day``, and those visited by then."""
     until = _midnight(day + timedelta(days=1), tz)
+    month_first, quarter_first = period_of(Cadence.MONTHLY, day)[0], period_of(Cadence.QUARTERLY, day)[0]
     params = {
         "prefix": prefix + "%",
-        "month_from": _midnight(period_of(Cadence.MONTHLY, day)[0], tz),
-        "quarter_from": _midnight(period_of(Cadence.QUARTERLY, day)[0], tz),
+        "month_from": _midnight(month_first, tz),
+        "quarter_from": _midnight(quarter_first, tz),
+        "month_first": month_first,
+        "quarter_first": quarter_first,
         "until": until,
     }
+    sql = _IN_PERIODS_ROLLED if _kept(until, from_events) else _IN_PERIODS.format(visits=_READ["visits"])
     households = []
-    for row in conn.execute(text(_with_last(_IN_PERIODS, until, from_events)), params).all():
+    for row in conn.execute(text(sql), params).all():
         kind = rules.cadence_of(row.tags)
         visited = row.in_month if kind is Cadence.MONTHLY else row.in_quarter
         households.append((kind, row.registered_on, visited, row.n))

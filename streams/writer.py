@@ -166,14 +166,15 @@ def write_events(engine: Engine, batch: list[LocatedEvent]) -> Written:
 
 
 _LAST_VISITS = """
-UPDATE household h SET last_visit_at = v.last
-FROM unnest(CAST(:households AS text[]), CAST(:lasts AS timestamptz[])) AS v(household, last)
+UPDATE household h SET last_visit_at = v.last, last_visit_on = v.day
+FROM unnest(CAST(:households AS text[]), CAST(:lasts AS timestamptz[]), CAST(:days AS date[]))
+     AS v(household, last, day)
 WHERE h.id = v.household AND (h.last_visit_at IS NULL OR h.last_visit_at < v.last)
 """
 
 
 def _keep_last_visits(conn: Connection, batch: list[LocatedEvent]) -> None:
-    """Each visited household keeps its latest visit (registers.visits reads it).
+    """Each visited household keeps its latest visit and that visit's local day (registers.visits reads them).
 
     An older or replayed visit changes nothing. Households go in their ids' order, so two writers lock
     them in the same order.
@@ -184,8 +185,10 @@ def _keep_last_visits(conn: Connection, batch: list[LocatedEvent]) -> None:
         if event.kind.value == "visit" and event.household:
             latest[event.household] = max(latest.get(event.household, event.occurred_at), event.occurred_at)
     if latest:
-        households = sorted(latest)
-        conn.execute(text(_LAST_VISITS), {"households": households, "lasts": [latest[h] for h in households]})
+        households, zone = sorted(latest), city_zone()
+        lasts = [latest[h] for h in households]
+        days = [last.astimezone(zone).date() for last in lasts]
+        conn.execute(text(_LAST_VISITS), {"households": households, "lasts": lasts, "days": days})
 
 
 def _keep_sealed(conn: Connection, batch: list[LocatedEvent]) -> None:

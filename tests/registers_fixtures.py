@@ -3,9 +3,10 @@
 import json
 import uuid
 from datetime import date, datetime
+from typing import Any
 
 import shapely
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from api.settings import Settings
 from geo.locator import Locator
@@ -64,3 +65,18 @@ def write_visit(engine: Engine, household: str, at: datetime, point: tuple[float
     return write_event(
         engine, event_body(*point, kind="visit", category="9002", reporter=reporter, household=household), at
     )
+
+
+def rolled_as_counted(engine: Engine) -> bool:
+    """Whether ``household_visit_roll`` (kept by its trigger) holds what grouping the households gives now."""
+    key = "grid_code, tags, registered_on, CAST(date_trunc('month', last_visit_on) AS date)"
+    with engine.connect() as conn:
+        rolled = conn.execute(
+            text("SELECT grid_code, tags, registered_on, last_month, n FROM household_visit_roll WHERE n > 0")
+        ).all()
+        counted = conn.execute(text(f"SELECT {key}, count(*) FROM household GROUP BY 1, 2, 3, 4")).all()
+    return {_key(row) for row in rolled} == {_key(row) for row in counted}
+
+
+def _key(row: Any) -> tuple[object, ...]:
+    return (row[0], tuple(row[1]), *row[2:])

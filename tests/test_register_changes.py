@@ -21,7 +21,7 @@ from api.settings import Settings
 from cases.clock import start_clocks
 from tests.conftest import SignIn
 from tests.pipeline_fixtures import ENGLISH, event_body, grid_point
-from tests.registers_fixtures import add_household, write_event
+from tests.registers_fixtures import add_household, rolled_as_counted, write_event
 
 G = 241  # a demo grid no other test uses
 A_ID, B_ID, C_ID, NEW_ID = "110105194001010018", "110105197002020019", "110105200003030010", "110105202501010011"
@@ -133,7 +133,9 @@ def test_a_supervisor_adds_a_baby_at_once_the_number_sealed_and_tags_set_the_cad
     assert twice.status_code == 409 and "move" in twice.json()["message"]
 
 
-def test_split_merge_and_leave_and_what_the_register_no_longer_fits(client: TestClient, place: dict[str, Any]) -> None:
+def test_split_merge_and_leave_and_what_the_register_no_longer_fits(
+    client: TestClient, place: dict[str, Any], demo_city: Engine
+) -> None:
     three = _person(client, place, place["two"], "钱三")
     new_room = f"{place['building']}-1-0303"
     split = client.post(
@@ -161,6 +163,7 @@ def test_split_merge_and_leave_and_what_the_register_no_longer_fits(client: Test
     assert stale.status_code in (404, 405)
     missing = client.put(f"/v1/people/{three}/tags", headers=place["worker"], json=_body(tags=[]))
     assert missing.status_code == 404 and str(three) in missing.json()["message"]
+    assert rolled_as_counted(demo_city)  # the visit roll followed the moves and splits
 
 
 def test_who_may_change_what(client: TestClient, place: dict[str, Any]) -> None:

@@ -18,7 +18,7 @@ from geo.demo import DEMO_DISTRICT
 from registers.visits import due_visits, overdue_per_grid, visit_coverage
 from tests.conftest import SignIn
 from tests.pipeline_fixtures import ENGLISH, event_body, grid_point
-from tests.registers_fixtures import add_household, write_event, write_visit
+from tests.registers_fixtures import add_household, rolled_as_counted, write_event, write_visit
 
 TZ = ZoneInfo("Asia/Shanghai")
 G, H = 103, 104  # demo grids used by no other test
@@ -310,3 +310,4 @@ def test_the_latest_visit_kept_on_the_household_reads_as_the_visit_events(
             )
         (mine,) = due_visits(conn, grid, today, rules, tz)
     assert mine.last_visit == latest.date()
+    assert rolled_as_counted(demo_city)
