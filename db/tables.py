@@ -34,6 +34,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 # lists cases in: both indexed below, and cases.places and cases.reads write them over ``"case" c``.
 CASE_PLACE = "coalesce(grid_code, community_code, street_code, district_code)"
 CASE_LIST_ORDER = "(closed_at IS NOT NULL), coalesce(deadline, 'infinity'::timestamptz), id"
+ENDED_STATES = "('closed', 'refused', 'voided', 'merged')"  # where a case's last transition leaves it
 
 metadata = MetaData(
     naming_convention={
@@ -215,6 +216,8 @@ case = Table(
     # `GET /v1/cases`: an area's cases by the place's code prefix, and its order walked by key (keyset pages).
     Index("ix_case_place", text(f"({CASE_PLACE}) text_pattern_ops")),
     Index("ix_case_list_order", text(CASE_LIST_ORDER)),
+    # The cases the indicators read one by one (not rolled) of an area: the few open or recent ones.
+    Index("ix_case_unrolled_place", text(f"({CASE_PLACE}) text_pattern_ops"), postgresql_where=text("NOT rolled")),
     Index("ix_case_special_code", "special_code", postgresql_where=text("special_code IS NOT NULL")),
     Index("ix_case_deadline", "deadline", postgresql_where=text("closed_at IS NULL")),
     Index("ix_case_assignee", "assignee", postgresql_where=text("assignee IS NOT NULL")),
@@ -302,6 +305,8 @@ case_transition = Table(
     Index("uq_case_transition_overdue", "case_id", "at", unique=True, postgresql_where=text("action = 'overdue'")),
     Index("ix_case_transition_unpublished", "id", postgresql_where=text("NOT published OR NOT escalation_published")),
     Index("ix_case_transition_at", "at"),
+    # A week's ended cases (the close-out), a small part of a week's transitions.
+    Index("ix_case_transition_ended_at", "at", postgresql_where=text(f"to_state IN {ENDED_STATES}")),
 )
 
 # One row per running SLA clock: when its last tick finished, and how its ticks went (read by /health, /metrics).

@@ -10,7 +10,7 @@ from db.tables import active_area, area, metadata
 POSTGIS_OWN = {"spatial_ref_sys"}  # created by the extension, not by us
 # Indexes on expressions: alembic cannot compare them (it reads them back in another spelling), so
 # they are checked by their definition below.
-ON_EXPRESSIONS = {"ix_case_place", "ix_case_list_order"}
+ON_EXPRESSIONS = {"ix_case_place", "ix_case_list_order", "ix_case_unrolled_place"}
 
 
 def _differences(engine: Engine) -> list[object]:
@@ -47,5 +47,6 @@ def test_the_indexes_on_expressions_are_as_declared(engine: Engine) -> None:
     assert set(found) == ON_EXPRESSIONS
     place = "(COALESCE(grid_code, community_code, street_code, district_code) text_pattern_ops)"
     assert place in found["ix_case_place"]
+    assert found["ix_case_unrolled_place"].endswith(f"{place} WHERE (NOT rolled)")
     assert "((closed_at IS NOT NULL)), COALESCE(deadline, 'infinity'" in found["ix_case_list_order"]
     assert found["ix_case_list_order"].endswith(", id)")
