@@ -145,6 +145,22 @@ def plain_scan(engine: Engine, area: str, first: date, last: date, now: datetime
     return figures
 
 
+def roll_year(engine: Engine, now: datetime) -> None:
+    """Roll every case that ended before today, as the clock's job does a batch a tick, and say how long it took."""
+    started, rolled = time.perf_counter(), 0
+    while batch := roll_ended(engine, load_rules(), now, limit=50_000):
+        rolled += batch
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for table in ("case_roll", "transition_roll", "hours_roll", '"case"'):
+            conn.execute(text(f"VACUUM ANALYZE {table}"))
+        sums = conn.execute(text("SELECT (SELECT count(*) FROM case_roll), (SELECT count(*) FROM transition_roll)"))
+        case_rows, transition_rows = sums.one()
+    print(
+        f"rolled {rolled:,} ended cases in {time.perf_counter() - started:.0f} s"
+        f" into {case_rows:,} + {transition_rows:,} rows"
+    )
+
+
 def main() -> None:
     args = year_arguments(__doc__.splitlines()[0])
     settings = bench_settings()
@@ -160,18 +176,7 @@ def main() -> None:
                 {"d": DEMO_DISTRICT + "%"},
             ).scalar_one()
         print(f"built {n:,} cases, {t:,} transitions in {took:.0f} s")
-        started, rolled = time.perf_counter(), 0
-        while batch := roll_ended(engine, load_rules(), now, limit=50_000):  # what the clock does, a batch a tick
-            rolled += batch
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            for table in ("case_roll", "transition_roll", "hours_roll", '"case"'):
-                conn.execute(text(f"VACUUM ANALYZE {table}"))
-            sums = conn.execute(text("SELECT (SELECT count(*) FROM case_roll), (SELECT count(*) FROM transition_roll)"))
-            case_rows, transition_rows = sums.one()
-        print(
-            f"rolled {rolled:,} ended cases in {time.perf_counter() - started:.0f} s"
-            f" into {case_rows:,} + {transition_rows:,} rows"
-        )
+        roll_year(engine, now)
         today = now.astimezone(ZoneInfo(TZ_NAME)).date()
         month_first = (today.replace(day=1) - timedelta(days=1)).replace(day=1)  # the last whole month
         month_last = today.replace(day=1) - timedelta(days=1)
