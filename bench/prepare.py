@@ -29,9 +29,11 @@ from geo.demo import DEMO_DISTRICT, load_demo
 from streams.schema import Event, Received
 
 
-def year_arguments(description: str) -> argparse.Namespace:
-    """The options of a benchmark over a year of cases: how many, runs per timing, keep the database."""
+def year_arguments(description: str, *more: tuple[str, dict[str, Any]]) -> argparse.Namespace:
+    """The options of a benchmark over a year of cases: how many, runs per timing, keep the database; ``more``."""
     parser = argparse.ArgumentParser(description=description)
+    for flag, options in more:
+        parser.add_argument(flag, **options)
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the bench database (gridgov_bench) to look into")

@@ -11,7 +11,9 @@ route's calls are printed). Targets (issue "the read side at a year of data"): e
 map route ≤ 150 ms warm and ≤ 1 s cold; the register search ≤ 100 ms; page 500 of a queue costs what page
 1 costs.
 
-    python bench/read_side.py [--cases N] [--runs K] [--keep]
+    python bench/read_side.py [--cases N] [--runs K] [--keep] [--plans ROUTE ...]
+
+``--plans "search: words"`` prints that route's plans too (every statement is logged then: slower).
 
 The ended cases are rolled first, as the clock's job keeps them. Then every route once more with the
 platform's own indexes on the year's tables dropped (keys and unique constraints kept) and the case rolls
@@ -202,7 +204,8 @@ def routes(engine: Engine, now: datetime) -> list[tuple[str, str, dict[str, Any]
 
 
 def main() -> None:
-    args = year_arguments(__doc__.splitlines()[0])
+    show = {"action": "append", "default": [], "metavar": "ROUTE", "help": "print this route's plans as well"}
+    args = year_arguments(__doc__.splitlines()[0], ("--plans", show))
     settings = bench_settings()
     engine = make_engine(settings.database.url)
     now = datetime.now(UTC)
@@ -222,7 +225,8 @@ def main() -> None:
         database = engine.url.database
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text(f"ALTER DATABASE {database} SET session_preload_libraries = 'auto_explain'"))
-            conn.execute(text(f"ALTER DATABASE {database} SET auto_explain.log_min_duration = {SLOW_MS}"))
+            slow = 0 if args.plans else SLOW_MS  # asked for plans: every statement's
+            conn.execute(text(f"ALTER DATABASE {database} SET auto_explain.log_min_duration = {slow}"))
         engine.dispose()
         log = postgres.log_file(settings)
         checks = routes(engine, now)
@@ -246,7 +250,8 @@ def main() -> None:
                     results.append((name, float("nan"), float("nan"), target, ""))
                     continue
                 warm, _ = timed(call, args.runs)
-                plans = _since(log, mark) if warm > target or cold > COLD_TARGET else ""
+                asked = name in args.plans
+                plans = _since(log, mark) if warm > target or cold > COLD_TARGET or asked else ""
                 results.append((name, cold, warm, target, plans))
                 answers[name] = _steady(call().json())
         failed = _report(results)
@@ -335,7 +340,7 @@ def _report(results: list[tuple[str, float, float, float, str]]) -> int:
         over += not met
         print(f"{name:36} {cold * 1000:9.1f} {warm * 1000:9.1f} {target * 1000:7.0f}  {'yes' if met else 'NO'}")
     for name, cold, warm, target, plans in results:
-        if warm > target or cold > COLD_TARGET:
+        if plans or warm > target or cold > COLD_TARGET:
             shown = plans.strip()[:6000] or f"(no statement took over {SLOW_MS} ms: the time is spent outside them)"
             print(f"\n== plans of {name}\n{shown}")
     first = next((r for r in results if r[0].endswith("page 1") and "in_hand" in r[0]), None)
