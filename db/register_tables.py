@@ -188,11 +188,12 @@ register_import = Table(
 )
 
 # Every unmasked read, search, export and deletion of personal data: who, when, whom, what for.
+# Partitioned by month of ``at`` (db.partitions; migration 0029): retention drops whole months.
 pii_access = Table(
     "pii_access",
     metadata,
-    Column("id", BigInteger, Identity(), primary_key=True),
-    now_column("at"),
+    Column("id", BigInteger, server_default=text("nextval('pii_access_row_seq')"), primary_key=True),
+    at_column("at", server_default=func.now(), primary_key=True),
     Column("actor", String(64), nullable=False),
     Column("role", String(16), nullable=False),
     Column("action", String(9), nullable=False),  # read, search, export, delete, read_text
@@ -202,6 +203,7 @@ pii_access = Table(
     Column("rows", Integer, server_default="1", nullable=False),
     Column("case_id", UUID(as_uuid=True)),  # a case's text read unmasked (read_text)
     Index("ix_pii_access_at", "at"),
+    postgresql_partition_by="RANGE (at)",
 )
 
 # Free text that held personal numbers, sealed (registers.free_text): the column keeps it masked.

@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Engine, text
 from cases.clock import end_suspensions, escalate_breaches, flag_patrols, recompute_deadlines, start_clocks
 from cases.rollup import roll_ended
 from cases.rules import Rules
+from db.partitions import drop_before, keep_ahead
 from streams.notices import Sender, send_notices
 from streams.outbox import Outbox
 
@@ -28,18 +29,9 @@ log = logging.getLogger(__name__)
 ClockVerdict = Literal["ok", "degraded", "failing", "unknown"]
 
 
-PRUNED_PER_TICK = 10_000
-
-
 def prune_access_log(engine: Engine, before: datetime) -> int:
-    """Drop the personal-data access log's rows older than ``before`` (a batch a tick); how many went."""
-    with engine.begin() as conn:
-        return conn.execute(
-            text(
-                "DELETE FROM pii_access WHERE id IN (SELECT id FROM pii_access WHERE at < :before ORDER BY at LIMIT :n)"
-            ),
-            {"before": before, "n": PRUNED_PER_TICK},
-        ).rowcount
+    """Drop the access log's months that ended before ``before`` and its default partition's older rows; how many."""
+    return drop_before(engine, "pii_access", before)
 
 
 @dataclass(frozen=True)
@@ -95,6 +87,7 @@ class SlaEngine:
             ("resumed", lambda: end_suspensions(self.engine, self.rules, now)),
             ("patrol_flags", lambda: flag_patrols(self.engine, self.rules, now)),
             ("rolled", lambda: roll_ended(self.engine, self.rules, now)),
+            ("months_made", lambda: keep_ahead(self.engine, now)),
             ("access_log_pruned", lambda: prune_access_log(self.engine, now - self.access_log_keep)),
             ("noticed", self._notify),
             ("published", self.outbox.publish),

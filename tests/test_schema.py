@@ -1,13 +1,17 @@
 """The tables declared in ``db.tables``, ``db.register_tables`` and ``db.roll_tables`` are what the migrations build."""
 
+import re
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
 from db import notice_tables, open311_tables, register_tables, roll_tables  # noqa: F401  (declare their tables in the same metadata)
+from db.partitions import MONTHLY
 from db.tables import active_area, area, metadata
 
 POSTGIS_OWN = {"spatial_ref_sys"}  # created by the extension, not by us
+MONTHS = re.compile(rf"^({'|'.join(MONTHLY)})_(default|y\d{{4}}m\d{{2}})$")  # partitions, made by db.partitions
 # Indexes on expressions: alembic cannot compare them (it reads them back in another spelling), so
 # they are checked by their definition below.
 ON_EXPRESSIONS = {"ix_case_place", "ix_case_list_order", "ix_case_unrolled_place"}
@@ -20,7 +24,9 @@ def _differences(engine: Engine) -> list[object]:
             opts={
                 "compare_type": True,
                 "compare_server_default": False,
-                "include_name": lambda name, kind, _: not (kind == "table" and name in POSTGIS_OWN),
+                "include_name": lambda name, kind, _: (
+                    not (kind == "table" and (name in POSTGIS_OWN or MONTHS.match(name or "")))
+                ),
                 "include_object": lambda _, name, kind, *__: not (kind == "index" and name in ON_EXPRESSIONS),
             },
         )
