@@ -31,7 +31,7 @@ class DatabaseSettings(BaseSettings):
     database_read_url: str | None = None
     standby_max_lag_s: float = Field(default=10.0, gt=0)
     standby_check_s: float = Field(default=1.0, gt=0, le=60)
-    local_standby_port: int | None = None  # `gridgov services up --standby`; default: the primary's port + 1
+    local_standby_port: int | None = None  # `gridgov services up --standby`; default: the primary's port + 10
 
     def api_engine(self) -> Engine:
         """The API's engine: every wait on PostgreSQL bounded by the settings above."""
@@ -64,7 +64,7 @@ class DatabaseSettings(BaseSettings):
     @property
     def standby_port(self) -> int:
         """The local standby's port."""
-        return self.local_standby_port or self.local_pg_port + 1
+        return self.local_standby_port or self.local_pg_port + 10
 
     @property
     def is_local(self) -> bool:
