@@ -9,15 +9,16 @@ from sqlalchemy import Connection, text
 from registers.cadence import Cadence, Coverage, VisitRules, coverage, due_by, period_of, status
 
 # Each household's latest visit before :until (``{last}`` after ``{visits}``): kept on the household (the writer
-# keeps it), or, for a day before today (a visit recorded since would count), read from the visit events, once
-# and grouped by household. A household's id begins with its building's code, which begins with its grid's: the
-# prefix narrows both.
+# keeps it), or, for a day before today (a visit recorded since would count), read from the visit events (those
+# from ``since`` on), once and grouped by household. A household's id begins with its building's code, which
+# begins with its grid's: the prefix narrows both.
+_VISITS = (
+    "LEFT JOIN (SELECT e.household, max(e.occurred_at) AS last FROM event e WHERE e.kind = 'visit'"
+    " AND e.occurred_at >= {since} AND e.occurred_at < :until AND e.household LIKE :prefix GROUP BY e.household)"
+    " v ON v.household = h.id"
+)
 _KEPT = {"last": "h.last_visit_at", "visits": ""}
-_READ = {
-    "last": "v.last",
-    "visits": "LEFT JOIN (SELECT e.household, max(e.occurred_at) AS last FROM event e WHERE e.kind = 'visit'"
-    " AND e.occurred_at < :until AND e.household LIKE :prefix GROUP BY e.household) v ON v.household = h.id",
-}
+_READ = {"last": "v.last", "visits": _VISITS.format(since="'-infinity'")}
 
 _HOUSEHOLDS = """
 SELECT h.id, h.address, h.grid_code, h.members, h.tags, h.registered_on, {last} AS last_visit
@@ -141,7 +142,11 @@ def visit_coverage(
         "quarter_first": quarter_first,
         "until": until,
     }
-    sql = _IN_PERIODS_ROLLED if _kept(until, from_events) else _IN_PERIODS.format(visits=_READ["visits"])
+    sql = (
+        _IN_PERIODS_ROLLED
+        if _kept(until, from_events)
+        else _IN_PERIODS.format(visits=_VISITS.format(since=":quarter_from"))
+    )
     households = []
     for row in conn.execute(text(sql), params).all():
         kind = rules.cadence_of(row.tags)
