@@ -112,8 +112,6 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
             app.state.lag_probe.close()
             app.state.producer.close()
             app.state.reads.close()
-            if app.state.reads.standby is not None:
-                app.state.reads.standby.dispose()
             app.state.engine.dispose()
             app.state.watch_engine.dispose()
 

@@ -93,11 +93,12 @@ class ReadRoute:
         return self.primary
 
     def close(self) -> None:
-        """Stop checking and close the check's connections (the read engine is the caller's)."""
+        """Stop checking and close the standby's connections (the primary's engine is the caller's)."""
         self._stop.set()
         if self.standby is not None:
             self._watch_standby.dispose()
             self._watch_primary.dispose()
+            self.standby.dispose()
 
     def _run(self) -> None:
         while not self._stop.wait(self.check_s):
