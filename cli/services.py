@@ -12,6 +12,7 @@ from cli.local.service import ServiceError, ServiceStatus
 from cli.wording import fail, tell
 from db import engine as db
 from registers.old_text import seal_old_text
+from registers.visits import fill_visit_days
 from streams.topics import Topics, create_topics
 
 app = typer.Typer(help="Local PostgreSQL/PostGIS and Kafka-protocol broker.", no_args_is_help=True)
@@ -91,13 +92,19 @@ def services_status_command() -> None:
 
 
 def upgrade_database(settings: Settings, revision: str = "head") -> None:
-    """The migrations up to ``revision``; at head, then the free text stored before it was masked (masked, sealed)."""
+    """The migrations up to ``revision``; at head, then what they cannot do alone.
+
+    That is the free text stored before it was masked (masked, sealed) and the local day of each latest
+    visit migration 0028 kept (it needs the city's zone, from the rules).
+    """
     db.upgrade(settings.database.url, revision)
     if revision != "head":
         return
     engine = db.make_engine(settings.database.url)
     try:
         changed = seal_old_text(engine, settings.registers.protector())
+        with engine.begin() as conn:
+            fill_visit_days(conn, settings.rules().calendar.tz)
     finally:
         engine.dispose()
     if any(changed.values()):

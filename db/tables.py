@@ -249,30 +249,6 @@ event_receipt = Table(
     Index("ix_event_receipt_received_at", "received_at"),
 )
 
-# One row per running recording worker: what it owns and when it last made progress.
-pipeline_member = Table(
-    "pipeline_member",
-    metadata,
-    Column("member", Text, primary_key=True),
-    Column("group_id", Text, nullable=False),
-    Column("partitions", Integer, nullable=False),
-    Column("state", String(16), nullable=False),
-    at_column("started_at", nullable=False),
-    at_column("seen_at", nullable=False),
-    at_column("progress_at"),  # the last batch recorded (none yet: empty)
-    at_column("caught_up_at"),  # the last poll that found nothing left on every partition owned
-    Column("recorded", BigInteger, server_default="0", nullable=False),
-    Column("rejoins", Integer, server_default="0", nullable=False),
-)
-
-# Totals the pipeline keeps across processes (reconciled, recorded), read by /metrics.
-pipeline_counter = Table(
-    "pipeline_counter",
-    metadata,
-    Column("name", String(32), primary_key=True),
-    Column("value", BigInteger, server_default="0", nullable=False),
-)
-
 case_transition = Table(
     "case_transition",
     metadata,
@@ -307,18 +283,6 @@ case_transition = Table(
     Index("ix_case_transition_at", "at"),
     # A week's ended cases (the close-out), a small part of a week's transitions.
     Index("ix_case_transition_ended_at", "at", postgresql_where=text(f"to_state IN {ENDED_STATES}")),
-)
-
-# One row per running SLA clock: when its last tick finished, and how its ticks went (read by /health, /metrics).
-clock_member = Table(
-    "clock_member",
-    metadata,
-    Column("member", Text, primary_key=True),
-    at_column("started_at", nullable=False),
-    at_column("ticked_at"),  # the last tick that finished, whether or not each job in it succeeded
-    Column("ticks", BigInteger, server_default="0", nullable=False),
-    Column("failures", BigInteger, server_default="0", nullable=False),  # jobs that failed, counted per tick
-    Column("last_error", Text),
 )
 
 # A case one clock job could not handle: skipped until the case changes (its version moves on).

@@ -153,3 +153,14 @@ def visit_coverage(
         visited = row.in_month if kind is Cadence.MONTHLY else row.in_quarter
         households.append((kind, row.registered_on, visited, row.n))
     return {kind: coverage(households, kind, day) for kind in Cadence}
+
+
+def fill_visit_days(conn: Connection, tz: ZoneInfo) -> int:
+    """The local day of each kept latest visit that lacks one (visits kept by migration 0028); how many."""
+    return conn.execute(
+        text(
+            "UPDATE household SET last_visit_on = CAST(last_visit_at AT TIME ZONE :tz AS date)"
+            " WHERE last_visit_at IS NOT NULL AND last_visit_on IS NULL"
+        ),
+        {"tz": str(tz)},
+    ).rowcount

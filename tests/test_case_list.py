@@ -20,11 +20,12 @@ GRID_INDEX = 249  # no other test's cases lie in it
 
 
 @pytest.fixture(scope="module")
-def grid_cases(demo_city: Engine) -> tuple[str, list[str]]:
+def grid_cases(demo_city: Engine) -> Iterator[tuple[str, list[str]]]:
     """Eleven cases in one grid: deadlines spread, two equal, two none; three closed. (grid, ids in list order)."""
     base = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    due = datetime.now(UTC) + timedelta(days=30)  # not due yet: no open case of this module is late on any map
     ids = [record(demo_city, "incident", "0102", base + timedelta(minutes=i), GRID_INDEX) for i in range(11)]
-    # (deadline in hours after base or None, closed): the order the list must give is worked out by hand below.
+    # (deadline in hours after ``due`` or None, closed): the order the list must give is worked out by hand below.
     shape = [(30, False), (10, False), (None, False), (20, True), (10, False), (5, True),
              (None, True), (40, False), (1, False), (None, False), (15, True)]  # fmt: skip
     with demo_city.begin() as conn:
@@ -36,7 +37,7 @@ def grid_cases(demo_city: Engine) -> tuple[str, list[str]]:
                 ),
                 {
                     "id": case,
-                    "deadline": None if hours is None else base + timedelta(hours=hours),
+                    "deadline": None if hours is None else due + timedelta(hours=hours),
                     "closed": base + timedelta(days=1) if closed else None,
                     "is_closed": closed,
                 },
@@ -50,7 +51,15 @@ def grid_cases(demo_city: Engine) -> tuple[str, list[str]]:
             ids[i] for i, hours in sorted(group, key=lambda g: (g[1] is None, g[1] or 0, ids[g[0]].replace("-", "")))
         ]
 
-    return grid, order(open_) + order(closed_)
+    yield grid, order(open_) + order(closed_)
+    with demo_city.begin() as conn:  # closed, so no other test's map or queue meets them
+        conn.execute(
+            text(
+                "UPDATE \"case\" SET state = 'closed', closed_at = :at"
+                " WHERE id = ANY(CAST(:ids AS uuid[])) AND closed_at IS NULL"
+            ),
+            {"at": base + timedelta(days=1), "ids": ids},
+        )
 
 
 @pytest.fixture(scope="module")

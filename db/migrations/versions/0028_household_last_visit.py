@@ -6,7 +6,8 @@ and from the households themselves still 0.3 s. The writer now keeps ``household
 its local day, ``last_visit_on``) with each visit it records, and a trigger keeps
 ``household_visit_roll``: how many households of each grid share tags, registration day and the month
 of their latest visit, which is all the coverage and the overdue count need. This fills both from
-the visits recorded before (their local day in the city's zone of the rules file).
+the visits recorded before; their local day needs the city's zone, from the rules file, and is filled
+by ``gridgov db upgrade`` after the migrations (``registers.visits.fill_visit_days``).
 
 Revision ID: 0028
 Revises: 0027
@@ -16,7 +17,6 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects.postgresql import ARRAY
 
-from cases.numbers import city_zone
 from db.register_tables import VISIT_ROLL_FUNCTION, VISIT_ROLL_TRIGGERS
 
 revision = "0028"
@@ -29,11 +29,9 @@ def upgrade() -> None:
     op.add_column("household", sa.Column("last_visit_at", sa.DateTime(timezone=True)))
     op.add_column("household", sa.Column("last_visit_on", sa.Date))
     op.execute(
-        sa.text(
-            "UPDATE household h SET last_visit_at = v.last, last_visit_on = CAST(v.last AT TIME ZONE :tz AS date)"
-            " FROM (SELECT household, max(occurred_at) AS last FROM event WHERE kind = 'visit'"
-            " AND household IS NOT NULL GROUP BY household) v WHERE h.id = v.household"
-        ).bindparams(tz=str(city_zone()))
+        "UPDATE household h SET last_visit_at = v.last"
+        " FROM (SELECT household, max(occurred_at) AS last FROM event WHERE kind = 'visit'"
+        " AND household IS NOT NULL GROUP BY household) v WHERE h.id = v.household"
     )
     op.create_table(
         "household_visit_roll",
