@@ -90,7 +90,7 @@ class Worker:
         group_id: str = "",
         renew: Callable[[], KafkaConsumer] | None = None,
         reset_group: Callable[[], None] | None = None,
-        rejoin_after_s: float = 15.0,
+        rejoin_after_s: float = 12.0,
         member: str = "",
     ) -> None:
         self.consumer = consumer
@@ -314,7 +314,7 @@ def open_worker(
     batch_size: int = 2000,
     depth: int = 2,
     client_id: str = "gridgov-worker",
-    rejoin_after_s: float = 15.0,
+    rejoin_after_s: float = 12.0,
 ) -> Worker:
     """A worker with its own consumer in the recording group and its own producer.
 
