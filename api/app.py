@@ -36,6 +36,7 @@ from api.accounts import UserCache
 from api.bodies import BodyLimit, hoist_definitions
 from api.deadline import Deadline
 from api.errors import install_handlers
+from api.event_lane import EventLane
 from api.intake import Intake
 from api.live import LiveFeed
 from api.open311 import routes as open311
@@ -140,7 +141,8 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
             ("/v1/register-imports", register_imports.MAX_UPLOAD_BYTES),
         ],
     )
-    app.add_middleware(PagePolicy, tile_url=settings.api.tile_url)  # outermost: sees the headers as sent
+    app.add_middleware(PagePolicy, tile_url=settings.api.tile_url)  # sees the headers as sent
+    app.add_middleware(EventLane, post_s=settings.api.post_timeout_s)  # outermost: single posts skip the rest
     for module in (  # events first: routes are matched in order, and posts are most of the traffic
         events,
         health,

@@ -123,12 +123,19 @@ async def current_principal(request: Request, header: Annotated[str | None, Depe
 
 async def authorize(request: Request, principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
     """The caller, if the route's rule in ``api.access.POLICY`` admits its role; 403 otherwise."""
-    route = request.scope["route"]
-    method = "GET" if request.method == "HEAD" else request.method
-    allowed = POLICY[route_key(method, route.path)]
-    if principal.role not in allowed:
-        raise Refusal("forbidden.route", role=principal.role.value, method=method, path=route.path)
+    return admitted(principal, "GET" if request.method == "HEAD" else request.method, request.scope["route"].path)
+
+
+def admitted(principal: Principal, method: str, path: str) -> Principal:
+    """``principal``, if the rule of the route ``method path`` admits its role; 403 otherwise."""
+    if principal.role not in POLICY[route_key(method, path)]:
+        raise Refusal("forbidden.route", role=principal.role.value, method=method, path=path)
     return principal
+
+
+async def caller(request: Request) -> Principal:
+    """The signed-in caller of a request served outside FastAPI's dependencies (api.event_lane)."""
+    return await current_principal(request, await _bearer(request))
 
 
 PrincipalDep = Annotated[Principal, Depends(authorize)]

@@ -233,6 +233,17 @@ async def _handle_domain(request: Request, exc: Exception) -> Response:
     return await refusal_response(request, outage())
 
 
+async def handled(request: Request, exc: Exception) -> Response | None:
+    """The answer ``install_handlers`` gives ``exc``, for a request served outside FastAPI (None: a 500)."""
+    if isinstance(exc, Refusal):
+        return await refusal_response(request, exc)
+    if isinstance(exc, StarletteHTTPException):
+        return await _handle_http(request, exc)
+    if isinstance(exc, CaseError) or any(kind in OUTAGES for kind in type(exc).__mro__):
+        return await _handle_domain(request, exc)
+    return None
+
+
 def install_handlers(app: FastAPI) -> None:
     """Answer every ``Refusal``, the case domain's errors and the outages in the error body."""
     app.add_exception_handler(Refusal, refusal_response)

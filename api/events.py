@@ -69,6 +69,11 @@ async def post_event(request: Request, principal: PrincipalDep) -> Response:
     (楼栋长) incident more than the tolerance from their buildings likewise. A visit names a
     household of the register in the visitor's own area (422 otherwise, saying which).
     """
+    return await take_event(request, principal)
+
+
+async def take_event(request: Request, principal: Principal) -> Response:
+    """The steps of ``POST /v1/events`` once the caller is known (also api.event_lane's, which serves it)."""
     state = request.app.state  # the hot path: read, not injected (see api.auth.current_principal)
     admit(state.limiter, principal)
     body = await read_body(request, state.settings.api.max_event_bytes)

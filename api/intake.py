@@ -114,11 +114,11 @@ class Intake:
         self._start_group()
         assert post.result is not None
         try:
-            await asyncio.wait_for(asyncio.shield(post.result), self.timeout_s)
+            async with asyncio.timeout(self.timeout_s):
+                await post.result  # cancelled at the timeout: the group, when it ends, answers it no more
         except TimeoutError:
             if post in self._waiting:
                 self._waiting.remove(post)
-            post.result.add_done_callback(lambda f: f.cancelled() or f.exception())  # its late outcome is nobody's
             seconds = f"{self.timeout_s:g}"
             if self._part == "broker":
                 raise Refusal("broker_unavailable.slow", seconds=seconds) from None

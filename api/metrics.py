@@ -70,11 +70,14 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, sending)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", "unmatched")
-            LATENCY.labels(scope["method"], template, str(status)).observe(time.perf_counter() - start)
-            if scope["method"] == "POST" and template in INGEST_ROUTES and status >= 400:
-                REFUSED.labels(REFUSALS.get(status, str(status))).inc()
+            observe(scope["method"], getattr(scope.get("route"), "path", "unmatched"), status, start)
+
+
+def observe(method: str, template: str, status: int, start: float) -> None:
+    """Note an answered request: its time since ``start`` (perf_counter), and a refused post by reason."""
+    LATENCY.labels(method, template, str(status)).observe(time.perf_counter() - start)
+    if method == "POST" and template in INGEST_ROUTES and status >= 400:
+        REFUSED.labels(REFUSALS.get(status, str(status))).inc()
 
 
 @dataclass(frozen=True)

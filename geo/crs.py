@@ -61,6 +61,12 @@ def _convert_one(inverse: Callable[[prcoords.Coords], prcoords.Coords], lon: flo
     return float(result.lon), float(result.lat)
 
 
+def point_to_wgs84(lon: float, lat: float, crs: CRS | str) -> tuple[float, float]:
+    """One point in ``crs`` in WGS84, as ``to_wgs84`` converts it."""
+    crs = CRS(crs)
+    return (lon, lat) if crs in (CRS.WGS84, CRS.CGCS2000) else _convert_one(_INVERSE[crs], lon, lat)
+
+
 def to_wgs84(lon: ArrayLike, lat: ArrayLike, crs: CRS | str) -> tuple[Array, Array]:
     """Convert arrays of lon/lat in ``crs`` to WGS84."""
     x = np.asarray(lon, dtype=np.float64)

@@ -171,6 +171,19 @@ class GridIndex:
         special = self.special.find(x, y) if self.special is not None and len(self.special) else []
         return Located(self.generation_id, self.codes, result, method, x, y, outer, special)
 
+    def whole_cell_grid(self, lon: float, lat: float) -> str | None:
+        """The grid whose interior holds the whole index cell of a WGS84 point, if one does; else None.
+
+        Most points are answered here in a few operations (one post's point, where ``locate``'s
+        array steps cost more than the test); None says only that ``locate`` must decide.
+        """
+        x = (lon - self.x0) / self.cell
+        y = (lat - self.y0) / self.cell
+        if not (0 <= x < self.nx and 0 <= y < self.ny):  # NaN fails every comparison
+            return None
+        owner = int(self.owner[int(y) * self.nx + int(x)])  # int() is floor here: both are >= 0
+        return str(self.codes[owner]) if owner >= 0 else None
+
     def distance_m(self, lon: ArrayLike, lat: ArrayLike, code: str) -> NDArray[np.float64] | None:
         """Metres from each WGS84 point to the grid ``code`` (0 inside), None if this index has no such grid."""
         at = int(np.searchsorted(self._code_text, code))

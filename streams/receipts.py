@@ -14,12 +14,14 @@ from streams.schema import Received
 # before the statement) return what earlier requests stored, as receipts or recorded events.
 # Without ``durable`` the first select also turns off the wait for the disk for this commit
 # (evaluated once, before the scan: no round trip of its own).
+# In the driver's own placeholders: %(name)b sends the arrays in binary, where psycopg's
+# text form quotes and escapes each payload in Python (~7 µs a post at 50 a statement).
 CLAIM = (
     "WITH claimed AS (INSERT INTO event_receipt (id, content_hash, reporter, payload)"
-    " SELECT * FROM unnest(CAST(:ids AS uuid[]), CAST(:hashes AS text[]), CAST(:reporters AS text[]),"
-    " CAST(:payloads AS bytea[])) ON CONFLICT (id) DO NOTHING)"
-    " SELECT id::text, content_hash FROM event_receipt WHERE id = ANY(CAST(:ids AS uuid[])){asynchronous}"
-    " UNION ALL SELECT id::text, content_hash FROM event WHERE id = ANY(CAST(:ids AS uuid[]))"
+    " SELECT * FROM unnest(CAST(%(ids)b AS uuid[]), %(hashes)b::text[], %(reporters)b::text[], %(payloads)b::bytea[])"
+    " ON CONFLICT (id) DO NOTHING)"
+    " SELECT id::text, content_hash FROM event_receipt WHERE id = ANY(CAST(%(ids)b AS uuid[])){asynchronous}"
+    " UNION ALL SELECT id::text, content_hash FROM event WHERE id = ANY(CAST(%(ids)b AS uuid[]))"
 )
 ASYNC_COMMIT = " AND (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL"
 
@@ -32,16 +34,14 @@ def claim(engine: Engine, received: list[Received], payloads: list[bytes], *, du
     """
     hashes = {str(r.event.id): r.content_hash for r in received}
     statement = CLAIM.format(asynchronous="" if durable else ASYNC_COMMIT)
+    values = {
+        "ids": list(hashes),
+        "hashes": list(hashes.values()),
+        "reporters": [r.event.reporter for r in received],
+        "payloads": payloads,
+    }
     with engine.begin() as conn:
-        rows = conn.execute(
-            text(statement),
-            {
-                "ids": list(hashes),
-                "hashes": list(hashes.values()),
-                "reporters": [r.event.reporter for r in received],
-                "payloads": payloads,
-            },
-        ).all()
+        rows = conn.exec_driver_sql(statement, values).all()
     return {id_ for id_, digest in rows if hashes[id_] != digest}
 
 

@@ -82,6 +82,12 @@ def test_random_voronoi_grids_match_an_strtree_query() -> None:
     for p, c in sorted(zip(point_i, cell_i, strict=True), key=lambda pc: (pc[0], codes[pc[1]]), reverse=True):
         expected[p] = codes[c]
     assert (found == expected).all()
+    # One post's shortcut: a whole cell's grid is the grid locate gives; most points have one.
+    whole = [index.whole_cell_grid(float(x), float(y)) for x, y in q]
+    assert all(w == f for w, f in zip(whole, found, strict=True) if w is not None)
+    assert sum(w is not None for w in whole) > 0.5 * len(q)
+    assert index.whole_cell_grid(X0 - 1, Y0) is None
+    assert index.whole_cell_grid(float("nan"), Y0) is None
 
 
 def test_gcj02_and_bd09_round_trip_below_5_cm() -> None:
