@@ -7,6 +7,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.errors import Refusal, answer_language, error_body
@@ -62,9 +63,7 @@ class BodyLimit:
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refused with 413 as soon as it passes ``limit`` bytes."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise Refusal("payload_too_large.declared", size=declared, limit=limit)
+    refuse_declared(request.headers.get("content-length"), limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
@@ -73,6 +72,29 @@ async def read_body(request: Request, limit: int) -> bytes:
             raise Refusal("payload_too_large.body", limit=limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def refuse_declared(declared: str | None, limit: int) -> None:
+    """413 for a body whose declared length (``Content-Length``) passes ``limit``."""
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise Refusal("payload_too_large.declared", size=declared, limit=limit)
+
+
+async def receive_body(receive: Receive, limit: int) -> tuple[bytes, int]:
+    """The body straight from the ASGI messages, refused (413) once past ``limit``; and the pieces it came in."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise Refusal("payload_too_large.body", limit=limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), len(chunks)
 
 
 def hoist_definitions(document: dict[str, Any]) -> dict[str, Any]:

@@ -1,77 +1,104 @@
-"""``POST /v1/events`` answered ahead of FastAPI's routing, dependencies and middleware.
+"""``POST /v1/events`` answered ahead of FastAPI's middleware, routing and dependencies.
 
-Single posts are most of the API's traffic. Through the whole stack (seven middleware
-layers, the router, the dependency solver) a post cost about five times what the same
-validation costs on a bare FastAPI route; here it takes the steps the stack would and no
-others, in the same order, with the same answers:
+Single posts are most of the API's traffic. Through the whole stack (FastAPI's own and
+the platform's middleware, the router, the dependency solver) a post cost about five
+times what the same validation costs on a bare FastAPI route. ``LanedAPI`` hands these
+posts to ``EventLane``, which takes the steps the stack would and no others, in the same
+order, with the same answers (``tests/test_event_lane.py`` compares them request by request):
 
-- the body is bounded as ``api.bodies.BodyLimit`` bounds it (413),
-- the answer begins within the post timeout from the last piece of the body, as
-  ``api.deadline.Deadline`` holds it (503),
+- a declared length over the limit first, as ``api.bodies.BodyLimit`` refuses it (413),
 - the caller and the route's rule as ``api.auth.authorize`` checks them (401, 403),
-- then ``api.events.take_event``: the same function the documented route runs,
-- each refusal worded by ``api.errors`` in the caller's language, and timed and
-  counted in ``/metrics`` under the route's template as ``api.metrics.MetricsMiddleware`` does.
-
-Anything else passes to the app untouched. An unexpected error goes on to Starlette's
-outermost handler (500), as it would from the route.
+- the caller's posting rate (429), then the body, counted as it comes (413),
+- then ``api.events.take_event``: what the documented route runs,
+- the answer begun within the post timeout from the last piece of the body, as
+  ``api.deadline.Deadline`` holds it (503),
+- each refusal worded by ``api.errors`` in the caller's language, and every answer timed
+  and counted in ``/metrics`` under the route's template as ``api.metrics.MetricsMiddleware`` does;
+  an unexpected error is a 500 and goes on to the server's log, as from Starlette's outermost layer.
 """
 
 import asyncio
+import logging
 import time
 
+from fastapi import FastAPI
 from starlette.requests import Request
-from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.responses import PlainTextResponse, Response
+from starlette.types import Receive, Scope, Send
 
 from api.auth import admitted, caller
+from api.bodies import receive_body, refuse_declared
 from api.errors import Refusal, handled, refusal_response
-from api.events import take_event
+from api.events import admit, take_event
 from api.metrics import observe
 
 PATH = "/v1/events"
+JSON_HEAD = b"application/json"
+log = logging.getLogger(__name__)
 
 
 class EventLane:
-    """ASGI middleware serving ``POST /v1/events`` itself, within ``post_s`` (see the module's docstring)."""
+    """Serves ``POST /v1/events`` for the app in ``scope["app"]``, within ``post_s`` (see the module's docstring)."""
 
-    def __init__(self, app: ASGIApp, *, post_s: float) -> None:
-        self.app = app
+    def __init__(self, post_s: float) -> None:
         self.post_s = post_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve a post of one event; pass anything else on."""
-        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
+        """Answer one post of an event."""
         start = time.perf_counter()
         status = 500
         try:
-            response = await self._answer(scope, receive)
-            status = response.status_code
-            await response(scope, receive, send)
+            status, body = await self._answer(scope, receive)
+            if isinstance(body, Response):
+                await body(scope, receive, send)
+            else:
+                head = [(b"content-length", str(len(body)).encode()), (b"content-type", JSON_HEAD)]
+                await send({"type": "http.response.start", "status": status, "headers": head})
+                await send({"type": "http.response.body", "body": body})
+        except Exception:
+            await PlainTextResponse("Internal Server Error", status_code=500)(scope, receive, send)
+            raise
         finally:
             observe("POST", PATH, status, start)
 
-    async def _answer(self, scope: Scope, receive: Receive) -> Response:
+    async def _answer(self, scope: Scope, receive: Receive) -> tuple[int, bytes | Response]:
+        """The status and the body (a 202's JSON) or the refusal's response."""
+        request = Request(scope, receive)
+        state = scope["app"].state
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self.post_s) as deadline:
-
-                async def receiving() -> Message:
-                    message = await receive()
-                    deadline.reschedule(loop.time() + self.post_s)  # the bound runs from the last piece
-                    return message
-
-                request = Request(scope, receiving)
                 try:
-                    return await take_event(request, admitted(await caller(request), "POST", PATH))
+                    limit = state.settings.api.max_event_bytes
+                    refuse_declared(request.headers.get("content-length"), limit)  # first, as api.bodies.BodyLimit
+                    principal = admitted(await caller(request), "POST", PATH)
+                    admit(state.limiter, principal)
+                    body, pieces = await receive_body(receive, limit)
+                    if pieces > 1:  # a body that came in pieces: the bound runs from the last one
+                        deadline.reschedule(loop.time() + self.post_s)
+                    accepted = await take_event(state, principal, body)
+                    return 202, accepted.model_dump_json().encode()
                 except Exception as exc:
                     answer = await handled(request, exc)
                     if answer is None:
                         raise
-                    return answer
+                    return answer.status_code, answer
         except TimeoutError:
             if not deadline.expired():
                 raise
-        return await refusal_response(Request(scope), Refusal("unavailable.slow_post", seconds=f"{self.post_s:g}"))
+        answer = await refusal_response(request, Refusal("unavailable.slow_post", seconds=f"{self.post_s:g}"))
+        return answer.status_code, answer
+
+
+class LanedAPI(FastAPI):
+    """FastAPI, with ``POST /v1/events`` served by ``lane`` before its own stack (when one is set)."""
+
+    lane: EventLane | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Hand a post of one event to the lane; anything else to FastAPI."""
+        if self.lane is not None and scope["type"] == "http" and scope["path"] == PATH and scope["method"] == "POST":
+            scope["app"] = self
+            await self.lane(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)

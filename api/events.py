@@ -8,6 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import ValidationError
 from sqlalchemy import Connection, text
+from starlette.datastructures import State
 
 from api.access import Principal
 from api.auth import PrincipalDep, authorize
@@ -69,14 +70,14 @@ async def post_event(request: Request, principal: PrincipalDep) -> Response:
     (楼栋长) incident more than the tolerance from their buildings likewise. A visit names a
     household of the register in the visitor's own area (422 otherwise, saying which).
     """
-    return await take_event(request, principal)
-
-
-async def take_event(request: Request, principal: Principal) -> Response:
-    """The steps of ``POST /v1/events`` once the caller is known (also api.event_lane's, which serves it)."""
     state = request.app.state  # the hot path: read, not injected (see api.auth.current_principal)
     admit(state.limiter, principal)
     body = await read_body(request, state.settings.api.max_event_bytes)
+    return answer(await take_event(state, principal, body))
+
+
+async def take_event(state: State, principal: Principal, body: bytes) -> Accepted:
+    """The steps of ``POST /v1/events`` once the caller is admitted and the body read (api.event_lane's too)."""
     try:
         event = Event.model_validate_json(body, context={"now": datetime.now(UTC)})
     except ValidationError as exc:
@@ -85,7 +86,8 @@ async def take_event(request: Request, principal: Principal) -> Response:
     in_place(index, as_yourself([event], principal), principal, batch=False)
     await at_own_buildings(state.engine, index.tolerance_m, [event], principal, batch=False)
     await visits_known(state.engine, [event], principal, batch=False)
-    return answer(await state.intake.accept([event]))
+    accepted: Accepted = await state.intake.accept([event])
+    return accepted
 
 
 @router.post(
