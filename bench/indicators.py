@@ -28,6 +28,7 @@ from bench.prepare import bench_headers, bench_settings, drop, timed, year_argum
 from cases.rollup import roll_ended  # noqa: E402
 from cases.rules import load_rules  # noqa: E402
 from db.engine import make_engine  # noqa: E402
+from db.partitions import MONTHLY, make_months, month_of, months  # noqa: E402
 from geo.demo import DEMO_DISTRICT  # noqa: E402
 
 TZ_NAME = "Asia/Shanghai"
@@ -71,9 +72,9 @@ FROM (
 """
 # Each case's history: taken in (or filed, or refused), signed for, resolved, verified — 3.8 a case on average.
 TRANSITIONS_SQL = """
-INSERT INTO case_transition (case_id, seq, action, actor, at, from_state, to_state, from_level, to_level,
-                             deadline, published, escalation_published)
-SELECT c.id, s.seq, s.action, 'bench', c.opened_at + s.seq * interval '30 minutes', 'reported', s.to_state,
+INSERT INTO case_transition (case_id, case_opened_at, seq, action, actor, at, from_state, to_state, from_level,
+                             to_level, deadline, published, escalation_published)
+SELECT c.id, c.opened_at, s.seq, s.action, 'bench', c.opened_at + s.seq * interval '30 minutes', 'reported', s.to_state,
        'grid', 'grid', c.due_at, true, NULL
 FROM "case" c
 CROSS JOIN LATERAL (VALUES (1, CASE WHEN c.state = 'refused' THEN 'refuse' WHEN c.sla_class = 'minor'
@@ -100,7 +101,9 @@ def build(engine: Engine, n: int, now: datetime) -> float:
     """A year of ``n`` cases up to ``now``, their transitions and every working day's patrols; seconds taken."""
     started = time.perf_counter()
     start = now - timedelta(days=365)
-    with engine.begin() as conn:
+    with engine.begin() as conn:  # the months a year of the clock's jobs would have made
+        for table in MONTHLY:
+            make_months(conn, table, months(month_of(start), month_of(now)))
         grids = conn.execute(text("SELECT count(*) FROM active_area WHERE level = 'grid'")).scalar_one()
         conn.execute(
             text(CASES_SQL),

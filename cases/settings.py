@@ -3,6 +3,8 @@
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+MIN_HISTORY_MONTHS = 12
+
 
 class SlaSettings(BaseSettings):
     """Where the SLA rules are and how often the clock looks."""
@@ -16,9 +18,17 @@ class SlaSettings(BaseSettings):
     # /health judges the clock by its last finished tick and its oldest unpublished transition.
     clock_degraded_after_s: float = Field(default=30.0, gt=0)
     clock_failing_after_s: float = Field(default=120.0, gt=0)
+    # Months a case's history is kept after the month its case opened, once every case of that month ended
+    # (db.partitions); 0 keeps it for good. At least a year: the close-outs and appeals read it.
+    case_history_months: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _check(self) -> "SlaSettings":
         if self.clock_failing_after_s <= self.clock_degraded_after_s:
             raise ValueError("GRIDGOV_CLOCK_FAILING_AFTER_S must be larger than GRIDGOV_CLOCK_DEGRADED_AFTER_S")
+        if 0 < self.case_history_months < MIN_HISTORY_MONTHS:
+            raise ValueError(
+                f"GRIDGOV_CASE_HISTORY_MONTHS must be 0 (kept for good) or at least {MIN_HISTORY_MONTHS},"
+                f" not {self.case_history_months}"
+            )
         return self

@@ -108,13 +108,14 @@ def store_transition(
     standing = next_standing(Standing(*stored), before, after, action, at, rules)
     seq = conn.execute(
         text(
-            "INSERT INTO case_transition (case_id, seq, action, actor, note, at, from_state, to_state, from_level,"
-            " to_level, deadline, escalation_published)"
-            " SELECT :id, coalesce(max(seq), 0) + 1, :action, :actor, :note, :at, :fs, :ts, :fl, :tl, :deadline, :esc"
-            " FROM case_transition WHERE case_id = :id RETURNING seq"
+            "INSERT INTO case_transition (case_id, case_opened_at, seq, action, actor, note, at, from_state, to_state,"
+            " from_level, to_level, deadline, escalation_published)"
+            " SELECT :id, :opened, coalesce(max(seq), 0) + 1, :action, :actor, :note, :at, :fs, :ts, :fl, :tl,"
+            " :deadline, :esc FROM case_transition WHERE case_id = :id AND case_opened_at = :opened RETURNING seq"
         ),
         {
             "id": case_id,
+            "opened": opened_at,
             "action": action,
             "actor": actor,
             "note": note,

@@ -134,7 +134,14 @@ def sla() -> None:
     noticing = NoticeSettings()
     notices = Notices(noticing.sender(), partial(notice_text, tz=rules.calendar.tz), noticing.notice_attempts)
     outbox = Outbox(engine, settings.kafka, producer)
-    sla_engine = SlaEngine(engine, rules, outbox, access_log_keep=keep, notices=notices)
+    sla_engine = SlaEngine(
+        engine,
+        rules,
+        outbox,
+        access_log_keep=keep,
+        case_history_months=settings.sla.case_history_months,
+        notices=notices,
+    )
     sla_engine.run(stop, settings.sla.sla_tick_s)
     producer.close()
     engine.dispose()

@@ -5,6 +5,11 @@ takes a row no month holds yet (a row dated before the first month made, say). T
 the months up to ``AHEAD`` ahead, so a new month's rows never wait for it; retention drops whole
 months that ended before the cut-off (a closed month is never rewritten, only dropped) and the rows
 of the default partition older than it.
+
+The access log is partitioned by the moment of each read. A case's history (``case_transition``) is
+partitioned by the month its case opened: the history of a case stays together, its keys stay unique
+as before, and a month is written to until its last case ends (or a decided appeal reopens one); only
+then, and past the cut-off, may retention drop it.
 """
 
 import re
@@ -12,8 +17,22 @@ from datetime import UTC, date, datetime
 
 from sqlalchemy import Connection, Engine, text
 
-MONTHLY = {"pii_access": "at"}  # each partitioned table and the moment it is partitioned by
+from db.tables import ENDED_STATES
+
+# Each partitioned table and the moment it is partitioned by.
+MONTHLY = {"pii_access": "at", "case_transition": "case_opened_at"}
+# What must hold of a month before retention drops it (its bounds :a and :b), beyond having ended:
+# a case's history goes only once every case opened in the month has ended.
+SETTLED = {
+    "case_transition": f'NOT EXISTS (SELECT 1 FROM "case" WHERE opened_at >= :a AND opened_at < :b'
+    f" AND state NOT IN {ENDED_STATES})"
+}
+# The rows of the default partition retention removes (:before the cut-off), beyond being older than it.
+SETTLED_ROWS = {
+    "case_transition": f'case_id IN (SELECT id FROM "case" WHERE opened_at < :before AND state IN {ENDED_STATES})'
+}
 AHEAD = 3  # months made ahead of the current one
+BEHIND = 1  # and behind it: a report may be dated up to 30 days back, and opens its case then
 _MONTH = re.compile(r"_y(\d{4})m(\d{2})$")
 
 
@@ -26,6 +45,13 @@ def month_of(moment: datetime) -> date:
 def next_month(first: date) -> date:
     """The first day of the month after the one beginning ``first``."""
     return date(first.year + first.month // 12, first.month % 12 + 1, 1)
+
+
+def months_before(moment: datetime, n: int) -> datetime:
+    """The start (UTC) of the month ``n`` months before ``moment``'s."""
+    first = month_of(moment)
+    index = first.year * 12 + first.month - 1 - n
+    return datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC)
 
 
 def months(first: date, last: date) -> list[date]:
@@ -87,12 +113,14 @@ def make_months(conn: Connection, table: str, wanted: list[date]) -> int:
     return made
 
 
+def kept_months(now: datetime) -> list[date]:
+    """The months the clock keeps made: ``BEHIND`` before ``now``'s to ``AHEAD`` after it."""
+    return months(months_before(now, BEHIND).date(), months_before(now, -AHEAD).date())
+
+
 def keep_ahead(engine: Engine, now: datetime) -> int:
-    """Make every partitioned table's months up to ``AHEAD`` after ``now``'s; how many were made."""
-    this = last = month_of(now)
-    for _ in range(AHEAD):
-        last = next_month(last)
-    wanted, made = months(this, last), 0
+    """Make every partitioned table's ``kept_months`` it lacks; how many were made."""
+    wanted, made = kept_months(now), 0
     for table in MONTHLY:
         with engine.begin() as conn:
             made += make_months(conn, table, wanted)
@@ -100,13 +128,21 @@ def keep_ahead(engine: Engine, now: datetime) -> int:
 
 
 def drop_before(engine: Engine, table: str, before: datetime) -> int:
-    """Drop ``table``'s months that ended by ``before`` and its default partition's rows older; rows that went."""
+    """Drop ``table``'s months that ended by ``before`` (and are ``SETTLED``), and its default's older rows.
+
+    Returns how many rows went.
+    """
     gone = 0
+    settled = SETTLED.get(table, "true")
     with engine.begin() as conn:
         for first, name in sorted(partitions(conn, table).items()):
-            if datetime.combine(next_month(first), datetime.min.time(), UTC) <= before:
+            bounds = {"a": first, "b": next_month(first)}
+            ended = datetime.combine(next_month(first), datetime.min.time(), UTC) <= before
+            if ended and conn.execute(text(f"SELECT {settled}"), bounds).scalar_one():
                 gone += conn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one()
                 conn.execute(text(f"DROP TABLE {name}"))
-        column = MONTHLY[table]
-        gone += conn.execute(text(f"DELETE FROM {table}_default WHERE {column} < :before"), {"before": before}).rowcount
+        column, rows = MONTHLY[table], SETTLED_ROWS.get(table, "true")
+        gone += conn.execute(
+            text(f"DELETE FROM {table}_default WHERE {column} < :before AND {rows}"), {"before": before}
+        ).rowcount
     return int(gone)

@@ -15,7 +15,6 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
-    Identity,
     Index,
     Integer,
     LargeBinary,
@@ -249,10 +248,13 @@ event_receipt = Table(
     Index("ix_event_receipt_received_at", "received_at"),
 )
 
+# Partitioned by the month its case opened (migration 0030; db.partitions): a case's whole history is in one
+# month, so the keys below hold across months as they did across the table (its case fixes case_opened_at).
 case_transition = Table(
     "case_transition",
     metadata,
-    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("id", BigInteger, server_default=text("nextval('case_transition_row_seq')"), primary_key=True),
+    at_column("case_opened_at", nullable=False, primary_key=True),  # its case's opened_at
     Column("case_id", UUID(as_uuid=True), ForeignKey("case.id"), nullable=False),
     Column("seq", Integer, nullable=False),
     Column("action", String(20), nullable=False),
@@ -268,21 +270,30 @@ case_transition = Table(
     # NULL: not an escalation; false: still to be produced to the escalations topic.
     Column("escalation_published", Boolean),
     now_column("recorded_at"),  # when it was written (``at`` is when it happened: a breach's missed deadline)
-    UniqueConstraint("case_id", "seq", name="uq_case_transition_case_seq"),
+    UniqueConstraint("case_id", "seq", "case_opened_at", name="uq_case_transition_case_seq"),
     # A level is reached by escalation at most once: the clock can never record it twice.
     Index(
         "uq_case_transition_escalation",
         "case_id",
         "to_level",
+        "case_opened_at",
         unique=True,
         postgresql_where=text("action IN ('escalate', 'auto_escalate')"),
     ),
     # Each missed deadline at the top is recorded once (``at`` is the deadline that was missed).
-    Index("uq_case_transition_overdue", "case_id", "at", unique=True, postgresql_where=text("action = 'overdue'")),
+    Index(
+        "uq_case_transition_overdue",
+        "case_id",
+        "at",
+        "case_opened_at",
+        unique=True,
+        postgresql_where=text("action = 'overdue'"),
+    ),
     Index("ix_case_transition_unpublished", "id", postgresql_where=text("NOT published OR NOT escalation_published")),
     Index("ix_case_transition_at", "at"),
     # A week's ended cases (the close-out), a small part of a week's transitions.
     Index("ix_case_transition_ended_at", "at", postgresql_where=text(f"to_state IN {ENDED_STATES}")),
+    postgresql_partition_by="RANGE (case_opened_at)",
 )
 
 # A case one clock job could not handle: skipped until the case changes (its version moves on).

@@ -21,7 +21,7 @@ from sqlalchemy import Connection, Engine, text
 from cases.clock import end_suspensions, escalate_breaches, flag_patrols, recompute_deadlines, start_clocks
 from cases.rollup import roll_ended
 from cases.rules import Rules
-from db.partitions import drop_before, keep_ahead
+from db.partitions import drop_before, keep_ahead, months_before
 from streams.notices import Sender, send_notices
 from streams.outbox import Outbox
 
@@ -32,6 +32,14 @@ ClockVerdict = Literal["ok", "degraded", "failing", "unknown"]
 def prune_access_log(engine: Engine, before: datetime) -> int:
     """Drop the access log's months that ended before ``before`` and its default partition's older rows; how many."""
     return drop_before(engine, "pii_access", before)
+
+
+def prune_case_history(engine: Engine, now: datetime, keep_months: int) -> int:
+    """Drop the history of the cases of each month that ended ``keep_months`` months before ``now``'s began.
+
+    A month goes only once every case opened in it has ended; with 0 none goes. Returns the transitions gone.
+    """
+    return drop_before(engine, "case_transition", months_before(now, keep_months)) if keep_months else 0
 
 
 @dataclass(frozen=True)
@@ -64,6 +72,7 @@ class SlaEngine:
     outbox: Outbox
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     access_log_keep: timedelta = timedelta(days=3 * 365)  # GRIDGOV_ACCESS_LOG_DAYS
+    case_history_months: int = 0  # GRIDGOV_CASE_HISTORY_MONTHS: 0 keeps every case's history
     notices: Notices | None = None  # who is told of a case dispatched to them or sent back, and in what words
     member: str = field(default_factory=lambda: f"sla@{socket.gethostname()}:{os.getpid()}")
     _rules_applied: bool = field(default=False, init=False)
@@ -89,6 +98,7 @@ class SlaEngine:
             ("rolled", lambda: roll_ended(self.engine, self.rules, now)),
             ("months_made", lambda: keep_ahead(self.engine, now)),
             ("access_log_pruned", lambda: prune_access_log(self.engine, now - self.access_log_keep)),
+            ("history_pruned", lambda: prune_case_history(self.engine, now, self.case_history_months)),
             ("noticed", self._notify),
             ("published", self.outbox.publish),
         ]
