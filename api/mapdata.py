@@ -88,7 +88,8 @@ def grid_values(
     """
     values: dict[str, Any] = dict(counted or {})
     if metric in _METRIC_SQL:
-        params = {"prefix": prefix + "%", "now": now, "since": now - timedelta(days=30), "today": today}
+        # The in-grid closure of the cases opened in the last 30 whole days (the city's): steady through a day.
+        params = {"prefix": prefix + "%", "now": now, "since": today - timedelta(days=30), "today": today}
         values = dict(conn.execute(text(_METRIC_SQL[metric]), params).all())
     if metric in COUNTS:
         return {code: int(value) for code, value in values.items() if value}
