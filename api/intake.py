@@ -1,10 +1,12 @@
 """Taking events in: a receipt and the broker's ack before each 202, shared by the posts that arrive together.
 
-Concurrent posts are stored in groups: while one group's receipts are written and its
-messages acknowledged, the posts that arrive meanwhile wait and go together in the next
-(one database round trip and one produce for all of them), as a database's group commit
-does. A lone post goes at once, so a quiet API adds no delay; a busy one does a fraction
-of the round trips.
+Concurrent posts are stored in groups: while one group's receipts are written, the posts
+that arrive meanwhile wait and go together in the next (one database round trip and one
+produce for all of them), as a database's group commit does. Once a group's receipts are
+written, its messages go to the broker while the next group's receipts are written (at most
+two groups wait for the broker). A lone post goes at once, so a quiet API adds no delay; a
+busy one does a fraction of the round trips. Every post is answered after its own group's
+receipts and acks, never another's.
 """
 
 import asyncio
@@ -30,7 +32,9 @@ from streams.topics import Topics
 
 log = logging.getLogger(__name__)
 GROUP_EVENTS = 2000  # at most this many events in one group's statement and produce
-GROUPS_AT_ONCE = 1  # one group at a time: measured no slower than two, and a post waits for one group at most
+# One group's receipts at a time, while at most two groups before it wait for the broker: a group's
+# produce no longer holds the next group's receipts back (a post still waits for its own group alone).
+PRODUCING_AT_ONCE = 2
 
 
 class Accepted(BaseModel):
@@ -47,6 +51,7 @@ class Post:
     received: list[Received]
     result: "asyncio.Future[None] | None" = None
     error: Exception | None = None
+    part: str = "database"  # what its group waits for: "database" (its receipts) or "broker"
 
 
 def stamp(events: list[Event], protector: Protector | None = None) -> list[Received]:
@@ -94,13 +99,13 @@ class Intake:
     ) -> None:
         self.engine = engine
         self.timeout_s = timeout_s  # a post not held by then is answered 503 (the part that hangs named)
-        self._part = "database"  # what the running group waits for: "database" (its receipts) or "broker"
         self.protector = protector  # seals a description's personal numbers (None: descriptions pass as sent)
         self.producer = producer
         self.topics = topics
         self.durable = durable
         self._waiting: list[Post] = []
-        self._running = 0
+        self._claiming = 0  # groups storing their receipts
+        self._producing = 0  # groups waiting for the broker
 
     async def accept(self, events: list[Event]) -> Accepted:
         """Hold ``events`` (claim, produce, acks=all) together with the posts arriving meanwhile.
@@ -120,7 +125,7 @@ class Intake:
             if post in self._waiting:
                 self._waiting.remove(post)
             seconds = f"{self.timeout_s:g}"
-            if self._part == "broker":
+            if post.part == "broker":
                 raise Refusal("broker_unavailable.slow", seconds=seconds) from None
             raise Refusal("database_unavailable.slow", seconds=seconds) from None
         ACCEPTED.inc(len(post.received))
@@ -136,24 +141,38 @@ class Intake:
         return _accepted(post)
 
     def _start_group(self) -> None:
-        if not self._waiting or self._running >= GROUPS_AT_ONCE:
+        if not self._waiting or self._claiming or self._producing >= PRODUCING_AT_ONCE:
             return
         taken, size = 0, 0
         while taken < len(self._waiting) and (taken == 0 or size + len(self._waiting[taken].received) <= GROUP_EVENTS):
             size += len(self._waiting[taken].received)
             taken += 1
         group, self._waiting = self._waiting[:taken], self._waiting[taken:]
-        self._running += 1
+        self._claiming += 1
         asyncio.get_running_loop().create_task(self._run_group(group))
 
     async def _run_group(self, group: list[Post]) -> None:
+        """The group's receipts, then (the next group's receipts meanwhile) its produce; then its answers."""
+        messages: list[Message] = []
         try:
-            await run_in_threadpool(self._store, group)
+            messages = await run_in_threadpool(self._claim, group)
         except Exception as exc:  # noqa: BLE001 - every post of the group is answered with it
-            for post in group:
-                post.error = post.error or exc
+            _fail(group, exc)
         finally:
-            self._running -= 1
+            self._claiming -= 1
+        try:
+            if messages:
+                for post in group:
+                    post.part = "broker"
+                self._producing += 1
+                self._start_group()
+                try:
+                    await run_in_threadpool(self.producer.publish, messages)
+                except Exception as exc:  # noqa: BLE001 - every post of the group is answered with it
+                    _fail(group, exc)
+                finally:
+                    self._producing -= 1
+        finally:
             for post in group:
                 if post.result is not None and not post.result.done():
                     if post.error is None:
@@ -163,13 +182,20 @@ class Intake:
             self._start_group()
 
     def _store(self, group: list[Post]) -> None:
-        """Claim every id of the group in one statement, then produce the posts without conflicts in one go."""
+        """Claim the group's ids, then produce the posts without conflicts in one go (in this thread)."""
+        messages = self._claim(group)
+        if messages:
+            for post in group:
+                post.part = "broker"
+            self.producer.publish(messages)
+
+    def _claim(self, group: list[Post]) -> list[Message]:
+        """Claim every id of the group in one statement; the messages of the posts without conflicts."""
         first: dict[str, Received] = {}
         for post in group:
             for r in post.received:
                 first.setdefault(str(r.event.id), r)
         payloads = {i: r.to_bytes() for i, r in first.items()}  # one encoding, for the receipt and the topic
-        self._part = "database"
         try:
             conflicts = claim(self.engine, list(first.values()), list(payloads.values()), durable=self.durable)
         except DBAPIError:
@@ -189,12 +215,13 @@ class Intake:
             else:
                 sending.append(post)
         sent = {str(r.event.id) for post in sending for r in post.received}
-        messages = [
-            Message(self.topics.raw, r.event.reporter.encode(), payloads[i]) for i, r in first.items() if i in sent
-        ]
-        if messages:
-            self._part = "broker"
-            self.producer.publish(messages)
+        return [Message(self.topics.raw, r.event.reporter.encode(), payloads[i]) for i, r in first.items() if i in sent]
+
+
+def _fail(group: list[Post], exc: Exception) -> None:
+    """Every post of ``group`` not refused already is answered with ``exc``."""
+    for post in group:
+        post.error = post.error or exc
 
 
 def _accepted(post: Post) -> Accepted:

@@ -13,7 +13,7 @@ from api.errors import Refusal
 from api.intake import Intake, Post
 from api.settings import Settings
 from db.engine import make_engine
-from streams.producer import EventProducer
+from streams.producer import EventProducer, Message
 from streams.receipts import claim
 from streams.schema import Event, Received
 from streams.topics import Topics
@@ -33,9 +33,9 @@ class CountingIntake(Intake):
 
     groups: list[int]
 
-    def _store(self, group: list[Post]) -> None:
+    def _claim(self, group: list[Post]) -> list[Message]:
         self.groups.append(len(group))
-        super()._store(group)
+        return super()._claim(group)
 
 
 def test_concurrent_posts_go_in_groups_and_a_changed_resend_in_the_same_group_is_refused(
