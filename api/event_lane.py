@@ -18,7 +18,6 @@ order, with the same answers (``tests/test_event_lane.py`` compares them request
 """
 
 import asyncio
-import logging
 import time
 
 from fastapi import FastAPI
@@ -34,7 +33,6 @@ from api.metrics import observe
 
 PATH = "/v1/events"
 JSON_HEAD = b"application/json"
-log = logging.getLogger(__name__)
 
 
 class EventLane:
@@ -49,17 +47,17 @@ class EventLane:
         status = 500
         try:
             status, body = await self._answer(scope, receive)
-            if isinstance(body, Response):
-                await body(scope, receive, send)
-            else:
-                head = [(b"content-length", str(len(body)).encode()), (b"content-type", JSON_HEAD)]
-                await send({"type": "http.response.start", "status": status, "headers": head})
-                await send({"type": "http.response.body", "body": body})
         except Exception:
             await PlainTextResponse("Internal Server Error", status_code=500)(scope, receive, send)
             raise
         finally:
             observe("POST", PATH, status, start)
+        if isinstance(body, Response):
+            await body(scope, receive, send)
+        else:
+            head = [(b"content-length", str(len(body)).encode()), (b"content-type", JSON_HEAD)]
+            await send({"type": "http.response.start", "status": status, "headers": head})
+            await send({"type": "http.response.body", "body": body})
 
     async def _answer(self, scope: Scope, receive: Receive) -> tuple[int, bytes | Response]:
         """The status and the body (a 202's JSON) or the refusal's response."""
