@@ -38,20 +38,20 @@ def _wgs84(locations: list[Location]) -> tuple[NDArray[np.float64], NDArray[np.f
     return to_wgs84_mixed([p.lon for p in locations], [p.lat for p in locations], [p.crs.value for p in locations])
 
 
-def _in_whole_cell(index: GridIndex, location: Location, grid: str | None = None, batch: bool = False) -> bool:
-    """Whether one post's point lies in a cell of the index wholly inside a grid (``grid``, if named).
+def _in_whole_cell(index: GridIndex, location: Location, grid: str | None = None) -> bool:
+    """Whether one point lies in a cell of the index wholly inside a grid (``grid``, if named).
 
     The common case, answered without the array steps (see ``GridIndex.whole_cell_grid``); False decides nothing.
     """
-    if batch:
-        return False
     found = index.whole_cell_grid(*point_to_wgs84(location.lon, location.lat, location.crs.value))
     return found is not None and (grid is None or found == grid)
 
 
 def in_own_grid(index: GridIndex, events: list[Event], principal: Principal, *, batch: bool) -> None:
     """422 for a gridworker's event more than the tolerance outside their grid (others' posts pass)."""
-    if principal.role is not Role.GRIDWORKER or _in_whole_cell(index, events[0].location, principal.scope, batch):
+    if principal.role is not Role.GRIDWORKER:
+        return
+    if len(events) == 1 and _in_whole_cell(index, events[0].location, principal.scope):
         return
     lon, lat = _wgs84([e.location for e in events])
     distances = index.distance_m(lon, lat, principal.scope)
