@@ -25,6 +25,7 @@ from cases.reads import CASE_FIELDS, OVERDUE_SQL, case_history, case_json, case_
 from cases.rules import Level, Rules
 from cases.store import loop_case, transition
 from geo.levels import AREA_CODE
+from registers.components import ComponentStatus, set_status
 from registers.free_text import protect
 from streams.schema import FreeText, NoControl
 
@@ -53,6 +54,9 @@ class TransitionIn(WriteBody):
         str | None,
         Field(max_length=64, description="dispatch: a person at the case's level; none: its unit"),
         *NoControl,
+    ] = None
+    component_status: Annotated[
+        ComponentStatus | None, Field(description="verify: the state of the case's component (部件) as found")
     ] = None
 
 
@@ -186,6 +190,9 @@ async def post_transition(
         raise refused
     if body.assignee is not None:
         await run_in_threadpool(_check_assignee, engine, body.assignee, principal)
+    if body.component_status is not None and (body.action is not Action.VERIFY or row.component is None):
+        detail = [problem("component_status", "field.component_status_verify")]
+        raise Refusal("invalid_input.component_status", detail)
     into = None
     if body.into is not None:
         into = await run_in_threadpool(case_id_of, engine, body.into)
@@ -209,6 +216,8 @@ async def post_transition(
         datetime.now(UTC),
         rules,
     )
+    if body.component_status is not None:
+        await run_in_threadpool(set_status, engine, row.component, body.component_status)
     return await run_in_threadpool(read_case, engine, case_id, principal)
 
 
@@ -220,7 +229,9 @@ def get_case(case_id: CaseIdDep, engine: EngineDep, principal: PrincipalDep) -> 
 
 @router.get("/cases/{case_id}/duplicates", responses=responses(404))
 def get_duplicates(case_id: CaseIdDep, engine: EngineDep, rules: RulesDep, principal: PrincipalDep) -> dict[str, Any]:
-    """Open cases this report may repeat: same category, near it and close in time (the rules' window), nearest first.
+    """Open cases this report may repeat: same category, near and close in time (the rules' window), nearest first.
+
+    An open case on the same component (部件) is one at any distance and time.
 
     A supervisor confirms one with the ``merge`` action and ``into``.
     """
@@ -229,12 +240,15 @@ def get_duplicates(case_id: CaseIdDep, engine: EngineDep, rules: RulesDep, princ
         _scoped_case(conn, case_id, principal)
         rows = conn.execute(
             text(
-                "SELECT c.id::text AS id, c.number, c.state, c.opened_at, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat,"
+                "SELECT c.id::text AS id, c.number, c.state, c.opened_at, c.component, ST_X(e.geom) AS lon,"
+                " ST_Y(e.geom) AS lat,"
                 " round(ST_Distance(e.geom::geography, r.geom::geography)) AS distance_m"
                 ' FROM "case" own JOIN event r ON r.id = own.id'
                 ' JOIN "case" c ON c.category = own.category AND c.id <> own.id AND c.closed_at IS NULL'
-                " AND c.state <> 'reported' AND c.opened_at BETWEEN own.opened_at - :window AND own.opened_at + :window"
-                " JOIN event e ON e.id = c.id AND ST_DWithin(e.geom::geography, r.geom::geography, :metres)"
+                " AND c.state <> 'reported' AND (c.component = own.component"  # the same component: at any distance
+                " OR c.opened_at BETWEEN own.opened_at - :window AND own.opened_at + :window)"
+                " JOIN event e ON e.id = c.id AND (c.component = own.component"
+                " OR ST_DWithin(e.geom::geography, r.geom::geography, :metres))"
                 " WHERE own.id = :id ORDER BY distance_m, c.opened_at LIMIT 20"
             ),
             {"id": case_id, "window": window.within, "metres": window.distance_m},
@@ -253,7 +267,7 @@ def list_cases(
     state: State | None = None,
     level: Level | None = None,
     area: Annotated[str | None, Query(pattern=AREA_CODE, description="District, street, community or grid")] = None,
-    category: Annotated[str | None, Query(pattern=r"^\d{4}$")] = None,
+    category: Annotated[str | None, Query(pattern=r"^(BJ)?\d{4}$")] = None,
     overdue: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     after: Annotated[

@@ -138,16 +138,19 @@ def list_categories(request: Request) -> Response:
     return etagged(request, categories())
 
 
-def categories() -> list[dict[str, str]]:
-    """Each category of the taxonomy as the API lists it."""
+def categories() -> list[dict[str, Any]]:
+    """Each 小类 of the classification as the API lists it, with its filing conditions (立案条件)."""
     return [
         {
             "code": c.code,
             "name": c.name,
             "name_en": c.name_en,
+            "kind": c.kind,
             "group": c.group,
             "group_name": c.group_name,
             "sla_class": c.sla_class.value,
+            "extension": c.extension,
+            "conditions": [{"number": k.number, "text": k.text, "closing": k.closing} for k in c.conditions],
         }
         for c in default_categories().values()
     ]

@@ -131,6 +131,30 @@ def grid_tile(conn: Connection, prefix: str, z: int, x: int, y: int) -> bytes:
     return bytes(conn.execute(text(_GRID_TILE_SQL), params | {"named": NAMED_ZOOM}).scalar_one() or b"")
 
 
+# The components of one tile (layer "components"), from COMPONENT_ZOOM: a lamp is a dot only up close.
+_COMPONENT_TILE_SQL = """
+WITH tile AS (SELECT ST_TileEnvelope(:z, :x, :y) AS envelope)
+SELECT ST_AsMVT(t, 'components', :extent, 'geom') FROM (
+  SELECT k.code, k.category, k.status,
+    EXISTS (SELECT 1 FROM "case" c WHERE c.component = k.code AND c.closed_at IS NULL) AS open,
+    ST_AsMVTGeom(ST_Transform(k.geom, 3857), tile.envelope, :extent, :buffer, true) AS geom
+  FROM component k, tile
+  WHERE k.grid_code LIKE :prefix AND k.geom && ST_Transform(tile.envelope, 4326)
+    AND (CAST(:category AS text) IS NULL OR k.category = :category)
+) t
+"""
+COMPONENT_ZOOM = 15
+
+
+def component_tile(conn: Connection, prefix: str, z: int, x: int, y: int, category: str | None) -> bytes:
+    """The components under ``prefix`` (of ``category``, if given) in tile ``z/x/y``; empty below COMPONENT_ZOOM."""
+    if z < COMPONENT_ZOOM:
+        return b""
+    params = {"z": z, "x": x, "y": y, "prefix": prefix + "%", "extent": TILE_EXTENT, "buffer": TILE_BUFFER}
+    conn.execute(text("SET LOCAL jit = off"))
+    return bytes(conn.execute(text(_COMPONENT_TILE_SQL), params | {"category": category}).scalar_one() or b"")
+
+
 def heat_cell(bounds: tuple[float, float, float, float]) -> float:
     """Cell size in degrees: ~50 m, coarser for large areas (at most ``MAX_HEAT_CELLS`` cells)."""
     xmin, ymin, xmax, ymax = bounds

@@ -15,7 +15,7 @@ from api.auth import PrincipalDep, authorize
 from api.deps import EngineDep, LiveDep, RulesDep
 from api.errors import Refusal, responses
 from api.live import event_stream
-from cases.categories import default_categories
+from cases.categories import default_categories, rule_key
 from cases.places import PLACE_SQL
 from cases.reads import CASE_FIELDS, OPEN_CASE, OVERDUE_SQL, QUEUES, case_json, select_page
 from cases.rules import Level, Rules
@@ -55,7 +55,9 @@ def get_queue(
     principal: PrincipalDep,
     tab: Tab = "intake",
     level: Level | None = None,
-    group: Annotated[str | None, Query(pattern=r"^[a-z_]{1,40}$", description="Category group")] = None,
+    group: Annotated[
+        str | None, Query(pattern=r"^[a-z0-9_]{1,40}$", description="Category group (大类): sj01 …, bj01 …")
+    ] = None,
     grid: Annotated[str | None, Query(pattern=AREA_CODE, description="Grid or area code")] = None,
     overdue: bool | None = None,
     due_within_h: Annotated[float | None, Query(gt=0, le=24 * 366, description="Due within this many hours")] = None,
@@ -129,7 +131,9 @@ def _rows(engine: Any, rules: Rules, rows: list[Any], now: datetime) -> list[dic
     with engine.connect() as conn:
         details = row_details(conn, [r.id for r in rows])
     return [
-        case_json(r, now) | {"remaining_s": remaining(rules, r.category, r.deadline, now)} | details[str(r.id)]
+        case_json(r, now)
+        | {"remaining_s": remaining(rules, rule_key(r.category, r.condition), r.deadline, now)}
+        | details[str(r.id)]
         for r in rows
     ]
 

@@ -108,7 +108,7 @@ class Request:
 class Case:
     """What the loop needs to know about a case."""
 
-    category: str
+    category: str  # with its filing condition where it has one ("BJ0116/1": cases.categories.rule_key)
     state: State
     level: Level
     deadline: datetime | None

@@ -15,10 +15,11 @@ from cases.places import PLACE_SQL
 from db.tables import CASE_LIST_ORDER
 
 CASE_COLUMNS = (
-    "id", "kind", "category", "sla_class", "state", "level", "grid_code", "community_code", "street_code",
-    "district_code", "special_code", "opened_at", "deadline", "closed_at", "paused_at", "pause_kind", "reworks",
-    "escalations", "overdue", "department", "closed_on_time", "assignee", "request_kind", "request_by",
-    "request_length", "extensions", "suspensions", "paused_until", "merged_into", "dispatched_from", "number",
+    "id", "kind", "category", "condition", "component", "sla_class", "state", "level", "grid_code",
+    "community_code", "street_code", "district_code", "special_code", "opened_at", "deadline", "closed_at",
+    "paused_at", "pause_kind", "reworks", "escalations", "overdue", "department", "closed_on_time", "assignee",
+    "request_kind", "request_by", "request_length", "extensions", "suspensions", "paused_until", "merged_into",
+    "dispatched_from", "number", "unit",
 )  # fmt: skip
 # The columns as SQL on ``"case" c``, with where the case lies (``place``: for the scope checks).
 CASE_FIELDS = ", ".join(f"c.{name}" for name in CASE_COLUMNS) + f", {PLACE_SQL} AS place"

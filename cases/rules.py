@@ -1,6 +1,7 @@
 """SLA rules as data: deadlines per level, clock kind, departments; validated on load."""
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from pathlib import Path
@@ -10,7 +11,7 @@ from zoneinfo import ZoneInfo
 import yaml
 
 from cases.calendar import DayOverrides, WorkCalendar
-from cases.categories import Category, SlaClass, default_categories
+from cases.categories import Category, SlaClass, default_categories, former_codes
 from cases.limits import Clock as Clock
 from cases.limits import Level as Level
 from cases.limits import Limit as Limit
@@ -96,10 +97,15 @@ class Rules:
     duplicates: DuplicateWindow = field(default_factory=DuplicateWindow)
     appeals: AppealRules = field(default_factory=AppealRules)
     fingerprint: str = ""  # of the rules file and the working-days file: a change recomputes open deadlines
+    renamed: dict[str, str] = field(default_factory=dict)  # codes of the file that are now others: old → new
+
+    # A case is known to the rules by its category and, where it has one, its filing condition: "BJ0116/2"
+    # (cases.categories.rule_key). Every method below takes such a key where it says ``category``.
 
     def deadlines(self, category: str) -> Deadlines:
-        """The deadlines of a category (its own, else its class's)."""
-        return self.categories.get(category) or self.classes[self.known[category].sla_class]
+        """The deadlines of a category's filing condition, else the category's own, else its class's."""
+        code = category.partition("/")[0]
+        return self.categories.get(category) or self.categories.get(code) or self.classes[self.known[code].sla_class]
 
     def deadline(self, category: str, level: Level, start: datetime) -> datetime:
         """When a case of ``category`` arriving at ``level`` at ``start`` is due."""
@@ -149,8 +155,9 @@ class Rules:
         return self.calendar.add(deadline, by, duty=rule.holiday_duty)
 
     def describe(self, category: str) -> str:
-        """A category's limits in words, for people checking a rules file."""
-        known = self.known[category]
+        """A category's (or filing condition's) limits in words, for people checking a rules file."""
+        code, _, number = category.partition("/")
+        known = self.known[code]
         rule = self.deadlines(category)
         stages = ", ".join(f"{stage.value} {rule.stages[stage].words(rule.clock)}" for stage in rule.stages)
         levels = ", ".join(f"{level.value} {rule.per_level[level].words(rule.clock)}" for level in Level)
@@ -160,16 +167,23 @@ class Rules:
         flags = "".join(f"; {text}" for text in (intake, returned, duty) if text)
         own = "" if category in self.categories else f" (class {known.sla_class.value})"
         unit = self.department(category)
-        return f"{category} {known.name}{own}: {stages}; fix at {levels}{flags}; responsible unit {unit}"
+        condition = known.condition(number) if number else None
+        name = (
+            f"{known.name} 立案条件{number} {condition.text} (结案: {condition.closing})" if condition else known.name
+        )
+        return f"{category} {name}{own}: {stages}; fix at {levels}{flags}; responsible unit {unit}"
 
     def needs_after_photo(self, category: str) -> bool:
         """Whether resolving a case of ``category`` needs an "after" photo."""
-        return category in self.after_photo
+        return category.partition("/")[0] in self.after_photo
 
     def department(self, category: str) -> str:
-        """The department a category is whistled to."""
-        return self.departments.get(category) or self.departments.get(
-            "group:" + self.known[category].group, self.departments["default"]
+        """The unit a category (its filing condition's, where it has one) is whistled to."""
+        code = category.partition("/")[0]
+        return (
+            self.departments.get(category)
+            or self.departments.get(code)
+            or self.departments.get("group:" + self.known[code].group, self.departments["default"])
         )
 
 
@@ -241,19 +255,43 @@ def load_rules(path: Path = RULES_FILE, workdays_file: Path | None = None) -> Ru
         if sla_class.value not in classes_data:
             raise RulesError(f"{path}: classes.{sla_class.value} is missing")
         classes[sla_class] = _deadlines(classes_data[sla_class.value], f"classes.{sla_class.value}", None)
-    categories: dict[str, Deadlines] = {}
-    for code, item in (data.get("categories") or {}).items():
-        code = str(code)
+    renamed: dict[str, str] = {}
+
+    def code_of(value: object, where: str) -> str:
+        code = str(value)
+        if code in former_codes():  # a platform code of before the national classification: read as its new one
+            renamed[code] = code = former_codes()[code].code
         if code not in known:
-            raise RulesError(f"categories.{code}: unknown category (see cases/data/categories.yaml)")
-        categories[code] = _deadlines(item or {}, f"categories.{code}", classes[known[code].sla_class])
+            raise RulesError(f"{where}.{value}: unknown category (see cases/data/classification.yaml)")
+        return code
+
+    categories: dict[str, Deadlines] = {}
+    for value, item in (data.get("categories") or {}).items():
+        code = code_of(value, "categories")
+        categories[code] = _deadlines(item or {}, f"categories.{value}", classes[known[code].sla_class])
     departments_data = data.get("departments") or {}
     departments = {"default": str(departments_data.get("default", "district"))}
-    departments |= {f"group:{g}": str(d) for g, d in (departments_data.get("groups") or {}).items()}
-    for code, department in (departments_data.get("categories") or {}).items():
-        if str(code) not in known:
-            raise RulesError(f"departments.categories.{code}: unknown category")
-        departments[str(code)] = str(department)
+    groups = {c.group for c in known.values()}
+    for group, department in (departments_data.get("groups") or {}).items():
+        if group not in groups:
+            raise RulesError(f"departments.groups.{group}: unknown group; groups are {', '.join(sorted(groups))}")
+        departments[f"group:{group}"] = str(department)
+    for value, department in (departments_data.get("categories") or {}).items():
+        departments[code_of(value, "departments.categories")] = str(department)
+    condition_limits = data.get("filing_condition_limits", True)
+    if not isinstance(condition_limits, bool):
+        raise RulesError(f"filing_condition_limits must be true or false, not {condition_limits!r}")
+    for code, category in known.items():  # each filing condition: its own limits and unit (the classification's)
+        for condition in category.conditions:
+            key = f"{code}/{condition.number}"
+            departments[key] = condition.unit
+            if condition_limits:
+                given = {
+                    "clock": condition.clock,
+                    "deadlines": dict.fromkeys((lv.value for lv in Level), condition.fix),
+                }
+                base = categories.get(code) or classes[category.sla_class]
+                categories[key] = _deadlines(given | {"stages": condition.stages}, f"classification {key}", base)
     hours = tuple(
         (_time(a, "working_hours"), _time(b, "working_hours"))
         for a, b in data.get("working_hours", [["08:30", "12:00"], ["13:30", "17:30"]])
@@ -274,11 +312,12 @@ def load_rules(path: Path = RULES_FILE, workdays_file: Path | None = None) -> Ru
         _time(data.get("patrol_cutoff", "18:00"), "patrol_cutoff"),
         calendar,
         known,
-        _after_photo(data.get("after_photo_required") or {}, known),
+        _after_photo(data.get("after_photo_required") or {}, known, code_of),
         _approvals(data.get("approvals") or {}),
         _duplicates(data.get("duplicates") or {}),
         _appeals(data.get("appeals") or {}),
         digest.hexdigest(),
+        renamed,
     )
 
 
@@ -327,12 +366,12 @@ def _approvals(data: dict[str, Any]) -> dict[str, ApprovalLimits]:
     return limits
 
 
-def _after_photo(data: dict[str, Any], known: dict[str, Category]) -> frozenset[str]:
+def _after_photo(
+    data: dict[str, Any], known: dict[str, Category], code_of: Callable[[object, str], str]
+) -> frozenset[str]:
     groups = {str(g) for g in data.get("groups") or []}
     unknown_groups = groups - {c.group for c in known.values()}
     if unknown_groups:
         raise RulesError(f"after_photo_required.groups: unknown group(s) {sorted(unknown_groups)}")
-    codes = {str(c) for c in data.get("categories") or []}
-    if codes - set(known):
-        raise RulesError(f"after_photo_required.categories: unknown category(s) {sorted(codes - set(known))}")
+    codes = {code_of(c, "after_photo_required.categories") for c in data.get("categories") or []}
     return frozenset(codes | {c.code for c in known.values() if c.group in groups})

@@ -9,10 +9,12 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, text, update
 
 from cases.assessment import Standing, next_standing, on_time
+from cases.categories import rule_key
 from cases.errors import CaseNotFound, InvalidLength, NotAllowed
 from cases.loop import ENDED, NOT_CASES, OPEN, Action, Case, Request, State, apply
 from cases.reads import CASE_COLUMNS
 from cases.rollup import unroll
+from cases.routing import REROUTED, ROUTED, facts, route
 from cases.rules import Level, Limit, Rules, RulesError, Stage
 from db.tables import case as case_table
 from db.tables import event
@@ -54,12 +56,13 @@ def loop_case(conn: Connection, case_id: uuid.UUID, rules: Rules) -> Case | None
 
 
 def case_from_row(row: Any, rules: Rules) -> Case:
-    """The loop's view of a case row."""
+    """The loop's view of a case row (its category with its filing condition: what the rules know it by)."""
+    rule = rule_key(row.category, row.condition)
     request = None
     if row.request_kind is not None:
-        request = Request(row.request_kind, row.request_by, rules.parse_length(row.category, row.request_length))
+        request = Request(row.request_kind, row.request_by, rules.parse_length(rule, row.request_length))
     return Case(
-        row.category,
+        rule,
         State(row.state),
         Level(row.level),
         row.deadline,
@@ -149,7 +152,7 @@ def store_transition(
             " request_kind = :request_kind, request_by = :request_by, request_length = :request_length,"
             " extensions = :extensions, suspensions = :suspensions, paused_until = :paused_until,"
             " dispatched_from = :dispatched_from,"
-            " department = CASE WHEN :is_department THEN :department ELSE department END,"
+            " department = CASE WHEN :is_department THEN coalesce(unit, :department) ELSE department END,"
             " filed_at = CASE WHEN filed_at IS NULL AND :filed THEN :at ELSE filed_at END,"
             " closed_at = CASE WHEN :ending THEN :at ELSE closed_at END,"
             " closed_on_time = CASE WHEN :closing THEN :on_time ELSE closed_on_time END,"
@@ -263,17 +266,42 @@ def take_in(conn: Connection, row: Any, rules: Rules) -> Case:
     dispatches to a volunteer) it keeps waiting for a supervisor, with the intake deadline.
     """
     before = case_from_row(row, rules)
+    unit = _route(conn, row.id, before, rules, row.opened_at)
     if row.kind == "incident":
         after = apply(before, Action.AUTO_INTAKE, row.opened_at, rules, assignee=_finder(conn, row))
     else:
-        after = replace(before, deadline=rules.stage_deadline(row.category, Stage.INTAKE, row.opened_at))
+        after = replace(before, deadline=rules.stage_deadline(before.category, Stage.INTAKE, row.opened_at))
     if after.state is State.REPORTED:
         conn.execute(update(case_table).where(case_table.c.id == row.id).values(deadline=after.deadline))
         return after
     on_the_spot = after.state is State.IN_PROGRESS
-    note = "" if on_the_spot else rules.department(row.category)  # the action says how; a direct one names its unit
+    note = "" if on_the_spot else unit  # the action says how; a direct one names its unit
     store_transition(conn, row.id, before, after, Action.AUTO_INTAKE.value, CLOCK, note, row.opened_at, rules)
     return after
+
+
+def _route(conn: Connection, case_id: uuid.UUID, case: Case, rules: Rules, at: datetime) -> str:
+    """Decide the case's unit (分拨) and keep it; a decision the rules' default did not make goes in its history."""
+    decided = route(case.category, rules, *facts(conn, case_id))
+    conn.execute(update(case_table).where(case_table.c.id == case_id).values(unit=decided.unit))
+    if decided.why:
+        store_transition(conn, case_id, case, case, ROUTED, CLOCK, decided.why, at, rules)
+    return decided.unit
+
+
+def reroute(
+    engine: Engine, case_id: uuid.UUID, unit: str, reason: str, actor: str, now: datetime, rules: Rules
+) -> None:
+    """A supervisor's override of the case's unit (改派), with the reason in its history; NotAllowed once ended."""
+    with engine.begin() as conn:
+        row = conn.execute(loop_cases().where(case_table.c.id == case_id).with_for_update()).one_or_none()
+        if row is None:
+            raise CaseNotFound(str(case_id))
+        case = case_from_row(row, rules)
+        if case.state in ENDED:
+            raise NotAllowed("ended", REROUTED, [])
+        conn.execute(update(case_table).where(case_table.c.id == case_id).values(unit=unit))
+        store_transition(conn, case_id, case, case, REROUTED, actor, f"{unit}：{reason}", now, rules)
 
 
 def _merge(conn: Connection, row: Any, into: uuid.UUID | None, actor: str, now: datetime, rules: Rules) -> None:

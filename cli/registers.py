@@ -11,12 +11,14 @@ from rich.progress import Progress
 from sqlalchemy import text
 
 from api.settings import Settings
+from cases.categories import component_classes
 from cli.wording import fail, tell, told
 from db.engine import make_engine
+from registers.components import import_areas
 from registers.importer import import_file
 from registers.rekey import BATCH, rekey
 from registers.store import ID_COLUMN, PHONE_COLUMN, delete_person, log_access
-from registers.tabular import FileProblem, write_table
+from registers.tabular import FileProblem, read_table, write_table
 
 app = typer.Typer(help="Registers: buildings, households and people (实有房屋、实有人口).", no_args_is_help=True)
 console = Console()
@@ -28,6 +30,7 @@ class Kind(StrEnum):
 
     BUILDINGS = "buildings"
     PEOPLE = "people"
+    COMPONENTS = "components"
 
 
 def _actor(actor: str | None) -> str:
@@ -37,11 +40,16 @@ def _actor(actor: str | None) -> str:
 @app.command("import")
 def import_command(
     path: Path,
-    kind: Annotated[Kind, typer.Option(help="buildings (楼栋) first, then people (人口) living in them")],
+    kind: Annotated[
+        Kind, typer.Option(help="buildings (楼栋) first, then people (人口) living in them; components (部件普查)")
+    ],
     dry_run: Annotated[bool, typer.Option(help="Check every row and report; import nothing")] = False,
     skip_bad_rows: Annotated[bool, typer.Option(help="Import the good rows even if some are bad")] = False,
 ) -> None:
-    """Import a .csv or .xlsx register file; a re-import updates by key (building code, ID number)."""
+    """Import a register file (.csv, .xlsx; components also GeoJSON, GeoPackage, Shapefile).
+
+    A re-import updates by key: building code, ID number, component identifier.
+    """
     settings = Settings()
     engine = make_engine(settings.database.url)
     try:
@@ -61,6 +69,7 @@ def import_command(
                 dry_run=dry_run,
                 skip_bad_rows=skip_bad_rows,
                 progress=show,
+                classes=component_classes(),
             )
     except FileProblem as exc:
         fail(exc.key, **exc.values)
@@ -172,3 +181,37 @@ def rekey_command(
     finally:
         engine.dispose()
     console.print(tell("cli.rekeyed", resealed=done.resealed, current=done.current), highlight=False)
+
+
+@app.command("areas")
+def areas_command(
+    path: Path,
+    buffer_m: Annotated[
+        float, typer.Option(min=1, max=500, help="A road's area: this far either side of its line")
+    ] = 30,
+) -> None:
+    """Import units' areas of responsibility (责任区) from a map file.
+
+    Each feature: a unit (单位), a name (名称) and a polygon (a park) or a line (a road). A case no component
+    or filing condition routes goes to the unit whose area holds it. A re-import replaces the areas of the
+    units it names.
+    """
+    try:
+        header, records = read_table(path)
+    except FileProblem as exc:
+        fail(exc.key, **exc.values)
+    at = {name: header.index(name) for name in ("unit", "单位", "name", "名称", "shape") if name in header}
+    unit_at, name_at = at.get("unit", at.get("单位")), at.get("name", at.get("名称"))
+    if unit_at is None or name_at is None or "shape" not in at:
+        fail("cli.areas_columns", file=path.name, columns="、".join(header))
+    rows = [(row[unit_at], row[name_at], row[at["shape"]]) for _, row in records]
+    missing = [n for n, (unit, name, shape) in enumerate(rows, start=2) if not (unit and name and shape)]
+    if missing:
+        fail("cli.areas_empty", file=path.name, line=missing[0])
+    engine = make_engine(Settings().database.url)
+    try:
+        with engine.begin() as conn:
+            stored = import_areas(conn, rows, buffer_m)
+    finally:
+        engine.dispose()
+    console.print(tell("cli.areas_imported", n=stored, units=len({r[0] for r in rows})), highlight=False)

@@ -30,6 +30,10 @@ def check(
             rules = load_rules(path, workdays)
         except RulesError as exc:
             fail("cli.invalid_rules", why=str(exc))
-    for code in sorted(rules.known):
+    for old, new in sorted(rules.renamed.items()):
+        console.print(tell("cli.rules_renamed", old=old, new=new, name=rules.known[new].name), highlight=False)
+    for code, category in sorted(rules.known.items()):
         console.print(rules.describe(code), highlight=False, soft_wrap=True)
+        for condition in category.conditions:
+            console.print("  " + rules.describe(f"{code}/{condition.number}"), highlight=False, soft_wrap=True)
     console.print(tell("cli.calendar", through=str(rules.calendar.official_through())), highlight=False)

@@ -14,7 +14,7 @@ import httpx
 import shapely
 from shapely.geometry import shape
 
-from cases.categories import REQUEST_GROUP, SlaClass, default_categories
+from cases.categories import REQUEST_GROUP, ROUTINE_GROUP, SlaClass, default_categories
 from cli.casework import Casework, Habits
 from cli.demo import SIM_SUPERVISOR, sim_gridworker
 from geo.crs import from_wgs84
@@ -82,7 +82,7 @@ def make_event(rng: random.Random, worker: Gridworker) -> dict[str, Any]:
     """A plausible event from ``worker`` now."""
     kind = rng.choices(list(KIND_MIX), weights=list(KIND_MIX.values()))[0]
     if kind == "incident":
-        categories = [c for c in default_categories().values() if c.group not in ("routine", REQUEST_GROUP)]
+        categories = [c for c in default_categories().values() if c.group not in (ROUTINE_GROUP, REQUEST_GROUP)]
         category = rng.choices(categories, weights=[CLASS_WEIGHT[c.sla_class] for c in categories])[0].code
     else:
         category = "9001" if kind == "patrol" else "9002"

@@ -226,3 +226,37 @@ work_note = Table(
     Column("note", Text, nullable=False),
     now_column("updated_at"),
 )
+
+# The component register (部件普查数据, GB/T 30428.2): each city component by its 16-digit identifier
+# (county 6 + 大类 2 + 小类 2 + serial 6), a point or a line, who owns and who maintains it, its state.
+COMPONENT_STATUSES = ("完好", "破损", "丢失", "占用", "废弃")
+component = Table(
+    "component",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("category", String(8), nullable=False),  # its class: BJ + 大类 + 小类 (the code's digits 7-10)
+    Column("name", Text, nullable=False),
+    Column("geom", Geometry("GEOMETRY", srid=4326, spatial_index=False), nullable=False),  # a point or a line
+    Column("grid_code", String(15), nullable=False),
+    Column("owner", Text, nullable=False),  # 权属单位
+    Column("maintainer", Text),  # 养护单位
+    Column("status", String(4), nullable=False),
+    Column("surveyed_on", Date),  # 普查日期
+    Column("synthetic", Boolean, server_default=text("false"), nullable=False),
+    now_column("updated_at"),
+    Index("ix_component_geom", "geom", postgresql_using="gist"),  # the components near a reporter
+    Index("ix_component_grid_code", "grid_code"),
+)
+
+# A unit's area of responsibility (责任区): a road's unit within a buffer of the road, a park's in the park.
+# A case that no component or filing condition assigns goes to the unit whose area holds its place.
+unit_area = Table(
+    "unit_area",
+    metadata,
+    Column("id", Integer, Identity(), primary_key=True),
+    Column("unit", Text, nullable=False),
+    Column("name", Text, nullable=False),  # what the area is: 人民路, 人民公园
+    Column("geom", Geometry("MULTIPOLYGON", srid=4326, spatial_index=False), nullable=False),
+    now_column("updated_at"),
+    Index("ix_unit_area_geom", "geom", postgresql_using="gist"),
+)

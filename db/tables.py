@@ -127,6 +127,8 @@ event = Table(
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("kind", String(16), nullable=False),
     Column("category", String(8), nullable=False),
+    Column("condition", String(2)),  # the filing condition (立案条件) named by the report
+    Column("component", String(16)),  # the component (部件) the report is about: its identifier
     at_column("occurred_at", nullable=False),
     at_column("received_at", nullable=False),
     now_column("recorded_at"),
@@ -169,6 +171,9 @@ case = Table(
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("category", String(8), nullable=False),
+    Column("condition", String(2)),  # the filing condition its limits come from (None: the category's own)
+    Column("component", String(16)),  # the component it is about (its owner is whom it is dispatched to)
+    Column("unit", Text),  # the unit it goes to (分拨, cases.routing): who holds it at department level
     Column("sla_class", String(10), nullable=False),
     Column("state", String(16), nullable=False),
     Column("level", String(16), nullable=False),
@@ -383,4 +388,14 @@ rules_version = Table(
     Column("fingerprint", String(64), nullable=False),
     at_column("applied_at", nullable=False),
     CheckConstraint("id = 1", name="rules_version_single_row"),
+)
+
+# The platform codes of before the national classification and what each became (migration 0031).
+category_mapping = Table(
+    "category_mapping",
+    metadata,
+    Column("old_code", String(8), primary_key=True),
+    Column("new_code", String(8), nullable=False),
+    Column("condition", String(2)),
+    now_column("mapped_at"),
 )

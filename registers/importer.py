@@ -14,12 +14,13 @@ from sqlalchemy import Engine
 
 from geo.locator import load_index
 from registers.cadence import VisitRules
+from registers.components import check_components, import_components
 from registers.protect import Protector
 from registers.rows import COLUMNS, Problem, beyond_header, check_buildings, check_people, columns
 from registers.store import Imported, building_codes, import_buildings, import_people
 from registers.tabular import read_table
 
-KINDS = ("buildings", "people")
+KINDS = ("buildings", "people", "components")
 Progress = Callable[[str, int, int], None]  # stage, done, total
 
 
@@ -87,10 +88,12 @@ def import_file(
     registered_on: date | None = None,
     progress: Progress | None = None,
     area: str = "",
+    classes: dict[str, str] | None = None,
 ) -> ImportReport:
     """Check ``path`` as a ``kind`` file and import it; ``FileProblem`` when it is no table at all.
 
     ``area``: the code prefix of the importer's area; a building (or a person's building) outside it is a bad row.
+    ``classes``: for components, each component class of the classification (BJ0116) and its name.
     """
     header, records = read_table(path)
     at, problems = columns(kind, header)
@@ -108,6 +111,12 @@ def import_file(
                   if not b.grid.startswith(area)]  # fmt: skip
         good_buildings = [b for b in good_buildings if b.grid.startswith(area)]
         report.good = len(good_buildings)
+    elif kind == "components":
+        good_components, found = check_components(rows, at, load_index(engine), classes or {})
+        found += [Problem(c.line, "code", "field.outside_your_area", {"area": area}) for c in good_components
+                  if not c.grid.startswith(area)]  # fmt: skip
+        good_components = [c for c in good_components if c.grid.startswith(area)]
+        report.good = len(good_components)
     else:
         with engine.connect() as conn:
             known = building_codes(conn)
@@ -129,6 +138,8 @@ def import_file(
     with engine.begin() as conn:
         if kind == "buildings":
             report.imported = import_buildings(conn, good_buildings, synthetic, copied)
+        elif kind == "components":
+            report.imported = import_components(conn, good_components, synthetic, copied)
         else:
             report.imported = import_people(
                 conn, good_people, protector, synthetic=synthetic, registered_on=registered_on, progress=copied

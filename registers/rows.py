@@ -61,8 +61,24 @@ COLUMNS = {
         "address": "地址",
         "tags": "标签",
     },
+    "components": {
+        "code": "标识码",
+        "class": "小类代码",
+        "name": "名称",
+        "lon": "经度",
+        "lat": "纬度",
+        "shape": "几何",
+        "owner": "权属单位",
+        "maintainer": "养护单位",
+        "status": "状态",
+        "surveyed_on": "普查日期",
+    },
 }
-REQUIRED = {"buildings": ("code", "grid", "name"), "people": ("name", "id_number", "relation", "building", "room")}
+REQUIRED = {
+    "buildings": ("code", "grid", "name"),
+    "people": ("name", "id_number", "relation", "building", "room"),
+    "components": ("code", "owner", "status"),
+}
 TAG_SEPARATORS = re.compile(r"[;；,，、|]")
 MAX_TEXT = 200
 
@@ -141,7 +157,7 @@ def _missing(kind: str, line: int, values: dict[str, str]) -> list[Problem]:
     found += [
         Problem(line, f, "field.cell_too_long", {"most": MAX_TEXT})
         for f, v in values.items()
-        if len(v) > MAX_TEXT and f != "footprint"
+        if len(v) > MAX_TEXT and f not in ("footprint", "shape")
     ]
     found += [
         Problem(line, f, "field.bad_character", {"character": wrong[0], "at": wrong[1]})

@@ -59,6 +59,26 @@ def _csv_text(path: Path) -> str:
     raise FileProblem("file.encoding", file=path.name)
 
 
+GEO_SUFFIXES = (".geojson", ".json", ".gpkg", ".shp")
+
+
+def _geo_rows(path: Path) -> Iterator[list[str]]:
+    """A map file's attribute header and rows, the geometry last as WKT in WGS84 (a file without a CRS: WGS84)."""
+    import geopandas as gpd
+
+    try:
+        frame = gpd.read_file(path, engine="pyogrio")
+    except Exception as exc:  # pyogrio raises several types for unreadable files
+        raise FileProblem("file.geo_unreadable", file=path.name, why=type(exc).__name__) from exc
+    if len(frame) > MAX_ROWS:
+        raise FileProblem("file.too_many_rows", file=path.name, most=MAX_ROWS)
+    frame = frame.set_crs(4326) if frame.crs is None else frame.to_crs(4326)
+    names = [str(c) for c in frame.columns if c != frame.geometry.name]
+    yield [*names, "shape"]
+    for values, shape in zip(frame[names].itertuples(index=False), frame.geometry.values, strict=True):
+        yield [*(_cell(v) if v == v else "" for v in values), "" if shape is None else shape.wkt]  # NaN: empty
+
+
 def _mb(size: int) -> str:
     return f"{size / 2**20:,.0f}"
 
@@ -79,7 +99,11 @@ def _check_unpacked(path: Path) -> None:
 
 
 def read_table(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
-    """The header and the rows of a .csv or .xlsx file, each row with its line number (the header is line 1)."""
+    """The header and the rows of a .csv, .xlsx or map file, each row with its line number (the header is line 1).
+
+    A map file (GeoJSON, GeoPackage, Shapefile) is read as a table of its attributes and its geometry as WKT
+    in WGS84 (column ``shape``); its features are its lines, numbered from 2.
+    """
     suffix = path.suffix.lower()
     if not path.is_file():
         raise FileProblem("file.missing", file=str(path))
@@ -88,6 +112,8 @@ def read_table(path: Path) -> tuple[list[str], Iterator[tuple[int, list[str]]]]:
         if path.stat().st_size > MAX_CSV_BYTES:
             raise FileProblem("file.csv_too_big", file=path.name, most=_mb(MAX_CSV_BYTES))
         rows = csv.reader(io.StringIO(_csv_text(path), newline=""))
+    elif suffix in GEO_SUFFIXES:
+        rows = _geo_rows(path)
     elif suffix == ".xlsx":
         _check_unpacked(path)
         try:

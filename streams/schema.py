@@ -1,8 +1,10 @@
 """Event schema v2: what a phone (or another system) sends, strictly typed.
 
-Version 2 changed the category codes to CJ/T 214's (see cases/data/categories.yaml). An
+Version 2 changed the category codes to the standard's (see cases/data/classification.yaml). An
 event of version 1 (or without a version) is refused at ingest with the new code of its
-category; one already on the raw topic is read with its category renamed.
+category; one already on the raw topic is read with its category renamed. A platform code of
+before the national classification (8202) is taken in under its new code (BJ0116): phones that
+still hold the old list lose nothing.
 """
 
 import hashlib
@@ -24,7 +26,7 @@ from pydantic import (
     model_validator,
 )
 
-from cases.categories import REQUEST_GROUP, default_categories, renamed_codes
+from cases.categories import REQUEST_GROUP, default_categories, former_codes, renamed_codes
 from db.cells import FREE_TEXT, ONE_LINE
 from geo.crs import CRS
 
@@ -114,7 +116,11 @@ class Event(BaseModel):
     schema_version: Literal[1, 2] = 1
     id: UUID
     kind: Kind
-    category: Annotated[str, StringConstraints(pattern=r"^\d{4}$")]
+    category: Annotated[str, StringConstraints(pattern=r"^(BJ)?\d{4}$")]
+    # the filing condition (立案条件) of the category, by number; needed where the category has several
+    condition: Annotated[str, StringConstraints(pattern=r"^\d{1,2}$")] | None = None
+    # the component (部件) reported, by its 16-digit identifier: county 6 + 大类 2 + 小类 2 + serial 6
+    component: Annotated[str, StringConstraints(pattern=r"^\d{16}$")] | None = None
     occurred_at: AwareDatetime
     location: Location
     reporter: Text
@@ -124,7 +130,7 @@ class Event(BaseModel):
     window: Window | None = None
 
     @model_validator(mode="after")
-    def _request_fields(self) -> "Event":
+    def _request_fields(self, info: ValidationInfo) -> "Event":
         is_service = default_categories()[self.category].group == REQUEST_GROUP
         if self.kind is Kind.REQUEST:
             if not is_service:
@@ -134,6 +140,20 @@ class Event(BaseModel):
                 raise ValueError("a request needs a window: when the resident wants the service")
         elif self.window is not None:
             raise ValueError("only a request has a window")
+        category = default_categories()[self.category]
+        if self.condition is not None and category.condition(self.condition) is None:
+            numbers = ", ".join(c.number for c in category.conditions) or "none"
+            raise ValueError(f"category {self.category} has no condition {self.condition} (its conditions: {numbers})")
+        if self.component is not None and (
+            category.kind != "component" or self.component[6:10] != category.standard_code
+        ):
+            raise ValueError(
+                f"component {self.component} is of class {self.component[6:10]}, not of the report's category"
+                f" {self.category}: send the category of the component (BJ{self.component[6:10]})"
+            )
+        if self.condition is None and len(category.conditions) > 1 and (info.context or {}).get("now") is not None:
+            listed = "; ".join(f"{c.number} {c.text}" for c in category.conditions)
+            raise ValueError(f"category {self.category} has several filing conditions: send condition, one of {listed}")
         return self
 
     @field_validator("category")
@@ -149,6 +169,8 @@ class Event(BaseModel):
                     " with the codes of GET /v1/categories"
                 )
             value = renamed.code if renamed else value
+        if value in former_codes():
+            value = former_codes()[value].code
         if value not in default_categories():
             raise ValueError(f"unknown category {value!r}; GET /v1/categories lists the valid codes")
         return value
@@ -168,7 +190,8 @@ class Event(BaseModel):
 
     def content_hash(self) -> str:
         """SHA-256 of the canonical JSON: the same event sent twice hashes the same."""
-        fields = self.model_dump(mode="json", exclude={"window"} if self.window is None else None)
+        unset = {name for name in ("window", "condition", "component") if getattr(self, name) is None}
+        fields = self.model_dump(mode="json", exclude=unset or None)
         canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()
 

@@ -34,6 +34,8 @@ CASE_COPY: tuple[tuple[Column[Any], str], ...] = (
     (case.c.id, "uuid"),
     (case.c.kind, "text"),
     (case.c.category, "text"),
+    (case.c.condition, "text"),
+    (case.c.component, "text"),
     (case.c.sla_class, "text"),
     (case.c.state, "text"),
     (case.c.level, "text"),
@@ -81,6 +83,8 @@ def event_row(item: LocatedEvent) -> tuple[object, ...]:
         event.id,
         event.kind.value,
         event.category,
+        event.condition,
+        event.component,
         event.occurred_at,
         received.received_at,
         event.reporter,
@@ -109,6 +113,8 @@ EVENT_COPY: tuple[tuple[Column[Any], str], ...] = (
     (event.c.id, "uuid"),
     (event.c.kind, "text"),
     (event.c.category, "text"),
+    (event.c.condition, "text"),
+    (event.c.component, "text"),
     (event.c.occurred_at, "timestamptz"),
     (event.c.received_at, "timestamptz"),
     (event.c.reporter, "text"),
@@ -246,6 +252,7 @@ def _case_rows(batch: list[LocatedEvent], numbers: dict[uuid.UUID, str]) -> Iter
         kind, category = received.event.kind.value, received.event.category
         if kind in OPENS_CASE:
             sla_class = classes[category].sla_class.value
+            condition = classes[category].condition(received.event.condition)
             codes = item.codes()
             level = case_level(codes)
             opened = received.received_at
@@ -253,6 +260,8 @@ def _case_rows(batch: list[LocatedEvent], numbers: dict[uuid.UUID, str]) -> Iter
                 item.uuid,
                 kind,
                 category,
+                condition.number if condition else None,
+                received.event.component,
                 sla_class,
                 "reported",
                 level,

@@ -300,6 +300,10 @@ def _transition(city: City, role: Role, user: str, inside: bool) -> tuple[str, s
     return "POST", f"/v1/cases/{case}/transitions", {"json": {"action": "accept"}}
 
 
+def _unit(city: City, role: Role, user: str, inside: bool) -> tuple[str, str, dict[str, Any]]:
+    return "POST", f"/v1/cases/{city.case(role, inside)}/unit", {"json": {"unit": DEPARTMENT, "reason": "属城管职责"}}
+
+
 def _cases_listed(response: httpx.Response, visible: bool, kwargs: dict[str, Any]) -> None:
     assert response.status_code == 200
     assert (kwargs["_case"] in {c["id"] for c in response.json()["cases"]}) is visible
@@ -528,6 +532,11 @@ CALLS: dict[str, Call] = {
     "GET /v1/map/grids": Call(_path("/v1/map/grids?area={area}")),
     "GET /v1/map/values": Call(_path("/v1/map/values?area={area}")),
     "GET /v1/map/tiles/{z}/{x}/{y}.mvt": Call(_path("/v1/map/tiles/14/13647/6616.mvt?area={area}")),
+    "GET /v1/map/components/{z}/{x}/{y}.mvt": Call(_path("/v1/map/components/16/54590/26465.mvt?area={area}")),
+    "GET /v1/components/near": Call(
+        _plain("GET", "/v1/components/near", params={"lon": 119.43, "lat": 32.2, "category": "BJ0116"}), scoped=False
+    ),
+    "POST /v1/cases/{case_id}/unit": Call(_unit),
     "GET /v1/map/overlays/{layer}": Call(_path("/v1/map/overlays/special?area={area}")),
     "GET /v1/map/heat": Call(_path("/v1/map/heat?area={area}")),
     "GET /v1/map/escalations": Call(_path("/v1/map/escalations?area={area}")),

@@ -173,6 +173,8 @@ def _report(page: Page, category: str, description: str, photo: dict[str, Any] |
     page.click("nav button[data-tab=report]")
     page.fill("#category-search", category)
     page.select_option("#category", category)
+    if page.is_visible("#condition-label"):  # a 小类 with filing conditions: the first (井盖缺失、破损 …)
+        page.select_option("#condition", "1")
     page.fill("#description", description)
     if photo:
         page.set_input_files("#photos", files=[photo])  # type: ignore[list-item]
@@ -232,7 +234,7 @@ def test_offline_check_in_and_reports_arrive_exactly_once(
     context.set_offline(True)
     _check_in(page)
     _report(page, "0102", "路边暴露垃圾（离线 1）")
-    _report(page, "8201", "井盖缺失破损（离线 2）")
+    _report(page, "BJ0113", "井盖缺失破损（离线 2）")
     _report(page, "0102", "垃圾桶满溢（离线 3，带照片）", _jpeg(1, (2400, 1800)), shot="app-report.png")
     _wait_waiting(page, 5)  # four events and a photo
     reloaded = page.reload(wait_until="load")
@@ -299,10 +301,10 @@ def test_a_refused_item_shows_why_and_does_not_hold_back_the_rest(
     page.click("nav button[data-tab=report]")
     page.fill("#lon", f"{far_lon:.6f}")
     page.fill("#lat", f"{far_lat:.6f}")
-    _report(page, "8201", "放错位置的上报")
+    _report(page, "BJ0113", "放错位置的上报")
     page.fill("#lon", f"{lon:.6f}")
     page.fill("#lat", f"{lat:.6f}")
-    _report(page, "8201", "正确的上报")
+    _report(page, "BJ0113", "正确的上报")
     context.set_offline(False)
     page.click("nav button[data-tab=outbox]")
     page.wait_for_selector("#outbox-list li.refused", timeout=WAIT_MS)
@@ -343,7 +345,7 @@ def test_cases_given_to_the_gridworker_are_signed_for_resolved_and_returned_and_
     )
 
     def dispatched(description: str) -> str:
-        body = event_body(lon, lat, category="8203") | {"reporter": "app-gw-case", "description": description}
+        body = event_body(lon, lat, category="0151") | {"reporter": "app-gw-case", "description": description}
         assert httpx.post(f"{api.base}/v1/events", json=body, headers=worker, timeout=10).status_code == 202
         assert wait_recorded(demo_city, [body["id"]])
         for action in ({"action": "file"}, {"action": "dispatch", "assignee": "app-gw-case"}):
@@ -447,7 +449,7 @@ def test_a_gridworker_follows_what_became_of_their_reports_offline_and_back(
     rules, now = settings.rules(), datetime.now(UTC)
 
     def report(description: str) -> uuid.UUID:
-        body = event_body(lon, lat, category="8203", reporter="app-gw-fate", description=description)
+        body = event_body(lon, lat, category="0151", reporter="app-gw-fate", description=description)
         return write_event(demo_city, body, now)
 
     closed, refused, repeat, reworked = (report(d) for d in ("井盖缺失", "楼内漏水", "同一处井盖", "路面塌陷"))

@@ -81,8 +81,8 @@ def test_a_working_day_limit_from_the_rules() -> None:
     rules_file = Path(__file__).parent / "data" / "rules_working_days.yaml"
     rules = load_rules(rules_file)
     # 8202 (general): grid 2 working days. Reported Thu 4 Feb 2027 16:00 → Tue 9 Feb, then Wed 10 Feb.
-    assert rules.deadline("8202", Level.GRID, at(2027, 2, 4, 16, 0)) == at(2027, 2, 10, 17, 30)
-    assert "grid 2 working days" in rules.describe("8202")
+    assert rules.deadline("0151", Level.GRID, at(2027, 2, 4, 16, 0)) == at(2027, 2, 10, 17, 30)
+    assert "grid 2 working days" in rules.describe("0151")
 
 
 def test_a_fraction_of_a_working_day_is_refused(tmp_path: Path) -> None:
@@ -100,7 +100,7 @@ def test_holiday_duty_runs_through_a_holiday() -> None:
     assert RULES.deadline("8304", Level.GRID, at(2026, 11, 20, 17, 0)) == at(2026, 11, 21, 1, 30)
     # 8202 路灯不亮 (no duty): grid 16 working hours wait for Thu 8 Oct 08:30: 7.5 h on the 8th, 7.5 h on
     # the 9th, the last hour on the make-up Saturday 10 Oct → 09:30.
-    assert RULES.deadline("8202", Level.GRID, at(2026, 10, 2, 10, 0)) == at(2026, 10, 10, 9, 30)
+    assert RULES.deadline("0151", Level.GRID, at(2026, 10, 2, 10, 0)) == at(2026, 10, 10, 9, 30)
     assert "on duty over holidays" in RULES.describe("8304")
 
 

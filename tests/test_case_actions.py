@@ -41,7 +41,7 @@ def test_the_actions_offered_are_those_of_the_state_narrowed_by_role_and_level(
     worker = sign_in("actions-gw", Role.GRIDWORKER, grid)
     community = sign_in("actions-community", Role.COMMUNITY, grid[:12])
     commander = sign_in("actions-commander", Role.COMMANDER, "")
-    case = str(write_event(demo_city, event_body(lon, lat, category="8203", reporter="actions-gw"), datetime.now(UTC)))
+    case = str(write_event(demo_city, event_body(lon, lat, category="0151", reporter="actions-gw"), datetime.now(UTC)))
 
     # Reported: intake is the supervisor's (file, refuse, void, merge, or dispatch at once).
     assert _actions(client, case, community) == ["dispatch", "file", "merge", "refuse", "void"]
@@ -72,7 +72,7 @@ def test_a_dispatch_names_a_person_who_exists_within_reach_and_a_body_no_unknown
     community = sign_in("refs-community", Role.COMMUNITY, grid[:12])
     sign_in("refs-gw-in", Role.GRIDWORKER, grid)
     sign_in("refs-gw-out", Role.GRIDWORKER, "321111007001001")  # another street's grid
-    case = str(write_event(demo_city, event_body(lon, lat, category="8203", reporter="refs-gw-in"), datetime.now(UTC)))
+    case = str(write_event(demo_city, event_body(lon, lat, category="0151", reporter="refs-gw-in"), datetime.now(UTC)))
     _act(client, case, community, action="file")
     for nobody in ("gw\u202e1", "refs-gw-nobody", "refs-gw-out"):
         refused = client.post(
@@ -97,7 +97,7 @@ def test_a_refusal_reads_in_the_callers_language_and_the_history_names_people(
     community = sign_in("names-community", Role.COMMUNITY, grid[:12])
     with demo_city.begin() as conn:
         conn.execute(text("UPDATE app_user SET display_name = '孙静' WHERE username = 'names-community'"))
-    case = str(write_event(demo_city, event_body(lon, lat, category="8203", reporter="names-gw"), datetime.now(UTC)))
+    case = str(write_event(demo_city, event_body(lon, lat, category="0151", reporter="names-gw"), datetime.now(UTC)))
     path = f"/v1/cases/{case}/transitions"
 
     chinese = client.post(path, json={"action": "accept"}, headers=community)  # no Accept-Language: zh
@@ -127,13 +127,13 @@ def test_the_case_page_starts_with_the_report_and_shows_what_a_request_asks(
     worker = sign_in("page-gw", Role.GRIDWORKER, grid)
     with demo_city.begin() as conn:
         conn.execute(text("UPDATE app_user SET display_name = '王芳' WHERE username = 'page-gw'"))
-    case = str(write_event(demo_city, event_body(lon, lat, category="8203", reporter="page-gw"), datetime.now(UTC)))
+    case = str(write_event(demo_city, event_body(lon, lat, category="0151", reporter="page-gw"), datetime.now(UTC)))
     _act(client, case, community, action="file")
     _act(client, case, worker, action="accept")
     _act(client, case, worker, action="extend", note="等材料", length="1d")
     rules = settings.rules()
     deadline = datetime.fromisoformat(client.get(f"/v1/cases/{case}", headers=community).json()["deadline"])
-    later = rules.after("8203", deadline, rules.parse_length("8203", "1d")).astimezone(rules.calendar.tz)
+    later = rules.after("0151", deadline, rules.parse_length("0151", "1d")).astimezone(rules.calendar.tz)
 
     page = client.get(f"/work/cases/{case}", headers=community)
     assert page.status_code == 200

@@ -102,7 +102,7 @@ def test_a_case_is_found_by_its_number_on_every_route(client: TestClient, demo_c
     grid, lon, lat = grid_point(demo_city, GRID)
     community = sign_in("numbers-community", Role.COMMUNITY, grid[:12])
     at = datetime.now(UTC)
-    case_id = str(write_event(demo_city, event_body(lon, lat, category="8203", reporter="numbers-gw"), at))
+    case_id = str(write_event(demo_city, event_body(lon, lat, category="0151", reporter="numbers-gw"), at))
     by_id = client.get(f"/v1/cases/{case_id}", headers=community).json()
     number = by_id["number"]
     assert number.startswith(f"{grid[:6]}-{at.astimezone(SHANGHAI):%Y%m%d}-")

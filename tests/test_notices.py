@@ -67,7 +67,7 @@ def _unsent(engine: Engine) -> None:
 def _dispatched(engine: Engine, settings: Settings, assignee: str, rework: bool = False) -> uuid.UUID:
     _, lon, lat = grid_point(engine, GRID)
     rules, now = settings.rules(), datetime.now(UTC)
-    case = write_event(engine, event_body(lon, lat, category="8203", reporter="notice-gw"), now)
+    case = write_event(engine, event_body(lon, lat, category="0151", reporter="notice-gw"), now)
     steps = [Action.FILE, Action.DISPATCH] + (
         [Action.ACCEPT, Action.RESOLVE, Action.REJECT_RESOLUTION] if rework else []
     )

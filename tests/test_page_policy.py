@@ -23,7 +23,7 @@ MONTH = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
 
 @pytest.fixture(scope="module")
 def client(settings: Settings, demo_city: Engine, sign_in: SignIn) -> Iterator[TestClient]:
-    case = record(demo_city, "incident", "8203", datetime.now(ZoneInfo("Asia/Shanghai")), 17)
+    case = record(demo_city, "incident", "0151", datetime.now(ZoneInfo("Asia/Shanghai")), 17)
     grid, lon, lat = grid_point(demo_city, 17)
     household = add_household(
         demo_city, settings, grid, (lon, lat), "0909", [("辛", "110105195505050018", ())], date(2026, 1, 1), "977"

@@ -106,7 +106,7 @@ def test_my_cases_are_the_open_ones_given_to_me(
     now = datetime.now(UTC)
 
     def case(assignee: str, description: str, *more: Action) -> str:
-        body = event_body(lon, lat, category="8203", reporter="phone-cases", description=description)
+        body = event_body(lon, lat, category="0151", reporter="phone-cases", description=description)
         case_id = write_event(demo_city, body, now)
         transition(demo_city, case_id, Action.FILE, "phone-community", "", now, rules)
         transition(demo_city, case_id, Action.DISPATCH, "phone-community", "", now, rules, assignee=assignee)
@@ -134,7 +134,7 @@ def test_my_reports_say_what_became_of_each(
     now = datetime.now(UTC)
 
     def report(description: str) -> uuid.UUID:
-        body = event_body(lon, lat, category="8203", reporter="phone-reporter", description=description)
+        body = event_body(lon, lat, category="0151", reporter="phone-reporter", description=description)
         return write_event(demo_city, body, now)
 
     kept, refused, repeat, reworked = report("井盖缺失"), report("不归本平台"), report("同一处井盖"), report("路面塌陷")

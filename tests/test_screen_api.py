@@ -36,11 +36,11 @@ def test_daily_counts_mix_and_open_cases_match_a_hand_count(
     headers = sign_in("screen-district", Role.DISTRICT, grid[:6])
     today = datetime.now(TZ).date()
     d1, d2 = today - timedelta(days=2), today - timedelta(days=1)
-    # Two reports on d1 (city appearance, city appearance), one on d2 (municipal facilities), at local hours
+    # Two reports on d1 (city appearance, city appearance), one on d2 (部件 公用设施: a street light), at local hours
     # that lie on the other UTC day (00:30 local is the evening before in UTC).
     a = write_event(demo_city, event_body(lon, lat, category="0102"), _at(d1, 0).replace(minute=30))
     write_event(demo_city, event_body(lon, lat, category="0103"), _at(d1, 23))
-    c = write_event(demo_city, event_body(lon, lat, category="8202"), _at(d2, 9))
+    c = write_event(demo_city, event_body(lon, lat, category="BJ0116"), _at(d2, 9))
     with demo_city.begin() as conn:
         conn.execute(  # a is taken in on d1 and closed on d2; c is taken in and still open
             text(
@@ -58,7 +58,7 @@ def test_daily_counts_mix_and_open_cases_match_a_hand_count(
         {"day": today.isoformat(), "received": 0, "closed": 0},
     ]
     groups = client.get("/v1/indicators/categories", params=query, headers=headers).json()["groups"]
-    assert [(g["group"], g["received"]) for g in groups] == [("city_appearance", 2), ("municipal_facilities", 1)]
+    assert [(g["group"], g["received"]) for g in groups] == [("sj01", 2), ("bj01", 1)]
     # Open at the end of d2: c (a closed on d2, the third never taken in). Open at the end of d1: a.
     assert _indicators(client, headers, grid, d2)["open"] == 1
     assert _indicators(client, headers, grid, d1)["open"] == 1
@@ -97,7 +97,7 @@ def test_the_intake_backlog_counts_reports_not_taken_in_and_those_late_by_hand(
     headers = sign_in("backlog-community", Role.COMMUNITY, grid[:12])
     now = datetime.now(UTC)
     waiting, late, marked, taken = (
-        write_event(demo_city, event_body(lon, lat, category="8203"), now) for _ in range(4)
+        write_event(demo_city, event_body(lon, lat, category="0151"), now) for _ in range(4)
     )
     with demo_city.begin() as conn:  # the intake deadlines as the clock would leave them
         for case, deadline, overdue, state in (

@@ -93,7 +93,11 @@ def test_the_screen_shows_todays_indicators_and_a_live_ticker(server: str, demo_
     street = grid[:9]
     poster = sign_in("screen-gw", Role.GRIDWORKER, grid)
     viewer = sign_in("screen-viewer", Role.DISTRICT, grid[:6])
-    bodies = [event_body(lon, lat, category=c) | {"reporter": "screen-gw"} for c in ("0102", "8202", "8401")]
+    lamp = {"condition": "1"}  # 路灯: 不亮
+    bodies = [
+        event_body(lon, lat, category=c) | {"reporter": "screen-gw"} | (lamp if c == "BJ0116" else {})
+        for c in ("0102", "BJ0116", "8401")
+    ]
     for body in bodies:
         assert httpx.post(f"{server}/v1/events", json=body, headers=poster, timeout=10).status_code == 202
     assert len(wait_recorded(demo_city, [b["id"] for b in bodies])) == 3
@@ -146,7 +150,7 @@ def test_the_screen_shows_todays_indicators_and_a_live_ticker(server: str, demo_
 
         time.sleep(1.0)  # the feed reads from the topics' ends: let it take its position
         seen = page.evaluate("window.gridgovScreen.ticker")
-        body = event_body(lon, lat, category="8203") | {"reporter": "screen-gw"}
+        body = event_body(lon, lat, category="0151") | {"reporter": "screen-gw"}
         start = time.monotonic()
         assert httpx.post(f"{server}/v1/events", json=body, headers=poster, timeout=10).status_code == 202
         page.wait_for_function(

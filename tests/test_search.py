@@ -44,7 +44,7 @@ def found(settings: Settings, demo_city: Engine, sign_in: SignIn) -> Iterator[tu
             demo_city, event_body(lon, lat, reporter="search-gw", description="东门口积存垃圾渣土"), at
         ),
         "lamp": write_event(
-            demo_city, event_body(lon, lat, category="8203", reporter="gw-x", description="路灯不亮"), at
+            demo_city, event_body(lon, lat, category="0151", reporter="gw-x", description="路灯不亮"), at
         ),
     }
     far_grid, far_lon, far_lat = grid_point(demo_city, OTHER)

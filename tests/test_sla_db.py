@@ -244,7 +244,7 @@ def test_rates_stay_between_0_and_1_in_the_two_counterexamples(
     grid_a, grid_b = (grid_point(demo_city, i)[0] for i in (250, 251))
     normal = record(demo_city, "incident", "0102", opened, 250)
     extended = record(demo_city, "incident", "0102", opened, 250)
-    later = record(demo_city, "incident", "8202", at(2026, 8, 7, 16, 0), 250)  # waits for intake; then refused
+    later = record(demo_city, "incident", "BJ0116", at(2026, 8, 7, 16, 0), 250)  # waits for intake; then refused
     urgent = record(demo_city, "incident", "8301", at(2026, 8, 4, 10, 0), 250)  # straight to its unit
     signed_late = record(demo_city, "incident", "8302", at(2026, 8, 5, 10, 0), 250)  # the same unit, due 10:15
     noise = record(demo_city, "incident", "8602", at(2026, 8, 4, 9, 0), 250)  # waits for intake

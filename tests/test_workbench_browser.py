@@ -128,9 +128,9 @@ def test_a_community_supervisor_works_cases_from_the_page(server: str, demo_city
         import_buildings(
             conn, [BuildingRow(0, grid + "951", grid, "金桂园3栋", None, shapely.Point(lon, lat + 0.0002))]
         )
-    first = _report(server, demo_city, worker, "wb-gw", "8203", "人行道砖块松动")
-    second = _report(server, demo_city, worker, "wb-gw", "8203", "路面坑槽")
-    third = _report(server, demo_city, worker, "wb-gw", "8203", "路缘石破损")
+    first = _report(server, demo_city, worker, "wb-gw", "0151", "人行道砖块松动")
+    second = _report(server, demo_city, worker, "wb-gw", "0151", "路面坑槽")
+    third = _report(server, demo_city, worker, "wb-gw", "0151", "路缘石破损")
     errors: list[str] = []
     requests: list[str] = []
     with sync_playwright() as p:
@@ -324,7 +324,7 @@ def test_every_page_runs_under_its_own_policy(server: str, demo_city: Engine, si
     their Content-Security-Policy forbids, and the policy does forbid reaching another site."""
     sign_in("wb-district-1", Role.DISTRICT, DEMO_DISTRICT)  # a login is a code (people have no display name yet)
     worker = sign_in("wb-gw-131", Role.GRIDWORKER, grid_point(demo_city, GRID)[0])
-    case = _report(server, demo_city, worker, "wb-gw-131", "8203", "井盖缺失")
+    case = _report(server, demo_city, worker, "wb-gw-131", "0151", "井盖缺失")
     month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
     refused: list[str] = []
     with sync_playwright() as p:

@@ -24,7 +24,7 @@ from api.open311.clients import client_of
 from api.open311.format import Format, render
 from api.open311.reading import REQUESTS, request_json
 from api.placement import current_index, in_served_area
-from cases.categories import REQUEST_GROUP, Category, default_categories
+from cases.categories import REQUEST_GROUP, ROUTINE_GROUP, Category, default_categories
 from db.cells import ONE_LINE
 from geo.areas import area_info
 from geo.crs import CRS
@@ -59,7 +59,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 
 def services() -> dict[str, Category]:
     """The categories other systems may report: every incident category."""
-    return {c.code: c for c in default_categories().values() if c.group not in ("routine", REQUEST_GROUP)}
+    return {c.code: c for c in default_categories().values() if c.group not in (ROUTINE_GROUP, REQUEST_GROUP)}
 
 
 def _jurisdiction(conn: Connection, jurisdiction_id: str | None) -> None:

@@ -17,7 +17,7 @@ from api.errors import responses
 from api.photos import photo_list
 from api.reports import AreaParam, Lang, MonthParam, read_report
 from api.settings import Settings
-from cases.categories import category_names, default_categories
+from cases.categories import category_names, default_categories, rule_key
 from cases.limits import RulesError
 from cases.loop import Action
 from cases.reads import QUEUES, display_names
@@ -89,7 +89,9 @@ def get_case_page(
     actions = case_actions(engine, case_id, principal, rules)["actions"]
     staff = []
     if any(a["action"] == "dispatch" for a in actions):
-        staff = dispatch_choices(engine, principal, case["grid_code"], rules.department(case["category"]))
+        staff = dispatch_choices(
+            engine, principal, case["grid_code"], rules.department(rule_key(case["category"], case["condition"]))
+        )
     return case_page(
         shown,
         grid,
@@ -118,11 +120,11 @@ def _as_read(case: dict[str, Any], place: Any, names: dict[str, str], rules: Rul
         asked["by_name"] = names.get(case["request_by"] or "", case["request_by"])
         if case["request_kind"] == "extension" and case["deadline"]:
             try:
-                limit = rules.parse_length(case["category"], case["request_length"])
+                limit = rules.parse_length(rule_key(case["category"], case["condition"]), case["request_length"])
             except RulesError:  # the rules changed since it was asked: the length alone is shown
                 limit = None
             if limit is not None:
-                later = rules.after(case["category"], case["deadline"], limit)
+                later = rules.after(rule_key(case["category"], case["condition"]), case["deadline"], limit)
                 asked["deadline"] = f"{later.astimezone(tz):%Y-%m-%d %H:%M}"
     deadline = f"{case['deadline'].astimezone(tz):%Y-%m-%d %H:%M}" if case["deadline"] else None
     return case | {

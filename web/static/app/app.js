@@ -254,7 +254,7 @@
     select.replaceChildren();
     const groups = new Map();
     for (const c of state.categories) {
-      if (c.group === "routine" || c.group === "resident_services") continue;
+      if (c.group === "sj90" || c.group === "sj91") continue; // 日常工作 and 居民点单 are not reported here
       const name = state.lang === "zh" ? c.name : c.name_en;
       if (query && !`${c.code} ${c.name} ${c.name_en} ${c.group_name}`.toLowerCase().includes(query)) continue;
       if (!groups.has(c.group_name)) groups.set(c.group_name, el("optgroup", { label: c.group_name }));
@@ -262,6 +262,17 @@
     }
     select.append(...groups.values());
     select.value = chosen;
+    fillConditions();
+  }
+  // A 小类 with several filing conditions (立案条件): the report names one.
+  function fillConditions(chosen) {
+    const c = state.categories.find((x) => x.code === $("category").value);
+    const conditions = c && c.conditions ? c.conditions : [];
+    const select = $("condition");
+    select.replaceChildren(...conditions.map((k) => el("option", { value: k.number }, `${k.number}. ${k.text}`)));
+    if (conditions.length > 1) select.prepend(el("option", { value: "" }, t("pick_condition")));
+    select.value = chosen || (conditions.length === 1 ? conditions[0].number : "");
+    $("condition-label").hidden = conditions.length === 0;
   }
   function setCoords(lon, lat) {
     $("lon").value = lon.toFixed(6);
@@ -317,16 +328,21 @@
     const category = $("category").value;
     const place = coordsFromInputs();
     if (!category) return void (message.textContent = t("pick_category"));
+    const condition = $("condition").value;
+    if ($("condition").options.length > 1 && !condition) return void (message.textContent = t("pick_condition"));
+    const named = condition ? { condition } : {};
     if (!place) return void (message.textContent = t("no_location"));
     const description = $("description").value;
     if (state.editing !== null) {
       const item = await outbox.db.items.get(state.editing);
       const body = { ...item.body, category, description, location: { ...item.body.location, ...place } };
+      delete body.condition;
+      Object.assign(body, named);
       state.editing = null;
       await outbox.resend(item.seq, { body });
       message.textContent = t("updated");
     } else {
-      const seq = await queueEvent({ ...eventBody("incident", category, place.lon, place.lat), description });
+      const seq = await queueEvent({ ...eventBody("incident", category, place.lon, place.lat, named), description });
       const id = (await outbox.db.items.get(seq)).body.id;
       for (const blob of state.photos) {
         await outbox.add({ type: "photo", user: user(), path: `/v1/events/${id}/photos`, blob, contentType: blob.type || "image/jpeg", after: seq });
@@ -339,12 +355,14 @@
     $("photo-count").textContent = "";
     $("description").value = "";
     $("category").value = "";
+    fillConditions();
   }
   async function edit(item) {
     state.editing = item.seq;
     $("category-search").value = "";
     fillCategories();
     $("category").value = item.body.category;
+    fillConditions(item.body.condition);
     $("description").value = item.body.description;
     setCoords(item.body.location.lon, item.body.location.lat);
     $("report-message").textContent = item.error || "";
@@ -617,6 +635,7 @@
   $("report-form").addEventListener("submit", saveReport);
   $("photos").addEventListener("change", (e) => takePhotos(e.target));
   $("category-search").addEventListener("input", fillCategories);
+  $("category").addEventListener("change", () => fillConditions());
   $("lon").addEventListener("change", coordsFromInputs);
   $("lat").addEventListener("change", coordsFromInputs);
   $("cases-refresh").addEventListener("click", showCases);

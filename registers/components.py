@@ -1,0 +1,204 @@
+"""The component register (部件普查数据): rows of a survey file checked (pure), and stored by identifier.
+
+A component's identifier (标识码) is 16 digits: its county's code (GB/T 2260, 6), its 大类 (2) and 小类 (2)
+of the classification, and a serial (6). A row is refused, by line, for an identifier of another shape, a
+class the classification does not have (or a ``class`` column that says another), an identifier given
+twice, a place outside every grid or a county that is not the one it stands in, an unknown status.
+A re-import updates by identifier.
+"""
+
+import math
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+import shapely
+from shapely import wkt
+from sqlalchemy import Connection, Engine, text
+
+from db.register_tables import COMPONENT_STATUSES
+from geo.grid_index import GridIndex
+from registers.rows import Problem, Records, _fields, _missing
+from registers.store import Imported, Progress, _copy, _counted
+
+IDENTIFIER = re.compile(r"\d{16}")
+ComponentStatus = Literal["完好", "破损", "丢失", "占用", "废弃"]  # as COMPONENT_STATUSES
+COMPONENT_PREFIX = "BJ"
+
+
+@dataclass(frozen=True)
+class ComponentRow:
+    """A component as a survey row gives it."""
+
+    line: int
+    code: str
+    category: str  # BJ + 大类 + 小类
+    name: str
+    geometry: shapely.Geometry
+    grid: str
+    owner: str
+    maintainer: str | None
+    status: str
+    surveyed_on: date | None
+
+
+def _shape(line: int, values: dict[str, str]) -> tuple[shapely.Geometry | None, list[Problem]]:
+    if values.get("shape"):
+        try:
+            shape = wkt.loads(values["shape"])
+        except shapely.errors.GEOSException:
+            return None, [Problem(line, "shape", "field.component_shape")]
+        if shape.geom_type not in ("Point", "LineString", "MultiLineString") or shape.is_empty:
+            return None, [Problem(line, "shape", "field.component_shape")]
+        return shape, []
+    try:
+        lon, lat = float(values.get("lon", "")), float(values.get("lat", ""))
+    except ValueError:
+        return None, [Problem(line, "lon", "field.lon_lat")]
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        return None, [Problem(line, "lat", "field.lon_lat_range")]
+    return shapely.Point(lon, lat), []
+
+
+def _date(line: int, value: str) -> tuple[date | None, list[Problem]]:
+    if not value:
+        return None, []
+    try:
+        return date.fromisoformat(value[:10]), []
+    except ValueError:
+        return None, [Problem(line, "surveyed_on", "field.date", {"value": value})]
+
+
+def check_components(
+    records: Records, at: dict[str, int], index: GridIndex, classes: dict[str, str]
+) -> tuple[list[ComponentRow], list[Problem]]:
+    """The good rows and every problem; ``classes``: each component class code (BJ0116) and its name."""
+    good: list[ComponentRow] = []
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for line, row in records:
+        values = _fields(at, row)
+        found = _missing("components", line, values)
+        code = values.get("code", "")
+        geometry, where = _shape(line, values)
+        found += where
+        surveyed, bad_date = _date(line, values.get("surveyed_on", ""))
+        found += bad_date
+        category = ""
+        if code and not IDENTIFIER.fullmatch(code):
+            found.append(Problem(line, "code", "field.component_code", {"code": code}))
+        elif code:
+            category = COMPONENT_PREFIX + code[6:10]  # the class the identifier names
+            if category not in classes:
+                found.append(Problem(line, "code", "field.component_class", {"code": code, "class": code[6:10]}))
+            given = values.get("class", "").removeprefix(COMPONENT_PREFIX)
+            if given and given != code[6:10]:
+                found.append(Problem(line, "class", "field.component_class_differs", {"class": given, "code": code}))
+            if code in seen:
+                found.append(Problem(line, "code", "field.component_twice", {"code": code, "line": seen[code]}))
+            seen.setdefault(code, line)
+        status = values.get("status", "")
+        if status and status not in COMPONENT_STATUSES:
+            found.append(Problem(line, "status", "field.component_status", {"statuses": "、".join(COMPONENT_STATUSES)}))
+        grid = None
+        if geometry is not None:
+            grid, placed = _placed(line, code, geometry, index)
+            found += placed
+        if found:
+            problems += found
+        elif geometry is not None and grid is not None:
+            name = values.get("name") or classes[category]
+            maintainer = values.get("maintainer") or None
+            good.append(
+                ComponentRow(line, code, category, name, geometry, grid, values["owner"], maintainer, status, surveyed)
+            )
+    return good, problems
+
+
+def _placed(line: int, code: str, geometry: shapely.Geometry, index: GridIndex) -> tuple[str | None, list[Problem]]:
+    """The grid a component stands in (a line: at its middle), and a problem if none or of another county."""
+    point = geometry.interpolate(0.5, normalized=True) if geometry.geom_type != "Point" else geometry
+    grid = index.locate([point.x], [point.y]).grid()[0]
+    if grid is None:
+        return None, [
+            Problem(line, "lon", "field.component_outside", {"lon": round(point.x, 6), "lat": round(point.y, 6)})
+        ]
+    if IDENTIFIER.fullmatch(code) and not grid.startswith(code[:6]):
+        return grid, [Problem(line, "code", "field.component_region", {"region": code[:6], "grid": grid})]
+    return grid, []
+
+
+def import_components(
+    conn: Connection, rows: list[ComponentRow], synthetic: bool = False, progress: Progress | None = None
+) -> Imported:
+    """Add or update (by identifier) the components, in the caller's transaction."""
+    conn.execute(text("CREATE TEMP TABLE component_in (LIKE component INCLUDING DEFAULTS) ON COMMIT DROP"))
+    wkb = shapely.to_wkb(shapely.set_srid([r.geometry for r in rows], 4326), hex=True, include_srid=True)
+    _copy(
+        conn,
+        "COPY component_in (code, category, name, geom, grid_code, owner, maintainer, status, surveyed_on, synthetic)"
+        " FROM STDIN",
+        [
+            (r.code, r.category, r.name, g, r.grid, r.owner, r.maintainer, r.status, r.surveyed_on, synthetic)
+            for r, g in zip(rows, wkb, strict=True)
+        ],
+        progress,
+    )
+    return _counted(
+        conn,
+        "INSERT INTO component (code, category, name, geom, grid_code, owner, maintainer, status, surveyed_on,"
+        " synthetic) SELECT code, category, name, geom, grid_code, owner, maintainer, status, surveyed_on, synthetic"
+        " FROM component_in ON CONFLICT (code) DO UPDATE SET category = EXCLUDED.category, name = EXCLUDED.name,"
+        " geom = EXCLUDED.geom, grid_code = EXCLUDED.grid_code, owner = EXCLUDED.owner,"
+        " maintainer = EXCLUDED.maintainer, status = EXCLUDED.status, surveyed_on = EXCLUDED.surveyed_on,"
+        " synthetic = EXCLUDED.synthetic, updated_at = now()",
+    )
+
+
+# The components of a class near a point, nearest first: a box from the GiST index, then the distance in metres.
+NEAR_SQL = """
+SELECT c.code, c.category, c.name, c.status, c.owner, c.maintainer, c.grid_code,
+       ST_DistanceSphere(c.geom, p.pt) AS distance_m,
+       EXISTS (SELECT 1 FROM "case" k WHERE k.component = c.code AND k.closed_at IS NULL) AS open_case
+FROM component c, (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326) AS pt) p
+WHERE c.geom && ST_Expand(p.pt, :degrees) AND (CAST(:category AS text) IS NULL OR c.category = :category)
+  AND ST_DistanceSphere(c.geom, p.pt) <= :within
+ORDER BY distance_m, c.code LIMIT :limit
+"""
+METRES_PER_DEGREE = 111_320.0
+
+
+def near(
+    conn: Connection, lon: float, lat: float, within_m: float, category: str | None = None, limit: int = 10
+) -> list[dict[str, Any]]:
+    """The components (of ``category``, if given) within ``within_m`` metres of a WGS84 point, nearest first."""
+    degrees = within_m / (METRES_PER_DEGREE * max(math.cos(math.radians(lat)), 0.01))  # wide enough at any latitude
+    params = {"lon": lon, "lat": lat, "degrees": degrees, "category": category, "within": within_m, "limit": limit}
+    return [dict(r._mapping) for r in conn.execute(text(NEAR_SQL), params)]
+
+
+def set_status(engine: Engine, code: str, status: str) -> None:
+    """A component's state as a verification found it."""
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE component SET status = :s, updated_at = now() WHERE code = :c"), {"s": status, "c": code}
+        )
+
+
+# An area of responsibility from a line (a road: buffered by ``buffer_m`` metres) or a polygon (a park).
+_AREA = """
+INSERT INTO unit_area (unit, name, geom)
+SELECT :unit, :name, ST_Multi(CASE WHEN GeometryType(g) LIKE '%POLYGON' THEN g
+                                   ELSE ST_Buffer(g::geography, :buffer)::geometry END)
+FROM (SELECT ST_SetSRID(ST_GeomFromText(:wkt), 4326) AS g) s
+"""
+
+
+def import_areas(conn: Connection, areas: list[tuple[str, str, str]], buffer_m: float) -> int:
+    """Replace the areas of responsibility of the units named: (unit, area name, WKT) each; how many were stored."""
+    units = sorted({unit for unit, _, _ in areas})
+    conn.execute(text("DELETE FROM unit_area WHERE unit = ANY(:units)"), {"units": units})
+    for unit, name, shape in areas:
+        conn.execute(text(_AREA), {"unit": unit, "name": name, "wkt": shape, "buffer": buffer_m})
+    return len(areas)

@@ -1,0 +1,113 @@
+"""The component register (部件普查): a survey file checked row by row (one bad row of each kind), imported
+from GeoJSON and XLSX, updated by identifier on a re-import, and found near a reporter, nearest first."""
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from openpyxl import Workbook
+from sqlalchemy import Engine, text
+
+from api.settings import Settings
+from cases.categories import component_classes
+from registers.cadence import load_visit_rules
+from registers.components import near
+from registers.importer import ImportReport, import_file
+from registers.protect import Protector
+from tests.pipeline_fixtures import grid_point
+
+G = 103  # a demo grid no other test uses
+
+
+def _import(engine: Engine, settings: Settings, path: Path, **options: bool) -> ImportReport:
+    protector = Protector(settings.registers.pii_key)
+    return import_file(
+        engine, path, "components", protector, load_visit_rules(), classes=component_classes(), **options
+    )
+
+
+def _feature(code: str, lon: float, lat: float, **properties: str) -> dict[str, object]:
+    values = {"code": code, "owner": "区路灯管理所", "maintainer": "市政养护公司", "status": "完好"} | properties
+    return {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]}, "properties": values}
+
+
+@pytest.fixture
+def grid(demo_city: Engine) -> Iterator[tuple[str, float, float]]:
+    found = grid_point(demo_city, G)
+    yield found
+    with demo_city.begin() as conn:
+        conn.execute(text("DELETE FROM component WHERE grid_code = :g OR code LIKE '999999%'"), {"g": found[0]})
+
+
+def test_a_survey_file_is_checked_row_by_row_and_imported_by_identifier(
+    demo_city: Engine, settings: Settings, tmp_path: Path, grid: tuple[str, float, float]
+) -> None:
+    code, lon, lat = grid
+    region = code[:6]
+    lamp = f"{region}0116000001"
+    features = [
+        _feature(lamp, lon, lat, surveyed_on="2026-03-01"),  # line 2: good, a street light
+        _feature(f"{region}0199000001", lon, lat),  # 3: 小类 99 of 公用设施 is no class
+        _feature(lamp, lon + 0.0001, lat),  # 4: the identifier again
+        _feature(f"{region}0116000002", 0.0, 0.0),  # 5: outside every grid
+        _feature(f"999999{lamp[6:10]}000003", lon, lat),  # 6: a county that is not where it stands
+        _feature(f"{region}0116000004", lon, lat, **{"class": "0101"}),  # 7: says 上水井盖, numbered as 路灯
+        _feature(f"{region}0116000005", lon, lat, status="坏了"),  # 8: no such status
+        _feature("12345", lon, lat),  # 9: not 16 digits
+    ]
+    path = tmp_path / "components.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
+    report = _import(demo_city, settings, path, dry_run=True)
+    found = {(p.line, p.field, p.key) for p in report.problems}
+    assert found == {
+        (3, "code", "field.component_class"),
+        (4, "code", "field.component_twice"),
+        (5, "lon", "field.component_outside"),
+        (6, "code", "field.component_region"),
+        (7, "class", "field.component_class_differs"),
+        (8, "status", "field.component_status"),
+        (9, "code", "field.component_code"),
+    }
+    assert (report.rows, report.good, report.imported) == (8, 1, None)
+    with demo_city.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM component WHERE grid_code = :g"), {"g": code}).scalar() == 0
+    report = _import(demo_city, settings, path, skip_bad_rows=True)
+    assert report.imported is not None and (report.imported.added, report.imported.updated) == (1, 0)
+    # The same lamp again from a workbook, now broken and maintained by another firm: updated, not added.
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["标识码", "经度", "纬度", "权属单位", "养护单位", "状态", "普查日期"])
+    sheet.append([lamp, lon, lat, "区路灯管理所", "城南养护站", "破损", "2026-09-01"])
+    book.save(tmp_path / "lamps.xlsx")
+    again = _import(demo_city, settings, tmp_path / "lamps.xlsx")
+    assert again.problems == [] and again.imported is not None
+    assert (again.imported.added, again.imported.updated) == (0, 1)
+    with demo_city.connect() as conn:
+        row = conn.execute(
+            text("SELECT category, name, grid_code, maintainer, status FROM component WHERE code = :c"), {"c": lamp}
+        ).one()
+    assert tuple(row) == ("BJ0116", "路灯", code, "城南养护站", "破损")
+
+
+def test_components_near_a_reporter_come_nearest_first_within_the_tolerance(
+    demo_city: Engine, settings: Settings, tmp_path: Path, grid: tuple[str, float, float]
+) -> None:
+    code, lon, lat = grid
+    metre = 1 / 111_320  # a metre of latitude, in degrees
+    features = [  # lamps 3 m, 9 m and 40 m north; a manhole cover 1 m north
+        _feature(f"{code[:6]}0116000011", lon, lat + 3 * metre),
+        _feature(f"{code[:6]}0116000012", lon, lat + 9 * metre),
+        _feature(f"{code[:6]}0116000013", lon, lat + 40 * metre),
+        _feature(f"{code[:6]}0101000011", lon, lat + 1 * metre, owner="自来水公司"),
+    ]
+    path = tmp_path / "near.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
+    assert _import(demo_city, settings, path).problems == []
+    with demo_city.connect() as conn:
+        lamps = near(conn, lon, lat, 20.0, "BJ0116")
+        every = near(conn, lon, lat, 20.0)
+    assert [(r["code"][-2:], round(r["distance_m"])) for r in lamps] == [("11", 3), ("12", 9)]
+    assert [r["code"][-6:] for r in every] == ["000011", "000011", "000012"]
+    assert every[0]["category"] == "BJ0101" and every[0]["owner"] == "自来水公司"

@@ -1,0 +1,118 @@
+"""分拨: a case goes to its component's owner, else its filing condition's unit, else the unit whose area holds
+it; the decision and its reason are in its history; a supervisor may send it elsewhere with a reason."""
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+import shapely
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+
+from api.access import Role
+from api.app import create_app
+from api.settings import Settings
+from cases.routing import Area, Component, route
+from cases.rules import load_rules
+from cases.store import loop_cases, take_in
+from db.tables import case as case_table
+from registers.components import ComponentRow, import_areas, import_components
+from tests.conftest import SignIn
+from tests.pipeline_fixtures import event_body, grid_point
+from tests.registers_fixtures import write_event
+
+G = 104  # a demo grid no other test uses
+PARK = Area("人民公园管理处", "人民公园")
+LAMP = Component("3211110116000001", "路灯", "润州区路灯管理所")
+
+
+def test_the_unit_is_the_owner_then_the_condition_then_the_area_then_the_rules_default() -> None:
+    rules = load_rules()
+    assert route("BJ0116/1", rules, LAMP, PARK).unit == "润州区路灯管理所"
+    assert route("BJ0116/1", rules, LAMP, PARK).why == "路灯 3211110116000001 权属：润州区路灯管理所"
+    assert route("BJ0116/1", rules, None, PARK).why == "路灯 立案条件1：区路灯管理所"
+    assert route("0106", rules, None, PARK).why == "责任区 人民公园：人民公园管理处"
+    assert route("8301", rules, None, PARK) == route("8301", rules, None, None)  # the rules file's own unit
+    assert route("8301", rules, None, PARK).unit == "消防救援大队" and route("8301", rules, None, PARK).why is None
+    assert (route("0106", rules, None, None).unit, route("0106", rules, None, None).why) == ("区城市管理局", None)
+
+
+@pytest.fixture
+def place(demo_city: Engine) -> Iterator[tuple[str, float, float]]:
+    code, lon, lat = grid_point(demo_city, G)
+    yield code, lon, lat
+    with demo_city.begin() as conn:
+        conn.execute(text("DELETE FROM unit_area WHERE unit = :u"), {"u": PARK.unit})
+        conn.execute(text("DELETE FROM component WHERE grid_code = :g"), {"g": code})
+        for table in ("case_transition", '"case"', "event"):
+            key = "case_id" if table == "case_transition" else "id"
+            conn.execute(
+                text(f"DELETE FROM {table} WHERE {key} IN (SELECT id FROM event WHERE grid_code = :g)"), {"g": code}
+            )
+    del made
+
+
+def _reported(engine: Engine, body: dict[str, object]) -> tuple[uuid.UUID, str, list[tuple[str, str]]]:
+    """A report written and taken in as the clock takes it in: its case, its unit, its history."""
+    case_id = write_event(engine, body, datetime.now(UTC))
+    with engine.begin() as conn:
+        take_in(conn, conn.execute(loop_cases().where(case_table.c.id == case_id)).one(), load_rules())
+        unit = conn.execute(text('SELECT unit FROM "case" WHERE id = :id'), {"id": case_id}).scalar_one()
+        history = conn.execute(
+            text("SELECT action, note FROM case_transition WHERE case_id = :id ORDER BY seq"), {"id": case_id}
+        ).all()
+    return case_id, unit, [tuple(h) for h in history]
+
+
+def test_a_report_in_a_park_goes_to_the_parks_unit_and_a_supervisor_may_send_it_elsewhere(
+    demo_city: Engine, settings: Settings, sign_in: SignIn, place: tuple[str, float, float]
+) -> None:
+    code, lon, lat = place
+    park = shapely.Point(lon, lat).buffer(0.001)  # about 100 m round the point
+    with demo_city.begin() as conn:
+        import_areas(conn, [(PARK.unit, PARK.name, park.wkt)], buffer_m=30)
+    case_id, unit, history = _reported(demo_city, event_body(lon, lat, category="0106", reporter="route-gw"))
+    assert unit == "人民公园管理处"
+    assert ("routed", "责任区 人民公园：人民公园管理处") in history
+    outside = event_body(lon + 0.01, lat + 0.01, category="0106", reporter="route-gw")  # ~1 km away
+    assert _reported(demo_city, outside)[1] == "区城市管理局"  # its 大类's unit: the rules' default, no row
+    headers = sign_in("route-district", Role.DISTRICT, code[:6])
+    with TestClient(create_app(settings)) as client:
+        refused = client.post(
+            f"/v1/cases/{case_id}/unit", json={"unit": "不存在的单位", "reason": "试"}, headers=headers
+        )
+        assert refused.status_code == 422 and "人民公园管理处" in refused.text and "不存在的单位" in refused.text
+        no_reason = client.post(f"/v1/cases/{case_id}/unit", json={"unit": "区城市管理局"}, headers=headers)
+        assert no_reason.status_code == 422
+        moved = client.post(
+            f"/v1/cases/{case_id}/unit", json={"unit": "区城市管理局", "reason": "广场不属公园"}, headers=headers
+        )
+        assert moved.status_code == 200, moved.text
+        assert moved.json()["unit"] == "区城市管理局"
+        assert [(h["action"], h["note"]) for h in moved.json()["history"]][-1] == (
+            "rerouted",
+            "区城市管理局：广场不属公园",
+        )
+
+
+def test_a_lamp_report_goes_to_the_lamps_owner_and_a_second_report_of_it_is_a_duplicate(
+    demo_city: Engine, settings: Settings, sign_in: SignIn, place: tuple[str, float, float]
+) -> None:
+    code, lon, lat = place
+    lamp = f"{code[:6]}0116{code[-6:]}"
+    row = ComponentRow(0, lamp, "BJ0116", "路灯", shapely.Point(lon, lat), code, "润州区路灯管理所", None, "完好", None)
+    with demo_city.begin() as conn:
+        import_components(conn, [row])
+    body = event_body(lon, lat, category="BJ0116", condition="1", component=lamp, reporter="route-gw")
+    case_id, unit, history = _reported(demo_city, body)
+    assert unit == "润州区路灯管理所"
+    assert ("routed", f"路灯 {lamp} 权属：润州区路灯管理所") in history
+    with demo_city.begin() as conn:  # filed by a supervisor
+        conn.execute(text("UPDATE \"case\" SET state = 'filed' WHERE id = :id"), {"id": case_id})
+    again = event_body(lon + 0.005, lat, category="BJ0116", condition="1", component=lamp, reporter="route-gw-2")
+    second, _, _ = _reported(demo_city, again)  # 450 m away, beyond the duplicate distance: the same lamp
+    headers = sign_in("route-district", Role.DISTRICT, code[:6])
+    with TestClient(create_app(settings)) as client:
+        found = client.get(f"/v1/cases/{second}/duplicates", headers=headers).json()["candidates"]
+    assert [(c["id"], c["component"]) for c in found] == [(str(case_id), lamp)]
