@@ -235,7 +235,7 @@ POLICY: dict[str, frozenset[Role]] = {
     "GET /v1/map/grids": MAP_READERS,
     "GET /v1/map/values": MAP_READERS,
     "GET /v1/map/tiles/{z}/{x}/{y}.mvt": MAP_READERS,
-    "GET /v1/map/components/{z}/{x}/{y}.mvt": MAP_READERS | WORKBENCH,
+    "GET /v1/map/components/{z}/{x}/{y}.mvt": MAP_READERS,
     "GET /v1/components/near": REPORTERS | WORKBENCH,
     "POST /v1/cases/{case_id}/unit": SUPERVISORS,
     "GET /v1/map/overlays/{layer}": MAP_READERS,

@@ -21,7 +21,8 @@ from cli.local.process import pid_alive, stop_pid
 from cli.services import print_statuses, services_up, upgrade_database
 from cli.wording import tell
 from db import engine as db
-from geo.demo import load_demo
+from geo.demo import DEMO_DISTRICT, load_demo
+from registers.components import load_demo_components
 
 DEMO_RULES = Path(__file__).resolve().parents[1] / "cases" / "data" / "sla_rules_demo.yaml"
 console = Console()
@@ -126,6 +127,8 @@ def _load_demo(settings: Settings) -> None:
         console.print(tell("cli.demo_city", grids=load_demo(engine), users=add_demo_users(engine, units)))
         today = datetime.now(settings.rules().calendar.tz).date()
         console.print(tell("cli.demo_registers", n=add_demo_registers(engine, settings, today)), highlight=False)
+        with engine.begin() as conn:
+            console.print(tell("cli.demo_components", n=load_demo_components(conn, DEMO_DISTRICT)), highlight=False)
     finally:
         engine.dispose()
 

@@ -7,6 +7,7 @@ twice, a place outside every grid or a county that is not the one it stands in, 
 A re-import updates by identifier.
 """
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -202,3 +203,40 @@ def import_areas(conn: Connection, areas: list[tuple[str, str, str]], buffer_m: 
     for unit, name, shape in areas:
         conn.execute(text(_AREA), {"unit": unit, "name": name, "wkt": shape, "buffer": buffer_m})
     return len(areas)
+
+
+# The demo city's synthetic components (every name ends （模拟）, every row synthetic): street lights every
+# 50 m along each grid's edge (its streets), and in each grid two covers (上水, 污水) and two bins.
+DEMO_OWNERS = {
+    "BJ0116": "区路灯管理所",
+    "BJ0101": "区住房和城乡建设局",
+    "BJ0102": "区住房和城乡建设局",
+    "BJ0304": "区环境卫生管理所",
+}
+_DEMO_COMPONENTS = """
+WITH grids AS (SELECT code, ST_GeometryN(geom, 1) AS shape FROM active_area WHERE level = 'grid' AND code LIKE :prefix),
+lamps AS (
+  SELECT g.code AS grid, 'BJ0116' AS cls, (ST_DumpPoints(ST_LineInterpolatePoints(ST_ExteriorRing(g.shape),
+         least(1.0, 50.0 / greatest(ST_Length(ST_ExteriorRing(g.shape)::geography), 50.0))))).geom AS pt
+  FROM grids g),
+others AS (
+  SELECT g.code AS grid, c.cls, (ST_Dump(ST_GeneratePoints(g.shape, 1, c.seed))).geom AS pt
+  FROM grids g CROSS JOIN (VALUES ('BJ0101', 1), ('BJ0102', 2), ('BJ0304', 3), ('BJ0304', 4)) c(cls, seed)),
+placed AS (SELECT * FROM lamps UNION ALL SELECT * FROM others)
+INSERT INTO component (code, category, name, geom, grid_code, owner, maintainer, status, surveyed_on, synthetic)
+SELECT left(p.grid, 6) || substr(p.cls, 3) || lpad(row_number() OVER (PARTITION BY p.cls ORDER BY p.grid,
+       ST_X(p.pt), ST_Y(p.pt))::text, 6, '0'), p.cls, n.name || '（模拟）', p.pt, p.grid,
+       (CAST(:owners AS jsonb)) ->> p.cls, '演示养护公司（模拟）', '完好', current_date, true
+FROM placed p
+JOIN (VALUES ('BJ0116', '路灯'), ('BJ0101', '上水井盖'), ('BJ0102', '污水井盖'), ('BJ0304', '垃圾箱')) n(cls, name)
+  ON n.cls = p.cls
+ON CONFLICT (code) DO NOTHING
+"""
+
+
+def load_demo_components(conn: Connection, district: str) -> int:
+    """The demo district's synthetic components, once (none added when it has some); how many were added."""
+    if conn.execute(text("SELECT EXISTS (SELECT 1 FROM component WHERE code LIKE :p)"), {"p": district + "%"}).scalar():
+        return 0
+    params = {"prefix": district + "%", "owners": json.dumps(DEMO_OWNERS, ensure_ascii=False)}
+    return int(conn.execute(text(_DEMO_COMPONENTS), params).rowcount)

@@ -12,7 +12,7 @@ from sqlalchemy import Engine, text
 from api.settings import Settings
 from cases.categories import component_classes
 from registers.cadence import load_visit_rules
-from registers.components import near
+from registers.components import load_demo_components, near
 from registers.importer import ImportReport, import_file
 from registers.protect import Protector
 from tests.pipeline_fixtures import grid_point
@@ -111,3 +111,30 @@ def test_components_near_a_reporter_come_nearest_first_within_the_tolerance(
     assert [(r["code"][-2:], round(r["distance_m"])) for r in lamps] == [("11", 3), ("12", 9)]
     assert [r["code"][-6:] for r in every] == ["000011", "000011", "000012"]
     assert every[0]["category"] == "BJ0101" and every[0]["owner"] == "自来水公司"
+
+
+def test_the_demo_city_gets_synthetic_components_marked_so(demo_city: Engine) -> None:
+    """Lamps every 50 m along each grid's edge, two covers and two bins inside each grid, all synthetic."""
+    with demo_city.connect() as conn:
+        try:
+            conn.execute(text("DELETE FROM component WHERE code LIKE '321111%'"))
+            added = load_demo_components(conn, "321111")
+            rows = conn.execute(
+                text(
+                    "SELECT category, count(*) AS n, bool_and(synthetic) AS synthetic,"
+                    " bool_and(name LIKE '%（模拟）') AS named,"
+                    " bool_and(code LIKE '321111' || substr(category, 3) || '%' AND length(code) = 16) AS coded,"
+                    " count(DISTINCT owner) AS owners FROM component"
+                    " WHERE code LIKE '321111%' GROUP BY category ORDER BY category"
+                )
+            ).all()
+            grids = conn.execute(text("SELECT count(*) FROM active_area WHERE level = 'grid' AND code LIKE '321111%'"))
+            n_grids = grids.scalar_one()
+            assert load_demo_components(conn, "321111") == 0  # once
+        finally:
+            conn.rollback()
+    counts = {r.category: r.n for r in rows}
+    assert added == sum(counts.values())
+    assert counts["BJ0101"] == counts["BJ0102"] == n_grids and counts["BJ0304"] == 2 * n_grids
+    assert counts["BJ0116"] >= 4 * n_grids  # a grid's edge is hundreds of metres: a lamp each 50
+    assert all(r.synthetic and r.named and r.coded and r.owners == 1 for r in rows)

@@ -48,9 +48,8 @@ def place(demo_city: Engine) -> Iterator[tuple[str, float, float]]:
         for table in ("case_transition", '"case"', "event"):
             key = "case_id" if table == "case_transition" else "id"
             conn.execute(
-                text(f"DELETE FROM {table} WHERE {key} IN (SELECT id FROM event WHERE grid_code = :g)"), {"g": code}
+                text(f"DELETE FROM {table} WHERE {key} IN (SELECT id FROM event WHERE reporter LIKE 'route-gw%')")
             )
-    del made
 
 
 def _reported(engine: Engine, body: dict[str, object]) -> tuple[uuid.UUID, str, list[tuple[str, str]]]:
