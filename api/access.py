@@ -224,6 +224,7 @@ POLICY: dict[str, frozenset[Role]] = {
     "GET /v1/indicators/backlog": MAP_READERS,
     "GET /v1/indicators/categories": MAP_READERS,
     "GET /v1/reports/monthly": SUPERVISORS | {Role.COMMANDER},
+    "GET /v1/exchange/cases": SUPERVISORS | {Role.COMMANDER},
     "GET /work/reports/monthly": SUPERVISORS | {Role.COMMANDER},
     "GET /screen": MAP_READERS,
     "GET /work": WORKBENCH,

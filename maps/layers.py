@@ -62,6 +62,36 @@ class GridTiles(folium.map.Layer):
         self.values = values
 
 
+class ComponentTiles(folium.map.Layer):
+    """The components (部件) from vector tiles, a dot per component coloured by class (components.js)."""
+
+    _template = Template(
+        """
+        {% macro script(this, kwargs) %}
+            var {{ this.get_name() }} = gridgovComponents({{ this.options|tojson }});
+            {{ this.get_name() }}.addTo({{ this._parent.get_name() }});
+        {% endmacro %}
+        """
+    )
+
+    def __init__(self, name: str, options: dict[str, Any]) -> None:
+        """``options``: url, bounds and COMPONENT_STYLE."""
+        super().__init__(name=name, overlay=True, control=True, show=True)
+        self._name = "ComponentTiles"
+        self.options = options
+
+
+# Lamps yellow, covers grey-blue, bins green, everything else purple; an open case rings its component red.
+COMPONENT_STYLE = {
+    "colours": {
+        "BJ0116": "#f2b705", "BJ0101": "#4a6fa5", "BJ0102": "#6b5b95", "BJ0103": "#4a6fa5", "BJ0104": "#7f8c8d",
+        "BJ0304": "#2e8b57",
+    },
+    "other": "#8e44ad",
+    "open": "#d7191c",
+}  # fmt: skip
+
+
 def grid_style(metric: str, values: dict[str, float]) -> dict[str, Any]:
     """Breaks and colours of the metric: six classes up to the largest value; a grid not patrolled is dark."""
     if metric == "patrolled_today":  # a grid nobody patrolled is the alarm

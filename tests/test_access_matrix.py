@@ -521,6 +521,7 @@ CALLS: dict[str, Call] = {
     "GET /v1/indicators/daily": Call(_path("/v1/indicators/daily?area={area}&from=2026-11-01&to=2026-11-07")),
     "GET /v1/indicators/categories": Call(_path("/v1/indicators/categories?area={area}&from=2026-11-01&to=2026-11-07")),
     "GET /v1/reports/monthly": Call(_path("/v1/reports/monthly?area={area}&month=2026-11")),
+    "GET /v1/exchange/cases": Call(_path("/v1/exchange/cases?area={area}&from=2026-11-01&to=2026-11-30&format=csv")),
     "GET /work/reports/monthly": Call(_path("/work/reports/monthly?area={area}&month=2026-11")),
     "GET /screen": Call(_path("/screen?area={area}")),
     "GET /work": Call(_plain("GET", "/work"), scoped=False),

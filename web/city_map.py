@@ -11,7 +11,18 @@ from typing import Any
 import folium
 from folium.plugins import HeatMap
 
-from maps.layers import CONTEXT_STYLES, METRICS, OVERLAYS, PALETTE, WINDOWS, GridTiles, grid_style, latlng
+from maps.layers import (
+    COMPONENT_STYLE,
+    CONTEXT_STYLES,
+    METRICS,
+    OVERLAYS,
+    PALETTE,
+    WINDOWS,
+    ComponentTiles,
+    GridTiles,
+    grid_style,
+    latlng,
+)
 from web.reading import duration, minute
 from web.templating import labels, page, script_data, with_nonce
 
@@ -22,8 +33,9 @@ HEAT_JS = f"{ASSETS}/folium/leaflet_heat.min.js"
 LIVE_JS = f"{ASSETS}/maps/live.js"
 PROTOMAPS_JS = f"{ASSETS}/protomaps/protomaps-leaflet.js"
 GRIDS_JS = f"{ASSETS}/maps/gridtiles.js"
+COMPONENTS_JS = f"{ASSETS}/maps/components.js"
 ICON = f"{ASSETS}/maps/icon.svg"
-SCRIPTS = (LEAFLET_JS, PROTOMAPS_JS, GRIDS_JS, HEAT_JS)  # in the page's head, in this order
+SCRIPTS = (LEAFLET_JS, PROTOMAPS_JS, GRIDS_JS, COMPONENTS_JS, HEAT_JS)  # in the page's head, in this order
 FOLIUM_START = "<!DOCTYPE html>\n<html>\n<head>"  # what page_head() stands for in folium's document
 
 
@@ -47,6 +59,7 @@ class MapData:
     area: str | None = None
     tile_url: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    component_tiles: str = ""  # URL template of the components' vector tiles (部件)
 
 
 def _legend(title: str, breaks: list[float], metric: str, text: dict[str, str]) -> str:
@@ -129,6 +142,10 @@ def render(data: MapData, max_live_points: int = 5000) -> str:
         script_data(data.values),
     )
     grids.add_to(m)
+    ComponentTiles(
+        text["components"],
+        {"url": data.component_tiles, "bounds": latlng(data.bounds), **COMPONENT_STYLE},
+    ).add_to(m)
     # The outlines around the grids, and the heat below, join the map once the grids are painted (live.js).
     later = [
         folium.GeoJson(

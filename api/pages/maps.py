@@ -87,6 +87,7 @@ def get_map(
                 tz=str(rules.calendar.tz),
                 area=area,
                 tiles=tiles,
+                component_tiles="/v1/map/components/{z}/{x}/{y}.mvt?" + query(area),
                 values=grid_metric_values(conn, metric, code, now, rules, visit_rules),
                 values_url="/v1/map/values?" + query(area, metric=metric),
                 missing=missing_value(metric),
