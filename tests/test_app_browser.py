@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+import shapely
 from PIL import Image
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 from sqlalchemy import Engine, text
@@ -23,8 +24,11 @@ from api.access import Role
 from api.app import create_app
 from api.settings import Settings
 from cases.loop import Action
-from cases.store import transition
+from cases.rules import load_rules
+from cases.store import loop_cases, take_in, transition
 from db.engine import make_engine
+from db.tables import case as case_table
+from registers.components import ComponentRow, import_components
 from registers.ids import check_digit
 from streams.outbox import Outbox
 from streams.producer import EventProducer
@@ -542,3 +546,81 @@ def test_a_gridworker_reads_chinese_on_every_tab(
             found[tab] = words
     context.close()
     assert found == {}
+
+
+LAMP_GRID = 313  # a demo grid used by no other test
+
+
+def test_a_lamp_fault_names_the_nearest_lamp_and_goes_to_its_owner(
+    api: Api, browser: Browser, demo_city: Engine, sign_in: SignIn
+) -> None:
+    """Two street lights 4 m and 16 m from the gridworker, a cover 2 m: the app offers the lights, nearest first."""
+    grid, lon, lat = grid_point(demo_city, LAMP_GRID)
+    metre = 1 / 111_320
+    lamps = [f"{grid[:6]}0116{n:06d}" for n in (913001, 913002)]
+    rows = [
+        _component(lamps[1], "BJ0116", "路灯", lon, lat + 16 * metre, grid, "金山路灯所"),
+        _component(lamps[0], "BJ0116", "路灯", lon, lat + 4 * metre, grid, "润州区路灯管理所"),
+        _component(f"{grid[:6]}0101913003", "BJ0101", "上水井盖", lon, lat + 2 * metre, grid, "自来水公司"),
+    ]
+    with demo_city.begin() as conn:
+        import_components(conn, rows)
+    sign_in("app-gw-lamp", Role.GRIDWORKER, grid)
+    context = _phone(browser, lon, lat, accuracy=5)
+    watch = Watch(context)
+    page = watch.page(context)
+    try:
+        _open(page, api.base, "app-gw-lamp")
+        page.click("nav button[data-tab=report]")
+        page.fill("#category-search", "路灯")
+        page.select_option("#category", "BJ0116")
+        page.wait_for_function("document.querySelectorAll('#component option').length === 3", timeout=WAIT_MS)
+        offered = page.eval_on_selector_all("#component option", "os => os.map(o => [o.value, o.textContent])")
+        assert [value for value, _ in offered] == ["", lamps[0], lamps[1]]  # none, then nearest first
+        assert offered[1][1] == f"路灯 {lamps[0]} · 4 m" and offered[0][1] == "不指定部件"
+        assert page.input_value("#component") == lamps[0]  # the nearest is chosen
+        assert page.is_visible("#condition-label")  # 路灯 has two filing conditions: one is named
+        page.select_option("#condition", "1")
+        page.fill("#description", "路灯不亮")
+        page.click("#report-submit")
+        _wait_waiting(page, 0)
+        case = _taken_in(demo_city, "app-gw-lamp")
+        assert (case["component"], case["condition"], case["unit"]) == (lamps[0], "1", "润州区路灯管理所")
+        assert ("routed", f"路灯 {lamps[0]} 权属：润州区路灯管理所") in case["history"]
+    finally:
+        context.close()
+        with demo_city.begin() as conn:
+            conn.execute(text("DELETE FROM component WHERE grid_code = :g"), {"g": grid})
+    assert watch.outside(api.base) == [] and watch.errors == []
+
+
+def _component(code: str, category: str, name: str, lon: float, lat: float, grid: str, owner: str) -> ComponentRow:
+    return ComponentRow(0, code, category, name, shapely.Point(lon, lat), grid, owner, None, "完好", None)
+
+
+def _taken_in(engine: Engine, reporter: str) -> dict[str, Any]:
+    """The case of ``reporter``'s one report once the clock has taken it in (its history holds a row)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with engine.begin() as conn:
+            row = conn.execute(
+                text(
+                    'SELECT c.id, c.component, c.condition, c.unit FROM "case" c JOIN event e ON e.id = c.id'
+                    " WHERE e.reporter = :who"
+                ),
+                {"who": reporter},
+            ).one_or_none()
+            if row is not None:
+                take_in(
+                    conn,
+                    conn.execute(loop_cases().where(case_table.c.id == row.id).with_for_update()).one(),
+                    load_rules(),
+                )
+                history = conn.execute(
+                    text("SELECT action, note FROM case_transition WHERE case_id = :id ORDER BY seq"), {"id": row.id}
+                ).all()
+                unit = conn.execute(text('SELECT unit FROM "case" WHERE id = :id'), {"id": row.id}).scalar_one()
+                return {"component": row.component, "condition": row.condition, "unit": unit,
+                        "history": [tuple(h) for h in history]}  # fmt: skip
+        time.sleep(0.2)
+    raise AssertionError(f"no case of {reporter} within 60 s")

@@ -134,6 +134,7 @@ def test_a_case_takes_its_limits_and_unit_from_its_filing_condition(demo_city: E
         assert after.category == rule_key("BJ0116", "2") and after.deadline == opened + timedelta(hours=2)
     finally:
         with demo_city.begin() as conn:
+            conn.execute(text("DELETE FROM case_transition WHERE case_id = :id"), {"id": case_id})
             conn.execute(text('DELETE FROM "case" WHERE id = :id'), {"id": case_id})
             conn.execute(text("DELETE FROM event WHERE id = :id"), {"id": case_id})
 

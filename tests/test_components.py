@@ -17,7 +17,7 @@ from registers.importer import ImportReport, import_file
 from registers.protect import Protector
 from tests.pipeline_fixtures import grid_point
 
-G = 103  # a demo grid no other test uses
+G = 310  # a demo grid no other test uses
 
 
 def _import(engine: Engine, settings: Settings, path: Path, **options: bool) -> ImportReport:

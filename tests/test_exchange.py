@@ -21,7 +21,7 @@ from tests.conftest import SignIn
 from tests.pipeline_fixtures import event_body, grid_point
 from tests.registers_fixtures import write_event
 
-G = 105  # a demo grid no other test uses
+G = 312  # a demo grid no other test uses
 # 3 March 2026, 01:30 UTC: 09:30 in the city (UTC+8), a working Tuesday
 AT = datetime(2026, 3, 3, 1, 30, tzinfo=UTC)
 

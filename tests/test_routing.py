@@ -22,7 +22,7 @@ from tests.conftest import SignIn
 from tests.pipeline_fixtures import event_body, grid_point
 from tests.registers_fixtures import write_event
 
-G = 104  # a demo grid no other test uses
+G = 311  # a demo grid no other test uses
 PARK = Area("人民公园管理处", "人民公园")
 LAMP = Component("3211110116000001", "路灯", "润州区路灯管理所")
 

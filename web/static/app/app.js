@@ -264,6 +264,23 @@
     select.value = chosen;
     fillConditions();
   }
+  // A component class (部件): the components of that class within 30 m of the reporter, nearest first, the
+  // nearest chosen (GET /v1/components/near); offline, none is listed and the report names none.
+  async function fillComponents() {
+    const code = $("category").value;
+    const place = coordsFromInputs() || state.position;
+    const select = $("component");
+    $("component-label").hidden = !code.startsWith("BJ");
+    select.replaceChildren();
+    if (!code.startsWith("BJ") || !place) return;
+    const found = await api(`/v1/components/near?lon=${place.lon}&lat=${place.lat}&category=${code}`);
+    if ($("category").value !== code) return; // another class was chosen meanwhile
+    const near = found ? found.components : [];
+    select.replaceChildren(el("option", { value: "" }, t(found ? "component_none" : "component_offline")),
+      ...near.map((c) => el("option", { value: c.code },
+        `${c.name} ${c.code} · ${Math.round(c.distance_m)} m${c.open_case ? ` · ${t("component_open")}` : ""}`)));
+    select.value = near.length ? near[0].code : "";
+  }
   // A 小类 with several filing conditions (立案条件): the report names one.
   function fillConditions(chosen) {
     const c = state.categories.find((x) => x.code === $("category").value);
@@ -330,13 +347,15 @@
     if (!category) return void (message.textContent = t("pick_category"));
     const condition = $("condition").value;
     if ($("condition").options.length > 1 && !condition) return void (message.textContent = t("pick_condition"));
-    const named = condition ? { condition } : {};
+    const component = $("component").value;
+    const named = { ...(condition ? { condition } : {}), ...(component ? { component } : {}) };
     if (!place) return void (message.textContent = t("no_location"));
     const description = $("description").value;
     if (state.editing !== null) {
       const item = await outbox.db.items.get(state.editing);
       const body = { ...item.body, category, description, location: { ...item.body.location, ...place } };
       delete body.condition;
+      delete body.component;
       Object.assign(body, named);
       state.editing = null;
       await outbox.resend(item.seq, { body });
@@ -356,6 +375,7 @@
     $("description").value = "";
     $("category").value = "";
     fillConditions();
+    fillComponents();
   }
   async function edit(item) {
     state.editing = item.seq;
@@ -635,9 +655,12 @@
   $("report-form").addEventListener("submit", saveReport);
   $("photos").addEventListener("change", (e) => takePhotos(e.target));
   $("category-search").addEventListener("input", fillCategories);
-  $("category").addEventListener("change", () => fillConditions());
-  $("lon").addEventListener("change", coordsFromInputs);
-  $("lat").addEventListener("change", coordsFromInputs);
+  $("category").addEventListener("change", () => {
+    fillConditions();
+    fillComponents();
+  });
+  $("lon").addEventListener("change", () => coordsFromInputs() && fillComponents());
+  $("lat").addEventListener("change", () => coordsFromInputs() && fillComponents());
   $("cases-refresh").addEventListener("click", showCases);
   $("mine-refresh").addEventListener("click", showReports);
   $("notice").addEventListener("click", () => { $("notice").hidden = true; show("cases"); });
