@@ -23,6 +23,7 @@ from registers.components import near
 from streams.schema import FreeText, NoControl
 
 router = APIRouter(prefix="/v1", tags=["components"], dependencies=[Depends(authorize)], responses=responses(401, 403))
+COMPONENT_TILES = "/v1/map/components/{z}/{x}/{y}.mvt?area="  # + an area code: the map pages' layer
 MAX_NEAR_M = 200.0  # a reporter picks among the components around them, not a street's worth
 ComponentClass = Annotated[str | None, Query(pattern=r"^BJ\d{4}$", description="A component class (BJ0116: 路灯)")]
 

@@ -83,9 +83,11 @@ def make_event(rng: random.Random, worker: Gridworker) -> dict[str, Any]:
     kind = rng.choices(list(KIND_MIX), weights=list(KIND_MIX.values()))[0]
     if kind == "incident":
         categories = [c for c in default_categories().values() if c.group not in (ROUTINE_GROUP, REQUEST_GROUP)]
-        category = rng.choices(categories, weights=[CLASS_WEIGHT[c.sla_class] for c in categories])[0].code
+        chosen = rng.choices(categories, weights=[CLASS_WEIGHT[c.sla_class] for c in categories])[0]
+        category = chosen.code
+        condition = rng.choice(chosen.conditions).number if chosen.conditions else None  # named, as a phone does
     else:
-        category = "9001" if kind == "patrol" else "9002"
+        category, condition = ("9001" if kind == "patrol" else "9002"), None
     lon, lat = random_point(rng, worker.area)
     crs = rng.choices(list(CRS_MIX), weights=list(CRS_MIX.values()))[0]
     lon, lat = from_wgs84(lon, lat, crs)
@@ -101,6 +103,8 @@ def make_event(rng: random.Random, worker: Gridworker) -> dict[str, Any]:
         "reporter": worker.reporter,
         "description": "模拟事件",
     }
+    if kind == "incident" and condition:
+        event["condition"] = condition
     if kind == "visit":
         if not worker.to_visit:  # nobody on the register to visit: a patrol instead
             return event | {"kind": "patrol", "category": "9001"}

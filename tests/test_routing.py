@@ -115,3 +115,30 @@ def test_a_lamp_report_goes_to_the_lamps_owner_and_a_second_report_of_it_is_a_du
     with TestClient(create_app(settings)) as client:
         found = client.get(f"/v1/cases/{second}/duplicates", headers=headers).json()["candidates"]
     assert [(c["id"], c["component"]) for c in found] == [(str(case_id), lamp)]
+
+
+def test_verifying_a_component_case_sets_the_components_state(
+    demo_city: Engine, settings: Settings, sign_in: SignIn, place: tuple[str, float, float]
+) -> None:
+    code, lon, lat = place
+    lamp = f"{code[:6]}0116{code[-6:]}"
+    row = ComponentRow(0, lamp, "BJ0116", "路灯", shapely.Point(lon, lat), code, "润州区路灯管理所", None, "破损", None)
+    with demo_city.begin() as conn:
+        import_components(conn, [row])
+    body = event_body(lon, lat, category="BJ0116", condition="1", component=lamp, reporter="route-gw")
+    case_id, _, _ = _reported(demo_city, body)
+    with demo_city.begin() as conn:  # fixed, and waiting for verification
+        conn.execute(text("UPDATE \"case\" SET state = 'resolved' WHERE id = :id"), {"id": case_id})
+    headers = sign_in("route-community", Role.COMMUNITY, code[:12])
+    with TestClient(create_app(settings)) as client:
+        wrong = client.post(
+            f"/v1/cases/{case_id}/transitions", json={"action": "reject_resolution", "note": "未修好",
+                                                      "component_status": "完好"}, headers=headers,
+        )  # fmt: skip
+        assert wrong.status_code == 422 and "component_status" in wrong.text
+        done = client.post(
+            f"/v1/cases/{case_id}/transitions", json={"action": "verify", "component_status": "完好"}, headers=headers
+        )
+        assert done.status_code == 200, done.text
+    with demo_city.connect() as conn:
+        assert conn.execute(text("SELECT status FROM component WHERE code = :c"), {"c": lamp}).scalar_one() == "完好"

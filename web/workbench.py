@@ -3,6 +3,7 @@
 from datetime import datetime
 from typing import Any
 
+from maps.layers import COMPONENT_STYLE
 from web.templating import labels, page
 
 # What each action is called on the buttons (labels act_<action>), in the order the case page offers them.
@@ -59,10 +60,12 @@ def case_page(
     staff: list[dict[str, Any]],
     csrf: str,
     lang: str,
+    components: str | None = None,
 ) -> str:
     """One case: a small map with its grid, photos, description, stage deadlines, history, and its actions.
 
-    ``staff``: whom a dispatch may name (``api.cases.dispatch_choices``), the suggested first.
+    ``staff``: whom a dispatch may name (``api.cases.dispatch_choices``), the suggested first;
+    ``components``: the URL of the component tiles around it, for those who may read the map.
     """
     text = labels(lang)
     offered = sorted(actions, key=lambda a: ACTION_ORDER.index(a["action"]) if a["action"] in ACTION_ORDER else 99)
@@ -72,6 +75,7 @@ def case_page(
         "case": {"id": case["id"], "lon": case["lon"], "lat": case["lat"]},
         "grid": grid,
         "labels": {k: v for k, v in text.items() if k.startswith("w_")},
+        "components": components and {"url": components, **COMPONENT_STYLE},
     }
     return page(
         "work/case.html",

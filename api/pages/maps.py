@@ -10,6 +10,7 @@ from fastapi.responses import FileResponse, HTMLResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from api.auth import PrincipalDep, authorize
+from api.components import COMPONENT_TILES
 from api.deps import ReadEngineDep, RulesDep, SettingsDep, VisitRulesDep
 from api.errors import responses
 from api.map_layers import OUTLINED, AreaQuery, Lang, grid_metric_values, query, scope
@@ -87,7 +88,7 @@ def get_map(
                 tz=str(rules.calendar.tz),
                 area=area,
                 tiles=tiles,
-                component_tiles="/v1/map/components/{z}/{x}/{y}.mvt?" + query(area),
+                component_tiles=COMPONENT_TILES + code,
                 values=grid_metric_values(conn, metric, code, now, rules, visit_rules),
                 values_url="/v1/map/values?" + query(area, metric=metric),
                 missing=missing_value(metric),

@@ -10,8 +10,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import text
 
+from api.access import MAP_READERS
 from api.auth import COOKIE, PrincipalDep, authorize, page_csrf
 from api.cases import case_actions, dispatch_choices, read_case
+from api.components import COMPONENT_TILES
 from api.deps import CaseIdDep, EngineDep, ReadEngineDep, RulesDep, SettingsDep
 from api.errors import responses
 from api.photos import photo_list
@@ -89,9 +91,8 @@ def get_case_page(
     actions = case_actions(engine, case_id, principal, rules)["actions"]
     staff = []
     if any(a["action"] == "dispatch" for a in actions):
-        staff = dispatch_choices(
-            engine, principal, case["grid_code"], rules.department(rule_key(case["category"], case["condition"]))
-        )
+        unit = case["unit"] or rules.department(rule_key(case["category"], case["condition"]))
+        staff = dispatch_choices(engine, principal, case["grid_code"], unit)
     return case_page(
         shown,
         grid,
@@ -101,6 +102,7 @@ def get_case_page(
         staff,
         csrf_of(request, settings),
         lang,
+        components=COMPONENT_TILES + case["grid_code"] if principal.role in MAP_READERS and case["grid_code"] else None,
     )
 
 

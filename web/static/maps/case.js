@@ -13,6 +13,8 @@
 
   const map = L.map("map", { attributionControl: false }).setView([cfg.case.lat, cfg.case.lon], 16);
   if (cfg.grid) map.fitBounds(L.geoJSON(cfg.grid, { style: { color: "#0b5cad", weight: 2, fillOpacity: 0.05 } }).addTo(map).getBounds());
+  // The components around it (部件), by class, from zoom 16; an open case's component ringed red.
+  if (cfg.components) window.gridgovComponents(cfg.components).addTo(map);
   L.circleMarker([cfg.case.lat, cfg.case.lon], { radius: 8, color: "#c1121f", fillOpacity: 0.9 }).addTo(map);
 
   const merge = document.querySelector("form[data-action=merge] select");
