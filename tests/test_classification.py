@@ -2,6 +2,9 @@
 and their limits, old platform codes taken in under the new ones, and the migration of old cases."""
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -167,3 +170,19 @@ def test_old_cases_are_mapped_to_the_standard_codes_in_place(
     assert rows[cases["8201"]] == ("BJ0113", "1", "general")  # its limits now come from condition 1: 2 hours
     assert rows[cases["0102"]] == ("0102", None, "general")
     assert mapping == {old: c.code for old, c in former_codes().items()}  # the migration says what the data says
+
+
+def test_rules_check_prints_each_filing_conditions_limits_and_renames_old_codes(tmp_path: Path) -> None:
+    rules = tmp_path / "rules.yaml"
+    shipped = (Path(__file__).parents[1] / "cases" / "data" / "sla_rules.yaml").read_text(encoding="utf-8")
+    rules.write_text(shipped.replace('"0151": {deadlines', '"8203": {deadlines'), encoding="utf-8")  # an old code
+    env = os.environ | {"COLUMNS": "300", "GRIDGOV_LANG": "zh"}
+    done = subprocess.run(
+        [sys.executable, "-m", "cli.main", "rules", "check", str(rules)], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert "规则文件中的类别 8203 已改为国家标准代码 0151（道路破损），请在文件中改写为 0151" in lines
+    lamp = next(line for line in lines if line.strip().startswith("BJ0116/2"))
+    assert "立案条件2 灯杆倾斜、破损或线路外露，危及安全" in lamp and "fix at grid 4 calendar hours" in lamp
+    assert "responsible unit 区路灯管理所" in lamp

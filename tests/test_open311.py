@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 import pytest
 import requests
 from georeport import GeoReport
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from api.access import Role
 from api.app import create_app
@@ -51,6 +51,15 @@ def test_the_client_lists_services_and_definitions_in_json_and_xml(server: str) 
         blocked = next(s for s in listed if s["service_code"] == "8301")
         assert blocked["service_name"] == "消防通道堵塞" and blocked["group"] == "安全隐患"
         assert client.get_service_definition("8302")["service_code"] == "8302"
+        # The standard's 小类 are the services: events and component classes; a filing condition is an attribute.
+        lamp = next(s for s in listed if s["service_code"] == "BJ0116")
+        assert lamp["service_name"] == "路灯" and lamp["group"] == "公用设施" and lamp["metadata"] in (True, "true")
+        assert {"0301", "0409", "BJ0101", "BJ0304"} <= codes
+        definition = client.get_service_definition("BJ0116")
+        attribute = definition["attributes"][0] if fmt == "json" else definition["attributes"]["attribute"]
+        assert attribute["code"] == "condition" and attribute["required"] in (True, "true")
+        values = attribute["values"] if fmt == "json" else attribute["values"]["value"]
+        assert [v["key"] for v in values] == ["1", "2"] and values[0]["name"] == "路灯不亮或亮灯率不达标"
     discovery = requests.get(f"{server}/open311/v2/discovery.json", timeout=10).json()
     assert discovery["endpoints"][0]["specification"] == "http://wiki.open311.org/GeoReport_v2"
 
@@ -118,6 +127,12 @@ def test_a_posted_request_is_located_cased_escalated_and_read_back(
     ("form", "status", "words"),
     [
         ({"api_key": "wrong", "service_code": "0102", "lat": "32.2", "long": "119.43"}, 403, "api_key"),
+        ({"service_code": "BJ0116", "lat": "32.2", "long": "119.43"}, 400, "several filing conditions"),
+        (
+            {"service_code": "BJ0116", "lat": "32.2", "long": "119.43", "attribute[condition]": "7"},
+            400,
+            "no condition 7",
+        ),
         ({"service_code": "9999", "lat": "32.2", "long": "119.43"}, 400, "not a service"),
         ({"service_code": "0102", "long": "119.43"}, 400, "lat must be"),
         ({"service_code": "0102", "lat": "91", "long": "119.43"}, 400, "lat must be"),
@@ -154,3 +169,17 @@ def test_unknown_ids_and_ranges_are_refused_clearly(server: str) -> None:
     )
     assert "90 days" in in_english.json()[0]["description"]
     assert requests.get(f"{server}/open311/v2/services.yaml", timeout=10).status_code in (404, 422)
+
+
+def test_a_lamp_request_names_its_filing_condition_as_an_attribute(
+    server: str, api_key: str, demo_city: Engine
+) -> None:
+    _, lon, lat = grid_point(demo_city, INDEX)
+    form = {"api_key": api_key, "service_code": "BJ0116", "lat": str(lat), "long": str(lon), "description": "灯杆倾斜"}
+    posted = _post(server, **form, **{"attribute[condition]": "2"})
+    assert posted.status_code == 201, posted.text
+    request_id = posted.json()[0]["service_request_id"]
+    assert request_id in wait_recorded(demo_city, [request_id])
+    with demo_city.connect() as conn:
+        row = conn.execute(text('SELECT category, condition FROM "case" WHERE id = :id'), {"id": request_id}).one()
+    assert tuple(row) == ("BJ0116", "2")

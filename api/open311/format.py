@@ -15,6 +15,7 @@ SINGULAR = {
     "endpoints": "endpoint",
     "formats": "format",
     "attributes": "attribute",
+    "values": "value",
 }
 
 

@@ -103,7 +103,7 @@ def list_services(fmt: Format, engine: EngineDep, jurisdiction_id: Jurisdiction 
             "service_code": c.code,
             "service_name": c.name,
             "description": c.name_en,
-            "metadata": False,
+            "metadata": len(c.conditions) > 1,  # its filing condition is an attribute
             "type": "realtime",
             "keywords": c.group,
             "group": c.group_name,
@@ -117,10 +117,28 @@ def list_services(fmt: Format, engine: EngineDep, jurisdiction_id: Jurisdiction 
 def service_definition(
     service_code: Annotated[str, Path(max_length=8)], fmt: Format, jurisdiction_id: Jurisdiction = None
 ) -> Response:
-    """A service's extra attributes (none: every service has ``metadata`` false)."""
+    """A service's extra attributes: its filing conditions (立案条件) as ``attribute[condition]``, where it has them.
+
+    Required where there are several (``metadata`` true in the list); one alone is taken without asking.
+    """
     if service_code not in services():
         raise Refusal("not_found.service", service=service_code, format=fmt)
-    return render(fmt, "service_definition", {"service_code": service_code, "attributes": []})
+    conditions = services()[service_code].conditions
+    attributes = [
+        {
+            "variable": True,
+            "code": "condition",
+            "datatype": "singlevaluelist",
+            "required": len(conditions) > 1,
+            "datatype_description": "立案条件 · filing condition",
+            "order": 1,
+            "description": "立案条件",
+            "values": [{"key": c.number, "name": c.text} for c in conditions],
+        }
+    ]
+    return render(
+        fmt, "service_definition", {"service_code": service_code, "attributes": attributes if conditions else []}
+    )
 
 
 def _number(value: str | None, name: str, low: float, high: float) -> float:
@@ -142,6 +160,7 @@ def _event(
     client: str,
     description: str,
     media_url: str | None,
+    condition: str | None = None,
 ) -> Event:
     return Event.model_validate(
         {
@@ -154,6 +173,7 @@ def _event(
             "reporter": f"open311:{client}"[:64],
             "description": description,
             "attachments": [media_url] if media_url else [],
+            **({"condition": condition} if condition else {}),
         },
         context={"now": now},
     )
@@ -177,7 +197,7 @@ def _post(engine: Engine, intake: Intake, index: GridIndex, form: dict[str, str 
     now = datetime.now(UTC)
     request_id = uuid.uuid4()
     try:
-        event = _event(request_id, code, now, lon, lat, client, description, form["media_url"])
+        event = _event(request_id, code, now, lon, lat, client, description, form["media_url"], form["condition"])
     except ValidationError as exc:
         raise Refusal("bad_request.fields", problems(exc.errors(include_url=False))) from exc
     in_served_area(index, [event.location], ["lat/long"], "bad_request")
@@ -234,6 +254,7 @@ async def post_request(
     phone: FormField = None,
     description: FormField = None,
     media_url: FormField = None,
+    condition: Annotated[str | None, Form(alias="attribute[condition]", max_length=2)] = None,
 ) -> Response:
     """Create a service request (form-encoded, as GeoReport v2 says); ``lat`` and ``long`` are required here."""
     form = {
@@ -251,6 +272,7 @@ async def post_request(
         "phone": phone,
         "description": description,
         "media_url": media_url,
+        "condition": condition,
     }
     request_id = await run_in_threadpool(_post, engine, intake, await current_index(locator), form)
     notice = "已受理，按时限办理 · Accepted; it is located and held to its deadline"
