@@ -2,20 +2,28 @@
 from GeoJSON and XLSX, updated by identifier on a re-import, and found near a reporter, nearest first."""
 
 import json
+import math
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
+import mapbox_vector_tile
 import pytest
+from fastapi.testclient import TestClient
 from openpyxl import Workbook
 from sqlalchemy import Engine, text
 
+from api.access import Role
+from api.app import create_app
 from api.settings import Settings
 from cases.categories import component_classes
 from registers.cadence import load_visit_rules
 from registers.components import load_demo_components, near
 from registers.importer import ImportReport, import_file
 from registers.protect import Protector
-from tests.pipeline_fixtures import grid_point
+from tests.conftest import SignIn
+from tests.pipeline_fixtures import event_body, grid_point
+from tests.registers_fixtures import write_event
 
 G = 310  # a demo grid no other test uses
 
@@ -138,3 +146,52 @@ def test_the_demo_city_gets_synthetic_components_marked_so(demo_city: Engine) ->
     assert counts["BJ0101"] == counts["BJ0102"] == n_grids and counts["BJ0304"] == 2 * n_grids
     assert counts["BJ0116"] >= 4 * n_grids  # a grid's edge is hundreds of metres: a lamp each 50
     assert all(r.synthetic and r.named and r.coded and r.owners == 1 for r in rows)
+
+
+def _tile(lon: float, lat: float, z: int) -> tuple[int, int]:
+    """The web-mercator tile of a point at zoom ``z``."""
+    n = 2**z
+    x = int((lon + 180) / 360 * n)
+    y = int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+    return x, y
+
+
+def test_the_map_shows_components_by_class_and_marks_one_with_an_open_case(
+    demo_city: Engine, settings: Settings, sign_in: SignIn, tmp_path: Path, grid: tuple[str, float, float]
+) -> None:
+    code, lon, lat = grid
+    lamp, cover = f"{code[:6]}0116000021", f"{code[:6]}0101000021"
+    features = [_feature(lamp, lon, lat), _feature(cover, lon + 0.0001, lat, owner="自来水公司")]
+    path = tmp_path / "tile.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8")
+    assert _import(demo_city, settings, path).problems == []
+    case_id = write_event(
+        demo_city, event_body(lon, lat, category="BJ0116", condition="1", component=lamp), datetime.now(UTC)
+    )
+    headers = sign_in("comp-district", Role.DISTRICT, code[:6])
+    x, y = _tile(lon, lat, 17)
+    try:
+        with TestClient(create_app(settings)) as client:
+            tile = client.get(f"/v1/map/components/17/{x}/{y}.mvt", params={"area": code}, headers=headers)
+            lamps = client.get(
+                f"/v1/map/components/17/{x}/{y}.mvt", params={"area": code, "category": "BJ0116"}, headers=headers
+            )
+            far = client.get(f"/v1/map/components/12/{x >> 5}/{y >> 5}.mvt", params={"area": code}, headers=headers)
+            page = client.get("/map", params={"area": code[:9]}, headers=headers)
+    finally:
+        with demo_city.begin() as conn:
+            conn.execute(text('DELETE FROM "case" WHERE id = :id'), {"id": case_id})
+            conn.execute(text("DELETE FROM event WHERE id = :id"), {"id": case_id})
+    assert tile.status_code == 200 and tile.headers["content-type"] == "application/vnd.mapbox-vector-tile"
+    shown = {
+        f["properties"]["code"]: f["properties"]
+        for f in mapbox_vector_tile.decode(tile.content)["components"]["features"]
+    }
+    assert {k: (v["category"], v["open"]) for k, v in shown.items() if k in (lamp, cover)} == {
+        lamp: ("BJ0116", True),
+        cover: ("BJ0101", False),
+    }
+    only = {f["properties"]["code"] for f in mapbox_vector_tile.decode(lamps.content)["components"]["features"]}
+    assert lamp in only and cover not in only
+    assert far.status_code == 200 and far.content == b""  # below zoom 15: no dots
+    assert page.status_code == 200 and "gridgovComponents(" in page.text and "/v1/map/components/" in page.text
