@@ -24,8 +24,9 @@ from cases.places import PLACE_SQL
 from cases.reads import CASE_FIELDS, OVERDUE_SQL, case_history, case_json, case_row, key_params, list_key, select_keyset
 from cases.rules import Level, Rules
 from cases.store import loop_case, transition
+from db.register_tables import ComponentStatus
 from geo.levels import AREA_CODE
-from registers.components import ComponentStatus, set_status
+from registers.components import set_status
 from registers.free_text import protect
 from streams.schema import FreeText, NoControl
 

@@ -4,6 +4,8 @@ Buildings under grids, their households, the people in them; the log of reads of
 gridworkers' notes on their day.
 """
 
+from typing import Literal, get_args
+
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     ARRAY,
@@ -229,7 +231,8 @@ work_note = Table(
 
 # The component register (部件普查数据, GB/T 30428.2): each city component by its 16-digit identifier
 # (county 6 + 大类 2 + 小类 2 + serial 6), a point or a line, who owns and who maintains it, its state.
-COMPONENT_STATUSES = ("完好", "破损", "丢失", "占用", "废弃")
+ComponentStatus = Literal["完好", "破损", "丢失", "占用", "废弃"]
+COMPONENT_STATUSES: tuple[str, ...] = get_args(ComponentStatus)
 component = Table(
     "component",
     metadata,

@@ -12,7 +12,7 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 import shapely
 from shapely import wkt
@@ -20,11 +20,10 @@ from sqlalchemy import Connection, Engine, text
 
 from db.register_tables import COMPONENT_STATUSES
 from geo.grid_index import GridIndex
-from registers.rows import Problem, Records, _fields, _missing
-from registers.store import Imported, Progress, _copy, _counted
+from registers.rows import Problem, Records, basic_problems, row_fields
+from registers.store import Imported, Progress, copy_rows, upsert_counted
 
 IDENTIFIER = re.compile(r"\d{16}")
-ComponentStatus = Literal["完好", "破损", "丢失", "占用", "废弃"]  # as COMPONENT_STATUSES
 COMPONENT_PREFIX = "BJ"
 
 
@@ -79,8 +78,8 @@ def check_components(
     problems: list[Problem] = []
     seen: dict[str, int] = {}
     for line, row in records:
-        values = _fields(at, row)
-        found = _missing("components", line, values)
+        values = row_fields(at, row)
+        found = basic_problems("components", line, values)
         code = values.get("code", "")
         geometry, where = _shape(line, values)
         found += where
@@ -136,7 +135,7 @@ def import_components(
     """Add or update (by identifier) the components, in the caller's transaction."""
     conn.execute(text("CREATE TEMP TABLE component_in (LIKE component INCLUDING DEFAULTS) ON COMMIT DROP"))
     wkb = shapely.to_wkb(shapely.set_srid([r.geometry for r in rows], 4326), hex=True, include_srid=True)
-    _copy(
+    copy_rows(
         conn,
         "COPY component_in (code, category, name, geom, grid_code, owner, maintainer, status, surveyed_on, synthetic)"
         " FROM STDIN",
@@ -146,7 +145,7 @@ def import_components(
         ],
         progress,
     )
-    return _counted(
+    return upsert_counted(
         conn,
         "INSERT INTO component (code, category, name, geom, grid_code, owner, maintainer, status, surveyed_on,"
         " synthetic) SELECT code, category, name, geom, grid_code, owner, maintainer, status, surveyed_on, synthetic"

@@ -148,11 +148,13 @@ def columns(kind: str, header: list[str]) -> tuple[dict[str, int], list[Problem]
     return found, problems
 
 
-def _fields(at: dict[str, int], row: list[str]) -> dict[str, str]:
+def row_fields(at: dict[str, int], row: list[str]) -> dict[str, str]:
+    """A row's cells by field name (an empty one where the row is short)."""
     return {field: row[i] if i < len(row) else "" for field, i in at.items()}
 
 
-def _missing(kind: str, line: int, values: dict[str, str]) -> list[Problem]:
+def basic_problems(kind: str, line: int, values: dict[str, str]) -> list[Problem]:
+    """What any row of ``kind`` may have wrong: a required field empty, a cell too long, a bad character, a formula."""
     found = [Problem(line, f, "field.empty") for f in REQUIRED[kind] if not values.get(f)]
     found += [
         Problem(line, f, "field.cell_too_long", {"most": MAX_TEXT})
@@ -194,8 +196,8 @@ def check_buildings(records: Records, at: dict[str, int], index: GridIndex) -> t
     problems: list[Problem] = []
     seen: dict[str, int] = {}
     for line, row in records:
-        values = _fields(at, row)
-        found = _missing("buildings", line, values)
+        values = row_fields(at, row)
+        found = basic_problems("buildings", line, values)
         code, grid = values.get("code", ""), values.get("grid", "")
         geometry, where = _location(line, values)
         found += where
@@ -245,7 +247,7 @@ def check_people(
     problems: list[Problem] = []
     seen: dict[str, int] = {}
     for line, row in records:
-        person, found = _person(line, _fields(at, row), buildings, tags)
+        person, found = _person(line, row_fields(at, row), buildings, tags)
         if person is not None and person.id_number in seen:
             found.append(Problem(line, "id_number", "field.person_twice", {"line": seen[person.id_number]}))
         if person is not None:
@@ -260,7 +262,7 @@ def check_people(
 def _person(
     line: int, v: dict[str, str], buildings: set[str], tags: set[str]
 ) -> tuple[PersonRow | None, list[Problem]]:
-    found = _missing("people", line, v)
+    found = basic_problems("people", line, v)
     id_number = normalise_id(v.get("id_number", ""))
     wrong = id_problem(id_number) if id_number else None
     if wrong:

@@ -25,7 +25,8 @@ class Imported:
     updated: int
 
 
-def _copy(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]], progress: Progress | None) -> None:
+def copy_rows(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]], progress: Progress | None) -> None:
+    """COPY ``rows`` by ``statement`` in chunks, telling ``progress`` after each."""
     raw = conn.connection.driver_connection
     assert raw is not None
     with raw.cursor() as cursor:
@@ -37,7 +38,7 @@ def _copy(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]], pro
                 progress(min(start + CHUNK, len(rows)), len(rows))
 
 
-def _counted(conn: Connection, upsert: str, params: dict[str, Any] | None = None) -> Imported:
+def upsert_counted(conn: Connection, upsert: str, params: dict[str, Any] | None = None) -> Imported:
     """Run an upsert and count the rows it added and those it updated (``xmax = 0``: a new row)."""
     added, updated = conn.execute(
         text(
@@ -55,13 +56,13 @@ def import_buildings(
     """Add or update (by code) the buildings, in the caller's transaction."""
     conn.execute(text("CREATE TEMP TABLE building_in (LIKE building INCLUDING DEFAULTS) ON COMMIT DROP"))
     wkb = shapely.to_wkb(shapely.set_srid([r.geometry for r in rows], 4326), hex=True, include_srid=True)
-    _copy(
+    copy_rows(
         conn,
         "COPY building_in (code, grid_code, name, head, geom, synthetic) FROM STDIN",
         [(r.code, r.grid, r.name, r.head, g, synthetic) for r, g in zip(rows, wkb, strict=True)],
         progress,
     )
-    done = _counted(
+    done = upsert_counted(
         conn,
         "INSERT INTO building (code, grid_code, name, head, geom, synthetic)"
         " SELECT code, grid_code, name, head, geom, synthetic FROM building_in"
@@ -153,7 +154,7 @@ def import_people(
         )
         for r in rows
     ]
-    _copy(
+    copy_rows(
         conn,
         "COPY person_in (household_id, building_code, unit, room, address, name, id_hash, id_sealed, id_masked,"
         " phone_sealed, phone_masked, birth_date, relation, tags) FROM STDIN",
@@ -164,7 +165,7 @@ def import_people(
     conn.execute(text(_TOUCHED))
     params = {"synthetic": synthetic, "registered_on": registered_on}
     conn.execute(text(_HOUSEHOLDS), params)
-    done = _counted(conn, _PEOPLE, params)
+    done = upsert_counted(conn, _PEOPLE, params)
     conn.execute(text(_RECOUNT))
     return done
 
