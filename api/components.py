@@ -13,7 +13,6 @@ from api.bodies import WriteBody
 from api.cases import case_in_scope, read_case
 from api.deps import CaseIdDep, EngineDep, ReadEngineDep, RulesDep
 from api.errors import Refusal, problem, responses
-from api.etags import NOT_MODIFIED
 from api.map_layers import MVT, AreaQuery, TileXY, TileZ, scope
 from api.mapdata import component_tile
 from cases.categories import component_classes
@@ -52,7 +51,10 @@ def get_near(
 @router.get(
     "/map/components/{z}/{x}/{y}.mvt",
     response_class=Response,
-    responses={200: {"content": {MVT: {}}, "description": "A Mapbox Vector Tile, layer components"}, **NOT_MODIFIED},
+    responses={
+        200: {"content": {MVT: {}}, "description": "A Mapbox Vector Tile, layer components"},
+        **responses(404, 422),
+    },
 )
 def get_component_tile(
     engine: ReadEngineDep,
@@ -83,7 +85,7 @@ class UnitIn(WriteBody):
     reason: Annotated[str, Field(min_length=1, max_length=500), *FreeText]
 
 
-@router.post("/cases/{case_id}/unit", responses=responses(404, 409, 422))
+@router.post("/cases/{case_id}/unit", responses=responses(400, 404, 409, 422))
 async def post_unit(
     request: Request, case_id: CaseIdDep, body: UnitIn, engine: EngineDep, rules: RulesDep, principal: PrincipalDep
 ) -> dict[str, Any]:

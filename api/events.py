@@ -2,11 +2,11 @@
 
 import math
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import Connection, text
 from starlette.datastructures import State
 
@@ -128,9 +128,34 @@ async def post_batch(
     return answer(await intake.accept(events))
 
 
-@router.get("/categories", tags=["events"], response_model=list[dict[str, str]], responses=NOT_MODIFIED)
+class FilingCondition(BaseModel):
+    """A filing condition (立案条件) of a 小类: its number, when it applies, when a case of it may close."""
+
+    number: str
+    text: str
+    closing: str
+
+
+class CategoryOut(BaseModel):
+    """A 小类 of the classification as listed."""
+
+    code: str
+    name: str
+    name_en: str
+    kind: Literal["event", "component"]
+    group: str
+    group_name: str
+    sla_class: str
+    extension: bool
+    conditions: list[FilingCondition]
+
+
+@router.get("/categories", tags=["events"], response_model=list[CategoryOut], responses=NOT_MODIFIED)
 def list_categories(request: Request) -> Response:
-    """The category codes an event may carry, with names and SLA class.
+    """The 小类 an event may carry (events' four digits, components' BJ + four).
+
+    Each with its names, 大类, SLA class, whether a city extension, and its filing conditions (a report names
+    one where there are several).
 
     The answer has an ETag: send it back in If-None-Match and an unchanged list is a 304 with no body
     (the phone app refreshes its offline copy this way).
