@@ -20,8 +20,9 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 from cases.loop import Action, State, apply, breach_action, breached, stage_deadline
 from cases.rules import Rules
 from cases.store import CLOCK, case_from_row, loop_cases, store_transition, take_in
+from db.rules_tables import rules_version
 from db.tables import case as case_table
-from db.tables import case_transition, clock_skip, rules_version
+from db.tables import case_transition, clock_skip
 
 log = logging.getLogger(__name__)
 

@@ -379,23 +379,3 @@ photo = Table(
     now_column("uploaded_at"),
     Column("content", LargeBinary, nullable=False),
 )
-
-# One row: the fingerprint of the rules and calendar the open cases' deadlines were computed with.
-rules_version = Table(
-    "rules_version",
-    metadata,
-    Column("id", SmallInteger, primary_key=True),
-    Column("fingerprint", String(64), nullable=False),
-    at_column("applied_at", nullable=False),
-    CheckConstraint("id = 1", name="rules_version_single_row"),
-)
-
-# The platform codes of before the national classification and what each became (migration 0031).
-category_mapping = Table(
-    "category_mapping",
-    metadata,
-    Column("old_code", String(8), primary_key=True),
-    Column("new_code", String(8), nullable=False),
-    Column("condition", String(2)),
-    now_column("mapped_at"),
-)

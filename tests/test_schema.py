@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
-from db import notice_tables, open311_tables, register_tables, roll_tables, watch_tables  # noqa: F401  (declare their tables in the same metadata)
+from db import notice_tables, open311_tables, register_tables, roll_tables, rules_tables, watch_tables  # noqa: F401  (declare their tables in the same metadata)
 from db.partitions import MONTHLY
 from db.tables import active_area, area, metadata
 
