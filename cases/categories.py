@@ -53,7 +53,7 @@ class Category:
     was: str | None = None  # the code of schema_version 1
     kind: str = "event"  # event (事件) or component (部件)
     extension: bool = False  # not in the standard: a city extension
-    formerly: str | None = None  # the platform's code before this classification
+    formerly: str | None = None  # the platform's code before this classification, /its condition if it meant one
     conditions: tuple[Condition, ...] = ()
 
     @property
@@ -117,7 +117,7 @@ def load_categories(path: Path = CATEGORIES_FILE) -> dict[str, Category]:
                 if category.code in categories:
                     raise ValueError(f"{path}: category {category.code} appears twice")
                 categories[category.code] = category
-    formerly = [c.formerly for c in categories.values() if c.formerly]
+    formerly = [c.formerly.partition("/")[0] for c in categories.values() if c.formerly]
     if len(set(formerly)) != len(formerly) or set(formerly) & set(categories):
         raise ValueError(f"{path}: a former code is given twice or is still a code")
     return categories
@@ -136,9 +136,14 @@ def renamed_codes() -> dict[str, Category]:
 
 
 @cache
-def former_codes() -> dict[str, Category]:
-    """The category each platform code of before the national classification became (8202 → BJ0116)."""
-    return {c.formerly: c for c in default_categories().values() if c.formerly is not None}
+def former_codes() -> dict[str, tuple[Category, str | None]]:
+    """What each platform code of before the national classification became: 8202 → (路灯 BJ0116, condition 1)."""
+    found: dict[str, tuple[Category, str | None]] = {}
+    for c in default_categories().values():
+        if c.formerly is not None:
+            old, _, condition = c.formerly.partition("/")
+            found[old] = (c, condition or None)
+    return found
 
 
 def rule_key(category: str, condition: str | None) -> str:

@@ -260,7 +260,7 @@ def load_rules(path: Path = RULES_FILE, workdays_file: Path | None = None) -> Ru
     def code_of(value: object, where: str) -> str:
         code = str(value)
         if code in former_codes():  # a platform code of before the national classification: read as its new one
-            renamed[code] = code = former_codes()[code].code
+            renamed[code] = code = former_codes()[code][0].code
         if code not in known:
             raise RulesError(f"{where}.{value}: unknown category (see cases/data/classification.yaml)")
         return code

@@ -90,6 +90,8 @@ def make_event(rng: random.Random, worker: Gridworker) -> dict[str, Any]:
         category, condition = ("9001" if kind == "patrol" else "9002"), None
     lon, lat = random_point(rng, worker.area)
     crs = rng.choices(list(CRS_MIX), weights=list(CRS_MIX.values()))[0]
+    if category.startswith("BJ"):  # a component: where the phone's GPS put it, to pick the component there
+        crs = "wgs84"
     lon, lat = from_wgs84(lon, lat, crs)
     event: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
@@ -110,6 +112,19 @@ def make_event(rng: random.Random, worker: Gridworker) -> dict[str, Any]:
             return event | {"kind": "patrol", "category": "9001"}
         event["household"] = worker.to_visit.pop(0)
     return event
+
+
+def name_component(client: httpx.Client, tokens: "Tokens", event: dict[str, Any]) -> None:
+    """A component report names the nearest component of its class within 200 m, as the phone offers it."""
+    place = event["location"]
+    query = {"lon": place["lon"], "lat": place["lat"], "category": event["category"], "within_m": 200}
+    try:
+        response = client.get("/v1/components/near", params=query, headers=tokens.headers(event["reporter"]))
+    except httpx.HTTPError:
+        return
+    found = response.json()["components"] if response.status_code == 200 else []
+    if found:
+        event["component"] = found[0]["code"]
 
 
 def fetch_due(client: httpx.Client, tokens: "Tokens", worker: Gridworker) -> list[str]:
@@ -214,6 +229,8 @@ def run(
             if not worker.to_visit:
                 worker.to_visit = fetch_due(client, tokens, worker)
             event = make_event(rng, worker)
+            if event["category"].startswith("BJ"):
+                name_component(client, tokens, event)
             if rng.random() < INVALID_SHARE:
                 event["location"]["lat"] = 123.0  # a broken GPS fix: the API must answer 422
             post(client, tokens, event, stats, stop)

@@ -3,8 +3,8 @@
 Version 2 changed the category codes to the standard's (see cases/data/classification.yaml). An
 event of version 1 (or without a version) is refused at ingest with the new code of its
 category; one already on the raw topic is read with its category renamed. A platform code of
-before the national classification (8202) is taken in under its new code (BJ0116): phones that
-still hold the old list lose nothing.
+before the national classification (8202) is taken in under its new code and the filing condition
+it meant (BJ0116, condition 1): phones that still hold the old list lose nothing.
 """
 
 import hashlib
@@ -31,6 +31,7 @@ from db.cells import FREE_TEXT, ONE_LINE
 from geo.crs import CRS
 
 SCHEMA_VERSION = 2
+_MEANT = "_meant_condition"  # in the validation context: the condition the category's old code meant
 MAX_FUTURE = timedelta(minutes=5)
 MAX_AGE = timedelta(days=30)
 MAX_DESCRIPTION = 2000
@@ -118,7 +119,7 @@ class Event(BaseModel):
     kind: Kind
     category: Annotated[str, StringConstraints(pattern=r"^(BJ)?\d{4}$")]
     # the filing condition (立案条件) of the category, by number; needed where the category has several
-    condition: Annotated[str, StringConstraints(pattern=r"^\d{1,2}$")] | None = None
+    condition: Annotated[str | None, Field(validate_default=True), StringConstraints(pattern=r"^\d{1,2}$")] = None
     # the component (部件) reported, by its 16-digit identifier: county 6 + 大类 2 + 小类 2 + serial 6
     component: Annotated[str, StringConstraints(pattern=r"^\d{16}$")] | None = None
     occurred_at: AwareDatetime
@@ -169,10 +170,22 @@ class Event(BaseModel):
                     " with the codes of GET /v1/categories"
                 )
             value = renamed.code if renamed else value
-        if value in former_codes():
-            value = former_codes()[value].code
+        former, meant = former_codes().get(value, (None, None))
+        if former is not None:  # an old phone's code: its new one, and the condition it meant (for ``condition``)
+            value = former.code
+        if isinstance(info.context, dict):
+            info.context[_MEANT] = meant
         if value not in default_categories():
             raise ValueError(f"unknown category {value!r}; GET /v1/categories lists the valid codes")
+        return value
+
+    @field_validator("condition")
+    @classmethod
+    def _meant_condition(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """The condition an old code meant (8202: 路灯 condition 1) where the report names none; at ingest only."""
+        if value is None and isinstance(info.context, dict):
+            meant: str | None = info.context.pop(_MEANT, None)
+            return meant
         return value
 
     @field_validator("occurred_at")

@@ -88,9 +88,11 @@ def test_old_platform_codes_are_taken_in_under_the_standard_ones() -> None:
     now = datetime.now(UTC)
     assert _event("8203", now).category == "0151"  # 道路破损, a city extension of 市容环境
     assert _event("8101", now).category == "0507"  # 乱堆物堆料 → 街面秩序
-    assert {old: c.code for old, c in former_codes().items()} == {
-        "8101": "0507", "8102": "0501", "8103": "0510", "8201": "BJ0113", "8202": "BJ0116",
-        "8203": "0151", "8204": "BJ0104", "8205": "0651",
+    lamp = _event("8202", now)  # 路灯不亮: the street light's condition 1, so an old phone's report goes in
+    assert (lamp.category, lamp.condition) == ("BJ0116", "1")
+    assert {old: (c.code, condition) for old, (c, condition) in former_codes().items()} == {
+        "8101": ("0507", None), "8102": ("0501", None), "8103": ("0510", None), "8201": ("BJ0113", "1"),
+        "8202": ("BJ0116", "1"), "8203": ("0151", None), "8204": ("BJ0104", "2"), "8205": ("0651", None),
     }  # fmt: skip
 
 
@@ -165,11 +167,13 @@ def test_old_cases_are_mapped_to_the_standard_codes_in_place(
             r.id: (r.category, r.condition, r.sla_class)
             for r in conn.execute(text('SELECT id, category, condition, sla_class FROM "case"'))
         }
-        mapping = dict(conn.execute(text("SELECT old_code, new_code FROM category_mapping")).all())
+        mapping = {
+            r[0]: (r[1], r[2]) for r in conn.execute(text("SELECT old_code, new_code, condition FROM category_mapping"))
+        }
     assert rows[cases["8202"]] == ("BJ0116", "1", "general")
     assert rows[cases["8201"]] == ("BJ0113", "1", "general")  # its limits now come from condition 1: 2 hours
     assert rows[cases["0102"]] == ("0102", None, "general")
-    assert mapping == {old: c.code for old, c in former_codes().items()}  # the migration says what the data says
+    assert mapping == {old: (c.code, k) for old, (c, k) in former_codes().items()}  # as the data says
 
 
 def test_rules_check_prints_each_filing_conditions_limits_and_renames_old_codes(tmp_path: Path) -> None:
