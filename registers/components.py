@@ -67,7 +67,7 @@ def _date(line: int, value: str) -> tuple[date | None, list[Problem]]:
     try:
         return date.fromisoformat(value[:10]), []
     except ValueError:
-        return None, [Problem(line, "surveyed_on", "field.date", {"value": value})]
+        return None, [Problem(line, "surveyed", "field.date", {"value": value})]
 
 
 def check_components(
@@ -83,7 +83,7 @@ def check_components(
         code = values.get("code", "")
         geometry, where = _shape(line, values)
         found += where
-        surveyed, bad_date = _date(line, values.get("surveyed_on", ""))
+        surveyed, bad_date = _date(line, values.get("surveyed", ""))
         found += bad_date
         category = ""
         if code and not IDENTIFIER.fullmatch(code):

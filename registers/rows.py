@@ -71,7 +71,7 @@ COLUMNS = {
         "owner": "权属单位",
         "maintainer": "养护单位",
         "status": "状态",
-        "surveyed_on": "普查日期",
+        "surveyed": "普查日期",  # ten letters at most, as a Shapefile's field names are
     },
 }
 REQUIRED = {

@@ -7,8 +7,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+import geopandas as gpd
 import mapbox_vector_tile
 import pytest
+import shapely
 from fastapi.testclient import TestClient
 from openpyxl import Workbook
 from sqlalchemy import Engine, text
@@ -55,7 +57,7 @@ def test_a_survey_file_is_checked_row_by_row_and_imported_by_identifier(
     region = code[:6]
     lamp = f"{region}0116000001"
     features = [
-        _feature(lamp, lon, lat, surveyed_on="2026-03-01"),  # line 2: good, a street light
+        _feature(lamp, lon, lat, surveyed="2026-03-01"),  # line 2: good, a street light
         _feature(f"{region}0199000001", lon, lat),  # 3: 小类 99 of 公用设施 is no class
         _feature(lamp, lon + 0.0001, lat),  # 4: the identifier again
         _feature(f"{region}0116000002", 0.0, 0.0),  # 5: outside every grid
@@ -195,3 +197,26 @@ def test_the_map_shows_components_by_class_and_marks_one_with_an_open_case(
     assert lamp in only and cover not in only
     assert far.status_code == 200 and far.content == b""  # below zoom 15: no dots
     assert page.status_code == 200 and "gridgovComponents(" in page.text and "/v1/map/components/" in page.text
+
+
+@pytest.mark.parametrize("suffix", [".gpkg", ".shp"])
+def test_a_survey_in_a_geopackage_or_a_shapefile_is_read_the_same(
+    demo_city: Engine, settings: Settings, tmp_path: Path, grid: tuple[str, float, float], suffix: str
+) -> None:
+    """In CGCS2000 / 3-degree Gauss-Krüger (EPSG:4549, as surveys are delivered): stored in WGS84 at the place."""
+    code, lon, lat = grid
+    lamp = f"{code[:6]}0116000031"
+    frame = gpd.GeoDataFrame(
+        {"code": [lamp], "owner": ["区路灯管理所"], "status": ["完好"], "surveyed": ["2026-05-01"]},
+        geometry=[shapely.Point(lon, lat)],
+        crs=4326,
+    ).to_crs(4549)
+    path = tmp_path / f"lamps{suffix}"
+    frame.to_file(path, engine="pyogrio")
+    report = _import(demo_city, settings, path)
+    assert report.problems == [] and report.imported is not None and report.imported.added == 1
+    with demo_city.connect() as conn:
+        x, y, day = conn.execute(
+            text("SELECT ST_X(geom), ST_Y(geom), surveyed_on FROM component WHERE code = :c"), {"c": lamp}
+        ).one()
+    assert abs(x - lon) < 1e-6 and abs(y - lat) < 1e-6 and day.isoformat() == "2026-05-01"
