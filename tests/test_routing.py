@@ -131,6 +131,10 @@ def test_verifying_a_component_case_sets_the_components_state(
         conn.execute(text("UPDATE \"case\" SET state = 'resolved' WHERE id = :id"), {"id": case_id})
     headers = sign_in("route-community", Role.COMMUNITY, code[:12])
     with TestClient(create_app(settings)) as client:
+        page = client.get(f"/work/cases/{case_id}", headers=headers)
+        assert page.status_code == 200 and '<select name="component_status"' in page.text  # the verify form asks
+        assert all(f'<option value="{s}">' in page.text for s in ("完好", "破损", "丢失", "占用", "废弃"))
+        assert lamp in page.text and "润州区路灯管理所" in page.text  # the case page names its component and unit
         wrong = client.post(
             f"/v1/cases/{case_id}/transitions", json={"action": "reject_resolution", "note": "未修好",
                                                       "component_status": "完好"}, headers=headers,

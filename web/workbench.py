@@ -61,11 +61,13 @@ def case_page(
     csrf: str,
     lang: str,
     components: str | None = None,
+    component_statuses: tuple[str, ...] = (),
 ) -> str:
     """One case: a small map with its grid, photos, description, stage deadlines, history, and its actions.
 
     ``staff``: whom a dispatch may name (``api.cases.dispatch_choices``), the suggested first;
-    ``components``: the URL of the component tiles around it, for those who may read the map.
+    ``components``: the URL of the component tiles around it, for those who may read the map;
+    ``component_statuses``: the states a verification may give the case's component.
     """
     text = labels(lang)
     offered = sorted(actions, key=lambda a: ACTION_ORDER.index(a["action"]) if a["action"] in ACTION_ORDER else 99)
@@ -87,6 +89,7 @@ def case_page(
         actions=offered,
         staff=staff,
         config=config,
+        component_statuses=component_statuses,
     )
 
 

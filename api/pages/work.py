@@ -24,6 +24,7 @@ from cases.limits import RulesError
 from cases.loop import Action
 from cases.reads import QUEUES, display_names
 from cases.rules import Rules
+from db.register_tables import COMPONENT_STATUSES
 from geo.areas import area_feature
 from web.workbench import case_page, report_page, work_page
 
@@ -103,6 +104,7 @@ def get_case_page(
         csrf_of(request, settings),
         lang,
         components=COMPONENT_TILES + case["grid_code"] if principal.role in MAP_READERS and case["grid_code"] else None,
+        component_statuses=COMPONENT_STATUSES,
     )
 
 

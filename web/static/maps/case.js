@@ -44,7 +44,7 @@
       if (!upload.ok) return void (error.textContent = await refusal(upload));
     }
     const body = { action: form.dataset.action, note };
-    for (const field of ["assignee", "length", "into"]) {
+    for (const field of ["assignee", "length", "into", "component_status"]) {
       const value = (data.get(field) || "").trim();
       if (value) body[field] = value;
     }
