@@ -264,8 +264,9 @@
     select.value = chosen;
     fillConditions();
   }
-  // A component class (部件): the components of that class within 30 m of the reporter, nearest first, the
-  // nearest chosen (GET /v1/components/near); offline, none is listed and the report names none.
+  // A component class (部件): the components of that class near the reporter (within 30 m, or the GPS's
+  // accuracy up to 200 m when it is worse), nearest first, the nearest chosen (GET /v1/components/near);
+  // offline, none is listed and the report names none.
   async function fillComponents() {
     const code = $("category").value;
     const place = coordsFromInputs() || state.position;
@@ -273,7 +274,8 @@
     $("component-label").hidden = !code.startsWith("BJ");
     select.replaceChildren();
     if (!code.startsWith("BJ") || !place) return;
-    const found = await api(`/v1/components/near?lon=${place.lon}&lat=${place.lat}&category=${code}`);
+    const within = Math.min(200, Math.max(30, Math.ceil(state.position ? state.position.accuracy : 0)));
+    const found = await api(`/v1/components/near?lon=${place.lon}&lat=${place.lat}&category=${code}&within_m=${within}`);
     if ($("category").value !== code) return; // another class was chosen meanwhile
     const near = found ? found.components : [];
     select.replaceChildren(el("option", { value: "" }, t(found ? "component_none" : "component_offline")),
