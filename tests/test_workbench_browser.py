@@ -383,3 +383,31 @@ def test_a_sign_in_form_posted_from_another_site_replaces_no_session(
         browser.close()
     assert "error=form" in refused
     assert me["username"] == "wb-victim-1"  # still the victim's own session
+
+
+def test_a_district_supervisor_sends_a_case_to_another_unit_with_a_reason(
+    server: str, demo_city: Engine, sign_in: SignIn
+) -> None:
+    """The case page's 改派 form: the units to choose from, the decided one selected; the reason goes in its history."""
+    sign_in("wb-district-unit", Role.DISTRICT, DEMO_DISTRICT)
+    worker = sign_in("wb-gw-unit", Role.GRIDWORKER, grid_point(demo_city, GRID)[0])
+    case = _report(server, demo_city, worker, "wb-gw-unit", "0151", "人行道砖块松动")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        page = browser.new_page(viewport={"width": 1366, "height": 768})
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        _sign_in(page, server, "wb-district-unit")
+        page.goto(f"{server}/work/cases/{case}", wait_until="load")
+        offered = page.eval_on_selector_all("#reroute [name=unit] option", "os => os.map(o => o.value)")
+        assert {"区城市管理局", "区路灯管理所", "消防救援大队"} <= set(offered)
+        page.click("#reroute button")  # no reason: asked for one, nothing sent
+        assert page.inner_text("#reroute .error") == "请填写理由"
+        page.select_option("#reroute [name=unit]", "区住房和城乡建设局")
+        page.fill("#reroute [name=reason]", "属道路养护范围")
+        with page.expect_navigation():
+            page.click("#reroute button")
+        assert page.inner_text("#unit") == "区住房和城乡建设局"
+        assert "改派" in page.inner_text("table") and "区住房和城乡建设局：属道路养护范围" in page.inner_text("table")
+        browser.close()
+    assert errors == []

@@ -62,12 +62,14 @@ def case_page(
     lang: str,
     components: str | None = None,
     component_statuses: tuple[str, ...] = (),
+    units: list[str] | None = None,
 ) -> str:
     """One case: a small map with its grid, photos, description, stage deadlines, history, and its actions.
 
     ``staff``: whom a dispatch may name (``api.cases.dispatch_choices``), the suggested first;
     ``components``: the URL of the component tiles around it, for those who may read the map;
-    ``component_statuses``: the states a verification may give the case's component.
+    ``component_statuses``: the states a verification may give the case's component; ``units``: where a
+    supervisor may send it instead (改派), none for others.
     """
     text = labels(lang)
     offered = sorted(actions, key=lambda a: ACTION_ORDER.index(a["action"]) if a["action"] in ACTION_ORDER else 99)
@@ -90,6 +92,7 @@ def case_page(
         staff=staff,
         config=config,
         component_statuses=component_statuses,
+        units=units or [],
     )
 
 

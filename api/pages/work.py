@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import text
 
-from api.access import MAP_READERS
+from api.access import MAP_READERS, SUPERVISORS
 from api.auth import COOKIE, PrincipalDep, authorize, page_csrf
 from api.cases import case_actions, dispatch_choices, read_case
 from api.components import COMPONENT_TILES
@@ -23,6 +23,7 @@ from cases.categories import category_names, default_categories, rule_key
 from cases.limits import RulesError
 from cases.loop import Action
 from cases.reads import QUEUES, display_names
+from cases.routing import known_units
 from cases.rules import Rules
 from db.register_tables import COMPONENT_STATUSES
 from geo.areas import area_feature
@@ -105,7 +106,13 @@ def get_case_page(
         lang,
         components=COMPONENT_TILES + case["grid_code"] if principal.role in MAP_READERS and case["grid_code"] else None,
         component_statuses=COMPONENT_STATUSES,
+        units=_units(engine, rules) if principal.role in SUPERVISORS and case["closed_at"] is None else None,
     )
+
+
+def _units(engine: Any, rules: Rules) -> list[str]:
+    with engine.connect() as conn:
+        return known_units(conn, rules)
 
 
 def _as_read(case: dict[str, Any], place: Any, names: dict[str, str], rules: Rules) -> dict[str, Any]:

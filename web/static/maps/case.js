@@ -56,4 +56,23 @@
     location.reload();
   }
   document.querySelectorAll("form.action").forEach((f) => f.addEventListener("submit", act));
+
+  // 改派: a supervisor sends the case to another unit than the one decided, with a reason.
+  const reroute = document.getElementById("reroute");
+  if (reroute) {
+    reroute.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const data = new FormData(reroute);
+      const reason = (data.get("reason") || "").trim();
+      const error = reroute.querySelector(".error");
+      if (!reason) return void (error.textContent = text.w_need_reason);
+      const response = await fetch(`/v1/cases/${cfg.case.id}/unit`, {
+        method: "POST", headers: { ...headers, "Content-Type": "application/json" },
+        body: JSON.stringify({ unit: data.get("unit"), reason }),
+      });
+      if (!response.ok) return void (error.textContent = await refusal(response));
+      state.done += 1;
+      location.reload();
+    });
+  }
 })();
