@@ -29,6 +29,7 @@ from api.auth import PrincipalDep, authorize
 from api.bodies import read_body
 from api.deps import EngineDep, SettingsDep
 from api.errors import Refusal, answer_language, responses
+from cases.categories import component_classes
 from db.cells import csv_value
 from registers.importer import import_file
 from registers.tabular import FileProblem
@@ -42,7 +43,7 @@ MAX_UPLOAD_BYTES = 64 * 2**20
 MAX_REPORT_ROWS = 5000  # problems kept with an import; the count of the rest is kept too
 STALLED_S = 120  # no progress for this long: the import's process ended
 PROGRESS_EVERY_S = 0.5
-FILENAME = r"^[^/\\\x00-\x1f]{1,200}\.(csv|CSV|xlsx|XLSX)$"
+FILENAME = r"^[^/\\\x00-\x1f]{1,200}\.(csv|CSV|xlsx|XLSX|geojson|GEOJSON|json|JSON|gpkg|GPKG)$"
 ImportId = Annotated[uuid.UUID, Path(description="The import's id")]
 
 
@@ -56,8 +57,12 @@ async def start_import(
     engine: EngineDep,
     principal: PrincipalDep,
     settings: SettingsDep,
-    kind: Annotated[Literal["people", "buildings"], Query(description="What the file holds")],
-    filename: Annotated[str, Query(pattern=FILENAME, description="The file's name (.csv or .xlsx)")],
+    kind: Annotated[
+        Literal["people", "buildings", "components"], Query(description="What the file holds (components: 部件普查)")
+    ],
+    filename: Annotated[
+        str, Query(pattern=FILENAME, description="The file's name (.csv or .xlsx; components also .geojson, .gpkg)")
+    ],
     dry_run: Annotated[bool, Query(description="Check every row and report; import nothing")] = True,
 ) -> dict[str, Any]:
     """Check (``dry_run``) or import a register file sent as the body; its progress at ``GET …/{id}``."""
@@ -113,6 +118,7 @@ def _run(
             dry_run=dry_run,
             progress=progress,
             area=area,
+            classes=component_classes(),
         )
         problems = report.problem_lines()
         kept = {"summary": report.summary(), "problems": problems[:MAX_REPORT_ROWS]}

@@ -177,7 +177,7 @@ register_import = Table(
     metadata,
     Column("id", UUID(as_uuid=True), primary_key=True),
     Column("actor", String(64), nullable=False),
-    Column("kind", String(9), nullable=False),
+    Column("kind", String(16), nullable=False),
     Column("filename", Text, nullable=False),
     Column("state", String(8), nullable=False),  # checked, running, done, failed
     Column("stage", String(9)),

@@ -4,6 +4,7 @@ A file from outside the area is a report of bad rows; a file that is no table fa
 import whose process ended reads as failed; the limits (size, name) are refusals that say what to send.
 """
 
+import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -33,9 +34,16 @@ def _buildings(rows: list[tuple[str, str, float, float]]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-def _run(client: TestClient, headers: dict[str, str], body: bytes, name: str = "楼栋.csv", **params: Any) -> Any:
+def _run(
+    client: TestClient,
+    headers: dict[str, str],
+    body: bytes,
+    name: str = "楼栋.csv",
+    kind: str = "buildings",
+    **params: Any,
+) -> Any:
     started = client.post(
-        "/v1/register-imports", headers=headers, params={"kind": "buildings", "filename": name, **params}, content=body
+        "/v1/register-imports", headers=headers, params={"kind": kind, "filename": name, **params}, content=body
     )
     assert started.status_code == 202, started.text
     deadline = time.monotonic() + 60
@@ -108,3 +116,21 @@ def test_the_limits_say_what_to_send(client: TestClient, sign_in: SignIn, demo_c
     assert big.status_code == 413
     gridworker = sign_in("imp-gw", Role.GRIDWORKER, grid_point(demo_city, G)[0])
     assert client.get("/work/registers/import", headers=gridworker).status_code == 403
+
+
+def test_a_clerk_checks_a_component_survey_from_the_browser(
+    client: TestClient, sign_in: SignIn, demo_city: Engine
+) -> None:
+    """A GeoJSON survey (部件普查) through the same importer: a row of an unknown class named by line, in Chinese."""
+    grid, lon, lat = grid_point(demo_city, G)
+    headers = sign_in("imp-com-comp", Role.COMMUNITY, grid[:12])
+    features = [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [lon, lat]},
+         "properties": {"标识码": f"{grid[:6]}{cls}000951", "权属单位": "区路灯管理所", "状态": "完好"}}
+        for cls in ("0116", "0199")
+    ]  # fmt: skip
+    body = json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False).encode()
+    checked = _run(client, headers, body, name="部件.geojson", kind="components")
+    assert (checked["state"], checked["bad"], checked["imported"]) == ("done", 1, False)
+    (problem,) = checked["problems"]
+    assert problem["line"] == 3 and problem["column"] == "标识码（code）" and "不是部件小类代码" in problem["problem"]

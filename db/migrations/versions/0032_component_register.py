@@ -44,9 +44,12 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.func.now(), nullable=False),
     )
     op.create_index("ix_unit_area_geom", "unit_area", ["geom"], postgresql_using="gist")
+    op.alter_column("register_import", "kind", type_=sa.String(16))  # "components" from the browser too
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM register_import WHERE kind = 'components'")
+    op.alter_column("register_import", "kind", type_=sa.String(9))
     op.drop_table("unit_area")
     op.drop_table("component")
     op.drop_column("case", "unit")
