@@ -14,7 +14,7 @@ from api.settings import Settings
 from cases.categories import component_classes
 from cli.wording import fail, tell, told
 from db.engine import make_engine
-from registers.components import import_areas
+from registers.components import area_shape, import_areas
 from registers.importer import import_file
 from registers.rekey import BATCH, rekey
 from registers.store import ID_COLUMN, PHONE_COLUMN, delete_person, log_access
@@ -208,6 +208,9 @@ def areas_command(
     missing = [n for n, (unit, name, shape) in enumerate(rows, start=2) if not (unit and name and shape)]
     if missing:
         fail("cli.areas_empty", file=path.name, line=missing[0])
+    unshaped = [n for n, (_, _, shape) in enumerate(rows, start=2) if not area_shape(shape)]
+    if unshaped:
+        fail("cli.areas_shape", file=path.name, line=unshaped[0])
     engine = make_engine(Settings().database.url)
     try:
         with engine.begin() as conn:

@@ -230,6 +230,7 @@ case = Table(
     Index("ix_case_unrolled_opened", "opened_at", postgresql_where=text("NOT rolled")),
     Index("ix_case_unrolled_counted", "counted_at", postgresql_where=text("NOT rolled AND counted_at IS NOT NULL")),
     Index("ix_case_unrolled_closed", "closed_at", postgresql_where=text("NOT rolled AND closed_at IS NOT NULL")),
+    Index("ix_case_component", "component", postgresql_where=text("component IS NOT NULL")),  # its open cases
 )
 
 # The last serial given to a case of the district ``region`` reported on ``day`` (cases.numbers).

@@ -195,6 +195,16 @@ FROM (SELECT ST_SetSRID(ST_GeomFromText(:wkt), 4326) AS g) s
 """
 
 
+def area_shape(shape: str) -> bool:
+    """Whether a WKT is one an area can be made of: a valid polygon (a park) or a line (a road), not empty."""
+    try:
+        geometry = wkt.loads(shape)
+    except shapely.errors.GEOSException:
+        return False
+    kinds = ("Polygon", "MultiPolygon", "LineString", "MultiLineString")
+    return geometry.geom_type in kinds and not geometry.is_empty and geometry.is_valid
+
+
 def import_areas(conn: Connection, areas: list[tuple[str, str, str]], buffer_m: float) -> int:
     """Replace the areas of responsibility of the units named: (unit, area name, WKT) each; how many were stored."""
     units = sorted({unit for unit, _, _ in areas})

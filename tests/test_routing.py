@@ -1,12 +1,18 @@
 """分拨: a case goes to its component's owner, else its filing condition's unit, else the unit whose area holds
 it; the decision and its reason are in its history; a supervisor may send it elsewhere with a reason."""
 
+import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import shapely
+import shapely.geometry
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
@@ -146,3 +152,41 @@ def test_verifying_a_component_case_sets_the_components_state(
         assert done.status_code == 200, done.text
     with demo_city.connect() as conn:
         assert conn.execute(text("SELECT status FROM component WHERE code = :c"), {"c": lamp}).scalar_one() == "完好"
+
+
+def test_areas_of_responsibility_come_from_a_map_file_and_a_mistake_is_one_line(
+    demo_city: Engine, database_url: str, tmp_path: Path, place: tuple[str, float, float]
+) -> None:
+    """A park as a polygon, a road as a line buffered 20 m; a point instead of an area is one line, no traceback."""
+    _, lon, lat = place
+    park = shapely.Point(lon, lat).buffer(0.001)
+    road = shapely.LineString([(lon - 0.005, lat + 0.002), (lon + 0.005, lat + 0.002)])
+    features = [
+        {"type": "Feature", "geometry": shapely.geometry.mapping(shape), "properties": {"单位": unit, "名称": name}}
+        for shape, unit, name in ((park, PARK.unit, PARK.name), (road, "人民路养护站", "人民路"))
+    ]
+    good = tmp_path / "areas.geojson"
+    good.write_text(
+        json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False), encoding="utf-8"
+    )
+    env = os.environ | {"GRIDGOV_DATABASE_URL": database_url, "GRIDGOV_LANG": "zh", "COLUMNS": "200"}
+    command = [sys.executable, "-m", "cli.main", "registers", "areas"]
+    done = subprocess.run([*command, str(good), "--buffer-m", "20"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "已导入 2 个责任区（2 个单位）"
+    with demo_city.begin() as conn:
+        width = conn.execute(  # the road's area: 20 m either side of its line
+            text("SELECT ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(:x, :y), 4326)::geography) FROM unit_area"
+                 " WHERE unit = '人民路养护站'"), {"x": lon, "y": lat + 0.002 + 30 / 111_320},
+        ).scalar_one()  # fmt: skip
+        conn.execute(text("DELETE FROM unit_area WHERE unit = '人民路养护站'"))
+    assert 9 < width < 11  # a point 30 m off the line lies 10 m outside the 20 m buffer
+    features[1]["geometry"] = {"type": "Point", "coordinates": [lon, lat]}
+    bad = tmp_path / "bad.geojson"
+    bad.write_text(
+        json.dumps({"type": "FeatureCollection", "features": features}, ensure_ascii=False), encoding="utf-8"
+    )
+    refused = subprocess.run([*command, str(bad)], env=env, capture_output=True, text=True)
+    said = (refused.stdout + refused.stderr).strip()
+    assert refused.returncode != 0 and "Traceback" not in said and len(said.splitlines()) == 1
+    assert "第 3 行的几何不是有效的面（公园）或线（道路）" in said

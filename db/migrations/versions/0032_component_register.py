@@ -19,6 +19,7 @@ def upgrade() -> None:
     op.add_column("event", sa.Column("component", sa.String(16)))
     op.add_column("case", sa.Column("component", sa.String(16)))
     op.add_column("case", sa.Column("unit", sa.Text))
+    op.create_index("ix_case_component", "case", ["component"], postgresql_where=sa.text("component IS NOT NULL"))
     op.create_table(
         "component",
         sa.Column("code", sa.String(16), primary_key=True),
@@ -52,6 +53,7 @@ def downgrade() -> None:
     op.alter_column("register_import", "kind", type_=sa.String(9))
     op.drop_table("unit_area")
     op.drop_table("component")
+    op.drop_index("ix_case_component", "case")
     op.drop_column("case", "unit")
     op.drop_column("case", "component")
     op.drop_column("event", "component")
