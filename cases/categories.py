@@ -155,6 +155,7 @@ REQUEST_GROUP = "sj91"  # the categories of resident requests (居民点单)
 ROUTINE_GROUP = "sj90"  # patrol check-ins and household visits (日常工作)
 
 
+@cache
 def component_classes() -> dict[str, str]:
     """Each component class (部件小类, BJ0116) and its name."""
     return {c.code: c.name for c in default_categories().values() if c.kind == "component"}

@@ -249,6 +249,7 @@ component = Table(
     now_column("updated_at"),
     Index("ix_component_geom", "geom", postgresql_using="gist"),  # the components near a reporter
     Index("ix_component_grid_code", "grid_code"),
+    Index("ix_component_owner", "owner"),  # the units cases may go to (cases.routing.known_units)
 )
 
 # A unit's area of responsibility (责任区): a road's unit within a buffer of the road, a park's in the park.

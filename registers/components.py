@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, text
 
 from db.register_tables import COMPONENT_STATUSES
 from geo.grid_index import GridIndex
-from registers.rows import Problem, Records, basic_problems, row_fields
+from registers.rows import Problem, Records, basic_problems, point_of, row_fields
 from registers.store import Imported, Progress, copy_rows, upsert_counted
 
 IDENTIFIER = re.compile(r"\d{16}")
@@ -52,13 +52,7 @@ def _shape(line: int, values: dict[str, str]) -> tuple[shapely.Geometry | None, 
         if shape.geom_type not in ("Point", "LineString", "MultiLineString") or shape.is_empty:
             return None, [Problem(line, "shape", "field.component_shape")]
         return shape, []
-    try:
-        lon, lat = float(values.get("lon", "")), float(values.get("lat", ""))
-    except ValueError:
-        return None, [Problem(line, "lon", "field.lon_lat")]
-    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
-        return None, [Problem(line, "lat", "field.lon_lat_range")]
-    return shapely.Point(lon, lat), []
+    return point_of(line, values)
 
 
 def _date(line: int, value: str) -> tuple[date | None, list[Problem]]:

@@ -181,6 +181,11 @@ def _location(line: int, values: dict[str, str]) -> tuple[shapely.Geometry | Non
         if shape.geom_type not in ("Polygon", "MultiPolygon") or not shape.is_valid:
             return None, [Problem(line, "footprint", "field.footprint_shape")]
         return shape, []
+    return point_of(line, values)
+
+
+def point_of(line: int, values: dict[str, str]) -> tuple[shapely.Geometry | None, list[Problem]]:
+    """A row's ``lon`` and ``lat`` (WGS84) as a point, or the problem with them."""
     try:
         lon, lat = float(values.get("lon", "")), float(values.get("lat", ""))
     except ValueError:

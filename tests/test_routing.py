@@ -101,14 +101,21 @@ def test_a_report_in_a_park_goes_to_the_parks_unit_and_a_supervisor_may_send_it_
         )
 
 
+def _lamp(engine: Engine, place: tuple[str, float, float], status: str) -> str:
+    """A street light of 润州区路灯管理所 at the place, in the register; its identifier."""
+    code, lon, lat = place
+    lamp = f"{code[:6]}0116{code[-6:]}"
+    row = ComponentRow(0, lamp, "BJ0116", "路灯", shapely.Point(lon, lat), code, "润州区路灯管理所", None, status, None)
+    with engine.begin() as conn:
+        import_components(conn, [row])
+    return lamp
+
+
 def test_a_lamp_report_goes_to_the_lamps_owner_and_a_second_report_of_it_is_a_duplicate(
     demo_city: Engine, settings: Settings, sign_in: SignIn, place: tuple[str, float, float]
 ) -> None:
     code, lon, lat = place
-    lamp = f"{code[:6]}0116{code[-6:]}"
-    row = ComponentRow(0, lamp, "BJ0116", "路灯", shapely.Point(lon, lat), code, "润州区路灯管理所", None, "完好", None)
-    with demo_city.begin() as conn:
-        import_components(conn, [row])
+    lamp = _lamp(demo_city, place, "完好")
     body = event_body(lon, lat, category="BJ0116", condition="1", component=lamp, reporter="route-gw")
     case_id, unit, history = _reported(demo_city, body)
     assert unit == "润州区路灯管理所"
@@ -127,10 +134,7 @@ def test_verifying_a_component_case_sets_the_components_state(
     demo_city: Engine, settings: Settings, sign_in: SignIn, place: tuple[str, float, float]
 ) -> None:
     code, lon, lat = place
-    lamp = f"{code[:6]}0116{code[-6:]}"
-    row = ComponentRow(0, lamp, "BJ0116", "路灯", shapely.Point(lon, lat), code, "润州区路灯管理所", None, "破损", None)
-    with demo_city.begin() as conn:
-        import_components(conn, [row])
+    lamp = _lamp(demo_city, place, "破损")
     body = event_body(lon, lat, category="BJ0116", condition="1", component=lamp, reporter="route-gw")
     case_id, _, _ = _reported(demo_city, body)
     with demo_city.begin() as conn:  # fixed, and waiting for verification

@@ -36,6 +36,7 @@ def upgrade() -> None:
     )
     op.create_index("ix_component_geom", "component", ["geom"], postgresql_using="gist")
     op.create_index("ix_component_grid_code", "component", ["grid_code"])
+    op.create_index("ix_component_owner", "component", ["owner"])
     op.create_table(
         "unit_area",
         sa.Column("id", sa.Integer, sa.Identity(), primary_key=True),
