@@ -145,6 +145,7 @@ def test_verifying_a_component_case_sets_the_components_state(
         assert page.status_code == 200 and '<select name="component_status"' in page.text  # the verify form asks
         assert all(f'<option value="{s}">' in page.text for s in ("完好", "破损", "丢失", "占用", "废弃"))
         assert lamp in page.text and "润州区路灯管理所" in page.text  # the case page names its component and unit
+        assert "立案条件 1 路灯不亮或亮灯率不达标" in page.text  # its filing condition in words
         wrong = client.post(
             f"/v1/cases/{case_id}/transitions", json={"action": "reject_resolution", "note": "未修好",
                                                       "component_status": "完好"}, headers=headers,

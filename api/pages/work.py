@@ -89,6 +89,8 @@ def get_case_page(
         names = display_names(conn, [p for p in people if p])
         role = conn.execute(text("SELECT role FROM app_user WHERE username = :u"), {"u": place.reporter}).scalar()
     shown = _as_read(case, place, names, rules)
+    condition = default_categories()[case["category"]].condition(case["condition"])
+    shown["condition_text"] = f"{condition.number} {condition.text}" if condition else None  # words, not a number
     shown["reported"]["role"] = role
     actions = case_actions(engine, case_id, principal, rules)["actions"]
     staff = []
