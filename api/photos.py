@@ -40,12 +40,13 @@ def _store(engine: Engine, event_id: UUID, principal: Principal, content: bytes,
         distance, flags = compare(info, event.lon, event.lat, event.occurred_at)
         conn.execute(
             text(
-                "INSERT INTO photo (event_id, sha256, stage, media_type, bytes, width, height, taken_at, lon, lat,"
-                " distance_m, flags, uploaded_by, content) VALUES (:e, :h, :stage, :mt, :n, :w, :ht, :t, :lon, :lat,"
-                " :d, :flags, :by, :content) ON CONFLICT (event_id, sha256) DO NOTHING"
+                "INSERT INTO photo (event_id, event_occurred_at, sha256, stage, media_type, bytes, width, height,"
+                " taken_at, lon, lat, distance_m, flags, uploaded_by, content) VALUES (:e, :occurred, :h, :stage, :mt,"
+                " :n, :w, :ht, :t, :lon, :lat, :d, :flags, :by, :content) ON CONFLICT (event_id, sha256) DO NOTHING"
             ),
             {
                 "e": event_id,
+                "occurred": event.occurred_at,
                 "h": info.sha256,
                 "stage": stage,
                 "mt": info.media_type,

@@ -122,10 +122,10 @@ FROM generate_series(1, :n) AS i
 """
 # A fifth of the cases have a photo before and one after (a small stand-in for the picture itself).
 PHOTOS_SQL = """
-INSERT INTO photo (event_id, sha256, stage, media_type, bytes, width, height, taken_at, lon, lat, distance_m, flags,
-                   uploaded_by, uploaded_at, content)
-SELECT c.id, encode(sha256(convert_to(c.id::text || s.stage, 'UTF8')), 'hex'), s.stage, 'image/jpeg', 200, 1280,
-       960, c.opened_at + s.after, 119.43, 32.2, 4.0, '{}', 'bench', c.opened_at + s.after, :content
+INSERT INTO photo (event_id, event_occurred_at, sha256, stage, media_type, bytes, width, height, taken_at, lon, lat,
+                   distance_m, flags, uploaded_by, uploaded_at, content)
+SELECT c.id, c.opened_at, encode(sha256(convert_to(c.id::text || s.stage, 'UTF8')), 'hex'), s.stage, 'image/jpeg', 200,
+       1280, 960, c.opened_at + s.after, 119.43, 32.2, 4.0, '{}', 'bench', c.opened_at + s.after, :content
 FROM "case" c CROSS JOIN (VALUES ('before', interval '0 hours'), ('after', interval '2 hours')) AS s(stage, after)
 WHERE abs(hashtext(c.id::text)) % 5 = 0
 """

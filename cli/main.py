@@ -140,6 +140,7 @@ def sla() -> None:
         outbox,
         access_log_keep=keep,
         case_history_months=settings.sla.case_history_months,
+        event_months=settings.sla.event_months,
         notices=notices,
     )
     sla_engine.run(stop, settings.sla.sla_tick_s)

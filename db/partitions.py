@@ -9,7 +9,9 @@ of the default partition older than it.
 The access log is partitioned by the moment of each read. A case's history (``case_transition``) is
 partitioned by the month its case opened: the history of a case stays together, its keys stay unique
 as before, and a month is written to until its last case ends (or a decided appeal reopens one); only
-then, and past the cut-off, may retention drop it.
+then, and past the cut-off, may retention drop it. Events are partitioned by the moment they happened
+(every copy of one carries it); a month of them goes once every case opened from them has ended, and
+their photos with them.
 """
 
 import re
@@ -20,16 +22,28 @@ from sqlalchemy import Connection, Engine, text
 from db.tables import ENDED_STATES
 
 # Each partitioned table and the moment it is partitioned by.
-MONTHLY = {"pii_access": "at", "case_transition": "case_opened_at"}
+MONTHLY = {"pii_access": "at", "case_transition": "case_opened_at", "event": "occurred_at"}
 # What must hold of a month before retention drops it (its bounds :a and :b), beyond having ended:
-# a case's history goes only once every case opened in the month has ended.
+# a case's history goes only once every case opened in the month has ended; an event (a report, a patrol,
+# a visit) only once the case it opened, if any, has ended.
+_OPEN_CASES = f'SELECT id FROM "case" WHERE state NOT IN {ENDED_STATES}'
 SETTLED = {
     "case_transition": f'NOT EXISTS (SELECT 1 FROM "case" WHERE opened_at >= :a AND opened_at < :b'
-    f" AND state NOT IN {ENDED_STATES})"
+    f" AND state NOT IN {ENDED_STATES})",
+    "event": f"NOT EXISTS (SELECT 1 FROM event WHERE occurred_at >= :a AND occurred_at < :b AND id IN ({_OPEN_CASES}))",
 }
 # The rows of the default partition retention removes (:before the cut-off), beyond being older than it.
 SETTLED_ROWS = {
-    "case_transition": f'case_id IN (SELECT id FROM "case" WHERE opened_at < :before AND state IN {ENDED_STATES})'
+    "case_transition": f'case_id IN (SELECT id FROM "case" WHERE opened_at < :before AND state IN {ENDED_STATES})',
+    "event": f"id NOT IN ({_OPEN_CASES})",
+}
+# Rows of other tables that name the rows going ({rows}: a month's partition, or the default's rows that go),
+# removed first: a key into a partitioned table keeps a month from being detached while it is named.
+DEPENDENT = {
+    "event": (
+        "DELETE FROM photo WHERE (event_id, event_occurred_at) IN (SELECT id, occurred_at FROM {rows})",
+        "DELETE FROM event_key WHERE id IN (SELECT id FROM {rows})",
+    )
 }
 AHEAD = 3  # months made ahead of the current one
 BEHIND = 1  # and behind it: a report may be dated up to 30 days back, and opens its case then
@@ -133,16 +147,19 @@ def drop_before(engine: Engine, table: str, before: datetime) -> int:
     Returns how many rows went.
     """
     gone = 0
-    settled = SETTLED.get(table, "true")
+    settled, dependent = SETTLED.get(table, "true"), DEPENDENT.get(table, ())
     with engine.begin() as conn:
         for first, name in sorted(partitions(conn, table).items()):
             bounds = {"a": first, "b": next_month(first)}
             ended = datetime.combine(next_month(first), datetime.min.time(), UTC) <= before
             if ended and conn.execute(text(f"SELECT {settled}"), bounds).scalar_one():
                 gone += conn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one()
+                for statement in dependent:
+                    conn.execute(text(statement.format(rows=name)))
+                conn.execute(text(f"ALTER TABLE {table} DETACH PARTITION {name}"))
                 conn.execute(text(f"DROP TABLE {name}"))
-        column, rows = MONTHLY[table], SETTLED_ROWS.get(table, "true")
-        gone += conn.execute(
-            text(f"DELETE FROM {table}_default WHERE {column} < :before AND {rows}"), {"before": before}
-        ).rowcount
+        older = f"{table}_default WHERE {MONTHLY[table]} < :before AND {SETTLED_ROWS.get(table, 'true')}"
+        for statement in dependent:
+            conn.execute(text(statement.format(rows=older)), {"before": before})
+        gone += conn.execute(text(f"DELETE FROM {older}"), {"before": before}).rowcount
     return int(gone)

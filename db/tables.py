@@ -15,6 +15,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -121,6 +122,8 @@ overlay_area = Table(
 # The areas of the active boundary generation: a view (migration 0008), the one place that join is written.
 active_area = Table("active_area", MetaData(), *(Column(c.name, c.type) for c in area.columns))
 
+# Partitioned by the month it happened in (migration 0033; db.partitions): every copy of an event carries its
+# occurred_at, so a copy meets its first row under (id, occurred_at). An id is held once by event_key.
 event = Table(
     "event",
     metadata,
@@ -129,7 +132,7 @@ event = Table(
     Column("category", String(8), nullable=False),
     Column("condition", String(2)),  # the filing condition (立案条件) named by the report
     Column("component", String(16)),  # the component (部件) the report is about: its identifier
-    at_column("occurred_at", nullable=False),
+    at_column("occurred_at", nullable=False, primary_key=True),
     at_column("received_at", nullable=False),
     now_column("recorded_at"),
     Column("reporter", Text, nullable=False),
@@ -240,6 +243,17 @@ case_serial = Table(
     Column("region", String(6), primary_key=True),
     Column("day", Date, primary_key=True),
     Column("last", Integer, nullable=False),
+)
+
+# Every recorded event's id, once, with what a copy or another event under the id is told apart by: the
+# writer's COPY meets a held id here (a partitioned table's keys hold only per month), and lookups by id
+# (the receipts, the reconciler) read one index, not one per month. Written with the event (streams.writer).
+event_key = Table(
+    "event_key",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    at_column("occurred_at", nullable=False),  # where its row is: the month partition of event
+    Column("content_hash", String(64), nullable=False),
 )
 
 event_receipt = Table(
@@ -364,7 +378,7 @@ appeal = Table(
 photo = Table(
     "photo",
     metadata,
-    Column("event_id", UUID(as_uuid=True), ForeignKey("event.id"), primary_key=True),
+    Column("event_id", UUID(as_uuid=True), primary_key=True),
     Column("sha256", String(64), primary_key=True),
     Column("stage", String(8), nullable=False),
     Column("media_type", String(16), nullable=False),
@@ -379,4 +393,6 @@ photo = Table(
     Column("uploaded_by", String(64), nullable=False),
     now_column("uploaded_at"),
     Column("content", LargeBinary, nullable=False),
+    at_column("event_occurred_at", nullable=False),  # its event's, with event_id the key of a partitioned event
+    ForeignKeyConstraint(["event_id", "event_occurred_at"], ["event.id", "event.occurred_at"]),
 )

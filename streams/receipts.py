@@ -21,7 +21,7 @@ CLAIM = (
     " SELECT * FROM unnest(CAST(%(ids)b AS uuid[]), %(hashes)b::text[], %(reporters)b::text[], %(payloads)b::bytea[])"
     " ON CONFLICT (id) DO NOTHING)"
     " SELECT id::text, content_hash FROM event_receipt WHERE id = ANY(CAST(%(ids)b AS uuid[])){asynchronous}"
-    " UNION ALL SELECT id::text, content_hash FROM event WHERE id = ANY(CAST(%(ids)b AS uuid[]))"
+    " UNION ALL SELECT id::text, content_hash FROM event_key WHERE id = ANY(CAST(%(ids)b AS uuid[]))"
 )
 ASYNC_COMMIT = " AND (SELECT set_config('synchronous_commit', 'off', true)) IS NOT NULL"
 

@@ -67,7 +67,7 @@ def reconcile(
         if not conn.execute(text("SELECT pg_try_advisory_xact_lock(hashtext('gridgov.reconcile'))")).scalar_one():
             return Reconciled(0, 0)
         dropped = conn.execute(
-            text("DELETE FROM event_receipt r USING event e WHERE e.id = r.id AND r.received_at < now() - :grace"),
+            text("DELETE FROM event_receipt r USING event_key e WHERE e.id = r.id AND r.received_at < now() - :grace"),
             {"grace": timedelta(seconds=1)},
         ).rowcount
         # Rows of workers gone for an hour (killed, so they could not remove their own).
@@ -76,7 +76,7 @@ def reconcile(
             text(
                 "SELECT id, reporter, payload FROM event_receipt"
                 " WHERE received_at < CAST(:cutoff AS timestamptz) - :after * resent AND payload IS NOT NULL"
-                " AND NOT EXISTS (SELECT 1 FROM event e WHERE e.id = event_receipt.id)"
+                " AND NOT EXISTS (SELECT 1 FROM event_key e WHERE e.id = event_receipt.id)"
                 " ORDER BY received_at LIMIT :limit FOR UPDATE SKIP LOCKED"
             ),
             {"after": after, "cutoff": cutoff, "limit": limit},

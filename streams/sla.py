@@ -34,12 +34,13 @@ def prune_access_log(engine: Engine, before: datetime) -> int:
     return drop_before(engine, "pii_access", before)
 
 
-def prune_case_history(engine: Engine, now: datetime, keep_months: int) -> int:
-    """Drop the history of the cases of each month that ended ``keep_months`` months before ``now``'s began.
+def prune_months(engine: Engine, table: str, now: datetime, keep_months: int) -> int:
+    """Drop ``table``'s months that ended ``keep_months`` months before ``now``'s began; how many rows went.
 
-    A month goes only once every case opened in it has ended; with 0 none goes. Returns the transitions gone.
+    A month goes only once what it holds is settled (``db.partitions.SETTLED``: every case of it
+    ended); with 0 none goes.
     """
-    return drop_before(engine, "case_transition", months_before(now, keep_months)) if keep_months else 0
+    return drop_before(engine, table, months_before(now, keep_months)) if keep_months else 0
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class SlaEngine:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     access_log_keep: timedelta = timedelta(days=3 * 365)  # GRIDGOV_ACCESS_LOG_DAYS
     case_history_months: int = 0  # GRIDGOV_CASE_HISTORY_MONTHS: 0 keeps every case's history
+    event_months: int = 0  # GRIDGOV_EVENT_MONTHS: 0 keeps every event
     notices: Notices | None = None  # who is told of a case dispatched to them or sent back, and in what words
     member: str = field(default_factory=lambda: f"sla@{socket.gethostname()}:{os.getpid()}")
     _rules_applied: bool = field(default=False, init=False)
@@ -98,7 +100,8 @@ class SlaEngine:
             ("rolled", lambda: roll_ended(self.engine, self.rules, now)),
             ("months_made", lambda: keep_ahead(self.engine, now)),
             ("access_log_pruned", lambda: prune_access_log(self.engine, now - self.access_log_keep)),
-            ("history_pruned", lambda: prune_case_history(self.engine, now, self.case_history_months)),
+            ("history_pruned", lambda: prune_months(self.engine, "case_transition", now, self.case_history_months)),
+            ("events_pruned", lambda: prune_months(self.engine, "event", now, self.event_months)),
             ("noticed", self._notify),
             ("published", self.outbox.publish),
         ]

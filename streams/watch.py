@@ -161,7 +161,7 @@ def forget(engine: Engine, member: str) -> None:
 # Seconds since the oldest accepted event still unrecorded was received (NULL when none waits).
 OLDEST_UNRECORDED = (
     "SELECT extract(epoch FROM now() - min(r.received_at)) FROM event_receipt r"
-    " WHERE NOT EXISTS (SELECT 1 FROM event e WHERE e.id = r.id)"
+    " WHERE NOT EXISTS (SELECT 1 FROM event_key e WHERE e.id = r.id)"
 )
 
 

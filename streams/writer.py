@@ -141,6 +141,14 @@ EVENT_COPY: tuple[tuple[Column[Any], str], ...] = (
 )
 EVENT_COLUMNS = tuple(column.name for column, _ in EVENT_COPY)
 EVENT_TYPES = tuple(kind for _, kind in EVENT_COPY)
+# And ``event_key``'s: the id, the moment that places its row, the hash that tells a copy from another event.
+KEY_COLUMNS = ("id", "occurred_at", "content_hash")
+KEY_TYPES = ("uuid", "timestamptz", "text")
+
+
+def _key_row(item: LocatedEvent) -> tuple[object, ...]:
+    received = item.decoded.received
+    return (received.event.id, received.event.occurred_at, received.content_hash)
 
 
 def write_events(engine: Engine, batch: list[LocatedEvent]) -> Written:
@@ -158,6 +166,7 @@ def write_events(engine: Engine, batch: list[LocatedEvent]) -> Written:
     with engine.begin() as conn:
         try:
             with conn.begin_nested():
+                _copy(conn, "event_key", KEY_COLUMNS, KEY_TYPES, (_key_row(item) for item in batch))
                 _copy(conn, "event", EVENT_COLUMNS, EVENT_TYPES, map(event_row, batch))
                 _copy(conn, '"case"', CASE_COLUMNS, CASE_TYPES, _case_rows(batch, numbers))
             written = Written(len(batch), [])
@@ -272,23 +281,34 @@ def _case_rows(batch: list[LocatedEvent], numbers: dict[uuid.UUID, str]) -> Iter
             )
 
 
+# An id is held once, by ``event_key`` (``event`` is keyed per month: by (id, occurred_at)): the ids new to
+# it are claimed there, one row of the batch per id, and only the rows that claimed one go into ``event``.
+INSERT_NEW = (
+    "WITH keyed AS (INSERT INTO event_key SELECT DISTINCT ON (id) {keys} FROM incoming ORDER BY id"
+    " ON CONFLICT (id) DO NOTHING RETURNING {keys})"
+    " INSERT INTO event ({columns}) SELECT DISTINCT ON (i.id) {chosen} FROM incoming i"
+    " JOIN keyed k USING ({keys}) ORDER BY i.id RETURNING id"
+)
+
+
 def _insert_missing(conn: Connection, batch: list[LocatedEvent], numbers: dict[uuid.UUID, str]) -> Written:
     """The batch less the ids already held, and which of those held other content."""
     columns = ", ".join(EVENT_COLUMNS)
     conn.execute(text("CREATE TEMP TABLE incoming (LIKE event INCLUDING DEFAULTS) ON COMMIT DROP"))
     _copy(conn, "incoming", EVENT_COLUMNS, EVENT_TYPES, map(event_row, batch))
+    chosen = ", ".join(f"i.{column}" for column in EVENT_COLUMNS)
     new = set(
-        conn.execute(
-            text(
-                f"INSERT INTO event ({columns}) SELECT {columns} FROM incoming ON CONFLICT (id) DO NOTHING RETURNING id"
-            )
-        ).scalars()
+        conn.execute(text(INSERT_NEW.format(keys=", ".join(KEY_COLUMNS), columns=columns, chosen=chosen))).scalars()
     )
     # Cases are opened only for events new to the table, so a replay opens none.
     _copy(conn, '"case"', CASE_COLUMNS, CASE_TYPES, _case_rows([item for item in batch if item.uuid in new], numbers))
-    conflicting = set(
-        conn.execute(
-            text("SELECT i.id FROM incoming i JOIN event e ON e.id = i.id WHERE e.content_hash <> i.content_hash")
-        ).scalars()
-    )
-    return Written(len(new), [item for item in batch if item.uuid in conflicting])
+    conflicting = {
+        (row.id, row.content_hash)
+        for row in conn.execute(
+            text(
+                "SELECT i.id, i.content_hash FROM incoming i JOIN event_key k ON k.id = i.id"
+                " WHERE k.content_hash <> i.content_hash"
+            )
+        )
+    }
+    return Written(len(new), [item for item in batch if (item.uuid, item.decoded.received.content_hash) in conflicting])

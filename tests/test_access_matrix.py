@@ -145,8 +145,9 @@ class City:
         with self.engine.begin() as conn:
             conn.execute(
                 text(
-                    "INSERT INTO photo (event_id, sha256, stage, media_type, bytes, width, height, flags, uploaded_by,"
-                    " content) VALUES (:e, :h, 'before', 'image/png', :n, 4, 4, '{}', 'matrix', :c)"
+                    "INSERT INTO photo (event_id, event_occurred_at, sha256, stage, media_type, bytes, width, height,"
+                    " flags, uploaded_by, content) SELECT :e, occurred_at, :h, 'before', 'image/png', :n, 4, 4, '{}',"
+                    " 'matrix', :c FROM event WHERE id = :e"
                 ),
                 {"e": event_id, "h": digest, "n": len(PNG), "c": PNG},
             )

@@ -17,7 +17,7 @@ from cases.store import loop_cases, take_in
 from db.engine import alembic_config, upgrade
 from db.partitions import keep_ahead, make_months, months, months_before, partitions
 from db.tables import case as case_table
-from streams.sla import prune_case_history
+from streams.sla import prune_months
 from tests.pipeline_fixtures import event_body
 from tests.registers_fixtures import write_event
 
@@ -112,8 +112,8 @@ def test_a_month_of_history_goes_only_once_every_case_of_it_has_ended(scratch_en
                 _transition(conn, cases[opened], seq, opened + timedelta(days=seq), opened)
     now = datetime(2021, 4, 15, tzinfo=UTC)
     assert months_before(now, 12) == datetime(2020, 4, 1, tzinfo=UTC)
-    assert prune_case_history(scratch_engine, now, 0) == 0  # kept for good
-    assert prune_case_history(scratch_engine, now, 12) == 4
+    assert prune_months(scratch_engine, "case_transition", now, 0) == 0  # kept for good
+    assert prune_months(scratch_engine, "case_transition", now, 12) == 4
     with scratch_engine.connect() as conn:
         kept = set(partitions(conn, "case_transition"))
         assert date(2020, 1, 1) in kept and not {date(2020, 2, 1), date(2020, 3, 1)} & kept  # March: ended, empty
@@ -122,8 +122,8 @@ def test_a_month_of_history_goes_only_once_every_case_of_it_has_ended(scratch_en
                           cases[datetime(2019, 12, 9, tzinfo=UTC)]: 1}  # fmt: skip
     with scratch_engine.begin() as conn:
         conn.execute(text("""UPDATE "case" SET state = 'closed' WHERE opened_at = '2020-01-20T00:00Z'"""))
-    assert prune_case_history(scratch_engine, now, 12) == 3
-    assert prune_case_history(scratch_engine, now, 12) == 0
+    assert prune_months(scratch_engine, "case_transition", now, 12) == 3
+    assert prune_months(scratch_engine, "case_transition", now, 12) == 0
 
 
 def test_a_transition_is_kept_in_its_case_s_month(demo_city: Engine) -> None:

@@ -118,8 +118,9 @@ def test_upload_flags_a_far_old_photo_serves_it_back_and_keeps_it_in_scope(
     with demo_city.begin() as conn:  # a photo kept with its EXIF, as uploads were before they were stripped
         conn.execute(
             text(
-                "INSERT INTO photo (event_id, sha256, stage, media_type, bytes, width, height, flags, uploaded_by,"
-                " content) VALUES (:e, :h, 'before', 'image/jpeg', :n, 16, 12, '{}', 'photo-gw', :c)"
+                "INSERT INTO photo (event_id, event_occurred_at, sha256, stage, media_type, bytes, width, height,"
+                " flags, uploaded_by, content) SELECT :e, occurred_at, :h, 'before', 'image/jpeg', :n, 16, 12, '{}',"
+                " 'photo-gw', :c FROM event WHERE id = :e"
             ),
             {"e": case, "h": "0" * 64, "n": len(far_old), "c": far_old},
         )
