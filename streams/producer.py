@@ -3,13 +3,17 @@
 import logging
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from kafka import KafkaProducer
-from kafka.errors import KafkaError
+from kafka.errors import IllegalStateError, KafkaError, KafkaTimeoutError
 from kafka.partitioner.default import murmur2
+from kafka.producer.producer_batch import ProducerBatch
+from kafka.record.memory_records import MemoryRecordsBuilder
+from kafka.structs import TopicPartition
 
 from streams.kafka import broker_status, producer
 from streams.settings import KafkaSettings
@@ -55,6 +59,48 @@ class Recent:
             up, detail = self._check()
             self._up = (self._clock(), detail) if up else None
             return up, detail
+
+
+# The parts of kafka-python's producer ``enqueue`` uses (its queue of batches, as ``send()`` fills it in
+# RecordAccumulator.append). A client without them sends every record by ``send()``;
+# ``tests/test_producer.py`` checks the installed one has them.
+QUEUE_PARTS = ("_tp_lock", "_batches", "_incomplete", "_closed", "config")
+
+
+def queue_open(client: KafkaProducer) -> bool:
+    """Whether ``client`` has the queue ``enqueue`` fills, and the sender thread that empties it."""
+    accumulator = getattr(client, "_accumulator", None)
+    return hasattr(client, "_sender") and all(hasattr(accumulator, name) for name in QUEUE_PARTS)
+
+
+def enqueue(client: KafkaProducer, tp: TopicPartition, records: list[Message]) -> list[ProducerBatch]:
+    """Put ``records`` of one partition in ``client``'s queue as batches of their own, in order; the batches.
+
+    ``send()`` spends some 30 µs of Python a record (its checks, a future per record, a lock each);
+    this builds each batch in one pass, a few µs a record, under the partition's lock, as ``send()``
+    adds a batch. The sender thread then drains, sends, retries and expires them as any other,
+    and completes each batch's ``produce_future``.
+    """
+    accumulator = client._accumulator
+    config = accumulator.config
+    now = time.monotonic()
+    batches: list[ProducerBatch] = []
+    with accumulator._tp_lock(tp):
+        if accumulator._closed:
+            raise IllegalStateError("RecordAccumulator is closed")
+        for record in records:
+            appended = batches[-1].records.append(None, record.key, record.value, []) if batches else None
+            if appended is None:
+                builder = MemoryRecordsBuilder(
+                    config["message_version"], config["compression_attrs"], config["batch_size"]
+                )
+                batches.append(ProducerBatch(tp, builder, now=now))
+                appended = builder.append(None, record.key, record.value, [])
+            batches[-1].max_record_size = max(batches[-1].max_record_size, appended.size)
+        for batch in batches:
+            accumulator._batches[tp].append(batch)
+            accumulator._incomplete.add(batch)
+    return batches
 
 
 class EventProducer:
@@ -105,16 +151,37 @@ class EventProducer:
         return partition
 
     def publish(self, records: list[Message]) -> None:
-        """Send ``records`` and return only once the broker has acknowledged every one."""
+        """Send ``records`` and return only once the broker has acknowledged every one.
+
+        A partition's records go into the client's queue as batches (``enqueue``), which its sender
+        thread sends, retries and expires as it does the batches ``send()`` fills; a record whose
+        partition is not known yet goes by ``send()``.
+        """
         client = self._get()
         deadline = time.monotonic() + self._timeout_s
         try:
             partitioners = {t: self._partitioner(client, t) for t in {r.topic for r in records}}
-            futures = [
-                client.send(r.topic, key=r.key, value=r.value, partition=partitioners[r.topic](r.key)) for r in records
-            ]
-            # No flush: it would also wait for other threads' records. Each future is
-            # acknowledged once its batch is sent (after linger_ms at most).
+            grouped: dict[TopicPartition, list[Message]] = defaultdict(list)
+            queued = queue_open(client)
+            futures = []
+            for r in records:
+                partition = partitioners[r.topic](r.key)
+                if partition is None or not queued:
+                    futures.append(client.send(r.topic, key=r.key, value=r.value, partition=partition))
+                else:
+                    grouped[TopicPartition(r.topic, partition)].append(r)
+            batches = [batch for tp, group in grouped.items() for batch in enqueue(client, tp, group)]
+            if batches:
+                client._sender.wakeup()
+            # No flush: it would also wait for other threads' records. Each batch is
+            # acknowledged once sent (after linger_ms at most).
+            for batch in batches:
+                if not batch.produce_future.wait(max(0.1, deadline - time.monotonic())):
+                    raise KafkaTimeoutError(
+                        f"batch of {batch.record_count} to {batch.topic_partition} not acknowledged"
+                    )
+                if batch.produce_future.exception is not None:
+                    raise batch.produce_future.exception
             for future in futures:
                 future.get(timeout=max(0.1, deadline - time.monotonic()))
         except KafkaError as exc:
