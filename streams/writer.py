@@ -284,7 +284,7 @@ def _case_rows(batch: list[LocatedEvent], numbers: dict[uuid.UUID, str]) -> Iter
 # An id is held once, by ``event_key`` (``event`` is keyed per month: by (id, occurred_at)): the ids new to
 # it are claimed there, one row of the batch per id, and only the rows that claimed one go into ``event``.
 INSERT_NEW = (
-    "WITH keyed AS (INSERT INTO event_key SELECT DISTINCT ON (id) {keys} FROM incoming ORDER BY id"
+    "WITH keyed AS (INSERT INTO event_key ({keys}) SELECT DISTINCT ON (id) {keys} FROM incoming ORDER BY id"
     " ON CONFLICT (id) DO NOTHING RETURNING {keys})"
     " INSERT INTO event ({columns}) SELECT DISTINCT ON (i.id) {chosen} FROM incoming i"
     " JOIN keyed k USING ({keys}) ORDER BY i.id RETURNING id"
