@@ -15,11 +15,14 @@ from typing import Any
 
 import shapely
 from fastapi.testclient import TestClient
+from kafka.admin import NewTopic
 from sqlalchemy import Engine, text
 
 from api.settings import Settings
 from cli.local.scratch import fresh_topics
 from geo.locator import Locator
+from streams.kafka import admin_client
+from streams.settings import KafkaSettings
 from streams.worker import Worker, open_worker
 
 # Tests that read the API's English messages ask for English; the default answer is Chinese.
@@ -176,3 +179,14 @@ def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
     """The web-mercator tile (x, y) of zoom ``z`` that holds the point."""
     n = 2**z
     return int((lon + 180) / 360 * n), int((1 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2 * n)
+
+
+def new_topic(kafka: KafkaSettings, partitions: int = 6, name: str = "roundtrip") -> str:
+    """A topic of its own under the run's prefix, with ``partitions``; its name."""
+    topic = f"{kafka.topic_prefix}{name}.{uuid.uuid4().hex[:6]}"
+    admin = admin_client(kafka)
+    try:
+        admin.create_topics([NewTopic(topic, num_partitions=partitions, replication_factor=1)])
+    finally:
+        admin.close()
+    return topic

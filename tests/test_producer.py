@@ -2,29 +2,18 @@
 which the client's sender thread sends: every record published is on its key's partition once, in order."""
 
 import time
-import uuid
 from collections import defaultdict
 
 from kafka import KafkaConsumer
-from kafka.admin import NewTopic
 from kafka.partitioner.default import murmur2
 from kafka.structs import TopicPartition
 
-from streams.kafka import admin_client, connection_config, producer
+from streams.kafka import connection_config, producer
 from streams.producer import EventProducer, Message, enqueue, queue_open
 from streams.settings import KafkaSettings
+from tests.pipeline_fixtures import new_topic
 
 PARTITIONS = 3
-
-
-def _topic(kafka: KafkaSettings) -> str:
-    name = f"{kafka.topic_prefix}batches.{uuid.uuid4().hex[:6]}"
-    admin = admin_client(kafka)
-    try:
-        admin.create_topics([NewTopic(name, num_partitions=PARTITIONS, replication_factor=1)])
-    finally:
-        admin.close()
-    return name
 
 
 def _read(kafka: KafkaSettings, topic: str, n: int) -> dict[int, list[tuple[bytes, bytes]]]:
@@ -46,7 +35,7 @@ def test_records_published_in_batches_arrive_once_each_on_their_key_s_partition_
 ) -> None:
     """300 records of 600 bytes under 7 keys, published in two calls by a producer whose batches hold 4 KiB:
     many batches a partition, each record once, on the partition of its key, in the order published."""
-    topic = _topic(kafka_settings)
+    topic = new_topic(kafka_settings, PARTITIONS, "batches")
     publisher = EventProducer(kafka_settings, client_id="batches-test", batch_size=4096)
     keys = [f"gw-{n % 7}".encode() for n in range(300)]
     records = [Message(topic, key, f"{n:04d}".encode().ljust(600, b".")) for n, key in enumerate(keys)]
@@ -65,7 +54,7 @@ def test_records_published_in_batches_arrive_once_each_on_their_key_s_partition_
 def test_the_installed_client_has_the_queue_the_batches_go_to(kafka_settings: KafkaSettings) -> None:
     """Else every record would go by send(), slower but the same: this says the batches are in use. Twenty records
     of 600 bytes in batches of 4 KiB: four batches (six records fit in one), all acknowledged."""
-    topic = _topic(kafka_settings)
+    topic = new_topic(kafka_settings, PARTITIONS, "batches")
     client = producer(kafka_settings, "batches-test", batch_size=4096)
     try:
         assert queue_open(client)

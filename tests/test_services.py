@@ -7,25 +7,15 @@ from pathlib import Path
 
 import pytest
 from kafka import TopicPartition
-from kafka.admin import NewTopic
 from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from api.settings import Settings
 from cli.local.process import read_pid
 from cli.main import app
-from streams.kafka import admin_client, consumer, producer
+from streams.kafka import consumer, producer
 from streams.settings import KafkaSettings
-
-
-def _new_topic(kafka: KafkaSettings, partitions: int = 6) -> str:
-    name = f"{kafka.topic_prefix}roundtrip.{uuid.uuid4().hex[:6]}"
-    admin = admin_client(kafka)
-    try:
-        admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
-    finally:
-        admin.close()
-    return name
+from tests.pipeline_fixtures import new_topic
 
 
 def _produce(kafka: KafkaSettings, topic: str, values: list[str]) -> None:
@@ -37,7 +27,7 @@ def _produce(kafka: KafkaSettings, topic: str, values: list[str]) -> None:
 
 
 def test_two_members_of_one_group_split_the_partitions(kafka_settings: KafkaSettings) -> None:
-    topic = _new_topic(kafka_settings)
+    topic = new_topic(kafka_settings)
     group = f"g-{uuid.uuid4().hex[:6]}"
     values = [f"event-{i}" for i in range(120)]
     received: dict[int, list[str]] = {0: [], 1: []}
@@ -74,7 +64,7 @@ def test_two_members_of_one_group_split_the_partitions(kafka_settings: KafkaSett
 
 
 def test_a_resumed_consumer_continues_from_its_committed_offset(kafka_settings: KafkaSettings) -> None:
-    topic = _new_topic(kafka_settings, partitions=1)
+    topic = new_topic(kafka_settings, partitions=1)
     group = f"g-{uuid.uuid4().hex[:6]}"
     _produce(kafka_settings, topic, [f"a{i}" for i in range(10)])
 
