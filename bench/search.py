@@ -66,10 +66,10 @@ FROM (
 """
 CASES_SQL = """
 INSERT INTO "case" (id, category, sla_class, state, level, grid_code, community_code, street_code, district_code,
-                    opened_at, deadline, closed_at, kind, number)
+                    opened_at, event_occurred_at, deadline, closed_at, kind, number)
 SELECT e.id, '0102', 'minor', CASE WHEN e.occurred_at < :now - interval '7 days' THEN 'closed' ELSE 'in_progress' END,
        'grid', e.grid_code, e.community_code, e.street_code, e.district_code, e.occurred_at,
-       e.occurred_at + interval '4 hours',
+       e.occurred_at, e.occurred_at + interval '4 hours',
        CASE WHEN e.occurred_at < :now - interval '7 days' THEN e.occurred_at + interval '3 hours' END, 'incident',
        e.district_code || '-' || to_char(e.occurred_at AT TIME ZONE 'Asia/Shanghai', 'YYYYMMDD') || '-'
        || lpad((row_number() OVER (PARTITION BY (e.occurred_at AT TIME ZONE 'Asia/Shanghai')::date

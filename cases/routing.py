@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, text
 
 from cases.rules import Rules
+from db.partitions import CASE_REPORT
 
 ROUTED = "routed"  # the decision at intake
 REROUTED = "rerouted"  # a supervisor's override
@@ -47,12 +48,12 @@ def route(rule: str, rules: Rules, component: "Component | None", area: "Area | 
 
 
 # The case's component and the smallest area of responsibility holding its report's place.
-_FACTS = """
+_FACTS = f"""
 SELECT k.code, k.name, k.owner, a.unit, a.name AS area_name
 FROM "case" c
 LEFT JOIN component k ON k.code = c.component
 LEFT JOIN LATERAL (SELECT u.unit, u.name FROM unit_area u JOIN event e ON ST_Covers(u.geom, e.geom)
-                   WHERE e.id = c.id ORDER BY ST_Area(u.geom) LIMIT 1) a ON true
+                   WHERE {CASE_REPORT} ORDER BY ST_Area(u.geom) LIMIT 1) a ON true
 WHERE c.id = :id
 """
 

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, Engine, text
 
 from cases.numbers import NUMBER_RE
 from cases.reads import CASE_FIELDS, COUNT_CAP
+from db.partitions import CASE_REPORT
 
 MIN_CHARS, MAX_CHARS = 2, 60  # what the box takes
 NEAR_M = 100  # how near a building a case lies to be found by its name (metres)
@@ -36,14 +37,14 @@ TRIGRAM = 3  # words shorter than this have no trigram: the index cannot narrow 
 # Words in more reports of the scope than this are common: the newest of them are found by walking the cases
 # newest first (a tenth of a year's reports took 1.7 s to read whole), and they are counted up to COUNT_CAP.
 COMMON = 2_000
-_IN_WORDS = f'"case" c JOIN event e ON e.id = c.id AND e.{REPORTS} AND e.description ILIKE :like'
+_IN_WORDS = f'"case" c JOIN event e ON {CASE_REPORT} AND e.{REPORTS} AND e.description ILIKE :like'
 
 # What a list row shows beside the case's own columns: its report's words, who made it (by name and role), its
 # grid's name, its nearest building and the first photo of the report.
 _DETAILS = f"""
 SELECT c.id, e.description, e.reporter, u.display_name AS reporter_name, u.role AS reporter_role, g.name AS grid_name,
        p.name AS place, p.metres AS place_m, ph.sha256 AS photo
-FROM "case" c JOIN event e ON e.id = c.id
+FROM "case" c JOIN event e ON {CASE_REPORT}
 LEFT JOIN app_user u ON u.username = e.reporter
 LEFT JOIN active_area g ON g.code = c.grid_code
 LEFT JOIN LATERAL (

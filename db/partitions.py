@@ -50,6 +50,14 @@ BEHIND = 1  # and behind it: a report may be dated up to 30 days back, and opens
 _MONTH = re.compile(r"_y(\d{4})m(\d{2})$")
 
 
+def report_of(case: str = "c", event: str = "e") -> str:
+    """SQL matching a case's report (the event that opened it) by its key: one month's partition is read."""
+    return f"{event}.id = {case}.id AND {event}.occurred_at = {case}.event_occurred_at"
+
+
+CASE_REPORT = report_of()  # on ``"case" c`` and ``event e``
+
+
 def month_of(moment: datetime) -> date:
     """The first day of ``moment``'s month (UTC)."""
     moment = moment.astimezone(UTC)

@@ -182,6 +182,7 @@ case = Table(
     Column("level", String(16), nullable=False),
     *_codes(),
     at_column("opened_at", nullable=False),
+    at_column("event_occurred_at", nullable=False),  # its report's moment: with its id, the report's key in event
     at_column("deadline"),
     at_column("closed_at"),
     Column("version", Integer, server_default="0", nullable=False),

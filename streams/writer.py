@@ -45,6 +45,7 @@ CASE_COPY: tuple[tuple[Column[Any], str], ...] = (
     (case.c.district_code, "text"),
     (case.c.special_code, "text"),
     (case.c.opened_at, "timestamptz"),
+    (case.c.event_occurred_at, "timestamptz"),
     (case.c.number, "text"),
 )
 CASE_COLUMNS = tuple(column.name for column, _ in CASE_COPY)
@@ -277,6 +278,7 @@ def _case_rows(batch: list[LocatedEvent], numbers: dict[uuid.UUID, str]) -> Iter
                 *codes,
                 item.special,
                 opened,
+                received.event.occurred_at,
                 numbers[item.uuid],
             )
 

@@ -16,7 +16,7 @@ from typing import Any
 import shapely
 from fastapi.testclient import TestClient
 from kafka.admin import NewTopic
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from api.settings import Settings
 from cli.local.scratch import fresh_topics
@@ -27,6 +27,24 @@ from streams.worker import Worker, open_worker
 
 # Tests that read the API's English messages ask for English; the default answer is Chinese.
 ENGLISH = {"Accept-Language": "en"}
+
+
+CASE = (
+    'INSERT INTO "case" (id, category, sla_class, state, level, opened_at, number{extra})'
+    " VALUES (:id, '0102', 'general', :state, 'grid', :opened, :number{values})"
+)
+
+
+def insert_case(
+    conn: Connection, case_id: uuid.UUID, opened: datetime, state: str, reported: datetime | None = None
+) -> uuid.UUID:
+    """A case row as the writer opens one; ``reported``: its report's moment (None: a schema before 0034's)."""
+    extra = {"extra": ", event_occurred_at", "values": ", :reported"} if reported else {"extra": "", "values": ""}
+    conn.execute(
+        text(CASE.format(**extra)),
+        {"id": case_id, "state": state, "opened": opened, "reported": reported, "number": f"T{case_id.hex[:20]}"},
+    )
+    return case_id
 
 
 def event_body(

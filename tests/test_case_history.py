@@ -18,7 +18,7 @@ from db.engine import alembic_config, upgrade
 from db.partitions import keep_ahead, make_months, months, months_before, partitions
 from db.tables import case as case_table
 from streams.sla import prune_months
-from tests.pipeline_fixtures import event_body
+from tests.pipeline_fixtures import event_body, insert_case
 from tests.registers_fixtures import write_event
 
 TRANSITION = (
@@ -27,16 +27,9 @@ TRANSITION = (
 )
 
 
-def _case(conn: Connection, opened: datetime, state: str = "closed") -> uuid.UUID:
-    case_id = uuid.uuid4()
-    conn.execute(
-        text(
-            'INSERT INTO "case" (id, category, sla_class, state, level, opened_at, number)'
-            " VALUES (:id, '0102', 'general', :state, 'grid', :opened, :number)"
-        ),
-        {"id": case_id, "state": state, "opened": opened, "number": f"T{case_id.hex[:20]}"},
-    )
-    return case_id
+def _case(conn: Connection, opened: datetime, state: str = "closed", *, head: bool = True) -> uuid.UUID:
+    """A case opened at ``opened`` (at the head schema its report happened then too)."""
+    return insert_case(conn, uuid.uuid4(), opened, state, opened if head else None)
 
 
 def _transition(conn: Connection, case_id: uuid.UUID, seq: int, at: datetime, opened: datetime | None = None) -> int:
@@ -56,7 +49,7 @@ def test_the_history_is_made_partitioned_in_place_with_its_rows(
     command.downgrade(alembic_config(url), "0029")
     june, january, now = datetime(2025, 6, 3, tzinfo=UTC), datetime(2026, 1, 9, tzinfo=UTC), datetime.now(UTC)
     with scratch_engine.begin() as conn:
-        cases = {opened: _case(conn, opened) for opened in (june, january, now)}
+        cases = {opened: _case(conn, opened, head=False) for opened in (june, january, now)}
         for opened, at in ((june, june), (june, datetime(2025, 7, 2, tzinfo=UTC)), (january, january), (now, now)):
             seq = (
                 1

@@ -20,7 +20,7 @@ from streams import stages
 from streams.schema import Event, Received
 from streams.sla import prune_months
 from streams.writer import write_events
-from tests.pipeline_fixtures import event_body
+from tests.pipeline_fixtures import event_body, insert_case
 
 EVENT = (
     "INSERT INTO event (id, kind, category, occurred_at, received_at, reporter, description, attachments, crs,"
@@ -41,13 +41,7 @@ def _event(conn: Connection, at: datetime, kind: str = "patrol", case: str | Non
     category = "0102" if case else "9001"
     conn.execute(text(EVENT), {"id": event_id, "kind": "incident" if case else kind, "category": category, "at": at})
     if case:
-        conn.execute(
-            text(
-                'INSERT INTO "case" (id, category, sla_class, state, level, opened_at, number)'
-                " VALUES (:id, '0102', 'general', :state, 'grid', :at, :number)"
-            ),
-            {"id": event_id, "state": case, "at": at, "number": f"T{event_id.hex[:20]}"},
-        )
+        insert_case(conn, event_id, at, case, at)
     return event_id
 
 
@@ -61,13 +55,15 @@ def _photo(conn: Connection, event_id: uuid.UUID, *, named_by_month: bool = True
 def test_events_are_made_partitioned_in_place_with_their_rows_and_photos(
     scratch_settings: Settings, scratch_engine: Engine
 ) -> None:
-    """At schema 0032: events of 3 June 2025, 9 January 2026 and now; a photo on the June one."""
+    """At schema 0032: events of 3 June 2025, 9 January 2026 and now; a photo on the June one, and a case opened
+    from it on 9 January (received late: 0034 gives the case its report's moment, June's)."""
     url = scratch_settings.database.url
     command.downgrade(alembic_config(url), "0032")
     june, january, now = datetime(2025, 6, 3, tzinfo=UTC), datetime(2026, 1, 9, tzinfo=UTC), datetime.now(UTC)
     with scratch_engine.begin() as conn:
         ids = {at: _event(conn, at) for at in (june, january, now)}
         _photo(conn, ids[june], named_by_month=False)
+        insert_case(conn, ids[june], january, "closed")
         before = conn.execute(text("SELECT id, occurred_at, content_hash FROM event ORDER BY id")).all()
         indexed = conn.execute(text(INDEXES)).all()
     upgrade(url, "head")
@@ -82,6 +78,7 @@ def test_events_are_made_partitioned_in_place_with_their_rows_and_photos(
         photo = conn.execute(text("SELECT event_id, event_occurred_at FROM photo")).one()
         indexes = conn.execute(text(INDEXES)).all()
         key = conn.execute(text(KEY)).scalar_one()
+        reported = conn.execute(text('SELECT opened_at, event_occurred_at FROM "case"')).one()
     assert after == before and kind == "p"  # the same rows, in a partitioned table
     assert dict(placed) == {
         ids[june]: "event_y2025m06",
@@ -92,13 +89,19 @@ def test_events_are_made_partitioned_in_place_with_their_rows_and_photos(
     assert tuple(photo) == (ids[june], june)  # the photo names its event by both columns of the key
     assert indexes == indexed and len(indexed) == 8  # the key and the seven indexes, made again
     assert key == "PRIMARY KEY (id, occurred_at)"
+    assert tuple(reported) == (january, june)  # the case reads its report in June's partition
     # And back: the downgrade gives one table keyed by the id, with the same rows.
     command.downgrade(alembic_config(url), "0032")
     with scratch_engine.connect() as conn:
         kind = conn.execute(text("SELECT relkind FROM pg_class WHERE relname = 'event'")).scalar_one()
         again = conn.execute(text("SELECT id, occurred_at, content_hash FROM event ORDER BY id")).all()
         key = conn.execute(text(KEY)).scalar_one()
+        columns = conn.execute(
+            text("SELECT column_name FROM information_schema.columns WHERE table_name = 'case'")
+        ).scalars()
+        names = set(columns)
     assert kind == "r" and again == before and key == "PRIMARY KEY (id)"
+    assert "event_occurred_at" not in names
     upgrade(url, "head")
 
 

@@ -4,18 +4,19 @@ from datetime import datetime
 from typing import Any
 
 from cases.categories import default_categories
+from db.partitions import CASE_REPORT
 
 LEVEL_NAMES = {"grid": "网格", "community": "社区", "street": "街道"}
 
 
-REQUESTS = """
+REQUESTS = f"""
 SELECT o.id::text AS id, o.service_code, o.description, o.lat, o.lon, o.address, o.media_url, o.requested_at,
        c.state, c.level, c.department, c.deadline, c.closed_at, c.opened_at,
        c.grid_code, c.community_code, c.street_code, c.district_code,
        (SELECT t.note FROM case_transition t WHERE t.case_id = o.id AND t.note <> '' ORDER BY t.seq DESC LIMIT 1)
          AS last_note,
        (SELECT max(t.at) FROM case_transition t WHERE t.case_id = o.id) AS last_change
-FROM open311_request o LEFT JOIN "case" c ON c.id = o.id LEFT JOIN event e ON e.id = o.id
+FROM open311_request o LEFT JOIN "case" c ON c.id = o.id LEFT JOIN event e ON {CASE_REPORT}
 """
 
 
