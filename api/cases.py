@@ -24,7 +24,7 @@ from cases.places import PLACE_SQL
 from cases.reads import CASE_FIELDS, OVERDUE_SQL, case_history, case_json, case_row, key_params, list_key, select_keyset
 from cases.rules import Level, Rules
 from cases.store import loop_case, transition
-from db.partitions import CASE_REPORT, report_of
+from db.partitions import CASE_REPORT, case_report
 from db.register_tables import ComponentStatus
 from geo.levels import AREA_CODE
 from registers.components import set_status
@@ -245,13 +245,13 @@ def get_duplicates(case_id: CaseIdDep, engine: EngineDep, rules: RulesDep, princ
                 "SELECT c.id::text AS id, c.number, c.state, c.opened_at, c.component, ST_X(e.geom) AS lon,"
                 " ST_Y(e.geom) AS lat,"
                 " round(ST_Distance(e.geom::geography, r.geom::geography)) AS distance_m"
-                f' FROM "case" own JOIN event r ON {report_of("own", "r")}'
+                f' FROM "case" own {case_report("own", "r")}'
                 ' JOIN "case" c ON c.category = own.category AND c.id <> own.id AND c.closed_at IS NULL'
                 " AND c.state <> 'reported' AND (c.component = own.component"  # the same component: at any distance
                 " OR c.opened_at BETWEEN own.opened_at - :window AND own.opened_at + :window)"
-                f" JOIN event e ON {CASE_REPORT} AND (c.component = own.component"
+                f" {case_report()} WHERE own.id = :id AND (c.component = own.component"
                 " OR ST_DWithin(e.geom::geography, r.geom::geography, :metres))"
-                " WHERE own.id = :id ORDER BY distance_m, c.opened_at LIMIT 20"
+                " ORDER BY distance_m, c.opened_at LIMIT 20"
             ),
             {"id": case_id, "window": window.within, "metres": window.distance_m},
         ).mappings()

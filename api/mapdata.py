@@ -8,7 +8,7 @@ from sqlalchemy import Connection, text
 
 from cases.categories import default_categories
 from cases.places import IN_AREA
-from db.partitions import CASE_REPORT
+from db.partitions import case_report
 
 TILE_EXTENT = 4096  # vector tile coordinates per side (the MVT default)
 TILE_BUFFER = 64  # of them beyond the edge, so outlines do not stop at a tile's border
@@ -182,7 +182,7 @@ def escalated_cases(conn: Connection, prefix: str, now: datetime, limit: int = 2
         text(
             "SELECT c.id::text, c.category, c.grid_code, c.level, c.opened_at, c.deadline, ST_Y(e.geom), ST_X(e.geom),"
             " a.name AS grid_name, c.number"
-            f' FROM "case" c JOIN event e ON {CASE_REPORT} LEFT JOIN active_area a ON a.code = c.grid_code'
+            f' FROM "case" c {case_report()} LEFT JOIN active_area a ON a.code = c.grid_code'
             f" WHERE c.closed_at IS NULL AND {IN_AREA}"
             " AND (c.escalations > 0 OR c.overdue OR c.deadline <= :now) ORDER BY c.deadline NULLS LAST LIMIT :limit"
         ),

@@ -13,7 +13,7 @@ from api.deps import EngineDep, SettingsDep
 from api.errors import Refusal, responses
 from api.etags import NOT_MODIFIED, etagged
 from cases.reads import CASE_FIELDS, case_histories, case_json
-from db.partitions import CASE_REPORT
+from db.partitions import case_report
 from geo.areas import area_feature, area_info
 
 MY_CASES = 200  # at most this many open cases are sent to the phone, soonest deadline first
@@ -54,7 +54,7 @@ def my_cases(engine: EngineDep, principal: PrincipalDep) -> dict[str, Any]:
         rows = conn.execute(
             text(
                 f"SELECT {CASE_FIELDS}, e.description, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat, {_REASONS}"
-                f' FROM "case" c JOIN event e ON {CASE_REPORT}'
+                f' FROM "case" c {case_report()}'
                 " WHERE c.assignee = :me AND c.closed_at IS NULL"
                 " AND c.state IN ('dispatched', 'in_progress', 'resolved')"
                 " ORDER BY c.deadline NULLS LAST, c.id LIMIT :limit"

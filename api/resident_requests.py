@@ -27,7 +27,7 @@ from cases.places import PLACE_SQL
 from cases.reads import select_page
 from cases.rules import Rules
 from cases.store import transition
-from db.partitions import CASE_REPORT
+from db.partitions import case_report
 from geo.levels import AREA_CODE
 from registers.free_text import masked, protect
 from registers.protect import Protector
@@ -43,7 +43,7 @@ REQUEST_FIELDS = (
     " e.reporter AS resident, e.description, e.window_start, e.window_end, c.grid_code, c.community_code,"
     f" c.department, r.score, r.comment AS rating_comment, r.rated_by, {PLACE_SQL} AS place"
 )
-_SOURCE = f'"case" c JOIN event e ON {CASE_REPORT} LEFT JOIN rating r ON r.case_id = c.id'
+_SOURCE = f'"case" c {case_report()} LEFT JOIN rating r ON r.case_id = c.id'
 
 
 class RequestIn(BaseModel):

@@ -36,8 +36,9 @@ TZ_NAME = "Asia/Shanghai"
 # about one in eight resolved late, one in fifty refused, one in thirty extended; the last week partly open.
 CASES_SQL = """
 INSERT INTO "case" (id, category, sla_class, state, level, grid_code, community_code, street_code, district_code,
-                    opened_at, event_occurred_at, deadline, closed_at, closed_on_time, department, kind, filed_at, escalations, reworks,
-                    extensions, due_at, resolved_at, counted_at, extended_at, hours_to_close, number)
+                    opened_at, event_occurred_at, deadline, closed_at, closed_on_time, department, kind,
+                    filed_at, escalations, reworks, extensions, due_at, resolved_at, counted_at, extended_at,
+                    hours_to_close, number)
 SELECT id, category, sla_class, state, 'grid', grid, left(grid, 12), left(grid, 9), left(grid, 6),
        opened, opened, due, CASE WHEN state IN ('closed', 'refused') THEN closed END,
        CASE WHEN state = 'closed' THEN resolved <= due END,

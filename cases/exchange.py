@@ -19,7 +19,7 @@ from sqlalchemy import Connection, text
 from cases.categories import default_categories
 from cases.places import IN_AREA
 from db.cells import csv_value, xlsx_row
-from db.partitions import CASE_REPORT
+from db.partitions import case_report
 
 MAX_ROWS = 200_000  # one export: a big district's two months; a longer period is sent in parts
 COLUMNS = (
@@ -31,7 +31,7 @@ _ROWS = f"""
 SELECT c.number, c.category, c.condition, c.component, c.grid_code, c.community_code, c.street_code, c.district_code,
        ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat, e.description, c.opened_at, c.filed_at, c.due_at, c.closed_at,
        coalesce(c.unit, c.department) AS unit, c.state, c.closed_on_time
-FROM "case" c JOIN event e ON {CASE_REPORT}
+FROM "case" c {case_report()}
 WHERE {IN_AREA} AND c.opened_at >= :start AND c.opened_at < :end AND c.kind = 'incident'
 ORDER BY c.opened_at, c.number LIMIT :limit
 """

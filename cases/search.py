@@ -12,7 +12,7 @@ from sqlalchemy import Connection, Engine, text
 
 from cases.numbers import NUMBER_RE
 from cases.reads import CASE_FIELDS, COUNT_CAP
-from db.partitions import CASE_REPORT
+from db.partitions import case_report
 
 MIN_CHARS, MAX_CHARS = 2, 60  # what the box takes
 NEAR_M = 100  # how near a building a case lies to be found by its name (metres)
@@ -37,14 +37,17 @@ TRIGRAM = 3  # words shorter than this have no trigram: the index cannot narrow 
 # Words in more reports of the scope than this are common: the newest of them are found by walking the cases
 # newest first (a tenth of a year's reports took 1.7 s to read whole), and they are counted up to COUNT_CAP.
 COMMON = 2_000
-_IN_WORDS = f'"case" c JOIN event e ON {CASE_REPORT} AND e.{REPORTS} AND e.description ILIKE :like'
+_WORDS_AND = f" AND e.{REPORTS} AND e.description ILIKE :like"
+_IN_WORDS = f'"case" c {case_report(where=_WORDS_AND)}'  # walked newest case first, each report by its key
+# Counted from the words' side: each report found by the trigram indexes, then its case by its key.
+_COUNTED = f'"case" c JOIN event e ON e.id = c.id{_WORDS_AND}'
 
 # What a list row shows beside the case's own columns: its report's words, who made it (by name and role), its
 # grid's name, its nearest building and the first photo of the report.
 _DETAILS = f"""
 SELECT c.id, e.description, e.reporter, u.display_name AS reporter_name, u.role AS reporter_role, g.name AS grid_name,
        p.name AS place, p.metres AS place_m, ph.sha256 AS photo
-FROM "case" c JOIN event e ON {CASE_REPORT}
+FROM "case" c {case_report()}
 LEFT JOIN app_user u ON u.username = e.reporter
 LEFT JOIN active_area g ON g.code = c.grid_code
 LEFT JOIN LATERAL (
@@ -121,7 +124,7 @@ def _count_in_words(conn: Connection, where: str, params: dict[str, Any]) -> int
     conn.execute(text("SET LOCAL enable_hashjoin = off"))
     conn.execute(text("SET LOCAL enable_mergejoin = off"))
     found = conn.execute(
-        text(f"SELECT count(*) FROM (SELECT 1 FROM {_IN_WORDS} WHERE {where} LIMIT {COUNT_CAP + 1}) n"), params
+        text(f"SELECT count(*) FROM (SELECT 1 FROM {_COUNTED} WHERE {where} LIMIT {COUNT_CAP + 1}) n"), params
     ).scalar_one()
     conn.execute(text("SET LOCAL enable_hashjoin = on"))
     conn.execute(text("SET LOCAL enable_mergejoin = on"))

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, text
 from cases.categories import default_categories
 from cases.indicators import indicators
 from cases.rules import Rules
-from db.partitions import CASE_REPORT
+from db.partitions import case_report
 from db.tables import ENDED_STATES
 
 _EVENTS = """
@@ -32,7 +32,7 @@ ORDER BY t.at, t.id
 _ENDED = f"""
 SELECT c.id::text AS id, c.category, c.grid_code, e.reporter, e.description, c.opened_at, t.at AS ended_at,
        t.to_state AS state, t.note, c.closed_on_time, c.reworks, c.merged_into::text AS merged_into
-FROM case_transition t JOIN "case" c ON c.id = t.case_id JOIN event e ON {CASE_REPORT}
+FROM case_transition t JOIN "case" c ON c.id = t.case_id {case_report()}
 WHERE t.to_state IN {ENDED_STATES} AND t.at >= :from AND t.at < :to
   AND coalesce(c.grid_code, c.community_code) LIKE :prefix
 ORDER BY t.at, c.id

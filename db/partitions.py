@@ -58,6 +58,19 @@ def report_of(case: str = "c", event: str = "e") -> str:
 CASE_REPORT = report_of()  # on ``"case" c`` and ``event e``
 
 
+def case_report(case: str = "c", event: str = "e", *, where: str = "", outer: bool = False) -> str:
+    """SQL joining ``"case" <case>`` to its report, as ``<event>``: one row, read in one month's partition.
+
+    A lateral subquery of one row rather than a plain join: PostgreSQL probes the month's index with the
+    case's key (pruning the other months as it runs), and it does not multiply the two equalities'
+    selectivities into "no case has a report" (which made a page of 20 cases read every report of the year:
+    ``bench/read_side.py``). ``where``: more conditions on the report (``AND …``); ``outer``: keep a case
+    whose report is gone.
+    """
+    join = "LEFT JOIN LATERAL" if outer else "JOIN LATERAL"
+    return f"{join} (SELECT * FROM event {event} WHERE {report_of(case, event)}{where} LIMIT 1) {event} ON true"
+
+
 def month_of(moment: datetime) -> date:
     """The first day of ``moment``'s month (UTC)."""
     moment = moment.astimezone(UTC)

@@ -6,7 +6,7 @@ from typing import Any
 from kafka import TopicPartition
 from sqlalchemy import Connection, Engine, text
 
-from db.partitions import CASE_REPORT
+from db.partitions import case_report
 from streams.kafka import consumer
 from streams.producer import EventProducer, Message
 from streams.settings import KafkaSettings
@@ -108,7 +108,7 @@ class Outbox:
                 text(
                     "SELECT t.*, c.grid_code, c.category, c.department, c.assignee, ST_Y(e.geom) AS lat,"
                     " ST_X(e.geom) AS lon"
-                    f' FROM case_transition t JOIN "case" c ON c.id = t.case_id JOIN event e ON {CASE_REPORT}'
+                    f' FROM case_transition t JOIN "case" c ON c.id = t.case_id {case_report()}'
                     " WHERE NOT t.published OR NOT t.escalation_published ORDER BY t.id LIMIT :n"
                 ),
                 {"n": self.batch},

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 
 from cases.categories import default_categories
-from db.partitions import CASE_REPORT
+from db.partitions import case_report
 
 LEVEL_NAMES = {"grid": "网格", "community": "社区", "street": "街道"}
 
@@ -16,7 +16,7 @@ SELECT o.id::text AS id, o.service_code, o.description, o.lat, o.lon, o.address,
        (SELECT t.note FROM case_transition t WHERE t.case_id = o.id AND t.note <> '' ORDER BY t.seq DESC LIMIT 1)
          AS last_note,
        (SELECT max(t.at) FROM case_transition t WHERE t.case_id = o.id) AS last_change
-FROM open311_request o LEFT JOIN "case" c ON c.id = o.id LEFT JOIN event e ON {CASE_REPORT}
+FROM open311_request o LEFT JOIN "case" c ON c.id = o.id {case_report(outer=True)}
 """
 
 
