@@ -5,6 +5,7 @@ only once every case they opened has ended, and their photos with them."""
 import json
 import uuid
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from alembic import command
@@ -14,7 +15,7 @@ from sqlalchemy import Connection, Engine, text
 from api.settings import Settings
 from cases.settings import SlaSettings
 from db.engine import alembic_config, upgrade
-from db.partitions import make_months, months, partitions
+from db.partitions import case_report, make_months, months, partitions
 from geo.locator import Locator
 from streams import stages
 from streams.schema import Event, Received
@@ -143,6 +144,47 @@ def test_an_id_is_held_once_whatever_month_another_event_under_it_names(demo_cit
                     text(f"DELETE FROM {table} WHERE id = ANY(CAST(:ids AS uuid[]))"), {"ids": [first["id"], fresh]}
                 )
     assert dict(held) == {first["id"]: 1, fresh: 1} and kept == first["description"]
+
+
+def _scanned(node: dict[str, Any]) -> set[str]:
+    """The tables an ``EXPLAIN (ANALYZE, FORMAT JSON)`` plan read (nodes not executed left out)."""
+    found = {node["Relation Name"]} if "Relation Name" in node and node.get("Actual Loops", 0) > 0 else set()
+    return found.union(*(_scanned(child) for child in node.get("Plans", [])))
+
+
+def test_a_case_reads_its_report_in_the_one_month_it_happened_in(demo_city: Engine) -> None:
+    """Two reports written as the worker writes them, one dated 40 days back (received now), one now: each case
+    keeps its report's moment, and reading the two cases' reports (db.partitions.case_report) reads the two
+    reports' partitions and no other month."""
+    locator = Locator(demo_city)
+    old = event_body(119.43, 32.2, reporter="month-test")
+    old["occurred_at"] = (datetime.now(UTC) - timedelta(days=40)).isoformat()
+    new = event_body(119.43, 32.2, reporter="month-test")
+    ids = {"ids": [old["id"], new["id"]]}
+    try:
+        assert _written(demo_city, locator, [old, new]) == (2, [])
+        with demo_city.connect() as conn:
+            kept = conn.execute(
+                text('SELECT id::text, event_occurred_at FROM "case" WHERE id = ANY(CAST(:ids AS uuid[]))'), ids
+            ).all()
+            placed = conn.execute(
+                text("SELECT CAST(tableoid AS regclass)::text FROM event WHERE id = ANY(CAST(:ids AS uuid[]))"), ids
+            ).scalars()
+            months = set(placed)
+            plan = conn.execute(
+                text(
+                    f'EXPLAIN (ANALYZE, FORMAT JSON) SELECT e.description FROM "case" c {case_report()}'
+                    " WHERE c.id = ANY(CAST(:ids AS uuid[]))"
+                ),
+                ids,
+            ).scalar_one()
+    finally:
+        with demo_city.begin() as conn:
+            for table in ('"case"', "event", "event_key"):
+                conn.execute(text(f"DELETE FROM {table} WHERE id = ANY(CAST(:ids AS uuid[]))"), ids)
+    assert set(map(tuple, kept)) == {(b["id"], datetime.fromisoformat(b["occurred_at"])) for b in (old, new)}
+    read = {name for name in _scanned(plan[0]["Plan"]) if name.startswith("event")}
+    assert len(months) == 2 and read == months  # the two months (or the default) holding them, no other
 
 
 def test_a_month_of_events_goes_only_once_every_case_of_it_has_ended(scratch_engine: Engine) -> None:
