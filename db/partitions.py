@@ -25,13 +25,10 @@ from db.tables import ENDED_STATES
 MONTHLY = {"pii_access": "at", "case_transition": "case_opened_at", "event": "occurred_at"}
 # What must hold of a month before retention drops it (its bounds :a and :b), beyond having ended:
 # a case's history goes only once every case opened in the month has ended; an event (a report, a patrol,
-# a visit) only once the case it opened, if any, has ended.
+# a visit) only once the case it opened, if any, has ended (a case keeps its report's moment).
 _OPEN_CASES = f'SELECT id FROM "case" WHERE state NOT IN {ENDED_STATES}'
-SETTLED = {
-    "case_transition": f'NOT EXISTS (SELECT 1 FROM "case" WHERE opened_at >= :a AND opened_at < :b'
-    f" AND state NOT IN {ENDED_STATES})",
-    "event": f"NOT EXISTS (SELECT 1 FROM event WHERE occurred_at >= :a AND occurred_at < :b AND id IN ({_OPEN_CASES}))",
-}
+_NONE_OPEN = 'NOT EXISTS (SELECT 1 FROM "case" WHERE {at} >= :a AND {at} < :b AND state NOT IN ' + f"{ENDED_STATES})"
+SETTLED = {"case_transition": _NONE_OPEN.format(at="opened_at"), "event": _NONE_OPEN.format(at="event_occurred_at")}
 # The rows of the default partition retention removes (:before the cut-off), beyond being older than it.
 SETTLED_ROWS = {
     "case_transition": f'case_id IN (SELECT id FROM "case" WHERE opened_at < :before AND state IN {ENDED_STATES})',
