@@ -167,7 +167,7 @@ class Intake:
                 self._producing += 1
                 self._start_group()
                 try:
-                    await run_in_threadpool(self.producer.publish, messages)
+                    await self.producer.deliver(messages)
                 except Exception as exc:  # noqa: BLE001 - every post of the group is answered with it
                     _fail(group, exc)
                 finally:

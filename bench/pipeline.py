@@ -67,6 +67,9 @@ class NullProducer(EventProducer):
     def publish(self, records: list[Message]) -> None:
         return None
 
+    async def deliver(self, records: list[Message]) -> None:
+        return None
+
 
 def conninfo(settings: Settings) -> str:
     return settings.database.url.replace("postgresql+psycopg://", "postgresql://")

@@ -1,5 +1,6 @@
 """A producer that either gets the broker's acknowledgement or says the broker is down."""
 
+import asyncio
 import logging
 import threading
 import time
@@ -103,6 +104,19 @@ def enqueue(client: KafkaProducer, tp: TopicPartition, records: list[Message]) -
     return batches
 
 
+def _settle(loop: asyncio.AbstractEventLoop, ack: "asyncio.Future[None]", _: object) -> None:
+    """Wake ``loop`` from the sender thread: a batch is acknowledged or failed (its future says which)."""
+    try:
+        loop.call_soon_threadsafe(_done, ack)
+    except RuntimeError:  # the loop has closed: nobody waits any more
+        pass
+
+
+def _done(ack: "asyncio.Future[None]") -> None:
+    if not ack.done():  # not cancelled meanwhile
+        ack.set_result(None)
+
+
 class EventProducer:
     """Publishes records and waits for acks=all; connects lazily and reconnects after failure."""
 
@@ -150,29 +164,34 @@ class EventProducer:
 
         return partition
 
-    def publish(self, records: list[Message]) -> None:
-        """Send ``records`` and return only once the broker has acknowledged every one.
+    def _queue(self, client: KafkaProducer, records: list[Message]) -> tuple[list[ProducerBatch], list[Any]]:
+        """Put ``records`` in ``client``'s queue; the batches, and the futures of the records sent alone.
 
-        A partition's records go into the client's queue as batches (``enqueue``), which its sender
-        thread sends, retries and expires as it does the batches ``send()`` fills; a record whose
-        partition is not known yet goes by ``send()``.
+        A partition's records go as batches (``enqueue``), which the sender thread sends, retries and
+        expires as it does the batches ``send()`` fills; a record whose partition is not known yet goes
+        by ``send()``.
         """
+        partitioners = {t: self._partitioner(client, t) for t in {r.topic for r in records}}
+        grouped: dict[TopicPartition, list[Message]] = defaultdict(list)
+        queued = queue_open(client)
+        futures = []
+        for r in records:
+            partition = partitioners[r.topic](r.key)
+            if partition is None or not queued:
+                futures.append(client.send(r.topic, key=r.key, value=r.value, partition=partition))
+            else:
+                grouped[TopicPartition(r.topic, partition)].append(r)
+        batches = [batch for tp, group in grouped.items() for batch in enqueue(client, tp, group)]
+        if batches:
+            client._sender.wakeup()
+        return batches, futures
+
+    def publish(self, records: list[Message]) -> None:
+        """Send ``records`` and return only once the broker has acknowledged every one (see ``_queue``)."""
         client = self._get()
         deadline = time.monotonic() + self._timeout_s
         try:
-            partitioners = {t: self._partitioner(client, t) for t in {r.topic for r in records}}
-            grouped: dict[TopicPartition, list[Message]] = defaultdict(list)
-            queued = queue_open(client)
-            futures = []
-            for r in records:
-                partition = partitioners[r.topic](r.key)
-                if partition is None or not queued:
-                    futures.append(client.send(r.topic, key=r.key, value=r.value, partition=partition))
-                else:
-                    grouped[TopicPartition(r.topic, partition)].append(r)
-            batches = [batch for tp, group in grouped.items() for batch in enqueue(client, tp, group)]
-            if batches:
-                client._sender.wakeup()
+            batches, futures = self._queue(client, records)
             # No flush: it would also wait for other threads' records. Each batch is
             # acknowledged once sent (after linger_ms at most).
             for batch in batches:
@@ -188,6 +207,39 @@ class EventProducer:
             # The client may be stuck in a fatal state (an idempotent producer whose id the broker
             # forgot in a restart): the next publish starts a new one.
             self._discard(client)
+            raise BrokerDown(type(exc).__name__) from exc
+
+    async def deliver(self, records: list[Message]) -> None:
+        """``publish`` from the event loop, which waits for no thread of its own.
+
+        Once connected and with every topic's partitions known, the records are queued here and
+        the sender thread's acknowledgement of each batch wakes the loop; until then (connecting,
+        the first metadata: either may block) ``publish`` runs in the threadpool.
+        """
+        client = self._producer
+        if (
+            client is None
+            or not queue_open(client)
+            or any(client._metadata.partitions_for_topic(topic) is None for topic in {r.topic for r in records})
+        ):
+            await asyncio.to_thread(self.publish, records)
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            batches, _ = self._queue(client, records)  # every partition is known: no record by send()
+            acks = [loop.create_future() for _ in batches]
+            for batch, ack in zip(batches, acks, strict=True):
+                batch.produce_future.add_both(_settle, loop, ack)
+            async with asyncio.timeout(self._timeout_s):
+                await asyncio.gather(*acks)
+            for batch in batches:
+                if batch.produce_future.exception is not None:
+                    raise batch.produce_future.exception
+        except TimeoutError:
+            self._discard(client)
+            raise BrokerDown("KafkaTimeoutError") from None
+        except KafkaError as exc:
+            self._discard(client)  # as in publish
             raise BrokerDown(type(exc).__name__) from exc
 
     def _discard(self, client: KafkaProducer) -> None:

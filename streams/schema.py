@@ -11,6 +11,7 @@ import hashlib
 import json
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from json.encoder import encode_basestring
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -203,10 +204,39 @@ class Event(BaseModel):
 
     def content_hash(self) -> str:
         """SHA-256 of the canonical JSON: the same event sent twice hashes the same."""
+        return hashlib.sha256(self.canonical_json().encode()).hexdigest()
+
+    def canonical_json(self) -> str:
+        """The event as JSON: keys sorted, no spaces, characters as they are, options not given left out.
+
+        Written field by field, as ``dumped_canonical`` writes it (json's own string escaping, floats by
+        their ``repr``, times in UTC ending in Z): the dump and the encoding cost a single post some 20 µs
+        of its ~200 here. An event with a window, or a time not in UTC, goes that way instead.
+        """
+        where, text = self.location, encode_basestring
+        if self.window is not None or self.occurred_at.tzinfo is not UTC:
+            return self.dumped_canonical()
+        parts = ['{"attachments":[', ",".join(map(text, self.attachments)), '],"category":', text(self.category)]
+        if self.component is not None:
+            parts += [',"component":', text(self.component)]
+        if self.condition is not None:
+            parts += [',"condition":', text(self.condition)]
+        parts += [
+            ',"description":', text(self.description),
+            ',"household":', "null" if self.household is None else text(self.household),
+            ',"id":"', str(self.id), '","kind":', text(self.kind.value),
+            ',"location":{"accuracy_m":', "null" if where.accuracy_m is None else repr(where.accuracy_m),
+            ',"crs":', text(where.crs.value), ',"lat":', repr(where.lat), ',"lon":', repr(where.lon),
+            '},"occurred_at":"', self.occurred_at.isoformat()[:-6], 'Z","reporter":', text(self.reporter),
+            ',"schema_version":', str(self.schema_version), "}",
+        ]  # fmt: skip
+        return "".join(parts)
+
+    def dumped_canonical(self) -> str:
+        """``canonical_json`` by pydantic's dump and json's encoder: the definition."""
         unset = {name for name in ("window", "condition", "component") if getattr(self, name) is None}
         fields = self.model_dump(mode="json", exclude=unset or None)
-        canonical = json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return json.dumps(fields, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 class Batch(BaseModel):
