@@ -1,6 +1,7 @@
 """A producer that either gets the broker's acknowledgement or says the broker is down."""
 
 import asyncio
+import contextlib
 import logging
 import threading
 import time
@@ -106,10 +107,8 @@ def enqueue(client: KafkaProducer, tp: TopicPartition, records: list[Message]) -
 
 def _settle(loop: asyncio.AbstractEventLoop, ack: "asyncio.Future[None]", _: object) -> None:
     """Wake ``loop`` from the sender thread: a batch is acknowledged or failed (its future says which)."""
-    try:
+    with contextlib.suppress(RuntimeError):  # the loop has closed: nobody waits any more
         loop.call_soon_threadsafe(_done, ack)
-    except RuntimeError:  # the loop has closed: nobody waits any more
-        pass
 
 
 def _done(ack: "asyncio.Future[None]") -> None:
