@@ -1,14 +1,19 @@
 """The producer puts a partition's records in kafka-python's queue as batches of its own (streams.producer.enqueue),
 which the client's sender thread sends: every record published is on its key's partition once, in order."""
 
+import asyncio
+import selectors
+import socket
 import time
 from collections import defaultdict
+
+import pytest
 
 from kafka import KafkaConsumer
 from kafka.partitioner.default import murmur2
 from kafka.structs import TopicPartition
 
-from streams.kafka import connection_config, producer
+from streams.kafka import QuietSelector, connection_config, producer
 from streams.producer import EventProducer, Message, enqueue, queue_open
 from streams.settings import KafkaSettings
 from tests.pipeline_fixtures import new_topic
@@ -66,3 +71,38 @@ def test_the_installed_client_has_the_queue_the_batches_go_to(kafka_settings: Ka
     finally:
         client.close()
     assert len(_read(kafka_settings, topic, 20)[0]) == 20
+
+
+def test_records_delivered_from_the_event_loop_arrive_once_each_in_order(kafka_settings: KafkaSettings) -> None:
+    """``deliver``: the first call connects in a thread, the next ones queue on the loop and await the acks there."""
+    topic = new_topic(kafka_settings, PARTITIONS, "deliver")
+    publisher = EventProducer(kafka_settings, client_id="deliver-test")
+    records = [Message(topic, b"gw-1", f"{n:04d}".encode()) for n in range(60)]
+
+    async def deliver_all() -> None:
+        for start in range(0, 60, 20):
+            await publisher.deliver(records[start : start + 20])
+
+    try:
+        asyncio.run(deliver_all())
+    finally:
+        publisher.close()
+    found = _read(kafka_settings, topic, 60)
+    assert [value for part in found.values() for _, value in part] == [f"{n:04d}".encode() for n in range(60)]
+
+
+def test_the_quiet_selector_answers_as_the_standard_one() -> None:
+    """A socket's key by the socket or its number; KeyError when not registered; a closed socket found as ever."""
+    selector, (one, other) = QuietSelector(), socket.socketpair()
+    with pytest.raises(KeyError):
+        selector.get_key(one)
+    selector.register(one, selectors.EVENT_READ, "reader")
+    assert selector.get_key(one).data == selector.get_key(one.fileno()).data == "reader"
+    one.close()
+    assert selector.get_key(one).data == "reader"
+    selector.unregister(one)
+    assert not selector.get_map()
+    other.close()
+    selector.close()
+    with pytest.raises(RuntimeError):
+        selector.get_key(other)
