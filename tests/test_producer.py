@@ -8,7 +8,6 @@ import time
 from collections import defaultdict
 
 import pytest
-
 from kafka import KafkaConsumer
 from kafka.partitioner.default import murmur2
 from kafka.structs import TopicPartition
