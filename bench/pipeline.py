@@ -70,6 +70,9 @@ class NullProducer(EventProducer):
     async def deliver(self, records: list[Message]) -> None:
         return None
 
+    def prepare(self, topics: list[str]) -> None:
+        return None
+
 
 def conninfo(settings: Settings) -> str:
     return settings.database.url.replace("postgresql+psycopg://", "postgresql://")

@@ -251,6 +251,15 @@ class EventProducer:
         except KafkaError as exc:
             log.info("discarded producer did not close cleanly: %s", exc)
 
+    def prepare(self, topics: list[str]) -> None:
+        """Connect and learn ``topics``' partitions now: the first records sent then wait for neither."""
+        client = self._get()
+        try:
+            for topic in topics:
+                client.partitions_for(topic)
+        except KafkaError as exc:
+            raise BrokerDown(type(exc).__name__) from exc
+
     def check(self) -> tuple[bool, str]:
         """Whether the broker answers (as of at most a second ago)."""
         return self._status()
