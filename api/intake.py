@@ -114,20 +114,25 @@ class Intake:
         is dropped (nothing of it was stored); one whose group hangs may still be held when
         the part comes back, which a post again with the same ids finds.
         """
-        post = Post(stamp(events, self.protector), asyncio.get_running_loop().create_future())
+        loop = asyncio.get_running_loop()
+        post = Post(stamp(events, self.protector), loop.create_future())
         self._waiting.append(post)
         self._start_group()
         assert post.result is not None
+        # A timer on the post's own future, not asyncio.timeout, which cancels and uncancels the task (some
+        # 8% of the intake's time a post, py-spy). Expired, the group, when it ends, answers the post no more.
+        expiry = loop.call_later(self.timeout_s, _expire, post.result)
         try:
-            async with asyncio.timeout(self.timeout_s):
-                await post.result  # cancelled at the timeout: the group, when it ends, answers it no more
-        except TimeoutError:
+            await post.result
+        except _Expired:
             if post in self._waiting:
                 self._waiting.remove(post)
             seconds = f"{self.timeout_s:g}"
             if post.part == "broker":
                 raise Refusal("broker_unavailable.slow", seconds=seconds) from None
             raise Refusal("database_unavailable.slow", seconds=seconds) from None
+        finally:
+            expiry.cancel()
         ACCEPTED.inc(len(post.received))
         return _accepted(post)
 
@@ -216,6 +221,15 @@ class Intake:
                 sending.append(post)
         sent = {str(r.event.id) for post in sending for r in post.received}
         return [Message(self.topics.raw, r.event.reporter.encode(), payloads[i]) for i, r in first.items() if i in sent]
+
+
+class _Expired(Exception):
+    """A post not held within the intake's bound."""
+
+
+def _expire(result: "asyncio.Future[None]") -> None:
+    if not result.done():
+        result.set_exception(_Expired())
 
 
 def _fail(group: list[Post], exc: Exception) -> None:
