@@ -128,12 +128,21 @@ class EventProducer:
         self._timeout_s = timeout_s
         self._producer: KafkaProducer | None = None
         self._lock = threading.Lock()
+        self._failed: tuple[float, str] | None = None  # when the last attempt to connect failed, and why
         # Within /health's wait (0.8 s): a broker that does not answer is told as such, not as a hung check.
         self._status = Recent(lambda: broker_status(settings, timeout_ms=700), ttl_s=1.0)
 
     def _get(self) -> KafkaProducer:
+        """The connected client; callers that waited while another's attempt to connect failed share its answer.
+
+        Without that, each waiting caller would try again in turn, a bootstrap timeout each (the start-up's
+        ``prepare`` and the first posts, or many posts while the broker is away), and be answered "slow".
+        """
+        asked = time.monotonic()
         with self._lock:
             if self._producer is None:
+                if self._failed is not None and self._failed[0] >= asked:
+                    raise BrokerDown(self._failed[1])
                 try:
                     self._producer = producer(
                         self._settings,
@@ -145,6 +154,7 @@ class EventProducer:
                         **self._options,
                     )
                 except KafkaError as exc:
+                    self._failed = (time.monotonic(), type(exc).__name__)
                     raise BrokerDown(type(exc).__name__) from exc
             return self._producer
 
