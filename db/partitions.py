@@ -27,7 +27,7 @@ MONTHLY = {"pii_access": "at", "case_transition": "case_opened_at", "event": "oc
 # a case's history goes only once every case opened in the month has ended; an event (a report, a patrol,
 # a visit) only once the case it opened, if any, has ended (a case keeps its report's moment).
 _OPEN_CASES = f'SELECT id FROM "case" WHERE state NOT IN {ENDED_STATES}'
-_NONE_OPEN = 'NOT EXISTS (SELECT 1 FROM "case" WHERE {at} >= :a AND {at} < :b AND state NOT IN ' + f"{ENDED_STATES})"
+_NONE_OPEN = f'NOT EXISTS (SELECT 1 FROM "case" WHERE {{at}} >= :a AND {{at}} < :b AND state NOT IN {ENDED_STATES})'
 SETTLED = {"case_transition": _NONE_OPEN.format(at="opened_at"), "event": _NONE_OPEN.format(at="event_occurred_at")}
 # The rows of the default partition retention removes (:before the cut-off), beyond being older than it.
 SETTLED_ROWS = {

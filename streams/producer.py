@@ -239,14 +239,14 @@ class EventProducer:
             acks = [loop.create_future() for _ in batches]
             for batch, ack in zip(batches, acks, strict=True):
                 batch.produce_future.add_both(_settle, loop, ack)
-            async with asyncio.timeout(self._timeout_s):
-                await asyncio.gather(*acks)
+            try:
+                async with asyncio.timeout(self._timeout_s):
+                    await asyncio.gather(*acks)
+            except TimeoutError:
+                raise KafkaTimeoutError(f"{len(batches)} batches not acknowledged") from None
             for batch in batches:
                 if batch.produce_future.exception is not None:
                     raise batch.produce_future.exception
-        except TimeoutError:
-            self._discard(client)
-            raise BrokerDown("KafkaTimeoutError") from None
         except KafkaError as exc:
             self._discard(client)  # as in publish
             raise BrokerDown(type(exc).__name__) from exc
