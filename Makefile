@@ -69,7 +69,7 @@ lint: install ## ruff, mypy, and ESLint on the pages' scripts and their tests
 
 bench: install browser ## Run the benchmarks in bench/ on services of their own (prints ratios against baselines)
 	$(BENCH_ENV) $(BIN)/gridgov services up
-	@rc=0; for b in bench/locate.py bench/placement.py bench/pipeline.py bench/map_scale.py bench/registers_import.py bench/components.py bench/indicators.py bench/search.py bench/read_side.py bench/screen_heap.py; do echo "== $$b"; \
+	@rc=0; for b in bench/locate.py bench/placement.py bench/pipeline.py bench/post_parts.py bench/map_scale.py bench/registers_import.py bench/components.py bench/indicators.py bench/search.py bench/read_side.py bench/screen_heap.py; do echo "== $$b"; \
 		$(BENCH_ENV) $(BIN)/python $$b || { rc=1; break; }; done; $(BENCH_ENV) $(BIN)/gridgov services down; exit $$rc
 
 clean: ## Stop local services and remove their data
