@@ -1,5 +1,6 @@
 """Users in PostgreSQL: add, list, disable, and check a password (argon2id)."""
 
+import asyncio
 import json
 import logging
 import re
@@ -10,6 +11,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import InterfaceError, OperationalError
 
@@ -221,6 +223,20 @@ class UserCache:
         self._ttl = ttl
         self._lock = threading.Lock()
         self._users: dict[str, tuple[float, User | None]] = {}
+        self._asking: dict[str, asyncio.Future[User | None]] = {}  # lookups under way, by name (event loop only)
+
+    async def lookup(self, username: str) -> User | None:
+        """``get`` off the event loop; the requests that find the user stale together share one lookup.
+
+        A phone sending its saved reports, or a screen's many requests, all find the entry expired at
+        once: each asked the database in a thread of its own (up to 64 here, the pool overflowing into
+        new connections) where one answer serves them all.
+        """
+        asking = self._asking.get(username)
+        if asking is None:
+            asking = self._asking[username] = asyncio.ensure_future(run_in_threadpool(self.get, username))
+            asking.add_done_callback(lambda done: self._asked(username, done))
+        return await asyncio.shield(asking)  # one request given up on (its deadline) ends no other's wait
 
     def fresh(self, username: str) -> tuple[bool, User | None]:
         """Whether the user was looked up within ``ttl`` seconds, and as what (no database call)."""
@@ -228,6 +244,11 @@ class UserCache:
         if hit is not None and time.monotonic() - hit[0] < self._ttl:
             return True, hit[1]
         return False, None
+
+    def _asked(self, username: str, done: "asyncio.Future[User | None]") -> None:
+        del self._asking[username]
+        if not done.cancelled():
+            done.exception()  # its waiters have it; read here too, for when every one of them gave up
 
     def _last_seen(self, username: str) -> tuple[float, User | None] | None:
         with self._lock:

@@ -141,6 +141,7 @@ def create_app(settings: Settings | None = None, producer: EventProducer | None 
             app.state.lag_probe.close()
             app.state.producer.close()
             app.state.reads.close()
+            app.state.intake.close()
             app.state.engine.dispose()
             app.state.watch_engine.dispose()
 

@@ -115,7 +115,7 @@ async def current_principal(request: Request, header: Annotated[str | None, Depe
     username = token_subject(settings.api.secret_key, token)
     known, user = users.fresh(username)
     if not known:  # the database is asked off the event loop
-        user = await run_in_threadpool(users.get, username)
+        user = await users.lookup(username)
     if user is None or user.disabled:
         raise Refusal("unauthorized.gone")
     return user.principal

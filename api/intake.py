@@ -26,7 +26,7 @@ from api.metrics import ACCEPTED
 from registers.free_text import protect
 from registers.protect import Protector
 from streams.producer import EventProducer, Message
-from streams.receipts import claim
+from streams.receipts import HeldClaims
 from streams.schema import Event, Received
 from streams.topics import Topics
 
@@ -98,6 +98,7 @@ class Intake:
         timeout_s: float = 1.25,
     ) -> None:
         self.engine = engine
+        self._claims = HeldClaims(engine)  # the groups' claims, on a connection kept for them
         self.timeout_s = timeout_s  # a post not held by then is answered 503 (the part that hangs named)
         self.protector = protector  # seals a description's personal numbers (None: descriptions pass as sent)
         self.producer = producer
@@ -144,6 +145,10 @@ class Intake:
             raise post.error
         ACCEPTED.inc(len(post.received))
         return _accepted(post)
+
+    def close(self) -> None:
+        """Give back the connection the claims keep."""
+        self._claims.close()
 
     def _start_group(self) -> None:
         if not self._waiting or self._claiming or self._producing >= PRODUCING_AT_ONCE:
@@ -202,7 +207,7 @@ class Intake:
                 first.setdefault(str(r.event.id), r)
         payloads = {i: r.to_bytes() for i, r in first.items()}  # one encoding, for the receipt and the topic
         try:
-            conflicts = claim(self.engine, list(first.values()), list(payloads.values()), durable=self.durable)
+            conflicts = self._claims(list(first.values()), list(payloads.values()), durable=self.durable)
         except DBAPIError:
             if self.durable:
                 raise  # no receipt, no 202 (503)

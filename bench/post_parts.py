@@ -28,10 +28,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import api.intake  # noqa: E402
 from api.app import create_app  # noqa: E402
 from bench.prepare import bench_headers, bench_settings, demo_points, drop, event_dict  # noqa: E402
 from streams.producer import EventProducer, Message  # noqa: E402
+from streams.receipts import HeldClaims  # noqa: E402
 from streams.schema import Event  # noqa: E402
 
 
@@ -57,7 +57,7 @@ PARTS: dict[str, Callable[[], Any]] = {
     ),
     "content hash, none / written": lambda: swapped(Event, "content_hash", lambda self: "0" * 64),
     "broker's ack, none / awaited": lambda: swapped(EventProducer, "deliver", _no_ack),
-    "receipts, none / stored": lambda: swapped(api.intake, "claim", lambda *_, **__: set()),
+    "receipts, none / stored": lambda: swapped(HeldClaims, "__call__", lambda *_, **__: set()),
 }
 
 

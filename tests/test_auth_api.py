@@ -1,10 +1,12 @@
 """Signing in, tokens, disabled users, the page cookie, the posting rate limit and user management."""
 
+import asyncio
 import dataclasses
 import os
 import re
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -14,6 +16,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
 from api.access import Role
+from api.accounts import User, UserCache
 from api.app import create_app
 from api.auth import COOKIE, CSRF_HEADER, page_csrf
 from api.ratelimit import SignInThrottle
@@ -281,3 +284,30 @@ def test_pages_hold_no_token_and_write_with_the_cookie_and_their_csrf_value(
     assert done.status_code == 200, done.text
     client.post("/logout")
     client.cookies.clear()
+
+
+def test_requests_finding_a_user_stale_together_share_one_lookup(demo_city: Engine, sign_in: SignIn) -> None:
+    """A phone's saved reports sent at once ask the database once, not once each; a waiter given up on ends no other."""
+    sign_in("auth-burst", Role.STREET, "321111001")
+
+    class Counting(UserCache):
+        asked = 0
+
+        def get(self, username: str) -> User | None:
+            self.asked += 1
+            return super().get(username)
+
+    cache = Counting(demo_city, ttl=0.3)
+
+    async def burst() -> list[User | None]:
+        waiting = [asyncio.ensure_future(cache.lookup("auth-burst")) for _ in range(40)]
+        await asyncio.sleep(0)  # all waiting on the one lookup
+        waiting[0].cancel()  # its request's deadline passed
+        return await asyncio.gather(*waiting[1:])
+
+    first = asyncio.run(burst())
+    assert cache.asked == 1
+    time.sleep(0.35)  # expired: the next burst asks again, once
+    second = asyncio.run(burst())
+    assert cache.asked == 2
+    assert {u.principal.username if u else None for u in first + second} == {"auth-burst"}

@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from api.errors import Refusal
 from api.intake import Intake, Post
 from api.settings import Settings
 from db.engine import make_engine
 from streams.producer import EventProducer, Message
-from streams.receipts import claim
+from streams.receipts import HeldClaims, claim
 from streams.schema import Event, Received
 from streams.topics import Topics
 from tests.pipeline_fixtures import event_body, grid_point
@@ -25,7 +25,7 @@ def forget_receipts(demo_city: Engine) -> Iterator[None]:
     """These events are never recorded (no worker runs here): their receipts must not make later tests stale."""
     yield
     with demo_city.begin() as conn:
-        conn.execute(text("DELETE FROM event_receipt WHERE reporter IN ('gw-group', 'gw-nodb', 'gw-async')"))
+        conn.execute(text("DELETE FROM event_receipt WHERE reporter IN ('gw-group', 'gw-nodb', 'gw-async', 'gw-held')"))
 
 
 class CountingIntake(Intake):
@@ -115,3 +115,40 @@ def test_a_receipt_without_the_wait_for_the_disk_is_stored_and_checked_the_same(
     with demo_city.connect() as conn:
         held = conn.execute(text("SELECT payload FROM event_receipt WHERE id = :id"), {"id": event.id}).scalar_one()
     assert bytes(held) == first.to_bytes()
+
+
+def test_the_held_connection_claims_as_the_pool_does_and_outlives_a_dropped_connection_and_a_bad_statement(
+    demo_city: Engine,
+) -> None:
+    """The intake's claims keep one connection: the server dropping it, or a statement it refuses, costs no post."""
+    _, lon, lat = grid_point(demo_city, 6)
+    now = datetime.now(UTC)
+
+    def received(description: str = "") -> Received:
+        body = event_body(lon, lat, reporter="gw-held", description=description)
+        return Received.stamp(Event.model_validate_json(json.dumps(body), context={"now": now}), now)
+
+    claims = HeldClaims(demo_city)
+    try:
+        first, second = received(), received()
+        assert claims([first], [first.to_bytes()], durable=True) == set()
+        changed = Received.stamp(first.event.model_copy(update={"description": "changed"}), now)
+        assert claims([changed], [changed.to_bytes()], durable=True) == {str(first.event.id)}  # as claim() says
+        assert claim(demo_city, [changed], [changed.to_bytes()], durable=True) == {str(first.event.id)}
+        pid = claims._held.dbapi_connection.info.backend_pid  # type: ignore[union-attr]
+        with demo_city.begin() as conn:  # the server ends the held connection (a restart, an administrator)
+            assert conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar_one()
+        assert claims([second], [second.to_bytes()], durable=False) == set()  # claimed on a new connection
+        bad = received().model_copy(update={"content_hash": "f" * 65})  # longer than the column holds
+        with pytest.raises(DataError):  # the statement refused: SQLAlchemy's error, as from the pool
+            claims([bad], [bad.to_bytes()], durable=True)
+        third = received()
+        assert claims([third], [third.to_bytes()], durable=True) == set()  # the connection after the error is usable
+    finally:
+        claims.close()
+    with demo_city.connect() as conn:
+        held = conn.execute(
+            text("SELECT count(*) FROM event_receipt WHERE id = ANY(CAST(:ids AS uuid[]))"),
+            {"ids": [str(r.event.id) for r in (first, second, bad, third)]},
+        ).scalar_one()
+    assert held == 3  # first, second and third; the refused statement stored nothing
