@@ -50,8 +50,8 @@ class HeldClaims:
     """``claim`` on a connection of its own, kept from one call to the next (the API's intake).
 
     A pool's checkout pings the server (a round trip) and SQLAlchemy's statement steps wrap
-    the driver's: one group's claim took ~750 µs of CPU that way and ~320 µs on the driver's
-    connection held here (31 posts a group, ``bench/post_parts.py``). Calls take turns. A held
+    the driver's: a group's claim of 31 receipts took ~750 µs of CPU that way and ~320 µs on the
+    driver's connection held here (timed alone on the benchmark's database). Calls take turns. A held
     connection the server dropped meanwhile (a restart) is replaced and the claim sent once
     more on the new one, as the pool's ping would have replaced it: the statement stores
     nothing twice and finds the receipts of an attempt that did commit as its own. Other
@@ -73,7 +73,7 @@ class HeldClaims:
             except DBAPIError as exc:
                 if not (held_before and exc.connection_invalidated):
                     raise
-                log.info("receipts: the held connection was dropped (%s); claiming on a new one", type(exc.orig))
+                log.info("receipts: the held connection was dropped (%s); claiming anew", type(exc.orig).__name__)
             return _conflicts(received, self._execute(_statement(durable), values))
 
     def _execute(self, statement: str, values: dict[str, list[Any]]) -> Sequence[Sequence[Any]]:
@@ -111,11 +111,15 @@ class HeldClaims:
             held.invalidate()
 
     def close(self) -> None:
-        """Give the held connection back to the pool."""
-        with self._lock:
+        """Give the held connection back to the pool; a claim still under way (a hung server) keeps it."""
+        if not self._lock.acquire(blocking=False):
+            return  # the process is ending: shutting down does not wait for the server
+        try:
             if self._held is not None:
                 self._held.close()
                 self._held = None
+        finally:
+            self._lock.release()
 
 
 def _statement(durable: bool) -> str:

@@ -144,8 +144,10 @@ def test_the_held_connection_claims_as_the_pool_does_and_outlives_a_dropped_conn
             claims([bad], [bad.to_bytes()], durable=True)
         third = received()
         assert claims([third], [third.to_bytes()], durable=True) == set()  # the connection after the error is usable
+        held = demo_city.pool.checkedout()  # type: ignore[attr-defined]
     finally:
         claims.close()
+    assert demo_city.pool.checkedout() == held - 1  # type: ignore[attr-defined]  # given back
     with demo_city.connect() as conn:
         held = conn.execute(
             text("SELECT count(*) FROM event_receipt WHERE id = ANY(CAST(:ids AS uuid[]))"),
