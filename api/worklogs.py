@@ -15,6 +15,7 @@ from api.auth import PrincipalDep, authorize
 from api.bodies import WriteBody
 from api.deps import EngineDep, ReadEngineDep, RulesDep
 from api.errors import Refusal, problem, responses
+from api.etags import json_answer
 from api.indicators import FIRST_DAY, LAST_DAY
 from cases.worklog import Week, daily_log, save_note, weekly_closeout
 from db.cells import csv_value
@@ -111,7 +112,7 @@ def get_closeout(
     with engine.connect() as conn:
         closeout = weekly_closeout(conn, community, parsed, rules, datetime.now(UTC))
     if format == "json":
-        return closeout
+        return json_answer(closeout)
     header = ["id", "category", "grid", "reporter", "opened_at", "ended_at", "state", "outcome", "reworks"]
     rows = [
         [

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, text
 
 from cases.categories import default_categories
-from cases.indicators import indicators
+from cases.indicators import case_figures
 from cases.rules import Rules
 from db.partitions import case_report
 from db.tables import ENDED_STATES
@@ -118,8 +118,8 @@ def outcome(case: dict[str, Any]) -> str:
 def weekly_closeout(conn: Connection, community: str, week: Week, rules: Rules, now: datetime) -> dict[str, Any]:
     """The cases of ``community`` that ended in ``week``, each with its outcome, and each reporter's own list.
 
-    The counts are the week's indicators (the one definition: ``cases.indicators``), and
-    ``ended`` the cases listed.
+    The counts are the week's indicators (the one definition: ``cases.indicators``, its case figures
+    read alone), and ``ended`` the cases listed.
     """
     tz = rules.calendar.tz
     rows = conn.execute(text(_ENDED), {"prefix": community + "%", **_span(week.monday, 7, tz)}).all()
@@ -131,7 +131,7 @@ def weekly_closeout(conn: Connection, community: str, week: Week, rules: Rules, 
         case["category_name"] = category.name if category else case["category"]
         case["outcome"] = outcome(case)
         cases.append(case)
-    figures = indicators(conn, community, week.monday, week.monday + timedelta(days=6), rules, now)
+    figures = case_figures(conn, community, week.monday, week.monday + timedelta(days=6), rules, now)
     reporters: dict[str, list[dict[str, Any]]] = {}
     for case in cases:
         reporters.setdefault(case["reporter"], []).append({"id": case["id"], "outcome": case["outcome"]})

@@ -1,11 +1,13 @@
 """The registers through the API: masking by role, the access log, search, visits, due lists, coverage, logs."""
 
+import json
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from fastapi.encoders import jsonable_encoder
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
@@ -14,6 +16,7 @@ from api.app import create_app
 from api.settings import Settings
 from cases.loop import Action
 from cases.store import transition
+from cases.worklog import Week, weekly_closeout
 from geo.demo import DEMO_DISTRICT
 from registers.visits import due_visits, fill_visit_days, overdue_per_grid, visit_coverage
 from tests.conftest import SignIn
@@ -264,6 +267,9 @@ def test_the_weekly_close_out_lists_the_cases_ended_and_tells_each_reporter(
     assert ours[str(refused)]["outcome"] == "不予立案 not taken up: 不属于本网格事项"
     feedback = {f["reporter"]: f["cases"] for f in answer.json()["feedback"]}
     assert feedback["gw-close-b"] == [{"id": str(refused), "outcome": "不予立案 not taken up: 不属于本网格事项"}]
+    with demo_city.connect() as conn:  # written at once, it reads as FastAPI's own encoding of the same close-out
+        same = weekly_closeout(conn, grid[:12], Week.parse(name), rules, datetime.now(UTC))
+    assert answer.text == json.dumps(jsonable_encoder(same), ensure_ascii=False, separators=(",", ":"))
     assert client.get(f"/v1/closeouts/{grid[:12]}/2026-W60", headers=headers).status_code == 422
     csv_out = client.get(f"/v1/closeouts/{grid[:12]}/{name}", headers=headers, params={"format": "csv"})
     assert "不属于本网格事项" in csv_out.text
