@@ -43,7 +43,7 @@ def claim(engine: Engine, received: list[Received], payloads: list[bytes], *, du
     values = _values(received, payloads)
     with engine.begin() as conn:
         rows = conn.exec_driver_sql(_statement(durable), values).all()
-    return _conflicts(received, rows)
+    return _conflicts(values, rows)
 
 
 class HeldClaims:
@@ -69,12 +69,12 @@ class HeldClaims:
         with self._lock:
             held_before = self._held is not None
             try:
-                return _conflicts(received, self._execute(_statement(durable), values))
+                return _conflicts(values, self._execute(_statement(durable), values))
             except DBAPIError as exc:
                 if not (held_before and exc.connection_invalidated):
                     raise
                 log.info("receipts: the held connection was dropped (%s); claiming anew", type(exc.orig).__name__)
-            return _conflicts(received, self._execute(_statement(durable), values))
+            return _conflicts(values, self._execute(_statement(durable), values))
 
     def _execute(self, statement: str, values: dict[str, list[Any]]) -> Sequence[Sequence[Any]]:
         """One attempt, committed; the driver's error raised as SQLAlchemy's, the connection let go."""
@@ -135,9 +135,9 @@ def _values(received: list[Received], payloads: list[bytes]) -> dict[str, list[A
     }
 
 
-def _conflicts(received: list[Received], rows: Sequence[Sequence[Any]]) -> set[str]:
-    """The ids the database holds with another content than ``received``'s."""
-    hashes = {str(r.event.id): r.content_hash for r in received}
+def _conflicts(values: dict[str, list[Any]], rows: Sequence[Sequence[Any]]) -> set[str]:
+    """The ids the database holds with another content than the claim's ``values``."""
+    hashes = dict(zip(values["ids"], values["hashes"], strict=True))
     return {id_ for id_, digest in rows if hashes[id_] != digest}
 
 
